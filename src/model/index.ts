@@ -1,0 +1,6 @@
+export * from './errors.js';
+export * from './cluster.js';
+export * from './job.js';
+export * from './throughput.js';
+export * from './allocation.js';
+export * from './round.js';
