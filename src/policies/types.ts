@@ -1,0 +1,70 @@
+import type { Allocation, ClusterSpec, GpuType, ThroughputTable } from '../model/index.js';
+
+/**
+ * What a policy sees of one active job. Throughputs are given per job (not looked up by the policy) so that the
+ * same policy serves traces with a throughput table, jobs whose throughput is measured online, and benchmarks with
+ * synthetic rows.
+ */
+export interface PolicyJob {
+  readonly id: string;
+  readonly jobType: string;
+  readonly scaleFactor: number;
+  readonly priorityWeight: number;
+  /** Isolated, consolidated steps/s on each of `snapshot.cluster.gpuTypes`; 0 = cannot run on that type. */
+  readonly throughput: readonly number[];
+  readonly totalSteps: number;
+  readonly remainingSteps: number;
+  /** Arrival time, same time base as `snapshot.now` (seconds). */
+  readonly arrivalTime: number;
+  /** Absolute deadline (seconds, same base as `now`), from an SLO; absent when the job has none. */
+  readonly deadline?: number;
+  readonly tenant?: string;
+  /** GPU types the job may use; absent = any. */
+  readonly allowedGpuTypes?: readonly GpuType[];
+}
+
+/** Everything a policy may read. Policies are pure: the same snapshot gives the same allocation. */
+export interface PolicySnapshot {
+  /** Seconds (simulated or wall-clock since the scheduler's epoch). */
+  readonly now: number;
+  readonly cluster: ClusterSpec;
+  /** Active (arrived, unfinished) jobs in arrival order, ties by id; FIFO policies rely on this order. */
+  readonly jobs: readonly PolicyJob[];
+  /** Full table, for space-sharing (co-location) lookups by `jobKey(jobType, scaleFactor)`. */
+  readonly throughputs?: ThroughputTable;
+  /** $/hour per GPU of each type, for cost policies. */
+  readonly prices?: Readonly<Record<GpuType, number>>;
+  /** Entity (tenant) weights for hierarchical policies; a tenant not listed has weight 1. */
+  readonly tenantWeights?: Readonly<Record<string, number>>;
+  /**
+   * Whatever the policy returned as `state` from its previous call on this scheduler (e.g. Themis/Gavel
+   * finish-time-fairness bookkeeping), or undefined on the first call. The engine stores it and passes it back;
+   * it never looks inside.
+   */
+  readonly state?: unknown;
+}
+
+export interface PolicyResult {
+  readonly allocation: Allocation;
+  /** Opaque state to hand back in the next snapshot. */
+  readonly state?: unknown;
+}
+
+export interface PolicyMeta {
+  /** Gavel-compatible name, e.g. `max_min_fairness_perf`. */
+  readonly name: string;
+  readonly aliases: readonly string[];
+  readonly description: string;
+  /** Uses per-type throughputs (heterogeneity-aware) rather than treating all GPUs as one pool. */
+  readonly heterogeneityAware: boolean;
+  /** Returns pair rows (space sharing). */
+  readonly spaceSharing: boolean;
+  readonly needsPrices: boolean;
+  readonly usesSlos: boolean;
+}
+
+export interface Policy {
+  readonly meta: PolicyMeta;
+  /** Synchronous once the solver is loaded (`await initSolver()` from src/solver before the first call). */
+  allocate(snapshot: PolicySnapshot): PolicyResult;
+}
