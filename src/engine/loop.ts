@@ -1,0 +1,415 @@
+/**
+ * The scheduler loop shared by the simulator and the real server. Each iteration (one round):
+ *   1. admit the jobs that arrived (their rows enter the bookkeeping; the allocation is marked stale);
+ *   2. if the allocation is stale and the minimum interval since the last recompute has passed (Gavel: 1920 s), start
+ *      a new accounting period and ask the policy for a new allocation (its opaque state is kept here);
+ *   3. ask the mechanism for a round plan; run it through the executor; credit run times, count steps, retire
+ *      finished jobs (which marks the allocation stale again).
+ * When nothing can run, the loop sleeps until the next known arrival (a simulated clock jumps there).
+ */
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import { uniformInt } from 'pure-rand/distribution/uniformInt';
+import type { Allocation, Assignment, ClusterSpec, GpuType, Job, ThroughputTable } from '../model/index.js';
+import { RondoError } from '../model/index.js';
+import type { Policy, PolicyJob, PolicySnapshot } from '../policies/types.js';
+import {
+  addRows,
+  creditRuns,
+  emptyLedger,
+  planRound,
+  removeRows,
+  resetLedger,
+  type MechanismRow,
+  type RunCredit,
+  type ShareLedger,
+} from '../mechanism/index.js';
+import type { Clock, EngineObserver, ExecJob, Executor, JobSource, RoundInfo } from './types.js';
+
+/** Gavel's `minimum_time_between_allocation_resets`. */
+export const DEFAULT_MIN_REALLOCATION_INTERVAL_S = 1920;
+export const DEFAULT_ROUND_DURATION_S = 360;
+
+export interface EngineConfig {
+  readonly cluster: ClusterSpec;
+  readonly policy: Policy;
+  readonly clock: Clock;
+  readonly executor: Executor;
+  readonly source: JobSource;
+  /** Seconds per round (Gavel: 360). */
+  readonly roundDuration?: number;
+  /** Isolated, consolidated steps/s of a job on each of `cluster.gpuTypes` (0 = cannot run there). */
+  readonly throughputOf: (job: Job) => readonly number[];
+  /** Steps a job must do; default `job.totalSteps`, else `durationS` x throughput on its reference type. */
+  readonly totalStepsOf?: (job: Job) => number;
+  /** Minimum seconds between allocation recomputes (Gavel: 1920). 0 recomputes on every arrival/finish. */
+  readonly minReallocationInterval?: number;
+  /** Seeds the per-round shuffle of GPU types for heterogeneity-agnostic policies. */
+  readonly seed?: number;
+  /** Stop once every job with arrival index in [start, end) has finished (Gavel's measurement window). */
+  readonly window?: { readonly start: number; readonly end: number };
+  readonly maxRounds?: number;
+  readonly observer?: EngineObserver;
+  readonly signal?: AbortSignal;
+  readonly throughputs?: ThroughputTable;
+  readonly prices?: Readonly<Record<GpuType, number>>;
+  readonly tenantWeights?: Readonly<Record<string, number>>;
+}
+
+export interface JobRecord {
+  readonly id: string;
+  /** Position in arrival order (0-based), Gavel's job id. */
+  readonly index: number;
+  readonly jobType: string;
+  readonly scaleFactor: number;
+  readonly arrivalTime: number;
+  readonly totalSteps: number;
+  stepsDone: number;
+  finishTime: number | undefined;
+  /** Seconds run on each cluster type. */
+  readonly runSeconds: number[];
+  /** Rounds in which the job was placed. */
+  roundsRun: number;
+  /** Times the job was stopped (not kept in place) while unfinished. */
+  preemptions: number;
+  /** Time-integral of the number of active jobs over the job's life (for finish-time fairness). */
+  activeJobSeconds: number;
+}
+
+export type StopReason = 'drained' | 'window' | 'maxRounds' | 'aborted';
+
+export interface EngineResult {
+  readonly cluster: ClusterSpec;
+  readonly policy: string;
+  readonly roundDuration: number;
+  readonly jobs: readonly JobRecord[];
+  readonly rounds: number;
+  readonly startTime: number;
+  readonly endTime: number;
+  /** One entry per round, plus entries for spans where jobs waited and nothing ran. */
+  readonly timeline: readonly RoundInfo[];
+  readonly policyCalls: number;
+  readonly policySeconds: number;
+  readonly leaseExtensions: number;
+  readonly leaseOpportunities: number;
+  readonly stopReason: StopReason;
+}
+
+interface Active {
+  readonly job: Job;
+  readonly rec: JobRecord;
+  readonly throughput: readonly number[];
+}
+
+function defaultTotalSteps(cluster: ClusterSpec, throughputOf: (j: Job) => readonly number[]) {
+  return (job: Job): number => {
+    if (job.totalSteps !== undefined) return job.totalSteps;
+    const ref = job.referenceGpuType ?? 'v100';
+    const k = cluster.gpuTypes.indexOf(ref);
+    const tput = throughputOf(job);
+    const t = k >= 0 ? tput[k]! : Math.max(...tput);
+    if (!(t > 0)) {
+      throw new RondoError({
+        code: 'E_INVALID',
+        problem: `job ${job.id} has only a duration and no throughput on its reference type ${ref}`,
+        hint: 'give totalSteps, or a reference GPU type the throughput table measures',
+      });
+    }
+    return (job.durationS ?? 0) * t;
+  };
+}
+
+function nowSeconds(): number {
+  return performance.now() / 1000;
+}
+
+/** Runs the scheduler until the source is drained (or the window completes, or it is aborted). */
+export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
+  const { cluster, policy, clock, executor, source } = cfg;
+  const D = cfg.roundDuration ?? DEFAULT_ROUND_DURATION_S;
+  const minInterval = cfg.minReallocationInterval ?? DEFAULT_MIN_REALLOCATION_INTERVAL_S;
+  const totalStepsOf = cfg.totalStepsOf ?? defaultTotalSteps(cluster, cfg.throughputOf);
+  const types = cluster.gpuTypes;
+  const skipZeroPriority = policy.meta.name.toLowerCase().startsWith('fifo');
+  const shuffleTypes = !policy.meta.heterogeneityAware && !policy.meta.spaceSharing;
+  const rng = xoroshiro128plus((cfg.seed ?? 0) + 5);
+
+  const active = new Map<string, Active>();
+  const seen = new Set<string>();
+  const records: JobRecord[] = [];
+  const timeline: RoundInfo[] = [];
+  let ledger: ShareLedger = emptyLedger(types);
+  let allocation: Allocation | undefined;
+  let policyState: unknown;
+  let stale = false;
+  let previous: readonly Assignment[] = [];
+  let round = 0;
+  let policyCalls = 0;
+  let policySeconds = 0;
+  let leaseExtensions = 0;
+  let leaseOpportunities = 0;
+  let finishedCount = 0;
+  let windowLeft = cfg.window ? Math.max(0, cfg.window.end - cfg.window.start) : -1;
+  let stopReason: StopReason = 'drained';
+  const startTime = clock.now();
+  let now = startTime;
+
+  const inWindow = (i: number): boolean => !!cfg.window && i >= cfg.window.start && i < cfg.window.end;
+
+  const admit = (jobs: readonly Job[]): void => {
+    if (jobs.length === 0) return;
+    for (const job of jobs) {
+      if (seen.has(job.id)) {
+        throw new RondoError({ code: 'E_DUPLICATE', problem: `job ${job.id} submitted twice` });
+      }
+      seen.add(job.id);
+      const throughput = cfg.throughputOf(job);
+      const rec: JobRecord = {
+        id: job.id,
+        index: records.length,
+        jobType: job.jobType,
+        scaleFactor: job.scaleFactor,
+        arrivalTime: job.arrivalTime,
+        totalSteps: totalStepsOf(job),
+        stepsDone: 0,
+        finishTime: undefined,
+        runSeconds: types.map(() => 0),
+        roundsRun: 0,
+        preemptions: 0,
+        activeJobSeconds: 0,
+      };
+      records.push(rec);
+      active.set(job.id, { job, rec, throughput });
+      cfg.observer?.onJobArrived?.(job.id, job.arrivalTime);
+    }
+    ledger = addRows(ledger, jobs.map((j) => j.id), D);
+    stale = true;
+  };
+
+  const recompute = (): void => {
+    ledger = resetLedger(ledger, allocation, now, D);
+    const jobs: PolicyJob[] = [];
+    for (const a of orderedActive()) {
+      const j = a.job;
+      const deadline =
+        j.deadlineS !== undefined
+          ? j.arrivalTime + j.deadlineS
+          : j.sloFactor !== undefined
+            ? j.arrivalTime + j.sloFactor * isolatedDuration(a)
+            : undefined;
+      jobs.push({
+        id: j.id,
+        jobType: j.jobType,
+        scaleFactor: j.scaleFactor,
+        priorityWeight: j.priorityWeight,
+        throughput: a.throughput,
+        totalSteps: a.rec.totalSteps,
+        remainingSteps: Math.max(0, a.rec.totalSteps - a.rec.stepsDone),
+        arrivalTime: j.arrivalTime,
+        ...(deadline !== undefined ? { deadline } : {}),
+        ...(j.tenant !== undefined ? { tenant: j.tenant } : {}),
+        ...(j.gpuTypes !== undefined ? { allowedGpuTypes: j.gpuTypes } : {}),
+      });
+    }
+    const snapshot: PolicySnapshot = {
+      now,
+      cluster,
+      jobs,
+      ...(cfg.throughputs ? { throughputs: cfg.throughputs } : {}),
+      ...(cfg.prices ? { prices: cfg.prices } : {}),
+      ...(cfg.tenantWeights ? { tenantWeights: cfg.tenantWeights } : {}),
+      state: policyState,
+    };
+    const t0 = nowSeconds();
+    const res = policy.allocate(snapshot);
+    const dt = nowSeconds() - t0;
+    policyCalls++;
+    policySeconds += dt;
+    allocation = res.allocation;
+    policyState = res.state;
+    stale = false;
+    cfg.observer?.onAllocation?.(now, allocation.shares.size, dt);
+  };
+
+  const isolatedDuration = (a: Active): number => {
+    const best = Math.max(0, ...a.throughput);
+    return best > 0 ? a.rec.totalSteps / best : 0;
+  };
+
+  // Active jobs in arrival order (Map keeps insertion order = admission order).
+  const orderedActive = (): Active[] => [...active.values()];
+
+  const rowsOf = (list: readonly Active[]): MechanismRow[] =>
+    list.map((a) => ({ key: a.job.id, jobIds: [a.job.id], scaleFactor: a.job.scaleFactor, throughput: a.throughput }));
+
+  const typeOrder = (): readonly GpuType[] => {
+    if (!shuffleTypes) return types;
+    const order = [...types];
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = uniformInt(rng, 0, i);
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    return order;
+  };
+
+  /** Waiting span with active jobs and nothing running: counts toward every active job's contention. */
+  const wait = async (until: number): Promise<void> => {
+    const n = active.size;
+    const from = now;
+    await clock.sleepUntil(until, cfg.signal);
+    now = Math.max(clock.now(), now);
+    if (n > 0 && now > from) {
+      for (const a of active.values()) a.rec.activeJobSeconds += n * (now - from);
+      timeline.push({ round: -1, start: from, end: now, activeJobs: n, runningJobs: 0, finishedJobs: finishedCount, busyGpuSeconds: types.map(() => 0) });
+    }
+  };
+
+  admit(await source.poll(now));
+  while (true) {
+    if (cfg.signal?.aborted) {
+      stopReason = 'aborted';
+      break;
+    }
+    if (windowLeft === 0) {
+      stopReason = 'window';
+      break;
+    }
+    if (cfg.maxRounds !== undefined && round >= cfg.maxRounds) {
+      stopReason = 'maxRounds';
+      break;
+    }
+    if (active.size === 0) {
+      const next = source.nextArrival();
+      if (next === undefined) {
+        if (source.exhausted()) break;
+        await wait(now + D);
+      } else {
+        await wait(Math.max(now, next));
+      }
+      admit(await source.poll(now));
+      continue;
+    }
+    if (stale && (now - ledger.lastReset >= minInterval || ledger.lastReset === 0)) recompute();
+
+    const list = orderedActive();
+    const rows = rowsOf(list);
+    const order = typeOrder();
+    let out = planRound({
+      round, now, roundDuration: D, cluster, rows, allocation, ledger, previous, typeOrder: order, skipZeroPriority,
+    });
+    if (out.plan.assignments.length === 0 && stale) {
+      // Nothing can run only because the allocation predates some jobs: recompute now rather than idle (Gavel
+      // would wait for the next arrival; see docs/fidelity.md).
+      recompute();
+      out = planRound({ round, now, roundDuration: D, cluster, rows, allocation, ledger, previous, typeOrder: order, skipZeroPriority });
+    }
+    // Preemptions: jobs that ran last round, are unfinished, and do not keep their GPUs.
+    const kept = new Set<string>();
+    for (const a of out.plan.assignments) if (a.leaseExtended) for (const j of a.jobIds) kept.add(j);
+    for (const a of previous) for (const j of a.jobIds) {
+      const act = active.get(j);
+      if (act && !kept.has(j)) act.rec.preemptions++;
+    }
+    leaseExtensions += out.leaseExtensions;
+    leaseOpportunities += out.leaseOpportunities;
+
+    if (out.plan.assignments.length === 0) {
+      previous = [];
+      const next = source.nextArrival();
+      if (next === undefined && source.exhausted()) {
+        const stuck = list.slice(0, 5).map((a) => a.job.id).join(', ');
+        throw new RondoError({
+          code: 'E_INFEASIBLE',
+          problem: `${active.size} job(s) can never be scheduled (e.g. ${stuck}): the policy gives them no GPU time`,
+          hint: 'check the jobs fit a GPU type with a non-zero throughput',
+        });
+      }
+      await wait(next === undefined ? now + D : Math.max(now + 1e-9, next));
+      admit(await source.poll(now));
+      continue;
+    }
+
+    const execJobs = new Map<string, ExecJob>();
+    for (const a of out.plan.assignments) {
+      for (const j of a.jobIds) {
+        const act = active.get(j)!;
+        execJobs.set(j, { job: act.job, totalSteps: act.rec.totalSteps, remainingSteps: Math.max(0, act.rec.totalSteps - act.rec.stepsDone) });
+      }
+    }
+    const report = await executor.runRound(out.plan, execJobs);
+    const end = Math.max(report.end, now);
+    const nActive = active.size;
+    for (const a of active.values()) a.rec.activeJobSeconds += nActive * (end - now);
+
+    const credits: RunCredit[] = [];
+    const finished: string[] = [];
+    const busy = types.map(() => 0);
+    const scaleOf = new Map<string, number>();
+    for (const a of out.plan.assignments) for (const j of a.jobIds) scaleOf.set(j, a.gpus.length);
+    const credited = new Set<string>();
+    for (const p of report.progress) {
+      const act = active.get(p.jobId);
+      if (!act) continue;
+      const k = types.indexOf(p.gpuType);
+      if (k < 0) continue;
+      act.rec.roundsRun++;
+      if (p.failed) continue;
+      act.rec.stepsDone += p.steps;
+      act.rec.runSeconds[k]! += p.runTime;
+      busy[k]! += p.runTime * (scaleOf.get(p.jobId) ?? act.job.scaleFactor);
+      if (!credited.has(p.jobId)) {
+        credits.push({ row: p.jobId, typeIndex: k, seconds: p.runTime });
+        credited.add(p.jobId);
+      }
+      if (p.finished) {
+        act.rec.finishTime = p.finishTime ?? end;
+        act.rec.stepsDone = act.rec.totalSteps;
+        finished.push(p.jobId);
+      }
+    }
+    ledger = creditRuns(ledger, credits);
+    now = Math.max(end, clock.now());
+    if (finished.length > 0) {
+      for (const j of finished) {
+        const act = active.get(j)!;
+        active.delete(j);
+        finishedCount++;
+        if (windowLeft > 0 && inWindow(act.rec.index)) windowLeft--;
+        cfg.observer?.onJobFinished?.(j, act.rec.finishTime!);
+        await executor.release?.(j);
+      }
+      ledger = removeRows(ledger, finished);
+      stale = true;
+    }
+    const done = new Set(finished);
+    previous = out.plan.assignments.filter((a) => !a.jobIds.every((j) => done.has(j)));
+    const info: RoundInfo = {
+      round,
+      start: out.plan.start,
+      end: now,
+      activeJobs: nActive,
+      runningJobs: execJobs.size,
+      finishedJobs: finishedCount,
+      busyGpuSeconds: busy,
+    };
+    timeline.push(info);
+    cfg.observer?.onRound?.(info);
+    round++;
+    admit(await source.poll(now));
+  }
+
+  return {
+    cluster,
+    policy: policy.meta.name,
+    roundDuration: D,
+    jobs: records,
+    rounds: round,
+    startTime,
+    endTime: now,
+    timeline,
+    policyCalls,
+    policySeconds,
+    leaseExtensions,
+    leaseOpportunities,
+    stopReason,
+  };
+}

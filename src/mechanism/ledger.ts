@@ -1,0 +1,104 @@
+/**
+ * Received-time bookkeeping of Gavel's round-based mechanism (Gavel section 4; scheduler.py `_reset_time_run_so_far`,
+ * `_done_callback`). Pure: every function returns a new ledger.
+ *
+ * - `jobTime[row][k]`: seconds row ran on type k since the last reset, seeded with half a round so that a row that
+ *   has not run yet still has a finite, large priority (Gavel's choice; avoids dividing by zero).
+ * - `workerTime[k]`: total seconds credited on type k since the last reset (the seeds of the rows present at the
+ *   reset plus every run since), the denominator of the fraction of time a row received.
+ * - `deficits[row][k]`: accumulated (time it should have received - time it received), a tie-breaker.
+ */
+import type { Allocation, GpuType, RowKey } from '../model/index.js';
+
+export interface ShareLedger {
+  readonly gpuTypes: readonly GpuType[];
+  readonly jobTime: ReadonlyMap<RowKey, readonly number[]>;
+  readonly workerTime: readonly number[];
+  readonly deficits: ReadonlyMap<RowKey, readonly number[]>;
+  /** Time of the last reset. 0 also means "never", as in Gavel (a reset at time 0 leaves it at 0). */
+  readonly lastReset: number;
+}
+
+export function emptyLedger(gpuTypes: readonly GpuType[]): ShareLedger {
+  return { gpuTypes, jobTime: new Map(), workerTime: gpuTypes.map(() => 0), deficits: new Map(), lastReset: 0 };
+}
+
+/** New rows start with half a round of credited time on every type and no deficit. */
+export function addRows(ledger: ShareLedger, rows: readonly RowKey[], roundDuration: number): ShareLedger {
+  if (rows.length === 0) return ledger;
+  const jobTime = new Map(ledger.jobTime);
+  const deficits = new Map(ledger.deficits);
+  const seed = ledger.gpuTypes.map(() => roundDuration / 2);
+  const zero = ledger.gpuTypes.map(() => 0);
+  for (const r of rows) {
+    if (!jobTime.has(r)) jobTime.set(r, seed);
+    if (!deficits.has(r)) deficits.set(r, zero);
+  }
+  return { ...ledger, jobTime, deficits };
+}
+
+export function removeRows(ledger: ShareLedger, rows: readonly RowKey[]): ShareLedger {
+  if (rows.length === 0) return ledger;
+  const jobTime = new Map(ledger.jobTime);
+  const deficits = new Map(ledger.deficits);
+  for (const r of rows) {
+    jobTime.delete(r);
+    deficits.delete(r);
+  }
+  return { ...ledger, jobTime, deficits };
+}
+
+/** One row's run in a round: `seconds` on type index `k` (credited once per gang, not per GPU, as in Gavel). */
+export interface RunCredit {
+  readonly row: RowKey;
+  readonly typeIndex: number;
+  readonly seconds: number;
+}
+
+export function creditRuns(ledger: ShareLedger, runs: readonly RunCredit[]): ShareLedger {
+  if (runs.length === 0) return ledger;
+  const jobTime = new Map(ledger.jobTime);
+  const workerTime = [...ledger.workerTime];
+  for (const { row, typeIndex, seconds } of runs) {
+    const cur = jobTime.get(row);
+    if (cur) {
+      const next = [...cur];
+      next[typeIndex]! += seconds;
+      jobTime.set(row, next);
+    }
+    workerTime[typeIndex]! += seconds;
+  }
+  return { ...ledger, jobTime, workerTime };
+}
+
+/**
+ * Starts a new accounting period at `now` (done whenever the allocation is recomputed): each row's deficit grows by
+ * (share under the old allocation x elapsed time) - (time actually received), then received times are re-seeded.
+ */
+export function resetLedger(
+  ledger: ShareLedger,
+  previous: Allocation | undefined,
+  now: number,
+  roundDuration: number,
+): ShareLedger {
+  const elapsed = now - ledger.lastReset;
+  const half = roundDuration / 2;
+  const n = ledger.gpuTypes.length;
+  const jobTime = new Map<RowKey, readonly number[]>();
+  const deficits = new Map(ledger.deficits);
+  const workerTime = ledger.gpuTypes.map(() => 0);
+  const typeIdx = previous ? ledger.gpuTypes.map((t) => previous.gpuTypes.indexOf(t)) : [];
+  for (const [row, times] of ledger.jobTime) {
+    const share = previous?.shares.get(row);
+    const d = [...(deficits.get(row) ?? ledger.gpuTypes.map(() => 0))];
+    for (let k = 0; k < n; k++) {
+      const i = typeIdx[k] ?? -1;
+      const should = share && i >= 0 ? share[i]! * elapsed : 0;
+      d[k]! += should - (times[k]! - half);
+      workerTime[k]! += half;
+    }
+    deficits.set(row, d);
+    jobTime.set(row, ledger.gpuTypes.map(() => half));
+  }
+  return { gpuTypes: ledger.gpuTypes, jobTime, workerTime, deficits, lastReset: now };
+}

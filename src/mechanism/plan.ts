@@ -1,0 +1,221 @@
+/**
+ * Gavel's round planner (section 4; scheduler.py `_update_priorities`, `_schedule_jobs_on_workers_helper`,
+ * `_schedule_jobs_on_workers`, `_assign_workers_to_job`), as a pure function from a snapshot to a RoundPlan.
+ *
+ * 1. Priority of (row, type k) = X[row][k] / (fraction of type-k time the row received since the last reset).
+ *    A row with a share but no credited time gets share x 1e9 (finite, so ordering among such rows still follows
+ *    the share). Rows absent from the allocation, or with zero share or zero throughput on k, get 0.
+ * 2. For each type in `typeOrder`, rows sorted by (priority, deficit, share) descending (stable: ties keep row
+ *    order, i.e. arrival order); the per-type queues are concatenated and walked once: a row is picked for the first
+ *    type where it fits (all `scaleFactor` GPUs of one type, gang-scheduled) and is not yet picked.
+ * 3. Placement per type, largest gangs first: a row that ran on this type last round keeps exactly its GPUs when
+ *    they are still free (lease extension); others take GPUs server by server (consolidated when a server can hold
+ *    the gang).
+ */
+import type { Allocation, Assignment, ClusterSpec, GpuType, RoundPlan, RowKey } from '../model/index.js';
+import type { ShareLedger } from './ledger.js';
+
+/** A candidate for this round: a single job (key = job id) or, later, a space-sharing pair. */
+export interface MechanismRow {
+  readonly key: RowKey;
+  readonly jobIds: readonly string[];
+  /** GPUs the gang needs (for a pair: the common scale factor). */
+  readonly scaleFactor: number;
+  /** Throughput per `cluster.gpuTypes`; <= 0 means the row cannot run on that type. */
+  readonly throughput: readonly number[];
+}
+
+export interface MechanismInput {
+  readonly round: number;
+  readonly now: number;
+  readonly roundDuration: number;
+  readonly cluster: ClusterSpec;
+  /** Active rows in arrival order; this order breaks priority ties. */
+  readonly rows: readonly MechanismRow[];
+  /** Current allocation; rows without a share in it are not placed (Gavel: they wait for the next recompute). */
+  readonly allocation: Allocation | undefined;
+  readonly ledger: ShareLedger;
+  /** Last round's placement (for lease extension). */
+  readonly previous: readonly Assignment[];
+  /** Order in which per-type queues are walked; default `cluster.gpuTypes`. */
+  readonly typeOrder?: readonly GpuType[];
+  /** FIFO policies: never pick a row with priority 0 (Gavel does this for policies named FIFO*). */
+  readonly skipZeroPriority?: boolean;
+}
+
+export interface MechanismOutput {
+  readonly plan: RoundPlan;
+  /** Priority per row per `cluster.gpuTypes` (for logs and tests). */
+  readonly priorities: ReadonlyMap<RowKey, readonly number[]>;
+  /** Rows that ran last round and are still candidates (lease-extension opportunities). */
+  readonly leaseOpportunities: number;
+  readonly leaseExtensions: number;
+}
+
+/** Gavel: `new_priority = allocation * 1e9` when the row has no credited fraction yet. */
+const UNSEEN_PRIORITY_SCALE = 1e9;
+
+export function computePriorities(
+  rows: readonly MechanismRow[],
+  allocation: Allocation | undefined,
+  ledger: ShareLedger,
+  gpuTypes: readonly GpuType[],
+): Map<RowKey, number[]> {
+  const out = new Map<RowKey, number[]>();
+  const ledgerIdx = gpuTypes.map((t) => ledger.gpuTypes.indexOf(t));
+  const allocIdx = allocation ? gpuTypes.map((t) => allocation.gpuTypes.indexOf(t)) : [];
+  for (const row of rows) {
+    const share = allocation?.shares.get(row.key);
+    const times = ledger.jobTime.get(row.key);
+    const pr = gpuTypes.map((_, k) => {
+      if (!share) return 0;
+      const ai = allocIdx[k]!;
+      const x = ai >= 0 ? share[ai]! : 0;
+      if (x === 0 || !(row.throughput[k]! > 0)) return 0;
+      const li = ledgerIdx[k]!;
+      const wt = li >= 0 ? ledger.workerTime[li]! : 0;
+      const fraction = wt === 0 || !times || li < 0 ? 0 : times[li]! / wt;
+      return fraction > 0 ? x / fraction : x * UNSEEN_PRIORITY_SCALE;
+    });
+    out.set(row.key, pr);
+  }
+  return out;
+}
+
+interface QueueEntry {
+  readonly row: MechanismRow;
+  readonly k: number;
+  readonly priority: number;
+  readonly deficit: number;
+  readonly share: number;
+  readonly order: number;
+}
+
+export function planRound(input: MechanismInput): MechanismOutput {
+  const { cluster, rows, allocation, ledger } = input;
+  const types = cluster.gpuTypes;
+  const typeOrder = (input.typeOrder ?? types).filter((t) => types.includes(t));
+  const priorities = computePriorities(rows, allocation, ledger, types);
+  const ledgerIdx = types.map((t) => ledger.gpuTypes.indexOf(t));
+  const allocIdx = allocation ? types.map((t) => allocation.gpuTypes.indexOf(t)) : [];
+
+  // 2. Pick rows.
+  const queue: QueueEntry[] = [];
+  for (const t of typeOrder) {
+    const k = types.indexOf(t);
+    const entries: QueueEntry[] = rows.map((row, order) => {
+      const share = allocation?.shares.get(row.key);
+      const li = ledgerIdx[k]!;
+      const d = ledger.deficits.get(row.key);
+      return {
+        row,
+        k,
+        priority: priorities.get(row.key)![k]!,
+        deficit: d && li >= 0 ? d[li]! : 0,
+        share: share && allocIdx[k]! >= 0 ? share[allocIdx[k]!]! : 0,
+        order,
+      };
+    });
+    entries.sort((a, b) => b.priority - a.priority || b.deficit - a.deficit || b.share - a.share || a.order - b.order);
+    for (const e of entries) queue.push(e);
+  }
+  const left = types.map((t) => cluster.gpus[t] ?? 0);
+  const picked = new Set<string>();
+  const scheduled: QueueEntry[][] = types.map(() => []);
+  for (const e of queue) {
+    const { row, k } = e;
+    if (left[k] === 0) continue;
+    if (row.jobIds.some((j) => picked.has(j))) continue;
+    if (!(row.throughput[k]! > 0)) continue;
+    if (input.skipZeroPriority && e.priority <= 0) continue;
+    if (row.scaleFactor > left[k]!) continue;
+    left[k]! -= row.scaleFactor;
+    for (const j of row.jobIds) picked.add(j);
+    scheduled[k]!.push(e);
+  }
+
+  // 3. Place on GPUs.
+  const prevByKey = new Map<string, Assignment>();
+  for (const a of input.previous) prevByKey.set(a.jobIds.join('+'), a);
+  const assignments: Assignment[] = [];
+  let leaseExtensions = 0;
+  for (const t of typeOrder) {
+    const k = types.indexOf(t);
+    const jobs = scheduled[k]!;
+    if (jobs.length === 0) continue;
+    // Free GPUs of this type, grouped by server, in server order.
+    const servers = cluster.servers.filter((s) => s.gpuType === t).map((s) => {
+      const g: number[] = [];
+      for (let i = 0; i < s.gpus; i++) g.push(s.firstGpu + i);
+      return { id: s.id, gpus: g };
+    });
+    const serverOf = new Map<number, number>();
+    for (const s of servers) for (const g of s.gpus) serverOf.set(g, s.id);
+    const taken = new Set<number>();
+    const placed = new Map<string, { gpus: number[]; extended: boolean }>();
+    let ptr = 0;
+    const sizes = [...new Set(jobs.map((e) => e.row.scaleFactor))].sort((a, b) => b - a);
+    for (const size of sizes) {
+      const group = jobs.filter((e) => e.row.scaleFactor === size);
+      // Keep rows on last round's GPUs where possible.
+      for (const e of group) {
+        const prev = prevByKey.get(e.row.key);
+        if (!prev || prev.gpuType !== t) continue;
+        if (prev.gpus.some((g) => taken.has(g))) continue;
+        placed.set(e.row.key, { gpus: [...prev.gpus], extended: true });
+        for (const g of prev.gpus) taken.add(g);
+      }
+      // Everyone else: walk servers, filling one before moving to the next.
+      for (const e of group) {
+        if (placed.has(e.row.key)) continue;
+        // A row without a share in the allocation holds its slot this round but is not started (Gavel).
+        if (!allocation?.shares.has(e.row.key)) continue;
+        const got: number[] = [];
+        while (got.length < size && ptr < servers.length) {
+          const s = servers[ptr]!;
+          if (s.gpus.length === 0) {
+            ptr++;
+            continue;
+          }
+          const g = s.gpus.shift()!;
+          if (!taken.has(g)) {
+            got.push(g);
+            taken.add(g);
+          }
+        }
+        if (got.length !== size) throw new Error(`mechanism: could not place ${e.row.key} on ${size} ${t} GPUs`);
+        placed.set(e.row.key, { gpus: got, extended: false });
+      }
+    }
+    for (const e of jobs) {
+      const p = placed.get(e.row.key);
+      if (!p) continue;
+      const prev = prevByKey.get(e.row.key);
+      const same = !!prev && prev.gpuType === t && sameSet(prev.gpus, p.gpus);
+      if (same) leaseExtensions++;
+      const srv = new Set(p.gpus.map((g) => serverOf.get(g)));
+      assignments.push({
+        jobIds: e.row.jobIds,
+        gpuType: t,
+        gpus: p.gpus,
+        consolidated: srv.size === 1,
+        leaseExtended: same,
+      });
+    }
+  }
+  const active = new Set(rows.map((r) => r.key));
+  let leaseOpportunities = 0;
+  for (const key of prevByKey.keys()) if (active.has(key)) leaseOpportunities++;
+  return {
+    plan: { round: input.round, start: input.now, duration: input.roundDuration, assignments },
+    priorities,
+    leaseOpportunities,
+    leaseExtensions,
+  };
+}
+
+function sameSet(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  const s = new Set(a);
+  return b.every((g) => s.has(g));
+}

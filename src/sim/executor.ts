@@ -1,0 +1,62 @@
+import type { RoundPlan, ThroughputTable } from '../model/index.js';
+import type { ExecJob, Executor, JobProgress, RoundReport } from '../engine/types.js';
+import type { SimClock } from './clock.js';
+import { pairThroughput, placedThroughput } from './throughput.js';
+
+export interface SimExecutorOptions {
+  /** Spread multi-GPU gangs run at their `_unconsolidated` throughput (Gavel's simulator ignores placement). */
+  readonly spreadPenalty?: boolean;
+}
+
+/**
+ * Simulated workers, as Gavel's simulator: a job placed for a round runs floor(throughput x round) whole steps
+ * (or its remaining steps if fewer) and stops when they are done, so a job that finishes inside a round finishes at
+ * the exact time its last step ends. The round ends when the last job of the round stops; the clock jumps there.
+ */
+export class SimExecutor implements Executor {
+  constructor(
+    private readonly clock: SimClock,
+    private readonly table: ThroughputTable,
+    private readonly opts: SimExecutorOptions = {},
+  ) {}
+
+  async runRound(plan: RoundPlan, jobs: ReadonlyMap<string, ExecJob>): Promise<RoundReport> {
+    const progress: JobProgress[] = [];
+    let end = plan.start;
+    for (const a of plan.assignments) {
+      const execs = a.jobIds.map((id) => jobs.get(id));
+      if (execs.some((e) => !e)) continue;
+      let tputs: number[];
+      if (execs.length === 2) {
+        const pair = pairThroughput(this.table, execs[0]!.job, execs[1]!.job, a.gpuType);
+        tputs = pair ? [pair[0], pair[1]] : [0, 0];
+      } else {
+        tputs = [placedThroughput(this.table, execs[0]!.job, a.gpuType, a.consolidated, !!this.opts.spreadPenalty)];
+      }
+      execs.forEach((e, i) => {
+        const tput = tputs[i]!;
+        if (!(tput > 0)) {
+          progress.push({ jobId: e!.job.id, gpuType: a.gpuType, steps: 0, runTime: 0, finished: false, failed: true });
+          return;
+        }
+        const whole = Math.floor(tput * plan.duration);
+        const perRound = whole > 0 ? whole : tput * plan.duration;
+        const steps = Math.min(perRound, e!.remainingSteps);
+        const runTime = steps / tput;
+        const finished = perRound >= e!.remainingSteps;
+        const stop = plan.start + runTime;
+        if (stop > end) end = stop;
+        progress.push({
+          jobId: e!.job.id,
+          gpuType: a.gpuType,
+          steps,
+          runTime,
+          finished,
+          ...(finished ? { finishTime: stop } : {}),
+        });
+      });
+    }
+    this.clock.advanceTo(end);
+    return { end, progress };
+  }
+}

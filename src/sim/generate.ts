@@ -1,0 +1,152 @@
+/**
+ * Workload generator reproducing Gavel's continuous-arrival experiments (scheduler.py `simulate` with `lam`,
+ * utils.generate_job): Poisson arrivals at `rate` jobs/hour starting at time 0; job type uniform over the job types
+ * of the throughput table (Gavel's JobTable: 26 types); scale factor 1, or 1/2/4/8 with probabilities
+ * 0.7/0.1/0.15/0.05 when multi-GPU jobs are asked for; duration 10^U(1.5,3) minutes with probability 0.8, else
+ * 10^U(3,4) minutes; total steps = duration x throughput on the reference type (v100). Optionally (duration,
+ * GPU count) pairs are sampled from an empirical distribution instead (Philly, as shipped by Gavel).
+ * Seeded with pure-rand: the same options give the same jobs on every machine.
+ */
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
+import { uniformInt } from 'pure-rand/distribution/uniformInt';
+import { readFileSync } from 'node:fs';
+import {
+  RondoError,
+  isolatedThroughput,
+  jobKey,
+  jobTypes,
+  type GpuType,
+  type Job,
+  type ThroughputTable,
+} from '../model/index.js';
+import type { JobStream } from './sources.js';
+
+export interface EmpiricalJob {
+  readonly durationS: number;
+  readonly gpus: number;
+}
+
+export interface GenerateOptions {
+  /** Mean arrivals per hour. */
+  readonly rate: number;
+  readonly seed: number;
+  readonly throughputs: ThroughputTable;
+  readonly multiGpu?: boolean;
+  /** GPU type whose throughput converts durations to steps (Gavel: v100). */
+  readonly referenceGpuType?: GpuType;
+  /** Sample (duration, GPUs) from these rows instead of Gavel's parametric distributions. */
+  readonly empirical?: readonly EmpiricalJob[];
+  /** Only job types with a throughput on all of these types (default: the reference type). */
+  readonly requireTypes?: readonly GpuType[];
+}
+
+const SCALE_FACTORS = [1, 2, 4, 8] as const;
+const SCALE_CUMULATIVE = [0.7, 0.8, 0.95, 1.0] as const;
+
+export class GavelWorkload implements JobStream {
+  private readonly arrivalRng;
+  private readonly jobRng;
+  private readonly types: string[];
+  private readonly ref: GpuType;
+  private nextJob: Job;
+  private count = 0;
+  private lastArrival = 0;
+
+  constructor(private readonly opts: GenerateOptions) {
+    if (!(opts.rate > 0) || !Number.isFinite(opts.rate)) {
+      throw new RondoError({ code: 'E_USAGE', problem: 'bad arrival rate', expected: 'jobs per hour above 0', found: String(opts.rate) });
+    }
+    // Separate streams for arrivals and job contents, so changing the rate keeps the job mix (as Gavel's seeds).
+    this.jobRng = xoroshiro128plus(opts.seed * 2 + 2);
+    this.arrivalRng = xoroshiro128plus(opts.seed * 2 + 3);
+    this.ref = opts.referenceGpuType ?? 'v100';
+    const need = opts.requireTypes ?? [this.ref];
+    this.types = jobTypes(opts.throughputs).filter((t) =>
+      need.every((g) => (isolatedThroughput(opts.throughputs, g, jobKey(t, 1)) ?? 0) > 0),
+    );
+    if (this.types.length === 0) {
+      throw new RondoError({ code: 'E_SCHEMA', problem: `throughput table has no single-GPU job type measured on ${need.join(', ')}` });
+    }
+    this.nextJob = this.make(0);
+  }
+
+  get jobTypeCount(): number {
+    return this.types.length;
+  }
+
+  peek(): Job {
+    return this.nextJob;
+  }
+
+  take(): Job {
+    const j = this.nextJob;
+    const gap = -Math.log(1 - uniformFloat64(this.arrivalRng)) * (3600 / this.opts.rate);
+    this.lastArrival += gap;
+    this.nextJob = this.make(this.lastArrival);
+    return j;
+  }
+
+  private make(arrival: number): Job {
+    const rng = this.jobRng;
+    const id = String(this.count++);
+    let scale = 1;
+    let durationS: number;
+    if (this.opts.empirical && this.opts.empirical.length > 0) {
+      const row = this.opts.empirical[uniformInt(rng, 0, this.opts.empirical.length - 1)]!;
+      durationS = row.durationS;
+      scale = this.opts.multiGpu ? row.gpus : 1;
+    } else {
+      if (this.opts.multiGpu) {
+        const u = uniformFloat64(rng);
+        scale = SCALE_FACTORS[SCALE_CUMULATIVE.findIndex((c) => u < c)] ?? 8;
+      }
+      const long = uniformFloat64(rng) >= 0.8;
+      const lo = long ? 3 : 1.5;
+      const hi = long ? 4 : 3;
+      durationS = 60 * 10 ** (lo + (hi - lo) * uniformFloat64(rng));
+    }
+    // Job types measured at this scale factor on the reference type.
+    const candidates = this.types.filter((t) => (isolatedThroughput(this.opts.throughputs, this.ref, jobKey(t, scale)) ?? 0) > 0);
+    if (candidates.length === 0) {
+      throw new RondoError({ code: 'E_UNKNOWN_JOB_TYPE', problem: `no job type has a ${this.ref} throughput at scale factor ${scale}` });
+    }
+    const jobType = candidates[uniformInt(rng, 0, candidates.length - 1)]!;
+    const tput = isolatedThroughput(this.opts.throughputs, this.ref, jobKey(jobType, scale))!;
+    return {
+      id,
+      jobType,
+      scaleFactor: scale,
+      arrivalTime: arrival,
+      totalSteps: durationS * tput,
+      durationS,
+      referenceGpuType: this.ref,
+      priorityWeight: 1,
+    };
+  }
+}
+
+/** Reads `duration_s,num_gpus` rows (Gavel's philly_job_distribution, converted to CSV). */
+export function readEmpiricalDistribution(path: string): EmpiricalJob[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new RondoError({ code: 'E_IO', file: path, problem: `cannot read job distribution: ${(e as Error).message}` });
+  }
+  const out: EmpiricalJob[] = [];
+  const lines = text.split(/\r?\n/);
+  lines.forEach((line, i) => {
+    const s = line.trim();
+    if (!s || (i === 0 && /[a-z]/i.test(s))) return;
+    const [d, g] = s.split(',');
+    const durationS = Number(d);
+    const gpus = Number(g);
+    if (!(durationS > 0) || !Number.isInteger(gpus) || gpus < 1) {
+      throw new RondoError({ code: 'E_NUMBER', file: path, line: i + 1, problem: 'bad row', expected: 'duration_s,num_gpus with duration > 0 and an integer GPU count >= 1', found: s.slice(0, 60) });
+    }
+    out.push({ durationS, gpus });
+  });
+  if (out.length === 0) throw new RondoError({ code: 'E_EMPTY', file: path, problem: 'job distribution has no rows' });
+  return out;
+}

@@ -1,0 +1,49 @@
+import {
+  colocatedThroughput,
+  isolatedThroughput,
+  jobKey,
+  spreadThroughput,
+  type ClusterSpec,
+  type GpuType,
+  type Job,
+  type ThroughputTable,
+} from '../model/index.js';
+
+/**
+ * Consolidated isolated throughput of a job on each cluster type (0 where unmeasured, or where the job may not
+ * run because of its allowed GPU types). This is what policies see.
+ */
+export function tableThroughputs(table: ThroughputTable, cluster: ClusterSpec): (job: Job) => readonly number[] {
+  const cache = new Map<string, readonly number[]>();
+  return (job: Job) => {
+    const key = jobKey(job.jobType, job.scaleFactor);
+    let row = cache.get(key);
+    if (!row) {
+      row = cluster.gpuTypes.map((t) => isolatedThroughput(table, t, key) ?? 0);
+      cache.set(key, row);
+    }
+    if (job.gpuTypes) {
+      const allowed = new Set(job.gpuTypes.map((t) => t.toLowerCase()));
+      return row.map((v, k) => (allowed.has(cluster.gpuTypes[k]!) ? v : 0));
+    }
+    return row;
+  };
+}
+
+/** Throughput a job actually gets on a placement: spread gangs use the `_unconsolidated` measurement when asked. */
+export function placedThroughput(
+  table: ThroughputTable,
+  job: Job,
+  gpuType: GpuType,
+  consolidated: boolean,
+  spreadPenalty: boolean,
+): number {
+  const key = jobKey(job.jobType, job.scaleFactor);
+  if (!consolidated && spreadPenalty && job.scaleFactor > 1) return spreadThroughput(table, gpuType, key) ?? 0;
+  return isolatedThroughput(table, gpuType, key) ?? 0;
+}
+
+/** Throughputs `[a, b]` of two jobs sharing GPUs, or undefined when the pair was not measured. */
+export function pairThroughput(table: ThroughputTable, a: Job, b: Job, gpuType: GpuType): readonly [number, number] | undefined {
+  return colocatedThroughput(table, gpuType, jobKey(a.jobType, a.scaleFactor), jobKey(b.jobType, b.scaleFactor));
+}
