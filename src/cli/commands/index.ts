@@ -1,4 +1,9 @@
 import type { Command } from 'commander';
+import { register as registerValidate } from './validate.js';
+import { register as registerConvert } from './convert.js';
 
 /** Each command lives in its own file and exports `register(program)`; add one line here per command. */
-export function registerCommands(_program: Command): void {}
+export function registerCommands(program: Command): void {
+  registerValidate(program);
+  registerConvert(program);
+}
