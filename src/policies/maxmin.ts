@@ -1,0 +1,194 @@
+import { LpBuilder } from '../solver/index.js';
+import type { LpMethod } from '../solver/index.js';
+import type { Classes, Problem } from './common.js';
+import { solverFailure } from './common.js';
+
+/**
+ * The max-min LP shared by LAS and water-filling, solved over classes of interchangeable jobs.
+ *
+ * Per job j with shares X[j][k]: `u_j = sum_k a[j][k] X[j][k]` (a = throughput / reference throughput). Jobs in
+ * `active` must reach `mult_j * (u_j - base_j) >= t`; every job keeps `u_j >= floor_j`. Maximise t subject to
+ * `sum_k X[j][k] <= 1` and `sum_j scale_j X[j][k] <= gpus_k`.
+ *
+ * Jobs of one class have equal a-row, scale factor, mult, base, floor and activity. Averaging any optimal per-job
+ * solution over a class is again feasible and optimal (every constraint is linear and each job's own constraint
+ * only gets its class average), so the class LP with one share vector per class and capacity rows weighted by the
+ * class size has the same optimum t; the symmetric solution it returns gives identical jobs identical shares, and
+ * its size depends on the number of classes, not jobs.
+ */
+export interface MaxMinInput {
+  readonly problem: Problem;
+  /** Per job: coefficient row (zero where unusable). */
+  readonly a: readonly (readonly number[])[];
+  readonly mult: ArrayLike<number>;
+  readonly base: ArrayLike<number>;
+  readonly floor: ArrayLike<number>;
+  readonly active: ArrayLike<boolean>;
+  readonly classes: Classes;
+  readonly method: LpMethod;
+  readonly policy: string;
+}
+
+export interface MaxMinOutput {
+  /** Optimal t (0 when no job is active). */
+  readonly level: number;
+  /** Shares of each class (per job of the class). */
+  readonly classShares: Float64Array[];
+  readonly solveSeconds: number;
+}
+
+interface ClassLp {
+  lp: LpBuilder;
+  /** Column of (class, type), or -1. */
+  col: Int32Array;
+  tCol: number;
+}
+
+function buildBase(inp: MaxMinInput, withT: boolean): ClassLp {
+  const { problem: p, classes } = inp;
+  const K = p.types.length;
+  const C = classes.members.length;
+  const lp = new LpBuilder('max', { cols: C * K + 1, rows: 2 * C + K, nonzeros: 3 * C * K + C });
+  const col = new Int32Array(C * K).fill(-1);
+  for (let c = 0; c < C; c++) {
+    const j = classes.members[c]![0]!;
+    for (let k = 0; k < K; k++) {
+      if (p.usable[j]![k] && inp.a[j]![k]! > 0) col[c * K + k] = lp.addVar({ lb: 0, ub: 1 });
+    }
+  }
+  const tCol = withT ? lp.addVar({ lb: 0, ub: Infinity, cost: 1, name: 't' }) : -1;
+  // Row sums.
+  const idx: number[] = [];
+  const val: number[] = [];
+  for (let c = 0; c < C; c++) {
+    idx.length = 0;
+    val.length = 0;
+    for (let k = 0; k < K; k++) {
+      const v = col[c * K + k]!;
+      if (v >= 0) {
+        idx.push(v);
+        val.push(1);
+      }
+    }
+    if (idx.length > 1) lp.addRow(-Infinity, 1, idx, val);
+  }
+  // Capacity.
+  for (let k = 0; k < K; k++) {
+    idx.length = 0;
+    val.length = 0;
+    for (let c = 0; c < C; c++) {
+      const v = col[c * K + k]!;
+      if (v < 0) continue;
+      const members = classes.members[c]!;
+      idx.push(v);
+      val.push(members.length * p.jobs[members[0]!]!.scaleFactor);
+    }
+    if (idx.length > 0) lp.addRow(-Infinity, p.caps[k]!, idx, val);
+  }
+  return { lp, col, tCol };
+}
+
+function sharesOf(inp: MaxMinInput, b: ClassLp, x: Float64Array): Float64Array[] {
+  const K = inp.problem.types.length;
+  return inp.classes.members.map((_, c) => {
+    const s = new Float64Array(K);
+    for (let k = 0; k < K; k++) {
+      const v = b.col[c * K + k]!;
+      if (v >= 0) s[k] = Math.min(1, Math.max(0, x[v]!));
+    }
+    return s;
+  });
+}
+
+/** Solves the max-min LP (one level). */
+export function solveMaxMin(inp: MaxMinInput): MaxMinOutput {
+  const { problem: p, classes } = inp;
+  const K = p.types.length;
+  const b = buildBase(inp, true);
+  const idx: number[] = [];
+  const val: number[] = [];
+  let anyActive = false;
+  for (let c = 0; c < classes.members.length; c++) {
+    const j = classes.members[c]![0]!;
+    idx.length = 0;
+    val.length = 0;
+    const act = inp.active[j]!;
+    const m = act ? inp.mult[j]! : 1;
+    for (let k = 0; k < K; k++) {
+      const v = b.col[c * K + k]!;
+      if (v >= 0) {
+        idx.push(v);
+        val.push(m * inp.a[j]![k]!);
+      }
+    }
+    if (act) {
+      anyActive = true;
+      // mult * u - t >= mult * base
+      idx.push(b.tCol);
+      val.push(-1);
+      b.lp.addRow(m * inp.base[j]!, Infinity, idx, val);
+    } else if (inp.floor[j]! > 0) {
+      b.lp.addRow(inp.floor[j]!, Infinity, idx, val);
+    }
+  }
+  if (!anyActive) b.lp.setBounds(b.tCol, 0, 0);
+  const r = b.lp.solve({ method: inp.method, crossover: false });
+  if (r.status !== 'optimal') throw solverFailure(inp.policy, r.status, r.message);
+  return { level: anyActive ? Math.max(0, r.x[b.tCol]!) : 0, classShares: sharesOf(inp, b, r.x), solveSeconds: r.solveSeconds };
+}
+
+/**
+ * Which active classes can still improve: classes whose `u` can exceed `base * (1 + relSlack) + absSlack` while
+ * every job keeps `u >= floor` (Gavel finds these with a MILP maximising the number of improvable jobs). A set of
+ * individually improvable classes is improvable together (average the solutions), so an LP maximising the sum of
+ * bounded improvements finds some of them; the ones it leaves at zero are re-checked until an LP finds none.
+ */
+export function improvableClasses(inp: MaxMinInput, relSlack = 1e-4, absSlack = 1e-7): boolean[] {
+  const { problem: p, classes } = inp;
+  const K = p.types.length;
+  const C = classes.members.length;
+  const found = new Array<boolean>(C).fill(false);
+  const candidates = new Set<number>();
+  for (let c = 0; c < C; c++) if (inp.active[classes.members[c]![0]!]) candidates.add(c);
+  while (candidates.size > 0) {
+    const b = buildBase(inp, false);
+    const sCol = new Map<number, number>();
+    const idx: number[] = [];
+    const val: number[] = [];
+    for (let c = 0; c < C; c++) {
+      const j = classes.members[c]![0]!;
+      idx.length = 0;
+      val.length = 0;
+      for (let k = 0; k < K; k++) {
+        const v = b.col[c * K + k]!;
+        if (v >= 0) {
+          idx.push(v);
+          val.push(inp.a[j]![k]!);
+        }
+      }
+      if (candidates.has(c)) {
+        const level = inp.floor[j]!;
+        const step = level * relSlack + absSlack;
+        const s = b.lp.addVar({ lb: 0, ub: 1, cost: 1 });
+        sCol.set(c, s);
+        idx.push(s);
+        val.push(-step);
+        b.lp.addRow(level, Infinity, idx, val);
+      } else if (inp.floor[j]! > 0) {
+        b.lp.addRow(inp.floor[j]!, Infinity, idx, val);
+      }
+    }
+    const r = b.lp.solve({ method: 'simplex' });
+    if (r.status !== 'optimal') throw solverFailure(inp.policy, r.status, r.message);
+    let progress = false;
+    for (const [c, s] of sCol) {
+      if (r.x[s]! > 1e-6) {
+        found[c] = true;
+        candidates.delete(c);
+        progress = true;
+      }
+    }
+    if (!progress) break;
+  }
+  return found;
+}

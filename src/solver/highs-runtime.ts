@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import highsModule from 'highs';
+import type { Highs } from 'highs';
+import { RondoError } from '../model/errors.js';
+
+// The package's types describe a CommonJS default export; at run time Node loads its ESM build, whose default
+// export is the loader itself. Accept both shapes.
+type Loader = (typeof highsModule)['default'];
+const loader: Loader = ((highsModule as unknown as { default?: Loader }).default ?? highsModule) as unknown as Loader;
+
+// Compile the WASM once; every instance (active, standby, replacements) reuses the compiled module.
+// (The project's `lib` has no WebAssembly typings, hence the structural type.)
+type WasmApi = { Module: new (bytes: Uint8Array) => object };
+let compiled: object | undefined;
+function loadHighs(): Promise<Highs> {
+  if (!compiled) {
+    const require = createRequire(import.meta.url);
+    const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+    compiled = new wasm.Module(readFileSync(require.resolve('highs/runtime')));
+  }
+  return loader({ wasmModule: compiled } as Parameters<Loader>[0]);
+}
+
+/**
+ * Owns the HiGHS WASM instances. HiGHS' heap is capped at 2 GiB and never shrinks, and after an `Aborted()` the
+ * instance is unusable; reloading is asynchronous while solving must stay synchronous. So we keep a loaded standby
+ * instance: when the active one dies (or its heap has grown past a threshold) we swap to the standby at once and
+ * load a new standby in the background.
+ */
+
+let active: Highs | undefined;
+let standby: Highs | undefined;
+let standbyLoading: Promise<void> | undefined;
+let initPromise: Promise<void> | undefined;
+
+/** Swap to a fresh instance once the heap has grown past this (it never shrinks). */
+const RECYCLE_HEAP_BYTES = 1024 * 1024 * 1024;
+
+function loadStandby(): Promise<void> {
+  if (standbyLoading) return standbyLoading;
+  if (standby) return Promise.resolve();
+  standbyLoading = loadHighs()
+    .then((h) => {
+      standby = h;
+    })
+    .catch(() => {
+      // A failed background load only matters if the active instance dies; then `activeHighs` reports it.
+    })
+    .finally(() => {
+      standbyLoading = undefined;
+    });
+  return standbyLoading;
+}
+
+/** Loads the solver (once). Every solve after this resolves is synchronous. */
+export function initSolver(): Promise<void> {
+  if (active) return loadStandby();
+  initPromise ??= (async () => {
+    try {
+      active = await loadHighs();
+    } catch (e) {
+      initPromise = undefined;
+      throw new RondoError({ code: 'E_SOLVER', problem: `could not load the HiGHS solver: ${(e as Error).message}` });
+    }
+    await loadStandby();
+  })();
+  return initPromise;
+}
+
+export function solverReady(): boolean {
+  return active !== undefined;
+}
+
+/** The live instance; throws a RondoError when `initSolver()` has not finished. */
+export function activeHighs(): Highs {
+  if (!active) {
+    throw new RondoError({
+      code: 'E_SOLVER',
+      problem: 'the LP solver is not loaded',
+      hint: 'await initSolver() from src/solver before calling a policy',
+    });
+  }
+  return active;
+}
+
+/** Replaces the active instance by the standby (after an abort, or when the heap has grown too large). */
+export function recycleHighs(reason: 'aborted' | 'heap'): boolean {
+  if (!standby) {
+    if (reason === 'aborted') active = undefined;
+    void loadStandby().then(() => {
+      if (!active && standby) {
+        active = standby;
+        standby = undefined;
+        void loadStandby();
+      }
+    });
+    return false;
+  }
+  active = standby;
+  standby = undefined;
+  void loadStandby();
+  return true;
+}
+
+/** Called after each solve: recycles a grown heap before it can hit the 2 GiB cap. */
+export function afterSolve(): void {
+  if (active && active.memoryBytes > RECYCLE_HEAP_BYTES && standby) recycleHighs('heap');
+}
+
+export function isAbort(e: unknown): boolean {
+  const msg = e instanceof Error ? e.message : String(e);
+  return /abort/i.test(msg) || /RuntimeError/.test(String((e as Error)?.name ?? ''));
+}

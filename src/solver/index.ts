@@ -1,0 +1,3 @@
+export { initSolver, solverReady } from './highs-runtime.js';
+export { LpBuilder } from './lp.js';
+export type { LpMethod, LpResult, LpStatus, SolveOptions, VarOptions, WarmStart } from './lp.js';

@@ -1,0 +1,366 @@
+import type { Highs } from 'highs';
+import { RondoError } from '../model/errors.js';
+import { activeHighs, afterSolve, isAbort, recycleHighs } from './highs-runtime.js';
+
+/**
+ * A small LP/MILP layer over HiGHS. Models are built with typed arrays (columns with bounds and costs, rows in
+ * CSR), handed to HiGHS' persistent API in one call, solved synchronously, and disposed before `solve` returns.
+ * Nothing of HiGHS' own API leaves this folder.
+ */
+
+export type LpStatus = 'optimal' | 'infeasible' | 'unbounded' | 'time_limit' | 'error';
+
+/**
+ * `simplex` returns a vertex. `ipm` is HiGHS' interior-point method: with `crossover: false` it stops at an
+ * interior point of the optimal face (close to its analytic centre), which is what Gavel's ECOS returned and what
+ * the Gavel-named policies rely on. `choose` lets HiGHS decide.
+ */
+export type LpMethod = 'simplex' | 'ipm' | 'choose';
+
+/** Opaque warm start from an earlier solve of a model with the same columns and rows. */
+export interface WarmStart {
+  readonly colValue?: Float64Array;
+  readonly colStatus?: Int32Array;
+  readonly rowStatus?: Int32Array;
+}
+
+export interface SolveOptions {
+  /** Default `simplex`. */
+  readonly method?: LpMethod;
+  /** For `ipm`: run crossover to a vertex. Default false (keep the central point). */
+  readonly crossover?: boolean;
+  /** Seconds; default none. */
+  readonly timeLimit?: number;
+  /**
+   * Default true, except for `ipm` without crossover: HiGHS' presolve there can end on a vertex (or an `unknown`
+   * status) for degenerate LPs, which defeats the point of asking for a central solution.
+   */
+  readonly presolve?: boolean;
+  /** Primal/dual feasibility tolerance; HiGHS' default 1e-7. */
+  readonly feasibilityTolerance?: number;
+  /** IPM optimality tolerance; HiGHS' default 1e-8. */
+  readonly ipmTolerance?: number;
+  /** A basis (simplex) or primal point from an earlier solve of the same shape. */
+  readonly warmStart?: WarmStart;
+  /** MIP relative gap (MILP only). */
+  readonly mipGap?: number;
+}
+
+export interface LpResult {
+  readonly status: LpStatus;
+  /** Objective in the model's sense; NaN unless a primal solution is available. */
+  readonly objective: number;
+  /** Column values (length = columns); zeros when no solution is available. */
+  readonly x: Float64Array;
+  /** Row activities. */
+  readonly rowValue: Float64Array;
+  /** Row duals where HiGHS provides them (LP only). */
+  readonly rowDual: Float64Array | undefined;
+  /** Basis for a warm start (simplex or IPM with crossover). */
+  readonly warmStart: WarmStart | undefined;
+  readonly solveSeconds: number;
+  /** Solver's words when status is `error`. */
+  readonly message?: string;
+  /** Value of a named column. */
+  value(name: string): number;
+}
+
+export interface VarOptions {
+  readonly lb?: number;
+  readonly ub?: number;
+  readonly cost?: number;
+  readonly integer?: boolean;
+  readonly name?: string;
+}
+
+class F64 {
+  a: Float64Array;
+  n = 0;
+  constructor(cap: number) {
+    this.a = new Float64Array(Math.max(4, cap));
+  }
+  push(v: number): void {
+    if (this.n === this.a.length) {
+      const b = new Float64Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = v;
+  }
+  view(): Float64Array {
+    return this.a.subarray(0, this.n);
+  }
+}
+
+class I32 {
+  a: Int32Array;
+  n = 0;
+  constructor(cap: number) {
+    this.a = new Int32Array(Math.max(4, cap));
+  }
+  push(v: number): void {
+    if (this.n === this.a.length) {
+      const b = new Int32Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = v;
+  }
+  view(): Int32Array {
+    return this.a.subarray(0, this.n);
+  }
+}
+
+/** Builds an LP/MILP: named or anonymous columns, sparse rows `lb <= a.x <= ub`. */
+export class LpBuilder {
+  readonly sense: 'min' | 'max';
+  private readonly cost: F64;
+  private readonly lower: F64;
+  private readonly upper: F64;
+  private readonly integer: number[] = [];
+  private readonly names = new Map<string, number>();
+  private readonly rowLower: F64;
+  private readonly rowUpper: F64;
+  private readonly starts: I32;
+  private readonly indices: I32;
+  private readonly values: F64;
+
+  constructor(sense: 'min' | 'max', sizeHint: { cols?: number; rows?: number; nonzeros?: number } = {}) {
+    this.sense = sense;
+    const c = sizeHint.cols ?? 64;
+    const r = sizeHint.rows ?? 64;
+    const nz = sizeHint.nonzeros ?? 4 * c;
+    this.cost = new F64(c);
+    this.lower = new F64(c);
+    this.upper = new F64(c);
+    this.rowLower = new F64(r);
+    this.rowUpper = new F64(r);
+    this.starts = new I32(r + 1);
+    this.starts.push(0);
+    this.indices = new I32(nz);
+    this.values = new F64(nz);
+  }
+
+  get numCols(): number {
+    return this.cost.n;
+  }
+
+  get numRows(): number {
+    return this.rowLower.n;
+  }
+
+  /** Adds a column; returns its index. */
+  addVar(opts: VarOptions = {}): number {
+    const j = this.cost.n;
+    const lb = opts.lb ?? 0;
+    const ub = opts.ub ?? Infinity;
+    if (Number.isNaN(lb) || Number.isNaN(ub) || lb > ub) {
+      throw new RondoError({ code: 'E_SOLVER', problem: `column ${opts.name ?? j} has bounds [${lb}, ${ub}]` });
+    }
+    this.cost.push(opts.cost ?? 0);
+    this.lower.push(lb);
+    this.upper.push(ub);
+    if (opts.integer) this.integer.push(j);
+    if (opts.name !== undefined) {
+      if (this.names.has(opts.name)) throw new RondoError({ code: 'E_SOLVER', problem: `column name ${opts.name} used twice` });
+      this.names.set(opts.name, j);
+    }
+    return j;
+  }
+
+  col(name: string): number {
+    const j = this.names.get(name);
+    if (j === undefined) throw new RondoError({ code: 'E_SOLVER', problem: `no column named ${name}` });
+    return j;
+  }
+
+  setCost(j: number, c: number): void {
+    this.cost.a[j] = c;
+  }
+
+  setBounds(j: number, lb: number, ub: number): void {
+    this.lower.a[j] = lb;
+    this.upper.a[j] = ub;
+  }
+
+  /** Adds row `lb <= sum values[i] * x[indices[i]] <= ub` (no repeated index); returns its index. */
+  addRow(lb: number, ub: number, indices: ArrayLike<number>, values: ArrayLike<number>): number {
+    const i = this.rowLower.n;
+    for (let k = 0; k < indices.length; k++) {
+      const v = values[k]!;
+      if (v === 0) continue;
+      if (!Number.isFinite(v)) throw new RondoError({ code: 'E_SOLVER', problem: `row ${i} has coefficient ${v}` });
+      this.indices.push(indices[k]!);
+      this.values.push(v);
+    }
+    this.rowLower.push(lb);
+    this.rowUpper.push(ub);
+    this.starts.push(this.indices.n);
+    return i;
+  }
+
+  /** Fixes every column to its value in `x` +- 0 (used by callers that freeze parts of a solution). */
+  columnNames(): ReadonlyMap<string, number> {
+    return this.names;
+  }
+
+  /** Solves the model (synchronously; `await initSolver()` first). The native model is always disposed. */
+  solve(options: SolveOptions = {}): LpResult {
+    return solveBuilt(this, options, true);
+  }
+
+  /** @internal */
+  data(highs: Highs): Parameters<Highs['createModel']>[0] {
+    const inf = highs.infinity;
+    const clamp = (a: Float64Array): Float64Array => {
+      const b = new Float64Array(a.length);
+      for (let k = 0; k < a.length; k++) {
+        const v = a[k]!;
+        b[k] = v === Infinity ? inf : v === -Infinity ? -inf : v;
+      }
+      return b;
+    };
+    const numCols = this.cost.n;
+    const numRows = this.rowLower.n;
+    let integrality: Int32Array | undefined;
+    if (this.integer.length > 0) {
+      integrality = new Int32Array(numCols);
+      for (const j of this.integer) integrality[j] = highs.constants.variableType.integer;
+    }
+    return {
+      numCols,
+      numRows,
+      sense: this.sense === 'max' ? highs.constants.objectiveSense.maximize : highs.constants.objectiveSense.minimize,
+      colCost: this.cost.view(),
+      colLower: clamp(this.lower.view()),
+      colUpper: clamp(this.upper.view()),
+      rowLower: clamp(this.rowLower.view()),
+      rowUpper: clamp(this.rowUpper.view()),
+      matrix: {
+        format: 'csr',
+        numRows,
+        numCols,
+        starts: this.starts.view(),
+        indices: this.indices.view(),
+        values: this.values.view(),
+      },
+      ...(integrality ? { integrality } : {}),
+    } as Parameters<Highs['createModel']>[0];
+  }
+
+  get isMip(): boolean {
+    return this.integer.length > 0;
+  }
+}
+
+function mapStatus(highs: Highs, code: number): LpStatus {
+  const s = highs.constants.modelStatus;
+  if (code === s.optimal) return 'optimal';
+  if (code === s.infeasible) return 'infeasible';
+  if (code === s.unbounded || code === s.unboundedOrInfeasible) return 'unbounded';
+  if (code === s.timeLimit) return 'time_limit';
+  return 'error';
+}
+
+function solveBuilt(lp: LpBuilder, options: SolveOptions, retry: boolean): LpResult {
+  const highs = activeHighs();
+  const t0 = performance.now();
+  let model: ReturnType<Highs['createModel']> | undefined;
+  try {
+    model = highs.createModel(lp.data(highs));
+    const method = options.method ?? 'simplex';
+    const central = method === 'ipm' && !options.crossover;
+    const presolve = options.presolve ?? !central;
+    const opts: Record<string, string | number | boolean> = {
+      output_flag: false,
+      presolve: presolve ? 'choose' : 'off',
+    };
+    if (!lp.isMip) {
+      opts['solver'] = method;
+      if (method === 'ipm') opts['run_crossover'] = options.crossover ? 'on' : 'off';
+    } else if (options.mipGap !== undefined) {
+      opts['mip_rel_gap'] = options.mipGap;
+    }
+    if (options.timeLimit !== undefined) opts['time_limit'] = options.timeLimit;
+    if (options.feasibilityTolerance !== undefined) {
+      opts['primal_feasibility_tolerance'] = options.feasibilityTolerance;
+      opts['dual_feasibility_tolerance'] = options.feasibilityTolerance;
+    }
+    if (options.ipmTolerance !== undefined) opts['ipm_optimality_tolerance'] = options.ipmTolerance;
+    model.options.set(opts);
+    const ws = options.warmStart;
+    if (ws?.colStatus && ws.rowStatus && ws.colStatus.length === lp.numCols && ws.rowStatus.length === lp.numRows) {
+      model.setBasis({ colStatus: ws.colStatus, rowStatus: ws.rowStatus } as Parameters<typeof model.setBasis>[0]);
+    } else if (ws?.colValue && ws.colValue.length === lp.numCols) {
+      model.setSolution({ colValue: ws.colValue });
+    }
+    model.run();
+    const status = mapStatus(highs, model.getModelStatus());
+    const sol = model.getSolution();
+    const primalOk = (model.info.get('primal_solution_status') as number) >= 2;
+    let warm: WarmStart | undefined;
+    if (status === 'optimal' && !lp.isMip && (method !== 'ipm' || options.crossover)) {
+      try {
+        const b = model.getBasis();
+        warm = { colStatus: b.colStatus, rowStatus: b.rowStatus, colValue: sol.colValue };
+      } catch {
+        warm = { colValue: sol.colValue };
+      }
+    } else if (primalOk) {
+      warm = { colValue: sol.colValue };
+    }
+    const x = primalOk ? sol.colValue : new Float64Array(lp.numCols);
+    const names = lp.columnNames();
+    return {
+      status: status === 'time_limit' || primalOk || status !== 'optimal' ? status : 'error',
+      objective: primalOk ? model.getObjectiveValue() : NaN,
+      x,
+      rowValue: primalOk ? sol.rowValue : new Float64Array(lp.numRows),
+      rowDual: !lp.isMip && primalOk ? sol.rowDual : undefined,
+      warmStart: warm,
+      solveSeconds: (performance.now() - t0) / 1000,
+      value(name: string): number {
+        const j = names.get(name);
+        if (j === undefined) throw new RondoError({ code: 'E_SOLVER', problem: `no column named ${name}` });
+        return x[j]!;
+      },
+    };
+  } catch (e) {
+    if (e instanceof RondoError) throw e;
+    if (isAbort(e)) {
+      // The instance is dead. Swap to the standby and try once more on a fresh heap.
+      model = undefined;
+      const swapped = recycleHighs('aborted');
+      if (swapped && retry) return solveBuilt(lp, options, false);
+      throw new RondoError({
+        code: 'E_SOLVER',
+        problem: `the LP solver aborted (${(e as Error).message})`,
+        hint: swapped ? 'the model may be too large for the 2 GiB solver heap' : 'await initSolver() again to reload the solver',
+      });
+    }
+    const names = lp.columnNames();
+    const x = new Float64Array(lp.numCols);
+    return {
+      status: 'error',
+      objective: NaN,
+      x,
+      rowValue: new Float64Array(lp.numRows),
+      rowDual: undefined,
+      warmStart: undefined,
+      solveSeconds: (performance.now() - t0) / 1000,
+      message: (e as Error).message,
+      value(name: string): number {
+        const j = names.get(name);
+        if (j === undefined) throw new RondoError({ code: 'E_SOLVER', problem: `no column named ${name}` });
+        return 0;
+      },
+    };
+  } finally {
+    try {
+      model?.dispose();
+    } catch {
+      // Disposing a model of a dead instance can throw; the instance is being replaced anyway.
+    }
+    afterSolve();
+  }
+}

@@ -1,0 +1,80 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initSolver, LpBuilder } from '../../src/solver/index.js';
+
+beforeAll(async () => {
+  await initSolver();
+});
+
+describe('LpBuilder', () => {
+  it('solves the chairs/tables LP with simplex and interior point', () => {
+    // max 30c + 50t, c + 2t <= 40, 2c + t <= 50 -> vertex c = 20, t = 10 (both rows tight), objective 1100.
+    const lp = new LpBuilder('max');
+    const c = lp.addVar({ name: 'chairs', cost: 30 });
+    const t = lp.addVar({ name: 'tables', cost: 50 });
+    lp.addRow(-Infinity, 40, [c, t], [1, 2]);
+    lp.addRow(-Infinity, 50, [c, t], [2, 1]);
+    for (const method of ['simplex', 'ipm', 'choose'] as const) {
+      const r = lp.solve({ method });
+      expect(r.status).toBe('optimal');
+      expect(r.objective).toBeCloseTo(1100, 5);
+      expect(r.value('chairs')).toBeCloseTo(20, 5);
+      expect(r.value('tables')).toBeCloseTo(10, 5);
+    }
+  });
+
+  it('reports infeasible and unbounded models', () => {
+    const inf = new LpBuilder('min');
+    const a = inf.addVar({ ub: 1 });
+    inf.addRow(2, Infinity, [a], [1]);
+    expect(inf.solve().status).toBe('infeasible');
+    expect(Number.isNaN(inf.solve().objective)).toBe(true);
+
+    const unb = new LpBuilder('max');
+    const b = unb.addVar({ cost: 1 });
+    unb.addRow(0, Infinity, [b], [1]);
+    expect(unb.solve().status).toBe('unbounded');
+  });
+
+  it('returns a central point of a degenerate optimal face with IPM and no crossover', () => {
+    // max x + y subject to x + y <= 1: every point of the segment is optimal. Simplex returns an end point; the
+    // interior point without crossover returns (near) the middle (0.5, 0.5).
+    const lp = new LpBuilder('max');
+    const x = lp.addVar({ cost: 1, ub: 1 });
+    const y = lp.addVar({ cost: 1, ub: 1 });
+    lp.addRow(-Infinity, 1, [x, y], [1, 1]);
+    const v = lp.solve({ method: 'simplex' });
+    expect(Math.min(v.x[0]!, v.x[1]!)).toBeCloseTo(0, 6);
+    const c = lp.solve({ method: 'ipm', crossover: false });
+    expect(c.objective).toBeCloseTo(1, 6);
+    expect(c.x[0]!).toBeCloseTo(0.5, 3);
+    expect(c.x[1]!).toBeCloseTo(0.5, 3);
+  });
+
+  it('solves a small MILP and warm-starts a re-solve', () => {
+    // max x + y, 2x + 2y <= 3, x, y integer -> 1 (LP relaxation 1.5).
+    const lp = new LpBuilder('max');
+    const x = lp.addVar({ cost: 1, integer: true, ub: 10 });
+    const y = lp.addVar({ cost: 1, integer: true, ub: 10 });
+    lp.addRow(-Infinity, 3, [x, y], [2, 2]);
+    const r = lp.solve();
+    expect(r.status).toBe('optimal');
+    expect(r.objective).toBeCloseTo(1, 9);
+
+    const l2 = new LpBuilder('max');
+    const u = l2.addVar({ cost: 2 });
+    const w = l2.addVar({ cost: 3 });
+    l2.addRow(-Infinity, 4, [u, w], [1, 1]);
+    l2.addRow(-Infinity, 6, [u, w], [1, 3]);
+    const first = l2.solve();
+    const again = l2.solve({ warmStart: first.warmStart! });
+    expect(again.status).toBe('optimal');
+    expect(again.objective).toBeCloseTo(first.objective, 9);
+  });
+
+  it('honours a time limit and rejects bad bounds', () => {
+    expect(() => new LpBuilder('min').addVar({ lb: 2, ub: 1 })).toThrow(/bounds/);
+    const lp = new LpBuilder('min');
+    lp.addVar({ cost: 1 });
+    expect(['optimal', 'time_limit']).toContain(lp.solve({ timeLimit: 0.001 }).status);
+  });
+});
