@@ -48,6 +48,11 @@ export interface EngineConfig {
   /** Stop once every job with arrival index in [start, end) has finished (Gavel's measurement window). */
   readonly window?: { readonly start: number; readonly end: number };
   readonly maxRounds?: number;
+  /**
+   * When nothing can run only because the allocation predates the waiting jobs: true recomputes at once; false
+   * (default, as Gavel's simulator) waits for the next arrival or completion. See docs/fidelity.md.
+   */
+  readonly recomputeWhenIdle?: boolean;
   readonly observer?: EngineObserver;
   readonly signal?: AbortSignal;
   readonly throughputs?: ThroughputTable;
@@ -278,6 +283,13 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       break;
     }
     if (active.size === 0) {
+      if (stale && (now - ledger.lastReset >= minInterval || ledger.lastReset === 0)) {
+        // The cluster just drained: start a new (empty) accounting period now, as Gavel does, so the interval to
+        // the next recompute counts from here. No policy call is needed for zero jobs.
+        ledger = resetLedger(ledger, allocation, now, D);
+        allocation = { gpuTypes: types, shares: new Map() };
+        stale = false;
+      }
       const next = source.nextArrival();
       if (next === undefined) {
         if (source.exhausted()) break;
@@ -296,7 +308,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     let out = planRound({
       round, now, roundDuration: D, cluster, rows, allocation, ledger, previous, typeOrder: order, skipZeroPriority,
     });
-    if (out.plan.assignments.length === 0 && stale) {
+    if (out.plan.assignments.length === 0 && stale && cfg.recomputeWhenIdle === true) {
       // Nothing can run only because the allocation predates some jobs: recompute now rather than idle (Gavel
       // would wait for the next arrival; see docs/fidelity.md).
       recompute();

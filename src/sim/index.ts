@@ -1,0 +1,6 @@
+export * from './clock.js';
+export * from './executor.js';
+export * from './sources.js';
+export * from './generate.js';
+export * from './throughput.js';
+export * from './simulate.js';

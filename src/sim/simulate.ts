@@ -1,0 +1,200 @@
+/**
+ * One simulation: a trace or a generated workload, a cluster, a throughput table and a policy, run through the
+ * shared engine with the simulated clock and executor. The CLI (`rondo simulate`, `rondo compare`) and the
+ * benchmarks call this; nothing here prints.
+ */
+import {
+  RondoError,
+  jobKey,
+  type ClusterSpec,
+  type GpuType,
+  type Job,
+  type ThroughputTable,
+} from '../model/index.js';
+import type { Policy } from '../policies/types.js';
+import { runEngine, type EngineResult } from '../engine/loop.js';
+import type { EngineObserver, JobSource } from '../engine/types.js';
+import { computeMetrics, type ComputedMetrics } from '../metrics/index.js';
+import { SimClock } from './clock.js';
+import { SimExecutor } from './executor.js';
+import { StreamSource, TraceSource, type JobStream } from './sources.js';
+import { GavelWorkload, type GenerateOptions } from './generate.js';
+import { tableThroughputs } from './throughput.js';
+
+export interface GenerateSpec extends Omit<GenerateOptions, 'throughputs' | 'seed'> {
+  /** Stop generating after this many jobs (default: unbounded; the window stops the run). */
+  readonly limit?: number;
+}
+
+export interface SimulationInput {
+  readonly cluster: ClusterSpec;
+  readonly throughputs: ThroughputTable;
+  readonly policy: Policy;
+  /** A trace; exactly one of `jobs` and `generate`. */
+  readonly jobs?: readonly Job[];
+  readonly generate?: GenerateSpec;
+  readonly roundDuration?: number;
+  readonly seed?: number;
+  /** Measurement window by arrival index [start, end): the run stops when all of these jobs finished. */
+  readonly window?: { readonly start: number; readonly end: number };
+  /** Skip jobs whose (job type, scale factor) has no throughput on any cluster type, instead of failing. */
+  readonly dropUnknown?: boolean;
+  /** Skip jobs needing more GPUs than any usable type has, instead of failing. */
+  readonly skipTooLarge?: boolean;
+  /** Spread multi-GPU gangs run at their `_unconsolidated` throughput (off: Gavel's simulator). */
+  readonly spreadPenalty?: boolean;
+  readonly minReallocationInterval?: number;
+  readonly prices?: Readonly<Record<GpuType, number>>;
+  readonly maxRounds?: number;
+  readonly recomputeWhenIdle?: boolean;
+  readonly observer?: EngineObserver;
+  readonly signal?: AbortSignal;
+}
+
+export interface SimulationOutput {
+  readonly result: EngineResult;
+  readonly metrics: ComputedMetrics;
+  /** Ids of jobs skipped before the run, by reason. */
+  readonly dropped: { readonly unknown: readonly string[]; readonly tooLarge: readonly string[] };
+  readonly wallSeconds: number;
+}
+
+type Verdict = 'ok' | 'unknown' | 'tooLarge';
+
+function judge(job: Job, tput: readonly number[], cluster: ClusterSpec): Verdict {
+  if (!tput.some((v) => v > 0)) return 'unknown';
+  const fits = cluster.gpuTypes.some((t, k) => tput[k]! > 0 && (cluster.gpus[t] ?? 0) >= job.scaleFactor);
+  return fits ? 'ok' : 'tooLarge';
+}
+
+function listIds(jobs: readonly Job[], describe: (j: Job) => string): string {
+  const shown = jobs.slice(0, 5).map(describe).join('; ');
+  return jobs.length > 5 ? `${shown}; and ${jobs.length - 5} more` : shown;
+}
+
+/** Splits a trace into runnable jobs and the ones to skip; throws when skipping was not asked for. */
+export function screenJobs(
+  jobs: readonly Job[],
+  cluster: ClusterSpec,
+  throughputOf: (j: Job) => readonly number[],
+  opts: { dropUnknown?: boolean; skipTooLarge?: boolean },
+): { keep: Job[]; unknown: Job[]; tooLarge: Job[] } {
+  const keep: Job[] = [];
+  const unknown: Job[] = [];
+  const tooLarge: Job[] = [];
+  for (const j of jobs) {
+    const v = judge(j, throughputOf(j), cluster);
+    if (v === 'ok') keep.push(j);
+    else if (v === 'unknown') unknown.push(j);
+    else tooLarge.push(j);
+  }
+  if (unknown.length > 0 && !opts.dropUnknown) {
+    const keys = [...new Set(unknown.map((j) => jobKey(j.jobType, j.scaleFactor)))];
+    throw new RondoError({
+      code: 'E_UNKNOWN_JOB_TYPE',
+      problem: `${unknown.length} job(s) have no throughput for their (job type, scale factor) on ${cluster.gpuTypes.join('/')}: ${listIds(unknown, (j) => `${j.id} ${j.jobType} x${j.scaleFactor}`)} (${keys.length} distinct keys)`,
+      hint: 'pass --drop-unknown to skip them, or give a throughput table that measures them',
+    });
+  }
+  if (tooLarge.length > 0 && !opts.skipTooLarge) {
+    throw new RondoError({
+      code: 'E_TOO_LARGE',
+      problem: `${tooLarge.length} job(s) need more GPUs than any usable GPU type has: ${listIds(tooLarge, (j) => `${j.id} needs ${j.scaleFactor}`)}`,
+      hint: 'pass --skip-too-large to skip them, or give a larger cluster',
+    });
+  }
+  return { keep, unknown, tooLarge };
+}
+
+/** Filters a generated stream with the same rules as a trace. */
+class ScreenedStream implements JobStream {
+  readonly unknown: string[] = [];
+  readonly tooLarge: string[] = [];
+  constructor(
+    private readonly inner: JobStream,
+    private readonly cluster: ClusterSpec,
+    private readonly throughputOf: (j: Job) => readonly number[],
+    private readonly opts: { dropUnknown?: boolean; skipTooLarge?: boolean },
+  ) {}
+
+  peek(): Job {
+    for (;;) {
+      const j = this.inner.peek();
+      const v = judge(j, this.throughputOf(j), this.cluster);
+      if (v === 'ok') return j;
+      screenJobs([j], this.cluster, this.throughputOf, this.opts); // throws unless skipping
+      this.inner.take();
+      (v === 'unknown' ? this.unknown : this.tooLarge).push(j.id);
+    }
+  }
+
+  take(): Job {
+    this.peek();
+    return this.inner.take();
+  }
+}
+
+export async function simulate(input: SimulationInput): Promise<SimulationOutput> {
+  const t0 = performance.now();
+  const { cluster, throughputs, policy } = input;
+  if ((input.jobs === undefined) === (input.generate === undefined)) {
+    throw new RondoError({ code: 'E_USAGE', problem: 'give either a trace or a workload to generate, not both or neither' });
+  }
+  const seed = input.seed ?? 0;
+  const throughputOf = tableThroughputs(throughputs, cluster);
+  const clock = new SimClock(0);
+  const executor = new SimExecutor(clock, throughputs, { spreadPenalty: !!input.spreadPenalty });
+  let source: JobSource;
+  let unknown: string[] = [];
+  let tooLarge: string[] = [];
+  let screened: ScreenedStream | undefined;
+  if (input.jobs) {
+    const s = screenJobs(input.jobs, cluster, throughputOf, input);
+    unknown = s.unknown.map((j) => j.id);
+    tooLarge = s.tooLarge.map((j) => j.id);
+    source = new TraceSource(s.keep);
+  } else {
+    const g = input.generate!;
+    if (!input.window && g.limit === undefined && input.maxRounds === undefined) {
+      throw new RondoError({ code: 'E_USAGE', problem: 'a generated workload needs a window (or a job limit) to stop', hint: 'e.g. --window 4000:5000' });
+    }
+    screened = new ScreenedStream(new GavelWorkload({ ...g, seed, throughputs }), cluster, throughputOf, input);
+    source = new StreamSource(screened, g.limit);
+  }
+  const result = await runEngine({
+    cluster,
+    policy,
+    clock,
+    executor,
+    source,
+    throughputOf,
+    throughputs,
+    seed,
+    ...(input.roundDuration !== undefined ? { roundDuration: input.roundDuration } : {}),
+    ...(input.minReallocationInterval !== undefined ? { minReallocationInterval: input.minReallocationInterval } : {}),
+    ...(input.window ? { window: input.window } : {}),
+    ...(input.maxRounds !== undefined ? { maxRounds: input.maxRounds } : {}),
+    ...(input.recomputeWhenIdle !== undefined ? { recomputeWhenIdle: input.recomputeWhenIdle } : {}),
+    ...(input.prices ? { prices: input.prices } : {}),
+    ...(input.observer ? { observer: input.observer } : {}),
+    ...(input.signal ? { signal: input.signal } : {}),
+  });
+  if (screened) {
+    unknown = screened.unknown;
+    tooLarge = screened.tooLarge;
+  }
+  const byId = new Map<string, readonly number[]>();
+  const metrics = computeMetrics(
+    result,
+    (rec) => {
+      let t = byId.get(rec.jobType + '|' + rec.scaleFactor);
+      if (!t) {
+        t = throughputOf({ id: rec.id, jobType: rec.jobType, scaleFactor: rec.scaleFactor, arrivalTime: 0, totalSteps: 1, priorityWeight: 1 });
+        byId.set(rec.jobType + '|' + rec.scaleFactor, t);
+      }
+      return t;
+    },
+    { ...(input.window ? { window: input.window } : {}), ...(input.prices ? { prices: input.prices } : {}) },
+  );
+  return { result, metrics, dropped: { unknown, tooLarge }, wallSeconds: (performance.now() - t0) / 1000 };
+}
