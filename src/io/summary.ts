@@ -114,8 +114,10 @@ export function summariseJobs(jobs: readonly Job[], opts: SummaryOptions = {}): 
 export function summaryWarnings(s: JobsSummary): string[] {
   const w: string[] = [];
   if (s.missingThroughputs && s.missingThroughputs.length > 0) {
-    const keys = s.missingThroughputs.map((m) => `(${m.jobType}, ${m.scaleFactor}) x${m.jobs}`);
-    w.push(`${s.jobsMissingThroughputs} job(s) have no throughput for their (job type, scale factor): ${keys.join('; ')}`);
+    const all = s.missingThroughputs;
+    const keys = all.slice(0, 12).map((m) => `(${m.jobType}, ${m.scaleFactor}) x${m.jobs}`);
+    const more = all.length > 12 ? `; and ${all.length - 12} more keys` : '';
+    w.push(`${s.jobsMissingThroughputs} job(s) in ${all.length} (job type, scale factor) key(s) have no throughput: ${keys.join('; ')}${more}`);
   }
   if (s.tooLarge && s.tooLarge.length > 0) {
     const ids = s.tooLarge.slice(0, 10).map((t) => `${t.id} (${t.scaleFactor} GPUs)`);
