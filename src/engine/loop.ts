@@ -401,6 +401,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       activeJobs: nActive,
       runningJobs: execJobs.size,
       finishedJobs: finishedCount,
+      windowFinished: cfg.window ? cfg.window.end - cfg.window.start - windowLeft : 0,
       busyGpuSeconds: busy,
     };
     timeline.push(info);

@@ -78,6 +78,8 @@ export interface RoundInfo {
   readonly activeJobs: number;
   readonly runningJobs: number;
   readonly finishedJobs: number;
+  /** Finished jobs of the measurement window (0 when the engine runs without one). */
+  readonly windowFinished?: number;
   /** GPU-seconds busy in this round per type, aligned with `cluster.gpuTypes`. */
   readonly busyGpuSeconds: readonly number[];
 }

@@ -1,0 +1,327 @@
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { RondoError, normaliseGpuType, type ClusterSpec, type GpuType, type Job, type ThroughputTable } from '../../model/index.js';
+import { parseCluster, parseTraceFormat, readJobs, readThroughputs, writeFileAtomic } from '../../io/index.js';
+import { getPolicy, initSolver } from '../../policies/index.js';
+import { readEmpiricalDistribution, simulate, type SimulationInput, type SimulationOutput } from '../../sim/index.js';
+import type { EngineObserver, RoundInfo } from '../../engine/index.js';
+import { DEFAULT_THROUGHPUTS } from './validate.js';
+
+/** Per-GPU-hour prices used for the cost metric unless --prices is given (Gavel's GCP prices, utils.py). */
+export const DEFAULT_PRICES: Readonly<Record<GpuType, number>> = { v100: 0.74, p100: 0.43, k80: 0.135 };
+
+/** Flags shared by `simulate` and `compare`. */
+export interface WorkloadFlags {
+  trace?: string;
+  format?: string;
+  generate?: boolean;
+  rate?: string;
+  multiGpu?: boolean;
+  philly?: string;
+  limit?: string;
+  window?: string;
+  seed: string;
+  cluster: string;
+  gpusPerServer?: string;
+  round: string;
+  throughputs: string;
+  dropUnknown?: boolean;
+  skipTooLarge?: boolean;
+  spreadPenalty?: boolean;
+  reallocInterval?: string;
+  reallocWhenIdle?: boolean;
+  prices?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function addWorkloadOptions(cmd: Command): Command {
+  return cmd
+    .option('--trace <file>', 'job trace: Gavel msr/10-column, Shockwave, Gavel generator JSON, canonical JSONL')
+    .option('--format <format>', 'trace format (default: detected)')
+    .option('--generate', "generate Gavel's continuous-arrival workload instead of reading a trace")
+    .option('--rate <jobs-per-hour>', 'Poisson arrival rate for --generate')
+    .option('--multi-gpu', 'generated jobs use 1/2/4/8 GPUs with probabilities 0.7/0.1/0.15/0.05 (default: 1 GPU)')
+    .option('--philly <csv>', 'sample (duration, GPUs) of generated jobs from this duration_s,num_gpus CSV')
+    .option('--limit <n>', 'generate at most n jobs')
+    .option('--window <start:end>', 'measurement window by arrival index [start, end): run until all of these finish')
+    .option('--seed <n>', 'seed for generation and random tie-breaking', '0')
+    .option('--cluster <spec>', 'GPUs per type: v100:36,p100:36,k80:36, Gavel 36:36:36 (v100:p100:k80), or JSON', 'v100:36,p100:36,k80:36')
+    .option('--gpus-per-server <spec>', 'GPUs per server: 4, or per type v100=4,k80=2 (default 1, as Gavel)')
+    .option('--round <seconds>', 'round duration', '360')
+    .option('--throughputs <file>', 'Gavel throughput JSON', DEFAULT_THROUGHPUTS)
+    .option('--drop-unknown', 'skip jobs whose (job type, scale factor) has no throughput, instead of failing')
+    .option('--skip-too-large', 'skip jobs needing more GPUs than any type has, instead of failing')
+    .option('--spread-penalty', 'multi-GPU jobs spread over servers run at their _unconsolidated throughput (Gavel: off)')
+    .option('--realloc-interval <seconds>', 'minimum time between allocation recomputes (Gavel: 1920)', '1920')
+    .option('--realloc-when-idle', 'recompute at once when waiting jobs cannot run only for lack of an allocation (Gavel: wait)')
+    .option('--prices <spec>', 'per-GPU-hour prices for the cost metric, e.g. v100:2.48,p100:1.46,k80:0.45')
+    .option('--json', 'print one JSON object instead of a table')
+    .option('--quiet', 'no progress output');
+}
+
+function intFlag(name: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const n = Number(v);
+  if (!/^\s*-?\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new RondoError({ code: 'E_USAGE', problem: `bad ${name}`, expected: `an integer from ${min} to ${max}`, found: JSON.stringify(v) });
+  }
+  return n;
+}
+
+function numFlag(name: string, v: string, min: number, max: number): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+    throw new RondoError({ code: 'E_USAGE', problem: `bad ${name}`, expected: `a number from ${min} to ${max}`, found: JSON.stringify(v) });
+  }
+  return n;
+}
+
+export function parseWindow(spec: string): { start: number; end: number } {
+  const m = /^\s*(\d+)\s*[:-]\s*(\d+)\s*$/.exec(spec);
+  if (!m || Number(m[1]) >= Number(m[2])) {
+    throw new RondoError({ code: 'E_USAGE', problem: 'bad --window', expected: 'start:end job indexes with start < end, e.g. 4000:5000', found: JSON.stringify(spec) });
+  }
+  return { start: Number(m[1]), end: Number(m[2]) };
+}
+
+export function parsePrices(spec: string): Record<GpuType, number> {
+  const out: Record<GpuType, number> = {};
+  for (const part of spec.split(',')) {
+    const m = /^\s*([^:=\s]+)\s*[:=]\s*([^\s]+)\s*$/.exec(part);
+    if (!m) throw new RondoError({ code: 'E_USAGE', problem: 'bad --prices', expected: 'type:dollars-per-GPU-hour,...', found: JSON.stringify(part) });
+    out[normaliseGpuType(m[1]!)] = numFlag(`price of ${m[1]}`, m[2]!, 0, 1e6);
+  }
+  return out;
+}
+
+/** Everything but the policy: read once, shared by every run of `compare`. */
+export interface Workload {
+  readonly base: Omit<SimulationInput, 'policy'>;
+  readonly label: string;
+  readonly traceJobs?: number;
+}
+
+export function buildWorkload(flags: WorkloadFlags): Workload {
+  if (!!flags.trace === !!flags.generate) {
+    throw new RondoError({ code: 'E_USAGE', problem: 'give exactly one of --trace <file> and --generate', hint: 'e.g. --generate --rate 4.8 --window 4000:5000' });
+  }
+  if (!flags.generate && (flags.rate || flags.multiGpu || flags.philly || flags.limit)) {
+    throw new RondoError({ code: 'E_USAGE', problem: '--rate, --multi-gpu, --philly and --limit need --generate' });
+  }
+  const throughputs: ThroughputTable = readThroughputs(flags.throughputs);
+  const cluster: ClusterSpec = parseCluster(flags.cluster, flags.gpusPerServer, { knownTypes: throughputs.gpuTypes });
+  const seed = intFlag('--seed', flags.seed, 0, 2 ** 31 - 1);
+  const roundDuration = numFlag('--round', flags.round, 1, 86_400);
+  const window = flags.window ? parseWindow(flags.window) : undefined;
+  const minReallocationInterval = numFlag('--realloc-interval', flags.reallocInterval ?? '1920', 0, 1e7);
+  const prices = flags.prices ? parsePrices(flags.prices) : { ...DEFAULT_PRICES };
+  const common = {
+    cluster,
+    throughputs,
+    seed,
+    roundDuration,
+    minReallocationInterval,
+    prices,
+    dropUnknown: !!flags.dropUnknown,
+    skipTooLarge: !!flags.skipTooLarge,
+    spreadPenalty: !!flags.spreadPenalty,
+    recomputeWhenIdle: !!flags.reallocWhenIdle,
+    ...(window ? { window } : {}),
+  };
+  if (flags.trace) {
+    const read = readJobs(flags.trace, { format: flags.format === undefined ? undefined : parseTraceFormat(flags.format) });
+    const jobs: readonly Job[] = read.jobs;
+    return { base: { ...common, jobs }, label: flags.trace, traceJobs: jobs.length };
+  }
+  if (flags.rate === undefined) throw new RondoError({ code: 'E_USAGE', problem: '--generate needs --rate <jobs per hour>' });
+  const rate = numFlag('--rate', flags.rate, 1e-6, 1e6);
+  const limit = flags.limit === undefined ? undefined : intFlag('--limit', flags.limit, 1);
+  if (!window && limit === undefined) {
+    throw new RondoError({ code: 'E_USAGE', problem: '--generate needs --window <start:end> or --limit <n> to know when to stop' });
+  }
+  const empirical = flags.philly ? readEmpiricalDistribution(flags.philly) : undefined;
+  return {
+    base: {
+      ...common,
+      generate: { rate, multiGpu: !!flags.multiGpu, ...(empirical ? { empirical } : {}), ...(limit !== undefined ? { limit } : {}) },
+    },
+    label: `generated ${rate} jobs/h${flags.multiGpu ? ' multi-GPU' : ''}${flags.philly ? ' (Philly)' : ''}, seed ${seed}`,
+  };
+}
+
+/** Progress: a bar on a terminal, a plain line every few seconds otherwise; both on stderr. */
+export function progressObserver(total: number, what: string, quiet: boolean): { observer: EngineObserver; stop(): void } {
+  if (quiet) return { observer: {}, stop() {} };
+  const tty = !!process.stderr.isTTY;
+  const started = Date.now();
+  let last = 0;
+  let bar: cliProgress.SingleBar | undefined;
+  if (tty) {
+    bar = new cliProgress.SingleBar(
+      { format: `${what} [{bar}] {value}/{total} jobs | sim {sim} h | {rounds} rounds | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true, etaBuffer: 50 },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(Math.max(1, total), 0, { sim: '0', rounds: 0 });
+  }
+  const observer: EngineObserver = {
+    onRound(info: RoundInfo) {
+      const done = info.windowFinished && total > 0 ? info.windowFinished : info.finishedJobs;
+      const now = Date.now();
+      if (bar) {
+        if (now - last > 100) {
+          last = now;
+          bar.update(Math.min(done, total), { sim: (info.end / 3600).toFixed(1), rounds: info.round + 1 });
+        }
+      } else if (now - last > 5000) {
+        last = now;
+        const secs = ((now - started) / 1000).toFixed(0);
+        process.stderr.write(`${what}: ${done}/${total} jobs done, simulated ${(info.end / 3600).toFixed(1)} h, ${info.round + 1} rounds, ${secs} s\n`);
+      }
+    },
+  };
+  return {
+    observer,
+    stop() {
+      if (bar) bar.stop();
+    },
+  };
+}
+
+/** Runs one policy on a workload with progress and Ctrl-C handling. */
+export async function runPolicy(workload: Workload, policyName: string, quiet: boolean): Promise<SimulationOutput> {
+  const policy = getPolicy(policyName);
+  await initSolver();
+  const w = workload.base.window;
+  const total = w ? w.end - w.start : (workload.traceJobs ?? workload.base.generate?.limit ?? 0);
+  const progress = progressObserver(total, policy.meta.name, quiet);
+  const ac = new AbortController();
+  const onSigint = (): void => ac.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const out = await simulate({ ...workload.base, policy, observer: progress.observer, signal: ac.signal });
+    if (out.result.stopReason === 'aborted') {
+      throw new RondoError({ code: 'E_USAGE', problem: 'interrupted', hint: 'no output was written' });
+    }
+    return out;
+  } finally {
+    progress.stop();
+    process.removeListener('SIGINT', onSigint);
+  }
+}
+
+const fmt = (v: number | null | undefined, d = 2): string => (v === null || v === undefined ? '-' : v.toFixed(d));
+const pct = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : `${(100 * v).toFixed(1)}%`);
+
+/** The `--json` object of one run. */
+export function runJson(out: SimulationOutput): Record<string, unknown> {
+  const s = out.metrics.summary;
+  return {
+    policy: s.policy,
+    jobs: s.jobs,
+    windowJobs: s.windowJobs,
+    completedWindowJobs: s.completedWindowJobs,
+    avgJctHours: s.avgJctHours,
+    medianJctHours: s.medianJctHours,
+    p95JctHours: s.p95JctHours,
+    p99JctHours: s.p99JctHours,
+    makespanHours: s.makespanHours,
+    endTimeHours: s.endTimeHours,
+    maxRho: s.maxRho,
+    meanRho: s.meanRho,
+    unfairFraction: s.unfairFraction,
+    utilization: s.utilization,
+    utilizationByType: s.utilizationByType,
+    preemptions: s.preemptions,
+    preemptionsPerJob: s.preemptionsPerJob,
+    leaseExtensionFraction: s.leaseExtensionFraction,
+    cost: s.cost,
+    rounds: s.rounds,
+    policyCalls: s.policyCalls,
+    policySeconds: s.policySeconds,
+    droppedUnknown: out.dropped.unknown.length,
+    skippedTooLarge: out.dropped.tooLarge.length,
+    stopReason: s.stopReason,
+    wallSeconds: out.wallSeconds,
+  };
+}
+
+function summaryTable(out: SimulationOutput, label: string): string {
+  const s = out.metrics.summary;
+  const util = Object.entries(s.utilizationByType).map(([t, u]) => `${t} ${pct(u)}`).join(', ');
+  const rows: Array<[string, string]> = [
+    ['workload', label],
+    ['policy', s.policy],
+    ['jobs', `${s.completedWindowJobs} of ${s.windowJobs} measured finished (${s.jobs} admitted)`],
+    ['skipped', `${out.dropped.unknown.length} without throughput, ${out.dropped.tooLarge.length} too large`],
+    ['avg JCT', `${fmt(s.avgJctHours, 3)} h`],
+    ['median / p95 / p99 JCT', `${fmt(s.medianJctHours)} / ${fmt(s.p95JctHours)} / ${fmt(s.p99JctHours)} h`],
+    ['makespan', `${fmt(s.makespanHours)} h (run ended at ${fmt(s.endTimeHours)} h)`],
+    ['finish-time fairness', `max rho ${fmt(s.maxRho, 3)}, mean ${fmt(s.meanRho, 3)}, ${pct(s.unfairFraction)} of jobs rho > 1`],
+    ['utilisation', `${pct(s.utilization)} (${util})`],
+    ['preemptions', `${s.preemptions} (${fmt(s.preemptionsPerJob)} per measured job), leases extended ${pct(s.leaseExtensionFraction)}`],
+    ['cost', s.cost === null ? '-' : `$${s.cost.toFixed(2)}`],
+    ['rounds / allocations', `${s.rounds} / ${s.policyCalls} (${fmt(s.policySeconds)} s in the policy)`],
+    ['wall time', `${out.wallSeconds.toFixed(2)} s`],
+  ];
+  const w = Math.max(...rows.map((r) => r[0].length));
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
+}
+
+function csvCell(v: unknown): string {
+  const s = v === null || v === undefined ? '' : String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function jobsCsv(out: SimulationOutput): string {
+  const head = ['job_id', 'index', 'job_type', 'scale_factor', 'arrival_time', 'finish_time', 'jct', 'rho', 'preemptions', 'in_window'];
+  const lines = [head.join(',')];
+  for (const j of out.metrics.perJob) {
+    lines.push([j.id, j.index, j.jobType, j.scaleFactor, j.arrivalTime, j.finishTime, j.jctSeconds, j.rho, j.preemptions, j.inWindow ? 1 : 0].map(csvCell).join(','));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+interface SimulateFlags extends WorkloadFlags {
+  policy: string;
+  out?: string;
+  jobsCsv?: string;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('simulate')
+    .description("simulate a policy on a trace or on Gavel's generated workload, with Gavel's round-based mechanism")
+    .option('--policy <name>', 'policy (Gavel name or alias)', 'max_min_fairness_perf');
+  addWorkloadOptions(cmd)
+    .option('--out <file>', 'write the full run (settings, summary, per-job results, utilisation per hour) as JSON')
+    .option('--jobs-csv <file>', 'write per-job results as CSV')
+    .action(async (flags: SimulateFlags) => {
+      const workload = buildWorkload(flags);
+      const out = await runPolicy(workload, flags.policy, !!flags.quiet || !!flags.json);
+      if (flags.out) {
+        const doc = {
+          rondo: 'simulate',
+          workload: workload.label,
+          settings: {
+            cluster: workload.base.cluster.gpus,
+            gpusPerServer: workload.base.cluster.gpusPerServer,
+            roundSeconds: workload.base.roundDuration,
+            seed: workload.base.seed,
+            window: workload.base.window ?? null,
+            reallocIntervalSeconds: workload.base.minReallocationInterval,
+            spreadPenalty: workload.base.spreadPenalty,
+            reallocWhenIdle: workload.base.recomputeWhenIdle,
+            prices: workload.base.prices,
+          },
+          summary: runJson(out),
+          dropped: out.dropped,
+          jobs: out.metrics.perJob,
+          utilization: { gpuTypes: workload.base.cluster.gpuTypes, hourly: out.metrics.utilizationSeries },
+        };
+        writeFileAtomic(flags.out, `${JSON.stringify(doc)}\n`);
+      }
+      if (flags.jobsCsv) writeFileAtomic(flags.jobsCsv, jobsCsv(out));
+      if (flags.json) process.stdout.write(`${JSON.stringify(runJson(out))}\n`);
+      else process.stdout.write(`${summaryTable(out, workload.label)}\n`);
+    });
+}
