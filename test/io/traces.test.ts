@@ -225,3 +225,20 @@ describe('writers', () => {
     expect(lost).toContain('fractional totalSteps (rounded to integers) (1 job)');
   });
 });
+
+describe('docs/job.schema.json', () => {
+  it('lists exactly the fields the canonical reader accepts', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { JOB_FIELDS } = await import('../../src/io/index.js');
+    const schema = JSON.parse(readFileSync(new URL('../../docs/job.schema.json', import.meta.url), 'utf8')) as {
+      properties: Record<string, unknown>;
+      required: string[];
+    };
+    expect(Object.keys(schema.properties)).toEqual([...JOB_FIELDS]);
+    expect(schema.required).toEqual(['id', 'jobType', 'scaleFactor', 'arrivalTime']);
+    for (const f of schema.required) {
+      const e = rondoError(() => parseJobs(JSON.stringify({ id: 'a', jobType: 'A3C', scaleFactor: 1, arrivalTime: 0, totalSteps: 1, [f]: undefined })));
+      expect(e.code).toBe('E_SCHEMA');
+    }
+  });
+});
