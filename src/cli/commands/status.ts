@@ -1,0 +1,57 @@
+import type { Command } from 'commander';
+import { call, clientFrom, table } from '../../runtime/cli-support.js';
+
+interface StatusFlags {
+  server?: string;
+  token?: string;
+  json?: boolean;
+  state?: string;
+}
+
+interface JobView {
+  id: string;
+  tenant: string;
+  state: string;
+  scaleFactor: number;
+  stepsDone: number;
+  totalSteps: number | null;
+  attempts: number;
+  command: string[];
+}
+
+export function register(program: Command): void {
+  program
+    .command('status')
+    .description('show the cluster and jobs of a rondo server, or one job in detail')
+    .argument('[job]', 'a job id')
+    .option('--server <url>', 'server URL (default $RONDO_SERVER or http://127.0.0.1:8470)')
+    .option('--token <token>', 'API token (default $RONDO_TOKEN or ./rondo.db.admin-token)')
+    .option('--state <list>', 'only jobs in these states, e.g. queued,running')
+    .option('--json', 'print JSON')
+    .action(async (jobId: string | undefined, f: StatusFlags) => {
+      const client = clientFrom(f);
+      if (jobId) {
+        const job = await call(() => client.get<Record<string, unknown>>(`/api/v1/jobs/${encodeURIComponent(jobId)}`));
+        process.stdout.write(JSON.stringify(job, null, 2) + '\n');
+        return;
+      }
+      const q = f.state ? `?state=${encodeURIComponent(f.state)}` : '';
+      const [jobs, cluster] = await Promise.all([
+        call(() => client.get<{ jobs: JobView[] }>(`/api/v1/jobs${q}`)),
+        call(() => client.get<{ policy: string; workers: Array<{ id: string; name: string; state: string; gpus: Array<{ type: string; count: number }>; running: unknown[] }>; gpus: Record<string, { total: number; busy: number }> }>('/api/v1/cluster').catch(() => undefined)),
+      ]);
+      if (f.json) {
+        process.stdout.write(JSON.stringify({ cluster, jobs: jobs.jobs }, null, 2) + '\n');
+        return;
+      }
+      if (cluster) {
+        const gpus = Object.entries(cluster.gpus).map(([t, g]) => `${t} ${g.busy}/${g.total} busy`).join(', ') || 'no GPUs';
+        process.stdout.write(`policy ${cluster.policy}; ${cluster.workers.filter((w) => w.state === 'alive').length} live workers; ${gpus}\n`);
+      }
+      const rows = [['JOB', 'TENANT', 'STATE', 'GPUS', 'STEPS', 'ATTEMPTS', 'COMMAND']];
+      for (const j of jobs.jobs) {
+        rows.push([j.id, j.tenant, j.state, String(j.scaleFactor), `${j.stepsDone}${j.totalSteps !== null ? `/${j.totalSteps}` : ''}`, String(j.attempts), j.command.join(' ').slice(0, 60)]);
+      }
+      process.stdout.write(table(rows));
+    });
+}

@@ -1,0 +1,218 @@
+/**
+ * JSON schemas of the REST API. Fastify validates bodies, params and query strings with them (ajv, no coercion,
+ * no removal of extra properties: anything not declared is a 400), and the OpenAPI document is built from them.
+ */
+
+const str = (max: number, extra: Record<string, unknown> = {}) => ({ type: 'string', minLength: 1, maxLength: max, ...extra });
+
+export const TENANT_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
+export const GPU_TYPE_PATTERN = '^[a-z0-9][a-z0-9_.-]{0,63}$';
+export const JOB_ID_PATTERN = '^job-[0-9]{1,15}$';
+export const WORKER_ID_PATTERN = '^w-[0-9]{1,15}$';
+const DIGITS = '^[0-9]{1,15}$';
+
+export const errorSchema = {
+  type: 'object',
+  properties: {
+    error: {
+      type: 'object',
+      properties: { status: { type: 'integer' }, code: { type: 'string' }, message: { type: 'string' } },
+      required: ['status', 'code', 'message'],
+    },
+  },
+  required: ['error'],
+};
+
+export const submitJobBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['command', 'cwd'],
+  properties: {
+    name: str(256),
+    command: { type: 'array', minItems: 1, maxItems: 256, items: { type: 'string', minLength: 1, maxLength: 4096 } },
+    cwd: str(4096, { description: 'absolute working directory, without ".." segments' }),
+    env: {
+      type: 'object',
+      maxProperties: 100,
+      propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' },
+      additionalProperties: { type: 'string', maxLength: 4096 },
+    },
+    scaleFactor: { type: 'integer', minimum: 1, maximum: 1024, description: 'GPUs, gang-scheduled on one worker and one GPU type' },
+    jobType: str(256, { description: 'model name as in a throughput table, when known' }),
+    priorityWeight: { type: 'number', exclusiveMinimum: 0, maximum: 1e6 },
+    tenant: { type: 'string', pattern: TENANT_PATTERN },
+    sloFactor: { type: 'number', exclusiveMinimum: 0, maximum: 1e6 },
+    deadlineS: { type: 'number', exclusiveMinimum: 0, maximum: 1e11 },
+    totalSteps: { type: 'number', exclusiveMinimum: 0, maximum: 1e15 },
+    gpuTypes: { type: 'array', minItems: 1, maxItems: 32, uniqueItems: true, items: { type: 'string', pattern: GPU_TYPE_PATTERN } },
+  },
+};
+
+export const jobSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    name: { type: ['string', 'null'] },
+    tenant: { type: 'string' },
+    state: { type: 'string', enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] },
+    command: { type: 'array', items: { type: 'string' } },
+    cwd: { type: 'string' },
+    scaleFactor: { type: 'integer' },
+    jobType: { type: ['string', 'null'] },
+    priorityWeight: { type: 'number' },
+    totalSteps: { type: ['number', 'null'] },
+    stepsDone: { type: 'number' },
+    checkpoint: { type: ['string', 'null'] },
+    attempts: { type: 'integer' },
+    submittedAt: { type: 'string', format: 'date-time' },
+    startedAt: { type: ['string', 'null'] },
+    finishedAt: { type: ['string', 'null'] },
+    exitCode: { type: ['integer', 'null'] },
+    failure: { type: ['string', 'null'] },
+    cancelRequested: { type: 'boolean' },
+  },
+};
+
+export const jobIdParams = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: JOB_ID_PATTERN } },
+};
+
+export const workerIdParams = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: WORKER_ID_PATTERN } },
+};
+
+export const listJobsQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    state: { type: 'string', pattern: '^(queued|running|completed|failed|cancelled)(,(queued|running|completed|failed|cancelled)){0,4}$' },
+    limit: { type: 'string', pattern: DIGITS },
+    after: { type: 'string', pattern: DIGITS, description: 'return jobs submitted after this sequence number' },
+  },
+};
+
+export const logsQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { after: { type: 'string', pattern: DIGITS }, limit: { type: 'string', pattern: DIGITS } },
+};
+
+export const emptyQuery = { type: 'object', additionalProperties: false, properties: {} };
+
+export const createTokenBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['kind'],
+  properties: {
+    kind: { type: 'string', enum: ['tenant', 'worker'] },
+    tenant: { type: 'string', pattern: TENANT_PATTERN },
+    label: str(128),
+  },
+};
+
+export const tokenIdParams = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: DIGITS } },
+};
+
+export const registerWorkerBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'gpus'],
+  properties: {
+    name: str(128),
+    gpus: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 16,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['type', 'count'],
+        properties: { type: { type: 'string', pattern: GPU_TYPE_PATTERN }, count: { type: 'integer', minimum: 1, maximum: 1024 } },
+      },
+    },
+  },
+};
+
+const attemptId = { type: 'integer', minimum: 1, maximum: 1e15 };
+const epochMs = { type: 'number', minimum: 0, maximum: 1e14 };
+
+const progressProps = {
+  steps: { type: 'number', minimum: 0, maximum: 1e15 },
+  total: { type: 'number', exclusiveMinimum: 0, maximum: 1e15 },
+  throughput: { type: 'number', minimum: 0, maximum: 1e12 },
+  checkpoint: { type: 'string', minLength: 1, maxLength: 4096 },
+};
+
+export const syncBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['running', 'ended', 'progress', 'logs'],
+  properties: {
+    running: {
+      type: 'array',
+      maxItems: 1024,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['attempt', 'pid', 'startedAt'],
+        properties: { attempt: attemptId, pid: { type: 'integer', minimum: 0 }, startedAt: epochMs },
+      },
+    },
+    ended: {
+      type: 'array',
+      maxItems: 1024,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['attempt', 'exitCode', 'signal', 'stoppedByWorker', 'spawnError', 'at'],
+        properties: {
+          attempt: attemptId,
+          exitCode: { type: ['integer', 'null'] },
+          signal: { type: ['string', 'null'], maxLength: 32 },
+          stoppedByWorker: { type: 'boolean' },
+          spawnError: { type: ['string', 'null'], maxLength: 4096 },
+          at: epochMs,
+        },
+      },
+    },
+    progress: {
+      type: 'array',
+      maxItems: 1024,
+      items: { type: 'object', additionalProperties: false, required: ['attempt'], properties: { attempt: attemptId, ...progressProps } },
+    },
+    logs: {
+      type: 'array',
+      maxItems: 1024,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['attempt', 'lines'],
+        properties: {
+          attempt: attemptId,
+          lines: {
+            type: 'array',
+            maxItems: 2000,
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['stream', 'text', 'at'],
+              properties: { stream: { type: 'string', enum: ['stdout', 'stderr', 'system'] }, text: { type: 'string', maxLength: 8192 }, at: epochMs },
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
+export const progressBody = { type: 'object', additionalProperties: false, properties: progressProps, minProperties: 1 };

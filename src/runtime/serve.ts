@@ -1,0 +1,108 @@
+import { chmodSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { RondoError } from '../model/errors.js';
+import { loadPolicy } from './policy-source.js';
+import { Scheduler, DEFAULT_TIMING, type RuntimeTiming } from './scheduler.js';
+import { buildServer } from './server.js';
+import { Store } from './store.js';
+import { WorkerAgent } from './worker.js';
+import type { WorkerGpus } from './store.js';
+
+export interface ServeOptions {
+  readonly db: string;
+  readonly host?: string;
+  readonly port?: number;
+  readonly policy?: string;
+  readonly timing?: Partial<RuntimeTiming>;
+  readonly checkpointRoot?: string;
+  readonly jobRoots?: readonly string[];
+  /** Worker agents to run inside this process (the single-machine mode). */
+  readonly localWorkers?: number;
+  readonly localGpus?: readonly WorkerGpus[];
+  readonly log?: (msg: string) => void;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  /** The admin token, only when it was created by this start (first start on a new store). */
+  readonly adminToken: string | undefined;
+  readonly adminTokenFile: string;
+  readonly store: Store;
+  readonly scheduler: Scheduler;
+  readonly workers: readonly WorkerAgent[];
+  close(): Promise<void>;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+  const log = opts.log ?? (() => {});
+  const timing: RuntimeTiming = { ...DEFAULT_TIMING, ...opts.timing };
+  for (const [k, v] of Object.entries(timing)) {
+    if (!Number.isFinite(v) || v <= 0) throw new RondoError({ code: 'E_USAGE', problem: `bad ${k}`, expected: 'a positive number of milliseconds', found: String(v) });
+  }
+  if (timing.workerTimeoutMs < 2 * timing.heartbeatMs) {
+    throw new RondoError({ code: 'E_USAGE', problem: 'worker timeout must be at least two heartbeats', found: `${timing.workerTimeoutMs} ms < 2 x ${timing.heartbeatMs} ms` });
+  }
+  const policy = await loadPolicy(opts.policy ?? 'max_min_fairness_perf');
+  const dbPath = resolve(opts.db);
+  const store = new Store(dbPath);
+  let adminToken: string | undefined;
+  const adminTokenFile = `${dbPath}.admin-token`;
+  if (!store.hasAdminToken()) {
+    adminToken = store.createToken('admin', { label: 'created at first start' }).token;
+    writeFileSync(adminTokenFile, adminToken + '\n', { mode: 0o600 });
+    chmodSync(adminTokenFile, 0o600);
+  }
+  const scheduler = new Scheduler(store, timing, policy, log);
+  const host = opts.host ?? '127.0.0.1';
+  let url = '';
+  const app = buildServer({
+    store,
+    scheduler,
+    checkpointRoot: resolve(opts.checkpointRoot ?? `${dbPath}.checkpoints`),
+    ...(opts.jobRoots ? { jobRoots: opts.jobRoots.map((r) => resolve(r)) } : {}),
+    publicUrl: () => url,
+  });
+  let address: string;
+  try {
+    address = await app.listen({ host, port: opts.port ?? 8470 });
+  } catch (e) {
+    store.close();
+    throw new RondoError({ code: 'E_IO', problem: `cannot listen on ${host}:${opts.port ?? 8470}: ${(e as Error).message}`, hint: 'pick another --port' });
+  }
+  const port = (app.server.address() as { port: number }).port;
+  url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (!LOOPBACK.has(host)) log(`warning: listening on ${address}, reachable from other machines; tokens travel in clear without TLS`);
+  scheduler.start();
+
+  const workers: WorkerAgent[] = [];
+  const n = opts.localWorkers ?? 0;
+  if (n > 0) {
+    // Local agents get fresh worker tokens each start; the previous start's ones are revoked.
+    for (const t of store.listTokens()) if (t.kind === 'worker' && t.label === 'local' && !t.revoked) store.revokeToken(t.id);
+    for (let i = 0; i < n; i++) {
+      const token = store.createToken('worker', { label: 'local' }).token;
+      const w = new WorkerAgent({ server: url, token, gpus: opts.localGpus ?? [{ type: 'local', count: 1 }], name: `local-${i + 1}`, log: (m) => log(`[local-${i + 1}] ${m}`) });
+      await w.start();
+      workers.push(w);
+    }
+  }
+  let closed = false;
+  return {
+    url,
+    adminToken,
+    adminTokenFile,
+    store,
+    scheduler,
+    workers,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.all(workers.map((w) => w.stop()));
+      await scheduler.stop();
+      await app.close();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,406 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { delimiter, isAbsolute, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { RondoError } from '../model/errors.js';
+import { ApiClient, HttpError } from './http-client.js';
+import { parseProgressLine, type LeaseMessage, type SyncEnded, type SyncLogs, type SyncProgress, type SyncRequest, type SyncResponse } from './protocol.js';
+import type { WorkerGpus } from './store.js';
+
+/**
+ * The worker agent: registers its GPUs, syncs with the server every heartbeat, and runs each lease as a child
+ * process (argv, never a shell). It enforces leases on its own clock: when a lease ends without an extension the
+ * process gets SIGTERM, then SIGKILL after the grace period, even when the server is unreachable. So the server
+ * can hand a job to another worker once the old lease (plus grace) is over, without ever running it twice.
+ */
+
+export interface WorkerOptions {
+  readonly server: string;
+  readonly token: string;
+  readonly gpus: readonly WorkerGpus[];
+  readonly name?: string;
+  /** URL handed to jobs as RONDO_SERVER (default: `server`). */
+  readonly jobServerUrl?: string;
+  readonly log?: (msg: string) => void;
+  /**
+   * Kill a job's process when the agent dies (Linux `setpriv --pdeathsig KILL`), so a crashed agent leaves no
+   * orphan that could run alongside the job's next attempt. Default: on when setpriv exists.
+   */
+  readonly killOnAgentDeath?: boolean;
+}
+
+/** Per-attempt cap on log lines waiting to be sent: a job that floods stdout while the server is down loses its oldest lines. */
+const MAX_PENDING_LOG_LINES = 2000;
+const MAX_LINE_CHARS = 8000;
+const MAX_LOG_BYTES_PER_SYNC = 512 * 1024;
+
+interface Proc {
+  readonly lease: LeaseMessage;
+  token: string | undefined;
+  /** Local ms times. */
+  startAt: number;
+  deadline: number;
+  child?: ChildProcess;
+  pid?: number;
+  startedAt?: number;
+  termSentAt?: number;
+  stoppedByWorker: boolean;
+  killTimer?: NodeJS.Timeout;
+  ended?: SyncEnded;
+  progress?: SyncProgress;
+  logs: Array<{ stream: 'stdout' | 'stderr' | 'system'; text: string; at: number }>;
+  droppedLines: number;
+}
+
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+
+/** Resolves a command like a shell would (PATH search), so a missing program is a clear spawn error. */
+export function resolveCommand(cmd: string, cwd: string, pathVar: string | undefined): string | undefined {
+  const ok = (p: string): boolean => {
+    try {
+      accessSync(p, constants.X_OK);
+      return statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (cmd.includes('/')) {
+    const p = isAbsolute(cmd) ? cmd : join(cwd, cmd);
+    return ok(p) ? p : undefined;
+  }
+  for (const dir of (pathVar ?? '').split(delimiter)) {
+    if (dir && ok(join(dir, cmd))) return join(dir, cmd);
+  }
+  return undefined;
+}
+
+export function parseGpuSpec(spec: string): WorkerGpus[] {
+  const out: WorkerGpus[] = [];
+  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z0-9][A-Za-z0-9_.-]*):(\d{1,4})$/.exec(part);
+    if (!m || Number(m[2]) < 1) {
+      throw new RondoError({ code: 'E_USAGE', problem: 'bad --gpus', expected: 'TYPE:COUNT[,TYPE:COUNT] e.g. v100:4', found: JSON.stringify(part) });
+    }
+    const type = m[1]!.toLowerCase();
+    if (out.some((g) => g.type === type)) throw new RondoError({ code: 'E_USAGE', problem: `GPU type ${type} listed twice in --gpus` });
+    out.push({ type, count: Number(m[2]) });
+  }
+  if (out.length === 0) throw new RondoError({ code: 'E_USAGE', problem: 'empty --gpus', expected: 'e.g. v100:4' });
+  return out;
+}
+
+export class WorkerAgent {
+  id: string | undefined;
+  private readonly client: ApiClient;
+  private readonly procs = new Map<number, Proc>();
+  /** Attempts this agent has finished with (ended and acknowledged): never start them again. */
+  private readonly done = new Set<number>();
+  private heartbeatMs = 1000;
+  private graceMs = 10_000;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private readonly log: (msg: string) => void;
+  private readonly pdeathsig: boolean;
+  private wakeSync: (() => void) | undefined;
+  lastSyncOk = 0;
+
+  constructor(private readonly opts: WorkerOptions) {
+    this.client = new ApiClient({ server: opts.server, token: opts.token, timeoutMs: 10_000 });
+    this.log = opts.log ?? (() => {});
+    this.pdeathsig = (opts.killOnAgentDeath ?? true) && SETPRIV !== undefined && process.platform === 'linux';
+  }
+
+  /** Registers (retrying while the server is unreachable) and starts syncing. */
+  async start(): Promise<void> {
+    for (let delay = 200; ; delay = Math.min(delay * 2, 5000)) {
+      try {
+        const r = await this.client.post<{ id: string; heartbeatMs: number; graceMs: number }>('/api/v1/workers', {
+          name: this.opts.name ?? `worker-${process.pid}`,
+          gpus: this.opts.gpus,
+        });
+        this.id = r.id;
+        this.heartbeatMs = r.heartbeatMs;
+        this.graceMs = r.graceMs;
+        break;
+      } catch (e) {
+        if (e instanceof HttpError && e.status >= 400 && e.status < 500) {
+          throw new RondoError({ code: 'E_USAGE', problem: `the server refused to register this worker: ${e.message}` });
+        }
+        if (this.stopped) return;
+        this.log(`cannot register yet (${(e as Error).message}); retrying`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+    this.log(`registered as ${this.id} with ${this.opts.gpus.map((g) => `${g.type}:${g.count}`).join(',')}`);
+    this.ticker = setInterval(() => this.tick(), 50);
+    this.loop = this.syncLoop();
+  }
+
+  /** Stops every process (SIGTERM, then SIGKILL after the grace period), reports their ends, and stops syncing. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const p of this.procs.values()) this.terminate(p, 'agent shutting down');
+    const until = Date.now() + this.graceMs + 2000;
+    while ([...this.procs.values()].some((p) => p.child && !p.ended) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (this.ticker) clearInterval(this.ticker);
+    this.wakeSync?.();
+    await this.loop;
+    if (this.id) await this.syncOnce().catch(() => undefined); // best effort: report the ends
+  }
+
+  /** Processes currently alive (for tests and status output). */
+  running(): Array<{ attempt: number; jobId: string; pid: number | undefined }> {
+    return [...this.procs.values()].filter((p) => p.child && !p.ended).map((p) => ({ attempt: p.lease.attempt, jobId: p.lease.jobId, pid: p.pid }));
+  }
+
+  private async syncLoop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.syncOnce();
+      } catch (e) {
+        if (e instanceof HttpError && (e.status === 401 || e.status === 403)) {
+          this.log(`server refused the worker token: ${e.message}`);
+        } else this.log(`sync failed: ${(e as Error).message}`);
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, this.heartbeatMs);
+        this.wakeSync = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+  }
+
+  private async syncOnce(): Promise<void> {
+    const body = this.buildSync();
+    const res = await this.client.post<SyncResponse>(`/api/v1/workers/${this.id}/sync`, body.request);
+    const receivedAt = Date.now();
+    this.lastSyncOk = receivedAt;
+    this.heartbeatMs = res.heartbeatMs;
+    this.graceMs = res.graceMs;
+    // What was sent is delivered: drop it from the queues.
+    for (const [attempt, n] of body.sentLogs) {
+      const p = this.procs.get(attempt);
+      if (p) p.logs.splice(0, n);
+    }
+    for (const pr of body.request.progress) {
+      const p = this.procs.get(pr.attempt);
+      if (p && p.progress === pr) p.progress = undefined;
+    }
+    for (const a of res.acked) {
+      const p = this.procs.get(a);
+      if (p?.ended && p.logs.length === 0 && !p.progress) {
+        this.procs.delete(a);
+        this.done.add(a);
+      }
+    }
+    const listed = new Set<number>();
+    for (const lease of res.leases) {
+      listed.add(lease.attempt);
+      if (this.done.has(lease.attempt)) continue;
+      let p = this.procs.get(lease.attempt);
+      if (!p) {
+        if (this.stopped) continue;
+        p = {
+          lease,
+          token: lease.token,
+          startAt: receivedAt + lease.startInMs,
+          deadline: receivedAt + lease.leaseEndInMs,
+          stoppedByWorker: false,
+          logs: [],
+          droppedLines: 0,
+        };
+        this.procs.set(lease.attempt, p);
+      } else {
+        p.deadline = receivedAt + lease.leaseEndInMs; // extension (or the same end again)
+        p.token ??= lease.token;
+      }
+      if (lease.stop) this.terminate(p, 'job cancelled');
+    }
+    // Attempts the server no longer lists are over for it (lost, withdrawn, cancelled): stop what is left.
+    for (const p of this.procs.values()) {
+      if (listed.has(p.lease.attempt) || p.ended) continue;
+      if (!p.child) {
+        this.procs.delete(p.lease.attempt);
+        this.done.add(p.lease.attempt);
+      } else this.terminate(p, 'lease withdrawn by the server');
+    }
+    this.tick();
+  }
+
+  private buildSync(): { request: SyncRequest; sentLogs: Map<number, number> } {
+    const running = [];
+    const ended: SyncEnded[] = [];
+    const progress: SyncProgress[] = [];
+    const logs: SyncLogs[] = [];
+    const sentLogs = new Map<number, number>();
+    let bytes = 0;
+    for (const p of this.procs.values()) {
+      if (p.child && !p.ended && p.pid !== undefined) running.push({ attempt: p.lease.attempt, pid: p.pid, startedAt: p.startedAt! });
+      if (p.progress) progress.push(p.progress);
+      if (p.logs.length > 0 && bytes < MAX_LOG_BYTES_PER_SYNC) {
+        let n = 0;
+        while (n < p.logs.length && bytes < MAX_LOG_BYTES_PER_SYNC && n < 2000) bytes += p.logs[n++]!.text.length;
+        logs.push({ attempt: p.lease.attempt, lines: p.logs.slice(0, n) });
+        sentLogs.set(p.lease.attempt, n);
+      }
+      // Report an end only once its last output is in this or an earlier sync, so the log is complete first.
+      if (p.ended && p.logs.length === (sentLogs.get(p.lease.attempt) ?? 0)) ended.push(p.ended);
+    }
+    return { request: { running, ended, progress, logs }, sentLogs };
+  }
+
+  /** Starts due leases and enforces lease ends. Runs every 50 ms and after each sync. */
+  private tick(): void {
+    const now = Date.now();
+    const held = new Set<string>();
+    for (const p of this.procs.values()) {
+      if (p.child && !p.ended) for (const d of p.lease.devices) held.add(`${p.lease.gpuType}:${d}`);
+    }
+    for (const p of this.procs.values()) {
+      if (p.ended) continue;
+      if (!p.child) {
+        if (this.stopped || now >= p.deadline) {
+          // Never started within its lease: nothing ran; tell the server so it can requeue at once.
+          this.finish(p, { exitCode: null, signal: null, stoppedByWorker: true, spawnError: null });
+          continue;
+        }
+        // Start once the lease begins and the previous holder of these GPUs on this machine has exited.
+        if (now >= p.startAt && p.lease.devices.every((d) => !held.has(`${p.lease.gpuType}:${d}`))) {
+          this.spawn(p);
+          for (const d of p.lease.devices) held.add(`${p.lease.gpuType}:${d}`);
+        }
+        continue;
+      }
+      if (now >= p.deadline && p.termSentAt === undefined) this.terminate(p, 'lease ended');
+    }
+  }
+
+  private terminate(p: Proc, why: string): void {
+    if (p.ended) return;
+    if (!p.child) {
+      this.finish(p, { exitCode: null, signal: null, stoppedByWorker: true, spawnError: null });
+      return;
+    }
+    if (p.termSentAt !== undefined) return;
+    p.termSentAt = Date.now();
+    p.stoppedByWorker = true;
+    this.pushLog(p, 'system', `rondo: SIGTERM (${why}); SIGKILL in ${this.graceMs} ms if still running`);
+    this.signal(p, 'SIGTERM');
+    p.killTimer = setTimeout(() => {
+      if (!p.ended) {
+        this.pushLog(p, 'system', 'rondo: grace period over, SIGKILL');
+        this.signal(p, 'SIGKILL');
+      }
+    }, this.graceMs);
+  }
+
+  private signal(p: Proc, sig: NodeJS.Signals): void {
+    if (p.pid === undefined) return;
+    try {
+      process.kill(-p.pid, sig); // the job's whole process group (it runs detached)
+    } catch {
+      try {
+        process.kill(p.pid, sig);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  private spawn(p: Proc): void {
+    const l = p.lease;
+    const now = Date.now();
+    p.startedAt = now;
+    let spawnError: string | undefined;
+    try {
+      mkdirSync(l.checkpointDir, { recursive: true });
+    } catch (e) {
+      spawnError = `cannot create checkpoint directory ${l.checkpointDir}: ${(e as Error).message}`;
+    }
+    if (!spawnError && !(existsSync(l.cwd) && statSync(l.cwd).isDirectory())) spawnError = `working directory ${l.cwd} does not exist on this worker`;
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) {
+      // The worker's own token and settings never reach a job.
+      if (v !== undefined && !k.startsWith('RONDO_') && k !== 'CUDA_VISIBLE_DEVICES') env[k] = v;
+    }
+    Object.assign(env, l.env, {
+      RONDO_JOB_ID: l.jobId,
+      RONDO_ATTEMPT_ID: String(l.attempt),
+      RONDO_LEASE_END: (l.leaseEnd / 1000).toFixed(3),
+      RONDO_CHECKPOINT_DIR: l.checkpointDir,
+      RONDO_SERVER: this.opts.jobServerUrl ?? this.opts.server,
+      RONDO_LEASE_TOKEN: p.token ?? '',
+      CUDA_VISIBLE_DEVICES: l.devices.join(','),
+      RONDO_GPU_TYPE: l.gpuType,
+    });
+    const file = spawnError ? undefined : resolveCommand(l.command[0]!, l.cwd, env.PATH);
+    if (!spawnError && !file) spawnError = `command not found or not executable: ${l.command[0]}`;
+    if (spawnError || !file) {
+      this.pushLog(p, 'system', `rondo: could not start: ${spawnError}`);
+      this.finish(p, { exitCode: null, signal: null, stoppedByWorker: false, spawnError: spawnError ?? 'unknown' });
+      return;
+    }
+    const [cmd, args] = this.pdeathsig ? [SETPRIV!, ['--pdeathsig', 'KILL', '--', file, ...l.command.slice(1)]] : [file, l.command.slice(1)];
+    let child: ChildProcess;
+    try {
+      child = spawn(cmd, args, { cwd: l.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true, shell: false });
+    } catch (e) {
+      this.finish(p, { exitCode: null, signal: null, stoppedByWorker: false, spawnError: (e as Error).message });
+      return;
+    }
+    p.child = child;
+    p.pid = child.pid;
+    this.pushLog(p, 'system', `rondo: started attempt ${l.attempt} on ${l.gpuType} [${l.devices.join(',')}] pid ${child.pid}`);
+    let failed: string | undefined;
+    child.on('error', (e) => {
+      failed = e.message;
+    });
+    for (const [stream, src] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
+      if (!src) continue;
+      const rl = createInterface({ input: src, crlfDelay: Infinity });
+      rl.on('line', (line) => {
+        if (stream === 'stdout') {
+          const pr = parseProgressLine(line);
+          if (pr) p.progress = { ...(p.progress ?? {}), ...pr, attempt: l.attempt };
+        }
+        this.pushLog(p, stream, line);
+      });
+    }
+    child.on('close', (code, signal) => {
+      if (p.killTimer) clearTimeout(p.killTimer);
+      this.finish(p, {
+        exitCode: code,
+        signal: signal ?? null,
+        stoppedByWorker: p.stoppedByWorker,
+        spawnError: failed !== undefined && p.pid === undefined ? failed : null,
+      });
+      this.wakeSync?.(); // report the end promptly
+    });
+    this.log(`${l.jobId}: attempt ${l.attempt} started (pid ${child.pid})`);
+  }
+
+  private finish(p: Proc, e: Omit<SyncEnded, 'attempt' | 'at'>): void {
+    if (p.ended) return;
+    p.ended = { attempt: p.lease.attempt, at: Date.now(), ...e };
+    if (p.child) {
+      this.pushLog(p, 'system', `rondo: attempt ${p.lease.attempt} ended (${e.signal ? `signal ${e.signal}` : `exit code ${e.exitCode}`})`);
+      this.log(`${p.lease.jobId}: attempt ${p.lease.attempt} ended (${e.signal ?? e.exitCode})`);
+    }
+  }
+
+  private pushLog(p: Proc, stream: 'stdout' | 'stderr' | 'system', text: string): void {
+    if (p.logs.length >= MAX_PENDING_LOG_LINES) {
+      p.logs.shift();
+      p.droppedLines++;
+      if (p.droppedLines === 1 || p.droppedLines % 1000 === 0) {
+        p.logs.push({ stream: 'system', text: `rondo: log buffer full, ${p.droppedLines} old lines dropped`, at: Date.now() });
+      }
+    }
+    p.logs.push({ stream, text: text.length > MAX_LINE_CHARS ? text.slice(0, MAX_LINE_CHARS) + '…' : text, at: Date.now() });
+  }
+}
