@@ -199,3 +199,17 @@ export function solverFailure(policy: string, status: string, message?: string):
     problem: `policy ${policy}: the LP solver returned ${status}${message ? ` (${message})` : ''}`,
   });
 }
+
+/** Per-job shares from per-class shares. */
+export function expandClasses(p: Problem, classes: Classes, classShares: readonly Float64Array[], include: (j: number) => boolean = () => true): number[][] {
+  const shares = zeroShares(p);
+  for (let j = 0; j < p.jobs.length; j++) {
+    if (!include(j)) continue;
+    shares[j] = Array.from(classShares[classes.classOf[j]!]!);
+  }
+  return shares;
+}
+
+export function rowKey(row: readonly number[]): string {
+  return row.join(',');
+}

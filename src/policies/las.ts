@@ -66,11 +66,11 @@ export function solveLas(
   snapshot: PolicySnapshot,
   opts: LasOptions,
   policyName: string,
-): { shares: number[][]; level: number; model: LasModel } {
+): { shares: number[][]; level: number; model: LasModel; solveSeconds: number; classes: number } {
   const m = lasModel(snapshot, opts.aware);
   const p = m.problem;
   const shares = zeroShares(p);
-  if (!m.inLp.some((x) => x)) return { shares, level: 0, model: m };
+  if (!m.inLp.some((x) => x)) return { shares, level: 0, model: m, solveSeconds: 0, classes: 0 };
   const classes = lasClasses(m, opts.formulation ?? 'classes');
   const n = p.jobs.length;
   const zeros = new Float64Array(n);
@@ -89,7 +89,7 @@ export function solveLas(
     if (!m.inLp[j]) continue;
     shares[j] = Array.from(out.classShares[classes.classOf[j]!]!);
   }
-  return { shares, level: out.level, model: m };
+  return { shares, level: out.level, model: m, solveSeconds: out.solveSeconds, classes: classes.members.length };
 }
 
 export function createLasPolicy(name: string, aliases: readonly string[], opts: LasOptions): Policy {

@@ -37,7 +37,7 @@ export interface MaxMinOutput {
   readonly solveSeconds: number;
 }
 
-interface ClassLp {
+export interface ClassLp {
   lp: LpBuilder;
   /** Column of (class, type), or -1. */
   col: Int32Array;
@@ -45,15 +45,28 @@ interface ClassLp {
 }
 
 function buildBase(inp: MaxMinInput, withT: boolean): ClassLp {
-  const { problem: p, classes } = inp;
+  return buildAllocationLp(inp.problem, inp.classes, 'max', withT, (j, k) => inp.a[j]![k]! > 0);
+}
+
+/**
+ * The allocation polytope over classes: a share column per usable (class, type), `sum_k Y[c][k] <= 1`, and
+ * `sum_c size_c * scale_c * Y[c][k] <= gpus_k`. With `withT`, a column t >= 0 of cost 1 is added.
+ */
+export function buildAllocationLp(
+  p: Problem,
+  classes: Classes,
+  sense: 'min' | 'max',
+  withT: boolean,
+  useCell: (j: number, k: number) => boolean = () => true,
+): ClassLp {
   const K = p.types.length;
   const C = classes.members.length;
-  const lp = new LpBuilder('max', { cols: C * K + 1, rows: 2 * C + K, nonzeros: 3 * C * K + C });
+  const lp = new LpBuilder(sense, { cols: C * K + 1, rows: 2 * C + K, nonzeros: 3 * C * K + C });
   const col = new Int32Array(C * K).fill(-1);
   for (let c = 0; c < C; c++) {
     const j = classes.members[c]![0]!;
     for (let k = 0; k < K; k++) {
-      if (p.usable[j]![k] && inp.a[j]![k]! > 0) col[c * K + k] = lp.addVar({ lb: 0, ub: 1 });
+      if (p.usable[j]![k] && useCell(j, k)) col[c * K + k] = lp.addVar({ lb: 0, ub: 1 });
     }
   }
   const tCol = withT ? lp.addVar({ lb: 0, ub: Infinity, cost: 1, name: 't' }) : -1;
@@ -89,8 +102,12 @@ function buildBase(inp: MaxMinInput, withT: boolean): ClassLp {
 }
 
 function sharesOf(inp: MaxMinInput, b: ClassLp, x: Float64Array): Float64Array[] {
-  const K = inp.problem.types.length;
-  return inp.classes.members.map((_, c) => {
+  return classSharesOf(inp.problem, inp.classes, b, x);
+}
+
+export function classSharesOf(p: Problem, classes: Classes, b: ClassLp, x: Float64Array): Float64Array[] {
+  const K = p.types.length;
+  return classes.members.map((_, c) => {
     const s = new Float64Array(K);
     for (let k = 0; k < K; k++) {
       const v = b.col[c * K + k]!;
@@ -138,10 +155,11 @@ export function solveMaxMin(inp: MaxMinInput): MaxMinOutput {
 }
 
 /**
- * Which active classes can still improve: classes whose `u` can exceed `base * (1 + relSlack) + absSlack` while
- * every job keeps `u >= floor` (Gavel finds these with a MILP maximising the number of improvable jobs). A set of
- * individually improvable classes is improvable together (average the solutions), so an LP maximising the sum of
- * bounded improvements finds some of them; the ones it leaves at zero are re-checked until an LP finds none.
+ * Which active classes can still improve: classes whose `u` can exceed `floor * (1 + relSlack) + absSlack` while
+ * every job keeps `u >= floor` (Gavel finds these with a MILP maximising the number of jobs that reach that bar
+ * together). Here an LP maximises the sum of bounded improvements `s_c` in [0, 1] (s_c = 1: the full step); a
+ * simplex vertex gives each class all or nothing where they compete, so classes above 1/2 are improvable, and the
+ * remaining candidates are re-checked with those set aside until an LP finds none.
  */
 export function improvableClasses(inp: MaxMinInput, relSlack = 1e-4, absSlack = 1e-7): boolean[] {
   const { problem: p, classes } = inp;
@@ -182,7 +200,8 @@ export function improvableClasses(inp: MaxMinInput, relSlack = 1e-4, absSlack = 
     if (r.status !== 'optimal') throw solverFailure(inp.policy, r.status, r.message);
     let progress = false;
     for (const [c, s] of sCol) {
-      if (r.x[s]! > 1e-6) {
+      // Half a step: well above what the relaxed floors (1e-7 relative, i.e. 1e-3 of a step) alone allow.
+      if (r.x[s]! > 0.5) {
         found[c] = true;
         candidates.delete(c);
         progress = true;

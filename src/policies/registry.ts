@@ -1,6 +1,12 @@
 import { RondoError } from '../model/errors.js';
 import { createFifoPolicy } from './fifo.js';
+import { createFinishTimeFairnessPolicy } from './finish-time-fairness.js';
+import { createIsolatedPolicy } from './isolated.js';
 import { createLasPolicy } from './las.js';
+import { createMaxSumPolicy } from './max-sum-throughput.js';
+import { createMinTotalDurationPolicy } from './min-total-duration.js';
+import { createSjfPolicy } from './sjf.js';
+import { createWaterFillingPolicy } from './water-filling.js';
 import type { Policy, PolicyMeta } from './types.js';
 
 /**
@@ -22,10 +28,34 @@ function reg(name: string, aliases: string[], make: (name: string, aliases: stri
   registerPolicy({ name, aliases }, () => make(name, aliases));
 }
 
+// Readable aliases: the plain word is Gavel's heterogeneity-agnostic policy, `-aware` its `_perf` form.
 reg('max_min_fairness', ['las', 'max-min-fairness'], (n, a) => createLasPolicy(n, a, { aware: false }));
-reg('max_min_fairness_perf', ['las-aware', 'las_perf', 'max-min-fairness-perf'], (n, a) => createLasPolicy(n, a, { aware: true }));
+reg('max_min_fairness_perf', ['las-aware', 'las_perf', 'max-min-fairness-aware', 'gavel'], (n, a) => createLasPolicy(n, a, { aware: true }));
+reg('max_min_fairness_water_filling', ['las-water-filling', 'water-filling'], (n, a) =>
+  createWaterFillingPolicy(n, a, { aware: false, reweighting: 'none' }),
+);
+reg('max_min_fairness_water_filling_perf', ['las-aware-water-filling', 'water-filling-aware'], (n, a) =>
+  createWaterFillingPolicy(n, a, { aware: true, reweighting: 'none' }),
+);
+reg('max_min_fairness_hierarchical', ['hierarchical', 'hierarchical-fairness'], (n, a) =>
+  createWaterFillingPolicy(n, a, { aware: false, reweighting: 'fairness' }),
+);
+reg('max_min_fairness_hierarchical_perf', ['hierarchical-aware', 'hierarchical-fairness-aware'], (n, a) =>
+  createWaterFillingPolicy(n, a, { aware: true, reweighting: 'fairness' }),
+);
+reg('fifo_hierarchical', ['hierarchical-fifo'], (n, a) => createWaterFillingPolicy(n, a, { aware: false, reweighting: 'fifo' }));
+reg('fifo_hierarchical_perf', ['hierarchical-fifo-aware'], (n, a) => createWaterFillingPolicy(n, a, { aware: true, reweighting: 'fifo' }));
+reg('finish_time_fairness', ['ftf', 'themis'], (n, a) => createFinishTimeFairnessPolicy(n, a, { aware: false }));
+reg('finish_time_fairness_perf', ['ftf-aware', 'themis-aware'], (n, a) => createFinishTimeFairnessPolicy(n, a, { aware: true }));
 reg('fifo', [], (n, a) => createFifoPolicy(n, a, { mode: 'base' }));
 reg('fifo_perf', ['fifo-aware'], (n, a) => createFifoPolicy(n, a, { mode: 'perf' }));
+reg('min_total_duration', ['makespan'], (n, a) => createMinTotalDurationPolicy(n, a, { aware: false }));
+reg('min_total_duration_perf', ['makespan-aware'], (n, a) => createMinTotalDurationPolicy(n, a, { aware: true }));
+reg('max_sum_throughput_perf', ['max-throughput', 'max-sum-throughput'], (n, a) => createMaxSumPolicy(n, a, { cost: false, slos: false }));
+reg('max_sum_throughput_normalized_by_cost_perf', ['min-cost', 'cost'], (n, a) => createMaxSumPolicy(n, a, { cost: true, slos: false }));
+reg('max_sum_throughput_normalized_by_cost_perf_SLOs', ['min-cost-slo', 'cost-slo'], (n, a) => createMaxSumPolicy(n, a, { cost: true, slos: true }));
+reg('isolated', ['equal-share'], (n, a) => createIsolatedPolicy(n, a));
+reg('shortest_job_first', ['sjf', 'srtf'], (n, a) => createSjfPolicy(n, a));
 
 function canonical(name: string): string | undefined {
   const n = name.trim();

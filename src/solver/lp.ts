@@ -248,6 +248,11 @@ export class LpBuilder {
     } as Parameters<Highs['createModel']>[0];
   }
 
+  /** @internal */
+  bounds(): { rowLower: Float64Array; rowUpper: Float64Array } {
+    return { rowLower: this.rowLower.view(), rowUpper: this.rowUpper.view() };
+  }
+
   get isMip(): boolean {
     return this.integer.length > 0;
   }
@@ -255,16 +260,37 @@ export class LpBuilder {
 
 function mapStatus(highs: Highs, code: number): LpStatus {
   const s = highs.constants.modelStatus;
-  if (code === s.optimal) return 'optimal';
+  // An empty model (no columns, or presolve removed everything) is trivially solved.
+  if (code === s.optimal || code === s.empty) return 'optimal';
   if (code === s.infeasible) return 'infeasible';
   if (code === s.unbounded || code === s.unboundedOrInfeasible) return 'unbounded';
   if (code === s.timeLimit) return 'time_limit';
   return 'error';
 }
 
+function trivial(lp: LpBuilder, t0: number): LpResult {
+  // No columns: every row activity is 0; HiGHS declines to report on such a model.
+  let feasible = true;
+  const data = lp.bounds();
+  for (let i = 0; i < data.rowLower.length; i++) if (data.rowLower[i]! > 1e-9 || data.rowUpper[i]! < -1e-9) feasible = false;
+  return {
+    status: feasible ? 'optimal' : 'infeasible',
+    objective: feasible ? 0 : NaN,
+    x: new Float64Array(0),
+    rowValue: new Float64Array(lp.numRows),
+    rowDual: undefined,
+    warmStart: undefined,
+    solveSeconds: (performance.now() - t0) / 1000,
+    value(name: string): number {
+      throw new RondoError({ code: 'E_SOLVER', problem: `no column named ${name}` });
+    },
+  };
+}
+
 function solveBuilt(lp: LpBuilder, options: SolveOptions, retry: boolean): LpResult {
-  const highs = activeHighs();
   const t0 = performance.now();
+  if (lp.numCols === 0) return trivial(lp, t0);
+  const highs = activeHighs();
   let model: ReturnType<Highs['createModel']> | undefined;
   try {
     model = highs.createModel(lp.data(highs));
@@ -294,7 +320,11 @@ function solveBuilt(lp: LpBuilder, options: SolveOptions, retry: boolean): LpRes
     } else if (ws?.colValue && ws.colValue.length === lp.numCols) {
       model.setSolution({ colValue: ws.colValue });
     }
+    const tRun = performance.now();
     model.run();
+    if (process.env['RONDO_LP_DEBUG']) {
+      console.error(`lp ${lp.numCols}x${lp.numRows} ${method} run=${(performance.now() - tRun).toFixed(2)}ms total=${(performance.now() - t0).toFixed(2)}ms simplex_it=${String(model.info.get('simplex_iteration_count'))} ipm_it=${String(model.info.get('ipm_iteration_count'))}`);
+    }
     const status = mapStatus(highs, model.getModelStatus());
     const sol = model.getSolution();
     const primalOk = (model.info.get('primal_solution_status') as number) >= 2;

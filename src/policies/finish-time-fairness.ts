@@ -1,0 +1,183 @@
+import { RondoError } from '../model/errors.js';
+import type { LpMethod } from '../solver/index.js';
+import type { Problem } from './common.js';
+import {
+  agnosticReferenceType,
+  anyUsable,
+  effectiveThroughput,
+  finishAllocation,
+  isolatedShares,
+  isolatedThroughput,
+  makeProblem,
+  usableRow,
+  zeroShares,
+} from './common.js';
+import { buildAllocationLp, classSharesOf } from './maxmin.js';
+import { singletons } from './common.js';
+import type { Policy, PolicyResult, PolicySnapshot } from './types.js';
+
+/**
+ * Finish-time fairness (Themis; Gavel `finish_time_fairness(_perf)`): minimise the largest
+ *
+ *   rho_j = (now - arrival_j + remaining_j / thr_j(X)) / (isoTime_j + remaining_j / iso_j)
+ *
+ * where thr_j(X) = sum_k T[j][k] X[j][k], iso_j is the throughput under Gavel's isolated allocation (the cluster
+ * split evenly over the m active jobs) and isoTime_j is the time the job would have needed so far in isolation:
+ * Gavel accumulates, between calls, `(remaining at the previous call - remaining now) / iso at the previous call`.
+ * That bookkeeping is the policy's `state`.
+ *
+ * rho is not linear, but for a fixed level r the condition rho_j <= r is `thr_j(X) >= remaining_j /
+ * (r * E_j - elapsed_j)` (E_j the denominator), a linear constraint. So the optimum is found by bisection on r with
+ * an LP feasibility check (simplex), to a relative gap of 1e-6, and the allocation returned is the centre of the
+ * feasible region at the optimal r (interior point without crossover, as Gavel's ECOS would return). The agnostic
+ * variant uses each job's v100 throughput on every type (Gavel's hard-coded reference).
+ */
+
+export interface FtfState {
+  readonly kind: 'ftf';
+  /** [job id, cumulative isolated time, remaining steps at this call, isolated throughput at this call]. */
+  readonly jobs: ReadonlyArray<readonly [string, number, number, number]>;
+}
+
+export interface FtfOptions {
+  readonly aware: boolean;
+  readonly method?: LpMethod;
+  /** Relative gap at which the bisection on rho stops. Default 1e-6. */
+  readonly tolerance?: number;
+}
+
+function readState(raw: unknown): Map<string, { cum: number; rem: number; iso: number }> {
+  const out = new Map<string, { cum: number; rem: number; iso: number }>();
+  if (raw === undefined) return out;
+  const s = raw as FtfState;
+  if (!s || s.kind !== 'ftf' || !Array.isArray(s.jobs)) {
+    throw new RondoError({ code: 'E_INVALID', problem: 'finish_time_fairness: the state passed back is not a finish-time-fairness state' });
+  }
+  for (const [id, cum, rem, iso] of s.jobs) out.set(id, { cum, rem, iso });
+  return out;
+}
+
+interface Ftf {
+  p: Problem;
+  t: number[][];
+  elapsed: number[];
+  rem: number[];
+  denom: number[];
+  inLp: boolean[];
+}
+
+/** Shares meeting rho_j <= r for every job in the LP, or undefined. */
+function feasibleAt(f: Ftf, r: number, central: boolean, method: LpMethod): number[][] | undefined {
+  const { p, t } = f;
+  const K = p.types.length;
+  const classes = singletons(p.jobs.length);
+  const b = buildAllocationLp(p, classes, 'max', false, (j, k) => f.inLp[j]! && t[j]![k]! > 0);
+  for (let j = 0; j < p.jobs.length; j++) {
+    if (!f.inLp[j] || f.rem[j]! <= 0) continue;
+    const slack = r * f.denom[j]! - f.elapsed[j]!;
+    if (slack <= 0) return undefined;
+    const idx: number[] = [];
+    const val: number[] = [];
+    for (let k = 0; k < K; k++) {
+      const v = b.col[j * K + k]!;
+      if (v >= 0) {
+        idx.push(v);
+        val.push(t[j]![k]!);
+      }
+    }
+    b.lp.addRow(f.rem[j]! / slack, Infinity, idx, val);
+  }
+  const res = b.lp.solve(central ? { method, crossover: false } : { method: 'simplex' });
+  if (res.status !== 'optimal') return undefined;
+  const cs = classSharesOf(p, classes, b, res.x);
+  return cs.map((s) => Array.from(s));
+}
+
+export function solveFinishTimeFairness(
+  snapshot: PolicySnapshot,
+  opts: FtfOptions,
+): { shares: number[][]; rho: number; state: FtfState; problem: Problem } {
+  const p = makeProblem(snapshot);
+  const prev = readState(snapshot.state);
+  const ref = agnosticReferenceType(p.types);
+  const m = p.jobs.length;
+  const t = p.jobs.map((job, j) => usableRow(p, j, opts.aware ? job.throughput : job.throughput.map(() => job.throughput[ref]!)));
+  const fullRows = p.jobs.map((job) => (opts.aware ? [...job.throughput] : job.throughput.map(() => job.throughput[ref]!)));
+  const elapsed: number[] = [];
+  const rem: number[] = [];
+  const denom: number[] = [];
+  const inLp: boolean[] = [];
+  const stateJobs: Array<readonly [string, number, number, number]> = [];
+  p.jobs.forEach((job, j) => {
+    // Gavel's isolated throughput uses the job's full row (it does not know about unusable cells).
+    const iso = isolatedThroughput(p.caps, m, job.scaleFactor, fullRows[j]!);
+    const before = prev.get(job.id);
+    let cum = before?.cum ?? 0;
+    if (before && before.iso > 0) cum += (before.rem - job.remainingSteps) / before.iso;
+    stateJobs.push([job.id, cum, job.remainingSteps, iso]);
+    elapsed.push(Math.max(0, snapshot.now - job.arrivalTime));
+    rem.push(job.remainingSteps);
+    denom.push(iso > 0 ? cum + job.remainingSteps / iso : 0);
+    inLp.push(anyUsable(p, j) && iso > 0 && t[j]!.some((v) => v > 0) && denom[j]! > 0);
+  });
+  const state: FtfState = { kind: 'ftf', jobs: stateJobs };
+  const f: Ftf = { p, t, elapsed, rem, denom, inLp };
+  const method = opts.method ?? 'ipm';
+  if (!inLp.some((x, j) => x && rem[j]! > 0)) {
+    return { shares: zeroShares(p), rho: 0, state, problem: p };
+  }
+  // rho must exceed elapsed / denom for every job; start just above that and double until feasible.
+  let lo = 0;
+  for (let j = 0; j < m; j++) if (inLp[j] && rem[j]! > 0) lo = Math.max(lo, elapsed[j]! / denom[j]!);
+  let hi = Math.max(1, lo * 2);
+  let shares = feasibleAt(f, hi, false, method);
+  for (let i = 0; !shares && i < 60; i++) {
+    lo = hi;
+    hi *= 2;
+    shares = feasibleAt(f, hi, false, method);
+  }
+  if (!shares) {
+    // Gavel falls back to the isolated allocation when its solver finds nothing.
+    return { shares: p.jobs.map((job) => isolatedShares(p.caps, m, job.scaleFactor)), rho: Infinity, state, problem: p };
+  }
+  const tol = opts.tolerance ?? 1e-6;
+  while (hi - lo > tol * hi) {
+    const mid = (lo + hi) / 2;
+    if (feasibleAt(f, mid, false, method)) hi = mid;
+    else lo = mid;
+  }
+  shares = feasibleAt(f, hi, true, method) ?? feasibleAt(f, hi, false, method)!;
+  return { shares, rho: hi, state, problem: p };
+}
+
+/** rho of each job under given shares (for tests and reports). */
+export function finishTimeRatios(snapshot: PolicySnapshot, shares: readonly (readonly number[])[], cumIsolated: readonly number[]): number[] {
+  const p = makeProblem(snapshot);
+  const m = p.jobs.length;
+  return p.jobs.map((job, j) => {
+    const iso = isolatedThroughput(p.caps, m, job.scaleFactor, job.throughput);
+    const thr = effectiveThroughput(job.throughput, shares[j]!);
+    const num = Math.max(0, snapshot.now - job.arrivalTime) + job.remainingSteps / thr;
+    return num / (cumIsolated[j]! + job.remainingSteps / iso);
+  });
+}
+
+export function createFinishTimeFairnessPolicy(name: string, aliases: readonly string[], opts: FtfOptions): Policy {
+  return {
+    meta: {
+      name,
+      aliases,
+      description: opts.aware
+        ? 'Finish-time fairness (Themis): minimise the largest ratio of finish time shared to finish time isolated'
+        : "Finish-time fairness with every type assumed as fast as the job's v100 throughput (heterogeneity-agnostic)",
+      heterogeneityAware: opts.aware,
+      spaceSharing: false,
+      needsPrices: false,
+      usesSlos: false,
+    },
+    allocate(snapshot: PolicySnapshot): PolicyResult {
+      const r = solveFinishTimeFairness(snapshot, opts);
+      return { allocation: finishAllocation(r.problem, r.shares), state: r.state };
+    },
+  };
+}
