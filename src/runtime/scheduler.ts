@@ -183,8 +183,9 @@ export class Scheduler {
       this.log(`worker ${w.id} lost; its jobs are requeued`);
     }
     for (const a of this.store.openAttempts()) {
-      // The worker kills a process by lease end + grace; past that plus a timeout, nobody will report it.
-      if (now > a.leaseEnd + this.timing.graceMs + this.timing.workerTimeoutMs) {
+      // The worker kills a process by lease end + grace; past that plus a timeout, nobody will report it. After a
+      // restart of this server, workers first get a timeout to report what ended while it was down.
+      if (now > Math.max(a.leaseEnd + this.timing.graceMs, this.bootAt) + this.timing.workerTimeoutMs) {
         this.store.endAttempt(a.id, 'lost', { at: now, message: 'no end report after the lease expired' });
         closed++;
       }
