@@ -2,6 +2,7 @@
 //   node examples/train-counter.mjs --steps 100
 import { mkdirSync, readFileSync, renameSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { checkpointDir, onPreempt, report } from '../dist/runtime/job-client.js';
 
 const arg = (name, dflt) => {
@@ -22,7 +23,7 @@ try {
 const stop = onPreempt();
 console.log(`resuming at step ${step} of ${total}`);
 while (step < total && !stop.requested) {
-  await new Promise((r) => setTimeout(r, stepMs));
+  await sleep(stepMs);
   step++;
   writeFileSync(statePath + '.tmp', JSON.stringify({ step }));
   renameSync(statePath + '.tmp', statePath);

@@ -14,21 +14,27 @@ export interface LoadedPolicy {
 }
 
 /**
- * Equal share of every GPU type, capped so the cluster is never oversubscribed: X[j][k] = c * gpus_k / total with
- * c = min(1, total / sum of scale factors). Satisfies Gavel's constraints; used only when asked for by name.
+ * Equal share of every GPU type a job can use, capped so no type is oversubscribed: each job spreads
+ * c = min(1, total GPUs / sum of scale factors) of its time over its usable types in proportion to their GPU
+ * counts, then each type's column is scaled down to its capacity where jobs restricted to it crowd it. Satisfies
+ * Gavel's constraints; used only when asked for by name (`--policy equal-share`).
  */
 export function equalShareAllocation(snapshot: PolicySnapshot): Allocation {
   const c: ClusterSpec = snapshot.cluster;
   const total = c.totalGpus;
   const demand = snapshot.jobs.reduce((s, j) => s + j.scaleFactor, 0);
   const scale = total === 0 || demand === 0 ? 0 : Math.min(1, total / demand);
-  const shares = new Map<string, number[]>();
-  for (const j of snapshot.jobs) {
+  const rows = snapshot.jobs.map((j) => {
     const usable = c.gpuTypes.map((t, k) => (j.throughput[k]! > 0 ? (c.gpus[t] ?? 0) : 0));
     const sum = usable.reduce((a, b) => a + b, 0);
-    shares.set(j.id, usable.map((g) => (sum === 0 ? 0 : (scale * g) / sum)));
-  }
-  return { gpuTypes: c.gpuTypes, shares };
+    return usable.map((g) => (sum === 0 ? 0 : (scale * g) / sum));
+  });
+  c.gpuTypes.forEach((t, k) => {
+    const used = snapshot.jobs.reduce((s, j, i) => s + j.scaleFactor * rows[i]![k]!, 0);
+    const cap = c.gpus[t] ?? 0;
+    if (used > cap) for (const r of rows) r[k] = (r[k]! * cap) / used;
+  });
+  return { gpuTypes: c.gpuTypes, shares: new Map(snapshot.jobs.map((j, i) => [j.id, rows[i]!])) };
 }
 
 export async function loadPolicy(name: string): Promise<LoadedPolicy> {

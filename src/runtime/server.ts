@@ -112,7 +112,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown; validationContext?: string }, req, reply) => {
     if (err instanceof ApiError) return sendError(reply, err.status, err.code, err.message);
-    if (err.validation) return sendError(reply, 400, 'E_SCHEMA', `${err.validationContext ?? 'request'}: ${err.message.replace(/^(body|querystring|params|headers)\/?/, '')}`);
+    if (err.validation) return sendError(reply, 400, 'E_SCHEMA', validationMessage(err.validationContext ?? 'request', err.validation));
     if (isRondoError(err)) return sendError(reply, 400, err.code, err.message);
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       return sendError(reply, err.statusCode, err.code ?? 'E_REQUEST', err.message);
@@ -440,6 +440,19 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   }
 
   return app;
+}
+
+/** `body.command must be array`, `body must NOT have additional properties "evil"`: the first problem, with its place. */
+function validationMessage(context: string, validation: unknown): string {
+  const v = (Array.isArray(validation) ? validation[0] : undefined) as
+    | { instancePath?: string; message?: string; params?: { additionalProperty?: string; allowedValues?: unknown[] } }
+    | undefined;
+  if (!v) return `invalid ${context}`;
+  const where = context + (v.instancePath ?? '').replace(/\//g, '.');
+  let msg = `${where} ${v.message ?? 'is invalid'}`;
+  if (v.params?.additionalProperty !== undefined) msg += ` (${JSON.stringify(v.params.additionalProperty)} is not allowed)`;
+  if (v.params?.allowedValues) msg += ` (${v.params.allowedValues.map((x) => JSON.stringify(x)).join(', ')})`;
+  return msg;
 }
 
 function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {

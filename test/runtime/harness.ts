@@ -30,7 +30,10 @@ function newest(dir: string): number {
 export function ensureBuilt(): void {
   const main = join(ROOT, 'dist', 'cli', 'main.js');
   const lock = join(ROOT, 'dist', '.runtime-test-build.lock');
-  const stale = (): boolean => !existsSync(main) || newest(join(ROOT, 'src')) > statSync(join(ROOT, 'dist', 'runtime', 'server.js'), { throwIfNoEntry: false })?.mtimeMs!;
+  const stale = (): boolean => {
+    const built = statSync(join(ROOT, 'dist', 'runtime', 'server.js'), { throwIfNoEntry: false });
+    return !existsSync(main) || !built || newest(join(ROOT, 'src')) > built.mtimeMs;
+  };
   if (!stale()) return;
   mkdirSync(join(ROOT, 'dist'), { recursive: true });
   for (let i = 0; i < 600; i++) {

@@ -1,0 +1,200 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { validateAllocation } from '../../src/model/index.js';
+import { equalShareAllocation } from '../../src/runtime/policy-source.js';
+import { parseProgressLine } from '../../src/runtime/protocol.js';
+import { buildCluster } from '../../src/runtime/scheduler.js';
+import { ApiError, checkWorkingDir } from '../../src/runtime/server.js';
+import { SCHEMA_VERSION, Store, type JobSpec } from '../../src/runtime/store.js';
+import { parseGpuSpec } from '../../src/runtime/worker.js';
+import { tempDir } from './harness.js';
+
+const spec = (extra: Partial<JobSpec> = {}): JobSpec => ({
+  command: ['python3', 'train.py'],
+  cwd: '/tmp',
+  env: {},
+  scaleFactor: 1,
+  jobType: null,
+  priorityWeight: 1,
+  tenant: 'default',
+  sloFactor: null,
+  deadlineS: null,
+  totalSteps: 100,
+  gpuTypes: null,
+  name: null,
+  ...extra,
+});
+
+function withStore<T>(fn: (s: Store, path: string) => T, opts: ConstructorParameters<typeof Store>[1] = {}): T {
+  const path = join(tempDir('store'), 'r.db');
+  const s = new Store(path, opts);
+  try {
+    return fn(s, path);
+  } finally {
+    s.close();
+  }
+}
+
+describe('store', () => {
+  it('migrates a new file to the current schema, reopens without change, and refuses a newer schema', () => {
+    const path = join(tempDir('mig'), 'r.db');
+    new Store(path).close();
+    const db = new Database(path);
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
+    const s = new Store(path);
+    s.submitJob(spec());
+    s.close();
+    const again = new Store(path);
+    expect(again.listJobs().map((j) => j.id)).toEqual(['job-1']);
+    again.close();
+    const raw = new Database(path);
+    raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    raw.close();
+    expect(() => new Store(path)).toThrow(/newer than this rondo understands/);
+  });
+
+  it('walks a job through lease, run, preemption and completion; ends are idempotent', () => {
+    withStore((s) => {
+      const w = s.registerWorker('w', [{ type: 'v100', count: 2 }], null);
+      const j = s.submitJob(spec());
+      expect(j.state).toBe('queued');
+      const a1 = s.createAttempt({ jobId: j.id, workerId: w.id, round: 1, gpuType: 'v100', gpus: [1], notBefore: 0, leaseEnd: 10 });
+      expect(s.getJob(j.id)!.state).toBe('queued');
+      s.markAttemptRunning(a1.id, 5);
+      expect(s.getJob(j.id)!.state).toBe('running');
+      s.recordProgress(a1.id, { steps: 40, total: 100, throughput: 4 });
+      s.endAttempt(a1.id, 'preempted', { exitCode: 0 });
+      s.endAttempt(a1.id, 'completed', { exitCode: 0 }); // a resent report changes nothing
+      expect(s.getJob(j.id)).toMatchObject({ state: 'queued', stepsDone: 40, attempts: 1 });
+      // Progress from an ended attempt is ignored.
+      expect(s.recordProgress(a1.id, { steps: 99 })).toBeUndefined();
+      const a2 = s.createAttempt({ jobId: j.id, workerId: w.id, round: 2, gpuType: 'v100', gpus: [0], notBefore: 0, leaseEnd: 20 });
+      s.markAttemptRunning(a2.id, 11);
+      s.recordProgress(a2.id, { steps: 100 });
+      s.endAttempt(a2.id, 'completed', { exitCode: 0 });
+      expect(s.getJob(j.id)).toMatchObject({ state: 'completed', stepsDone: 100, attempts: 2, exitCode: 0 });
+      expect(s.throughputsOf(j.id)).toEqual({ v100: 4 });
+      expect(s.checkInvariants()).toEqual([]);
+      expect(s.events({ jobId: j.id }).map((e) => e.kind)).toEqual([
+        'job.submitted',
+        'attempt.leased',
+        'attempt.started',
+        'attempt.preempted',
+        'attempt.leased',
+        'attempt.started',
+        'attempt.completed',
+        'job.completed',
+      ]);
+    });
+  });
+
+  it('cancels a queued job at once and a running one when its attempt ends', () => {
+    withStore((s) => {
+      const w = s.registerWorker('w', [{ type: 'v100', count: 1 }], null);
+      const q = s.submitJob(spec());
+      expect(s.cancelJob(q.id, 'admin').state).toBe('cancelled');
+      const r = s.submitJob(spec());
+      const a = s.createAttempt({ jobId: r.id, workerId: w.id, round: 1, gpuType: 'v100', gpus: [0], notBefore: 0, leaseEnd: 10 });
+      s.markAttemptRunning(a.id, 1);
+      expect(s.cancelJob(r.id, 'admin')).toMatchObject({ state: 'running', cancelRequested: true });
+      s.endAttempt(a.id, 'preempted', { exitCode: null });
+      expect(s.getJob(r.id)!.state).toBe('cancelled');
+      expect(s.activeJobs()).toEqual([]);
+    });
+  });
+
+  it('stores only token hashes; a lease token dies with its attempt', () => {
+    withStore((s) => {
+      const { token } = s.createToken('tenant', { tenant: 'alice' });
+      expect(s.authenticate(token)).toMatchObject({ kind: 'tenant', tenant: 'alice' });
+      expect(s.authenticate(token + 'x')).toBeUndefined();
+      const w = s.registerWorker('w', [{ type: 'k80', count: 1 }], null);
+      const j = s.submitJob(spec());
+      const a = s.createAttempt({ jobId: j.id, workerId: w.id, round: 1, gpuType: 'k80', gpus: [0], notBefore: 0, leaseEnd: 10 });
+      const lease = s.mintLeaseToken(a.id);
+      expect(s.authenticate(lease)).toMatchObject({ kind: 'lease', attemptId: a.id, jobId: j.id });
+      s.endAttempt(a.id, 'preempted');
+      expect(s.authenticate(lease)).toBeUndefined();
+      const dump = JSON.stringify(s.db.prepare('SELECT * FROM tokens').all());
+      expect(dump).not.toContain(token);
+      expect(dump).not.toContain(lease);
+    });
+  });
+
+  it('keeps each job log under its byte cap, dropping the oldest lines', () => {
+    withStore(
+      (s) => {
+        const j = s.submitJob(spec());
+        for (let i = 0; i < 50; i++) s.appendLogs(j.id, null, [{ stream: 'stdout', text: `line ${i} `.padEnd(100, '.') }]);
+        const lines = s.logs(j.id);
+        expect(lines.reduce((n, l) => n + l.text.length, 0)).toBeLessThanOrEqual(1000);
+        expect(lines.at(-1)!.text).toMatch(/^line 49 /);
+        expect(lines[0]!.text).toMatch(/^line 4[0-9] /);
+      },
+      { maxLogBytes: 1000 },
+    );
+  });
+});
+
+describe('runtime helpers', () => {
+  it('parses the documented progress line and ignores anything else', () => {
+    expect(parseProgressLine('RONDO_PROGRESS steps=12 total=100 throughput=3.5 checkpoint=/c/x')).toEqual({ steps: 12, total: 100, throughput: 3.5, checkpoint: '/c/x' });
+    expect(parseProgressLine('  RONDO_PROGRESS steps=1')).toEqual({ steps: 1 });
+    for (const bad of ['RONDO_PROGRESS', 'RONDO_PROGRESSsteps=1', 'rondo_progress steps=1', 'RONDO_PROGRESS steps=-1', 'RONDO_PROGRESS steps=NaN total=0', 'progress steps=3']) {
+      expect(parseProgressLine(bad), bad).toBeUndefined();
+    }
+  });
+
+  it('parses --gpus specs and rejects bad ones', () => {
+    expect(parseGpuSpec('V100:4,k80:2')).toEqual([
+      { type: 'v100', count: 4 },
+      { type: 'k80', count: 2 },
+    ]);
+    for (const bad of ['', 'v100', 'v100:0', 'v100:-1', 'v100:4,v100:2', 'v 100:1', 'v100:99999']) expect(() => parseGpuSpec(bad), bad).toThrow(/--gpus/);
+  });
+
+  it('accepts only absolute, normalised working directories inside the job roots', () => {
+    expect(() => checkWorkingDir('/data/runs/a', undefined)).not.toThrow();
+    expect(() => checkWorkingDir('/data/runs/a/', ['/data'])).not.toThrow();
+    for (const bad of ['data', '/data/../etc', '/data/./x', '//data', '/data/x/..', '/data\0x']) {
+      expect(() => checkWorkingDir(bad, undefined), bad).toThrow(ApiError);
+    }
+    expect(() => checkWorkingDir('/database', ['/data'])).toThrow(/inside/);
+  });
+
+  it('maps live workers to mechanism servers, one per (worker, GPU type), devices numbered per worker', () => {
+    const { cluster, servers } = buildCluster([
+      { id: 'w-1', name: 'a', gpus: [{ type: 'v100', count: 2 }, { type: 'k80', count: 1 }], registeredAt: 0, state: 'alive' },
+      { id: 'w-2', name: 'b', gpus: [{ type: 'v100', count: 4 }], registeredAt: 0, state: 'alive' },
+    ]);
+    expect(cluster.gpuTypes).toEqual(['k80', 'v100']);
+    expect(cluster.gpus).toEqual({ k80: 1, v100: 6 });
+    expect(cluster.totalGpus).toBe(7);
+    expect(servers.map((s) => [s.workerId, s.gpuType, s.firstDevice, s.server.firstGpu, s.server.gpus])).toEqual([
+      ['w-1', 'k80', 2, 0, 1],
+      ['w-1', 'v100', 0, 1, 2],
+      ['w-2', 'v100', 0, 3, 4],
+    ]);
+  });
+
+  it('equal-share allocations satisfy the allocation constraints', () => {
+    const { cluster } = buildCluster([{ id: 'w-1', name: 'a', gpus: [{ type: 'v100', count: 3 }, { type: 'k80', count: 1 }], registeredAt: 0, state: 'alive' }]);
+    const jobs = [1, 2, 1, 4].map((scale, i) => ({
+      id: `j${i}`,
+      jobType: 'x',
+      scaleFactor: scale,
+      priorityWeight: 1,
+      throughput: i === 0 ? [0, 1] : [1, 1],
+      totalSteps: 10,
+      remainingSteps: 10,
+      arrivalTime: 0,
+    }));
+    const alloc = equalShareAllocation({ now: 0, cluster, jobs });
+    const scale = new Map(jobs.map((j) => [j.id, j.scaleFactor]));
+    expect(() => validateAllocation(alloc, cluster, (id) => scale.get(id)!)).not.toThrow();
+    expect(alloc.shares.get('j0')![0]).toBe(0);
+  });
+});
