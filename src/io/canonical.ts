@@ -157,7 +157,7 @@ export function parseCanonical(input: TextInput, file?: string): CanonicalRead {
       }
     }
     const job = validatePlaced(normaliseJob(d as unknown as JobDraft), { file, line }, (f) => (f in o ? place(f).column : undefined));
-    ids.add(job.id, { file, line, column: place('id').column });
+    ids.add(job.id, file, line, () => place('id').column);
     out.jobs.push({ job, line });
   });
   return out;

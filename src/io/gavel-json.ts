@@ -1,7 +1,7 @@
 import { RondoError } from '../model/errors.js';
 import { show } from './fields.js';
 import type { Job } from '../model/job.js';
-import { jsonPlace, parseJsonText } from './json-locate.js';
+import { LineIndex, arrayElementOffsets, jsonPlace, parseJsonText } from './json-locate.js';
 import { IdRegistry, normaliseJob, validatePlaced, type JobDraft, type JobField } from './job-build.js';
 
 /** Keys of one element of Gavel's generated-jobs JSON array, and the Job field each fills. */
@@ -33,11 +33,12 @@ export function parseGavelJson(text: string, file?: string): JsonJob[] {
   }
   const ids = new IdRegistry();
   const out: JsonJob[] = [];
+  // Element lines in one pass (a search per element would make large files quadratic); key places only on errors.
+  const starts = arrayElementOffsets(text);
+  const lines = new LineIndex(text);
   doc.forEach((el: unknown, i) => {
-    const at = (key?: string): { file?: string; line: number; column: number } => ({
-      file,
-      ...jsonPlace(text, key === undefined ? [i] : [i, key], key !== undefined),
-    });
+    const at = (key?: string): { file?: string; line: number; column: number } =>
+      key === undefined ? { file, ...lines.at(starts[i] ?? 0) } : { file, ...jsonPlace(text, [i, key], true) };
     if (el === null || typeof el !== 'object' || Array.isArray(el)) {
       throw new RondoError({ code: 'E_SCHEMA', ...at(), problem: `element ${i} is not a job object`, found: show(el) });
     }
@@ -88,7 +89,7 @@ export function parseGavelJson(text: string, file?: string): JsonJob[] {
       const k = keyOf(f);
       return k && k in o ? at(k).column : undefined;
     });
-    ids.add(job.id, place);
+    ids.add(job.id, file, place.line, () => at('job_id').column);
     out.push({ job, line: place.line });
   });
   return out;

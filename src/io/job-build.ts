@@ -97,17 +97,20 @@ export function validatePlaced(
 /** Tracks ids to report a duplicate with the line of both occurrences. */
 export class IdRegistry {
   private readonly seen = new Map<string, number>();
-  add(id: string, place: { file?: string; line: number; column: number }): void {
+  /** `column` is a function so that it is only worked out for an error. */
+  add(id: string, file: string | undefined, line: number, column: () => number): void {
     const prev = this.seen.get(id);
     if (prev !== undefined) {
       throw new RondoError({
         code: 'E_DUPLICATE',
-        ...place,
+        file,
+        line,
+        column: column(),
         problem: `duplicate job id ${JSON.stringify(id)} (first on line ${prev})`,
         hint: 'job ids must be unique',
       });
     }
-    this.seen.set(id, place.line);
+    this.seen.set(id, line);
   }
 }
 

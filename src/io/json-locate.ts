@@ -236,3 +236,39 @@ export function parseJsonText(text: string, file: string | undefined, lineOffset
     });
   }
 }
+
+/** Start offsets of the elements of a top-level JSON array (valid JSON), in one pass. */
+export function arrayElementOffsets(text: string): number[] {
+  const out: number[] = [];
+  let i = skipWs(text, 0);
+  if (text[i] !== '[') return out;
+  i = skipWs(text, i + 1);
+  if (text[i] === ']') return out;
+  while (i < text.length) {
+    out.push(i);
+    i = skipValue(text, i);
+    if (i < 0) return out;
+    i = skipWs(text, i);
+    if (text[i] !== ',') return out;
+    i = skipWs(text, i + 1);
+  }
+  return out;
+}
+
+/** Line starts of a text, for many offset -> line:column look-ups (binary search). */
+export class LineIndex {
+  private readonly starts: number[] = [0];
+  constructor(text: string) {
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) this.starts.push(i + 1);
+  }
+  at(offset: number): { line: number; column: number } {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, column: offset - this.starts[lo]! + 1 };
+  }
+}

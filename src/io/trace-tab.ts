@@ -163,7 +163,7 @@ export function parseTabTrace(input: TextInput, format: TabFormat, file?: string
       return i === -1 ? undefined : columns[i];
     };
     const job = validatePlaced(normaliseJob(d), { file, line }, colOf);
-    ids.add(job.id, { file, line, column: 1 });
+    ids.add(job.id, file, line, () => 1);
     out.push({ job, line });
   });
   return out;

@@ -68,6 +68,7 @@ export function register(program: Command): void {
         process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       } else {
         const title: Record<string, string> = { trace, format: read.format };
+        if (read.header?.source !== undefined) title.source = `${read.header.source}${read.header.sourceFormat ? ` (${read.header.sourceFormat})` : ''}`;
         if (cluster) title.cluster = cluster.gpuTypes.map((t) => `${t}:${cluster.gpus[t]}`).join(',');
         process.stdout.write(`${formatSummary(summary, title)}\n`);
         for (const w of warnings) process.stdout.write(`warning: ${w}\n`);
