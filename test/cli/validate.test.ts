@@ -85,7 +85,7 @@ describe('rondo validate', () => {
     expect(err).toBe(`rondo: error: ${join(dir, 'missing.trace')}: file not found [E_IO]\n`);
   });
 
-  it.skipIf(!HAVE_SHARED)('reports 2000 jobs and the span of msr 6214e9', async () => {
+  it.skipIf(!HAVE_SHARED)('reports 2000 jobs and the span of msr 6214e9 (needs ../shared/data; skipped when absent)', async () => {
     const r = await runCommand(register, ['validate', `${SHARED}data/gavel/traces/msr/seed=0/6214e9.trace`]);
     expect(r.stdout).toMatch(/^jobs\s+2000$/m);
     expect(r.stdout).toMatch(/^span\s+4184082 s \(48\.4 days\)$/m);

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TAB_COLUMNS, formatJobs, parseJobs, readJobs, type TabFormat } from '../../src/io/index.js';
@@ -14,7 +14,7 @@ function traces(): string[] {
   ];
   const files = dirs.flatMap((d) => readdirSync(join(SHARED, d)).filter((f) => f.endsWith('.trace')).map((f) => join(SHARED, d, f)));
   const ref = join(SHARED, 'reference/gavel');
-  for (const run of readdirSync(ref)) {
+  for (const run of existsSync(ref) ? readdirSync(ref) : []) {
     for (const f of ['input_converted.trace', 'generated_jobs.json', 'generated_jobs.trace']) {
       try {
         readFileSync(join(ref, run, f));
@@ -49,9 +49,9 @@ function without(job: Job, fields: readonly string[]): Record<string, unknown> {
   return o;
 }
 
-describe.skipIf(!HAVE_SHARED)('round trip of every shared trace (../shared/data)', () => {
+describe.skipIf(!HAVE_SHARED)('round trip of every shared trace (needs ../shared/data beside the project; skipped when absent)', () => {
   it('finds the shared traces', () => {
-    expect(FILES.length).toBeGreaterThanOrEqual(23);
+    expect(FILES.length).toBeGreaterThanOrEqual(23 + (existsSync(join(SHARED, 'reference/gavel')) ? 8 : 0));
   });
 
   it.each(FILES.map((f) => [f.slice(SHARED.length), f]))('%s', (_name, file) => {

@@ -35,7 +35,7 @@ describe('Gavel throughput JSON', () => {
     const text = readFileSync(SHIPPED, 'utf8');
     expect(formatThroughputs(parseThroughputs(text))).toBe(text);
   });
-  it.skipIf(!HAVE_SHARED)('round-trips every shared throughput file byte for byte', () => {
+  it.skipIf(!HAVE_SHARED)('round-trips every shared throughput file byte for byte (needs ../shared/data; skipped when absent)', () => {
     for (const f of ['gavel/physical_cluster_throughputs.json', 'shockwave/tacc_throughputs.json', 'shockwave/wisr_throughputs.json']) {
       const text = readFileSync(`${SHARED}data/${f}`, 'utf8');
       expect(formatThroughputs(parseThroughputs(text, f)), f).toBe(text);
