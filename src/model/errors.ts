@@ -41,7 +41,13 @@ export interface RondoErrorInit extends ErrorPlace {
 
 /** Keep found-values short so one bad line cannot flood the terminal. */
 export function preview(value: unknown, max = 60): string {
-  const s = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  let s: string;
+  try {
+    s = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  } catch {
+    // Deeply nested or cyclic values overflow or refuse JSON.stringify; a preview must never throw.
+    s = Object.prototype.toString.call(value);
+  }
   // eslint-disable-next-line no-control-regex
   const printable = s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return printable.length > max ? `${printable.slice(0, max)}…` : printable;

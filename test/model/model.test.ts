@@ -149,3 +149,17 @@ describe('RondoError', () => {
     expect(new RondoError({ code: 'E_IO', problem: 'x' }).at({ file: 'f', line: 2 }).message).toBe('f:2: x [E_IO]');
   });
 });
+
+describe('preview', () => {
+  it('never throws, even on cyclic or very deep values, and escapes control characters', async () => {
+    const { preview } = await import('../../src/model/errors.js');
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    let deep: unknown = 1;
+    for (let i = 0; i < 200_000; i++) deep = [deep];
+    expect(preview(cyclic)).toBe('[object Object]');
+    expect(preview(deep)).toBe('[object Array]');
+    expect(preview('a\tb')).toBe('a\\x09b');
+    expect(preview('x'.repeat(100))).toHaveLength(61);
+  });
+});
