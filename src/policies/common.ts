@@ -121,23 +121,151 @@ export interface Classes {
   readonly members: readonly number[][];
   /** Class of each job. */
   readonly classOf: Int32Array;
+  /**
+   * Jobs each class stands for, when the problem's jobs are themselves representatives of larger groups
+   * (`members[c].length` otherwise).
+   */
+  readonly size?: ArrayLike<number>;
 }
 
-export function groupBy(n: number, keyOf: (j: number) => string): Classes {
-  const byKey = new Map<string, number>();
-  const members: number[][] = [];
+export function classSize(classes: Classes, c: number): number {
+  return classes.size ? classes.size[c]! : classes.members[c]!.length;
+}
+
+/**
+ * Groups jobs that are interchangeable for throughput-based policies: equal scale factor, weight, allowed types
+ * and throughput row. Keys are walked through nested maps of numbers (no string building: this runs on every
+ * call for thousands of jobs). Returns the class of each job, one representative (the first) per class, and the
+ * class sizes.
+ */
+export function classifyJobs(
+  jobs: readonly PolicyJob[],
+  types: readonly GpuType[],
+  perJob = false,
+): { classOf: Int32Array; reps: number[]; size: number[] } {
+  const n = jobs.length;
   const classOf = new Int32Array(n);
+  const reps: number[] = [];
+  const size: number[] = [];
+  if (perJob) {
+    for (let j = 0; j < n; j++) {
+      classOf[j] = j;
+      reps.push(j);
+      size.push(1);
+    }
+    return { classOf, reps, size };
+  }
+  type Node = Map<number, Node | number>;
+  const root: Node = new Map();
+  const allowedIds = new Map<string, number>();
+  const K = types.length;
+  for (let j = 0; j < n; j++) {
+    const job = jobs[j]!;
+    let allowedId = 0;
+    if (job.allowedGpuTypes) {
+      const key = types.map((t) => (job.allowedGpuTypes!.includes(t) ? '1' : '0')).join('');
+      let id = allowedIds.get(key);
+      if (id === undefined) allowedIds.set(key, (id = allowedIds.size + 1));
+      allowedId = id;
+    }
+    let node = root;
+    const walk = (key: number): void => {
+      let next = node.get(key) as Node | undefined;
+      if (next === undefined) node.set(key, (next = new Map()));
+      node = next;
+    };
+    walk(job.scaleFactor);
+    walk(job.priorityWeight);
+    walk(allowedId);
+    for (let k = 0; k < K - 1; k++) walk(job.throughput[k]!);
+    const last = job.throughput[K - 1]!;
+    let c = node.get(last) as number | undefined;
+    if (c === undefined) {
+      c = reps.length;
+      node.set(last, c);
+      reps.push(j);
+      size.push(0);
+    }
+    classOf[j] = c;
+    size[c] = size[c]! + 1;
+  }
+  // Canonical class order (see `groupBy`): by scale factor, weight, allowed types, then throughputs.
+  const allowedKey = (j: number): string => {
+    const a = jobs[j]!.allowedGpuTypes;
+    return a ? types.map((t) => (a.includes(t) ? '1' : '0')).join('') : '';
+  };
+  const order = reps.map((_, c) => c);
+  order.sort((x, y) => {
+    const a = jobs[reps[x]!]!;
+    const b = jobs[reps[y]!]!;
+    if (a.scaleFactor !== b.scaleFactor) return a.scaleFactor - b.scaleFactor;
+    if (a.priorityWeight !== b.priorityWeight) return a.priorityWeight - b.priorityWeight;
+    for (let k = 0; k < K; k++) if (a.throughput[k] !== b.throughput[k]) return a.throughput[k]! - b.throughput[k]!;
+    const ka = allowedKey(reps[x]!);
+    const kb = allowedKey(reps[y]!);
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  });
+  const rank = new Int32Array(order.length);
+  order.forEach((c, r) => (rank[c] = r));
+  for (let j = 0; j < n; j++) classOf[j] = rank[classOf[j]!]!;
+  return { classOf, reps: order.map((c) => reps[c]!), size: order.map((c) => size[c]!) };
+}
+
+/**
+ * `finishAllocation` for a problem over class representatives: cleans each class's shares (capacity counted with
+ * the class sizes) and gives every job of the snapshot its own copy of its class's row.
+ */
+export function finishClassAllocation(
+  reps: Problem,
+  size: ArrayLike<number>,
+  classShares: number[][],
+  jobs: readonly PolicyJob[],
+  classOf: Int32Array,
+): Allocation {
+  const K = reps.types.length;
+  const used = new Float64Array(K);
+  for (let c = 0; c < classShares.length; c++) {
+    const row = classShares[c]!;
+    let sum = 0;
+    for (let k = 0; k < K; k++) {
+      let v = row[k]!;
+      if (!reps.usable[c]![k] || !(v > 1e-12)) v = 0;
+      row[k] = v;
+      sum += v;
+    }
+    if (sum > 1) for (let k = 0; k < K; k++) row[k] = row[k]! / sum;
+    for (let k = 0; k < K; k++) used[k] = used[k]! + row[k]! * reps.jobs[c]!.scaleFactor * size[c]!;
+  }
+  for (let k = 0; k < K; k++) {
+    if (used[k]! > reps.caps[k]!) {
+      const f = reps.caps[k]! / used[k]!;
+      for (const row of classShares) row[k] = row[k]! * f;
+    }
+  }
+  const map = new Map<string, readonly number[]>();
+  for (let j = 0; j < jobs.length; j++) map.set(jobs[j]!.id, classShares[classOf[j]!]!.slice());
+  return { gpuTypes: reps.types, shares: map };
+}
+
+/**
+ * Groups jobs by key. Classes come out sorted by key, so the LP built over them does not depend on the order of
+ * the jobs in the snapshot (an interior-point solution is only unique up to the solver's tolerance, and the
+ * column order would otherwise leak into it).
+ */
+export function groupBy(n: number, keyOf: (j: number) => string): Classes {
+  const byKey = new Map<string, number[]>();
   for (let j = 0; j < n; j++) {
     const key = keyOf(j);
-    let c = byKey.get(key);
-    if (c === undefined) {
-      c = members.length;
-      byKey.set(key, c);
-      members.push([]);
-    }
-    members[c]!.push(j);
-    classOf[j] = c;
+    let list = byKey.get(key);
+    if (!list) byKey.set(key, (list = []));
+    list.push(j);
   }
+  const keys = [...byKey.keys()].sort();
+  const members = keys.map((k) => byKey.get(k)!);
+  const classOf = new Int32Array(n);
+  members.forEach((list, c) => {
+    for (const j of list) classOf[j] = c;
+  });
   return { members, classOf };
 }
 

@@ -1,6 +1,15 @@
 import type { LpMethod } from '../solver/index.js';
 import type { Classes, Problem } from './common.js';
-import { anyUsable, finishAllocation, groupBy, makeProblem, proportionalThroughput, singletons, usableRow, zeroShares } from './common.js';
+import {
+  anyUsable,
+  checkSnapshot,
+  classifyJobs,
+  finishClassAllocation,
+  makeProblem,
+  proportionalThroughput,
+  usableRow,
+  zeroShares,
+} from './common.js';
 import { solveMaxMin } from './maxmin.js';
 import type { Policy, PolicyResult, PolicySnapshot } from './types.js';
 
@@ -55,25 +64,26 @@ export function lasModel(snapshot: PolicySnapshot, aware: boolean): LasModel {
   return { problem: p, a, mult, inLp };
 }
 
-export function lasClasses(m: LasModel, formulation: 'classes' | 'per-job'): Classes {
-  const n = m.problem.jobs.length;
-  if (formulation === 'per-job') return singletons(n);
-  return groupBy(n, (j) => (m.inLp[j] ? `${m.mult[j]}|${m.problem.jobs[j]!.scaleFactor}|${m.a[j]!.join(',')}` : '-'));
-}
-
-/** Solves LAS; returns per-job shares and the optimal level (the min normalised, weighted throughput). */
+/**
+ * Solves LAS. Jobs are first reduced to one representative per class (equal scale factor, weight, allowed types
+ * and throughput row; see `classifyJobs`) and the LP is built over the representatives with class sizes, so its
+ * size stops growing with the number of jobs. `per-job` keeps one representative per job (the plain LP).
+ * Returns the class shares, the class of each job and the optimal level.
+ */
 export function solveLas(
   snapshot: PolicySnapshot,
   opts: LasOptions,
   policyName: string,
-): { shares: number[][]; level: number; model: LasModel; solveSeconds: number; classes: number } {
-  const m = lasModel(snapshot, opts.aware);
+): { classShares: number[][]; classOf: Int32Array; size: number[]; level: number; model: LasModel; solveSeconds: number; classes: number } {
+  checkSnapshot(snapshot);
+  const { classOf, reps, size } = classifyJobs(snapshot.jobs, snapshot.cluster.gpuTypes, opts.formulation === 'per-job');
+  const m = lasModel({ ...snapshot, jobs: reps.map((j) => snapshot.jobs[j]!) }, opts.aware);
   const p = m.problem;
-  const shares = zeroShares(p);
-  if (!m.inLp.some((x) => x)) return { shares, level: 0, model: m, solveSeconds: 0, classes: 0 };
-  const classes = lasClasses(m, opts.formulation ?? 'classes');
-  const n = p.jobs.length;
-  const zeros = new Float64Array(n);
+  const C = reps.length;
+  const classShares = zeroShares(p);
+  if (!m.inLp.some((x) => x)) return { classShares, classOf, size, level: 0, model: m, solveSeconds: 0, classes: C };
+  const classes: Classes = { members: reps.map((_, c) => [c]), classOf: Int32Array.from(reps.keys()), size };
+  const zeros = new Float64Array(C);
   const out = solveMaxMin({
     problem: p,
     a: m.a,
@@ -85,11 +95,13 @@ export function solveLas(
     method: opts.method ?? 'ipm',
     policy: policyName,
   });
-  for (let j = 0; j < n; j++) {
-    if (!m.inLp[j]) continue;
-    shares[j] = Array.from(out.classShares[classes.classOf[j]!]!);
-  }
-  return { shares, level: out.level, model: m, solveSeconds: out.solveSeconds, classes: classes.members.length };
+  for (let c = 0; c < C; c++) if (m.inLp[c]) classShares[c] = Array.from(out.classShares[c]!);
+  return { classShares, classOf, size, level: Math.max(0, out.level), model: m, solveSeconds: out.solveSeconds, classes: C };
+}
+
+/** Per-job shares of a LAS solution (tests and tools; the policy builds its allocation directly). */
+export function lasJobShares(r: ReturnType<typeof solveLas>): number[][] {
+  return Array.from(r.classOf, (c) => [...r.classShares[c]!]);
 }
 
 export function createLasPolicy(name: string, aliases: readonly string[], opts: LasOptions): Policy {
@@ -106,8 +118,8 @@ export function createLasPolicy(name: string, aliases: readonly string[], opts: 
       usesSlos: false,
     },
     allocate(snapshot: PolicySnapshot): PolicyResult {
-      const { shares, model } = solveLas(snapshot, opts, name);
-      return { allocation: finishAllocation(model.problem, shares) };
+      const r = solveLas(snapshot, opts, name);
+      return { allocation: finishClassAllocation(r.model.problem, r.size, r.classShares, snapshot.jobs, r.classOf) };
     },
   };
 }

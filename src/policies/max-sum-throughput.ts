@@ -2,7 +2,7 @@ import { RondoError } from '../model/errors.js';
 import type { GpuType } from '../model/index.js';
 import type { LpMethod } from '../solver/index.js';
 import type { Problem } from './common.js';
-import { anyUsable, expandClasses, finishAllocation, groupBy, makeProblem, rowKey, solverFailure } from './common.js';
+import { anyUsable, classSize, expandClasses, finishAllocation, groupBy, makeProblem, rowKey, solverFailure } from './common.js';
 import { buildAllocationLp, classSharesOf } from './maxmin.js';
 import type { Policy, PolicyResult, PolicySnapshot } from './types.js';
 
@@ -73,7 +73,7 @@ function solveMaxSum(p: Problem, price: number[], rates: number[] | undefined, m
       const v = b.col[c * K + k]!;
       if (v < 0) continue;
       // Every member contributes to the sum: weight the class column by its size.
-      b.lp.setCost(v, (classes.members[c]!.length * p.jobs[j]!.throughput[k]!) / price[k]!);
+      b.lp.setCost(v, (classSize(classes, c) * p.jobs[j]!.throughput[k]!) / price[k]!);
       idx.push(v);
       val.push(p.jobs[j]!.throughput[k]!);
     }

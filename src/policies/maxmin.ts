@@ -1,7 +1,7 @@
 import { LpBuilder } from '../solver/index.js';
 import type { LpMethod } from '../solver/index.js';
 import type { Classes, Problem } from './common.js';
-import { solverFailure } from './common.js';
+import { classSize, solverFailure } from './common.js';
 
 /**
  * The max-min LP shared by LAS and water-filling, solved over classes of interchangeable jobs.
@@ -30,7 +30,7 @@ export interface MaxMinInput {
 }
 
 export interface MaxMinOutput {
-  /** Optimal t (0 when no job is active). */
+  /** Optimal t (0 when no job is active; may be a hair below 0 when bases are tight). */
   readonly level: number;
   /** Shares of each class (per job of the class). */
   readonly classShares: Float64Array[];
@@ -69,7 +69,9 @@ export function buildAllocationLp(
       if (p.usable[j]![k] && useCell(j, k)) col[c * K + k] = lp.addVar({ lb: 0, ub: 1 });
     }
   }
-  const tCol = withT ? lp.addVar({ lb: 0, ub: Infinity, cost: 1, name: 't' }) : -1;
+  // t is free: rows `mult * (u - base) >= t` then stay feasible even when a base carried over from an earlier
+  // (inexact) solve is a hair above what is reachable.
+  const tCol = withT ? lp.addVar({ lb: -Infinity, ub: Infinity, cost: 1, name: 't' }) : -1;
   // Row sums.
   const idx: number[] = [];
   const val: number[] = [];
@@ -94,7 +96,7 @@ export function buildAllocationLp(
       if (v < 0) continue;
       const members = classes.members[c]!;
       idx.push(v);
-      val.push(members.length * p.jobs[members[0]!]!.scaleFactor);
+      val.push(classSize(classes, c) * p.jobs[members[0]!]!.scaleFactor);
     }
     if (idx.length > 0) lp.addRow(-Infinity, p.caps[k]!, idx, val);
   }
@@ -151,7 +153,7 @@ export function solveMaxMin(inp: MaxMinInput): MaxMinOutput {
   if (!anyActive) b.lp.setBounds(b.tCol, 0, 0);
   const r = b.lp.solve({ method: inp.method, crossover: false });
   if (r.status !== 'optimal') throw solverFailure(inp.policy, r.status, r.message);
-  return { level: anyActive ? Math.max(0, r.x[b.tCol]!) : 0, classShares: sharesOf(inp, b, r.x), solveSeconds: r.solveSeconds };
+  return { level: anyActive ? r.x[b.tCol]! : 0, classShares: sharesOf(inp, b, r.x), solveSeconds: r.solveSeconds };
 }
 
 /**
@@ -161,7 +163,7 @@ export function solveMaxMin(inp: MaxMinInput): MaxMinOutput {
  * simplex vertex gives each class all or nothing where they compete, so classes above 1/2 are improvable, and the
  * remaining candidates are re-checked with those set aside until an LP finds none.
  */
-export function improvableClasses(inp: MaxMinInput, relSlack = 1e-4, absSlack = 1e-7): boolean[] {
+export function improvableClasses(inp: MaxMinInput, relSlack = 1e-4, absSlack = 1e-5): boolean[] {
   const { problem: p, classes } = inp;
   const K = p.types.length;
   const C = classes.members.length;
@@ -200,7 +202,7 @@ export function improvableClasses(inp: MaxMinInput, relSlack = 1e-4, absSlack = 
     if (r.status !== 'optimal') throw solverFailure(inp.policy, r.status, r.message);
     let progress = false;
     for (const [c, s] of sCol) {
-      // Half a step: well above what the relaxed floors (1e-7 relative, i.e. 1e-3 of a step) alone allow.
+      // Half a step: well above what relaxed floors (1% of a step in water-filling) alone allow.
       if (r.x[s]! > 0.5) {
         found[c] = true;
         candidates.delete(c);

@@ -31,8 +31,17 @@ export interface WaterFillingOptions {
   readonly maxRounds?: number;
 }
 
-/** Floors are relaxed by this (relative) so that an interior-point level reused as a bound stays feasible. */
-const FLOOR_RELAX = 1e-7;
+/**
+ * Levels reused as lower bounds are relaxed by this much (relative and absolute, u is O(1)) so that an
+ * interior-point level, feasible only to ~1e-8, cannot make the next LP infeasible. It is at most 1% of the improvement
+ * step used to detect bottlenecks (1e-4 relative + 1e-5 absolute, as Gavel's MILP).
+ */
+const RELAX_REL = 1e-7;
+const RELAX_ABS = 1e-7;
+
+function relaxed(level: number): number {
+  return Math.max(0, level - RELAX_REL * level - RELAX_ABS);
+}
 
 function reweight(p: Problem, opts: WaterFillingOptions, snapshot: PolicySnapshot, frozen: boolean[]): number[] {
   const n = p.jobs.length;
@@ -79,19 +88,32 @@ export function solveWaterFilling(snapshot: PolicySnapshot, opts: WaterFillingOp
     const floor = new Float64Array(n);
     for (let j = 0; j < n; j++) {
       mult[j] = active[j] ? p.jobs[j]!.scaleFactor / w[j]! : 1;
-      floor[j] = m.inLp[j] ? level[j]! * (1 - FLOOR_RELAX) : 0;
+      floor[j] = m.inLp[j] ? relaxed(level[j]!) : 0;
     }
     const classes = groupBy(n, (j) =>
       m.inLp[j] ? `${active[j] ? 1 : 0}|${frozen[j] ? 1 : 0}|${mult[j]}|${level[j]}|${p.jobs[j]!.scaleFactor}|${rowKey(m.a[j]!)}` : '-',
     );
-    const inp = { problem: p, a: m.a, mult, base: floor, floor, active, classes, method, policy };
-    const out = solveMaxMin(inp);
+    const inp = { problem: p, a: m.a, mult, base: level, floor, active, classes, method, policy };
+    let out: ReturnType<typeof solveMaxMin>;
+    try {
+      out = solveMaxMin(inp);
+    } catch (e) {
+      // As Gavel: when a round's LP fails, keep the previous round's allocation (if there was one).
+      if (rounds > 1) break;
+      throw e;
+    }
     shares = zeroShares(p);
     for (let j = 0; j < n; j++) if (m.inLp[j]) shares[j] = Array.from(out.classShares[classes.classOf[j]!]!);
-    for (let j = 0; j < n; j++) if (active[j]) level[j] = floor[j]! + out.level / mult[j]!;
+    for (let j = 0; j < n; j++) if (active[j]) level[j] = level[j]! + out.level / mult[j]!;
     const floor2 = new Float64Array(n);
-    for (let j = 0; j < n; j++) floor2[j] = m.inLp[j] ? level[j]! * (1 - FLOOR_RELAX) : 0;
-    const improvable = improvableClasses({ ...inp, base: floor2, floor: floor2 });
+    for (let j = 0; j < n; j++) floor2[j] = m.inLp[j] ? relaxed(level[j]!) : 0;
+    let improvable: boolean[];
+    try {
+      improvable = improvableClasses({ ...inp, base: floor2, floor: floor2 });
+    } catch {
+      // Gavel treats a failed bottleneck MILP as "nothing can improve": every active job is frozen.
+      improvable = classes.members.map(() => false);
+    }
     let newlyFrozen = 0;
     for (let j = 0; j < n; j++) {
       if (active[j] && !improvable[classes.classOf[j]!]) {
