@@ -106,8 +106,15 @@ export class GavelWorkload implements JobStream {
       const hi = long ? 4 : 3;
       durationS = 60 * 10 ** (lo + (hi - lo) * uniformFloat64(rng));
     }
-    // Job types measured at this scale factor on the reference type.
-    const candidates = this.types.filter((t) => (isolatedThroughput(this.opts.throughputs, this.ref, jobKey(t, scale)) ?? 0) > 0);
+    // Job types measured at this scale factor on the reference type; a table without that scale factor falls back
+    // to the next smaller one it measures.
+    const measured = (sf: number): string[] =>
+      this.types.filter((t) => (isolatedThroughput(this.opts.throughputs, this.ref, jobKey(t, sf)) ?? 0) > 0);
+    let candidates = measured(scale);
+    while (candidates.length === 0 && scale > 1) {
+      scale = SCALE_FACTORS.filter((s) => s < scale).pop() ?? 1;
+      candidates = measured(scale);
+    }
     if (candidates.length === 0) {
       throw new RondoError({ code: 'E_UNKNOWN_JOB_TYPE', problem: `no job type has a ${this.ref} throughput at scale factor ${scale}` });
     }

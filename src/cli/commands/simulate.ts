@@ -129,8 +129,14 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
     ...(window ? { window } : {}),
   };
   if (flags.trace) {
-    const read = readJobs(flags.trace, { format: flags.format === undefined ? undefined : parseTraceFormat(flags.format) });
-    const jobs: readonly Job[] = read.jobs;
+    let jobs: readonly Job[];
+    try {
+      jobs = readJobs(flags.trace, { format: flags.format === undefined ? undefined : parseTraceFormat(flags.format) }).jobs;
+    } catch (e) {
+      // An empty trace is a valid (empty) workload: report zero jobs rather than fail.
+      if (e instanceof RondoError && e.code === 'E_EMPTY') jobs = [];
+      else throw e;
+    }
     return { base: { ...common, jobs }, label: flags.trace, traceJobs: jobs.length };
   }
   if (flags.rate === undefined) throw new RondoError({ code: 'E_USAGE', problem: '--generate needs --rate <jobs per hour>' });
