@@ -94,6 +94,9 @@ export interface EngineResult {
   readonly timeline: readonly RoundInfo[];
   readonly policyCalls: number;
   readonly policySeconds: number;
+  /** Wall seconds in the mechanism (priorities, picking, placement) and in the executor, for profiling. */
+  readonly mechanismSeconds: number;
+  readonly executorSeconds: number;
   readonly leaseExtensions: number;
   readonly leaseOpportunities: number;
   readonly stopReason: StopReason;
@@ -150,6 +153,8 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
   let round = 0;
   let policyCalls = 0;
   let policySeconds = 0;
+  let mechanismSeconds = 0;
+  let executorSeconds = 0;
   let leaseExtensions = 0;
   let leaseOpportunities = 0;
   let finishedCount = 0;
@@ -305,15 +310,19 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     const list = orderedActive();
     const rows = rowsOf(list);
     const order = typeOrder();
+    const tm = nowSeconds();
     let out = planRound({
       round, now, roundDuration: D, cluster, rows, allocation, ledger, previous, typeOrder: order, skipZeroPriority,
     });
-    if (out.plan.assignments.length === 0 && stale && cfg.recomputeWhenIdle === true) {
-      // Nothing can run only because the allocation predates some jobs: recompute now rather than idle (Gavel
-      // would wait for the next arrival; see docs/fidelity.md).
+    const noMoreArrivals = source.exhausted() && source.nextArrival() === undefined;
+    if (out.plan.assignments.length === 0 && stale && (cfg.recomputeWhenIdle === true || noMoreArrivals)) {
+      // Nothing can run only because the allocation predates some jobs. With no arrival left to wait for, Gavel
+      // forces a recompute (its trace mode resets the accounting period); otherwise Gavel waits for the next
+      // arrival, and so do we unless asked to recompute at once (see docs/fidelity.md).
       recompute();
       out = planRound({ round, now, roundDuration: D, cluster, rows, allocation, ledger, previous, typeOrder: order, skipZeroPriority });
     }
+    mechanismSeconds += nowSeconds() - tm;
     // Preemptions: jobs that ran last round, are unfinished, and do not keep their GPUs.
     const kept = new Set<string>();
     for (const a of out.plan.assignments) if (a.leaseExtended) for (const j of a.jobIds) kept.add(j);
@@ -347,7 +356,9 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
         execJobs.set(j, { job: act.job, totalSteps: act.rec.totalSteps, remainingSteps: Math.max(0, act.rec.totalSteps - act.rec.stepsDone) });
       }
     }
+    const te = nowSeconds();
     const report = await executor.runRound(out.plan, execJobs);
+    executorSeconds += nowSeconds() - te;
     const end = Math.max(report.end, now);
     const nActive = active.size;
     for (const a of active.values()) a.rec.activeJobSeconds += nActive * (end - now);
@@ -421,6 +432,8 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     timeline,
     policyCalls,
     policySeconds,
+    mechanismSeconds,
+    executorSeconds,
     leaseExtensions,
     leaseOpportunities,
     stopReason,

@@ -19,7 +19,7 @@ function result(jobs: JobRecord[]): EngineResult {
       { round: 0, start: 0, end: 3600, activeJobs: 2, runningJobs: 2, finishedJobs: 0, busyGpuSeconds: [7200, 0] },
       { round: 1, start: 3600, end: 7200, activeJobs: 1, runningJobs: 1, finishedJobs: 1, busyGpuSeconds: [0, 3600] },
     ],
-    policyCalls: 1, policySeconds: 0.1, leaseExtensions: 1, leaseOpportunities: 2, stopReason: 'drained',
+    policyCalls: 1, policySeconds: 0.1, mechanismSeconds: 0, executorSeconds: 0, leaseExtensions: 1, leaseOpportunities: 2, stopReason: 'drained',
   };
 }
 
