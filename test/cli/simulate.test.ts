@@ -41,7 +41,7 @@ describe('rondo simulate', () => {
     const r = await runCommand(registerSimulate, [...args, '--skip-too-large', '--json']);
     const o = JSON.parse(r.stdout) as Record<string, number>;
     expect(o.skippedTooLarge).toBeGreaterThan(0);
-    expect(o.jobs + o.skippedTooLarge).toBe(readFileSync(SMALL, 'utf8').trim().split('\n').length);
+    expect(Number(o.jobs) + Number(o.skippedTooLarge)).toBe(readFileSync(SMALL, 'utf8').trim().split('\n').length);
   });
 
   it('writes --out and --jobs-csv, and a summary table without --json', async () => {
