@@ -9,8 +9,8 @@
  *    order, i.e. arrival order); the per-type queues are concatenated and walked once: a row is picked for the first
  *    type where it fits (all `scaleFactor` GPUs of one type, gang-scheduled) and is not yet picked.
  * 3. Placement per type, largest gangs first: a row that ran on this type last round keeps exactly its GPUs when
- *    they are still free (lease extension); others take GPUs server by server (consolidated when a server can hold
- *    the gang).
+ *    they are still free (lease extension); others go to the first server that can hold the whole gang
+ *    (consolidated), else take free GPUs in server order (spread; with one GPU per server, Gavel's strided walk).
  */
 import type { Allocation, Assignment, ClusterSpec, GpuType, RoundPlan, RowKey } from '../model/index.js';
 import type { ShareLedger } from './ledger.js';
@@ -143,17 +143,12 @@ export function planRound(input: MechanismInput): MechanismOutput {
     const k = types.indexOf(t);
     const jobs = scheduled[k]!;
     if (jobs.length === 0) continue;
-    // Free GPUs of this type, grouped by server, in server order.
-    const servers = cluster.servers.filter((s) => s.gpuType === t).map((s) => {
-      const g: number[] = [];
-      for (let i = 0; i < s.gpus; i++) g.push(s.firstGpu + i);
-      return { id: s.id, gpus: g };
-    });
-    const serverOf = new Map<number, number>();
-    for (const s of servers) for (const g of s.gpus) serverOf.set(g, s.id);
+    // GPUs of this type, grouped by server, in server order.
+    const layout = serverLayout(cluster, t);
+    const servers = layout.servers;
+    const serverOf = layout.serverOf;
     const taken = new Set<number>();
     const placed = new Map<string, { gpus: number[]; extended: boolean }>();
-    let ptr = 0;
     const sizes = [...new Set(jobs.map((e) => e.row.scaleFactor))].sort((a, b) => b - a);
     for (const size of sizes) {
       const group = jobs.filter((e) => e.row.scaleFactor === size);
@@ -165,24 +160,29 @@ export function planRound(input: MechanismInput): MechanismOutput {
         placed.set(e.row.key, { gpus: [...prev.gpus], extended: true });
         for (const g of prev.gpus) taken.add(g);
       }
-      // Everyone else: walk servers, filling one before moving to the next.
+      // Everyone else: the first server that can hold the whole gang (consolidated); failing that, free GPUs in
+      // server order. With one GPU per server this is exactly Gavel's strided walk.
       for (const e of group) {
         if (placed.has(e.row.key)) continue;
         // A row without a share in the allocation holds its slot this round but is not started (Gavel).
         if (!allocation?.shares.has(e.row.key)) continue;
-        const got: number[] = [];
-        while (got.length < size && ptr < servers.length) {
-          const s = servers[ptr]!;
-          if (s.gpus.length === 0) {
-            ptr++;
-            continue;
-          }
-          const g = s.gpus.shift()!;
-          if (!taken.has(g)) {
-            got.push(g);
-            taken.add(g);
+        let got: number[] = [];
+        if (size > 1) {
+          for (const srv of servers) {
+            const free = srv.gpus.filter((g) => !taken.has(g));
+            if (free.length >= size) {
+              got = free.slice(0, size);
+              break;
+            }
           }
         }
+        for (let i = 0; got.length < size && i < servers.length; i++) {
+          for (const g of servers[i]!.gpus) {
+            if (got.length === size) break;
+            if (!taken.has(g)) got.push(g);
+          }
+        }
+        for (const g of got) taken.add(g);
         if (got.length !== size) throw new Error(`mechanism: could not place ${e.row.key} on ${size} ${t} GPUs`);
         placed.set(e.row.key, { gpus: got, extended: false });
       }
@@ -212,6 +212,33 @@ export function planRound(input: MechanismInput): MechanismOutput {
     leaseOpportunities,
     leaseExtensions,
   };
+}
+
+interface TypeLayout {
+  readonly servers: ReadonlyArray<{ readonly id: number; readonly gpus: readonly number[] }>;
+  readonly serverOf: ReadonlyMap<number, number>;
+}
+
+/** Servers and GPU ids of one type, computed once per cluster (the cluster is immutable). */
+const layouts = new WeakMap<ClusterSpec, Map<GpuType, TypeLayout>>();
+
+function serverLayout(cluster: ClusterSpec, t: GpuType): TypeLayout {
+  let byType = layouts.get(cluster);
+  if (!byType) {
+    byType = new Map();
+    layouts.set(cluster, byType);
+  }
+  let l = byType.get(t);
+  if (!l) {
+    const servers = cluster.servers
+      .filter((s) => s.gpuType === t)
+      .map((s) => ({ id: s.id, gpus: Array.from({ length: s.gpus }, (_, i) => s.firstGpu + i) }));
+    const serverOf = new Map<number, number>();
+    for (const s of servers) for (const g of s.gpus) serverOf.set(g, s.id);
+    l = { servers, serverOf };
+    byType.set(t, l);
+  }
+  return l;
 }
 
 function sameSet(a: readonly number[], b: readonly number[]): boolean {

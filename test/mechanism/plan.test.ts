@@ -86,6 +86,18 @@ describe('planRound', () => {
     expect(packed.find((x) => x.jobIds[0] === 'small')!.gpuType).toBe('k80');
   });
 
+  it('prefers a server that can hold the whole gang over filling partly used ones', () => {
+    // 2 GPUs per server: x keeps GPUs 1 and 2 (spread over servers 0 and 1); y goes whole to server 2, not to 0 and 3.
+    const rows = [row('x', 2), row('y', 2)];
+    const a = alloc({ x: [1, 0], y: [1, 0] });
+    const prev: Assignment[] = [{ jobIds: ['x'], gpuType: 'v100', gpus: [1, 2], consolidated: false, leaseExtended: false }];
+    const out = plan({ rows, allocation: a, previous: prev, perServer: 2, v100: 6 }).plan.assignments;
+    const y = out.find((q) => q.jobIds[0] === 'y')!;
+    expect(y.gpus).toEqual([4, 5]);
+    expect(y.consolidated).toBe(true);
+    expect(out.find((q) => q.jobIds[0] === 'x')!).toMatchObject({ gpus: [1, 2], leaseExtended: true, consolidated: false });
+  });
+
   it('picks by priority; a job that does not fit waits while smaller ones use the GPUs', () => {
     const rows = [row('a', 3), row('b', 2), row('c', 1)];
     const a = alloc({ a: [0.9, 0], b: [0.5, 0], c: [0.1, 0] });

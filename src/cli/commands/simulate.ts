@@ -162,6 +162,8 @@ export function progressObserver(total: number, what: string, quiet: boolean): {
   const started = Date.now();
   let last = 0;
   let bar: cliProgress.SingleBar | undefined;
+  let lastDone = 0;
+  let lastInfo: RoundInfo | undefined;
   if (tty) {
     bar = new cliProgress.SingleBar(
       { format: `${what} [{bar}] {value}/{total} jobs | sim {sim} h | {rounds} rounds | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true, etaBuffer: 50 },
@@ -172,6 +174,8 @@ export function progressObserver(total: number, what: string, quiet: boolean): {
   const observer: EngineObserver = {
     onRound(info: RoundInfo) {
       const done = info.windowFinished && total > 0 ? info.windowFinished : info.finishedJobs;
+      lastDone = done;
+      lastInfo = info;
       const now = Date.now();
       if (bar) {
         if (now - last > 100) {
@@ -188,7 +192,10 @@ export function progressObserver(total: number, what: string, quiet: boolean): {
   return {
     observer,
     stop() {
-      if (bar) bar.stop();
+      if (bar) {
+        if (lastInfo) bar.update(Math.min(lastDone, total), { sim: (lastInfo.end / 3600).toFixed(1), rounds: lastInfo.round + 1 });
+        bar.stop();
+      }
     },
   };
 }
