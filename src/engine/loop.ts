@@ -48,6 +48,8 @@ export interface EngineConfig {
   /** Stop once every job with arrival index in [start, end) has finished (Gavel's measurement window). */
   readonly window?: { readonly start: number; readonly end: number };
   readonly maxRounds?: number;
+  /** Consecutive failed rounds after which a job is dropped (Gavel: 5). */
+  readonly maxFailures?: number;
   /**
    * When nothing can run only because the allocation predates the waiting jobs: true recomputes at once; false
    * (default, as Gavel's simulator) waits for the next arrival or completion. See docs/fidelity.md.
@@ -76,6 +78,9 @@ export interface JobRecord {
   roundsRun: number;
   /** Times the job was stopped (not kept in place) while unfinished. */
   preemptions: number;
+  /** Consecutive failed rounds; at `maxFailures` the job is dropped and marked `failed`. */
+  failures: number;
+  failed: boolean;
   /** Time-integral of the number of active jobs over the job's life (for finish-time fairness). */
   activeJobSeconds: number;
 }
@@ -135,6 +140,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
   const { cluster, policy, clock, executor, source } = cfg;
   const D = cfg.roundDuration ?? DEFAULT_ROUND_DURATION_S;
   const minInterval = cfg.minReallocationInterval ?? DEFAULT_MIN_REALLOCATION_INTERVAL_S;
+  const maxFailures = cfg.maxFailures ?? 5;
   const totalStepsOf = cfg.totalStepsOf ?? defaultTotalSteps(cluster, cfg.throughputOf);
   const types = cluster.gpuTypes;
   const skipZeroPriority = policy.meta.name.toLowerCase().startsWith('fifo');
@@ -185,6 +191,8 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
         runSeconds: types.map(() => 0),
         roundsRun: 0,
         preemptions: 0,
+        failures: 0,
+        failed: false,
         activeJobSeconds: 0,
       };
       records.push(rec);
@@ -365,6 +373,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
 
     const credits: RunCredit[] = [];
     const finished: string[] = [];
+    const dropped: string[] = [];
     const busy = types.map(() => 0);
     const scaleOf = new Map<string, number>();
     for (const a of out.plan.assignments) for (const j of a.jobIds) scaleOf.set(j, a.gpus.length);
@@ -375,7 +384,17 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       const k = types.indexOf(p.gpuType);
       if (k < 0) continue;
       act.rec.roundsRun++;
-      if (p.failed) continue;
+      if (p.failed) {
+        // Gavel drops a job after MAX_FAILED_ATTEMPTS consecutive failed micro-tasks; the allocation is recomputed.
+        act.rec.failures++;
+        stale = true;
+        if (act.rec.failures >= maxFailures) {
+          act.rec.failed = true;
+          dropped.push(p.jobId);
+        }
+        continue;
+      }
+      act.rec.failures = 0;
       act.rec.stepsDone += p.steps;
       act.rec.runSeconds[k]! += p.runTime;
       busy[k]! += p.runTime * (scaleOf.get(p.jobId) ?? act.job.scaleFactor);
@@ -391,13 +410,16 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     }
     ledger = creditRuns(ledger, credits);
     now = Math.max(end, clock.now());
+    for (const j of dropped) {
+      if (!finished.includes(j)) finished.push(j);
+    }
     if (finished.length > 0) {
       for (const j of finished) {
         const act = active.get(j)!;
         active.delete(j);
         finishedCount++;
         if (windowLeft > 0 && inWindow(act.rec.index)) windowLeft--;
-        cfg.observer?.onJobFinished?.(j, act.rec.finishTime!);
+        if (act.rec.finishTime !== undefined) cfg.observer?.onJobFinished?.(j, act.rec.finishTime);
         await executor.release?.(j);
       }
       ledger = removeRows(ledger, finished);

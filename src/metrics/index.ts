@@ -21,6 +21,8 @@ export interface JobMetrics {
   readonly jctSeconds: number | null;
   readonly rho: number | null;
   readonly preemptions: number;
+  /** Dropped after repeated failures (never finished). */
+  readonly failed: boolean;
   readonly inWindow: boolean;
 }
 
@@ -36,6 +38,8 @@ export interface RunMetrics {
   readonly jobs: number;
   readonly windowJobs: number;
   readonly completedWindowJobs: number;
+  /** Jobs dropped after repeated failures (real executors only; never in simulation). */
+  readonly failedJobs: number;
   readonly avgJctHours: number | null;
   readonly medianJctHours: number | null;
   readonly p95JctHours: number | null;
@@ -129,6 +133,7 @@ export function computeMetrics(
       jctSeconds: jct,
       rho: jobRho(r, cluster, throughputOf(r)),
       preemptions: r.preemptions,
+      failed: r.failed,
       inWindow: inWindow(r.index),
     };
   });
@@ -191,6 +196,7 @@ export function computeMetrics(
     jobs: result.jobs.length,
     windowJobs: win.length,
     completedWindowJobs: done.length,
+    failedJobs: result.jobs.filter((j) => j.failed).length,
     avgJctHours: h(avg),
     medianJctHours: h(quantile(jcts, 0.5)),
     p95JctHours: h(quantile(jcts, 0.95)),

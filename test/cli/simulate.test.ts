@@ -54,6 +54,10 @@ describe('rondo simulate', () => {
     expect(doc.jobs).toHaveLength(doc.summary.jobs);
     expect(doc.utilization.hourly.length).toBeGreaterThan(0);
     expect(readFileSync(csv, 'utf8').split('\n')[0]).toBe('job_id,index,job_type,scale_factor,arrival_time,finish_time,jct,rho,preemptions,in_window');
+    // Same input, same bytes.
+    const first = [readFileSync(out, 'utf8'), readFileSync(csv, 'utf8')];
+    await runCommand(registerSimulate, ['simulate', '--trace', SMALL, '--policy', 'max_min_fairness_perf', '--out', out, '--jobs-csv', csv]);
+    expect([readFileSync(out, 'utf8'), readFileSync(csv, 'utf8')]).toEqual(first);
   });
 
   it('generates a seeded workload deterministically and stops at the window', async () => {

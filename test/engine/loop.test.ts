@@ -78,6 +78,32 @@ describe('engine with the simulated clock and executor', () => {
     expect(a.jobs.every((j) => j.finishTime !== undefined)).toBe(true);
   });
 
+  it('drops a job after 5 consecutive failed rounds and carries on', async () => {
+    const cluster = cluster2();
+    const table = smallTable();
+    const clock = new SimClock();
+    const sim = new SimExecutor(clock, table);
+    const executor: Executor = {
+      async runRound(plan, jobs) {
+        const r = await sim.runRound(plan, jobs);
+        if (r.end === plan.start) clock.advanceTo(plan.start + plan.duration);
+        return {
+          end: Math.max(r.end, plan.start + (r.progress.some((p) => p.jobId !== 'bad') ? 0 : plan.duration)),
+          progress: r.progress.map((p) => (p.jobId === 'bad' ? { jobId: 'bad', gpuType: p.gpuType, steps: 0, runTime: 0, finished: false, failed: true } : p)),
+        };
+      },
+    };
+    const r = await runEngine({
+      cluster, policy: testFifo(), clock, executor, source: new TraceSource([job('bad', { totalSteps: 1e9 }), job('ok', { totalSteps: 36000 })]),
+      throughputOf: tableThroughputs(table, cluster), roundDuration: 360,
+    });
+    const bad = r.jobs.find((j) => j.id === 'bad')!;
+    expect(bad.failed).toBe(true);
+    expect(bad.finishTime).toBeUndefined();
+    expect(bad.roundsRun).toBe(5);
+    expect(r.jobs.find((j) => j.id === 'ok')!.finishTime).toBeCloseTo(3600, 6);
+  });
+
   it('drives any Clock/Executor/JobSource implementation (async, no simulation assumptions)', async () => {
     // A fake "real" runtime: async executor that ends every round after the full duration.
     let t = 0;

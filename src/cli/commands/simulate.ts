@@ -233,6 +233,7 @@ export function runJson(out: SimulationOutput): Record<string, unknown> {
     jobs: s.jobs,
     windowJobs: s.windowJobs,
     completedWindowJobs: s.completedWindowJobs,
+    failedJobs: s.failedJobs,
     avgJctHours: s.avgJctHours,
     medianJctHours: s.medianJctHours,
     p95JctHours: s.p95JctHours,
@@ -326,7 +327,8 @@ export function register(program: Command): void {
             reallocWhenIdle: workload.base.recomputeWhenIdle,
             prices: workload.base.prices,
           },
-          summary: runJson(out),
+          // Wall-clock timings are left out so that the file is byte-for-byte the same for the same input.
+          summary: Object.fromEntries(Object.entries(runJson(out)).filter(([k]) => k !== 'wallSeconds' && k !== 'policySeconds')),
           dropped: out.dropped,
           jobs: out.metrics.perJob,
           utilization: { gpuTypes: workload.base.cluster.gpuTypes, hourly: out.metrics.utilizationSeries },
