@@ -111,6 +111,8 @@ interface Active {
   readonly job: Job;
   readonly rec: JobRecord;
   readonly throughput: readonly number[];
+  /** The job's single-job row for the mechanism, built once. */
+  readonly row: MechanismRow;
 }
 
 function defaultTotalSteps(cluster: ClusterSpec, throughputOf: (j: Job) => readonly number[]) {
@@ -196,7 +198,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
         activeJobSeconds: 0,
       };
       records.push(rec);
-      active.set(job.id, { job, rec, throughput });
+      active.set(job.id, { job, rec, throughput, row: { key: job.id, jobIds: [job.id], scaleFactor: job.scaleFactor, throughput } });
       cfg.observer?.onJobArrived?.(job.id, job.arrivalTime);
     }
     ledger = addRows(ledger, jobs.map((j) => j.id), D);
@@ -256,8 +258,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
   // Active jobs in arrival order (Map keeps insertion order = admission order).
   const orderedActive = (): Active[] => [...active.values()];
 
-  const rowsOf = (list: readonly Active[]): MechanismRow[] =>
-    list.map((a) => ({ key: a.job.id, jobIds: [a.job.id], scaleFactor: a.job.scaleFactor, throughput: a.throughput }));
+  const rowsOf = (list: readonly Active[]): MechanismRow[] => list.map((a) => a.row);
 
   const typeOrder = (): readonly GpuType[] => {
     if (!shuffleTypes) return types;

@@ -45,8 +45,8 @@ export interface MechanismInput {
 
 export interface MechanismOutput {
   readonly plan: RoundPlan;
-  /** Priority per row per `cluster.gpuTypes` (for logs and tests). */
-  readonly priorities: ReadonlyMap<RowKey, readonly number[]>;
+  /** Priority of a row per `cluster.gpuTypes` (for logs and tests); undefined for unknown rows. */
+  readonly priorityOf: (key: RowKey) => readonly number[] | undefined;
   /** Rows that ran last round and are still candidates (lease-extension opportunities). */
   readonly leaseOpportunities: number;
   readonly leaseExtensions: number;
@@ -55,83 +55,138 @@ export interface MechanismOutput {
 /** Gavel: `new_priority = allocation * 1e9` when the row has no credited fraction yet. */
 const UNSEEN_PRIORITY_SCALE = 1e9;
 
+/** Per row and type (flat, row-major): priority, deficit and share, the three sort keys of Gavel's queues. */
+interface RowTables {
+  readonly priority: Float64Array;
+  readonly deficit: Float64Array;
+  readonly share: Float64Array;
+}
+
+function rowTables(
+  rows: readonly MechanismRow[],
+  allocation: Allocation | undefined,
+  ledger: ShareLedger,
+  gpuTypes: readonly GpuType[],
+): RowTables {
+  const T = gpuTypes.length;
+  const priority = new Float64Array(rows.length * T);
+  const deficit = new Float64Array(rows.length * T);
+  const share = new Float64Array(rows.length * T);
+  const ledgerIdx = gpuTypes.map((t) => ledger.gpuTypes.indexOf(t));
+  const allocIdx = allocation ? gpuTypes.map((t) => allocation.gpuTypes.indexOf(t)) : [];
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    const x = allocation?.shares.get(row.key);
+    const times = ledger.jobTime.get(row.key);
+    const d = ledger.deficits.get(row.key);
+    for (let k = 0; k < T; k++) {
+      const li = ledgerIdx[k]!;
+      if (d && li >= 0) deficit[i * T + k] = d[li]!;
+      if (!x) continue;
+      const ai = allocIdx[k]!;
+      const xk = ai >= 0 ? x[ai]! : 0;
+      share[i * T + k] = xk;
+      if (xk === 0 || !(row.throughput[k]! > 0)) continue;
+      const wt = li >= 0 ? ledger.workerTime[li]! : 0;
+      const fraction = wt === 0 || !times || li < 0 ? 0 : times[li]! / wt;
+      priority[i * T + k] = fraction > 0 ? xk / fraction : xk * UNSEEN_PRIORITY_SCALE;
+    }
+  }
+  return { priority, deficit, share };
+}
+
 export function computePriorities(
   rows: readonly MechanismRow[],
   allocation: Allocation | undefined,
   ledger: ShareLedger,
   gpuTypes: readonly GpuType[],
 ): Map<RowKey, number[]> {
-  const out = new Map<RowKey, number[]>();
-  const ledgerIdx = gpuTypes.map((t) => ledger.gpuTypes.indexOf(t));
-  const allocIdx = allocation ? gpuTypes.map((t) => allocation.gpuTypes.indexOf(t)) : [];
-  for (const row of rows) {
-    const share = allocation?.shares.get(row.key);
-    const times = ledger.jobTime.get(row.key);
-    const pr = gpuTypes.map((_, k) => {
-      if (!share) return 0;
-      const ai = allocIdx[k]!;
-      const x = ai >= 0 ? share[ai]! : 0;
-      if (x === 0 || !(row.throughput[k]! > 0)) return 0;
-      const li = ledgerIdx[k]!;
-      const wt = li >= 0 ? ledger.workerTime[li]! : 0;
-      const fraction = wt === 0 || !times || li < 0 ? 0 : times[li]! / wt;
-      return fraction > 0 ? x / fraction : x * UNSEEN_PRIORITY_SCALE;
-    });
-    out.set(row.key, pr);
-  }
-  return out;
+  const { priority } = rowTables(rows, allocation, ledger, gpuTypes);
+  const T = gpuTypes.length;
+  return new Map(rows.map((r, i) => [r.key, Array.from(priority.subarray(i * T, i * T + T))]));
 }
 
-interface QueueEntry {
-  readonly row: MechanismRow;
-  readonly k: number;
-  readonly priority: number;
-  readonly deficit: number;
-  readonly share: number;
-  readonly order: number;
+/**
+ * Rows of one type's queue in Gavel's order, produced lazily: (priority, deficit, share) descending, then row order
+ * (Python's stable sort). A binary heap, so a round costs O(n + picks x log n) rather than a full sort per type.
+ */
+class TypeQueue {
+  private readonly heap: number[];
+
+  constructor(
+    n: number,
+    private readonly k: number,
+    private readonly T: number,
+    private readonly t: RowTables,
+  ) {
+    this.heap = Array.from({ length: n }, (_, i) => i);
+    for (let i = (n >> 1) - 1; i >= 0; i--) this.down(i);
+  }
+
+  /** True when row a comes before row b. */
+  private before(a: number, b: number): boolean {
+    const { priority, deficit, share } = this.t;
+    const ia = a * this.T + this.k;
+    const ib = b * this.T + this.k;
+    if (priority[ia] !== priority[ib]) return priority[ia]! > priority[ib]!;
+    if (deficit[ia] !== deficit[ib]) return deficit[ia]! > deficit[ib]!;
+    if (share[ia] !== share[ib]) return share[ia]! > share[ib]!;
+    return a < b;
+  }
+
+  private down(i: number): void {
+    const h = this.heap;
+    const n = h.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) return;
+      const r = l + 1;
+      const c = r < n && this.before(h[r]!, h[l]!) ? r : l;
+      if (!this.before(h[c]!, h[i]!)) return;
+      [h[i], h[c]] = [h[c]!, h[i]!];
+      i = c;
+    }
+  }
+
+  pop(): number | undefined {
+    const h = this.heap;
+    if (h.length === 0) return undefined;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      this.down(0);
+    }
+    return top;
+  }
 }
 
 export function planRound(input: MechanismInput): MechanismOutput {
   const { cluster, rows, allocation, ledger } = input;
   const types = cluster.gpuTypes;
+  const T = types.length;
   const typeOrder = (input.typeOrder ?? types).filter((t) => types.includes(t));
-  const priorities = computePriorities(rows, allocation, ledger, types);
-  const ledgerIdx = types.map((t) => ledger.gpuTypes.indexOf(t));
-  const allocIdx = allocation ? types.map((t) => allocation.gpuTypes.indexOf(t)) : [];
+  const tables = rowTables(rows, allocation, ledger, types);
+  const minScale = rows.reduce((m, r) => Math.min(m, r.scaleFactor), Infinity);
 
-  // 2. Pick rows.
-  const queue: QueueEntry[] = [];
-  for (const t of typeOrder) {
-    const k = types.indexOf(t);
-    const entries: QueueEntry[] = rows.map((row, order) => {
-      const share = allocation?.shares.get(row.key);
-      const li = ledgerIdx[k]!;
-      const d = ledger.deficits.get(row.key);
-      return {
-        row,
-        k,
-        priority: priorities.get(row.key)![k]!,
-        deficit: d && li >= 0 ? d[li]! : 0,
-        share: share && allocIdx[k]! >= 0 ? share[allocIdx[k]!]! : 0,
-        order,
-      };
-    });
-    entries.sort((a, b) => b.priority - a.priority || b.deficit - a.deficit || b.share - a.share || a.order - b.order);
-    for (const e of entries) queue.push(e);
-  }
+  // 2. Pick rows: walk each type's queue in `typeOrder` (Gavel concatenates the sorted per-type queues).
   const left = types.map((t) => cluster.gpus[t] ?? 0);
   const picked = new Set<string>();
-  const scheduled: QueueEntry[][] = types.map(() => []);
-  for (const e of queue) {
-    const { row, k } = e;
-    if (left[k] === 0) continue;
-    if (row.jobIds.some((j) => picked.has(j))) continue;
-    if (!(row.throughput[k]! > 0)) continue;
-    if (input.skipZeroPriority && e.priority <= 0) continue;
-    if (row.scaleFactor > left[k]!) continue;
-    left[k]! -= row.scaleFactor;
-    for (const j of row.jobIds) picked.add(j);
-    scheduled[k]!.push(e);
+  const scheduled: MechanismRow[][] = types.map(() => []);
+  for (const t of typeOrder) {
+    const k = types.indexOf(t);
+    if (left[k]! < minScale) continue;
+    const q = new TypeQueue(rows.length, k, T, tables);
+    for (let i = q.pop(); i !== undefined && left[k]! >= minScale; i = q.pop()) {
+      const row = rows[i]!;
+      if (row.jobIds.some((j) => picked.has(j))) continue;
+      if (!(row.throughput[k]! > 0)) continue;
+      if (input.skipZeroPriority && tables.priority[i * T + k]! <= 0) continue;
+      if (row.scaleFactor > left[k]!) continue;
+      left[k]! -= row.scaleFactor;
+      for (const j of row.jobIds) picked.add(j);
+      scheduled[k]!.push(row);
+    }
   }
 
   // 3. Place on GPUs.
@@ -149,23 +204,23 @@ export function planRound(input: MechanismInput): MechanismOutput {
     const serverOf = layout.serverOf;
     const taken = new Set<number>();
     const placed = new Map<string, { gpus: number[]; extended: boolean }>();
-    const sizes = [...new Set(jobs.map((e) => e.row.scaleFactor))].sort((a, b) => b - a);
+    const sizes = [...new Set(jobs.map((e) => e.scaleFactor))].sort((a, b) => b - a);
     for (const size of sizes) {
-      const group = jobs.filter((e) => e.row.scaleFactor === size);
+      const group = jobs.filter((e) => e.scaleFactor === size);
       // Keep rows on last round's GPUs where possible.
       for (const e of group) {
-        const prev = prevByKey.get(e.row.key);
+        const prev = prevByKey.get(e.key);
         if (!prev || prev.gpuType !== t) continue;
         if (prev.gpus.some((g) => taken.has(g))) continue;
-        placed.set(e.row.key, { gpus: [...prev.gpus], extended: true });
+        placed.set(e.key, { gpus: [...prev.gpus], extended: true });
         for (const g of prev.gpus) taken.add(g);
       }
       // Everyone else: the first server that can hold the whole gang (consolidated); failing that, free GPUs in
       // server order. With one GPU per server this is exactly Gavel's strided walk.
       for (const e of group) {
-        if (placed.has(e.row.key)) continue;
+        if (placed.has(e.key)) continue;
         // A row without a share in the allocation holds its slot this round but is not started (Gavel).
-        if (!allocation?.shares.has(e.row.key)) continue;
+        if (!allocation?.shares.has(e.key)) continue;
         let got: number[] = [];
         if (size > 1) {
           for (const srv of servers) {
@@ -183,19 +238,19 @@ export function planRound(input: MechanismInput): MechanismOutput {
           }
         }
         for (const g of got) taken.add(g);
-        if (got.length !== size) throw new Error(`mechanism: could not place ${e.row.key} on ${size} ${t} GPUs`);
-        placed.set(e.row.key, { gpus: got, extended: false });
+        if (got.length !== size) throw new Error(`mechanism: could not place ${e.key} on ${size} ${t} GPUs`);
+        placed.set(e.key, { gpus: got, extended: false });
       }
     }
     for (const e of jobs) {
-      const p = placed.get(e.row.key);
+      const p = placed.get(e.key);
       if (!p) continue;
-      const prev = prevByKey.get(e.row.key);
+      const prev = prevByKey.get(e.key);
       const same = !!prev && prev.gpuType === t && sameSet(prev.gpus, p.gpus);
       if (same) leaseExtensions++;
       const srv = new Set(p.gpus.map((g) => serverOf.get(g)));
       assignments.push({
-        jobIds: e.row.jobIds,
+        jobIds: e.jobIds,
         gpuType: t,
         gpus: p.gpus,
         consolidated: srv.size === 1,
@@ -206,9 +261,15 @@ export function planRound(input: MechanismInput): MechanismOutput {
   const active = new Set(rows.map((r) => r.key));
   let leaseOpportunities = 0;
   for (const key of prevByKey.keys()) if (active.has(key)) leaseOpportunities++;
+  let index: Map<RowKey, number> | undefined;
+  const priorityOf = (key: RowKey): readonly number[] | undefined => {
+    index ??= new Map(rows.map((r, i) => [r.key, i]));
+    const i = index.get(key);
+    return i === undefined ? undefined : Array.from(tables.priority.subarray(i * T, i * T + T));
+  };
   return {
     plan: { round: input.round, start: input.now, duration: input.roundDuration, assignments },
-    priorities,
+    priorityOf,
     leaseOpportunities,
     leaseExtensions,
   };
