@@ -81,6 +81,8 @@ export interface JobRecord {
   /** Consecutive failed rounds; at `maxFailures` the job is dropped and marked `failed`. */
   failures: number;
   failed: boolean;
+  /** Cancelled through the job source before finishing. */
+  cancelled: boolean;
   /** Time-integral of the number of active jobs over the job's life (for finish-time fairness). */
   activeJobSeconds: number;
 }
@@ -195,6 +197,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
         preemptions: 0,
         failures: 0,
         failed: false,
+        cancelled: false,
         activeJobSeconds: 0,
       };
       records.push(rec);
@@ -282,8 +285,31 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     }
   };
 
+  const cancel = async (): Promise<void> => {
+    if (!source.takeCancelled) return;
+    const ids = await source.takeCancelled();
+    const gone: string[] = [];
+    for (const id of ids) {
+      const act = active.get(id);
+      if (!act) continue;
+      act.rec.cancelled = true;
+      active.delete(id);
+      gone.push(id);
+      finishedCount++;
+      if (windowLeft > 0 && inWindow(act.rec.index)) windowLeft--;
+      cfg.observer?.onJobRemoved?.(id, now, 'cancelled');
+      await executor.release?.(id);
+    }
+    if (gone.length > 0) {
+      ledger = removeRows(ledger, gone);
+      previous = previous.filter((a) => !a.jobIds.some((j) => gone.includes(j)));
+      stale = true;
+    }
+  };
+
   admit(await source.poll(now));
   while (true) {
+    await cancel();
     if (cfg.signal?.aborted) {
       stopReason = 'aborted';
       break;
@@ -365,6 +391,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
         execJobs.set(j, { job: act.job, totalSteps: act.rec.totalSteps, remainingSteps: Math.max(0, act.rec.totalSteps - act.rec.stepsDone) });
       }
     }
+    cfg.observer?.onPlan?.(out.plan);
     const te = nowSeconds();
     const report = await executor.runRound(out.plan, execJobs);
     executorSeconds += nowSeconds() - te;
@@ -421,6 +448,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
         finishedCount++;
         if (windowLeft > 0 && inWindow(act.rec.index)) windowLeft--;
         if (act.rec.finishTime !== undefined) cfg.observer?.onJobFinished?.(j, act.rec.finishTime);
+        else cfg.observer?.onJobRemoved?.(j, now, 'failed');
         await executor.release?.(j);
       }
       ledger = removeRows(ledger, finished);

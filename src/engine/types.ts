@@ -68,6 +68,11 @@ export interface JobSource {
   nextArrival(): number | undefined;
   /** True when no job will ever arrive again (trace exhausted). Live sources return false. */
   exhausted(): boolean;
+  /**
+   * Optional: ids of jobs cancelled since the last call (live sources, e.g. `rondo cancel`). The engine removes those
+   * still active before planning the next round and calls `Executor.release` for them.
+   */
+  takeCancelled?(): readonly string[] | Promise<readonly string[]>;
 }
 
 /** Per-round information the engine hands to observers (progress bars, logs, the server's dashboard). */
@@ -85,8 +90,12 @@ export interface RoundInfo {
 }
 
 export interface EngineObserver {
+  /** The plan about to be run (before `Executor.runRound`). */
+  onPlan?(plan: RoundPlan): void;
   onRound?(info: RoundInfo): void;
   onJobArrived?(jobId: string, time: number): void;
   onJobFinished?(jobId: string, time: number): void;
+  /** A job left without finishing: cancelled, or dropped after repeated failures. */
+  onJobRemoved?(jobId: string, time: number, reason: 'cancelled' | 'failed'): void;
   onAllocation?(time: number, rows: number, seconds: number): void;
 }

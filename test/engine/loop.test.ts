@@ -104,6 +104,35 @@ describe('engine with the simulated clock and executor', () => {
     expect(r.jobs.find((j) => j.id === 'ok')!.finishTime).toBeCloseTo(3600, 6);
   });
 
+  it('removes cancelled jobs before the next round and releases them', async () => {
+    const cluster = cluster2();
+    const table = smallTable();
+    const clock = new SimClock();
+    const trace = new TraceSource([job('x', { totalSteps: 1e7 }), job('y', { totalSteps: 3600 })]);
+    let calls = 0;
+    const source: JobSource = {
+      poll: (t) => trace.poll(t),
+      nextArrival: () => trace.nextArrival(),
+      exhausted: () => trace.exhausted(),
+      takeCancelled: () => (++calls === 3 ? ['x'] : []),
+    };
+    const released: string[] = [];
+    const removed: string[] = [];
+    const sim = new SimExecutor(clock, table);
+    const executor: Executor = { runRound: (p, j) => sim.runRound(p, j), release: (id) => void released.push(id) };
+    const r = await runEngine({
+      cluster, policy: testFifo(), clock, executor, source, throughputOf: tableThroughputs(table, cluster), roundDuration: 360,
+      observer: { onJobRemoved: (id, _t, why) => void removed.push(`${id}:${why}`) },
+    });
+    const x = r.jobs.find((j) => j.id === 'x')!;
+    expect(x.cancelled).toBe(true);
+    expect(x.finishTime).toBeUndefined();
+    expect(x.roundsRun).toBe(2);
+    expect(removed).toEqual(['x:cancelled']);
+    expect(released.sort()).toEqual(['x', 'y']);
+    expect(r.stopReason).toBe('drained');
+  });
+
   it('drives any Clock/Executor/JobSource implementation (async, no simulation assumptions)', async () => {
     // A fake "real" runtime: async executor that ends every round after the full duration.
     let t = 0;

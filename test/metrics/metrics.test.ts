@@ -8,7 +8,7 @@ const cluster = makeCluster({ v100: 2, k80: 2 }, 1);
 function rec(i: number, arrival: number, finish: number | undefined, over: Partial<JobRecord> = {}): JobRecord {
   return {
     id: `j${i}`, index: i, jobType: 'A', scaleFactor: 1, arrivalTime: arrival, totalSteps: 3600, stepsDone: 0, finishTime: finish,
-    runSeconds: [0, 0], roundsRun: 0, preemptions: i, failures: 0, failed: false, activeJobSeconds: finish === undefined ? 0 : (finish - arrival) * 2, ...over,
+    runSeconds: [0, 0], roundsRun: 0, preemptions: i, failures: 0, failed: false, cancelled: false, activeJobSeconds: finish === undefined ? 0 : (finish - arrival) * 2, ...over,
   };
 }
 
