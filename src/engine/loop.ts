@@ -7,8 +7,6 @@
  *      finished jobs (which marks the allocation stale again).
  * When nothing can run, the loop sleeps until the next known arrival (a simulated clock jumps there).
  */
-import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
-import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import type { Allocation, Assignment, ClusterSpec, GpuType, Job, ThroughputTable } from '../model/index.js';
 import { RondoError } from '../model/index.js';
 import type { Policy, PolicyJob, PolicySnapshot } from '../policies/types.js';
@@ -24,6 +22,7 @@ import {
   type ShareLedger,
 } from '../mechanism/index.js';
 import type { Clock, EngineObserver, ExecJob, Executor, JobSource, RoundInfo } from './types.js';
+import { PyRandom } from './pyrandom.js';
 
 /** Gavel's `minimum_time_between_allocation_resets`. */
 export const DEFAULT_MIN_REALLOCATION_INTERVAL_S = 1920;
@@ -149,7 +148,10 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
   const types = cluster.gpuTypes;
   const skipZeroPriority = policy.meta.name.toLowerCase().startsWith('fifo');
   const shuffleTypes = !policy.meta.heterogeneityAware && !policy.meta.spaceSharing;
-  const rng = xoroshiro128plus((cfg.seed ?? 0) + 5);
+  // Gavel shuffles the GPU types with Python's random.Random(seed + 5) once per scheduling pass; the same generator
+  // and the same number of draws (see `typeOrder` calls below) replay its choices draw for draw.
+  const rng = new PyRandom((cfg.seed ?? 0) + 5);
+  let ranRound = false;
 
   const active = new Map<string, Active>();
   const seen = new Set<string>();
@@ -263,15 +265,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
 
   const rowsOf = (list: readonly Active[]): MechanismRow[] => list.map((a) => a.row);
 
-  const typeOrder = (): readonly GpuType[] => {
-    if (!shuffleTypes) return types;
-    const order = [...types];
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = uniformInt(rng, 0, i);
-      [order[i], order[j]] = [order[j]!, order[i]!];
-    }
-    return order;
-  };
+  const typeOrder = (): readonly GpuType[] => (shuffleTypes ? rng.shuffle([...types]) : types);
 
   /** Waiting span with active jobs and nothing running: counts toward every active job's contention. */
   const wait = async (until: number): Promise<void> => {
@@ -323,6 +317,9 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       break;
     }
     if (active.size === 0) {
+      // Gavel still runs a scheduling pass (one shuffle) when the last job of a round has left.
+      if (ranRound) typeOrder();
+      ranRound = false;
       if (stale && (now - ledger.lastReset >= minInterval || ledger.lastReset === 0)) {
         // The cluster just drained: start a new (empty) accounting period now, as Gavel does, so the interval to
         // the next recompute counts from here. No policy call is needed for zero jobs.
@@ -355,7 +352,8 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       // forces a recompute (its trace mode resets the accounting period); otherwise Gavel waits for the next
       // arrival, and so do we unless asked to recompute at once (see docs/fidelity.md).
       recompute();
-      out = planRound({ round, now, roundDuration: D, cluster, rows, allocation, ledger, previous, typeOrder: order, skipZeroPriority });
+      // Gavel gets here one loop iteration later, with a fresh shuffle.
+      out = planRound({ round, now, roundDuration: D, cluster, rows, allocation, ledger, previous, typeOrder: typeOrder(), skipZeroPriority });
     }
     mechanismSeconds += nowSeconds() - tm;
     // Preemptions: jobs that ran last round, are unfinished, and do not keep their GPUs.
@@ -370,6 +368,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
 
     if (out.plan.assignments.length === 0) {
       previous = [];
+      ranRound = false;
       const next = source.nextArrival();
       if (next === undefined && source.exhausted()) {
         const stuck = list.slice(0, 5).map((a) => a.job.id).join(', ');
@@ -469,6 +468,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     timeline.push(info);
     cfg.observer?.onRound?.(info);
     round++;
+    ranRound = true;
     admit(await source.poll(now));
   }
 
