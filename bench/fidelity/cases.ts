@@ -13,8 +13,9 @@ export interface FidelityCase {
   /** Folder under the reference directory. */
   readonly run: string;
   readonly policy: string;
-  /** Input file in that folder. */
+  /** Input file in that folder, or `generate` to regenerate Gavel's jobs with its own RNG (`--gavel-rng`). */
   readonly input: string;
+  readonly generate?: { readonly rate: number };
   readonly window?: { readonly start: number; readonly end: number };
   /** Seconds of wall time on this 2-core machine, roughly: tests run only cheap cases. */
   readonly cost: number;
@@ -33,6 +34,16 @@ export const CASES: readonly FidelityCase[] = [
     run: 'cont_max_min_fairness_perf_jph2.0_w200-300',
     policy: 'max_min_fairness_perf',
     input: 'generated_jobs.json',
+    window: { start: 200, end: 300 },
+    cost: 10,
+    target: true,
+  },
+  {
+    // Same run, but the jobs come from Rondo's replay of Gavel's generator instead of the stored job list.
+    run: 'cont_max_min_fairness_perf_jph2.0_w200-300',
+    policy: 'max_min_fairness_perf',
+    input: 'generate',
+    generate: { rate: 2.0 },
     window: { start: 200, end: 300 },
     cost: 10,
     target: true,
@@ -78,8 +89,8 @@ export async function runCase(
   extra: Partial<SimulationInput> = {},
 ): Promise<FidelityResult> {
   const dir = join(refDir, c.run);
-  const base = { run: c.run, policy: c.policy, target: c.target };
-  if (!existsSync(join(dir, c.input))) return { ...base, status: 'skipped', reason: `${c.input} missing` };
+  const base = { run: c.generate ? `${c.run} (--generate --gavel-rng)` : c.run, policy: c.policy, target: c.target };
+  if (!c.generate && !existsSync(join(dir, c.input))) return { ...base, status: 'skipped', reason: `${c.input} missing` };
   let policy;
   try {
     policy = getPolicy(c.policy);
@@ -94,7 +105,9 @@ export async function runCase(
     timing?: { policy_calls?: number };
     process?: { wall_s?: number };
   };
-  const jobs = readJobs(join(dir, c.input)).jobs;
+  const workload = c.generate
+    ? { generate: { rate: c.generate.rate, rng: 'gavel' as const } }
+    : { jobs: readJobs(join(dir, c.input)).jobs };
   const throughputs = readThroughputs(join(root, 'data', 'gavel', 'simulation_throughputs.json'));
   // The reference settings: 36 GPUs of each type, 1 GPU per server, 360 s rounds, seed 0.
   const cluster = parseCluster('v100:36,p100:36,k80:36', '1');
@@ -102,7 +115,7 @@ export async function runCase(
     cluster,
     throughputs,
     policy,
-    jobs,
+    ...workload,
     roundDuration: 360,
     seed: 0,
     ...(c.window ? { window: c.window } : {}),

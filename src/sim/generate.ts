@@ -21,6 +21,7 @@ import {
   type ThroughputTable,
 } from '../model/index.js';
 import type { JobStream } from './sources.js';
+import { PyRandom } from '../engine/pyrandom.js';
 
 export interface EmpiricalJob {
   readonly durationS: number;
@@ -39,6 +40,91 @@ export interface GenerateOptions {
   readonly empirical?: readonly EmpiricalJob[];
   /** Only job types with a throughput on all of these types (default: the reference type). */
   readonly requireTypes?: readonly GpuType[];
+  /**
+   * `pure-rand` (default): Rondo's own seeded streams. `gavel`: Python's Mersenne Twister with Gavel's seeds and
+   * draw order, which reproduces the exact jobs Gavel's simulator generates for the same seed and rate.
+   */
+  readonly rng?: 'pure-rand' | 'gavel';
+}
+
+/** Gavel's JobTable (scheduler/job_table.py), in its order; `distributed` types may have more than one GPU. */
+export const GAVEL_JOB_TABLE: ReadonlyArray<{ readonly model: string; readonly distributed: boolean }> = [
+  ...[16, 32, 64, 128, 256].map((b) => ({ model: `ResNet-18 (batch size ${b})`, distributed: true })),
+  ...[16, 32, 64, 128].map((b) => ({ model: `ResNet-50 (batch size ${b})`, distributed: true })),
+  ...[16, 32, 64, 128, 256].map((b) => ({ model: `Transformer (batch size ${b})`, distributed: true })),
+  ...[5, 10, 20, 40, 80].map((b) => ({ model: `LM (batch size ${b})`, distributed: true })),
+  ...[512, 1024, 2048, 4096, 8192].map((b) => ({ model: `Recommendation (batch size ${b})`, distributed: false })),
+  { model: 'A3C', distributed: false },
+  { model: 'CycleGAN', distributed: false },
+];
+
+/**
+ * Gavel's generator replayed draw for draw (scheduler.py `simulate` with `lam`, utils.generate_job): job contents from
+ * `random.Random(seed + 2)` (scale factor, duration, then job type), inter-arrival times from `random.Random(seed + 3)`.
+ */
+export class GavelPyWorkload implements JobStream {
+  private readonly jobRng: PyRandom;
+  private readonly arrivalRng: PyRandom;
+  private readonly ref: GpuType;
+  private nextJob: Job;
+  private count = 0;
+  private lastArrival = 0;
+
+  constructor(private readonly opts: GenerateOptions) {
+    if (!(opts.rate > 0) || !Number.isFinite(opts.rate)) {
+      throw new RondoError({ code: 'E_USAGE', problem: 'bad arrival rate', expected: 'jobs per hour above 0', found: String(opts.rate) });
+    }
+    this.jobRng = new PyRandom(opts.seed + 2);
+    this.arrivalRng = new PyRandom(opts.seed + 3);
+    this.ref = opts.referenceGpuType ?? 'v100';
+    this.nextJob = this.make(0);
+  }
+
+  peek(): Job {
+    return this.nextJob;
+  }
+
+  take(): Job {
+    const j = this.nextJob;
+    this.lastArrival += -Math.log(1 - this.arrivalRng.random()) * (3600 / this.opts.rate);
+    this.nextJob = this.make(this.lastArrival);
+    return j;
+  }
+
+  private make(arrival: number): Job {
+    const rng = this.jobRng;
+    const uniform = (a: number, b: number): number => a + (b - a) * rng.random();
+    // _generate_scale_factor is always drawn, then overridden for single-GPU workloads.
+    const r = uniform(0, 1);
+    let scale = 0.7 <= r && r <= 0.8 ? 2 : 0.8 <= r && r <= 0.95 ? 4 : 0.95 <= r ? 8 : 1;
+    const durationS = rng.random() >= 0.8 ? 60 * 10 ** uniform(3, 4) : 60 * 10 ** uniform(1.5, 3);
+    if (!this.opts.multiGpu) scale = 1;
+    let template = GAVEL_JOB_TABLE[rng.randbelow(GAVEL_JOB_TABLE.length)]!;
+    while (scale > 1 && !template.distributed) template = GAVEL_JOB_TABLE[rng.randbelow(GAVEL_JOB_TABLE.length)]!;
+    const tput = isolatedThroughput(this.opts.throughputs, this.ref, jobKey(template.model, scale));
+    if (!(tput !== undefined && tput > 0)) {
+      throw new RondoError({
+        code: 'E_UNKNOWN_JOB_TYPE',
+        problem: `Gavel's job table needs a ${this.ref} throughput for ${template.model} x${scale}, which the throughput table lacks`,
+        hint: "use Gavel's simulation_throughputs.json, or the default generator",
+      });
+    }
+    return {
+      id: String(this.count++),
+      jobType: template.model,
+      scaleFactor: scale,
+      arrivalTime: arrival,
+      totalSteps: durationS * tput,
+      durationS,
+      referenceGpuType: this.ref,
+      priorityWeight: 1,
+    };
+  }
+}
+
+/** The generator `opts.rng` asks for. */
+export function workloadStream(opts: GenerateOptions): JobStream {
+  return opts.rng === 'gavel' ? new GavelPyWorkload(opts) : new GavelWorkload(opts);
 }
 
 const SCALE_FACTORS = [1, 2, 4, 8] as const;

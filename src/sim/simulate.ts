@@ -18,7 +18,7 @@ import { computeMetrics, type ComputedMetrics } from '../metrics/index.js';
 import { SimClock } from './clock.js';
 import { SimExecutor } from './executor.js';
 import { StreamSource, TraceSource, type JobStream } from './sources.js';
-import { GavelWorkload, type GenerateOptions } from './generate.js';
+import { workloadStream, type GenerateOptions } from './generate.js';
 import { tableThroughputs } from './throughput.js';
 
 export interface GenerateSpec extends Omit<GenerateOptions, 'throughputs' | 'seed'> {
@@ -158,7 +158,7 @@ export async function simulate(input: SimulationInput): Promise<SimulationOutput
     if (!input.window && g.limit === undefined && input.maxRounds === undefined) {
       throw new RondoError({ code: 'E_USAGE', problem: 'a generated workload needs a window (or a job limit) to stop', hint: 'e.g. --window 4000:5000' });
     }
-    screened = new ScreenedStream(new GavelWorkload({ ...g, seed, throughputs }), cluster, throughputOf, input);
+    screened = new ScreenedStream(workloadStream({ ...g, seed, throughputs }), cluster, throughputOf, input);
     source = new StreamSource(screened, g.limit);
   }
   const result = await runEngine({

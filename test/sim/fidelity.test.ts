@@ -12,7 +12,7 @@ const cheap = CASES.filter((c) => c.target && c.cost <= 10);
 
 describe.skipIf(!ref)('fidelity against Gavel reference outputs', () => {
   for (const c of cheap) {
-    it(`${c.run}: average JCT within 5% of Gavel, per-job JCTs correlated`, async () => {
+    it(`${c.run}${c.generate ? ' (jobs regenerated with --gavel-rng)' : ''}: average JCT within 5% of Gavel, per-job JCTs correlated`, async () => {
       const r = await runCase(root, ref!, c);
       if (r.status === 'skipped') {
         console.warn(`fidelity ${c.run}: skipped (${r.reason})`);

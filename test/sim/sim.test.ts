@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GavelWorkload, StreamSource, simulate, screenJobs, tableThroughputs } from '../../src/sim/index.js';
+import { GavelWorkload, StreamSource, simulate, screenJobs, tableThroughputs, workloadStream } from '../../src/sim/index.js';
 import { isRondoError, type Job } from '../../src/model/index.js';
 import { cluster2, equalShare, job, smallTable, testFifo } from './helpers.js';
 
@@ -101,5 +101,20 @@ describe('simulate', () => {
     const c = cluster2(2, 4);
     const s = screenJobs([job('a', { scaleFactor: 4, jobType: 'B' })], c, tableThroughputs(smallTable(), c), {});
     expect(s.keep).toHaveLength(1);
+  });
+});
+
+describe("Gavel's generator replayed with Python's random (--gavel-rng)", () => {
+  it("produces Gavel's jobs for seed 0 (values from Gavel's generated_jobs.json)", async () => {
+    const { readThroughputs } = await import('../../src/io/index.js');
+    const { resolve } = await import('node:path');
+    const table = readThroughputs(resolve(import.meta.dirname, '../../data/gavel/simulation_throughputs.json'));
+    const g = workloadStream({ rate: 2, seed: 0, throughputs: table, rng: 'gavel' });
+    const jobs = Array.from({ length: 3 }, () => g.take());
+    expect(jobs.map((j) => [j.jobType, j.arrivalTime, j.durationS, j.totalSteps])).toEqual([
+      ['ResNet-18 (batch size 64)', 0, 68344.35010595087, 1646636.2758419],
+      ['Transformer (batch size 16)', 489.172145820603, 31016.60914593223, 343170.46864225325],
+      ['Recommendation (batch size 2048)', 1903.5496550581915, 2146.6088374387864, 16034.37819420177],
+    ].map(([t, a, d, s]) => [t, expect.closeTo(a as number, 6), expect.closeTo(d as number, 6), expect.closeTo(s as number, 4)]));
   });
 });

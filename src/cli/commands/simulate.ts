@@ -18,6 +18,7 @@ export interface WorkloadFlags {
   rate?: string;
   multiGpu?: boolean;
   philly?: string;
+  gavelRng?: boolean;
   limit?: string;
   window?: string;
   seed: string;
@@ -43,6 +44,7 @@ export function addWorkloadOptions(cmd: Command): Command {
     .option('--rate <jobs-per-hour>', 'Poisson arrival rate for --generate')
     .option('--multi-gpu', 'generated jobs use 1/2/4/8 GPUs with probabilities 0.7/0.1/0.15/0.05 (default: 1 GPU)')
     .option('--philly <csv>', 'sample (duration, GPUs) of generated jobs from this duration_s,num_gpus CSV')
+    .option('--gavel-rng', "generate with Python's random and Gavel's seeds: the exact jobs Gavel's simulator generates")
     .option('--limit <n>', 'generate at most n jobs')
     .option('--window <start:end>', 'measurement window by arrival index [start, end): run until all of these finish')
     .option('--seed <n>', 'seed for generation and random tie-breaking', '0')
@@ -105,8 +107,11 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
   if (!!flags.trace === !!flags.generate) {
     throw new RondoError({ code: 'E_USAGE', problem: 'give exactly one of --trace <file> and --generate', hint: 'e.g. --generate --rate 4.8 --window 4000:5000' });
   }
-  if (!flags.generate && (flags.rate || flags.multiGpu || flags.philly || flags.limit)) {
-    throw new RondoError({ code: 'E_USAGE', problem: '--rate, --multi-gpu, --philly and --limit need --generate' });
+  if (!flags.generate && (flags.rate || flags.multiGpu || flags.philly || flags.limit || flags.gavelRng)) {
+    throw new RondoError({ code: 'E_USAGE', problem: '--rate, --multi-gpu, --philly, --gavel-rng and --limit need --generate' });
+  }
+  if (flags.gavelRng && flags.philly) {
+    throw new RondoError({ code: 'E_USAGE', problem: '--gavel-rng reproduces Gavel\'s parametric generator and cannot sample --philly' });
   }
   const throughputs: ThroughputTable = readThroughputs(flags.throughputs);
   const cluster: ClusterSpec = parseCluster(flags.cluster, flags.gpusPerServer, { knownTypes: throughputs.gpuTypes });
@@ -149,9 +154,15 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
   return {
     base: {
       ...common,
-      generate: { rate, multiGpu: !!flags.multiGpu, ...(empirical ? { empirical } : {}), ...(limit !== undefined ? { limit } : {}) },
+      generate: {
+        rate,
+        multiGpu: !!flags.multiGpu,
+        rng: flags.gavelRng ? 'gavel' : 'pure-rand',
+        ...(empirical ? { empirical } : {}),
+        ...(limit !== undefined ? { limit } : {}),
+      },
     },
-    label: `generated ${rate} jobs/h${flags.multiGpu ? ' multi-GPU' : ''}${flags.philly ? ' (Philly)' : ''}, seed ${seed}`,
+    label: `generated ${rate} jobs/h${flags.multiGpu ? ' multi-GPU' : ''}${flags.philly ? ' (Philly)' : ''}${flags.gavelRng ? " (Gavel's RNG)" : ''}, seed ${seed}`,
   };
 }
 
