@@ -14,6 +14,8 @@ export interface SimExecutorOptions {
  * the exact time its last step ends. The round ends when the last job of the round stops; the clock jumps there.
  */
 export class SimExecutor implements Executor {
+  private rounds = 0;
+
   constructor(
     private readonly clock: SimClock,
     private readonly table: ThroughputTable,
@@ -21,6 +23,9 @@ export class SimExecutor implements Executor {
   ) {}
 
   async runRound(plan: RoundPlan, jobs: ReadonlyMap<string, ExecJob>): Promise<RoundReport> {
+    // A simulation is one long chain of microtasks; yield to the event loop now and then so that signals (Ctrl-C)
+    // and timers (progress output) get a turn.
+    if (++this.rounds % 256 === 0) await new Promise<void>((r) => setImmediate(r));
     const progress: JobProgress[] = [];
     let end = plan.start;
     for (const a of plan.assignments) {
