@@ -238,13 +238,13 @@ export class Scheduler {
       try {
         const now = Date.now();
         this.reap(now);
-        const last = this.store.lastRound();
+        const last = this.store.lastRoundInfo();
         const lastEnd = last ? last.start + last.duration : 0;
         const planAt = lastEnd - ahead;
         // An idle round (nothing placed) is cut short when work shows up, so a job submitted to an idle cluster does
         // not wait out a whole round.
-        const idle = !last || (last.plan as { assignments?: unknown[] }).assignments?.length === 0;
-        const work = idle && this.store.activeJobs().some((j) => !j.cancelRequested) && this.liveWorkers().length > 0;
+        const idle = !last || last.assignments === 0;
+        const work = idle && this.store.hasActiveJobs() && this.liveWorkers().length > 0;
         if (now >= planAt || work) {
           this.planNext(Math.max(now, work ? now : lastEnd));
           continue;
@@ -265,7 +265,7 @@ export class Scheduler {
   planNext(startMs: number): RoundPlan {
     const t0 = performance.now();
     const now = Date.now();
-    const last = this.store.lastRound();
+    const last = this.store.lastRoundInfo();
     const round = (last?.round ?? 0) + 1;
     const roundS = this.timing.roundMs / 1000;
     const endMs = startMs + this.timing.roundMs;

@@ -500,6 +500,11 @@ export class Store {
     return (this.db.prepare("SELECT * FROM jobs WHERE state IN ('queued','running') ORDER BY seq").all() as Row[]).map(jobFromRow);
   }
 
+  /** Cheap check for the scheduler loop: is any job waiting or running (and not being cancelled)? */
+  hasActiveJobs(): boolean {
+    return this.db.prepare("SELECT 1 FROM jobs WHERE state IN ('queued','running') AND cancel_requested = 0 LIMIT 1").get() !== undefined;
+  }
+
   countJobs(): Record<JobState, number> {
     const out: Record<JobState, number> = { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
     for (const r of this.db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all() as Row[]) {
@@ -766,6 +771,14 @@ export class Store {
       .run(r.round, r.start, r.duration, r.plannedAt, r.policy, r.solverMs, JSON.stringify(r.allocation), JSON.stringify(r.plan));
     // Keep a bounded history: the plan of every round since the start is not worth its disk.
     this.db.prepare('DELETE FROM rounds WHERE round < ?').run(r.round - 1000);
+  }
+
+  /** The last round's timing and size without parsing its plan (the scheduler loop asks on every wake-up). */
+  lastRoundInfo(): { round: number; start: number; duration: number; assignments: number } | undefined {
+    const r = this.db
+      .prepare("SELECT round, start, duration, json_array_length(plan, '$.assignments') AS n FROM rounds ORDER BY round DESC LIMIT 1")
+      .get() as Row | undefined;
+    return r ? { round: Number(r.round), start: Number(r.start), duration: Number(r.duration), assignments: Number(r.n ?? 0) } : undefined;
   }
 
   lastRound(): RoundRow | undefined {
