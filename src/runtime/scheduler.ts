@@ -39,8 +39,8 @@ export interface RuntimeTiming {
 export const DEFAULT_TIMING: RuntimeTiming = { roundMs: 360_000, graceMs: 30_000, heartbeatMs: 2_000, workerTimeoutMs: 15_000 };
 
 /** How long before a round ends the next one is planned: three heartbeats, so extensions arrive in time. */
-export function planAheadMs(t: RuntimeTiming): number {
-  return Math.min(t.roundMs / 2, 3 * t.heartbeatMs + 100);
+export function planAheadMs(t: RuntimeTiming, lastPlanMs = 0): number {
+  return Math.min(t.roundMs / 2, 3 * t.heartbeatMs + 100 + 2 * lastPlanMs);
 }
 
 /** Placeholder step count for jobs that never said how long they are (policies need a number). */
@@ -233,9 +233,10 @@ export class Scheduler {
   }
 
   private async run(): Promise<void> {
-    const ahead = planAheadMs(this.timing);
     while (!this.stopped) {
       try {
+        // A slow plan (a large LP) starts earlier, so extensions still reach workers before their leases end.
+        const ahead = planAheadMs(this.timing, this.stats.lastPlanMs);
         const now = Date.now();
         this.reap(now);
         const last = this.store.lastRoundInfo();
@@ -349,9 +350,11 @@ export class Scheduler {
           placed.push({ assignment: asg, workerId, devices, attempt: a.id, extended: false });
         }
       }
-      // Leases handed out but never started, and not in this plan: withdraw them.
+      // Leases never delivered to their worker, and not in this plan: withdraw them (a delivered one may be running).
       for (const a of open) {
-        if (!keep.has(a.id) && a.state === 'leased') this.store.endAttempt(a.id, 'preempted', { message: 'not placed in the next round before it started' });
+        if (!keep.has(a.id) && a.state === 'leased' && a.deliveredAt === null) {
+          this.store.endAttempt(a.id, 'preempted', { message: 'not placed in the next round before it was delivered' });
+        }
       }
       this.store.saveRound({
         round,

@@ -418,7 +418,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
         const blocked = others.some(
           (o) => o.state !== 'ended' || (o.endReason === 'lost' && now < o.leaseEnd + scheduler.timing.graceMs),
         );
-        if (blocked || job.cancelRequested) continue;
+        if (blocked || (job.cancelRequested && a.deliveredAt === null)) continue;
       }
       leases.push({
         attempt: a.id,

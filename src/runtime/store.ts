@@ -66,6 +66,8 @@ export interface AttemptRow {
   readonly endReason: EndReason | null;
   readonly exitCode: number | null;
   readonly stepsAtStart: number;
+  /** When the lease was first sent to its worker (null: never; it cannot be running). */
+  readonly deliveredAt: number | null;
 }
 
 export interface WorkerGpus {
@@ -112,7 +114,7 @@ export interface LogLine {
 /** Per-job log cap: older lines are dropped first, so a chatty job cannot fill the disk. */
 export const DEFAULT_MAX_LOG_BYTES = 256 * 1024;
 
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   // 1: initial schema.
   `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -220,6 +222,11 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX job_logs_job ON job_logs(job_id, id);
   `,
+  // 2: when a lease was first handed to its worker. A delivered lease may already be running even if the worker has
+  // not said so yet, so it is never withdrawn; an undelivered one can be.
+  `
+  ALTER TABLE attempts ADD COLUMN delivered_at INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -281,6 +288,7 @@ function attemptFromRow(r: Row): AttemptRow {
     endReason: (r.end_reason as EndReason | null) ?? null,
     exitCode: num(r.exit_code),
     stepsAtStart: Number(r.steps_at_start),
+    deliveredAt: num(r.delivered_at),
   };
 }
 
@@ -522,6 +530,10 @@ export class Store {
       const job = this.getJob(id);
       if (!job) throw new RondoError({ code: 'E_INVALID', problem: `no job ${id}` });
       if (TERMINAL_STATES.includes(job.state)) return job;
+      // Leases never handed to a worker cannot be running: withdraw them now. Delivered ones are stopped by the worker.
+      for (const a of this.openAttemptsOfJob(id)) {
+        if (a.state === 'leased' && a.deliveredAt === null) this.endAttempt(a.id, 'cancelled', { message: 'cancelled before it started' });
+      }
       const open = this.openAttemptsOfJob(id);
       if (open.length === 0) {
         this.db.prepare("UPDATE jobs SET state = 'cancelled', cancel_requested = 1, finished_at = ? WHERE id = ?").run(this.now(), id);
@@ -710,7 +722,10 @@ export class Store {
    * it ends.
    */
   mintLeaseToken(attemptId: number): string {
-    return this.createToken('lease', { attemptId }).token;
+    return this.tx(() => {
+      this.db.prepare('UPDATE attempts SET delivered_at = COALESCE(delivered_at, ?) WHERE id = ?').run(this.now(), attemptId);
+      return this.createToken('lease', { attemptId }).token;
+    });
   }
 
   extendLease(attemptId: number, leaseEnd: number, round: number): void {
@@ -743,11 +758,14 @@ export class Store {
         .prepare("UPDATE attempts SET state = 'ended', ended_at = ?, end_reason = ?, exit_code = ?, started_at = COALESCE(started_at, CASE WHEN ? THEN ? END) WHERE id = ?")
         .run(at, reason, fields.exitCode ?? null, a.state === 'running' ? 1 : 0, at, attemptId);
       const job = this.getJob(a.jobId)!;
+      const others = this.openAttemptsOfJob(a.jobId);
+      const waiting: JobState = others.some((o) => o.state === 'running') ? 'running' : 'queued';
       let next: JobState;
       if (reason === 'completed') next = 'completed';
       else if (reason === 'failed' || reason === 'spawn_failed') next = 'failed';
-      else if (job.cancelRequested || reason === 'cancelled') next = 'cancelled';
-      else next = this.openAttemptsOfJob(a.jobId).some((o) => o.state === 'running') ? 'running' : 'queued';
+      // A cancelled job ends when its last attempt does.
+      else if (job.cancelRequested || reason === 'cancelled') next = others.length > 0 ? waiting : 'cancelled';
+      else next = waiting;
       if (TERMINAL_STATES.includes(job.state)) next = job.state;
       const terminal = TERMINAL_STATES.includes(next);
       this.db
@@ -755,6 +773,10 @@ export class Store {
         .run(next, fields.exitCode ?? null, reason === 'failed' || reason === 'spawn_failed' ? (fields.message ?? `exit code ${fields.exitCode}`) : null, terminal ? 1 : 0, at, a.jobId);
       this.event(`attempt.${reason}`, { jobId: a.jobId, workerId: a.workerId, detail: { attempt: attemptId, exitCode: fields.exitCode ?? null, message: fields.message } });
       if (terminal && job.state !== next) this.event(`job.${next}`, { jobId: a.jobId });
+      if (terminal) {
+        // Leases of a finished job that were never delivered go with it (a delivered one ends through its worker).
+        for (const o of others) if (o.state === 'leased' && o.deliveredAt === null) this.endAttempt(o.id, 'preempted', { at, message: 'job ended' });
+      }
       return this.getJob(a.jobId);
     });
   }

@@ -359,6 +359,8 @@ export class WorkerAgent {
     let failed: string | undefined;
     child.on('error', (e) => {
       failed = e.message;
+      // A process that never started emits no 'close' on every Node version: end the attempt here.
+      if (child.pid === undefined) this.finish(p, { exitCode: null, signal: null, stoppedByWorker: false, spawnError: e.message });
     });
     for (const [stream, src] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
       if (!src) continue;

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../../src/runtime/store.js';
-import { checkpointStep, counterJob, ensureBuilt, freePort, killAll, startServer, startWorker, stepLog, tempDir, waitFor, type JobView } from './harness.js';
+import { statSync } from 'node:fs';
+import { checkpointStep, counterJob, EXAMPLE, ensureBuilt, freePort, killAll, rondo, startServer, startWorker, stepLog, tempDir, waitFor, type JobView } from './harness.js';
 
 const TERMINAL = ['completed', 'failed', 'cancelled'];
 
@@ -83,4 +84,39 @@ describe('rondo serve + 2 rondo workers (real processes)', () => {
       store.close();
     }
   }, 90_000);
+
+  it('embedded mode (serve --local-workers) with the CLI clients: submit, status, logs, cancel', async () => {
+    const dir = tempDir('local');
+    const db = join(dir, 'r.db');
+    const srv = await startServer(db, await freePort(), ['--local-workers', '1', '--local-gpus', 'v100:2']);
+    expect(srv.proc.stdout).toMatch(/admin token \(shown once/);
+    expect(statSync(`${db}.admin-token`).mode & 0o777).toBe(0o600);
+    const env = { RONDO_SERVER: srv.url, RONDO_TOKEN: srv.token };
+    const run = async (args: string[], extraEnv: Record<string, string> = env) => {
+      const p = rondo(args, extraEnv);
+      const { code } = await p.exited;
+      return { code, out: p.stdout, err: p.stderr };
+    };
+    const sub = await run(['submit', '--gpus', '2', '--steps', '15', '--cwd', dir, '--', 'python3', EXAMPLE, '--steps', '15', '--step-seconds', '0.02']);
+    expect(sub.code, sub.err).toBe(0);
+    const id = sub.out.trim();
+    expect(id).toMatch(/^job-\d+$/);
+    await waitFor('the job to complete', async () => (await srv.admin.get<JobView>(`/api/v1/jobs/${id}`)).state === 'completed', 30_000, 100);
+    const status = await run(['status']);
+    expect(status.code).toBe(0);
+    expect(status.out).toMatch(new RegExp(`${id}\\s+default\\s+completed\\s+2\\s+15/15`));
+    const logs = await run(['logs', id]);
+    expect(logs.out).toMatch(/done: 15 steps/);
+    const long = (await run(['submit', '--cwd', dir, '--', 'python3', EXAMPLE, '--steps', '100000'])).out.trim();
+    const cancel = await run(['cancel', long]);
+    expect(cancel.code).toBe(0);
+    await waitFor('the cancel to land', async () => (await srv.admin.get<JobView>(`/api/v1/jobs/${long}`)).state === 'cancelled', 20_000, 100);
+    // User errors: one line, exit 2.
+    const noToken = await run(['status'], { RONDO_SERVER: srv.url, RONDO_TOKEN: '' });
+    expect(noToken.code).toBe(2);
+    const other = await run(['status', 'job-999999']);
+    expect(other.code).toBe(2);
+    expect(other.err.trim().split('\n')).toHaveLength(1);
+    expect(other.err).toMatch(/404: no job job-999999/);
+  }, 60_000);
 });

@@ -6,7 +6,7 @@ import { equalShareAllocation } from '../../src/runtime/policy-source.js';
 import { parseProgressLine } from '../../src/runtime/protocol.js';
 import { buildCluster } from '../../src/runtime/scheduler.js';
 import { ApiError, checkWorkingDir } from '../../src/runtime/server.js';
-import { SCHEMA_VERSION, Store, type JobSpec } from '../../src/runtime/store.js';
+import { MIGRATIONS, SCHEMA_VERSION, Store, type JobSpec } from '../../src/runtime/store.js';
 import { parseGpuSpec } from '../../src/runtime/worker.js';
 import { tempDir } from './harness.js';
 
@@ -56,6 +56,26 @@ describe('store', () => {
     expect(() => new Store(path)).toThrow(/newer than this rondo understands/);
   });
 
+  it('upgrades a version-1 store in place, keeping its jobs', () => {
+    const path = join(tempDir('mig1'), 'r.db');
+    const raw = new Database(path);
+    raw.exec(MIGRATIONS[0]!);
+    raw.pragma('user_version = 1');
+    raw.prepare(
+      "INSERT INTO jobs(seq, id, tenant, command, cwd, env, scale_factor, priority_weight, state, submitted_at) VALUES (1, 'job-1', 't', '[\"x\"]', '/tmp', '{}', 1, 1, 'queued', 0)",
+    ).run();
+    raw.close();
+    const s = new Store(path);
+    try {
+      expect(s.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      expect(s.getJob('job-1')).toMatchObject({ tenant: 't', command: ['x'], state: 'queued' });
+      const w = s.registerWorker('w', [{ type: 'v100', count: 1 }], null);
+      expect(s.createAttempt({ jobId: 'job-1', workerId: w.id, round: 1, gpuType: 'v100', gpus: [0], notBefore: 0, leaseEnd: 1 }).deliveredAt).toBeNull();
+    } finally {
+      s.close();
+    }
+  });
+
   it('walks a job through lease, run, preemption and completion; ends are idempotent', () => {
     withStore((s) => {
       const w = s.registerWorker('w', [{ type: 'v100', count: 2 }], null);
@@ -103,6 +123,23 @@ describe('store', () => {
       s.endAttempt(a.id, 'preempted', { exitCode: null });
       expect(s.getJob(r.id)!.state).toBe('cancelled');
       expect(s.activeJobs()).toEqual([]);
+    });
+  });
+
+  it('withdraws undelivered leases on cancel at once, but waits for a delivered one to be stopped', () => {
+    withStore((s) => {
+      const w = s.registerWorker('w', [{ type: 'v100', count: 2 }], null);
+      const a = s.submitJob(spec());
+      s.createAttempt({ jobId: a.id, workerId: w.id, round: 1, gpuType: 'v100', gpus: [0], notBefore: 0, leaseEnd: 10 });
+      expect(s.cancelJob(a.id, 'admin').state).toBe('cancelled');
+      expect(s.openAttemptsOfJob(a.id)).toEqual([]);
+      const b = s.submitJob(spec());
+      const lease = s.createAttempt({ jobId: b.id, workerId: w.id, round: 1, gpuType: 'v100', gpus: [1], notBefore: 0, leaseEnd: 10 });
+      s.mintLeaseToken(lease.id); // handed to the worker: it may be starting the process right now
+      expect(s.cancelJob(b.id, 'admin')).toMatchObject({ state: 'queued', cancelRequested: true });
+      s.endAttempt(lease.id, 'preempted', { exitCode: null });
+      expect(s.getJob(b.id)!.state).toBe('cancelled');
+      expect(s.checkInvariants()).toEqual([]);
     });
   });
 
