@@ -118,3 +118,14 @@ describe("Gavel's generator replayed with Python's random (--gavel-rng)", () => 
     ].map(([t, a, d, s]) => [t, expect.closeTo(a as number, 6), expect.closeTo(d as number, 6), expect.closeTo(s as number, 4)]));
   });
 });
+
+describe('jobs given by duration only', () => {
+  it('converts the duration to steps with the throughput of the reference GPU type', async () => {
+    const base = { cluster: cluster2(2, 2), throughputs: smallTable() };
+    const j = { id: 'd', jobType: 'A', scaleFactor: 1, arrivalTime: 0, durationS: 500, referenceGpuType: 'k80', priorityWeight: 1 };
+    const out = await simulate({ ...base, policy: testFifo(), jobs: [j] });
+    // 500 s on a k80 (2 steps/s) = 1000 steps; test FIFO puts it on a v100 (10 steps/s): 100 s.
+    expect(out.result.jobs[0]!.totalSteps).toBe(1000);
+    expect(out.metrics.perJob[0]!.jctSeconds).toBeCloseTo(100, 9);
+  });
+});
