@@ -46,7 +46,7 @@ export function addWorkloadOptions(cmd: Command): Command {
     .option('--philly <csv>', 'sample (duration, GPUs) of generated jobs from this duration_s,num_gpus CSV')
     .option('--gavel-rng', "generate with Python's random and Gavel's seeds: the exact jobs Gavel's simulator generates")
     .option('--limit <n>', 'generate at most n jobs')
-    .option('--window <start:end>', 'measurement window by arrival index [start, end): run until all of these finish')
+    .option('--window <start:end>', 'measurement window by arrival index [start, end) among the jobs simulated (after skips): run until all of these finish')
     .option('--seed <n>', 'seed for generation and random tie-breaking', '0')
     .option('--cluster <spec>', 'GPUs per type: v100:36,p100:36,k80:36, Gavel 36:36:36 (v100:p100:k80), or JSON', 'v100:36,p100:36,k80:36')
     .option('--gpus-per-server <spec>', 'GPUs per server: 4, or per type v100=4,k80=2 (default 1, as Gavel)')
@@ -57,7 +57,7 @@ export function addWorkloadOptions(cmd: Command): Command {
     .option('--spread-penalty', 'multi-GPU jobs spread over servers run at their _unconsolidated throughput (Gavel: off)')
     .option('--realloc-interval <seconds>', 'minimum time between allocation recomputes (Gavel: 1920)', '1920')
     .option('--realloc-when-idle', 'recompute at once when waiting jobs cannot run only for lack of an allocation (Gavel: wait)')
-    .option('--prices <spec>', 'per-GPU-hour prices for the cost metric, e.g. v100:2.48,p100:1.46,k80:0.45')
+    .option('--prices <spec>', "per-GPU-hour prices for the cost metric, e.g. v100:2.48,p100:1.46,k80:0.45 (default: Gavel's GCP prices)")
     .option('--json', 'print one JSON object instead of a table')
     .option('--quiet', 'no progress output');
 }
