@@ -275,9 +275,7 @@ export class Scheduler {
     const jobs = this.store.activeJobs().filter((j) => !j.cancelRequested);
     const open = this.store.openAttempts();
 
-    // Largest gang one worker can hold per type: the runtime does not launch one job across machines.
-    const maxPerWorker = cluster.gpuTypes.map((t) => Math.max(0, ...live.servers.filter((s) => s.gpuType === t).map((s) => s.server.gpus)));
-    const policyJobs: PolicyJob[] = jobs.map((j) => this.policyJob(j, cluster, maxPerWorker));
+    const policyJobs = this.policyJobs(cluster, live, jobs);
     const rows: MechanismRow[] = policyJobs.map((p) => ({ key: p.id, jobIds: [p.id], scaleFactor: p.scaleFactor, throughput: p.throughput }));
 
     // Recompute the allocation when the set of jobs or the cluster changed (Gavel does it on arrivals and
@@ -385,6 +383,17 @@ export class Scheduler {
     this.stats.lastPlanAt = now;
     this.stats.lastPlanMs = performance.now() - t0;
     return { ...out.plan, assignments: placed.map((p) => p.assignment) };
+  }
+
+  /** Active jobs (not being cancelled) as the policy sees them, on this cluster. */
+  policyJobs(cluster: ClusterSpec, live: LiveCluster, jobs: readonly JobRow[] = this.store.activeJobs().filter((j) => !j.cancelRequested)): PolicyJob[] {
+    // Largest gang one worker can hold per type: the runtime does not launch one job across machines.
+    const maxPerWorker = cluster.gpuTypes.map((t) => Math.max(0, ...live.servers.filter((s) => s.gpuType === t).map((s) => s.server.gpus)));
+    return jobs.map((j) => this.policyJob(j, cluster, maxPerWorker));
+  }
+
+  get loadedPolicy(): LoadedPolicy {
+    return this.policy;
   }
 
   /** Time received since the last look, from the attempts table (the ledger's credits). */

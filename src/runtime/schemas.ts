@@ -216,3 +216,16 @@ export const syncBody = {
 };
 
 export const progressBody = { type: 'object', additionalProperties: false, properties: progressProps, minProperties: 1 };
+
+export const whatIfBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    scaleFactor: { type: 'integer', minimum: 1, maximum: 1024 },
+    totalSteps: { type: 'number', exclusiveMinimum: 0, maximum: 1e15 },
+    stepsPerSecond: { type: 'number', exclusiveMinimum: 0, maximum: 1e12 },
+    durationS: { type: 'number', exclusiveMinimum: 0, maximum: 1e9 },
+    gpuTypes: { type: 'array', minItems: 1, maxItems: 32, uniqueItems: true, items: { type: 'string', pattern: GPU_TYPE_PATTERN } },
+    priorityWeight: { type: 'number', exclusiveMinimum: 0, maximum: 1e6 },
+  },
+};

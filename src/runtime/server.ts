@@ -7,6 +7,7 @@ import type { LeaseMessage, SyncEnded, SyncRequest, SyncResponse } from './proto
 import type { Scheduler } from './scheduler.js';
 import * as S from './schemas.js';
 import type { EndReason, JobRow, JobState, Store } from './store.js';
+import { whatIf, type HypotheticalJob } from './whatif.js';
 
 export interface ServerOptions {
   readonly store: Store;
@@ -300,6 +301,24 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       assignments,
     };
   });
+
+  app.post(
+    '/api/v1/whatif',
+    { schema: { body: S.whatIfBody }, config: { auth: USER, summary: 'Estimated start and finish times from the live state (simulated forward), optionally with one more job' } },
+    async (req) => {
+      const b = req.body as Partial<HypotheticalJob> & { scaleFactor?: number };
+      const hypothetical = Object.keys(b).length > 0 ? { ...b, scaleFactor: b.scaleFactor ?? 1 } : undefined;
+      const r = await whatIf(store, scheduler, hypothetical);
+      const p = req.principal!;
+      const mine = p.kind === 'tenant' ? new Set(store.listJobs({ tenant: p.tenant, states: ['queued', 'running'] }).map((j) => j.id)) : undefined;
+      return {
+        ...r,
+        now: iso(r.now),
+        jobs: r.jobs.filter((j) => !mine || mine.has(j.id)).map((j) => ({ ...j, estimatedStart: iso(j.estimatedStart), estimatedFinish: iso(j.estimatedFinish) })),
+        ...(r.hypothetical ? { hypothetical: { ...r.hypothetical, estimatedStart: iso(r.hypothetical.estimatedStart), estimatedFinish: iso(r.hypothetical.estimatedFinish) } } : {}),
+      };
+    },
+  );
 
   app.post('/api/v1/tokens', { schema: { body: S.createTokenBody }, config: { auth: ADMIN, summary: 'Create a tenant or worker token (shown once)' } }, async (req, reply) => {
     const b = req.body as { kind: 'tenant' | 'worker'; tenant?: string; label?: string };

@@ -67,6 +67,7 @@ const ROUTES: Array<[string, () => string, object?]> = [
   ['GET', () => `/api/v1/jobs/${jobA}/events`],
   ['GET', () => '/api/v1/cluster'],
   ['GET', () => '/api/v1/plan'],
+  ['POST', () => '/api/v1/whatif', {}],
   ['POST', () => '/api/v1/tokens', { kind: 'tenant', tenant: 'x' }],
   ['GET', () => '/api/v1/tokens'],
   ['DELETE', () => '/api/v1/tokens/1'],

@@ -9,6 +9,7 @@ import { register as registerSubmit } from './submit.js';
 import { register as registerStatus } from './status.js';
 import { register as registerCancel } from './cancel.js';
 import { register as registerLogs } from './logs.js';
+import { register as registerWhatif } from './whatif.js';
 
 /** Each command lives in its own file and exports `register(program)`; add one line here per command. */
 export function registerCommands(program: Command): void {
@@ -22,4 +23,5 @@ export function registerCommands(program: Command): void {
   registerStatus(program);
   registerCancel(program);
   registerLogs(program);
+  registerWhatif(program);
 }
