@@ -8,6 +8,7 @@
  *                              --per-job-max 2048 --out DIR]
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCluster } from '../../src/model/index.js';
@@ -185,7 +186,7 @@ async function main(): Promise<void> {
     `Cluster: n/4 GPUs of each of v100, p100, k80. Throughputs: ${source} (jobs drawn uniformly from its ${rows.length} (job type, scale factor) rows with all three types measured).`,
     'Worst case: every job has its own random throughput row and a scale factor from {1,1,1,1,2,2,4,8}.',
     'Times: median of 3 runs after a warm-up; build = snapshot to LP (incl. grouping), solve = HiGHS interior point without crossover.',
-    `Node ${process.version}, ${process.platform}/${process.arch}. Rerun: \`npm run bench:policies\`.`,
+    `Machine: ${arg('label', `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), load average ${os.loadavg()[0]!.toFixed(1)} at the end`)}. Node ${process.version}, ${process.platform}/${process.arch}. Rerun: \`npm run bench:policies\`.`,
     '',
     '| policy | workload | jobs | GPUs | LP classes | build (s) | solve (s) | total (s) | Gavel published (s) | level |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',

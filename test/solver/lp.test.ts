@@ -78,3 +78,20 @@ describe('LpBuilder', () => {
     expect(['optimal', 'time_limit']).toContain(lp.solve({ timeLimit: 0.001 }).status);
   });
 });
+
+describe('solver instances', () => {
+  it('keeps solving after the active instance is replaced by the standby (as after an abort)', async () => {
+    const { recycleHighs, solverReady } = await import('../../src/solver/highs-runtime.js');
+    const lp = new LpBuilder('max');
+    const x = lp.addVar({ cost: 1, ub: 3 });
+    lp.addRow(-Infinity, 2, [x], [1]);
+    expect(lp.solve().objective).toBeCloseTo(2, 9);
+    expect(recycleHighs('aborted')).toBe(true);
+    expect(solverReady()).toBe(true);
+    expect(lp.solve().objective).toBeCloseTo(2, 9);
+    // A new standby loads in the background; initSolver() waits for it.
+    await initSolver();
+    expect(recycleHighs('heap')).toBe(true);
+    expect(lp.solve().objective).toBeCloseTo(2, 9);
+  });
+});
