@@ -258,9 +258,8 @@ export function planRound(input: MechanismInput): MechanismOutput {
       });
     }
   }
-  const active = new Set(rows.map((r) => r.key));
   let leaseOpportunities = 0;
-  for (const key of prevByKey.keys()) if (active.has(key)) leaseOpportunities++;
+  if (prevByKey.size > 0) for (const r of rows) if (prevByKey.has(r.key)) leaseOpportunities++;
   let index: Map<RowKey, number> | undefined;
   const priorityOf = (key: RowKey): readonly number[] | undefined => {
     index ??= new Map(rows.map((r, i) => [r.key, i]));
