@@ -199,7 +199,7 @@ export class LpBuilder {
     return i;
   }
 
-  /** Fixes every column to its value in `x` +- 0 (used by callers that freeze parts of a solution). */
+  /** Named columns and their indices. */
   columnNames(): ReadonlyMap<string, number> {
     return this.names;
   }
