@@ -92,6 +92,19 @@ describe('finish_time_fairness', () => {
   });
 });
 
+describe('finish_time_fairness (agnostic)', () => {
+  it("uses the job's v100 throughput on every type", () => {
+    // One job, 1 v100 + 1 k80, T = [2, 1], 100 steps, now = arrival. Isolated share (m = 1): [1, 1] halved to
+    // [0.5, 0.5]. Agnostic row [2, 2]: iso = 2, denominator 50, best thr 2 -> rho = (100/2)/50 = 1. Aware row:
+    // iso = 1.5, denominator 66.67, best thr 2 (all v100) -> rho = 50/66.67 = 0.75.
+    const s = snap({ v100: 1, k80: 1 }, [{ t: [2, 1], rem: 100, arrival: 0 }]);
+    expect(solveFinishTimeFairness(s, { aware: false }).rho).toBeCloseTo(1, 5);
+    const aware = solveFinishTimeFairness(s, { aware: true });
+    expect(aware.rho).toBeCloseTo(0.75, 5);
+    expect(aware.shares[0]![0]).toBeCloseTo(1, 4);
+  });
+});
+
 describe('water-filling', () => {
   it('gives leftover capacity to jobs that LAS leaves at the common level', () => {
     // A and B run only on the v100, C only on the k80 (agnostic: equal-share throughput 0.5 each, u = 2 x).
