@@ -56,15 +56,18 @@ function loadStandby(): Promise<void> {
 /** Loads the solver (once). Every solve after this resolves is synchronous. */
 export function initSolver(): Promise<void> {
   if (active) return loadStandby();
+  // Cleared when settled, so that a later call reloads if the active instance has died in the meantime.
   initPromise ??= (async () => {
     try {
-      active = await loadHighs();
+      active = standby ?? (await loadHighs());
+      if (standby === active) standby = undefined;
     } catch (e) {
-      initPromise = undefined;
       throw new RondoError({ code: 'E_SOLVER', problem: `could not load the HiGHS solver: ${(e as Error).message}` });
     }
     await loadStandby();
-  })();
+  })().finally(() => {
+    initPromise = undefined;
+  });
   return initPromise;
 }
 

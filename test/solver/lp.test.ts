@@ -95,3 +95,23 @@ describe('solver instances', () => {
     expect(lp.solve().objective).toBeCloseTo(2, 9);
   });
 });
+
+describe('solver reload', () => {
+  it('initSolver() brings the solver back after an abort with no standby ready', async () => {
+    const rt = await import('../../src/solver/highs-runtime.js');
+    // Use up the standby, then "abort" the active instance with none left to swap in.
+    await initSolver();
+    expect(rt.recycleHighs('heap')).toBe(true);
+    expect(rt.recycleHighs('aborted')).toBe(false);
+    expect(rt.solverReady()).toBe(false);
+    const probe = new LpBuilder('min');
+    probe.addVar({ cost: 1 });
+    expect(() => probe.solve()).toThrow(/not loaded/);
+    await initSolver();
+    expect(rt.solverReady()).toBe(true);
+    const lp = new LpBuilder('min');
+    const x = lp.addVar({ cost: 1, lb: 1 });
+    lp.addRow(-Infinity, 5, [x], [1]);
+    expect(lp.solve().objective).toBeCloseTo(1, 9);
+  });
+});
