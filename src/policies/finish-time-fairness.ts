@@ -13,7 +13,8 @@ import {
   zeroShares,
 } from './common.js';
 import { buildAllocationLp, classSharesOf } from './maxmin.js';
-import { singletons } from './common.js';
+import { expandClasses, groupBy, rowKey } from './common.js';
+import type { Classes } from './common.js';
 import type { Policy, PolicyResult, PolicySnapshot } from './types.js';
 
 /**
@@ -59,6 +60,8 @@ function readState(raw: unknown): Map<string, { cum: number; rem: number; iso: n
 
 interface Ftf {
   p: Problem;
+  /** Jobs identical in everything the LP sees share one share vector (identical shares, order-free LP). */
+  classes: Classes;
   t: number[][];
   elapsed: number[];
   rem: number[];
@@ -68,18 +71,18 @@ interface Ftf {
 
 /** Shares meeting rho_j <= r for every job in the LP, or undefined. */
 function feasibleAt(f: Ftf, r: number, central: boolean, method: LpMethod): number[][] | undefined {
-  const { p, t } = f;
+  const { p, t, classes } = f;
   const K = p.types.length;
-  const classes = singletons(p.jobs.length);
   const b = buildAllocationLp(p, classes, 'max', false, (j, k) => f.inLp[j]! && t[j]![k]! > 0);
-  for (let j = 0; j < p.jobs.length; j++) {
+  for (let c = 0; c < classes.members.length; c++) {
+    const j = classes.members[c]![0]!;
     if (!f.inLp[j] || f.rem[j]! <= 0) continue;
     const slack = r * f.denom[j]! - f.elapsed[j]!;
     if (slack <= 0) return undefined;
     const idx: number[] = [];
     const val: number[] = [];
     for (let k = 0; k < K; k++) {
-      const v = b.col[j * K + k]!;
+      const v = b.col[c * K + k]!;
       if (v >= 0) {
         idx.push(v);
         val.push(t[j]![k]!);
@@ -89,8 +92,7 @@ function feasibleAt(f: Ftf, r: number, central: boolean, method: LpMethod): numb
   }
   const res = b.lp.solve(central ? { method, crossover: false } : { method: 'simplex' });
   if (res.status !== 'optimal') return undefined;
-  const cs = classSharesOf(p, classes, b, res.x);
-  return cs.map((s) => Array.from(s));
+  return expandClasses(p, classes, classSharesOf(p, classes, b, res.x));
 }
 
 export function solveFinishTimeFairness(
@@ -121,7 +123,10 @@ export function solveFinishTimeFairness(
     inLp.push(anyUsable(p, j) && iso > 0 && t[j]!.some((v) => v > 0) && denom[j]! > 0);
   });
   const state: FtfState = { kind: 'ftf', jobs: stateJobs };
-  const f: Ftf = { p, t, elapsed, rem, denom, inLp };
+  const classes = groupBy(m, (j) =>
+    inLp[j] ? `${p.jobs[j]!.scaleFactor}|${rem[j]}|${elapsed[j]}|${denom[j]}|${rowKey(t[j]!)}` : `-|${p.usable[j]!.join('')}`,
+  );
+  const f: Ftf = { p, t, classes, elapsed, rem, denom, inLp };
   const method = opts.method ?? 'ipm';
   if (!inLp.some((x, j) => x && rem[j]! > 0)) {
     return { shares: zeroShares(p), rho: 0, state, problem: p };
