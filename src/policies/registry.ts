@@ -7,6 +7,12 @@ import { createMaxSumPolicy } from './max-sum-throughput.js';
 import { createMinTotalDurationPolicy } from './min-total-duration.js';
 import { createSjfPolicy } from './sjf.js';
 import { createWaterFillingPolicy } from './water-filling.js';
+import { createAlloxPolicy } from './allox.js';
+import { createGandivaPolicy } from './gandiva.js';
+import { createShockwavePolicy } from './shockwave.js';
+import { createShortestJobPolicy } from './srtf.js';
+import { createThemisPolicy } from './themis.js';
+import { createTiresiasPolicy } from './tiresias.js';
 import type { Policy, PolicyMeta } from './types.js';
 
 /**
@@ -56,6 +62,17 @@ reg('max_sum_throughput_normalized_by_cost_perf', ['min-cost', 'cost'], (n, a) =
 reg('max_sum_throughput_normalized_by_cost_perf_SLOs', ['min-cost-slo', 'cost-slo'], (n, a) => createMaxSumPolicy(n, a, { cost: true, slos: true }));
 reg('isolated', ['equal-share'], (n, a) => createIsolatedPolicy(n, a));
 reg('shortest_job_first', ['sjf', 'srtf'], (n, a) => createSjfPolicy(n, a));
+// Baselines from the literature and Shockwave (docs/baselines.md).
+reg('sjf_nonpreemptive', ['sjf-nonpreemptive', 'sjf-np'], (n, a) => createShortestJobPolicy(n, a, { preemptive: false }));
+reg('srtf_preemptive', ['srtf-preemptive'], (n, a) => createShortestJobPolicy(n, a, { preemptive: true }));
+reg('tiresias', ['tiresias-las', '2d-las'], (n, a) => createTiresiasPolicy(n, a, { mode: 'las' }));
+reg('tiresias_gittins', ['tiresias-gittins'], (n, a) => createTiresiasPolicy(n, a, { mode: 'gittins' }));
+reg('gandiva', [], (n, a) => createGandivaPolicy(n, a));
+reg('gandiva_packing', ['gandiva-packing'], (n, a) => createGandivaPolicy(n, a, { packing: true }));
+reg('allox', [], (n, a) => createAlloxPolicy(n, a));
+reg('themis_auction', ['themis-auction'], (n, a) => createThemisPolicy(n, a));
+reg('shockwave', [], (n, a) => createShockwavePolicy(n, a));
+reg('shockwave_milp', ['shockwave-milp'], (n, a) => createShockwavePolicy(n, a, { integral: true }));
 
 function canonical(name: string): string | undefined {
   const n = name.trim();
