@@ -39,6 +39,11 @@ export interface ShockwaveOptions {
   readonly lambda?: number;
   /** Finish-time fairness bound (1: no job later than its fair finish time). */
   readonly rhoMax?: number;
+  /**
+   * Equal share of a gang of s GPUs: min(1, G / (n s)) (default; the variant Shockwave's code leaves commented
+   * out, and what Rondo's rho metric uses). false: Shockwave's min(1, G / n) for every job.
+   */
+  readonly shareByScale?: boolean;
   /** Solve the per-round binary MILP instead of its relaxation. */
   readonly integral?: boolean;
   readonly mipGap?: number;
@@ -57,6 +62,9 @@ export interface ShockwaveState {
   readonly lastN: number;
   /** Solve seconds of the last call (for benchmarks). */
   readonly lastSolveSeconds: number;
+  /** Calls so far, and calls whose fairness rows were infeasible (relaxed). */
+  readonly calls?: number;
+  readonly relaxed?: number;
 }
 
 const LOG_BASES = [0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0];
@@ -124,8 +132,8 @@ interface PlanInput {
   readonly remaining: readonly number[];
   readonly progress: readonly number[];
   readonly weight: readonly number[];
-  /** Per-job upper bound on remaining time after the window from the fairness rows, or undefined for none. */
-  readonly ftfBound?: readonly number[];
+  /** Per-job least rounds in the window from the fairness rows (0 = no row). */
+  readonly minRounds?: readonly number[];
   readonly integral: boolean;
   readonly mipGap: number;
   readonly timeLimit: number;
@@ -133,7 +141,6 @@ interface PlanInput {
 
 function solvePlan(inp: PlanInput): Plan | undefined {
   const { n, G, W, D, k } = inp;
-  if (inp.ftfBound?.some((b) => b < 0)) return undefined;
   const lp = new LpBuilder('max', { cols: inp.integral ? n * (W + 2) + 1 : 2 * n + 1, rows: n * (SEGMENTS.length + 3) + W + 1 });
   const M = lp.addVar({ lb: 0, cost: -k });
   const y: number[] = [];
@@ -159,11 +166,8 @@ function solvePlan(inp: PlanInput): Plan | undefined {
     }
     // M >= R - y D
     lp.addRow(inp.remaining[j]!, Infinity, [M, y[j]!], [1, D]);
-    if (inp.ftfBound) {
-      // R - y D <= bound  <=>  y D >= R - bound
-      const need = inp.remaining[j]! - inp.ftfBound[j]!;
-      if (need > 0) lp.addRow(need, Infinity, [y[j]!], [D]);
-    }
+    const least = inp.minRounds?.[j] ?? 0;
+    if (least > 0) lp.addRow(least, Infinity, [y[j]!], [1]);
     if (inp.integral) {
       // y = sum_r x_jr: in the MILP y is the number of rounds the job runs in the window.
       lp.addRow(0, 0, [y[j]!, ...x[j]!], [1, ...x[j]!.map(() => -1)]);
@@ -209,12 +213,13 @@ export function shockwaveAllocate(snapshot: PolicySnapshot, opts: ShockwaveOptio
   if (n === 0 || G === 0) {
     return { allocation: finishAllocation(p, shares), state: { kind: 'shockwave', jobs: [], lastN: 0, lastSolveSeconds: 0 } satisfies ShockwaveState };
   }
-  const share = Math.min(1, G / n);
+  const shareOf = (sf: number): number => Math.min(1, G / (n * (opts.shareByScale === false ? 1 : sf)));
   const renew = prev === undefined || prev.lastN !== n;
   const remaining: number[] = [];
   const progress: number[] = [];
   const scale: number[] = [];
   const target: number[] = [];
+  const share: number[] = [];
   const nextHist = new Map<string, JobHistory>();
   for (const j of idx) {
     const job = p.jobs[j]!;
@@ -224,36 +229,56 @@ export function shockwaveAllocate(snapshot: PolicySnapshot, opts: ShockwaveOptio
     remaining.push(R);
     progress.push(job.totalSteps > 0 ? 1 - job.remainingSteps / job.totalSteps : 1);
     scale.push(job.scaleFactor);
+    share.push(shareOf(job.scaleFactor));
     const old = hist.get(job.id);
     let series = old?.series ?? [];
-    if (renew || !old) series = [...series, [now, job.arrivalTime + (ran + R) / share] as const];
+    if (renew || !old) series = [...series, [now, job.arrivalTime + (ran + R) / share.at(-1)!] as const];
     nextHist.set(job.id, { series });
     target.push(momentumAverage(series, now));
   }
   const horizon = now + W * D;
-  // Negative bounds mean the job cannot meet its fair finish time whatever the plan: the rows are infeasible.
-  const ftfBound = target.map((f) => (rhoMax * f - horizon) * share);
+  // Fairness rows, per job. A job that cannot finish in the window must end it with at most
+  // (rhoMax F - horizon) share seconds of work left (Shockwave's row). A job that can finish in the window runs as
+  // early as its plan allows, so its row asks for its whole remaining work when now + R <= rhoMax F. A job that
+  // cannot meet its bound whatever the plan gets no row and Shockwave's priority rho^lambda on its welfare instead
+  // (Shockwave drops every row in that case; see docs/baselines.md).
+  const priority = (i: number): number => {
+    const rho = (now + remaining[i]! / share[i]!) / target[i]!;
+    if (!(rho > rhoMax)) return 1;
+    // Shockwave gives jobs about to finish (less than a round left) a far larger exponent; capped for the solver.
+    return Math.min(MAX_PRIORITY, rho ** (remaining[i]! < D ? 100 : lambda));
+  };
+  const minRounds: number[] = [];
+  const weight: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const R = remaining[i]!;
+    const bound = rhoMax * target[i]!;
+    let least: number | undefined;
+    if (R <= W * D) least = now + R <= bound ? R / D : undefined;
+    else {
+      const need = R - (bound - horizon) * share[i]!;
+      least = need <= 0 ? 0 : need <= W * D ? need / D : undefined;
+    }
+    minRounds.push(least ?? 0);
+    weight.push(least === undefined ? priority(i) : 1);
+  }
   const base = {
     n, G, W, D, k, scale, remaining, progress, integral: !!opts.integral,
     mipGap: opts.mipGap ?? 1e-3, timeLimit: opts.timeLimit ?? 15,
   };
-  let plan = solvePlan({ ...base, weight: idx.map(() => 1), ftfBound });
+  let plan = solvePlan({ ...base, weight, minRounds });
   let seconds = plan?.seconds ?? 0;
+  const relaxed = !plan;
   if (!plan) {
-    // Fairness rows infeasible: drop them and raise the welfare weight of jobs projected to finish late.
-    const weight = idx.map((_, i) => {
-      const rho = (now + remaining[i]! / share) / target[i]!;
-      if (!(rho > rhoMax)) return 1;
-      // Shockwave gives jobs about to finish (less than a round left) a far larger exponent; capped for the solver.
-      const e = remaining[i]! < D ? 100 : lambda;
-      return Math.min(MAX_PRIORITY, rho ** e);
-    });
-    plan = solvePlan({ ...base, weight });
+    // The rows together do not fit the window: drop them all and prioritise every late job (Shockwave's fallback).
+    plan = solvePlan({ ...base, weight: idx.map((_, i) => priority(i)) });
     if (!plan) throw solverFailure('shockwave', 'infeasible');
     seconds += plan.seconds;
   }
   idx.forEach((j, i) => {
-    const frac = Math.min(1, plan.y[i]! / W);
+    // Share = planned rounds over the rounds the job could use in the window: a job planned to finish inside the
+    // window runs now (the plan's order within the window is free, and finishing early only helps).
+    const frac = Math.min(1, plan.y[i]! / Math.min(W, remaining[i]! / D));
     if (!(frac > 0)) return;
     // Spread the planned time over the types the job may use, in proportion to their GPUs.
     let g = 0;
@@ -265,6 +290,8 @@ export function shockwaveAllocate(snapshot: PolicySnapshot, opts: ShockwaveOptio
     jobs: [...nextHist.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)),
     lastN: n,
     lastSolveSeconds: seconds,
+    calls: (prev?.calls ?? 0) + 1,
+    relaxed: (prev?.relaxed ?? 0) + (relaxed ? 1 : 0),
   };
   return { allocation: finishAllocation(p, shares), state };
 }

@@ -51,11 +51,9 @@ export function rhoAt(m: RhoModel, x: number): number {
   return x > 0 ? (m.elapsed + m.remaining / x) / m.ideal : Infinity;
 }
 
-/** log(1/rho(x)) = log(ideal x) - log(elapsed x + R), and its derivative in x. */
-function logValue(m: RhoModel, x: number): [number, number] {
-  const v = Math.log(m.ideal * x) - Math.log(m.elapsed * x + m.remaining);
-  const d = 1 / x - m.elapsed / (m.elapsed * x + m.remaining);
-  return [v, d];
+/** log(1/rho(x)) = log(ideal x) - log(elapsed x + R). */
+function logValue(m: RhoModel, x: number): [number] {
+  return [Math.log(m.ideal * x) - Math.log(m.elapsed * x + m.remaining)];
 }
 
 /** Maximises sum_i log(1/rho_i(x_i)) s.t. sum_i s_i x_i <= cap, x_i in [0, 1]; returns x. */
@@ -67,13 +65,16 @@ export function nashAuction(models: readonly RhoModel[], scale: readonly number[
   const xs: number[] = [];
   const us: number[] = [];
   for (let i = 0; i < n; i++) {
-    // x >= the first grid point: log(1/rho) is -inf at 0; a bidder always gets a sliver if there is room.
     xs.push(lp.addVar({ lb: 0, ub: 1 }));
     us.push(lp.addVar({ lb: -1e4, ub: Infinity, cost: 1 }));
-    for (const g of GRID) {
-      const [v, d] = logValue(models[i]!, g);
-      // u <= v + d (x - g)
-      lp.addRow(-Infinity, v - d * g, [us[i]!, xs[i]!], [1, -d]);
+    // Chords between grid points (an under-estimate of the concave log value, exact at the grid): with tangents the
+    // optimum would be flat between tangent points and the split between equal bidders arbitrary.
+    for (let g = 0; g + 1 < GRID.length; g++) {
+      const [v0] = logValue(models[i]!, GRID[g]!);
+      const [v1] = logValue(models[i]!, GRID[g + 1]!);
+      const slope = (v1 - v0) / (GRID[g + 1]! - GRID[g]!);
+      // u <= v0 + slope (x - g0)
+      lp.addRow(-Infinity, v0 - slope * GRID[g]!, [us[i]!, xs[i]!], [1, -slope]);
     }
   }
   lp.addRow(-Infinity, cap, xs, scale);
