@@ -60,8 +60,6 @@ export interface ShockwaveState {
   readonly jobs: ReadonlyArray<readonly [string, JobHistory]>;
   /** Number of jobs at the last call: estimates are renewed when it changes. */
   readonly lastN: number;
-  /** Solve seconds of the last call (for benchmarks). */
-  readonly lastSolveSeconds: number;
   /** Calls so far, and calls whose fairness rows were infeasible (relaxed). */
   readonly calls?: number;
   readonly relaxed?: number;
@@ -108,7 +106,6 @@ function poolRate(p: Problem, j: number): number {
 
 interface Plan {
   readonly y: Float64Array;
-  readonly seconds: number;
 }
 
 function logSegments(): Array<{ b: number; v: number; slope: number }> {
@@ -189,7 +186,7 @@ function solvePlan(inp: PlanInput): Plan | undefined {
   }
   const out = new Float64Array(n);
   for (let j = 0; j < n; j++) out[j] = Math.max(0, res.x[y[j]!]!);
-  return { y: out, seconds: res.solveSeconds };
+  return { y: out };
 }
 
 export function shockwaveAllocate(snapshot: PolicySnapshot, opts: ShockwaveOptions = {}): PolicyResult {
@@ -211,7 +208,7 @@ export function shockwaveAllocate(snapshot: PolicySnapshot, opts: ShockwaveOptio
   const G = p.caps.reduce((a, b) => a + b, 0);
   const shares = zeroShares(p);
   if (n === 0 || G === 0) {
-    return { allocation: finishAllocation(p, shares), state: { kind: 'shockwave', jobs: [], lastN: 0, lastSolveSeconds: 0 } satisfies ShockwaveState };
+    return { allocation: finishAllocation(p, shares), state: { kind: 'shockwave', jobs: [], lastN: 0, calls: (prev?.calls ?? 0) + 1, relaxed: prev?.relaxed ?? 0 } satisfies ShockwaveState };
   }
   const shareOf = (sf: number): number => Math.min(1, G / (n * (opts.shareByScale === false ? 1 : sf)));
   const renew = prev === undefined || prev.lastN !== n;
@@ -267,13 +264,11 @@ export function shockwaveAllocate(snapshot: PolicySnapshot, opts: ShockwaveOptio
     mipGap: opts.mipGap ?? 1e-3, timeLimit: opts.timeLimit ?? 15,
   };
   let plan = solvePlan({ ...base, weight, minRounds });
-  let seconds = plan?.seconds ?? 0;
   const relaxed = !plan;
   if (!plan) {
     // The rows together do not fit the window: drop them all and prioritise every late job (Shockwave's fallback).
     plan = solvePlan({ ...base, weight: idx.map((_, i) => priority(i)) });
     if (!plan) throw solverFailure('shockwave', 'infeasible');
-    seconds += plan.seconds;
   }
   idx.forEach((j, i) => {
     // Share = planned rounds over the rounds the job could use in the window: a job planned to finish inside the
@@ -289,7 +284,6 @@ export function shockwaveAllocate(snapshot: PolicySnapshot, opts: ShockwaveOptio
     kind: 'shockwave',
     jobs: [...nextHist.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)),
     lastN: n,
-    lastSolveSeconds: seconds,
     calls: (prev?.calls ?? 0) + 1,
     relaxed: (prev?.relaxed ?? 0) + (relaxed ? 1 : 0),
   };
