@@ -121,6 +121,8 @@ export class Scheduler {
   private policyState: unknown;
   private receivedSoFar = new Map<string, Record<string, number>>();
   private stopped = false;
+  /** Something changed since the last plan (submit, worker joined): an idle round may be cut short. */
+  private dirty = false;
   private wake: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
   readonly stats: SchedulerStats = {
@@ -217,6 +219,7 @@ export class Scheduler {
 
   /** Asks the loop to look again now (a job was submitted, a worker joined). */
   poke(): void {
+    this.dirty = true;
     this.wake?.();
   }
 
@@ -245,9 +248,10 @@ export class Scheduler {
         // An idle round (nothing placed) is cut short when work shows up, so a job submitted to an idle cluster does
         // not wait out a whole round.
         const idle = !last || last.assignments === 0;
-        const work = idle && this.store.hasActiveJobs() && this.liveWorkers().length > 0;
+        const work = idle && this.dirty && this.store.hasActiveJobs() && this.liveWorkers().length > 0;
         if (now >= planAt || work) {
           this.planNext(Math.max(now, work ? now : lastEnd));
+          await new Promise<void>((r) => setImmediate(r)); // never starve the HTTP server, whatever the loop decides
           continue;
         }
         await this.sleep(Math.min(planAt - now, this.timing.heartbeatMs));
@@ -265,6 +269,7 @@ export class Scheduler {
   /** Plans the round that starts at `startMs` and commits its leases. Public for tests and `whatif`-style tools. */
   planNext(startMs: number): RoundPlan {
     const t0 = performance.now();
+    this.dirty = false;
     const now = Date.now();
     const last = this.store.lastRoundInfo();
     const round = (last?.round ?? 0) + 1;

@@ -67,3 +67,21 @@ describe('whatif (the engine and simulator run forward from the live state)', ()
     await expect(admin.post('/api/v1/whatif', { scaleFactor: 0 })).rejects.toThrow(/scaleFactor/);
   });
 });
+
+describe('scheduler loop', () => {
+  it('does not spin when waiting work cannot be placed (idle rounds are cut short only after a change)', async () => {
+    const dir = tempDir('spin');
+    const s2 = await startServer({ db: join(dir, 'r.db'), port: 0, policy: 'fifo', timing: { roundMs: 5000, heartbeatMs: 1000, workerTimeoutMs: 600_000, graceMs: 1000 } });
+    try {
+      const a = new ApiClient({ server: s2.url, token: s2.adminToken! });
+      const { token } = await a.post<{ token: string }>('/api/v1/tokens', { kind: 'worker' });
+      await new ApiClient({ server: s2.url, token }).post('/api/v1/workers', { name: 'w', gpus: [{ type: 'v100', count: 1 }] });
+      await a.post('/api/v1/jobs', { command: ['true'], cwd: dir, scaleFactor: 4 });
+      const before = s2.scheduler.stats.rounds;
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(s2.scheduler.stats.rounds - before).toBeLessThanOrEqual(1);
+    } finally {
+      await s2.close();
+    }
+  });
+});
