@@ -21,7 +21,7 @@ export interface GandivaOptions {
   readonly seed?: number;
   /**
    * Emit pair rows for packed jobs. Off by default: Rondo's engine does not yet run pair rows (the mechanism plans
-   * single-job rows only), so `gandiva` time-slices and `gandiva_packing` is the full policy for when it does.
+   * single-job rows only), so the registered `gandiva` time-slices; this option is the full policy for when it does.
    */
   readonly packing?: boolean;
 }

@@ -68,7 +68,6 @@ reg('srtf_preemptive', ['srtf-preemptive'], (n, a) => createShortestJobPolicy(n,
 reg('tiresias', ['tiresias-las', '2d-las'], (n, a) => createTiresiasPolicy(n, a, { mode: 'las' }));
 reg('tiresias_gittins', ['tiresias-gittins'], (n, a) => createTiresiasPolicy(n, a, { mode: 'gittins' }));
 reg('gandiva', [], (n, a) => createGandivaPolicy(n, a));
-reg('gandiva_packing', ['gandiva-packing'], (n, a) => createGandivaPolicy(n, a, { packing: true }));
 reg('allox', [], (n, a) => createAlloxPolicy(n, a));
 reg('themis_auction', ['themis-auction'], (n, a) => createThemisPolicy(n, a));
 reg('shockwave', [], (n, a) => createShockwavePolicy(n, a));
