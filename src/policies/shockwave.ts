@@ -127,6 +127,8 @@ interface PlanInput {
   readonly k: number;
   readonly scale: readonly number[];
   readonly remaining: readonly number[];
+  /** Rounds each job can use in the window: min(W, R / D), rounded up for the MILP (a last partial round). */
+  readonly usable: readonly number[];
   readonly progress: readonly number[];
   readonly weight: readonly number[];
   /** Per-job least rounds in the window from the fairness rows (0 = no row). */
@@ -144,7 +146,7 @@ function solvePlan(inp: PlanInput): Plan | undefined {
   const u: number[] = [];
   const x: number[][] = [];
   for (let j = 0; j < n; j++) {
-    const cap = Math.min(W, inp.remaining[j]! / D);
+    const cap = inp.usable[j]!;
     y.push(lp.addVar({ lb: 0, ub: cap }));
     u.push(lp.addVar({ lb: -1e3, ub: 0, cost: inp.weight[j]! / (n * W) }));
     if (inp.integral) x.push(Array.from({ length: W }, () => lp.addVar({ lb: 0, ub: 1, integer: true })));
@@ -245,22 +247,23 @@ export function shockwaveAllocate(snapshot: PolicySnapshot, opts: ShockwaveOptio
     // Shockwave gives jobs about to finish (less than a round left) a far larger exponent; capped for the solver.
     return Math.min(MAX_PRIORITY, rho ** (remaining[i]! < D ? 100 : lambda));
   };
+  const usable = remaining.map((R) => Math.min(W, opts.integral ? Math.ceil(R / D - 1e-9) : R / D));
   const minRounds: number[] = [];
   const weight: number[] = [];
   for (let i = 0; i < n; i++) {
     const R = remaining[i]!;
     const bound = rhoMax * target[i]!;
     let least: number | undefined;
-    if (R <= W * D) least = now + R <= bound ? R / D : undefined;
+    if (R <= W * D) least = now + R <= bound ? usable[i]! : undefined;
     else {
       const need = R - (bound - horizon) * share[i]!;
-      least = need <= 0 ? 0 : need <= W * D ? need / D : undefined;
+      least = need <= 0 ? 0 : need <= W * D ? Math.min(W, opts.integral ? Math.ceil(need / D - 1e-9) : need / D) : undefined;
     }
     minRounds.push(least ?? 0);
     weight.push(least === undefined ? priority(i) : 1);
   }
   const base = {
-    n, G, W, D, k, scale, remaining, progress, integral: !!opts.integral,
+    n, G, W, D, k, scale, remaining, usable, progress, integral: !!opts.integral,
     mipGap: opts.mipGap ?? 1e-3, timeLimit: opts.timeLimit ?? 15,
   };
   let plan = solvePlan({ ...base, weight, minRounds });
@@ -273,7 +276,7 @@ export function shockwaveAllocate(snapshot: PolicySnapshot, opts: ShockwaveOptio
   idx.forEach((j, i) => {
     // Share = planned rounds over the rounds the job could use in the window: a job planned to finish inside the
     // window runs now (the plan's order within the window is free, and finishing early only helps).
-    const frac = Math.min(1, plan.y[i]! / Math.min(W, remaining[i]! / D));
+    const frac = Math.min(1, plan.y[i]! / usable[i]!);
     if (!(frac > 0)) return;
     // Spread the planned time over the types the job may use, in proportion to their GPUs.
     let g = 0;

@@ -176,6 +176,16 @@ describe('shockwave', () => {
     expect(share(r, 'short')[0]).toBeCloseTo(1 / 1.9, 6);
     expect(share(r, 'long')[0]).toBeCloseTo(0.9 / 1.9, 6);
     expect((r.state as { relaxed: number }).relaxed).toBe(0);
+    // The per-round binary MILP has the same optimum here (2 and 18 whole rounds).
+    const m = getPolicy('shockwave_milp').allocate(s);
+    expect(share(m, 'short')[0]).toBeCloseTo(1 / 1.9, 6);
+    expect(share(m, 'long')[0]).toBeCloseTo(0.9 / 1.9, 6);
+  });
+
+  it('MILP: a job with a partial last round may use that whole round', () => {
+    // 1 GPU, one job with 150 s left: 2 rounds (the second partial) are usable; it gets them: share 1.
+    const s = mkSnap({ v100: 1 }, [{ t: [1], rem: 150 }]);
+    expect(share(getPolicy('shockwave_milp').allocate(s), 'j0')[0]).toBeCloseTo(1, 9);
   });
 
   it('gives every job its whole remaining work when the cluster has room', () => {
