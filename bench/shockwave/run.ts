@@ -2,7 +2,8 @@
  * Per-round solve time of the Shockwave planner (src/policies/shockwave.ts) on snapshots of Shockwave's canonical
  * TACC trace (120 jobs, 32 V100s, 120 s rounds, window 20): every job active, progress drawn with a fixed seed.
  * Larger sizes repeat the trace's jobs under new ids on a cluster scaled with them. Median and max of 5 timed calls
- * after one warm-up call (whose state, the fair-finish history, the timed calls reuse). Writes
+ * after one warm-up call (whose state, the fair-finish history, the timed calls reuse). Then every call of a full
+ * simulation of the trace (`inSimulation`: the snapshots the planner really sees). Writes
  * bench/results/shockwave.json.
  *
  *   npx tsc -p bench/shockwave/tsconfig.json && node node_modules/.cache/rondo-bench-shockwave/bench/shockwave/run.js
@@ -17,6 +18,9 @@ import { makeCluster } from '../../src/model/index.js';
 import { shockwaveAllocate } from '../../src/policies/shockwave.js';
 import type { PolicyJob, PolicySnapshot } from '../../src/policies/types.js';
 import { tableThroughputs } from '../../src/sim/throughput.js';
+import { simulate } from '../../src/sim/index.js';
+import { createShockwavePolicy } from '../../src/policies/shockwave.js';
+import type { Policy } from '../../src/policies/types.js';
 import { initSolver } from '../../src/solver/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -99,12 +103,40 @@ async function main(): Promise<void> {
       console.log(JSON.stringify(row));
     }
   }
+  const inSimulation: Array<Record<string, number | string>> = [];
+  for (const integral of [false, true]) {
+    const inner = createShockwavePolicy(integral ? 'shockwave_milp' : 'shockwave', [], { integral });
+    const times: number[] = [];
+    let most = 0;
+    const policy: Policy = {
+      meta: inner.meta,
+      allocate(s) {
+        const t0 = performance.now();
+        const r = inner.allocate(s);
+        times.push((performance.now() - t0) / 1000);
+        most = Math.max(most, s.jobs.length);
+        return r;
+      },
+    };
+    const sim = await simulate({ cluster: makeCluster({ v100: 32 }), throughputs: table, policy, jobs, roundDuration: 120, minReallocationInterval: 0 });
+    const row = {
+      solver: integral ? 'milp' : 'lp',
+      calls: times.length,
+      mostJobs: most,
+      medianSeconds: median(times),
+      maxSeconds: Math.max(...times),
+      makespanHours: sim.metrics.summary.makespanHours ?? NaN,
+    };
+    inSimulation.push(row);
+    console.log(JSON.stringify(row));
+  }
   const out = {
     bench: 'shockwave per-round solve',
     trace: TRACE,
     machine: `${os.cpus()[0]?.model ?? 'unknown'} x${os.cpus().length}, node ${process.version}`,
     date: new Date().toISOString(),
     rows,
+    inSimulation,
   };
   writeFileSync(join(root, 'bench/results/shockwave.json'), `${JSON.stringify(out, null, 2)}\n`);
 }

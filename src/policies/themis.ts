@@ -21,7 +21,7 @@ import type { Policy, PolicyResult, PolicySnapshot } from './types.js';
  */
 
 export interface ThemisOptions {
-  /** Fairness knob f: the worst (1 - f) fraction of jobs bid. Themis' evaluation uses 0.8. */
+  /** Fairness knob f: the worst (1 - f) fraction of jobs bid (default 0.8). */
   readonly fairnessKnob?: number;
 }
 
