@@ -59,8 +59,15 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
   const mine = shardPoints(expandGrid(opts.definition), opts.shard);
   const pending = mine.filter((p) => !isFinished(opts.outDir, p, file.hash));
   const skipped = mine.length - pending.length;
-  // Slowest first (highest rate), so the last points to finish are short ones and workers end together.
+  // Slow (high-rate) points early so workers end together, interleaved with cheap ones so that an interrupted or
+  // time-limited run already holds points across the whole rate range.
   pending.sort((a, b) => (b.rate ?? 0) - (a.rate ?? 0) || a.index - b.index);
+  const order: SweepPoint[] = [];
+  for (let i = 0, j = pending.length - 1; i <= j; i++, j--) {
+    order.push(pending[i]!);
+    if (j > i) order.push(pending[j]!);
+  }
+  pending.splice(0, pending.length, ...order);
   const total = mine.length;
   let done = skipped;
   opts.onProgress?.({ done, total, key: '', wallSeconds: 0 });

@@ -10,6 +10,7 @@ import { register as registerStatus } from './status.js';
 import { register as registerCancel } from './cancel.js';
 import { register as registerLogs } from './logs.js';
 import { register as registerWhatif } from './whatif.js';
+import { register as registerSweep } from './sweep.js';
 
 /** Each command lives in its own file and exports `register(program)`; add one line here per command. */
 export function registerCommands(program: Command): void {
@@ -24,4 +25,5 @@ export function registerCommands(program: Command): void {
   registerCancel(program);
   registerLogs(program);
   registerWhatif(program);
+  registerSweep(program);
 }
