@@ -195,7 +195,7 @@ export class WorkerAgent {
       const p = this.procs.get(a);
       if (p?.ended && p.logs.length === 0 && !p.progress) {
         this.procs.delete(a);
-        this.done.add(a);
+        this.remember(a);
       }
     }
     const listed = new Set<number>();
@@ -226,10 +226,16 @@ export class WorkerAgent {
       if (listed.has(p.lease.attempt) || p.ended) continue;
       if (!p.child) {
         this.procs.delete(p.lease.attempt);
-        this.done.add(p.lease.attempt);
+        this.remember(p.lease.attempt);
       } else this.terminate(p, 'lease withdrawn by the server');
     }
     this.tick();
+  }
+
+  /** Remembers a finished attempt; old ones are forgotten (the server never lists an ended attempt again). */
+  private remember(attempt: number): void {
+    this.done.add(attempt);
+    if (this.done.size > 10_000) this.done.delete(this.done.values().next().value!);
   }
 
   private buildSync(): { request: SyncRequest; sentLogs: Map<number, number> } {
