@@ -11,6 +11,7 @@ import { register as registerCancel } from './cancel.js';
 import { register as registerLogs } from './logs.js';
 import { register as registerWhatif } from './whatif.js';
 import { register as registerSweep } from './sweep.js';
+import { register as registerReport } from './report.js';
 
 /** Each command lives in its own file and exports `register(program)`; add one line here per command. */
 export function registerCommands(program: Command): void {
@@ -26,4 +27,5 @@ export function registerCommands(program: Command): void {
   registerLogs(program);
   registerWhatif(program);
   registerSweep(program);
+  registerReport(program);
 }

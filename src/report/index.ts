@@ -1,0 +1,4 @@
+export * from './timeline.js';
+export * from './data.js';
+export * from './charts.js';
+export * from './html.js';
