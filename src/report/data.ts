@@ -152,3 +152,16 @@ export async function runDataFromSimulation(
     ...(timeline ? { timeline } : {}),
   };
 }
+
+/** Report data of runs made in this process (`rondo simulate --report`, `rondo compare --report`). */
+export async function reportDataFromSimulations(
+  base: Omit<SimulationInput, 'policy'>,
+  outs: readonly SimulationOutput[],
+  label: string,
+): Promise<ReportData> {
+  const { getPolicy } = await import('../policies/index.js');
+  const runs: RunData[] = [];
+  for (const out of outs) runs.push(await runDataFromSimulation({ ...base, policy: getPolicy(out.metrics.summary.policy) }, out, label));
+  const policies = runs.map((r) => r.policy);
+  return { title: `${policies.join(' vs ')}: ${label}`, subtitle: `seed ${base.seed ?? 0}`, runs, notes: [] };
+}

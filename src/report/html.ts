@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { RondoError } from '../model/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { buildCharts, renderSvg, type Chart } from './charts.js';
-import type { ReportData } from './data.js';
+import { reportDataFromSimulations, type ReportData } from './data.js';
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const num = (v: unknown, d = 2): string => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '–');
@@ -121,4 +121,14 @@ export function writeReport(data: ReportData, out: string, format: ReportFormat 
     writeFileAtomic(path, format === 'svg' ? svg : svgToPng(svg));
     return path;
   });
+}
+
+/** One call for the simulate and compare commands: the HTML report of runs just made. */
+export async function writeSimulationReport(
+  path: string,
+  base: Parameters<typeof reportDataFromSimulations>[0],
+  outs: Parameters<typeof reportDataFromSimulations>[1],
+  label: string,
+): Promise<void> {
+  writeReport(await reportDataFromSimulations(base, outs, label), path, 'html');
 }

@@ -3,9 +3,11 @@ import { RondoError } from '../../model/index.js';
 import { isPolicyName } from '../../policies/index.js';
 import type { SimulationOutput } from '../../sim/index.js';
 import { addWorkloadOptions, buildWorkload, runJson, runPolicy, type WorkloadFlags } from './simulate.js';
+import { writeSimulationReport } from '../../report/index.js';
 
 interface CompareFlags extends WorkloadFlags {
   policies: string;
+  report?: string;
 }
 
 const fmt = (v: number | null | undefined, d = 2): string => (v === null || v === undefined ? '-' : v.toFixed(d));
@@ -42,7 +44,8 @@ export function register(program: Command): void {
     .command('compare')
     .description('run several policies on the identical workload and print one table, with ratios to the first policy')
     .requiredOption('--policies <list>', 'comma-separated policies, e.g. max_min_fairness,max_min_fairness_perf');
-  addWorkloadOptions(cmd).action(async (flags: CompareFlags) => {
+  addWorkloadOptions(cmd).option('--report <file>', 'write a self-contained HTML report of the runs (see rondo report)');
+  cmd.action(async (flags: CompareFlags) => {
     const names = flags.policies.split(',').map((s) => s.trim()).filter(Boolean);
     if (names.length === 0) throw new RondoError({ code: 'E_USAGE', problem: '--policies is empty' });
     const unknown = names.filter((n) => !isPolicyName(n));
@@ -52,6 +55,7 @@ export function register(program: Command): void {
     for (const name of names) {
       outs.push(await runPolicy(workload, name, !!flags.quiet || !!flags.json));
     }
+    if (flags.report) await writeSimulationReport(flags.report, workload.base, outs, workload.label);
     if (flags.json) {
       process.stdout.write(`${JSON.stringify({ workload: workload.label, runs: outs.map(runJson) })}\n`);
     } else {

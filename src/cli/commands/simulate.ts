@@ -6,6 +6,7 @@ import { getPolicy, initSolver } from '../../policies/index.js';
 import { readEmpiricalDistribution, simulate, type SimulationInput, type SimulationOutput } from '../../sim/index.js';
 import type { EngineObserver, RoundInfo } from '../../engine/index.js';
 import { DEFAULT_THROUGHPUTS } from './validate.js';
+import { writeSimulationReport } from '../../report/index.js';
 
 /** Per-GPU-hour prices used for the cost metric unless --prices is given (Gavel's GCP prices, utils.py). */
 export const DEFAULT_PRICES: Readonly<Record<GpuType, number>> = { v100: 0.74, p100: 0.43, k80: 0.135 };
@@ -310,6 +311,7 @@ interface SimulateFlags extends WorkloadFlags {
   policy: string;
   out?: string;
   jobsCsv?: string;
+  report?: string;
 }
 
 export function register(program: Command): void {
@@ -320,6 +322,7 @@ export function register(program: Command): void {
   addWorkloadOptions(cmd)
     .option('--out <file>', 'write the full run (settings, summary, per-job results, utilisation per hour) as JSON')
     .option('--jobs-csv <file>', 'write per-job results as CSV')
+    .option('--report <file>', 'write a self-contained HTML report of the run (see rondo report)')
     .action(async (flags: SimulateFlags) => {
       const workload = buildWorkload(flags);
       const out = await runPolicy(workload, flags.policy, !!flags.quiet || !!flags.json);
@@ -347,6 +350,7 @@ export function register(program: Command): void {
         writeFileAtomic(flags.out, `${JSON.stringify(doc)}\n`);
       }
       if (flags.jobsCsv) writeFileAtomic(flags.jobsCsv, jobsCsv(out));
+      if (flags.report) await writeSimulationReport(flags.report, workload.base, [out], workload.label);
       if (flags.json) process.stdout.write(`${JSON.stringify(runJson(out))}\n`);
       else process.stdout.write(`${summaryTable(out, workload.label)}\n`);
     });
