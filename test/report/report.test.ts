@@ -1,0 +1,109 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getPolicy, initSolver } from '../../src/policies/index.js';
+import { simulate } from '../../src/sim/index.js';
+import { buildWorkload } from '../../src/cli/commands/simulate.js';
+import { SIMULATE_DEFAULTS, expandGrid, pointFile, type SummaryRow } from '../../src/sweep/index.js';
+import { buildCharts, cdfPoints, jctVsRate, loadReportData, recordTimeline, renderHtml, writeReport } from '../../src/report/index.js';
+import { makeSweepDir, SMALL } from './helpers.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'rondo-report-'));
+const dir = join(tmp, 'sweep');
+beforeAll(async () => makeSweepDir(dir));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('report data', () => {
+  it('reads a sweep directory: every row, the runs of one rate', () => {
+    const d = loadReportData(dir);
+    expect(d.sweepRows).toHaveLength(8);
+    // Every run finishes (drained), so the highest rate is drawn, all seeds of both policies.
+    expect(d.runs.map((r) => [r.policy, r.rate, r.seed])).toEqual([
+      ['max_min_fairness', 3, 0],
+      ['max_min_fairness', 3, 1],
+      ['max_min_fairness_perf', 3, 0],
+      ['max_min_fairness_perf', 3, 1],
+    ]);
+    expect(loadReportData(dir, { rate: 1 }).runs.every((r) => r.rate === 1)).toBe(true);
+    expect(() => loadReportData(dir, { rate: 2 })).toThrow(/no rate 2/);
+  });
+
+  it('reads one run file, and refuses other JSON', () => {
+    const p = expandGrid(SMALL)[0]!;
+    const d = loadReportData(pointFile(dir, p.key));
+    expect(d.runs).toHaveLength(1);
+    expect(d.runs[0]!.timeline?.jobs.length).toBe(12);
+    const bad = join(tmp, 'bad.json');
+    writeFileSync(bad, '{"hello": 1}');
+    expect(() => loadReportData(bad)).toThrow(/not a rondo run file/);
+    expect(() => loadReportData(join(tmp, 'missing'))).toThrow(/no such file/);
+  });
+});
+
+describe('charts', () => {
+  it('CDF points rise to 1 and are thinned', () => {
+    const pts = cdfPoints([3, 1, 2, 2]);
+    expect(pts).toEqual([[1, 0.25], [2, 0.5], [2, 0.75], [3, 1]]);
+    const many = cdfPoints(Array.from({ length: 10_000 }, (_, i) => i), 100);
+    expect(many.length).toBeLessThanOrEqual(101);
+    expect(many.at(-1)).toEqual([9999, 1]);
+    for (let i = 1; i < many.length; i++) expect(many[i]![1]).toBeGreaterThan(many[i - 1]![1]);
+  });
+
+  it('JCT vs rate draws the mean over seeds and every seed', () => {
+    const row = (policy: string, rate: number, seed: number, avg: number): SummaryRow =>
+      ({ key: `${policy}${rate}${seed}`, policy, rate, seed, vary: {}, avgJctHours: avg }) as unknown as SummaryRow;
+    const c = jctVsRate([row('a', 1, 0, 2), row('a', 1, 1, 4), row('a', 2, 0, 10), row('b', 1, 0, 1)], ['a', 'b']);
+    const series = c.option.series as Array<{ name: string; type: string; data: number[][] }>;
+    expect(series.find((s) => s.name === 'a' && s.type === 'line')!.data).toEqual([[1, 3], [2, 10]]);
+    expect(series.find((s) => s.name === 'a' && s.type === 'scatter')!.data).toHaveLength(3);
+    expect((c.option.xAxis as { name: string }).name).toMatch(/jobs\/hour/);
+    expect((c.option.yAxis as { name: string }).name).toMatch(/hours/);
+  });
+
+  it('a sweep report has every chart, inline, with no script or remote resource', () => {
+    const d = loadReportData(dir);
+    const ids = buildCharts(d).map((c) => c.id);
+    expect(ids).toEqual(expect.arrayContaining(['jct-vs-rate', 'jct-cdf', 'ftf-cdf']));
+    expect(ids.filter((i) => i.startsWith('util-'))).toHaveLength(2);
+    expect(ids.filter((i) => i.startsWith('timeline-'))).toHaveLength(2);
+    const html = renderHtml(d);
+    expect(html.match(/<figure class="chart"/g)).toHaveLength(ids.length);
+    expect(html.match(/<svg/g)!.length).toBe(ids.length);
+    expect(html).not.toMatch(/<script|<link|<img|\ssrc=|@import|url\(http/i);
+    expect(html).toContain('Input job rate (jobs/hour)');
+    expect(html).toContain('#0072B2');
+  });
+
+  it('writes one SVG or PNG per chart', () => {
+    const d = loadReportData(dir);
+    const svgs = writeReport(d, join(tmp, 'svg'), 'svg');
+    expect(svgs.length).toBe(buildCharts(d).length);
+    expect(readFileSync(svgs[0]!, 'utf8')).toMatch(/^<svg/);
+    const pngs = writeReport(d, join(tmp, 'png'), 'png');
+    expect(readdirSync(join(tmp, 'png'))).toHaveLength(pngs.length);
+    expect(readFileSync(pngs[0]!).subarray(1, 4).toString()).toBe('PNG');
+  });
+});
+
+describe('timeline replay', () => {
+  it('matches the original run and refuses to invent a timeline when it does not', async () => {
+    await initSolver();
+    const w = buildWorkload({ ...SIMULATE_DEFAULTS, generate: true, rate: '2', limit: '10', cluster: 'v100:2,p100:2,k80:2' } as never);
+    const input = { ...w.base, policy: getPolicy('max_min_fairness_perf') };
+    const out = await simulate(input);
+    const tl = await recordTimeline(input, out);
+    expect(tl).not.toBeNull();
+    // The rounds a job ran add up to its run time (each round it ran at most once, never before arrival).
+    for (const [i, j] of tl!.jobs.entries()) {
+      const rec = out.result.jobs[i]!;
+      expect(j.id).toBe(rec.id);
+      expect(j.rounds.length).toBe(rec.roundsRun);
+      expect(new Set(j.rounds).size).toBe(j.rounds.length);
+      for (const r of j.rounds) expect(tl!.roundStart[r]!).toBeGreaterThanOrEqual(rec.arrivalTime);
+    }
+    const tampered = { ...out, result: { ...out.result, jobs: out.result.jobs.map((r, i) => (i === 3 ? { ...r, finishTime: (r.finishTime ?? 0) + 1 } : r)) } };
+    expect(await recordTimeline(input, tampered)).toBeNull();
+  });
+});
