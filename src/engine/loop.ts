@@ -38,6 +38,8 @@ export interface EngineConfig {
   readonly roundDuration?: number;
   /** Isolated, consolidated steps/s of a job on each of `cluster.gpuTypes` (0 = cannot run there). */
   readonly throughputOf: (job: Job) => readonly number[];
+  /** Throughput the policy should see now, for jobs whose throughput changes with progress; default `throughputOf`. */
+  readonly currentThroughputOf?: (job: Job, stepsDone: number) => readonly number[];
   /** Steps a job must do; default `job.totalSteps`, else `durationS` x throughput on its reference type. */
   readonly totalStepsOf?: (job: Job) => number;
   /** Minimum seconds between allocation recomputes (Gavel: 1920). 0 recomputes on every arrival/finish. */
@@ -226,7 +228,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
         jobType: j.jobType,
         scaleFactor: j.scaleFactor,
         priorityWeight: j.priorityWeight,
-        throughput: a.throughput,
+        throughput: cfg.currentThroughputOf ? cfg.currentThroughputOf(j, a.rec.stepsDone) : a.throughput,
         totalSteps: a.rec.totalSteps,
         remainingSteps: Math.max(0, a.rec.totalSteps - a.rec.stepsDone),
         arrivalTime: j.arrivalTime,

@@ -1,11 +1,14 @@
 import type { RoundPlan, ThroughputTable } from '../model/index.js';
 import type { ExecJob, Executor, JobProgress, RoundReport } from '../engine/types.js';
 import type { SimClock } from './clock.js';
+import type { DynamicBatchModel } from './dynamic.js';
 import { pairThroughput, placedThroughput } from './throughput.js';
 
 export interface SimExecutorOptions {
   /** Spread multi-GPU gangs run at their `_unconsolidated` throughput (Gavel's simulator ignores placement). */
   readonly spreadPenalty?: boolean;
+  /** Jobs whose batch size changes during training run at their current phase's throughput (src/sim/dynamic.ts). */
+  readonly dynamic?: DynamicBatchModel;
 }
 
 /**
@@ -31,6 +34,18 @@ export class SimExecutor implements Executor {
     for (const a of plan.assignments) {
       const execs = a.jobIds.map((id) => jobs.get(id));
       if (execs.some((e) => !e)) continue;
+      const e0 = execs[0]!;
+      if (execs.length === 1 && this.opts.dynamic?.isDynamic(e0.job)) {
+        // The throughput changes with progress: run across phase boundaries (no whole-step rounding).
+        const spread = !a.consolidated && !!this.opts.spreadPenalty && e0.job.scaleFactor > 1;
+        const r = this.opts.dynamic.advance(e0.job, a.gpuType, spread, e0.totalSteps - e0.remainingSteps, e0.remainingSteps, plan.duration);
+        const finished = r.steps >= e0.remainingSteps - 1e-9;
+        const stop = plan.start + r.time;
+        if (stop > end) end = stop;
+        if (r.steps <= 0 && !finished) progress.push({ jobId: e0.job.id, gpuType: a.gpuType, steps: 0, runTime: 0, finished: false, failed: true });
+        else progress.push({ jobId: e0.job.id, gpuType: a.gpuType, steps: finished ? e0.remainingSteps : r.steps, runTime: r.time, finished, ...(finished ? { finishTime: stop } : {}) });
+        continue;
+      }
       let tputs: number[];
       if (execs.length === 2) {
         const pair = pairThroughput(this.table, execs[0]!.job, execs[1]!.job, a.gpuType);

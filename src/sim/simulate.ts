@@ -20,6 +20,7 @@ import { SimExecutor } from './executor.js';
 import { StreamSource, TraceSource, type JobStream } from './sources.js';
 import { workloadStream, type GenerateOptions } from './generate.js';
 import { tableThroughputs } from './throughput.js';
+import { DynamicBatchModel } from './dynamic.js';
 
 export interface GenerateSpec extends Omit<GenerateOptions, 'throughputs' | 'seed'> {
   /** Stop generating after this many jobs (default: unbounded; the window stops the run). */
@@ -43,6 +44,11 @@ export interface SimulationInput {
   readonly skipTooLarge?: boolean;
   /** Spread multi-GPU gangs run at their `_unconsolidated` throughput (off: Gavel's simulator). */
   readonly spreadPenalty?: boolean;
+  /**
+   * Jobs in `accordion`/`gns` mode change batch size during training (src/sim/dynamic.ts). Default: on when a
+   * trace job has such a mode; false runs every job at its initial batch size.
+   */
+  readonly dynamicBatchSizes?: boolean;
   readonly minReallocationInterval?: number;
   readonly prices?: Readonly<Record<GpuType, number>>;
   readonly maxRounds?: number;
@@ -143,7 +149,9 @@ export async function simulate(input: SimulationInput): Promise<SimulationOutput
   const seed = input.seed ?? 0;
   const throughputOf = tableThroughputs(throughputs, cluster);
   const clock = new SimClock(0);
-  const executor = new SimExecutor(clock, throughputs, { spreadPenalty: !!input.spreadPenalty });
+  const useDynamic = input.dynamicBatchSizes ?? !!input.jobs?.some((j) => j.mode === 'accordion' || j.mode === 'gns');
+  const dynamic = useDynamic ? new DynamicBatchModel(throughputs, cluster, (j) => j.totalSteps ?? 0) : undefined;
+  const executor = new SimExecutor(clock, throughputs, { spreadPenalty: !!input.spreadPenalty, ...(dynamic ? { dynamic } : {}) });
   let source: JobSource;
   let unknown: string[] = [];
   let tooLarge: string[] = [];
@@ -168,6 +176,7 @@ export async function simulate(input: SimulationInput): Promise<SimulationOutput
     executor,
     source,
     throughputOf,
+    ...(dynamic ? { currentThroughputOf: (j: Job, done: number) => dynamic.currentRow(j, done, throughputOf(j)) } : {}),
     throughputs,
     seed,
     ...(input.roundDuration !== undefined ? { roundDuration: input.roundDuration } : {}),
@@ -184,9 +193,13 @@ export async function simulate(input: SimulationInput): Promise<SimulationOutput
     tooLarge = screened.tooLarge;
   }
   const byId = new Map<string, readonly number[]>();
+  const traceJob = dynamic && input.jobs ? new Map(input.jobs.map((j) => [j.id, j] as const)) : undefined;
   const metrics = computeMetrics(
     result,
     (rec) => {
+      // A job whose batch size changed is measured against its whole-job average throughput.
+      const tj = traceJob?.get(rec.id);
+      if (tj && dynamic?.isDynamic(tj)) return dynamic.averageRow(tj, throughputOf(tj));
       let t = byId.get(rec.jobType + '|' + rec.scaleFactor);
       if (!t) {
         t = throughputOf({ id: rec.id, jobType: rec.jobType, scaleFactor: rec.scaleFactor, arrivalTime: 0, totalSteps: 1, priorityWeight: 1 });
