@@ -1,5 +1,4 @@
-import { RondoError } from '../model/errors.js';
-import { show } from './fields.js';
+import { RondoError, preview } from '../model/errors.js';
 import { normaliseGpuType } from '../model/cluster.js';
 import { JOB_MODES, type Job } from '../model/job.js';
 import { forEachLine, type TextInput } from './input.js';
@@ -57,15 +56,15 @@ const REQUIRED: readonly JobField[] = ['id', 'jobType', 'scaleFactor', 'arrivalT
 function checkHeader(o: Record<string, unknown>, file: string | undefined, line: number, text: string): CanonicalHeader {
   const place = (k: string): { file?: string; line: number; column: number } => ({ file, ...jsonPlace(text, [k], true, line - 1) });
   if (o.rondoJobs !== CANONICAL_VERSION) {
-    throw new RondoError({ code: 'E_SCHEMA', ...place('rondoJobs'), problem: 'unsupported canonical format version', expected: String(CANONICAL_VERSION), found: show(o.rondoJobs) });
+    throw new RondoError({ code: 'E_SCHEMA', ...place('rondoJobs'), problem: 'unsupported canonical format version', expected: String(CANONICAL_VERSION), found: preview(o.rondoJobs) });
   }
   for (const k of ['source', 'sourceFormat', 'referenceGpuType'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'string') {
-      throw new RondoError({ code: 'E_SCHEMA', ...place(k), problem: `header ${k} is not a string`, found: show(o[k]) });
+      throw new RondoError({ code: 'E_SCHEMA', ...place(k), problem: `header ${k} is not a string`, found: preview(o[k]) });
     }
   }
   if (o.seed !== undefined && (typeof o.seed !== 'number' || !Number.isFinite(o.seed))) {
-    throw new RondoError({ code: 'E_SCHEMA', ...place('seed'), problem: 'header seed is not a number', found: show(o.seed) });
+    throw new RondoError({ code: 'E_SCHEMA', ...place('seed'), problem: 'header seed is not a number', found: preview(o.seed) });
   }
   return o as CanonicalHeader;
 }
@@ -82,7 +81,7 @@ export function parseCanonical(input: TextInput, file?: string): CanonicalRead {
     if (text.trim().length === 0) return;
     const v = parseJsonText(text, file, line - 1);
     if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-      throw new RondoError({ code: 'E_SCHEMA', file, line, column: 1, problem: 'line is not a JSON object', expected: 'one job object per line', found: show(text) });
+      throw new RondoError({ code: 'E_SCHEMA', file, line, column: 1, problem: 'line is not a JSON object', expected: 'one job object per line', found: preview(text) });
     }
     const o = v as Record<string, unknown>;
     if (first && 'rondoJobs' in o) {
@@ -100,10 +99,10 @@ export function parseCanonical(input: TextInput, file?: string): CanonicalRead {
     for (const [k, val] of Object.entries(o)) {
       const type = FIELD_TYPES[k as JobField];
       if (type === undefined) {
-        throw new RondoError({ code: 'E_SCHEMA', ...place(k), problem: `unknown job field ${JSON.stringify(show(k))}`, expected: `one of ${JOB_FIELDS.join(', ')}` });
+        throw new RondoError({ code: 'E_SCHEMA', ...place(k), problem: `unknown job field ${JSON.stringify(preview(k))}`, expected: `one of ${JOB_FIELDS.join(', ')}` });
       }
       const wrong = (expected: string): RondoError =>
-        new RondoError({ code: 'E_SCHEMA', ...place(k), problem: `bad ${k}`, expected, found: show(val) });
+        new RondoError({ code: 'E_SCHEMA', ...place(k), problem: `bad ${k}`, expected, found: preview(val) });
       switch (type) {
         case 'id':
           if (typeof val === 'string') d[k] = val;

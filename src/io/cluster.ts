@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
-import { RondoError } from '../model/errors.js';
-import { show } from './fields.js';
+import { RondoError, preview } from '../model/errors.js';
 import { makeCluster, normaliseGpuType, type ClusterSpec } from '../model/cluster.js';
 import { bufferToText, readInput } from './input.js';
 import { jsonPlace, parseJsonText } from './json-locate.js';
@@ -33,7 +32,7 @@ function segments(spec: string, sep: string): Segment[] {
 
 function count(seg: Segment, what: string, file: string): number {
   if (!COUNT_RE.test(seg.text)) {
-    throw new RondoError({ code: 'E_CLUSTER', file, line: 1, column: seg.column, problem: `bad ${what}`, expected: 'a whole number', found: JSON.stringify(show(seg.text)) });
+    throw new RondoError({ code: 'E_CLUSTER', file, line: 1, column: seg.column, problem: `bad ${what}`, expected: 'a whole number', found: JSON.stringify(preview(seg.text)) });
   }
   return Number(seg.text);
 }
@@ -81,7 +80,7 @@ export function parseGpuCounts(spec: string, opts: ClusterOptions = {}, file = '
   return segments(spec, ',').map((seg) => {
     const parts = segments(seg.text, ':');
     if (parts.length !== 2) {
-      throw new RondoError({ code: 'E_CLUSTER', file, line: 1, column: seg.column, problem: 'bad cluster entry', expected: 'type:count, e.g. v100:36', found: JSON.stringify(show(seg.text)) });
+      throw new RondoError({ code: 'E_CLUSTER', file, line: 1, column: seg.column, problem: 'bad cluster entry', expected: 'type:count, e.g. v100:36', found: JSON.stringify(preview(seg.text)) });
     }
     const at = (p: Segment): Segment => ({ text: p.text, column: seg.column + p.column - 1 });
     const t = typeName(at(parts[0]!), file, opts.knownTypes);
@@ -108,7 +107,7 @@ export function parseGpusPerServer(spec: string, file = '<gpus per server>'): nu
   for (const seg of segments(spec, ',')) {
     const parts = segments(seg.text, '=');
     if (parts.length !== 2) {
-      throw new RondoError({ code: 'E_CLUSTER', file, line: 1, column: seg.column, problem: 'bad GPUs-per-server entry', expected: 'a number (4) or type=number pairs (v100=4,k80=2)', found: JSON.stringify(show(seg.text)) });
+      throw new RondoError({ code: 'E_CLUSTER', file, line: 1, column: seg.column, problem: 'bad GPUs-per-server entry', expected: 'a number (4) or type=number pairs (v100=4,k80=2)', found: JSON.stringify(preview(seg.text)) });
     }
     const at = (p: Segment): Segment => ({ text: p.text, column: seg.column + p.column - 1 });
     const t = typeName(at(parts[0]!), file, undefined);
@@ -126,7 +125,7 @@ function fromJson(text: string, file: string, gpusPerServer: string | undefined,
   const o = doc as Record<string, unknown>;
   for (const k of Object.keys(o)) {
     if (k !== 'gpus' && k !== 'gpusPerServer') {
-      throw new RondoError({ code: 'E_CLUSTER', ...at([k]), problem: `unknown member ${JSON.stringify(show(k))} in cluster JSON`, expected: 'gpus, gpusPerServer' });
+      throw new RondoError({ code: 'E_CLUSTER', ...at([k]), problem: `unknown member ${JSON.stringify(preview(k))} in cluster JSON`, expected: 'gpus, gpusPerServer' });
     }
   }
   const gpus = o.gpus;
@@ -137,7 +136,7 @@ function fromJson(text: string, file: string, gpusPerServer: string | undefined,
   for (const [rawT, n] of Object.entries(gpus as Record<string, unknown>)) {
     const place = at(['gpus', rawT]);
     const t = typeName({ text: rawT, column: place.column }, file, opts.knownTypes);
-    if (typeof n !== 'number') throw new RondoError({ code: 'E_CLUSTER', ...place, problem: `GPU count of ${t} is not a number`, found: show(n) });
+    if (typeof n !== 'number') throw new RondoError({ code: 'E_CLUSTER', ...place, problem: `GPU count of ${t} is not a number`, found: preview(n) });
     counts.push([t, n]);
   }
   let per: number | Record<string, number> | undefined;
@@ -147,11 +146,11 @@ function fromJson(text: string, file: string, gpusPerServer: string | undefined,
   else if (o.gpusPerServer !== null && typeof o.gpusPerServer === 'object' && !Array.isArray(o.gpusPerServer)) {
     per = {};
     for (const [t, n] of Object.entries(o.gpusPerServer as Record<string, unknown>)) {
-      if (typeof n !== 'number') throw new RondoError({ code: 'E_CLUSTER', ...at(['gpusPerServer', t]), problem: `GPUs per server of ${t} is not a number`, found: show(n) });
+      if (typeof n !== 'number') throw new RondoError({ code: 'E_CLUSTER', ...at(['gpusPerServer', t]), problem: `GPUs per server of ${t} is not a number`, found: preview(n) });
       per[t] = n;
     }
   } else if (o.gpusPerServer !== undefined) {
-    throw new RondoError({ code: 'E_CLUSTER', ...at(['gpusPerServer']), problem: 'bad gpusPerServer', expected: 'a number or {type: number}', found: show(o.gpusPerServer) });
+    throw new RondoError({ code: 'E_CLUSTER', ...at(['gpusPerServer']), problem: 'bad gpusPerServer', expected: 'a number or {type: number}', found: preview(o.gpusPerServer) });
   }
   try {
     return makeCluster(counts, per);

@@ -73,14 +73,3 @@ export function pythonFloatRepr(v: number): string {
   return neg ? `-${out}` : out;
 }
 
-/**
- * `preview` for error messages that cannot itself fail: JSON.stringify throws on very deep values (hostile JSON
- * parses fine but does not stringify), and an error must never turn into a different one.
- */
-export function show(value: unknown, max = 60): string {
-  try {
-    return preview(value, max);
-  } catch {
-    return Array.isArray(value) ? '[a deeply nested array]' : value !== null && typeof value === 'object' ? '{a deeply nested object}' : typeof value;
-  }
-}

@@ -1,5 +1,4 @@
-import { RondoError } from '../model/errors.js';
-import { show } from './fields.js';
+import { RondoError, preview } from '../model/errors.js';
 import type { Job } from '../model/job.js';
 import { LineIndex, arrayElementOffsets, jsonPlace, parseJsonText } from './json-locate.js';
 import { IdRegistry, normaliseJob, validatePlaced, type JobDraft, type JobField } from './job-build.js';
@@ -40,12 +39,12 @@ export function parseGavelJson(text: string, file?: string): JsonJob[] {
     const at = (key?: string): { file?: string; line: number; column: number } =>
       key === undefined ? { file, ...lines.at(starts[i] ?? 0) } : { file, ...jsonPlace(text, [i, key], true) };
     if (el === null || typeof el !== 'object' || Array.isArray(el)) {
-      throw new RondoError({ code: 'E_SCHEMA', ...at(), problem: `element ${i} is not a job object`, found: show(el) });
+      throw new RondoError({ code: 'E_SCHEMA', ...at(), problem: `element ${i} is not a job object`, found: preview(el) });
     }
     const o = el as Record<string, unknown>;
     for (const k of Object.keys(o)) {
       if (!(k in GAVEL_JSON_KEYS)) {
-        throw new RondoError({ code: 'E_SCHEMA', ...at(k), problem: `unknown key ${JSON.stringify(show(k))} in job ${i}`, expected: Object.keys(GAVEL_JSON_KEYS).join(', ') });
+        throw new RondoError({ code: 'E_SCHEMA', ...at(k), problem: `unknown key ${JSON.stringify(preview(k))} in job ${i}`, expected: Object.keys(GAVEL_JSON_KEYS).join(', ') });
       }
     }
     for (const k of REQUIRED) {
@@ -57,7 +56,7 @@ export function parseGavelJson(text: string, file?: string): JsonJob[] {
       const v = o[k];
       if (v === undefined || (allowNull && v === null)) return undefined;
       if (typeof v !== 'number') {
-        throw new RondoError({ code: 'E_SCHEMA', ...at(k), problem: `${k} of job ${i} is not a number`, found: show(v) });
+        throw new RondoError({ code: 'E_SCHEMA', ...at(k), problem: `${k} of job ${i} is not a number`, found: preview(v) });
       }
       return v;
     };
@@ -65,9 +64,9 @@ export function parseGavelJson(text: string, file?: string): JsonJob[] {
     let id: string;
     if (typeof rawId === 'number' && Number.isSafeInteger(rawId) && rawId >= 0) id = String(rawId);
     else if (typeof rawId === 'string' && rawId.length > 0) id = rawId;
-    else throw new RondoError({ code: 'E_SCHEMA', ...at('job_id'), problem: `bad job_id of job ${i}`, expected: 'an integer >= 0 or a string', found: show(rawId) });
+    else throw new RondoError({ code: 'E_SCHEMA', ...at('job_id'), problem: `bad job_id of job ${i}`, expected: 'an integer >= 0 or a string', found: preview(rawId) });
     if (typeof o.job_type !== 'string') {
-      throw new RondoError({ code: 'E_SCHEMA', ...at('job_type'), problem: `job_type of job ${i} is not a string`, found: show(o.job_type) });
+      throw new RondoError({ code: 'E_SCHEMA', ...at('job_type'), problem: `job_type of job ${i} is not a string`, found: preview(o.job_type) });
     }
     const slo = num('SLO', true);
     if (slo !== undefined && slo !== -1 && slo <= 0) {

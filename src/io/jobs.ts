@@ -1,5 +1,4 @@
-import { RondoError } from '../model/errors.js';
-import { show } from './fields.js';
+import { RondoError, preview } from '../model/errors.js';
 import { validateJobs, type Job } from '../model/job.js';
 import { bufferToText, checkBytes, firstContentLine, readInput, type ReadOptions, type TextInput } from './input.js';
 import { splitTabs, parseTabTrace, formatTabTrace, TAB_COLUMNS, type TabFormat } from './trace-tab.js';
@@ -34,7 +33,7 @@ const ALIASES: Readonly<Record<string, TraceFormat>> = {
 export function parseTraceFormat(name: string): TraceFormat {
   const f = ALIASES[name.trim().toLowerCase()];
   if (!f) {
-    throw new RondoError({ code: 'E_USAGE', problem: `unknown trace format ${JSON.stringify(show(name))}`, expected: TRACE_FORMATS.join(', ') });
+    throw new RondoError({ code: 'E_USAGE', problem: `unknown trace format ${JSON.stringify(preview(name))}`, expected: TRACE_FORMATS.join(', ') });
   }
   return f;
 }
@@ -83,7 +82,7 @@ export function detectFormat(input: TextInput, file?: string): TraceFormat {
     column: 1,
     problem: `cannot tell the trace format from a line of ${n} tab-separated column${n === 1 ? '' : 's'}`,
     expected: '7 (Gavel msr), 10 (Gavel), 12 (Shockwave) tab-separated columns, or JSON',
-    found: JSON.stringify(show(first.text)),
+    found: JSON.stringify(preview(first.text)),
   });
 }
 

@@ -1,5 +1,4 @@
-import { RondoError } from '../model/errors.js';
-import { show } from './fields.js';
+import { RondoError, preview } from '../model/errors.js';
 import { lineColumnAt } from './input.js';
 
 /**
@@ -232,7 +231,7 @@ export function parseJsonText(text: string, file: string | undefined, lineOffset
       file,
       line: lc.line + lineOffset,
       column: lc.column,
-      problem: `invalid JSON: ${show(why, 80)}`,
+      problem: `invalid JSON: ${preview(why, 80)}`,
     });
   }
 }

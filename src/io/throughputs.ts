@@ -1,9 +1,9 @@
-import { RondoError } from '../model/errors.js';
+import { RondoError, preview } from '../model/errors.js';
 import { normaliseGpuType } from '../model/cluster.js';
 import { jobKey, parseJobKey, type ThroughputEntry, type ThroughputTable } from '../model/throughput.js';
 import { bufferToText, readInput, type ReadOptions } from './input.js';
 import { jsonPlace, parseJsonText } from './json-locate.js';
-import { pythonFloatRepr, show } from './fields.js';
+import { pythonFloatRepr } from './fields.js';
 import { writeFileAtomic } from './atomic.js';
 
 const UNCONSOLIDATED = '_unconsolidated';
@@ -53,7 +53,7 @@ export function parseThroughputs(text: string, file?: string): ThroughputTable {
   // Hot path (tens of thousands of values): check cheaply, build messages only on failure.
   const number = (v: unknown, path: () => (string | number)[], what: () => string): number => {
     if (typeof v === 'number' && v >= 0 && v <= 1e12) return v;
-    throw new RondoError({ code: typeof v === 'number' ? 'E_RANGE' : 'E_SCHEMA', ...place(path(), false), problem: `bad ${what()}`, expected: 'steps/s, a number from 0 to 1e12', found: show(v) });
+    throw new RondoError({ code: typeof v === 'number' ? 'E_RANGE' : 'E_SCHEMA', ...place(path(), false), problem: `bad ${what()}`, expected: 'steps/s, a number from 0 to 1e12', found: preview(v) });
   };
   // The same pair keys recur under every entry; parse each text once.
   const keyCache = new Map<string, string | null>();
@@ -84,7 +84,7 @@ export function parseThroughputs(text: string, file?: string): ThroughputTable {
     for (const [rawKey, entry] of Object.entries(byKey)) {
       const key = rondoKey(rawKey);
       if (key === null) {
-        throw new RondoError({ code: 'E_SCHEMA', ...place([rawType, rawKey]), problem: 'bad job key', expected: "\"('<job type>', <scale factor>)\"", found: show(rawKey) });
+        throw new RondoError({ code: 'E_SCHEMA', ...place([rawType, rawKey]), problem: 'bad job key', expected: "\"('<job type>', <scale factor>)\"", found: preview(rawKey) });
       }
       if (!isObject(entry)) {
         throw new RondoError({ code: 'E_SCHEMA', ...place([rawType, rawKey], false), problem: `entry of ${rawKey} is not an object` });
@@ -98,10 +98,10 @@ export function parseThroughputs(text: string, file?: string): ThroughputTable {
         if (rawOther === 'null') continue;
         const other = rondoKey(rawOther);
         if (other === null) {
-          throw new RondoError({ code: 'E_SCHEMA', ...place([rawType, rawKey, rawOther]), problem: 'bad co-located job key', expected: "\"('<job type>', <scale factor>)\"", found: show(rawOther) });
+          throw new RondoError({ code: 'E_SCHEMA', ...place([rawType, rawKey, rawOther]), problem: 'bad co-located job key', expected: "\"('<job type>', <scale factor>)\"", found: preview(rawOther) });
         }
         if (!Array.isArray(pair) || pair.length !== 2) {
-          throw new RondoError({ code: 'E_SCHEMA', ...place([rawType, rawKey, rawOther], false), problem: `co-located throughput of ${rawKey} with ${rawOther} is not a pair`, expected: '[self, other]', found: show(pair) });
+          throw new RondoError({ code: 'E_SCHEMA', ...place([rawType, rawKey, rawOther], false), problem: `co-located throughput of ${rawKey} with ${rawOther} is not a pair`, expected: '[self, other]', found: preview(pair) });
         }
         const what = (): string => `co-located throughput of ${rawKey} with ${rawOther}`;
         colocated[other] = [

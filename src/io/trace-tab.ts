@@ -1,7 +1,7 @@
-import { RondoError } from '../model/errors.js';
+import { RondoError, preview } from '../model/errors.js';
 import { JOB_MODES, type Job, type JobMode } from '../model/job.js';
 import { forEachLine, type TextInput } from './input.js';
-import { formatNumber, parseFlagField, parseIntegerField, parseNumberField, type FieldPlace, show } from './fields.js';
+import { formatNumber, parseFlagField, parseIntegerField, parseNumberField, type FieldPlace } from './fields.js';
 import { IdRegistry, normaliseJob, validatePlaced, type JobDraft, type JobField } from './job-build.js';
 
 /** The tab-separated trace formats of Gavel and Shockwave (no header line, one job per line). */
@@ -151,7 +151,7 @@ export function parseTabTrace(input: TextInput, format: TabFormat, file?: string
         case 'mode': {
           const m = raw.trim();
           if (!(JOB_MODES as readonly string[]).includes(m)) {
-            throw new RondoError({ code: 'E_RANGE', ...place, problem: 'unknown mode', expected: JOB_MODES.join(' | '), found: JSON.stringify(show(raw)) });
+            throw new RondoError({ code: 'E_RANGE', ...place, problem: 'unknown mode', expected: JOB_MODES.join(' | '), found: JSON.stringify(preview(raw)) });
           }
           d.mode = m as JobMode;
           break;

@@ -45,8 +45,9 @@ export function preview(value: unknown, max = 60): string {
   try {
     s = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   } catch {
-    // Deeply nested or cyclic values overflow or refuse JSON.stringify; a preview must never throw.
-    s = Object.prototype.toString.call(value);
+    // Hostile JSON parses fine but overflows JSON.stringify when deeply nested (cyclic values refuse it too);
+    // an error message must never turn into a different error.
+    s = Array.isArray(value) ? '[a deeply nested array]' : '{a deeply nested object}';
   }
   // eslint-disable-next-line no-control-regex
   const printable = s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);

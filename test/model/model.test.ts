@@ -157,8 +157,8 @@ describe('preview', () => {
     cyclic.self = cyclic;
     let deep: unknown = 1;
     for (let i = 0; i < 200_000; i++) deep = [deep];
-    expect(preview(cyclic)).toBe('[object Object]');
-    expect(preview(deep)).toBe('[object Array]');
+    expect(preview(cyclic)).toBe('{a deeply nested object}');
+    expect(preview(deep)).toBe('[a deeply nested array]');
     expect(preview('a\tb')).toBe('a\\x09b');
     expect(preview('x'.repeat(100))).toHaveLength(61);
   });
