@@ -120,7 +120,9 @@ export function expandGrid(def: SweepDefinition): SweepPoint[] {
     for (const rate of rates) {
       for (const seed of def.seeds) {
         for (const vary of combos) {
-          const flags: Record<string, string | boolean> = { ...def.base, ...vary, seed: String(seed) };
+          // A boolean flag varied as true/false (e.g. multiGpu=true,false) must reach simulate as a boolean.
+          const typed = Object.fromEntries(Object.entries(vary).map(([k, v]) => [k, v === 'true' ? true : v === 'false' ? false : v]));
+          const flags: Record<string, string | boolean> = { ...def.base, ...typed, seed: String(seed) };
           if (rate !== null) flags.rate = String(rate);
           let key = `${safe(policy)}__rate-${rate ?? 'trace'}__seed-${seed}`;
           for (const [k, v] of Object.entries(vary)) key += `__${safe(k)}-${safe(v)}`;

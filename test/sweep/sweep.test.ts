@@ -50,6 +50,8 @@ describe('grid', () => {
     expect(pts[1]!.flags.round).toBe('360');
     expect(pts.at(-1)!).toMatchObject({ policy: 'max_min_fairness_perf', rate: 4, seed: 1 });
     expect(() => expandGrid({ ...tiny, vary: [{ flag: 'seed', values: ['1'] }] })).toThrow(/--seeds/);
+    const b = expandGrid({ ...tiny, vary: [{ flag: 'multiGpu', values: ['true', 'false'] }] });
+    expect([b[0]!.flags.multiGpu, b[1]!.flags.multiGpu]).toEqual([true, false]);
   });
 
   it('hashes definitions independently of key order and preset name', () => {
