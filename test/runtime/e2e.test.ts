@@ -118,5 +118,5 @@ describe('rondo serve + 2 rondo workers (real processes)', () => {
     expect(other.code).toBe(2);
     expect(other.err.trim().split('\n')).toHaveLength(1);
     expect(other.err).toMatch(/404: no job job-999999/);
-  }, 60_000);
+  }, 120_000);
 });
