@@ -111,8 +111,15 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
         w.on('message', (r: WorkerReply) => {
           if (interrupted || !current || r.key !== current.key) return;
           if (r.type === 'done') {
-            writeFileAtomic(pointFile(opts.outDir, r.key), r.json);
-            appendFileSync(join(opts.outDir, 'log.jsonl'), `${JSON.stringify({ key: r.key, wallSeconds: r.wallSeconds, policySeconds: r.policySeconds })}\n`);
+            try {
+              writeFileAtomic(pointFile(opts.outDir, r.key), r.json);
+              appendFileSync(join(opts.outDir, 'log.jsonl'), `${JSON.stringify({ key: r.key, wallSeconds: r.wallSeconds, policySeconds: r.policySeconds })}\n`);
+            } catch (e) {
+              // The output directory is unusable (disk full, removed): every later point would fail the same way.
+              userError = e instanceof RondoError ? e : new RondoError({ code: 'E_IO', file: opts.outDir, problem: `cannot write (${String(e)})` });
+              stopAll();
+              return;
+            }
             done++;
             opts.onProgress?.({ done, total, key: r.key, wallSeconds: r.wallSeconds });
           } else if (r.userError) {
