@@ -8,6 +8,8 @@ export { createFinishTimeFairnessPolicy } from './finish-time-fairness.js';
 export type { FtfOptions, FtfState } from './finish-time-fairness.js';
 export { createIsolatedPolicy } from './isolated.js';
 export { createLasPolicy } from './las.js';
+export { createPackedLasPolicy, packedLasObjective, solvePackedLas } from './las-packed.js';
+export type { PackedLasOptions, PackedLasResult } from './las-packed.js';
 export type { LasOptions } from './las.js';
 export { createMaxSumPolicy, DEFAULT_PRICES } from './max-sum-throughput.js';
 export { createMinTotalDurationPolicy } from './min-total-duration.js';

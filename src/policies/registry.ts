@@ -3,6 +3,7 @@ import { createFifoPolicy } from './fifo.js';
 import { createFinishTimeFairnessPolicy } from './finish-time-fairness.js';
 import { createIsolatedPolicy } from './isolated.js';
 import { createLasPolicy } from './las.js';
+import { createPackedLasPolicy } from './las-packed.js';
 import { createMaxSumPolicy } from './max-sum-throughput.js';
 import { createMinTotalDurationPolicy } from './min-total-duration.js';
 import { createSjfPolicy } from './sjf.js';
@@ -37,6 +38,8 @@ function reg(name: string, aliases: string[], make: (name: string, aliases: stri
 // Readable aliases: the plain word is Gavel's heterogeneity-agnostic policy, `-aware` its `_perf` form.
 reg('max_min_fairness', ['las', 'max-min-fairness'], (n, a) => createLasPolicy(n, a, { aware: false }));
 reg('max_min_fairness_perf', ['las-aware', 'las_perf', 'max-min-fairness-aware', 'gavel'], (n, a) => createLasPolicy(n, a, { aware: true }));
+// Space sharing (docs/policies.md, "Packed policies").
+reg('max_min_fairness_packed', ['las-packed', 'las-aware-packed', 'max-min-fairness-packed'], (n, a) => createPackedLasPolicy(n, a));
 reg('max_min_fairness_water_filling', ['las-water-filling', 'water-filling'], (n, a) =>
   createWaterFillingPolicy(n, a, { aware: false, reweighting: 'none' }),
 );
