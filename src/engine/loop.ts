@@ -7,21 +7,21 @@
  *      finished jobs (which marks the allocation stale again).
  * When nothing can run, the loop sleeps until the next known arrival (a simulated clock jumps there).
  */
-import type { Allocation, Assignment, ClusterSpec, GpuType, Job, ThroughputTable } from '../model/index.js';
-import { RondoError } from '../model/index.js';
+import type { Allocation, Assignment, ClusterSpec, GpuType, Job, RowKey, ThroughputTable } from '../model/index.js';
+import { RondoError, colocatedThroughput, jobKey, pairKey, rowJobs } from '../model/index.js';
 import type { Policy, PolicyJob, PolicySnapshot } from '../policies/types.js';
 import {
   addRows,
   creditRuns,
   emptyLedger,
   planRound,
-  removeRows,
+  removeJobs,
   resetLedger,
   type MechanismRow,
   type RunCredit,
   type ShareLedger,
 } from '../mechanism/index.js';
-import type { Clock, EngineObserver, ExecJob, Executor, JobSource, RoundInfo } from './types.js';
+import type { Clock, EngineObserver, ExecJob, Executor, JobProgress, JobSource, RoundInfo } from './types.js';
 import { PyRandom } from './pyrandom.js';
 
 /** Gavel's `minimum_time_between_allocation_resets`. */
@@ -58,6 +58,10 @@ export interface EngineConfig {
   readonly recomputeWhenIdle?: boolean;
   readonly observer?: EngineObserver;
   readonly signal?: AbortSignal;
+  /**
+   * Full table: policies read it, and the engine takes space-sharing pairs' co-located throughputs from it (a pair
+   * row of the allocation can run on a type only where the table measures the pair and both jobs may run).
+   */
   readonly throughputs?: ThroughputTable;
   readonly prices?: Readonly<Record<GpuType, number>>;
   readonly tenantWeights?: Readonly<Record<string, number>>;
@@ -161,6 +165,8 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
   const timeline: RoundInfo[] = [];
   let ledger: ShareLedger = emptyLedger(types);
   let allocation: Allocation | undefined;
+  /** Space-sharing rows of the current allocation (both jobs active, a positive share), in Gavel's row order. */
+  let pairRows: MechanismRow[] = [];
   let policyState: unknown;
   let stale = false;
   let previous: readonly Assignment[] = [];
@@ -254,6 +260,10 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     allocation = res.allocation;
     policyState = res.state;
     stale = false;
+    pairRows = pairRowsOf(allocation);
+    // A pair enters the bookkeeping when an allocation first gives it a share, seeded like a new job (Gavel creates
+    // pair entries at arrival and re-seeds them at every reset, which is the state they have here).
+    ledger = addRows(ledger, pairRows.map((r) => r.key), D);
     cfg.observer?.onAllocation?.(now, allocation.shares.size, dt);
   };
 
@@ -265,7 +275,64 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
   // Active jobs in arrival order (Map keeps insertion order = admission order).
   const orderedActive = (): Active[] => [...active.values()];
 
-  const rowsOf = (list: readonly Active[]): MechanismRow[] => list.map((a) => a.row);
+  /** Co-located throughputs of a and b on type t, `[a's, b's]`, from whichever direction the table stores. */
+  const colocated = (t: GpuType, a: Job, b: Job): readonly [number, number] | undefined => {
+    const table = cfg.throughputs;
+    if (!table) return undefined;
+    const ka = jobKey(a.jobType, a.scaleFactor);
+    const kb = jobKey(b.jobType, b.scaleFactor);
+    const ab = colocatedThroughput(table, t, ka, kb);
+    if (ab) return ab;
+    const ba = colocatedThroughput(table, t, kb, ka);
+    return ba ? [ba[1], ba[0]] : undefined;
+  };
+
+  /**
+   * Pair rows of an allocation, in the order Gavel's priority lists hold them: a pair follows the single row of its
+   * later-arriving job, pairs of one job by their other job's arrival. Rows with no positive share are left out (Gavel
+   * would only start them on GPUs left idle by every row with a share; see docs/architecture.md).
+   */
+  const pairRowsOf = (alloc: Allocation): MechanismRow[] => {
+    const out: Array<{ row: MechanismRow; late: number; early: number }> = [];
+    for (const [key, share] of alloc.shares) {
+      const ids = rowJobs(key);
+      if (ids.length !== 2 || !share.some((v) => v > 0)) continue;
+      const a = active.get(ids[0]!);
+      const b = active.get(ids[1]!);
+      if (!a || !b) continue;
+      if (a.job.scaleFactor !== b.job.scaleFactor) {
+        throw new RondoError({
+          code: 'E_INVALID',
+          problem: `policy ${policy.meta.name} pairs jobs ${a.job.id} (${a.job.scaleFactor} GPUs) and ${b.job.id} (${b.job.scaleFactor} GPUs)`,
+          expected: 'space-sharing pairs of jobs with the same scale factor',
+        });
+      }
+      const throughput = types.map((t, k) => {
+        if (!(a.throughput[k]! > 0 && b.throughput[k]! > 0)) return 0;
+        const c = colocated(t, a.job, b.job);
+        return c && c[0] > 0 && c[1] > 0 ? c[0] + c[1] : 0;
+      });
+      const [early, late] = a.rec.index < b.rec.index ? [a.rec.index, b.rec.index] : [b.rec.index, a.rec.index];
+      out.push({ row: { key: pairKey(a.job.id, b.job.id), jobIds: rowJobs(pairKey(a.job.id, b.job.id)), scaleFactor: a.job.scaleFactor, throughput }, late, early });
+    }
+    out.sort((x, y) => x.late - y.late || x.early - y.early);
+    return out.map((x) => x.row);
+  };
+
+  /** Candidate rows of a round: every active job, each followed by its pairs that are still runnable. */
+  const rowsOf = (list: readonly Active[]): MechanismRow[] => {
+    if (pairRows.length === 0) return list.map((a) => a.row);
+    const pairs = pairRows.filter((r) => r.jobIds.every((j) => active.has(j)));
+    pairRows = pairs;
+    const lateIndex = (r: MechanismRow): number => Math.max(...r.jobIds.map((j) => active.get(j)!.rec.index));
+    const rows: MechanismRow[] = [];
+    let p = 0;
+    for (const a of list) {
+      rows.push(a.row);
+      while (p < pairs.length && lateIndex(pairs[p]!) === a.rec.index) rows.push(pairs[p++]!);
+    }
+    return rows;
+  };
 
   const typeOrder = (): readonly GpuType[] => (shuffleTypes ? rng.shuffle([...types]) : types);
 
@@ -297,7 +364,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       await executor.release?.(id);
     }
     if (gone.length > 0) {
-      ledger = removeRows(ledger, gone);
+      ledger = removeJobs(ledger, gone);
       previous = previous.filter((a) => !a.jobIds.some((j) => gone.includes(j)));
       stale = true;
     }
@@ -404,14 +471,13 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     const finished: string[] = [];
     const dropped: string[] = [];
     const busy = types.map(() => 0);
-    const scaleOf = new Map<string, number>();
-    for (const a of out.plan.assignments) for (const j of a.jobIds) scaleOf.set(j, a.gpus.length);
-    const credited = new Set<string>();
+    const reported = new Map<string, JobProgress>();
     for (const p of report.progress) {
       const act = active.get(p.jobId);
       if (!act) continue;
       const k = types.indexOf(p.gpuType);
       if (k < 0) continue;
+      reported.set(p.jobId, p);
       act.rec.roundsRun++;
       if (p.failed) {
         // Gavel drops a job after MAX_FAILED_ATTEMPTS consecutive failed micro-tasks; the allocation is recomputed.
@@ -426,16 +492,27 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       act.rec.failures = 0;
       act.rec.stepsDone += p.steps;
       act.rec.runSeconds[k]! += p.runTime;
-      busy[k]! += p.runTime * (scaleOf.get(p.jobId) ?? act.job.scaleFactor);
-      if (!credited.has(p.jobId)) {
-        credits.push({ row: p.jobId, typeIndex: k, seconds: p.runTime });
-        credited.add(p.jobId);
-      }
       if (p.finished) {
         act.rec.finishTime = p.finishTime ?? end;
         act.rec.stepsDone = act.rec.totalSteps;
         finished.push(p.jobId);
       }
+    }
+    // Per gang: the row (a job or a pair) is credited once, with the longest run time of its jobs (Gavel's
+    // max_execution_time), and its GPUs count as busy for that long, once even when two jobs share them.
+    for (const a of out.plan.assignments) {
+      let runTime = 0;
+      let ran = false;
+      for (const j of a.jobIds) {
+        const p = reported.get(j);
+        if (!p || p.failed) continue;
+        ran = true;
+        runTime = Math.max(runTime, p.runTime);
+      }
+      if (!ran) continue;
+      const k = types.indexOf(a.gpuType);
+      busy[k]! += runTime * a.gpus.length;
+      credits.push({ row: rowKeyOf(a.jobIds), typeIndex: k, seconds: runTime });
     }
     ledger = creditRuns(ledger, credits);
     now = Math.max(end, clock.now());
@@ -452,7 +529,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
         else cfg.observer?.onJobRemoved?.(j, now, 'failed');
         await executor.release?.(j);
       }
-      ledger = removeRows(ledger, finished);
+      ledger = removeJobs(ledger, finished);
       stale = true;
     }
     const done = new Set(finished);
@@ -491,4 +568,9 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     leaseOpportunities,
     stopReason,
   };
+}
+
+/** Ledger row of an assignment: the job id, or the pair's key (independent of the order of its ids). */
+function rowKeyOf(jobIds: readonly string[]): RowKey {
+  return jobIds.length === 2 ? pairKey(jobIds[0]!, jobIds[1]!) : jobIds[0]!;
 }

@@ -7,8 +7,11 @@
  * - `workerTime[k]`: total seconds credited on type k since the last reset (the seeds of the rows present at the
  *   reset plus every run since), the denominator of the fraction of time a row received.
  * - `deficits[row][k]`: accumulated (time it should have received - time it received), a tie-breaker.
+ *
+ * A row is a job or a space-sharing pair. A pair has its own entries: when it runs, the pair row is credited once
+ * with the longer of its two jobs' run times (Gavel's `max_execution_time`) and its jobs' own rows are not credited.
  */
-import type { Allocation, GpuType, RowKey } from '../model/index.js';
+import { rowJobs, type Allocation, type GpuType, type RowKey } from '../model/index.js';
 
 export interface ShareLedger {
   readonly gpuTypes: readonly GpuType[];
@@ -46,6 +49,19 @@ export function removeRows(ledger: ShareLedger, rows: readonly RowKey[]): ShareL
     deficits.delete(r);
   }
   return { ...ledger, jobTime, deficits };
+}
+
+/**
+ * Removes every row that contains one of `jobIds`: the jobs' own rows and every space-sharing pair they are part of
+ * (a pair cannot run once one of its jobs has left).
+ */
+export function removeJobs(ledger: ShareLedger, jobIds: readonly string[]): ShareLedger {
+  if (jobIds.length === 0) return ledger;
+  const gone = new Set(jobIds);
+  const rows: RowKey[] = [];
+  for (const key of ledger.jobTime.keys()) if (gone.has(key) || rowJobs(key).some((j) => gone.has(j))) rows.push(key);
+  for (const key of ledger.deficits.keys()) if (!ledger.jobTime.has(key) && rowJobs(key).some((j) => gone.has(j))) rows.push(key);
+  return removeRows(ledger, rows);
 }
 
 /** One row's run in a round: `seconds` on type index `k` (credited once per gang, not per GPU, as in Gavel). */

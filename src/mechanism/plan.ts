@@ -9,19 +9,23 @@
  *    order, i.e. arrival order); the per-type queues are concatenated and walked once: a row is picked for the first
  *    type where it fits (all `scaleFactor` GPUs of one type, gang-scheduled) and is not yet picked.
  * 3. Placement per type, largest gangs first: a row that ran on this type last round keeps exactly its GPUs when
- *    they are still free (lease extension); others go to the first server that can hold the whole gang
- *    (consolidated), else take free GPUs in server order (spread; with one GPU per server, Gavel's strided walk).
+ *    they are still free (lease extension); others are placed by the fragmentation rule of `FreeGpus` (best-fitting
+ *    single server, else spread over the emptiest servers; with one GPU per server, Gavel's strided walk).
+ *
+ * Rows are single jobs or space-sharing pairs (Gavel's job combinations): a pair is one candidate with its own share,
+ * received time and deficit, gang-scheduled on `scaleFactor` GPUs of one type that both jobs share. A job is in at
+ * most one assignment per round: once a row is picked, every other row containing one of its jobs is skipped.
  */
-import type { Allocation, Assignment, ClusterSpec, GpuType, RoundPlan, RowKey } from '../model/index.js';
+import { pairKey, type Allocation, type Assignment, type ClusterSpec, type GpuType, type RoundPlan, type RowKey } from '../model/index.js';
 import type { ShareLedger } from './ledger.js';
 
-/** A candidate for this round: a single job (key = job id) or, later, a space-sharing pair. */
+/** A candidate for this round: a single job (key = job id) or a space-sharing pair (key = `pairKey(a, b)`). */
 export interface MechanismRow {
   readonly key: RowKey;
   readonly jobIds: readonly string[];
   /** GPUs the gang needs (for a pair: the common scale factor). */
   readonly scaleFactor: number;
-  /** Throughput per `cluster.gpuTypes`; <= 0 means the row cannot run on that type. */
+  /** Throughput per `cluster.gpuTypes`; <= 0 means the row cannot run on that type (a pair: either job). */
   readonly throughput: readonly number[];
 }
 
@@ -191,18 +195,14 @@ export function planRound(input: MechanismInput): MechanismOutput {
 
   // 3. Place on GPUs.
   const prevByKey = new Map<string, Assignment>();
-  for (const a of input.previous) prevByKey.set(a.jobIds.join('+'), a);
+  for (const a of input.previous) prevByKey.set(rowKeyOf(a.jobIds), a);
   const assignments: Assignment[] = [];
   let leaseExtensions = 0;
   for (const t of typeOrder) {
     const k = types.indexOf(t);
     const jobs = scheduled[k]!;
     if (jobs.length === 0) continue;
-    // GPUs of this type, grouped by server, in server order.
-    const layout = serverLayout(cluster, t);
-    const servers = layout.servers;
-    const serverOf = layout.serverOf;
-    const taken = new Set<number>();
+    const free = new FreeGpus(serverLayout(cluster, t));
     const placed = new Map<string, { gpus: number[]; extended: boolean }>();
     const sizes = [...new Set(jobs.map((e) => e.scaleFactor))].sort((a, b) => b - a);
     for (const size of sizes) {
@@ -210,38 +210,20 @@ export function planRound(input: MechanismInput): MechanismOutput {
       // Keep rows on last round's GPUs where possible.
       for (const e of group) {
         const prev = prevByKey.get(e.key);
-        if (!prev || prev.gpuType !== t) continue;
-        if (prev.gpus.some((g) => taken.has(g))) continue;
+        if (!prev || prev.gpuType !== t || !free.allFree(prev.gpus)) continue;
+        free.takeExactly(prev.gpus);
         placed.set(e.key, { gpus: [...prev.gpus], extended: true });
-        for (const g of prev.gpus) taken.add(g);
       }
-      // Everyone else: the first server that can hold the whole gang (consolidated); failing that, free GPUs in
-      // server order. With one GPU per server this is exactly Gavel's strided walk.
       for (const e of group) {
         if (placed.has(e.key)) continue;
         // A row without a share in the allocation holds its slot this round but is not started (Gavel).
         if (!allocation?.shares.has(e.key)) continue;
-        let got: number[] = [];
-        if (size > 1) {
-          for (const srv of servers) {
-            const free = srv.gpus.filter((g) => !taken.has(g));
-            if (free.length >= size) {
-              got = free.slice(0, size);
-              break;
-            }
-          }
-        }
-        for (let i = 0; got.length < size && i < servers.length; i++) {
-          for (const g of servers[i]!.gpus) {
-            if (got.length === size) break;
-            if (!taken.has(g)) got.push(g);
-          }
-        }
-        for (const g of got) taken.add(g);
-        if (got.length !== size) throw new Error(`mechanism: could not place ${e.key} on ${size} ${t} GPUs`);
+        const got = free.take(size);
+        if (!got) throw new Error(`mechanism: could not place ${e.key} on ${size} ${t} GPUs`);
         placed.set(e.key, { gpus: got, extended: false });
       }
     }
+    const serverOf = free.layout.serverOf;
     for (const e of jobs) {
       const p = placed.get(e.key);
       if (!p) continue;
@@ -276,7 +258,12 @@ export function planRound(input: MechanismInput): MechanismOutput {
 
 interface TypeLayout {
   readonly servers: ReadonlyArray<{ readonly id: number; readonly gpus: readonly number[] }>;
+  /** Global GPU id -> cluster server id. */
   readonly serverOf: ReadonlyMap<number, number>;
+  /** Global GPU id -> index in `servers`. */
+  readonly localOf: ReadonlyMap<number, number>;
+  /** Largest server of the type (GPUs). */
+  readonly maxGpus: number;
 }
 
 /** Servers and GPU ids of one type, computed once per cluster (the cluster is immutable). */
@@ -294,11 +281,160 @@ function serverLayout(cluster: ClusterSpec, t: GpuType): TypeLayout {
       .filter((s) => s.gpuType === t)
       .map((s) => ({ id: s.id, gpus: Array.from({ length: s.gpus }, (_, i) => s.firstGpu + i) }));
     const serverOf = new Map<number, number>();
-    for (const s of servers) for (const g of s.gpus) serverOf.set(g, s.id);
-    l = { servers, serverOf };
+    const localOf = new Map<number, number>();
+    servers.forEach((s, i) => {
+      for (const g of s.gpus) {
+        serverOf.set(g, s.id);
+        localOf.set(g, i);
+      }
+    });
+    l = { servers, serverOf, localOf, maxGpus: Math.max(0, ...servers.map((s) => s.gpus.length)) };
     byType.set(t, l);
   }
   return l;
+}
+
+/**
+ * Free GPUs of one type during placement, and the fragmentation rule (docs/architecture.md, "Placement"):
+ *
+ * - A gang that fits on one server goes to the server with the FEWEST free GPUs that can still hold it (best fit;
+ *   ties: lowest server id), so that large holes stay free for large gangs placed later. Gangs are placed largest
+ *   first, so a 4-GPU gang is never pushed off a whole server by 1-GPU jobs of the same round.
+ * - A gang that fits on no single server is spread: it takes the servers with the MOST free GPUs first (ties: lowest
+ *   id), which spans the fewest servers possible.
+ * - Within a server, the lowest free GPU ids.
+ *
+ * With one GPU per server (Gavel's simulated clusters) both rules reduce to "free GPUs in server order", Gavel's
+ * strided walk. Servers are kept in buckets by free count (lazy-deleting min-heaps of server index), so a placement
+ * costs O(GPUs per server + log servers), not a scan of the type's servers.
+ */
+class FreeGpus {
+  private readonly freeCount: Int32Array;
+  private readonly taken: Set<number> = new Set();
+  /** buckets[f]: servers that had f free GPUs when pushed (stale entries are skipped). */
+  private readonly buckets: MinHeap[];
+
+  constructor(readonly layout: TypeLayout) {
+    const n = layout.servers.length;
+    this.freeCount = new Int32Array(n);
+    this.buckets = Array.from({ length: layout.maxGpus + 1 }, () => new MinHeap());
+    for (let i = 0; i < n; i++) {
+      const f = layout.servers[i]!.gpus.length;
+      this.freeCount[i] = f;
+      this.buckets[f]!.push(i);
+    }
+  }
+
+  allFree(gpus: readonly number[]): boolean {
+    return gpus.every((g) => this.layout.localOf.has(g) && !this.taken.has(g));
+  }
+
+  takeExactly(gpus: readonly number[]): void {
+    for (const g of gpus) this.takeOne(g);
+  }
+
+  /** Places a gang of `size` GPUs by the rule above; undefined when fewer than `size` are free. */
+  take(size: number): number[] | undefined {
+    const fit = this.bestFit(size);
+    if (fit !== undefined) return this.fromServer(fit, size);
+    const got: number[] = [];
+    for (let f = Math.min(size - 1, this.layout.maxGpus); f >= 1 && got.length < size; f--) {
+      for (let s = this.top(f); s !== undefined && got.length < size; s = this.top(f)) {
+        got.push(...this.fromServer(s, Math.min(f, size - got.length)));
+      }
+    }
+    if (got.length === size) return got;
+    // Only reachable when the caller over-counted free GPUs; give them back so the state stays consistent.
+    for (const g of got) this.untakeOne(g);
+    return undefined;
+  }
+
+  private bestFit(size: number): number | undefined {
+    for (let f = size; f <= this.layout.maxGpus; f++) {
+      const s = this.top(f);
+      if (s !== undefined) return s;
+    }
+    return undefined;
+  }
+
+  /** Lowest-index server whose current free count is f. */
+  private top(f: number): number | undefined {
+    const h = this.buckets[f]!;
+    for (;;) {
+      const s = h.peek();
+      if (s === undefined || this.freeCount[s] === f) return s;
+      h.pop();
+    }
+  }
+
+  private fromServer(s: number, n: number): number[] {
+    const got: number[] = [];
+    for (const g of this.layout.servers[s]!.gpus) {
+      if (got.length === n) break;
+      if (!this.taken.has(g)) got.push(g);
+    }
+    for (const g of got) this.takeOne(g);
+    return got;
+  }
+
+  private takeOne(g: number): void {
+    const s = this.layout.localOf.get(g)!;
+    this.taken.add(g);
+    const f = --this.freeCount[s]!;
+    this.buckets[f]!.push(s);
+  }
+
+  private untakeOne(g: number): void {
+    const s = this.layout.localOf.get(g)!;
+    this.taken.delete(g);
+    const f = ++this.freeCount[s]!;
+    this.buckets[f]!.push(s);
+  }
+}
+
+/** Binary min-heap of integers. */
+class MinHeap {
+  private readonly h: number[] = [];
+
+  push(v: number): void {
+    const h = this.h;
+    h.push(v);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (h[p]! <= v) break;
+      h[i] = h[p]!;
+      i = p;
+    }
+    h[i] = v;
+  }
+
+  peek(): number | undefined {
+    return this.h[0];
+  }
+
+  pop(): void {
+    const h = this.h;
+    const last = h.pop();
+    if (last === undefined || h.length === 0) return;
+    let i = 0;
+    const n = h.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && h[r]! < h[l]! ? r : l;
+      if (h[c]! >= last) break;
+      h[i] = h[c]!;
+      i = c;
+    }
+    h[i] = last;
+  }
+}
+
+/** Row key of an assignment's jobs (a pair's key does not depend on the order of its ids). */
+function rowKeyOf(jobIds: readonly string[]): RowKey {
+  return jobIds.length === 2 ? pairKey(jobIds[0]!, jobIds[1]!) : jobIds.join('+');
 }
 
 function sameSet(a: readonly number[], b: readonly number[]): boolean {

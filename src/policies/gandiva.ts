@@ -20,8 +20,8 @@ import type { Policy, PolicyResult, PolicySnapshot } from './types.js';
 export interface GandivaOptions {
   readonly seed?: number;
   /**
-   * Emit pair rows for packed jobs. Off by default: Rondo's engine does not yet run pair rows (the mechanism plans
-   * single-job rows only), so the registered `gandiva` time-slices; this option is the full policy for when it does.
+   * Emit pair rows for packed jobs (the registered `gandiva`, like Gavel's `Gandiva_Packing`). Off: time slicing and
+   * migration only.
    */
   readonly packing?: boolean;
 }
@@ -159,7 +159,7 @@ export function createGandivaPolicy(name: string, aliases: readonly string[], op
       aliases,
       description: opts.packing
         ? 'Gandiva: time slicing with introspective packing (keep a packed pair only if it gains) and migration'
-        : 'Gandiva: time slicing of oversubscribed GPUs and migration (no packing: pair rows are not run yet)',
+        : 'Gandiva: time slicing of oversubscribed GPUs and migration, without packing',
       heterogeneityAware: false,
       spaceSharing: !!opts.packing,
       needsPrices: false,

@@ -1,4 +1,4 @@
-import type { Allocation, ClusterSpec } from '../model/index.js';
+import { RondoError, type Allocation, type ClusterSpec } from '../model/index.js';
 import { getPolicy, initSolver } from '../policies/index.js';
 import type { Policy, PolicySnapshot } from '../policies/types.js';
 
@@ -42,6 +42,14 @@ export async function loadPolicy(name: string): Promise<LoadedPolicy> {
     return { name, allocate: (s) => ({ allocation: equalShareAllocation(s) }), fifo: false };
   }
   const policy: Policy = getPolicy(name); // RondoError naming the known policies when unknown
+  if (policy.meta.spaceSharing) {
+    // The live server starts one job per lease; two jobs sharing GPUs are not run yet, so refuse rather than mis-run.
+    throw new RondoError({
+      code: 'E_USAGE',
+      problem: `policy ${policy.meta.name} shares GPUs between pairs of jobs (space sharing), which rondo serve cannot run yet`,
+      hint: 'serve with a policy without space sharing (e.g. max_min_fairness_perf); simulate, compare and sweep run space-sharing policies',
+    });
+  }
   await initSolver();
   return {
     name: policy.meta.name,

@@ -15,6 +15,13 @@ export interface SimExecutorOptions {
  * Simulated workers, as Gavel's simulator: a job placed for a round runs floor(throughput x round) whole steps
  * (or its remaining steps if fewer) and stops when they are done, so a job that finishes inside a round finishes at
  * the exact time its last step ends. The round ends when the last job of the round stops; the clock jumps there.
+ *
+ * A space-sharing pair runs each job at its co-located throughput for the whole round (the order of `jobIds` picks
+ * the side of the table entry). When one job of the pair finishes early, the other keeps the co-located rate until
+ * its own round's steps are done, as in Gavel's simulator, which fixes both jobs' steps at dispatch. The job that
+ * finished is recorded at the exact time its last step ended; Gavel records both jobs of a pair at the later of the
+ * two stop times (at most one round later; docs/fidelity.md). Co-located throughputs are consolidated measurements:
+ * a spread pair runs at them too, and a pair's jobs run at their initial batch size.
  */
 export class SimExecutor implements Executor {
   private rounds = 0;

@@ -43,7 +43,15 @@ export function placedThroughput(
   return isolatedThroughput(table, gpuType, key) ?? 0;
 }
 
-/** Throughputs `[a, b]` of two jobs sharing GPUs, or undefined when the pair was not measured. */
+/**
+ * Throughputs `[a's, b's]` of two jobs sharing GPUs, or undefined when the pair was not measured. Gavel's files
+ * store each pair under both keys (`[self, other]` from each side); a table holding only one side still works.
+ */
 export function pairThroughput(table: ThroughputTable, a: Job, b: Job, gpuType: GpuType): readonly [number, number] | undefined {
-  return colocatedThroughput(table, gpuType, jobKey(a.jobType, a.scaleFactor), jobKey(b.jobType, b.scaleFactor));
+  const ka = jobKey(a.jobType, a.scaleFactor);
+  const kb = jobKey(b.jobType, b.scaleFactor);
+  const ab = colocatedThroughput(table, gpuType, ka, kb);
+  if (ab) return ab;
+  const ba = colocatedThroughput(table, gpuType, kb, ka);
+  return ba ? [ba[1], ba[0]] : undefined;
 }

@@ -62,3 +62,17 @@ export function equalShare(aware = false): Policy {
     },
   };
 }
+
+/** A and B alone: 10 and 5 steps/s on v100. Together: A 6, B 3 (stored from both sides, as Gavel's files do). */
+export function pairTable(oneSided = false): ThroughputTable {
+  return {
+    gpuTypes: ['v100'],
+    consolidated: {
+      v100: {
+        'A|1': { isolated: 10, colocated: { 'B|1': [6, 3] } },
+        'B|1': { isolated: 5, colocated: oneSided ? {} : { 'A|1': [3, 6] } },
+      },
+    },
+    unconsolidated: {},
+  };
+}
