@@ -40,7 +40,7 @@ function sortedTypeIdx(p: Problem): number[] {
   return p.types.map((_, k) => k).sort((x, y) => (p.types[x]! < p.types[y]! ? -1 : p.types[x]! > p.types[y]! ? 1 : 0));
 }
 
-function fifoPerf(p: Problem): number[][] {
+export function fifoPerf(p: Problem): number[][] {
   const shares = zeroShares(p);
   const avail = [...p.caps];
   let open = sortedTypeIdx(p).filter((k) => avail[k]! > 0);

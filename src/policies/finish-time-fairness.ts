@@ -95,16 +95,25 @@ function feasibleAt(f: Ftf, r: number, central: boolean, method: LpMethod): numb
   return expandClasses(p, classes, classSharesOf(p, classes, b, res.x));
 }
 
-export function solveFinishTimeFairness(
-  snapshot: PolicySnapshot,
-  opts: FtfOptions,
-): { shares: number[][]; rho: number; state: FtfState; problem: Problem } {
+/** Per-job terms of rho (see above) and the state to hand back; shared with the packed variant. */
+export interface FtfTerms {
+  readonly p: Problem;
+  /** Throughput rows the LP uses (v100's on every type for the agnostic variant), unusable cells zeroed. */
+  readonly t: number[][];
+  readonly elapsed: number[];
+  readonly rem: number[];
+  readonly denom: number[];
+  readonly inLp: boolean[];
+  readonly state: FtfState;
+}
+
+export function ftfTerms(snapshot: PolicySnapshot, aware: boolean): FtfTerms {
   const p = makeProblem(snapshot);
   const prev = readState(snapshot.state);
   const ref = agnosticReferenceType(p.types);
   const m = p.jobs.length;
-  const t = p.jobs.map((job, j) => usableRow(p, j, opts.aware ? job.throughput : job.throughput.map(() => job.throughput[ref]!)));
-  const fullRows = p.jobs.map((job) => (opts.aware ? [...job.throughput] : job.throughput.map(() => job.throughput[ref]!)));
+  const t = p.jobs.map((job, j) => usableRow(p, j, aware ? job.throughput : job.throughput.map(() => job.throughput[ref]!)));
+  const fullRows = p.jobs.map((job) => (aware ? [...job.throughput] : job.throughput.map(() => job.throughput[ref]!)));
   const elapsed: number[] = [];
   const rem: number[] = [];
   const denom: number[] = [];
@@ -122,7 +131,38 @@ export function solveFinishTimeFairness(
     denom.push(iso > 0 ? cum + job.remainingSteps / iso : 0);
     inLp.push(anyUsable(p, j) && iso > 0 && t[j]!.some((v) => v > 0) && denom[j]! > 0);
   });
-  const state: FtfState = { kind: 'ftf', jobs: stateJobs };
+  return { p, t, elapsed, rem, denom, inLp, state: { kind: 'ftf', jobs: stateJobs } };
+}
+
+/**
+ * The smallest rho (to relative `tol`) at which `feasible(rho, false)` finds shares, and the central shares there
+ * (`feasible(rho, true)`); undefined when none is found. `lo` is a lower bound on rho.
+ */
+export function bisectRho<T>(lo: number, feasible: (r: number, central: boolean) => T | undefined, tol: number): { rho: number; shares: T } | undefined {
+  // rho must exceed elapsed / denom for every job; start just above that and double until feasible.
+  let hi = Math.max(1, lo * 2);
+  let shares = feasible(hi, false);
+  for (let i = 0; !shares && i < 60; i++) {
+    lo = hi;
+    hi *= 2;
+    shares = feasible(hi, false);
+  }
+  if (!shares) return undefined;
+  while (hi - lo > tol * hi) {
+    const mid = (lo + hi) / 2;
+    if (feasible(mid, false)) hi = mid;
+    else lo = mid;
+  }
+  shares = feasible(hi, true) ?? feasible(hi, false)!;
+  return { rho: hi, shares };
+}
+
+export function solveFinishTimeFairness(
+  snapshot: PolicySnapshot,
+  opts: FtfOptions,
+): { shares: number[][]; rho: number; state: FtfState; problem: Problem } {
+  const { p, t, elapsed, rem, denom, inLp, state } = ftfTerms(snapshot, opts.aware);
+  const m = p.jobs.length;
   const classes = groupBy(m, (j) =>
     inLp[j] ? `${p.jobs[j]!.scaleFactor}|${rem[j]}|${elapsed[j]}|${denom[j]}|${rowKey(t[j]!)}` : `-|${p.usable[j]!.join('')}`,
   );
@@ -131,28 +171,14 @@ export function solveFinishTimeFairness(
   if (!inLp.some((x, j) => x && rem[j]! > 0)) {
     return { shares: zeroShares(p), rho: 0, state, problem: p };
   }
-  // rho must exceed elapsed / denom for every job; start just above that and double until feasible.
   let lo = 0;
   for (let j = 0; j < m; j++) if (inLp[j] && rem[j]! > 0) lo = Math.max(lo, elapsed[j]! / denom[j]!);
-  let hi = Math.max(1, lo * 2);
-  let shares = feasibleAt(f, hi, false, method);
-  for (let i = 0; !shares && i < 60; i++) {
-    lo = hi;
-    hi *= 2;
-    shares = feasibleAt(f, hi, false, method);
-  }
-  if (!shares) {
+  const found = bisectRho(lo, (r, central) => feasibleAt(f, r, central, method), opts.tolerance ?? 1e-6);
+  if (!found) {
     // Gavel falls back to the isolated allocation when its solver finds nothing.
     return { shares: p.jobs.map((job) => isolatedShares(p.caps, m, job.scaleFactor)), rho: Infinity, state, problem: p };
   }
-  const tol = opts.tolerance ?? 1e-6;
-  while (hi - lo > tol * hi) {
-    const mid = (lo + hi) / 2;
-    if (feasibleAt(f, mid, false, method)) hi = mid;
-    else lo = mid;
-  }
-  shares = feasibleAt(f, hi, true, method) ?? feasibleAt(f, hi, false, method)!;
-  return { shares, rho: hi, state, problem: p };
+  return { shares: found.shares, rho: found.rho, state, problem: p };
 }
 
 /** rho of each job under given shares (for tests and reports). */

@@ -55,22 +55,20 @@ function feasibleAt(p: Problem, t: number[][], include: (j: number) => boolean, 
   return expandClasses(p, classes, classSharesOf(p, classes, b, r.x), include);
 }
 
-export function solveMinTotalDuration(snapshot: PolicySnapshot, opts: MtdOptions): MtdResult & { problem: Problem } {
-  const p = makeProblem(snapshot);
-  const t = rows(p, opts.aware);
-  const include = (j: number): boolean => anyUsable(p, j) && p.jobs[j]!.remainingSteps > 0 && t[j]!.some((v) => v > 0);
-  const method = opts.method ?? 'ipm';
-  if (!p.jobs.some((_, j) => include(j))) return { shares: p.jobs.map(() => p.types.map(() => 0)), makespan: 0, problem: p };
-  const bracket = opts.bracket ?? 1.05;
+/**
+ * Gavel's search for the smallest feasible makespan: bisection in [100 s, 1e6 s] down to a bracket ratio, moving
+ * the window up 10x while nothing in it is feasible (at most 12 times: 1e6 * 10^12 s has no practical meaning).
+ * Shared with the packed variant.
+ */
+export function bisectMakespan(feasible: (T: number) => boolean, bracket: number): number | undefined {
   let minT = 100;
   let maxT = 1e6;
   let lastMax = maxT;
   let best: number | undefined;
-  // Gavel's loop, with a cap on how far the window moves (1e6 * 10^12 s has no practical meaning).
   for (let round = 0; best === undefined && round < 12; round++) {
     while (bracket * minT < maxT) {
       const T = (minT + maxT) / 2;
-      if (feasibleAt(p, t, include, T, false, method)) {
+      if (feasible(T)) {
         best = T;
         maxT = T;
       } else minT = T;
@@ -79,6 +77,16 @@ export function solveMinTotalDuration(snapshot: PolicySnapshot, opts: MtdOptions
     minT = lastMax;
     lastMax *= 10;
   }
+  return best;
+}
+
+export function solveMinTotalDuration(snapshot: PolicySnapshot, opts: MtdOptions): MtdResult & { problem: Problem } {
+  const p = makeProblem(snapshot);
+  const t = rows(p, opts.aware);
+  const include = (j: number): boolean => anyUsable(p, j) && p.jobs[j]!.remainingSteps > 0 && t[j]!.some((v) => v > 0);
+  const method = opts.method ?? 'ipm';
+  if (!p.jobs.some((_, j) => include(j))) return { shares: p.jobs.map(() => p.types.map(() => 0)), makespan: 0, problem: p };
+  const best = bisectMakespan((T) => feasibleAt(p, t, include, T, false, method) !== undefined, opts.bracket ?? 1.05);
   if (best === undefined) return { shares: p.jobs.map(() => p.types.map(() => 0)), makespan: Infinity, problem: p };
   const shares = feasibleAt(p, t, include, best, true, method) ?? feasibleAt(p, t, include, best, false, method)!;
   return { shares, makespan: best, problem: p };

@@ -4,6 +4,9 @@ import { createFinishTimeFairnessPolicy } from './finish-time-fairness.js';
 import { createIsolatedPolicy } from './isolated.js';
 import { createLasPolicy } from './las.js';
 import { createPackedLasPolicy } from './las-packed.js';
+import { createPackedFtfPolicy } from './ftf-packed.js';
+import { createPackedMinTotalDurationPolicy } from './min-total-duration-packed.js';
+import { createPackedFifoPolicy } from './fifo-packed.js';
 import { createMaxSumPolicy } from './max-sum-throughput.js';
 import { createMinTotalDurationPolicy } from './min-total-duration.js';
 import { createSjfPolicy } from './sjf.js';
@@ -40,6 +43,9 @@ reg('max_min_fairness', ['las', 'max-min-fairness'], (n, a) => createLasPolicy(n
 reg('max_min_fairness_perf', ['las-aware', 'las_perf', 'max-min-fairness-aware', 'gavel'], (n, a) => createLasPolicy(n, a, { aware: true }));
 // Space sharing (docs/policies.md, "Packed policies").
 reg('max_min_fairness_packed', ['las-packed', 'las-aware-packed', 'max-min-fairness-packed'], (n, a) => createPackedLasPolicy(n, a));
+reg('finish_time_fairness_packed', ['ftf-packed', 'themis-packed'], (n, a) => createPackedFtfPolicy(n, a));
+reg('min_total_duration_packed', ['makespan-packed'], (n, a) => createPackedMinTotalDurationPolicy(n, a));
+reg('fifo_packed', ['fifo-packed'], (n, a) => createPackedFifoPolicy(n, a));
 reg('max_min_fairness_water_filling', ['las-water-filling', 'water-filling'], (n, a) =>
   createWaterFillingPolicy(n, a, { aware: false, reweighting: 'none' }),
 );

@@ -6,6 +6,10 @@ import { proportionalThroughput } from '../../src/policies/common.js';
 import { packedLasObjective, solvePackedLas } from '../../src/policies/las-packed.js';
 import { solveLas } from '../../src/policies/las.js';
 import { disaggregate, packedModel } from '../../src/policies/packing.js';
+import { solvePackedFtf } from '../../src/policies/ftf-packed.js';
+import { solveFinishTimeFairness } from '../../src/policies/finish-time-fairness.js';
+import { solvePackedMinTotalDuration } from '../../src/policies/min-total-duration-packed.js';
+import { solveMinTotalDuration } from '../../src/policies/min-total-duration.js';
 import type { PolicySnapshot } from '../../src/policies/types.js';
 import { LpBuilder } from '../../src/solver/index.js';
 import type { JobSpec } from './helpers.js';
@@ -242,5 +246,79 @@ describe('max_min_fairness_packed: properties', () => {
     );
     // The instances exercise packing: in many of them it helps.
     expect(gains).toBeGreaterThan(10);
+  });
+});
+
+describe('finish_time_fairness_packed, min_total_duration_packed, fifo_packed', () => {
+  const ka = jobKey('a', 1);
+  const kb = jobKey('b', 1);
+  const kc = jobKey('c', 1);
+  const two = (pair: [number, number]): PolicySnapshot =>
+    snap({ v100: 1 }, [{ t: [1], jobType: 'a', rem: 1000, arrival: 0 }, { t: [1], jobType: 'b', rem: 1000, arrival: 0 }], {
+      throughputs: table(['v100'], { [ka]: [1], [kb]: [1] }, { [`${ka},${kb}`]: pair }),
+    });
+
+  it('finish-time fairness: rho falls from 1 to 0.625 when the pair runs together', () => {
+    // Isolated share 1/2 each (2 jobs, 1 GPU): iso = 0.5 steps/s, E = 1000 / 0.5 = 2000 s; rho = (1000 / thr) / 2000.
+    // Time slicing: thr = 0.5, rho = 1. Packed at 0.8 each: rho = 1250 / 2000 = 0.625.
+    const s = two([0.8, 0.8]);
+    const r = getPolicy('finish_time_fairness_packed').allocate(s);
+    validateAllocation(r.allocation, s.cluster, scaleOf(s));
+    expect(r.allocation.shares.get('j0000+j0001')![0]).toBeGreaterThan(0.999);
+    const u = getPolicy('finish_time_fairness_perf').allocate(s);
+    expect(u.allocation.shares.get('j0000')![0]).toBeCloseTo(0.5, 4);
+    expect(solvePackedFtf(s).rho).toBeCloseTo(0.625, 5);
+    expect(solveFinishTimeFairness(s, { aware: true }).rho).toBeCloseTo(1, 5);
+    // State carries over like the unpacked policy's.
+    expect((r.state as { kind: string }).kind).toBe('ftf');
+  });
+
+  it('makespan: 2000 s by time slicing, 1250 s packed (within Gavel bisection bracket 1.05)', () => {
+    const s = two([0.8, 0.8]);
+    const r = getPolicy('min_total_duration_packed').allocate(s);
+    validateAllocation(r.allocation, s.cluster, scaleOf(s));
+    const { makespan } = solvePackedMinTotalDuration(s);
+    expect(makespan).toBeGreaterThanOrEqual(1250);
+    expect(makespan).toBeLessThanOrEqual(1250 * 1.05);
+    const m0 = solveMinTotalDuration(s, { aware: true }).makespan;
+    expect(m0).toBeGreaterThanOrEqual(2000);
+    expect(m0).toBeLessThanOrEqual(2000 * 1.05);
+    // Feasible at the T found needs thr >= 1000 / T >= 1000 / 1312.5, i.e. pair share >= 0.95.
+    expect(r.allocation.shares.get('j0000+j0001')![0]).toBeGreaterThan(0.95);
+  });
+
+  it('fifo_packed pairs a queued job with a running one only above 1.5 and never jumps the queue', () => {
+    const s = two([0.8, 0.8]);
+    const r = getPolicy('fifo_packed').allocate(s);
+    validateAllocation(r.allocation, s.cluster, scaleOf(s));
+    expect(r.allocation.shares.get('j0000+j0001')).toEqual([1]);
+    expect(r.allocation.shares.get('j0000')).toEqual([0]);
+    expect([...getPolicy('fifo_packed').allocate(two([0.7, 0.7])).allocation.shares.keys()]).toEqual(['j0000', 'j0001']);
+    // B (gain 1.4) stops the queue, so C (gain 1.6) waits.
+    const s3 = snap({ v100: 1 }, [{ t: [1], jobType: 'a' }, { t: [1], jobType: 'b' }, { t: [1], jobType: 'c' }], {
+      throughputs: table(['v100'], { [ka]: [1], [kb]: [1], [kc]: [1] }, { [`${ka},${kb}`]: [0.7, 0.7], [`${ka},${kc}`]: [0.8, 0.8] }),
+    });
+    const r3 = getPolicy('fifo_packed').allocate(s3);
+    expect([...r3.allocation.shares.keys()].filter((k) => k.includes('+'))).toEqual([]);
+    expect(r3.allocation.shares.get('j0000')).toEqual([1]);
+  });
+
+  it('properties: valid allocations, never worse than the unpacked policy', () => {
+    fc.assert(
+      fc.property(instance, (s0) => {
+        const s = { ...s0, jobs: s0.jobs.map((j, i) => ({ ...j, remainingSteps: 500 + 137 * (i % 5) })) };
+        for (const name of ['finish_time_fairness_packed', 'min_total_duration_packed', 'fifo_packed']) {
+          const r = getPolicy(name).allocate(s);
+          validateAllocation(r.allocation, s.cluster, scaleOf(s), 1e-6);
+        }
+        const { rho } = solvePackedFtf(s);
+        const { rho: rho0 } = solveFinishTimeFairness(s, { aware: true });
+        expect(rho).toBeLessThanOrEqual(rho0 * (1 + 1e-5));
+        const { makespan } = solvePackedMinTotalDuration(s);
+        const { makespan: m0 } = solveMinTotalDuration(s, { aware: true });
+        expect(makespan).toBeLessThanOrEqual(m0 * 1.05 + 1e-6);
+      }),
+      { numRuns: 15, seed: 7 },
+    );
   });
 });
