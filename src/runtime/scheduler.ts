@@ -394,7 +394,8 @@ export class Scheduler {
   policyJobs(cluster: ClusterSpec, live: LiveCluster, jobs: readonly JobRow[] = this.store.activeJobs().filter((j) => !j.cancelRequested)): PolicyJob[] {
     // Largest gang one worker can hold per type: the runtime does not launch one job across machines.
     const maxPerWorker = cluster.gpuTypes.map((t) => Math.max(0, ...live.servers.filter((s) => s.gpuType === t).map((s) => s.server.gpus)));
-    return jobs.map((j) => this.policyJob(j, cluster, maxPerWorker));
+    const measured = this.store.activeThroughputs();
+    return jobs.map((j) => this.policyJob(j, cluster, maxPerWorker, measured.get(j.id) ?? {}));
   }
 
   get loadedPolicy(): LoadedPolicy {
@@ -422,8 +423,7 @@ export class Scheduler {
    * it has not, the mean of its measurements (or 1 when it has none), so an unmeasured job is treated as equally
    * fast everywhere until it reports. 0 where the job may not run or no single worker has enough GPUs.
    */
-  private policyJob(j: JobRow, cluster: ClusterSpec, maxPerWorker: readonly number[]): PolicyJob {
-    const measured = this.store.throughputsOf(j.id);
+  private policyJob(j: JobRow, cluster: ClusterSpec, maxPerWorker: readonly number[], measured: Record<string, number>): PolicyJob {
     const values = Object.values(measured);
     const fallback = values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : 1;
     const throughput = cluster.gpuTypes.map((t, k) => {

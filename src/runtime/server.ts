@@ -190,7 +190,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
         if (RESERVED_ENV.test(k)) throw new ApiError(400, 'E_SCHEMA', `environment variable ${k} is reserved (set by the worker or unsafe)`);
         if (v.includes('\0')) throw new ApiError(400, 'E_SCHEMA', `environment variable ${k} contains a NUL byte`);
       }
-      const job = store.submitJob({
+      const job = await store.commit(() => store.submitJob({
         name: b.name ?? null,
         command: b.command,
         cwd: b.cwd,
@@ -203,7 +203,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
         deadlineS: b.deadlineS ?? null,
         totalSteps: b.totalSteps ?? null,
         gpuTypes: b.gpuTypes ?? null,
-      });
+      }));
       scheduler.poke();
       reply.code(201);
       return jobView(job);
@@ -245,7 +245,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.post('/api/v1/jobs/:id/cancel', { schema: { params: S.jobIdParams }, config: { auth: USER, summary: 'Cancel a job' } }, async (req) => {
     const job = ownJob(req, (req.params as { id: string }).id);
     const p = req.principal!;
-    return jobView(store.cancelJob(job.id, p.kind === 'tenant' ? `tenant ${p.tenant}` : 'admin'));
+    return jobView(await store.commit(() => store.cancelJob(job.id, p.kind === 'tenant' ? `tenant ${p.tenant}` : 'admin')));
   });
 
   app.get('/api/v1/jobs/:id/logs', { schema: { params: S.jobIdParams, querystring: S.logsQuery }, config: { auth: USER, summary: 'Captured stdout/stderr of a job' } }, async (req) => {
@@ -278,10 +278,13 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     return { policy: scheduler.policyName, roundMs: scheduler.timing.roundMs, workers, gpus, jobs: store.countJobs() };
   });
 
-  app.get('/api/v1/plan', { schema: { querystring: S.emptyQuery }, config: { auth: USER, summary: 'Current allocation and round plan' } }, async (req) => {
+  // The admin's view of a round (a share per active job: large) is serialised once per round, not once per poll.
+  let planCache: { row: unknown; body: string } | undefined;
+  app.get('/api/v1/plan', { schema: { querystring: S.emptyQuery }, config: { auth: USER, summary: 'Current allocation and round plan' } }, async (req, reply) => {
     const r = store.lastRound();
     if (!r) return { round: 0, assignments: [], allocation: { gpuTypes: [], shares: {} } };
     const p = req.principal!;
+    if (p.kind !== 'tenant' && planCache?.row === r) return reply.type('application/json; charset=utf-8').send(planCache.body);
     const alloc = r.allocation as { gpuTypes: string[]; shares: Record<string, number[]> };
     let assignments = (r.plan as { assignments: Array<{ jobId: string }> }).assignments;
     let shares = alloc.shares;
@@ -291,7 +294,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       assignments = assignments.filter((a) => mine.has(a.jobId));
       shares = Object.fromEntries(Object.entries(shares).filter(([k]) => mine.has(k)));
     }
-    return {
+    const view = {
       round: r.round,
       start: iso(r.start),
       end: iso(r.start + r.duration),
@@ -300,6 +303,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       allocation: { gpuTypes: alloc.gpuTypes, shares },
       assignments,
     };
+    if (p.kind === 'tenant') return view;
+    planCache = { row: r, body: JSON.stringify(view) };
+    return reply.type('application/json; charset=utf-8').send(planCache.body);
   });
 
   app.post(
@@ -372,12 +378,13 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const p = req.principal as Extract<Principal, { kind: 'worker' }>;
     const id = (req.params as { id: string }).id;
     if (p.workerId !== id) throw new ApiError(403, 'E_FORBIDDEN', `this token belongs to ${p.workerId ?? 'no worker yet'}, not ${id}`);
-    return sync(id, req.body as SyncRequest);
+    scheduler.touch(id);
+    return store.commit(() => sync(id, req.body as SyncRequest));
   });
 
   app.post('/api/v1/progress', { schema: { body: S.progressBody }, config: { auth: ['lease'], summary: "A job's own progress report (lease token)" } }, async (req) => {
     const p = req.principal as Extract<Principal, { kind: 'lease' }>;
-    const job = store.recordProgress(p.attemptId, req.body as { steps?: number; total?: number; throughput?: number; checkpoint?: string });
+    const job = await store.commit(() => store.recordProgress(p.attemptId, req.body as { steps?: number; total?: number; throughput?: number; checkpoint?: string }));
     if (!job) throw new ApiError(409, 'E_LEASE', 'the lease has ended');
     return { ok: true, stepsDone: job.stepsDone, stop: job.cancelRequested };
   });

@@ -313,6 +313,9 @@ export class Store {
   readonly path: string;
   private readonly maxLogBytes: number;
   private readonly now: () => number;
+  private readonly stmts = new Map<string, Database.Statement>();
+  private pending: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
+  private lastRoundCache: { key: string; row: RoundRow } | undefined;
 
   constructor(path: string, opts: StoreOptions = {}) {
     this.path = path;
@@ -331,6 +334,7 @@ export class Store {
   }
 
   close(): void {
+    this.flush();
     this.db.close();
   }
 
@@ -353,19 +357,68 @@ export class Store {
     }
   }
 
+  /** Prepared statements by SQL text: preparing costs more than running most of these queries. */
+  private q(sql: string): Database.Statement {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
   tx<T>(fn: () => T): T {
     return this.db.transaction(fn)();
+  }
+
+  /**
+   * Group commit: runs `fn` in one transaction with every other write queued in the same turn of the event loop and
+   * resolves once that transaction is committed, so many concurrent requests share one fsync (each one still answers
+   * only after its change is durable). Each `fn` runs in its own savepoint: one that throws rolls back only its own
+   * changes and rejects only its own promise. `fn` runs when the batch is flushed, not when it is queued.
+   */
+  commit<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    const out: Array<{ ok: true; v: unknown } | { ok: false; e: unknown }> = [];
+    try {
+      this.db.transaction(() => {
+        for (const b of batch) {
+          try {
+            out.push({ ok: true, v: this.db.transaction(b.fn)() });
+          } catch (e) {
+            out.push({ ok: false, e });
+          }
+        }
+      })();
+    } catch (e) {
+      for (const b of batch) b.reject(e);
+      return;
+    }
+    batch.forEach((b, i) => {
+      const r = out[i]!;
+      if (r.ok) b.resolve(r.v);
+      else b.reject(r.e);
+    });
   }
 
   // ---- meta ----
 
   getMeta(key: string): string | undefined {
-    const r = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined;
+    const r = this.q('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined;
     return r ? String(r.value) : undefined;
   }
 
   setMeta(key: string, value: string): void {
-    this.db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.q('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
   // ---- tokens ----
@@ -380,12 +433,12 @@ export class Store {
   }
 
   hasAdminToken(): boolean {
-    return this.db.prepare("SELECT 1 FROM tokens WHERE kind = 'admin' AND revoked_at IS NULL").get() !== undefined;
+    return this.q("SELECT 1 FROM tokens WHERE kind = 'admin' AND revoked_at IS NULL").get() !== undefined;
   }
 
   /** Resolves a presented token to a principal, or undefined when unknown or revoked. */
   authenticate(token: string): Principal | undefined {
-    const r = this.db.prepare('SELECT * FROM tokens WHERE hash = ? AND revoked_at IS NULL').get(hashToken(token)) as Row | undefined;
+    const r = this.q('SELECT * FROM tokens WHERE hash = ? AND revoked_at IS NULL').get(hashToken(token)) as Row | undefined;
     if (!r || !tokenMatches(token, String(r.hash))) return undefined;
     const id = Number(r.id);
     switch (r.kind) {
@@ -396,7 +449,7 @@ export class Store {
       case 'worker':
         return { kind: 'worker', tokenId: id, workerId: (r.worker_id as string | null) ?? null };
       case 'lease': {
-        const a = this.db.prepare('SELECT job_id, state FROM attempts WHERE id = ?').get(r.attempt_id) as Row | undefined;
+        const a = this.q('SELECT job_id, state FROM attempts WHERE id = ?').get(r.attempt_id) as Row | undefined;
         // A lease token dies with its attempt: a finished or preempted process cannot report into a later one.
         if (!a || a.state === 'ended') return undefined;
         return { kind: 'lease', tokenId: id, attemptId: Number(r.attempt_id), jobId: String(a.job_id) };
@@ -407,11 +460,11 @@ export class Store {
   }
 
   revokeToken(id: number): boolean {
-    return this.db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(this.now(), id).changes === 1;
+    return this.q('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(this.now(), id).changes === 1;
   }
 
   listTokens(): Array<{ id: number; kind: TokenKind; tenant: string | null; workerId: string | null; label: string | null; createdAt: number; revoked: boolean }> {
-    return (this.db.prepare("SELECT * FROM tokens WHERE kind != 'lease' ORDER BY id").all() as Row[]).map((r) => ({
+    return (this.q("SELECT * FROM tokens WHERE kind != 'lease' ORDER BY id").all() as Row[]).map((r) => ({
       id: Number(r.id),
       kind: r.kind as TokenKind,
       tenant: (r.tenant as string | null) ?? null,
@@ -423,7 +476,7 @@ export class Store {
   }
 
   bindWorkerToken(tokenId: number, workerId: string): void {
-    this.db.prepare('UPDATE tokens SET worker_id = ? WHERE id = ?').run(workerId, tokenId);
+    this.q('UPDATE tokens SET worker_id = ? WHERE id = ?').run(workerId, tokenId);
   }
 
   // ---- events ----
@@ -437,8 +490,8 @@ export class Store {
   events(opts: { jobId?: string; afterId?: number; limit?: number } = {}): EventRow[] {
     const limit = Math.min(opts.limit ?? 200, 1000);
     const rows = (opts.jobId
-      ? this.db.prepare('SELECT * FROM events WHERE job_id = ? AND id > ? ORDER BY id LIMIT ?').all(opts.jobId, opts.afterId ?? 0, limit)
-      : this.db.prepare('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?').all(opts.afterId ?? 0, limit)) as Row[];
+      ? this.q('SELECT * FROM events WHERE job_id = ? AND id > ? ORDER BY id LIMIT ?').all(opts.jobId, opts.afterId ?? 0, limit)
+      : this.q('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?').all(opts.afterId ?? 0, limit)) as Row[];
     return rows.map((r) => ({
       id: Number(r.id),
       at: Number(r.at),
@@ -453,7 +506,7 @@ export class Store {
 
   submitJob(spec: JobSpec): JobRow {
     return this.tx(() => {
-      const seqRow = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'").get() as Row | undefined;
+      const seqRow = this.q("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'").get() as Row | undefined;
       const seq = (seqRow ? Number(seqRow.seq) : 0) + 1;
       const id = `job-${seq}`;
       this.db
@@ -484,7 +537,7 @@ export class Store {
   }
 
   getJob(id: string): JobRow | undefined {
-    const r = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
+    const r = this.q('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
     return r ? jobFromRow(r) : undefined;
   }
 
@@ -500,22 +553,22 @@ export class Store {
       args.push(...opts.states);
     }
     args.push(Math.min(opts.limit ?? 1000, 10_000));
-    return (this.db.prepare(`SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`).all(...args) as Row[]).map(jobFromRow);
+    return (this.q(`SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`).all(...args) as Row[]).map(jobFromRow);
   }
 
   /** Jobs the scheduler should consider: not terminal and not being cancelled, in arrival order. */
   activeJobs(): JobRow[] {
-    return (this.db.prepare("SELECT * FROM jobs WHERE state IN ('queued','running') ORDER BY seq").all() as Row[]).map(jobFromRow);
+    return (this.q("SELECT * FROM jobs WHERE state IN ('queued','running') ORDER BY seq").all() as Row[]).map(jobFromRow);
   }
 
   /** Cheap check for the scheduler loop: is any job waiting or running (and not being cancelled)? */
   hasActiveJobs(): boolean {
-    return this.db.prepare("SELECT 1 FROM jobs WHERE state IN ('queued','running') AND cancel_requested = 0 LIMIT 1").get() !== undefined;
+    return this.q("SELECT 1 FROM jobs WHERE state IN ('queued','running') AND cancel_requested = 0 LIMIT 1").get() !== undefined;
   }
 
   countJobs(): Record<JobState, number> {
     const out: Record<JobState, number> = { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
-    for (const r of this.db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all() as Row[]) {
+    for (const r of this.q('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all() as Row[]) {
       out[r.state as JobState] = Number(r.n);
     }
     return out;
@@ -536,9 +589,9 @@ export class Store {
       }
       const open = this.openAttemptsOfJob(id);
       if (open.length === 0) {
-        this.db.prepare("UPDATE jobs SET state = 'cancelled', cancel_requested = 1, finished_at = ? WHERE id = ?").run(this.now(), id);
+        this.q("UPDATE jobs SET state = 'cancelled', cancel_requested = 1, finished_at = ? WHERE id = ?").run(this.now(), id);
       } else {
-        this.db.prepare('UPDATE jobs SET cancel_requested = 1 WHERE id = ?').run(id);
+        this.q('UPDATE jobs SET cancel_requested = 1 WHERE id = ?').run(id);
       }
       this.event('job.cancel', { jobId: id, detail: { by } });
       return this.getJob(id)!;
@@ -567,7 +620,7 @@ export class Store {
         sets.push('checkpoint = ?');
         args.push(p.checkpoint);
       }
-      if (sets.length > 0) this.db.prepare(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...args, a.jobId);
+      if (sets.length > 0) this.q(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...args, a.jobId);
       if (p.throughput !== undefined && p.throughput > 0) {
         // Exponential average: one noisy report (a step right after a restart) should not swing the policy.
         this.db
@@ -582,9 +635,24 @@ export class Store {
     });
   }
 
+  /** Measured steps/s per GPU type of every job that is not finished (one query for a whole round). */
+  activeThroughputs(): Map<string, Record<string, number>> {
+    const out = new Map<string, Record<string, number>>();
+    const rows = this.q(
+      "SELECT t.job_id, t.gpu_type, t.steps_per_s FROM throughputs t JOIN jobs j ON j.id = t.job_id WHERE j.state IN ('queued','running')",
+    ).all() as Row[];
+    for (const r of rows) {
+      const id = String(r.job_id);
+      let m = out.get(id);
+      if (!m) out.set(id, (m = {}));
+      m[String(r.gpu_type)] = Number(r.steps_per_s);
+    }
+    return out;
+  }
+
   throughputsOf(jobId: string): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const r of this.db.prepare('SELECT gpu_type, steps_per_s FROM throughputs WHERE job_id = ?').all(jobId) as Row[]) {
+    for (const r of this.q('SELECT gpu_type, steps_per_s FROM throughputs WHERE job_id = ?').all(jobId) as Row[]) {
       out[String(r.gpu_type)] = Number(r.steps_per_s);
     }
     return out;
@@ -595,25 +663,25 @@ export class Store {
   appendLogs(jobId: string, attemptId: number | null, lines: ReadonlyArray<{ stream: LogLine['stream']; text: string; at?: number }>): void {
     if (lines.length === 0) return;
     this.tx(() => {
-      const ins = this.db.prepare('INSERT INTO job_logs(job_id, attempt_id, at, stream, text) VALUES (?, ?, ?, ?, ?)');
+      const ins = this.q('INSERT INTO job_logs(job_id, attempt_id, at, stream, text) VALUES (?, ?, ?, ?, ?)');
       let bytes = 0;
       for (const l of lines) {
         ins.run(jobId, attemptId, l.at ?? this.now(), l.stream, l.text);
         bytes += Buffer.byteLength(l.text);
       }
-      this.db.prepare('UPDATE jobs SET log_bytes = log_bytes + ? WHERE id = ?').run(bytes, jobId);
-      let total = Number((this.db.prepare('SELECT log_bytes FROM jobs WHERE id = ?').get(jobId) as Row).log_bytes);
+      this.q('UPDATE jobs SET log_bytes = log_bytes + ? WHERE id = ?').run(bytes, jobId);
+      let total = Number((this.q('SELECT log_bytes FROM jobs WHERE id = ?').get(jobId) as Row).log_bytes);
       if (total > this.maxLogBytes) {
         // Drop the oldest lines until the job is back under its cap.
-        const old = this.db.prepare('SELECT id, text FROM job_logs WHERE job_id = ? ORDER BY id').iterate(jobId) as Iterable<Row>;
+        const old = this.q('SELECT id, text FROM job_logs WHERE job_id = ? ORDER BY id').iterate(jobId) as Iterable<Row>;
         let cut = 0;
         for (const r of old) {
           if (total <= this.maxLogBytes) break;
           total -= Buffer.byteLength(String(r.text));
           cut = Number(r.id);
         }
-        this.db.prepare('DELETE FROM job_logs WHERE job_id = ? AND id <= ?').run(jobId, cut);
-        this.db.prepare('UPDATE jobs SET log_bytes = ? WHERE id = ?').run(total, jobId);
+        this.q('DELETE FROM job_logs WHERE job_id = ? AND id <= ?').run(jobId, cut);
+        this.q('UPDATE jobs SET log_bytes = ? WHERE id = ?').run(total, jobId);
       }
     });
   }
@@ -636,7 +704,7 @@ export class Store {
 
   registerWorker(name: string, gpus: readonly WorkerGpus[], tokenId: number | null): WorkerRow {
     return this.tx(() => {
-      const n = Number((this.db.prepare('SELECT COUNT(*) AS n FROM workers').get() as Row).n) + 1;
+      const n = Number((this.q('SELECT COUNT(*) AS n FROM workers').get() as Row).n) + 1;
       const id = `w-${n}`;
       this.db
         .prepare("INSERT INTO workers(id, name, gpus, token_id, registered_at, state) VALUES (?, ?, ?, ?, ?, 'alive')")
@@ -647,41 +715,41 @@ export class Store {
   }
 
   getWorker(id: string): WorkerRow | undefined {
-    const r = this.db.prepare('SELECT * FROM workers WHERE id = ?').get(id) as Row | undefined;
+    const r = this.q('SELECT * FROM workers WHERE id = ?').get(id) as Row | undefined;
     return r ? workerFromRow(r) : undefined;
   }
 
   listWorkers(): WorkerRow[] {
-    return (this.db.prepare('SELECT * FROM workers ORDER BY registered_at, id').all() as Row[]).map(workerFromRow);
+    return (this.q('SELECT * FROM workers ORDER BY registered_at, id').all() as Row[]).map(workerFromRow);
   }
 
   setWorkerState(id: string, state: 'alive' | 'gone'): void {
-    this.db.prepare('UPDATE workers SET state = ? WHERE id = ?').run(state, id);
+    this.q('UPDATE workers SET state = ? WHERE id = ?').run(state, id);
   }
 
   // ---- attempts ----
 
   getAttempt(id: number): AttemptRow | undefined {
-    const r = this.db.prepare('SELECT * FROM attempts WHERE id = ?').get(id) as Row | undefined;
+    const r = this.q('SELECT * FROM attempts WHERE id = ?').get(id) as Row | undefined;
     return r ? attemptFromRow(r) : undefined;
   }
 
   openAttempts(): AttemptRow[] {
-    return (this.db.prepare("SELECT * FROM attempts WHERE state != 'ended' ORDER BY id").all() as Row[]).map(attemptFromRow);
+    return (this.q("SELECT * FROM attempts WHERE state != 'ended' ORDER BY id").all() as Row[]).map(attemptFromRow);
   }
 
   openAttemptsOfJob(jobId: string): AttemptRow[] {
-    return (this.db.prepare("SELECT * FROM attempts WHERE job_id = ? AND state != 'ended' ORDER BY id").all(jobId) as Row[]).map(attemptFromRow);
+    return (this.q("SELECT * FROM attempts WHERE job_id = ? AND state != 'ended' ORDER BY id").all(jobId) as Row[]).map(attemptFromRow);
   }
 
   openAttemptsOfWorker(workerId: string): AttemptRow[] {
-    return (this.db.prepare("SELECT * FROM attempts WHERE worker_id = ? AND state != 'ended' ORDER BY id").all(workerId) as Row[]).map(
+    return (this.q("SELECT * FROM attempts WHERE worker_id = ? AND state != 'ended' ORDER BY id").all(workerId) as Row[]).map(
       attemptFromRow,
     );
   }
 
   attemptsOfJob(jobId: string): AttemptRow[] {
-    return (this.db.prepare('SELECT * FROM attempts WHERE job_id = ? ORDER BY id').all(jobId) as Row[]).map(attemptFromRow);
+    return (this.q('SELECT * FROM attempts WHERE job_id = ? ORDER BY id').all(jobId) as Row[]).map(attemptFromRow);
   }
 
   /** Seconds each job has held each GPU type over its ended and running attempts (the mechanism's history). */
@@ -711,7 +779,7 @@ export class Store {
       )
       .run(a.jobId, a.workerId, a.round, a.gpuType, JSON.stringify(a.gpus), this.now(), a.notBefore, a.leaseEnd, job.stepsDone);
     const id = Number(info.lastInsertRowid);
-    this.db.prepare('UPDATE jobs SET attempts = attempts + 1 WHERE id = ?').run(a.jobId);
+    this.q('UPDATE jobs SET attempts = attempts + 1 WHERE id = ?').run(a.jobId);
     this.event('attempt.leased', { jobId: a.jobId, workerId: a.workerId, detail: { attempt: id, round: a.round, gpuType: a.gpuType, gpus: a.gpus } });
     return this.getAttempt(id)!;
   }
@@ -723,13 +791,13 @@ export class Store {
    */
   mintLeaseToken(attemptId: number): string {
     return this.tx(() => {
-      this.db.prepare('UPDATE attempts SET delivered_at = COALESCE(delivered_at, ?) WHERE id = ?').run(this.now(), attemptId);
+      this.q('UPDATE attempts SET delivered_at = COALESCE(delivered_at, ?) WHERE id = ?').run(this.now(), attemptId);
       return this.createToken('lease', { attemptId }).token;
     });
   }
 
   extendLease(attemptId: number, leaseEnd: number, round: number): void {
-    this.db.prepare("UPDATE attempts SET lease_end = ?, round = ? WHERE id = ? AND state != 'ended'").run(leaseEnd, round, attemptId);
+    this.q("UPDATE attempts SET lease_end = ?, round = ? WHERE id = ? AND state != 'ended'").run(leaseEnd, round, attemptId);
   }
 
   /** The worker started the process. */
@@ -737,8 +805,8 @@ export class Store {
     return this.tx(() => {
       const a = this.getAttempt(attemptId);
       if (!a || a.state !== 'leased') return a;
-      this.db.prepare("UPDATE attempts SET state = 'running', started_at = ? WHERE id = ?").run(at, attemptId);
-      this.db.prepare("UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, ?) WHERE id = ? AND state = 'queued'").run(at, a.jobId);
+      this.q("UPDATE attempts SET state = 'running', started_at = ? WHERE id = ?").run(at, attemptId);
+      this.q("UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, ?) WHERE id = ? AND state = 'queued'").run(at, a.jobId);
       this.event('attempt.started', { jobId: a.jobId, workerId: a.workerId, detail: { attempt: attemptId } });
       return this.getAttempt(attemptId);
     });
@@ -792,7 +860,7 @@ export class Store {
       )
       .run(r.round, r.start, r.duration, r.plannedAt, r.policy, r.solverMs, JSON.stringify(r.allocation), JSON.stringify(r.plan));
     // Keep a bounded history: the plan of every round since the start is not worth its disk.
-    this.db.prepare('DELETE FROM rounds WHERE round < ?').run(r.round - 1000);
+    this.q('DELETE FROM rounds WHERE round < ?').run(r.round - 1000);
   }
 
   /** The last round's timing and size without parsing its plan (the scheduler loop asks on every wake-up). */
@@ -803,10 +871,14 @@ export class Store {
     return r ? { round: Number(r.round), start: Number(r.start), duration: Number(r.duration), assignments: Number(r.n ?? 0) } : undefined;
   }
 
+  /** The last round, parsed once per round: its allocation has a share per active job and is read on every poll. */
   lastRound(): RoundRow | undefined {
-    const r = this.db.prepare('SELECT * FROM rounds ORDER BY round DESC LIMIT 1').get() as Row | undefined;
-    if (!r) return undefined;
-    return {
+    const head = this.q('SELECT round, planned_at FROM rounds ORDER BY round DESC LIMIT 1').get() as Row | undefined;
+    if (!head) return undefined;
+    const key = `${Number(head.round)}:${Number(head.planned_at)}`;
+    if (this.lastRoundCache?.key === key) return this.lastRoundCache.row;
+    const r = this.q('SELECT * FROM rounds WHERE round = ?').get(head.round) as Row;
+    const row: RoundRow = {
       round: Number(r.round),
       start: Number(r.start),
       duration: Number(r.duration),
@@ -816,12 +888,14 @@ export class Store {
       allocation: json(r.allocation),
       plan: json(r.plan),
     };
+    this.lastRoundCache = { key, row };
+    return row;
   }
 
   /** Consistency checks used by tests and `/healthz`: every invariant the runtime relies on. */
   checkInvariants(): string[] {
     const problems: string[] = [];
-    const q = (sql: string): Row[] => this.db.prepare(sql).all() as Row[];
+    const q = (sql: string): Row[] => this.q(sql).all() as Row[];
     for (const r of q("SELECT job_id, COUNT(*) AS n FROM attempts WHERE state = 'running' GROUP BY job_id HAVING n > 1")) {
       problems.push(`job ${String(r.job_id)} has ${Number(r.n)} running attempts`);
     }

@@ -55,10 +55,11 @@ export function register(program: Command): void {
         ...(f.jobRoot ? { jobRoots: f.jobRoot } : {}),
         log,
       });
-      process.stdout.write(`rondo serve: listening on ${srv.url} (policy ${srv.scheduler.policyName}, store ${srv.store.path})\n`);
-      if (srv.adminToken) {
-        process.stdout.write(`admin token (shown once; also in ${srv.adminTokenFile}, mode 0600):\n${srv.adminToken}\n`);
-      } else process.stdout.write(`admin token: see ${srv.adminTokenFile}\n`);
+      // One write: a reader that sees the URL also sees the token line.
+      process.stdout.write(
+        `rondo serve: listening on ${srv.url} (policy ${srv.scheduler.policyName}, store ${srv.store.path})\n` +
+          (srv.adminToken ? `admin token (shown once; also in ${srv.adminTokenFile}, mode 0600):\n${srv.adminToken}\n` : `admin token: see ${srv.adminTokenFile}\n`),
+      );
       await new Promise<void>((resolve) => {
         const stop = (sig: string): void => {
           process.stderr.write(`rondo serve: ${sig}, stopping\n`);
