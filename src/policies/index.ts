@@ -16,3 +16,8 @@ export { createMinTotalDurationPolicy } from './min-total-duration.js';
 export { createSjfPolicy } from './sjf.js';
 export { createWaterFillingPolicy } from './water-filling.js';
 export type { Reweighting, WaterFillingOptions } from './water-filling.js';
+export { assignPartitions, createPopPolicy, splitCluster, withPartitions } from './pop.js';
+export type { PopOptions, PopState } from './pop.js';
+export { createPackedFtfPolicy, solvePackedFtf } from './ftf-packed.js';
+export { createPackedMinTotalDurationPolicy, solvePackedMinTotalDuration } from './min-total-duration-packed.js';
+export { createPackedFifoPolicy } from './fifo-packed.js';

@@ -18,6 +18,7 @@ import { createShortestJobPolicy } from './srtf.js';
 import { createThemisPolicy } from './themis.js';
 import { createTiresiasPolicy } from './tiresias.js';
 import type { Policy, PolicyMeta } from './types.js';
+import { withPartitions } from './pop.js';
 
 /**
  * Policies by Gavel name, plus readable aliases. `getPolicy` returns a fresh instance; policies are pure (state
@@ -91,8 +92,16 @@ function canonical(name: string): string | undefined {
   return factories.has(lower) ? lower : undefined;
 }
 
-/** The policy of a Gavel name or alias; an unknown name is a RondoError listing the known ones. */
-export function getPolicy(name: string): Policy {
+/**
+ * The policy of a Gavel name or alias; an unknown name is a RondoError listing the known ones. With
+ * `partitions` > 1 it is wrapped in POP (`pop.ts`): k random sub-problems solved apart and joined.
+ */
+export function getPolicy(name: string, opts: { partitions?: number; seed?: number } = {}): Policy {
+  const base = namedPolicy(name);
+  return opts.partitions === undefined ? base : withPartitions(base, opts.partitions, { seed: opts.seed ?? 0 });
+}
+
+function namedPolicy(name: string): Policy {
   const c = canonical(name);
   if (!c) {
     throw new RondoError({

@@ -57,7 +57,7 @@ export function commandLine(policy: string, flags: FlagValues): string {
 export async function runPoint(point: SweepPoint, sweepHash: string, opts: { timelineMaxJobs: number; signal?: AbortSignal }): Promise<PointResult> {
   const flags = { ...SIMULATE_DEFAULTS, ...point.flags } as unknown as WorkloadFlags;
   const workload = buildWorkload(flags);
-  const policy = getPolicy(point.policy);
+  const policy = getPolicy(point.policy, { partitions: workload.partitions, seed: workload.base.seed });
   await initSolver();
   const input = { ...workload.base, policy, ...(opts.signal ? { signal: opts.signal } : {}) };
   const out = await simulate(input);
@@ -84,6 +84,7 @@ export async function runPoint(point: SweepPoint, sweepHash: string, opts: { tim
       spreadPenalty: b.spreadPenalty,
       reallocWhenIdle: b.recomputeWhenIdle,
       prices: b.prices ?? DEFAULT_PRICES,
+      ...(workload.partitions > 1 ? { partitions: workload.partitions } : {}),
     },
     summary,
     dropped: out.dropped,

@@ -33,6 +33,7 @@ export interface WorkloadFlags {
   reallocInterval?: string;
   reallocWhenIdle?: boolean;
   prices?: string;
+  partitions?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -59,6 +60,7 @@ export function addWorkloadOptions(cmd: Command): Command {
     .option('--realloc-interval <seconds>', 'minimum time between allocation recomputes (Gavel: 1920)', '1920')
     .option('--realloc-when-idle', 'recompute at once when waiting jobs cannot run only for lack of an allocation (Gavel: wait)')
     .option('--prices <spec>', "per-GPU-hour prices for the cost metric, e.g. v100:2.48,p100:1.46,k80:0.45 (default: Gavel's GCP prices)")
+    .option('--partitions <k>', 'POP: split jobs and GPUs into k random sub-problems, allocate each apart and join (default 1: the whole problem)')
     .option('--json', 'print one JSON object instead of a table')
     .option('--quiet', 'no progress output');
 }
@@ -100,6 +102,8 @@ export function parsePrices(spec: string): Record<GpuType, number> {
 /** Everything but the policy: read once, shared by every run of `compare`. */
 export interface Workload {
   readonly base: Omit<SimulationInput, 'policy'>;
+  /** POP sub-problems for the policy (`--partitions`); 1 = none. */
+  readonly partitions: number;
   readonly label: string;
   readonly traceJobs?: number;
 }
@@ -121,6 +125,7 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
   const window = flags.window ? parseWindow(flags.window) : undefined;
   const minReallocationInterval = numFlag('--realloc-interval', flags.reallocInterval ?? '1920', 0, 1e7);
   const prices = flags.prices ? parsePrices(flags.prices) : { ...DEFAULT_PRICES };
+  const partitions = flags.partitions === undefined ? 1 : intFlag('--partitions', flags.partitions, 1, 100_000);
   const common = {
     cluster,
     throughputs,
@@ -143,7 +148,7 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
       if (e instanceof RondoError && e.code === 'E_EMPTY') jobs = [];
       else throw e;
     }
-    return { base: { ...common, jobs }, label: flags.trace, traceJobs: jobs.length };
+    return { base: { ...common, jobs }, label: flags.trace, traceJobs: jobs.length, partitions };
   }
   if (flags.rate === undefined) throw new RondoError({ code: 'E_USAGE', problem: '--generate needs --rate <jobs per hour>' });
   const rate = numFlag('--rate', flags.rate, 1e-6, 1e6);
@@ -164,6 +169,7 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
       },
     },
     label: `generated ${rate} jobs/h${flags.multiGpu ? ' multi-GPU' : ''}${flags.philly ? ' (Philly)' : ''}${flags.gavelRng ? " (Gavel's RNG)" : ''}, seed ${seed}`,
+    partitions,
   };
 }
 
@@ -214,7 +220,8 @@ export function progressObserver(total: number, what: string, quiet: boolean): {
 
 /** Runs one policy on a workload with progress and Ctrl-C handling. */
 export async function runPolicy(workload: Workload, policyName: string, quiet: boolean): Promise<SimulationOutput> {
-  const policy = getPolicy(policyName);
+  // POP's random split is seeded with the run's seed, so a run stays reproducible.
+  const policy = getPolicy(policyName, { partitions: workload.partitions, seed: workload.base.seed });
   await initSolver();
   const w = workload.base.window;
   const total = w ? w.end - w.start : (workload.traceJobs ?? workload.base.generate?.limit ?? 0);
@@ -340,6 +347,7 @@ export function register(program: Command): void {
             spreadPenalty: workload.base.spreadPenalty,
             reallocWhenIdle: workload.base.recomputeWhenIdle,
             prices: workload.base.prices,
+            ...(workload.partitions > 1 ? { partitions: workload.partitions } : {}),
           },
           // Wall-clock timings are left out so that the file is byte-for-byte the same for the same input.
           summary: Object.fromEntries(Object.entries(runJson(out)).filter(([k]) => k !== 'wallSeconds' && k !== 'policySeconds')),

@@ -68,6 +68,12 @@ function definitionFrom(cmd: Command, flags: SweepFlags): SweepDefinition {
     const values = (m[2]!.includes(';') ? m[2]!.split(';') : m[2]!.split(',')).map((s) => s.trim()).filter(Boolean);
     vary.push({ flag, values });
   }
+  // Checked here rather than when the first point runs: a bad value should stop the sweep before it starts.
+  for (const k of [...(base['partitions'] !== undefined ? [String(base['partitions'])] : []), ...vary.filter((a) => a.flag === 'partitions').flatMap((a) => a.values)]) {
+    if (!/^\s*\d+\s*$/.test(k) || !(Number(k) >= 1) || Number(k) > 100_000) {
+      throw new RondoError({ code: 'E_USAGE', problem: 'bad --partitions', expected: 'an integer from 1 to 100000', found: JSON.stringify(k) });
+    }
+  }
   const timelineMaxJobs = flags.timelineMaxJobs !== undefined ? parseNumberList('--timeline-max-jobs', flags.timelineMaxJobs, { integer: true, min: 0 })[0]! : (preset?.definition.timelineMaxJobs ?? 200);
   return { ...(preset ? { preset: preset.name } : {}), base, policies, rates, seeds, vary, timelineMaxJobs };
 }
