@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { isPolicyName } from '../../src/policies/index.js';
 import {
   definitionHash,
   expandGrid,
@@ -62,7 +63,7 @@ describe('grid', () => {
 
   it('shards partition the grid', () => {
     const pts = expandGrid(getPreset('gavel-fig8').definition);
-    expect(pts).toHaveLength(2 * 18 * 3);
+    expect(pts).toHaveLength(3 * 18 * 3);
     for (const n of [1, 2, 3, 7]) {
       const seen = new Map<number, number>();
       for (let i = 0; i < n; i++) for (const p of shardPoints(pts, { index: i, count: n })) seen.set(p.index, (seen.get(p.index) ?? 0) + 1);
@@ -73,14 +74,27 @@ describe('grid', () => {
     expect(() => parseShard('4/4')).toThrow(/bad --shard/);
   });
 
-  it('the gavel-fig8 preset is the published setting', () => {
+  it('the gavel-fig8 preset is the published setting: LAS agnostic, aware, aware with space sharing', () => {
     const p = getPreset('gavel-fig8');
-    expect(p.definition.policies).toEqual(['max_min_fairness', 'max_min_fairness_perf']);
+    expect(p.definition.policies).toEqual(['max_min_fairness', 'max_min_fairness_perf', 'max_min_fairness_packed']);
+    expect(p.missing).toBeUndefined();
     expect(p.definition.base).toMatchObject({ window: '4000:5000', cluster: 'v100:36,p100:36,k80:36', round: '360' });
     expect(p.definition.rates[0]).toBe(0.4);
     expect(p.definition.rates.at(-1)).toBe(7.2);
-    expect(p.missing?.[0]?.reason).toMatch(/space sharing/);
     expect(() => getPreset('nope')).toThrow(/unknown preset/);
+  });
+
+  it('the FIFO and finish-time-fairness presets name their three curves; unregistered ones are missing, not replaced', () => {
+    for (const [name, curves] of [
+      ['gavel-fig8-fifo', ['fifo', 'fifo_perf', 'fifo_packed']],
+      ['gavel-fig8-ftf', ['finish_time_fairness', 'finish_time_fairness_perf', 'finish_time_fairness_packed']],
+    ] as const) {
+      const p = getPreset(name);
+      const missing = (p.missing ?? []).map((m) => m.policy);
+      expect([...p.definition.policies, ...missing].sort()).toEqual([...curves].sort());
+      for (const m of missing) expect(isPolicyName(m)).toBe(false);
+      for (const q of p.definition.policies) expect(isPolicyName(q)).toBe(true);
+    }
   });
 });
 
