@@ -17,11 +17,12 @@ import {
   planRound,
   removeJobs,
   resetLedger,
+  retypeLedger,
   type MechanismRow,
   type RunCredit,
   type ShareLedger,
 } from '../mechanism/index.js';
-import type { Clock, EngineObserver, ExecJob, Executor, JobProgress, JobSource, RoundInfo } from './types.js';
+import type { Clock, EngineObserver, EnginePersistence, EngineState, ExecJob, Executor, JobProgress, JobSource, RoundInfo, SavedJob } from './types.js';
 import { PyRandom } from './pyrandom.js';
 
 /** Gavel's `minimum_time_between_allocation_resets`. */
@@ -36,10 +37,13 @@ export interface EngineConfig {
   readonly source: JobSource;
   /** Seconds per round (Gavel: 360). */
   readonly roundDuration?: number;
-  /** Isolated, consolidated steps/s of a job on each of `cluster.gpuTypes` (0 = cannot run there). */
-  readonly throughputOf: (job: Job) => readonly number[];
+  /**
+   * Isolated, consolidated steps/s of a job on each of `cluster.gpuTypes` (0 = cannot run there). Asked at admission
+   * and again for every active job when `Executor.observe` reports a different cluster.
+   */
+  readonly throughputOf: (job: Job, cluster: ClusterSpec) => readonly number[];
   /** Throughput the policy should see now, for jobs whose throughput changes with progress; default `throughputOf`. */
-  readonly currentThroughputOf?: (job: Job, stepsDone: number) => readonly number[];
+  readonly currentThroughputOf?: (job: Job, stepsDone: number, cluster: ClusterSpec) => readonly number[];
   /** Steps a job must do; default `job.totalSteps`, else `durationS` x throughput on its reference type. */
   readonly totalStepsOf?: (job: Job) => number;
   /** Minimum seconds between allocation recomputes (Gavel: 1920). 0 recomputes on every arrival/finish. */
@@ -65,6 +69,13 @@ export interface EngineConfig {
   readonly throughputs?: ThroughputTable;
   readonly prices?: Readonly<Record<GpuType, number>>;
   readonly tenantWeights?: Readonly<Record<string, number>>;
+  /** Keeps the engine's state across calls (a live server restarting on its store); see `EnginePersistence`. */
+  readonly persist?: EnginePersistence;
+  /**
+   * Keep every job's record and the timeline for the result (default true). A server that runs for months sets
+   * false: the engine then holds only what its active jobs need.
+   */
+  readonly keepHistory?: boolean;
 }
 
 export interface JobRecord {
@@ -74,11 +85,12 @@ export interface JobRecord {
   readonly jobType: string;
   readonly scaleFactor: number;
   readonly arrivalTime: number;
-  readonly totalSteps: number;
+  /** Fixed at admission unless the executor reports another length (`JobProgress.totalSteps`). */
+  totalSteps: number;
   stepsDone: number;
   finishTime: number | undefined;
-  /** Seconds run on each cluster type. */
-  readonly runSeconds: number[];
+  /** Seconds run on each cluster type (aligned with the cluster's types while the job is active). */
+  runSeconds: number[];
   /** Rounds in which the job was placed. */
   roundsRun: number;
   /** Times the job was stopped (not kept in place) while unfinished. */
@@ -146,12 +158,15 @@ function nowSeconds(): number {
 
 /** Runs the scheduler until the source is drained (or the window completes, or it is aborted). */
 export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
-  const { cluster, policy, clock, executor, source } = cfg;
+  const { policy, clock, executor, source } = cfg;
+  // Fixed unless the executor observes a changing cluster (`Executor.observe`).
+  let cluster = cfg.cluster;
   const D = cfg.roundDuration ?? DEFAULT_ROUND_DURATION_S;
   const minInterval = cfg.minReallocationInterval ?? DEFAULT_MIN_REALLOCATION_INTERVAL_S;
   const maxFailures = cfg.maxFailures ?? 5;
-  const totalStepsOf = cfg.totalStepsOf ?? defaultTotalSteps(cluster, cfg.throughputOf);
-  const types = cluster.gpuTypes;
+  const totalStepsOf = cfg.totalStepsOf ?? defaultTotalSteps(cluster, (j) => cfg.throughputOf(j, cluster));
+  let types = cluster.gpuTypes;
+  const keepHistory = cfg.keepHistory ?? true;
   const skipZeroPriority = policy.meta.name.toLowerCase().startsWith('fifo');
   const shuffleTypes = !policy.meta.heterogeneityAware && !policy.meta.spaceSharing;
   // Gavel shuffles the GPU types with Python's random.Random(seed + 5) once per scheduling pass; the same generator
@@ -180,37 +195,81 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
   let finishedCount = 0;
   let windowLeft = cfg.window ? Math.max(0, cfg.window.end - cfg.window.start) : -1;
   let stopReason: StopReason = 'drained';
+  let admitted = 0;
   const startTime = clock.now();
   let now = startTime;
+
+  // A restart: go on with the saved ledger, allocation, policy state and round; jobs get their bookkeeping back as
+  // the source hands them in again.
+  const saved = cfg.persist ? await cfg.persist.load() : undefined;
+  let restoring: Map<string, SavedJob> | undefined;
+  if (saved) {
+    round = saved.round;
+    ledger = saved.ledger.gpuTypes.join('\n') === types.join('\n') ? saved.ledger : retypeLedger(saved.ledger, types, D);
+    allocation = saved.allocation;
+    policyState = saved.policyState;
+    stale = saved.stale;
+    restoring = new Map(saved.jobs.map((j) => [j.id, j]));
+  }
+
+  const save = async (): Promise<void> => {
+    if (!cfg.persist) return;
+    const jobs: SavedJob[] = [];
+    for (const a of active.values()) {
+      const r = a.rec;
+      jobs.push({ id: r.id, stepsDone: r.stepsDone, totalSteps: r.totalSteps, roundsRun: r.roundsRun, preemptions: r.preemptions, failures: r.failures });
+    }
+    const state: EngineState = { round, ledger, allocation, policyState, stale, jobs };
+    await cfg.persist.save(state);
+  };
+
+  /** Takes the cluster the executor has now; a different one makes the allocation stale (Gavel: a worker joined). */
+  const adopt = (next: ClusterSpec): void => {
+    if (sameCluster(cluster, next)) return;
+    const before = types;
+    cluster = next;
+    types = next.gpuTypes;
+    if (before.join('\n') !== types.join('\n')) {
+      ledger = retypeLedger(ledger, types, D);
+      for (const a of active.values()) a.rec.runSeconds = types.map((t) => a.rec.runSeconds[before.indexOf(t)] ?? 0);
+    }
+    for (const [id, a] of active) {
+      const throughput = cfg.throughputOf(a.job, cluster);
+      active.set(id, { ...a, throughput, row: { ...a.row, throughput } });
+    }
+    if (allocation) pairRows = pairRowsOf(allocation);
+    stale = true;
+  };
 
   const inWindow = (i: number): boolean => !!cfg.window && i >= cfg.window.start && i < cfg.window.end;
 
   const admit = (jobs: readonly Job[]): void => {
     if (jobs.length === 0) return;
     for (const job of jobs) {
-      if (seen.has(job.id)) {
+      if (keepHistory ? seen.has(job.id) : active.has(job.id)) {
         throw new RondoError({ code: 'E_DUPLICATE', problem: `job ${job.id} submitted twice` });
       }
-      seen.add(job.id);
-      const throughput = cfg.throughputOf(job);
+      if (keepHistory) seen.add(job.id);
+      const throughput = cfg.throughputOf(job, cluster);
+      const back = restoring?.get(job.id);
       const rec: JobRecord = {
         id: job.id,
-        index: records.length,
+        index: admitted++,
         jobType: job.jobType,
         scaleFactor: job.scaleFactor,
         arrivalTime: job.arrivalTime,
-        totalSteps: totalStepsOf(job),
-        stepsDone: 0,
+        totalSteps: back?.totalSteps ?? totalStepsOf(job),
+        stepsDone: back?.stepsDone ?? 0,
         finishTime: undefined,
         runSeconds: types.map(() => 0),
-        roundsRun: 0,
-        preemptions: 0,
-        failures: 0,
+        roundsRun: back?.roundsRun ?? 0,
+        preemptions: back?.preemptions ?? 0,
+        failures: back?.failures ?? 0,
         failed: false,
         cancelled: false,
         activeJobSeconds: 0,
       };
-      records.push(rec);
+      if (keepHistory) records.push(rec);
       active.set(job.id, { job, rec, throughput, row: { key: job.id, jobIds: [job.id], scaleFactor: job.scaleFactor, throughput } });
       cfg.observer?.onJobArrived?.(job.id, job.arrivalTime);
     }
@@ -234,7 +293,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
         jobType: j.jobType,
         scaleFactor: j.scaleFactor,
         priorityWeight: j.priorityWeight,
-        throughput: cfg.currentThroughputOf ? cfg.currentThroughputOf(j, a.rec.stepsDone) : a.throughput,
+        throughput: cfg.currentThroughputOf ? cfg.currentThroughputOf(j, a.rec.stepsDone, cluster) : a.throughput,
         totalSteps: a.rec.totalSteps,
         remainingSteps: Math.max(0, a.rec.totalSteps - a.rec.stepsDone),
         arrivalTime: j.arrivalTime,
@@ -344,7 +403,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     now = Math.max(clock.now(), now);
     if (n > 0 && now > from) {
       for (const a of active.values()) a.rec.activeJobSeconds += n * (now - from);
-      timeline.push({ round: -1, start: from, end: now, activeJobs: n, runningJobs: 0, finishedJobs: finishedCount, busyGpuSeconds: types.map(() => 0) });
+      if (keepHistory) timeline.push({ round: -1, start: from, end: now, activeJobs: n, runningJobs: 0, finishedJobs: finishedCount, busyGpuSeconds: types.map(() => 0) });
     }
   };
 
@@ -371,6 +430,14 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
   };
 
   admit(await source.poll(now));
+  if (restoring) {
+    // Jobs that left while the engine was down leave the ledger now.
+    const gone = new Set<string>();
+    for (const key of ledger.jobTime.keys()) for (const j of rowJobs(key)) if (!active.has(j)) gone.add(j);
+    ledger = removeJobs(ledger, [...gone]);
+    if (allocation) pairRows = pairRowsOf(allocation);
+    restoring = undefined;
+  }
   while (true) {
     await cancel();
     if (cfg.signal?.aborted) {
@@ -405,6 +472,11 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       }
       admit(await source.poll(now));
       continue;
+    }
+    if (executor.observe) {
+      const view = await executor.observe(now);
+      adopt(view.cluster);
+      previous = view.running.filter((a) => a.jobIds.every((j) => active.has(j)));
     }
     if (stale && (now - ledger.lastReset >= minInterval || ledger.lastReset === 0)) recompute();
 
@@ -447,6 +519,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
           hint: 'check the jobs fit a GPU type with a non-zero throughput',
         });
       }
+      await save();
       await wait(next === undefined ? now + D : Math.max(now + 1e-9, next));
       admit(await source.poll(now));
       continue;
@@ -490,6 +563,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
         continue;
       }
       act.rec.failures = 0;
+      if (p.totalSteps !== undefined && p.totalSteps > 0) act.rec.totalSteps = p.totalSteps;
       act.rec.stepsDone += p.steps;
       act.rec.runSeconds[k]! += p.runTime;
       if (p.finished) {
@@ -544,11 +618,12 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       windowFinished: cfg.window ? cfg.window.end - cfg.window.start - windowLeft : 0,
       busyGpuSeconds: busy,
     };
-    timeline.push(info);
+    if (keepHistory) timeline.push(info);
     cfg.observer?.onRound?.(info);
     round++;
     ranRound = true;
     admit(await source.poll(now));
+    await save();
   }
 
   return {
@@ -568,6 +643,16 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     leaseOpportunities,
     stopReason,
   };
+}
+
+/** Same GPU types, counts and servers: the engine keeps its cached rows. */
+function sameCluster(a: ClusterSpec, b: ClusterSpec): boolean {
+  if (a === b) return true;
+  if (a.totalGpus !== b.totalGpus || a.gpuTypes.join('\n') !== b.gpuTypes.join('\n') || a.servers.length !== b.servers.length) return false;
+  return a.servers.every((s, i) => {
+    const t = b.servers[i]!;
+    return s.gpuType === t.gpuType && s.gpus === t.gpus && s.firstGpu === t.firstGpu;
+  });
 }
 
 /** Ledger row of an assignment: the job id, or the pair's key (independent of the order of its ids). */

@@ -3,7 +3,8 @@
  * simulated: the simulator (src/sim) and the real server (src/runtime) each implement `Clock`, `Executor` and
  * `JobSource`. All methods may be async so that a real implementation can talk to workers.
  */
-import type { GpuType, Job, RoundPlan } from '../model/index.js';
+import type { Allocation, Assignment, ClusterSpec, GpuType, Job, RoundPlan } from '../model/index.js';
+import type { ShareLedger } from '../mechanism/index.js';
 
 /** Time source. Seconds since the scheduler's epoch (simulated: trace time; real: wall time since start). */
 export interface Clock {
@@ -40,10 +41,18 @@ export interface JobProgress {
   readonly finishTime?: number;
   /** The job crashed or could not start in this round; it made no progress and stays queued. */
   readonly failed?: boolean;
+  /** The job now says it has this many steps in all (a real job may learn or report its length late). */
+  readonly totalSteps?: number;
 }
 
 export interface RoundReport {
-  /** Clock time at which the round ended: its GPUs are free for the next round from then on. */
+  /**
+   * Clock time at which the round ends: its GPUs are free for the next round from then on, and the next round
+   * starts there. It may lie ahead of the clock: an executor that must hand out the next plan before the round is
+   * over (a real one, whose lease extensions must reach the workers before they stop a job) resolves `runRound`
+   * early, reports what it has seen so far, and the engine plans the next round at once to start at `end`. Progress
+   * made after the report is reported with the next round.
+   */
   readonly end: number;
   /** One entry per job in the plan's assignments (an executor may omit jobs that did not run). */
   readonly progress: readonly JobProgress[];
@@ -58,6 +67,50 @@ export interface Executor {
   runRound(plan: RoundPlan, jobs: ReadonlyMap<string, ExecJob>): Promise<RoundReport>;
   /** Called once when a job leaves the scheduler (finished or dropped) so the executor can free what it holds. */
   release?(jobId: string): void | Promise<void>;
+  /**
+   * Optional, for executors whose machines come and go (real workers): the cluster the next round may use and what
+   * runs where on it now, asked before every plan. Without it the cluster is `EngineConfig.cluster` for good and
+   * "what runs where" is the previous plan.
+   */
+  observe?(now: number): ClusterView | Promise<ClusterView>;
+}
+
+/** The machines an executor has now and the jobs running on them (see `Executor.observe`). */
+export interface ClusterView {
+  readonly cluster: ClusterSpec;
+  /** Jobs holding GPUs now, in `cluster`'s GPU ids: a job placed on the same GPUs keeps running (lease extension). */
+  readonly running: readonly Assignment[];
+}
+
+/** A job's bookkeeping that must outlive the engine call (see `EngineState`). */
+export interface SavedJob {
+  readonly id: string;
+  readonly stepsDone: number;
+  readonly totalSteps: number;
+  readonly roundsRun: number;
+  readonly preemptions: number;
+  readonly failures: number;
+}
+
+/** What the engine needs to go on where it stopped: the mechanism's ledger, the policy's view and the round number. */
+export interface EngineState {
+  readonly round: number;
+  readonly ledger: ShareLedger;
+  readonly allocation: Allocation | undefined;
+  readonly policyState: unknown;
+  /** The allocation predates the current jobs or cluster. */
+  readonly stale: boolean;
+  /** Active jobs only; a job that left while the engine was down is dropped from the ledger on restore. */
+  readonly jobs: readonly SavedJob[];
+}
+
+/**
+ * Keeps `EngineState` across engine calls (a live server's store): loaded once before the first round, saved after
+ * every round and before every wait. The engine never looks at where it goes.
+ */
+export interface EnginePersistence {
+  load(): EngineState | undefined | Promise<EngineState | undefined>;
+  save(state: EngineState): void | Promise<void>;
 }
 
 /** Where jobs come from: a trace, a workload generator, or live submissions. */
@@ -69,8 +122,9 @@ export interface JobSource {
   /** True when no job will ever arrive again (trace exhausted). Live sources return false. */
   exhausted(): boolean;
   /**
-   * Optional: ids of jobs cancelled since the last call (live sources, e.g. `rondo cancel`). The engine removes those
-   * still active before planning the next round and calls `Executor.release` for them.
+   * Optional: ids of jobs cancelled since the last call (live sources, e.g. `rondo cancel`, or a live job that ended
+   * outside a round, such as one that failed). The engine removes those still active before planning the next round
+   * and calls `Executor.release` for them; ids it does not hold are ignored.
    */
   takeCancelled?(): readonly string[] | Promise<readonly string[]>;
 }

@@ -118,3 +118,19 @@ export function resetLedger(
   }
   return { gpuTypes: ledger.gpuTypes, jobTime, workerTime, deficits, lastReset: now };
 }
+
+/**
+ * The same ledger over another list of GPU types (a live cluster gained or lost a type): times and deficits of the
+ * types kept stay as they are; a new type starts as a new row would, seeded with half a round per row and no
+ * deficit. Used only when the cluster changes; a fixed cluster never calls it.
+ */
+export function retypeLedger(ledger: ShareLedger, gpuTypes: readonly GpuType[], roundDuration: number): ShareLedger {
+  const from = gpuTypes.map((t) => ledger.gpuTypes.indexOf(t));
+  const map = (xs: readonly number[], fresh: number): number[] => from.map((i) => (i >= 0 ? xs[i]! : fresh));
+  const jobTime = new Map<RowKey, readonly number[]>();
+  for (const [k, v] of ledger.jobTime) jobTime.set(k, map(v, roundDuration / 2));
+  const deficits = new Map<RowKey, readonly number[]>();
+  for (const [k, v] of ledger.deficits) deficits.set(k, map(v, 0));
+  const workerTime = from.map((i) => (i >= 0 ? ledger.workerTime[i]! : (ledger.jobTime.size * roundDuration) / 2));
+  return { gpuTypes, jobTime, workerTime, deficits, lastReset: ledger.lastReset };
+}

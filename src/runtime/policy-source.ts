@@ -1,6 +1,6 @@
 import { RondoError, type Allocation, type ClusterSpec } from '../model/index.js';
 import { getPolicy, initSolver } from '../policies/index.js';
-import type { Policy, PolicySnapshot } from '../policies/types.js';
+import type { Policy, PolicyMeta, PolicySnapshot } from '../policies/types.js';
 
 /**
  * A policy from the shared registry (src/policies, `getPolicy(name)`, with the LP solver loaded by `initSolver()`),
@@ -8,6 +8,8 @@ import type { Policy, PolicySnapshot } from '../policies/types.js';
  */
 export interface LoadedPolicy {
   readonly name: string;
+  /** The registry's description (the engine reads whether the policy is heterogeneity-aware, FIFO-like, ...). */
+  readonly meta: PolicyMeta;
   readonly allocate: (snapshot: PolicySnapshot) => { allocation: Allocation; state?: unknown };
   /** True for FIFO-style policies: the mechanism never starts a row with priority 0. */
   readonly fifo: boolean;
@@ -39,7 +41,16 @@ export function equalShareAllocation(snapshot: PolicySnapshot): Allocation {
 
 export async function loadPolicy(name: string): Promise<LoadedPolicy> {
   if (name === 'equal-share') {
-    return { name, allocate: (s) => ({ allocation: equalShareAllocation(s) }), fifo: false };
+    const meta: PolicyMeta = {
+      name,
+      aliases: [],
+      description: 'equal share of every usable GPU type (smoke tests)',
+      heterogeneityAware: true,
+      spaceSharing: false,
+      needsPrices: false,
+      usesSlos: false,
+    };
+    return { name, meta, allocate: (s) => ({ allocation: equalShareAllocation(s) }), fifo: false };
   }
   const policy: Policy = getPolicy(name); // RondoError naming the known policies when unknown
   if (policy.meta.spaceSharing) {
@@ -53,6 +64,7 @@ export async function loadPolicy(name: string): Promise<LoadedPolicy> {
   await initSolver();
   return {
     name: policy.meta.name,
+    meta: policy.meta,
     allocate: (s) => policy.allocate(s),
     fifo: /^fifo/i.test(policy.meta.name),
   };

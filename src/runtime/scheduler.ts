@@ -1,28 +1,22 @@
-import type { Allocation, Assignment, ClusterSpec, RoundPlan, Server } from '../model/index.js';
-import {
-  addRows,
-  creditRuns,
-  emptyLedger,
-  planRound,
-  removeRows,
-  resetLedger,
-  type MechanismRow,
-  type RunCredit,
-  type ShareLedger,
-} from '../mechanism/index.js';
-import type { PolicyJob } from '../policies/types.js';
+import type { Allocation, Assignment, ClusterSpec, Job, RoundPlan, Server } from '../model/index.js';
+import { runEngine, type ClusterView, type EngineConfig, type EnginePersistence, type EngineState, type ExecJob, type JobProgress, type JobSource, type RoundReport } from '../engine/index.js';
+import type { Policy, PolicyJob } from '../policies/types.js';
 import type { LoadedPolicy } from './policy-source.js';
-import type { AttemptRow, JobRow, Store, WorkerRow } from './store.js';
+import type { JobRow, Store, WorkerRow } from './store.js';
 
 /**
- * The runtime's round driver. Every round it builds a policy snapshot from the store and the live workers, asks the
- * shared policy registry for an allocation and the shared mechanism (`planRound`, src/mechanism) for a round plan,
- * and turns the plan into leases in the store: a job that keeps its GPUs gets its lease extended, any other placed
- * job gets a new attempt. Workers pull their leases (see server.ts `sync`) and stop a process when its lease ends.
- *
- * This is a minimal, wall-clock loop of its own: the shared engine loop (src/engine) had only its interfaces when this
- * was written, and it plans at the start of a round, while leases need the next round planned a little before the
- * current one ends (so an extension reaches the worker before it would stop the job). See docs/runtime.md.
+ * The runtime as the engine's Clock, Executor and JobSource: the live server runs the same scheduler loop as the
+ * simulator (`runEngine`, src/engine), with
+ *   - a wall clock (seconds since the store's epoch) whose waits a submit or a joining worker cuts short;
+ *   - a job source over the store (new submissions in arrival order; cancelled, failed or otherwise ended jobs
+ *     leave through `takeCancelled`);
+ *   - an executor that reports the live workers as the cluster before each plan (`observe`: one mechanism server
+ *     per worker and GPU type, open attempts as what runs where), commits each plan as leases (a job that keeps its
+ *     GPUs gets its lease extended, any other placed job a new attempt), and resolves a little before the round
+ *     ends so the next plan, and its extensions, reach the workers in time;
+ *   - the engine's state (ledger, allocation, policy state, round) saved in the store after every round, so a
+ *     restarted server goes on where it stopped.
+ * Workers pull their leases at each heartbeat (server.ts `sync`) and stop a process when its lease ends.
  */
 
 export interface RuntimeTiming {
@@ -112,19 +106,99 @@ export interface SchedulerStats {
   lastPlanAt: number;
 }
 
+/** Largest gang one worker can hold per type of `cluster`: the runtime does not launch one job across machines. */
+const largest = new WeakMap<ClusterSpec, readonly number[]>();
+function maxPerWorker(cluster: ClusterSpec): readonly number[] {
+  let m = largest.get(cluster);
+  if (!m) {
+    m = cluster.gpuTypes.map((t) => Math.max(0, ...cluster.servers.filter((s) => s.gpuType === t).map((s) => s.gpus)));
+    largest.set(cluster, m);
+  }
+  return m;
+}
+
+/**
+ * A job's throughput per type as the runtime knows it: its measured steps/s where it has run; on types where it has
+ * not, the mean of its measurements (or 1 when it has none), so an unmeasured job counts as equally fast everywhere
+ * until it reports. 0 where the job may not run or no single worker has enough GPUs.
+ */
+function liveThroughput(cluster: ClusterSpec, measured: Readonly<Record<string, number>>, scaleFactor: number, allowed: readonly string[] | null | undefined): number[] {
+  const values = Object.values(measured);
+  const fallback = values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : 1;
+  const most = maxPerWorker(cluster);
+  return cluster.gpuTypes.map((t, k) => {
+    if (allowed && !allowed.includes(t)) return 0;
+    if (scaleFactor > most[k]!) return 0;
+    return measured[t] ?? fallback;
+  });
+}
+
+/** JSON with Maps (the ledger, allocations and some policy states hold them). */
+function encode(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x instanceof Map ? { $map: [...(x as Map<unknown, unknown>)] } : x));
+}
+function decode<T>(s: string): T {
+  return JSON.parse(s, (_k, x: unknown) =>
+    x !== null && typeof x === 'object' && '$map' in x ? new Map((x as { $map: Array<[unknown, unknown]> }).$map) : x,
+  ) as T;
+}
+
+const ENGINE_STATE_KEY = 'engine_state';
+
+/** Live submissions from the store, in arrival order. */
+class StoreJobSource implements JobSource {
+  private lastSeq = 0;
+  /** Jobs handed to the engine and not yet seen to leave. */
+  private readonly held = new Set<string>();
+  constructor(
+    private readonly store: Store,
+    private readonly toJob: (j: JobRow) => Job,
+  ) {}
+
+  poll(): readonly Job[] {
+    const rows = this.store.schedulableJobsAfter(this.lastSeq);
+    for (const r of rows) {
+      this.lastSeq = Math.max(this.lastSeq, r.seq);
+      this.held.add(r.id);
+    }
+    return rows.map(this.toJob);
+  }
+
+  nextArrival(): undefined {
+    return undefined;
+  }
+
+  exhausted(): boolean {
+    return false;
+  }
+
+  /** Jobs that stopped being schedulable: cancelled, failed, or finished outside a round the engine saw. */
+  takeCancelled(): readonly string[] {
+    const live = this.store.schedulableJobIds();
+    const gone = [...this.held].filter((id) => !live.has(id));
+    for (const id of gone) this.held.delete(id);
+    return gone;
+  }
+}
+
 export class Scheduler {
   private readonly lastSeen = new Map<string, number>();
   private readonly bootAt = Date.now();
-  private ledger: ShareLedger = emptyLedger([]);
-  private allocation: Allocation | undefined;
-  private allocationKey = '';
-  private policyState: unknown;
-  private receivedSoFar = new Map<string, Record<string, number>>();
   private stopped = false;
-  /** Something changed since the last plan (submit, worker joined): an idle round may be cut short. */
+  private readonly abort = new AbortController();
+  /** Something changed since the engine last looked (submit, worker joined): its next wait for work ends at once. */
   private dirty = false;
   private wake: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
+  private reaper: NodeJS.Timeout | undefined;
+  /** The cluster as of the engine's last look (`observe`), to turn its GPU ids back into workers and devices. */
+  private live: LiveCluster = buildCluster([]);
+  /** Measured throughputs of the active jobs as of the last look. */
+  private measured = new Map<string, Record<string, number>>();
+  /** Seconds each job had received (all types) at the last round report: each report credits the difference. */
+  private received = new Map<string, number>();
+  private planStartedAt = 0;
+  private lastAllocation: Allocation | undefined;
   readonly stats: SchedulerStats = {
     rounds: 0,
     lastRound: 0,
@@ -152,6 +226,10 @@ export class Scheduler {
 
   get policyName(): string {
     return this.policy.name;
+  }
+
+  get loadedPolicy(): LoadedPolicy {
+    return this.policy;
   }
 
   // ---- worker liveness (in memory: a restart gives every known worker a fresh timeout) ----
@@ -204,15 +282,25 @@ export class Scheduler {
     }
   }
 
-  // ---- the loop ----
+  // ---- the loop: the shared engine ----
 
   start(): void {
     if (this.loopDone) return;
+    // Worker loss is noticed every heartbeat, not once a round: the lost jobs are placed again by the next round.
+    this.reaper = setInterval(() => {
+      try {
+        this.reap();
+      } catch (e) {
+        this.log(`scheduler error: ${(e as Error).stack ?? String(e)}`);
+      }
+    }, this.timing.heartbeatMs);
     this.loopDone = this.run();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.reaper);
+    this.abort.abort();
     this.wake?.();
     await this.loopDone;
   }
@@ -223,42 +311,37 @@ export class Scheduler {
     this.wake?.();
   }
 
-  private sleep(ms: number): Promise<void> {
+  /** Sleeps until `untilMs`. A poke cuts short a `pokable` sleep (the engine waiting for work); stopping ends any. */
+  private sleepUntilMs(untilMs: number, pokable: boolean): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (pokable && this.dirty) {
+      this.dirty = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const done = (): void => {
-        clearTimeout(t);
-        this.wake = undefined;
+        clearTimeout(timer);
+        this.abort.signal.removeEventListener('abort', done);
+        if (this.wake === done) this.wake = undefined;
+        if (pokable) this.dirty = false;
         resolve();
       };
-      const t = setTimeout(done, Math.max(0, ms));
-      this.wake = done;
+      const timer = setTimeout(done, Math.max(0, untilMs - Date.now()));
+      this.abort.signal.addEventListener('abort', done);
+      if (pokable) this.wake = done;
     });
   }
 
   private async run(): Promise<void> {
     while (!this.stopped) {
       try {
-        // A slow plan (a large LP) starts earlier, so extensions still reach workers before their leases end.
-        const ahead = planAheadMs(this.timing, this.stats.lastPlanMs);
-        const now = Date.now();
-        this.reap(now);
-        const last = this.store.lastRoundInfo();
-        const lastEnd = last ? last.start + last.duration : 0;
-        const planAt = lastEnd - ahead;
-        // An idle round (nothing placed) is cut short when work shows up, so a job submitted to an idle cluster does
-        // not wait out a whole round.
-        const idle = !last || last.assignments === 0;
-        const work = idle && this.dirty && this.store.hasActiveJobs() && this.liveWorkers().length > 0;
-        if (now >= planAt || work) {
-          this.planNext(Math.max(now, work ? now : lastEnd));
-          await new Promise<void>((r) => setImmediate(r)); // never starve the HTTP server, whatever the loop decides
-          continue;
-        }
-        await this.sleep(Math.min(planAt - now, this.timing.heartbeatMs));
+        await runEngine(this.engineConfig());
       } catch (e) {
+        if (this.stopped) break;
+        // The engine resumes from the state it saved after its last round.
         this.log(`scheduler error: ${(e as Error).stack ?? String(e)}`);
-        await this.sleep(this.timing.heartbeatMs);
       }
+      if (!this.stopped) await this.sleepUntilMs(Date.now() + this.timing.heartbeatMs, false);
     }
   }
 
@@ -266,75 +349,126 @@ export class Scheduler {
     return (ms - this.epochMs) / 1000;
   }
 
-  /** Plans the round that starts at `startMs` and commits its leases. Public for tests and `whatif`-style tools. */
-  planNext(startMs: number): RoundPlan {
-    const t0 = performance.now();
-    this.dirty = false;
+  private engineConfig(): EngineConfig {
+    this.live = buildCluster(this.liveWorkers());
+    this.measured = this.store.activeThroughputs();
+    this.received = this.receivedTotals(Date.now());
+    return {
+      cluster: this.live.cluster,
+      policy: this.enginePolicy(),
+      clock: { now: () => this.nowS(Date.now()), sleepUntil: (t) => this.sleepUntilMs(this.epochMs + t * 1000, true) },
+      executor: { observe: () => this.observe(), runRound: (plan, jobs) => this.runRound(plan, jobs) },
+      source: new StoreJobSource(this.store, (j) => this.toJob(j)),
+      roundDuration: this.timing.roundMs / 1000,
+      throughputOf: (job, cluster) => liveThroughput(cluster, this.measured.get(job.id) ?? {}, job.scaleFactor, job.gpuTypes),
+      currentThroughputOf: (job, _steps, cluster) => liveThroughput(cluster, this.measured.get(job.id) ?? {}, job.scaleFactor, job.gpuTypes),
+      // Recompute on every arrival, completion and change of the cluster (no minimum interval) as the runtime did.
+      minReallocationInterval: 0,
+      recomputeWhenIdle: true,
+      keepHistory: false,
+      persist: this.persistence(),
+      signal: this.abort.signal,
+      observer: {
+        onAllocation: (_t, _rows, seconds) => {
+          this.stats.lastSolverMs = seconds * 1000;
+          this.stats.solverMsSum += seconds * 1000;
+          this.stats.solverCount++;
+        },
+      },
+    };
+  }
+
+  /** The server's policy for the engine; with no live GPU or no job there is nothing to divide and no solver call. */
+  private enginePolicy(): Policy {
+    const loaded = this.policy;
+    return {
+      meta: loaded.meta,
+      allocate: (s) => {
+        const r =
+          s.cluster.totalGpus === 0 || s.jobs.length === 0
+            ? { allocation: { gpuTypes: s.cluster.gpuTypes, shares: new Map<string, readonly number[]>() } as Allocation, state: s.state }
+            : loaded.allocate(s);
+        this.lastAllocation = r.allocation;
+        return r;
+      },
+    };
+  }
+
+  private persistence(): EnginePersistence {
+    return {
+      load: () => {
+        const raw = this.store.getMeta(ENGINE_STATE_KEY);
+        if (raw === undefined) return undefined;
+        try {
+          const saved = decode<{ policy: string; state: EngineState }>(raw);
+          // Another policy's state and allocation mean nothing to this one: keep only the ledger and the round.
+          const state: EngineState =
+            saved.policy === this.policy.name ? saved.state : { ...saved.state, allocation: undefined, policyState: undefined, stale: true };
+          this.lastAllocation = state.allocation;
+          return state;
+        } catch (e) {
+          this.log(`ignoring the saved scheduler state: ${(e as Error).message}`);
+          return undefined;
+        }
+      },
+      save: (state) => this.store.setMeta(ENGINE_STATE_KEY, encode({ policy: this.policy.name, state })),
+    };
+  }
+
+  private toJob(j: JobRow): Job {
+    return {
+      id: j.id,
+      jobType: j.jobType ?? 'unknown',
+      scaleFactor: j.scaleFactor,
+      arrivalTime: Math.max(0, this.nowS(j.submittedAt)),
+      totalSteps: j.reportedTotal ?? j.totalSteps ?? UNKNOWN_TOTAL_STEPS,
+      priorityWeight: j.priorityWeight,
+      tenant: j.tenant,
+      ...(j.deadlineS !== null ? { deadlineS: j.deadlineS } : {}),
+      ...(j.gpuTypes ? { gpuTypes: j.gpuTypes } : {}),
+    };
+  }
+
+  /** Seconds each job has held GPUs over all its attempts, up to `nowMs`. */
+  private receivedTotals(nowMs: number): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [id, byType] of this.store.timeReceived(nowMs)) out.set(id, Object.values(byType).reduce((a, b) => a + b, 0));
+    return out;
+  }
+
+  /** Executor.observe: the live workers as the cluster, open attempts as what runs where (in this cluster's GPU ids). */
+  private observe(): ClusterView {
+    this.planStartedAt = performance.now();
+    this.live = buildCluster(this.liveWorkers());
+    this.measured = this.store.activeThroughputs();
+    const running: Assignment[] = [];
+    for (const a of this.store.openAttempts()) {
+      const gpus = a.gpus.map((d) => globalGpu(this.live, a.workerId, a.gpuType, d));
+      if (gpus.some((g) => g === undefined)) continue;
+      running.push({ jobIds: [a.jobId], gpuType: a.gpuType, gpus: gpus as number[], consolidated: true, leaseExtended: false });
+    }
+    return { cluster: this.live.cluster, running };
+  }
+
+  /**
+   * Executor.runRound: commits the plan as leases in one transaction, then waits until the next round must be
+   * planned (`planAheadMs` before this one ends) and reports the progress and run time the store has seen.
+   */
+  private async runRound(plan: RoundPlan, jobs: ReadonlyMap<string, ExecJob>): Promise<RoundReport> {
     const now = Date.now();
     const last = this.store.lastRoundInfo();
     const round = (last?.round ?? 0) + 1;
-    const roundS = this.timing.roundMs / 1000;
+    // After a restart the engine plans at once; the round still starts when the one before the restart ends.
+    const startMs = Math.round(Math.max(this.epochMs + plan.start * 1000, last ? last.start + last.duration : 0));
     const endMs = startMs + this.timing.roundMs;
-    const live = buildCluster(this.liveWorkers());
-    const { cluster } = live;
-    const jobs = this.store.activeJobs().filter((j) => !j.cancelRequested);
+    const live = this.live;
     const open = this.store.openAttempts();
-
-    const policyJobs = this.policyJobs(cluster, live, jobs);
-    const rows: MechanismRow[] = policyJobs.map((p) => ({ key: p.id, jobIds: [p.id], scaleFactor: p.scaleFactor, throughput: p.throughput }));
-
-    // Recompute the allocation when the set of jobs or the cluster changed (Gavel does it on arrivals and
-    // completions); the ledger starts a new accounting period with it.
-    const key = JSON.stringify([cluster.gpuTypes, cluster.gpus, rows.map((r) => [r.key, r.throughput.map((x) => x > 0)])]);
-    let solverMs = 0;
-    const nowS = this.nowS(now);
-    if (key !== this.allocationKey || !this.allocation) {
-      const s0 = performance.now();
-      const result =
-        rows.length === 0 || cluster.totalGpus === 0
-          ? { allocation: { gpuTypes: cluster.gpuTypes, shares: new Map() } as Allocation, state: this.policyState }
-          : this.policy.allocate({ now: nowS, cluster, jobs: policyJobs, state: this.policyState });
-      solverMs = performance.now() - s0;
-      this.stats.lastSolverMs = solverMs;
-      this.stats.solverMsSum += solverMs;
-      this.stats.solverCount++;
-      const prevAlloc = this.allocation;
-      this.allocation = result.allocation;
-      this.policyState = result.state;
-      this.allocationKey = key;
-      if (this.ledger.gpuTypes.join() !== cluster.gpuTypes.join()) this.ledger = emptyLedger(cluster.gpuTypes);
-      else this.ledger = resetLedger(this.ledger, prevAlloc, nowS, roundS);
-    }
-    const activeIds = new Set(rows.map((r) => r.key));
-    this.ledger = removeRows(this.ledger, [...this.ledger.jobTime.keys()].filter((k) => !activeIds.has(k)));
-    this.ledger = addRows(this.ledger, rows.map((r) => r.key), roundS);
-    this.ledger = creditRuns(this.ledger, this.newCredits(now, cluster));
-
-    // Last round's placement, in this round's GPU ids, from the attempts still open.
-    const previous: Assignment[] = [];
-    for (const a of open) {
-      const gpus = a.gpus.map((d) => globalGpu(live, a.workerId, a.gpuType, d));
-      if (gpus.some((g) => g === undefined)) continue;
-      previous.push({ jobIds: [a.jobId], gpuType: a.gpuType, gpus: gpus as number[], consolidated: true, leaseExtended: false });
-    }
-    const out = planRound({
-      round,
-      now: this.nowS(startMs),
-      roundDuration: roundS,
-      cluster,
-      rows,
-      allocation: this.allocation,
-      ledger: this.ledger,
-      previous,
-      skipZeroPriority: this.policy.fifo,
-    });
-
-    const placed: Array<{ assignment: Assignment; workerId: string; devices: number[]; attempt: number; extended: boolean }> = [];
+    const placed: Array<{ jobId: string; gpuType: string; workerId: string; devices: number[]; attempt: number; extended: boolean }> = [];
     this.store.tx(() => {
-      const openByJob = new Map<string, AttemptRow[]>();
+      const openByJob = new Map<string, typeof open>();
       for (const a of open) openByJob.set(a.jobId, [...(openByJob.get(a.jobId) ?? []), a]);
       const keep = new Set<number>();
-      for (const asg of out.plan.assignments) {
+      for (const asg of plan.assignments) {
         const where = asg.gpus.map((g) => locate(live, g));
         const workerId = where[0]?.workerId;
         if (!workerId || where.some((w) => !w || w.workerId !== workerId)) continue; // spread over machines: skip
@@ -346,11 +480,11 @@ export class Scheduler {
         if (same) {
           this.store.extendLease(same.id, endMs, round);
           keep.add(same.id);
-          placed.push({ assignment: asg, workerId, devices, attempt: same.id, extended: true });
+          placed.push({ jobId, gpuType: asg.gpuType, workerId, devices, attempt: same.id, extended: true });
         } else {
           const a = this.store.createAttempt({ jobId, workerId, round, gpuType: asg.gpuType, gpus: devices, notBefore: startMs, leaseEnd: endMs });
           keep.add(a.id);
-          placed.push({ assignment: asg, workerId, devices, attempt: a.id, extended: false });
+          placed.push({ jobId, gpuType: asg.gpuType, workerId, devices, attempt: a.id, extended: false });
         }
       }
       // Leases never delivered to their worker, and not in this plan: withdraw them (a delivered one may be running).
@@ -359,92 +493,77 @@ export class Scheduler {
           this.store.endAttempt(a.id, 'preempted', { message: 'not placed in the next round before it was delivered' });
         }
       }
+      const alloc = this.lastAllocation;
       this.store.saveRound({
         round,
         start: startMs,
         duration: this.timing.roundMs,
         plannedAt: now,
         policy: this.policy.name,
-        solverMs,
+        solverMs: this.stats.lastSolverMs,
         allocation: {
-          gpuTypes: this.allocation?.gpuTypes ?? [],
-          shares: Object.fromEntries([...(this.allocation?.shares ?? new Map<string, readonly number[]>())].map(([k, v]) => [k, [...v]])),
+          gpuTypes: alloc?.gpuTypes ?? [],
+          shares: Object.fromEntries([...(alloc?.shares ?? new Map<string, readonly number[]>())].map(([k, v]) => [k, [...v]])),
         },
-        plan: {
-          assignments: placed.map((p) => ({
-            jobId: p.assignment.jobIds[0],
-            workerId: p.workerId,
-            gpuType: p.assignment.gpuType,
-            devices: p.devices,
-            attempt: p.attempt,
-            leaseExtended: p.extended,
-          })),
-        },
+        plan: { assignments: placed.map((p) => ({ jobId: p.jobId, workerId: p.workerId, gpuType: p.gpuType, devices: p.devices, attempt: p.attempt, leaseExtended: p.extended })) },
       });
     });
     if (last) this.stats.lastRoundGapMs = startMs - last.start;
     this.stats.rounds++;
     this.stats.lastRound = round;
     this.stats.lastPlanAt = now;
-    this.stats.lastPlanMs = performance.now() - t0;
-    return { ...out.plan, assignments: placed.map((p) => p.assignment) };
+    this.stats.lastPlanMs = performance.now() - this.planStartedAt;
+    // A slow plan (a large LP) starts earlier next time, so extensions still reach workers before their leases end.
+    await this.sleepUntilMs(endMs - planAheadMs(this.timing, this.stats.lastPlanMs), false);
+    return this.report(plan, jobs, endMs);
   }
 
-  /** Active jobs (not being cancelled) as the policy sees them, on this cluster. */
-  policyJobs(cluster: ClusterSpec, live: LiveCluster, jobs: readonly JobRow[] = this.store.activeJobs().filter((j) => !j.cancelRequested)): PolicyJob[] {
-    // Largest gang one worker can hold per type: the runtime does not launch one job across machines.
-    const maxPerWorker = cluster.gpuTypes.map((t) => Math.max(0, ...live.servers.filter((s) => s.gpuType === t).map((s) => s.server.gpus)));
-    const measured = this.store.activeThroughputs();
-    return jobs.map((j) => this.policyJob(j, cluster, maxPerWorker, measured.get(j.id) ?? {}));
-  }
-
-  get loadedPolicy(): LoadedPolicy {
-    return this.policy;
-  }
-
-  /** Time received since the last look, from the attempts table (the ledger's credits). */
-  private newCredits(now: number, cluster: ClusterSpec): RunCredit[] {
-    const totals = this.store.timeReceived(now);
-    const credits: RunCredit[] = [];
-    for (const [jobId, byType] of totals) {
-      const before = this.receivedSoFar.get(jobId) ?? {};
-      for (const [t, s] of Object.entries(byType)) {
-        const k = cluster.gpuTypes.indexOf(t);
-        const d = s - (before[t] ?? 0);
-        if (k >= 0 && d > 0 && this.ledger.jobTime.has(jobId)) credits.push({ row: jobId, typeIndex: k, seconds: d });
+  /** Steps and run time of the plan's jobs since the last report, from the store (workers report into it). */
+  private report(plan: RoundPlan, jobs: ReadonlyMap<string, ExecJob>, endMs: number): RoundReport {
+    const nowMs = Date.now();
+    const totals = this.receivedTotals(nowMs);
+    const progress: JobProgress[] = [];
+    for (const a of plan.assignments) {
+      for (const id of a.jobIds) {
+        const e = jobs.get(id);
+        const row = this.store.getJob(id);
+        if (!e || !row) continue;
+        const finished = row.state === 'completed';
+        const total = row.reportedTotal ?? row.totalSteps;
+        progress.push({
+          jobId: id,
+          gpuType: a.gpuType,
+          steps: Math.max(0, row.stepsDone - (e.totalSteps - e.remainingSteps)),
+          runTime: Math.max(0, (totals.get(id) ?? 0) - (this.received.get(id) ?? 0)),
+          finished,
+          ...(finished ? { finishTime: this.nowS(row.finishedAt ?? nowMs) } : {}),
+          ...(total !== null && total !== e.totalSteps ? { totalSteps: total } : {}),
+        });
       }
     }
-    this.receivedSoFar = totals;
-    return credits;
+    this.received = totals;
+    return { end: this.nowS(endMs), progress };
   }
 
-  /**
-   * A job as the policy sees it. Throughput per type: the job's measured steps/s where it has run; on types where
-   * it has not, the mean of its measurements (or 1 when it has none), so an unmeasured job is treated as equally
-   * fast everywhere until it reports. 0 where the job may not run or no single worker has enough GPUs.
-   */
-  private policyJob(j: JobRow, cluster: ClusterSpec, maxPerWorker: readonly number[], measured: Record<string, number>): PolicyJob {
-    const values = Object.values(measured);
-    const fallback = values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : 1;
-    const throughput = cluster.gpuTypes.map((t, k) => {
-      if (j.gpuTypes && !j.gpuTypes.includes(t)) return 0;
-      if (j.scaleFactor > maxPerWorker[k]!) return 0;
-      return measured[t] ?? fallback;
+  /** Active jobs (not being cancelled) as the policy sees them, on this cluster (for `whatif`). */
+  policyJobs(cluster: ClusterSpec, _live: LiveCluster, jobs: readonly JobRow[] = this.store.activeJobs().filter((j) => !j.cancelRequested)): PolicyJob[] {
+    const measured = this.store.activeThroughputs();
+    return jobs.map((j) => {
+      const total = j.reportedTotal ?? j.totalSteps ?? UNKNOWN_TOTAL_STEPS;
+      const arrival = this.nowS(j.submittedAt);
+      return {
+        id: j.id,
+        jobType: j.jobType ?? 'unknown',
+        scaleFactor: j.scaleFactor,
+        priorityWeight: j.priorityWeight,
+        throughput: liveThroughput(cluster, measured.get(j.id) ?? {}, j.scaleFactor, j.gpuTypes),
+        totalSteps: total,
+        remainingSteps: Math.max(1e-9, total - j.stepsDone),
+        arrivalTime: Math.max(0, arrival),
+        ...(j.deadlineS !== null ? { deadline: arrival + j.deadlineS } : {}),
+        tenant: j.tenant,
+        ...(j.gpuTypes ? { allowedGpuTypes: j.gpuTypes } : {}),
+      };
     });
-    const total = j.reportedTotal ?? j.totalSteps ?? UNKNOWN_TOTAL_STEPS;
-    const arrival = this.nowS(j.submittedAt);
-    return {
-      id: j.id,
-      jobType: j.jobType ?? 'unknown',
-      scaleFactor: j.scaleFactor,
-      priorityWeight: j.priorityWeight,
-      throughput,
-      totalSteps: total,
-      remainingSteps: Math.max(1e-9, total - j.stepsDone),
-      arrivalTime: Math.max(0, arrival),
-      ...(j.deadlineS !== null ? { deadline: arrival + j.deadlineS } : {}),
-      tenant: j.tenant,
-      ...(j.gpuTypes ? { allowedGpuTypes: j.gpuTypes } : {}),
-    };
   }
 }

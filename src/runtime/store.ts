@@ -561,6 +561,17 @@ export class Store {
     return (this.q("SELECT * FROM jobs WHERE state IN ('queued','running') ORDER BY seq").all() as Row[]).map(jobFromRow);
   }
 
+  /** Jobs to schedule submitted after `seq` (queued or running, not being cancelled), in arrival order. */
+  schedulableJobsAfter(seq: number): JobRow[] {
+    return (this.q("SELECT * FROM jobs WHERE seq > ? AND state IN ('queued','running') AND cancel_requested = 0 ORDER BY seq").all(seq) as Row[]).map(jobFromRow);
+  }
+
+  /** Ids of the jobs to schedule now (queued or running, not being cancelled). */
+  schedulableJobIds(): Set<string> {
+    const rows = this.q("SELECT id FROM jobs WHERE state IN ('queued','running') AND cancel_requested = 0").all() as Row[];
+    return new Set(rows.map((r) => String(r.id)));
+  }
+
   /** Cheap check for the scheduler loop: is any job waiting or running (and not being cancelled)? */
   hasActiveJobs(): boolean {
     return this.q("SELECT 1 FROM jobs WHERE state IN ('queued','running') AND cancel_requested = 0 LIMIT 1").get() !== undefined;
