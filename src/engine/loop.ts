@@ -335,15 +335,19 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
   const orderedActive = (): Active[] => [...active.values()];
 
   /** Co-located throughputs of a and b on type t, `[a's, b's]`, from whichever direction the table stores. */
+  const colocatedCache = new Map<string, readonly [number, number] | undefined>();
   const colocated = (t: GpuType, a: Job, b: Job): readonly [number, number] | undefined => {
     const table = cfg.throughputs;
     if (!table) return undefined;
     const ka = jobKey(a.jobType, a.scaleFactor);
     const kb = jobKey(b.jobType, b.scaleFactor);
+    const cacheKey = `${t}\u0000${ka}\u0000${kb}`;
+    if (colocatedCache.has(cacheKey)) return colocatedCache.get(cacheKey);
     const ab = colocatedThroughput(table, t, ka, kb);
-    if (ab) return ab;
-    const ba = colocatedThroughput(table, t, kb, ka);
-    return ba ? [ba[1], ba[0]] : undefined;
+    const ba = ab ? undefined : colocatedThroughput(table, t, kb, ka);
+    const v: readonly [number, number] | undefined = ab ?? (ba ? [ba[1], ba[0]] : undefined);
+    colocatedCache.set(cacheKey, v);
+    return v;
   };
 
   /**
@@ -354,6 +358,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
   const pairRowsOf = (alloc: Allocation): MechanismRow[] => {
     const out: Array<{ row: MechanismRow; late: number; early: number }> = [];
     for (const [key, share] of alloc.shares) {
+      if (!key.includes('+')) continue;
       const ids = rowJobs(key);
       if (ids.length !== 2 || !share.some((v) => v > 0)) continue;
       const a = active.get(ids[0]!);

@@ -59,8 +59,9 @@ export function removeJobs(ledger: ShareLedger, jobIds: readonly string[]): Shar
   if (jobIds.length === 0) return ledger;
   const gone = new Set(jobIds);
   const rows: RowKey[] = [];
-  for (const key of ledger.jobTime.keys()) if (gone.has(key) || rowJobs(key).some((j) => gone.has(j))) rows.push(key);
-  for (const key of ledger.deficits.keys()) if (!ledger.jobTime.has(key) && rowJobs(key).some((j) => gone.has(j))) rows.push(key);
+  const hit = (key: RowKey): boolean => gone.has(key) || (key.includes('+') && rowJobs(key).some((j) => gone.has(j)));
+  for (const key of ledger.jobTime.keys()) if (hit(key)) rows.push(key);
+  for (const key of ledger.deficits.keys()) if (!ledger.jobTime.has(key) && hit(key)) rows.push(key);
   return removeRows(ledger, rows);
 }
 
