@@ -133,14 +133,53 @@ function liveThroughput(cluster: ClusterSpec, measured: Readonly<Record<string, 
   });
 }
 
-/** JSON with Maps (the ledger, allocations and some policy states hold them). */
-function encode(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => (x instanceof Map ? { $map: [...(x as Map<unknown, unknown>)] } : x));
+/** JSON with Maps, for a policy's opaque state (some hold Maps). */
+function mapsToJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x instanceof Map ? { $map: [...(x as Map<unknown, unknown>)] } : x)) ?? 'null';
 }
-function decode<T>(s: string): T {
+function mapsFromJson(s: string): unknown {
   return JSON.parse(s, (_k, x: unknown) =>
     x !== null && typeof x === 'object' && '$map' in x ? new Map((x as { $map: Array<[unknown, unknown]> }).$map) : x,
-  ) as T;
+  ) as unknown;
+}
+
+/**
+ * The engine's state as stored: Maps as entry lists, written without a replacer function (one per value would cost
+ * more than the rest of a round with 10,000 jobs).
+ */
+function encodeState(policy: string, st: EngineState): string {
+  const { ledger, allocation } = st;
+  return JSON.stringify({
+    policy,
+    round: st.round,
+    stale: st.stale,
+    jobs: st.jobs,
+    ledger: { gpuTypes: ledger.gpuTypes, jobTime: [...ledger.jobTime], workerTime: ledger.workerTime, deficits: [...ledger.deficits], lastReset: ledger.lastReset },
+    allocation: allocation ? { gpuTypes: allocation.gpuTypes, shares: [...allocation.shares] } : null,
+    policyState: mapsToJson(st.policyState),
+  });
+}
+function decodeState(raw: string): { policy: string; state: EngineState } {
+  const o = JSON.parse(raw) as {
+    policy: string;
+    round: number;
+    stale: boolean;
+    jobs: EngineState['jobs'];
+    ledger: { gpuTypes: string[]; jobTime: Array<[string, number[]]>; workerTime: number[]; deficits: Array<[string, number[]]>; lastReset: number };
+    allocation: { gpuTypes: string[]; shares: Array<[string, number[]]> } | null;
+    policyState: string;
+  };
+  return {
+    policy: o.policy,
+    state: {
+      round: o.round,
+      stale: o.stale,
+      jobs: o.jobs,
+      ledger: { ...o.ledger, jobTime: new Map(o.ledger.jobTime), deficits: new Map(o.ledger.deficits) },
+      allocation: o.allocation ? { gpuTypes: o.allocation.gpuTypes, shares: new Map(o.allocation.shares) } : undefined,
+      policyState: mapsFromJson(o.policyState),
+    },
+  };
 }
 
 const ENGINE_STATE_KEY = 'engine_state';
@@ -199,6 +238,10 @@ export class Scheduler {
   private received = new Map<string, number>();
   private planStartedAt = 0;
   private lastAllocation: Allocation | undefined;
+  /** The engine's latest state not yet written, and when it was last written (writes are at most one a heartbeat). */
+  private unsaved: EngineState | undefined;
+  private savedAt = 0;
+  private saveTimer: NodeJS.Timeout | undefined;
   readonly stats: SchedulerStats = {
     rounds: 0,
     lastRound: 0,
@@ -303,10 +346,15 @@ export class Scheduler {
     this.abort.abort();
     this.wake?.();
     await this.loopDone;
+    this.writeState();
   }
 
-  /** Asks the loop to look again now (a job was submitted, a worker joined). */
+  /**
+   * Asks the loop to look again now (a job was submitted, a worker joined). Without a live worker nothing could be
+   * placed, so a submit to an empty cluster does not wake it (a registering worker pokes when it is already live).
+   */
   poke(): void {
+    if (this.wake && this.liveWorkers().length === 0) return;
     this.dirty = true;
     this.wake?.();
   }
@@ -335,6 +383,7 @@ export class Scheduler {
   private async run(): Promise<void> {
     while (!this.stopped) {
       try {
+        this.writeState(); // a restarted engine loads what the last one saved
         await runEngine(this.engineConfig());
       } catch (e) {
         if (this.stopped) break;
@@ -400,7 +449,7 @@ export class Scheduler {
         const raw = this.store.getMeta(ENGINE_STATE_KEY);
         if (raw === undefined) return undefined;
         try {
-          const saved = decode<{ policy: string; state: EngineState }>(raw);
+          const saved = decodeState(raw);
           // Another policy's state and allocation mean nothing to this one: keep only the ledger and the round.
           const state: EngineState =
             saved.policy === this.policy.name ? saved.state : { ...saved.state, allocation: undefined, policyState: undefined, stale: true };
@@ -411,8 +460,22 @@ export class Scheduler {
           return undefined;
         }
       },
-      save: (state) => this.store.setMeta(ENGINE_STATE_KEY, encode({ policy: this.policy.name, state })),
+      save: (state) => {
+        this.unsaved = state;
+        if (this.saveTimer) return;
+        this.saveTimer = setTimeout(() => this.writeState(), Math.max(0, this.savedAt + this.timing.heartbeatMs - Date.now()));
+      },
     };
+  }
+
+  /** Writes the engine's latest state (a crash loses at most the last heartbeat's bookkeeping, never a job). */
+  private writeState(): void {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    if (!this.unsaved) return;
+    this.store.setMeta(ENGINE_STATE_KEY, encodeState(this.policy.name, this.unsaved));
+    this.unsaved = undefined;
+    this.savedAt = Date.now();
   }
 
   private toJob(j: JobRow): Job {
