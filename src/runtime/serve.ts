@@ -20,6 +20,8 @@ export interface ServeOptions {
   readonly localWorkers?: number;
   readonly localGpus?: readonly WorkerGpus[];
   readonly log?: (msg: string) => void;
+  /** Folder of the built web dashboard (default `<package>/dist/web`). */
+  readonly webDir?: string;
 }
 
 export interface RunningServer {
@@ -63,6 +65,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     checkpointRoot: resolve(opts.checkpointRoot ?? `${dbPath}.checkpoints`),
     ...(opts.jobRoots ? { jobRoots: opts.jobRoots.map((r) => resolve(r)) } : {}),
     publicUrl: () => url,
+    ...(opts.webDir ? { webDir: opts.webDir } : {}),
   });
   let address: string;
   try {

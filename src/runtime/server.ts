@@ -1,7 +1,9 @@
 import { isAbsolute, join, normalize, sep } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { isRondoError } from '../model/errors.js';
+import { ApiError } from './api-error.js';
 import { bearerToken, type Principal, type TokenKind } from './auth.js';
+import { registerDashboard } from './dashboard.js';
 import { renderMetrics } from './metrics.js';
 import type { LeaseMessage, SyncEnded, SyncRequest, SyncResponse } from './protocol.js';
 import type { Scheduler } from './scheduler.js';
@@ -19,18 +21,11 @@ export interface ServerOptions {
   /** Public URL of the server, handed to jobs as RONDO_SERVER. */
   readonly publicUrl: () => string;
   readonly logger?: boolean;
+  /** Folder of the built web dashboard (default `<package>/dist/web`). */
+  readonly webDir?: string;
 }
 
-/** An error with an HTTP status and a stable code; rendered as `{ error: { status, code, message } }`. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { ApiError };
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -260,14 +255,20 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     return { jobId: job.id, events: store.events({ jobId: job.id, afterId: q.after ? Number(q.after) : 0, limit: q.limit ? Number(q.limit) : 200 }) };
   });
 
-  app.get('/api/v1/cluster', { schema: { querystring: S.emptyQuery }, config: { auth: USER, summary: 'Workers, GPUs and job counts' } }, async () => {
+  app.get('/api/v1/cluster', { schema: { querystring: S.emptyQuery }, config: { auth: USER, summary: 'Workers, GPUs and job counts' } }, async (req) => {
     const open = store.openAttempts();
+    const p = req.principal!;
+    const own = p.kind === 'tenant' ? new Set(store.listJobs({ tenant: p.tenant, states: ['queued', 'running'] }).map((j) => j.id)) : undefined;
+    const mine = (id: string): boolean => !own || own.has(id);
     const workers = store.listWorkers().map((w) => ({
       id: w.id,
       name: w.name,
       gpus: w.gpus,
       state: w.state === 'alive' && scheduler.isAlive(w.id) ? 'alive' : 'gone',
-      running: open.filter((a) => a.workerId === w.id && a.state === 'running').map((a) => ({ attempt: a.id, jobId: a.jobId, gpuType: a.gpuType, devices: a.gpus })),
+      running: open
+        .filter((a) => a.workerId === w.id && a.state === 'running')
+        // A tenant sees that another tenant's job holds GPUs, not which job.
+        .map((a) => ({ attempt: a.id, jobId: mine(a.jobId) ? a.jobId : null, gpuType: a.gpuType, devices: a.gpus })),
     }));
     const gpus: Record<string, { total: number; busy: number }> = {};
     for (const w of workers) {
@@ -465,6 +466,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     return { leases, acked, heartbeatMs: scheduler.timing.heartbeatMs, graceMs: scheduler.timing.graceMs };
   }
 
+  registerDashboard(app, { store, scheduler, ...(opts.webDir ? { webDir: opts.webDir } : {}), ...(opts.jobRoots ? { jobRoots: opts.jobRoots } : {}) });
   return app;
 }
 
@@ -488,6 +490,7 @@ function sendError(reply: FastifyReply, status: number, code: string, message: s
 function openApi(routes: ReadonlyArray<{ method: string; url: string; schema: Record<string, unknown>; config: Record<string, unknown> }>): unknown {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
+    if (r.schema.hide) continue; // the dashboard's static files
     const path = r.url.replace(/:([A-Za-z_]+)/g, '{$1}');
     const params: unknown[] = [];
     for (const [where, schemaKey] of [['path', 'params'], ['query', 'querystring']] as const) {

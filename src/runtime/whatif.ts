@@ -40,6 +40,16 @@ export interface WhatIfResult {
   readonly jobs: readonly WhatIfJob[];
   readonly hypothetical?: WhatIfJob;
   readonly simulatedRounds: number;
+  /** The simulation stopped at its round or time limit before every job finished: jobs without an estimate start later than that. */
+  readonly truncated: boolean;
+}
+
+/** Bounds on the forward simulation, for callers that must answer fast (the dashboard) rather than exactly. */
+export interface WhatIfLimits {
+  /** Rounds to simulate at most (default 50,000). */
+  readonly maxRounds?: number;
+  /** Wall-clock milliseconds after which the simulation stops at the end of the current round. */
+  readonly budgetMs?: number;
 }
 
 export const HYPOTHETICAL_ID = 'whatif-new-job';
@@ -61,7 +71,7 @@ function asPolicy(p: LoadedPolicy): Policy {
   };
 }
 
-export async function whatIf(store: Store, scheduler: Scheduler, extra?: HypotheticalJob): Promise<WhatIfResult> {
+export async function whatIf(store: Store, scheduler: Scheduler, extra?: HypotheticalJob, limits: WhatIfLimits = {}): Promise<WhatIfResult> {
   const policy: LoadedPolicy = scheduler.loadedPolicy;
   const now = Date.now();
   const live = buildCluster(scheduler.liveWorkers());
@@ -99,6 +109,9 @@ export async function whatIf(store: Store, scheduler: Scheduler, extra?: Hypothe
   const runnable = jobs.filter((j) => rows.get(j.id)!.some((x) => x > 0));
   const clock = new SimClock(0);
   const exec = new FirstRun(new SimExecutor(clock, table));
+  // The simulated clock never yields to timers, so a time budget is checked after each round, not by a timer.
+  const abort = new AbortController();
+  const budgetEnd = limits.budgetMs === undefined ? Infinity : performance.now() + limits.budgetMs;
   const result =
     runnable.length === 0 || cluster.totalGpus === 0
       ? undefined
@@ -111,7 +124,9 @@ export async function whatIf(store: Store, scheduler: Scheduler, extra?: Hypothe
           roundDuration: roundS,
           throughputOf: (j) => rows.get(j.id)!,
           minReallocationInterval: 0,
-          maxRounds: 50_000,
+          maxRounds: limits.maxRounds ?? 50_000,
+          signal: abort.signal,
+          observer: { onRound: () => (performance.now() > budgetEnd ? abort.abort() : undefined) },
         });
   const finish = new Map((result?.jobs ?? []).map((r) => [r.id, r.finishTime]));
   // The simulation starts its first round now; the live cluster starts its next one when the current round ends
@@ -138,6 +153,7 @@ export async function whatIf(store: Store, scheduler: Scheduler, extra?: Hypothe
     jobs: jobs.filter((j) => j.id !== HYPOTHETICAL_ID).map(view),
     ...(hyp ? { hypothetical: view(hyp) } : {}),
     simulatedRounds: result?.rounds ?? 0,
+    truncated: result !== undefined && result.stopReason !== 'drained',
   };
 }
 

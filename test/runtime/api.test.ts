@@ -75,6 +75,12 @@ const ROUTES: Array<[string, () => string, object?]> = [
   ['POST', () => `/api/v1/workers/${workerId}/sync`, { running: [], ended: [], progress: [], logs: [] }],
   ['POST', () => '/api/v1/progress', { steps: 1 }],
   ['GET', () => '/api/v1/lease'],
+  ['GET', () => '/api/v1/stream'],
+  ['GET', () => '/api/v1/whoami'],
+  ['GET', () => '/api/v1/queue'],
+  ['GET', () => `/api/v1/jobs/${jobA}/timeline`],
+  ['GET', () => '/api/v1/fairness'],
+  ['GET', () => '/api/v1/cluster/history'],
 ];
 
 describe('auth', () => {
@@ -97,6 +103,7 @@ describe('auth', () => {
       ['POST', `/api/v1/jobs/${jobB}/cancel`],
       ['GET', `/api/v1/jobs/${jobB}/logs`],
       ['GET', `/api/v1/jobs/${jobB}/events`],
+      ['GET', `/api/v1/jobs/${jobB}/timeline`],
     ] as const) {
       const r = await req(m, p, { token: tenantA });
       expect(r.status, `${m} ${p}`).toBe(403);

@@ -1,0 +1,317 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+/**
+ * The web dashboard in Debian's Chromium (playwright-core, never `playwright install`) against a real `rondo serve
+ * --local-workers 2` process running real jobs. Chromium comes from scripts/ensure-chromium.sh (run by `npm test`
+ * through `pretest`); without it these tests skip. Screenshots go to test-artifacts/dashboard-*.png.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient } from '../../src/runtime/http-client.js';
+import { loadReportData, writeReport } from '../../src/report/index.js';
+import { makeSweepDir } from '../report/helpers.js';
+import { EXAMPLE, ROOT, ensureBuilt, freePort, killAll, rondo, tempDir, waitFor } from '../runtime/harness.js';
+
+const CHROMIUM = process.env.RONDO_CHROMIUM ?? '/usr/bin/chromium';
+const have = existsSync(CHROMIUM);
+if (!have) console.warn(`dashboard browser test skipped: no Chromium at ${CHROMIUM} (run sh scripts/ensure-chromium.sh, or set RONDO_CHROMIUM)`);
+
+const ARTIFACTS = resolve('test-artifacts');
+
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** The UI is built by `npm run build` (so by `npm ci`); in a working tree, rebuild it when web/ is newer. */
+function ensureWebBuilt(): void {
+  const index = join(ROOT, 'dist', 'web', 'index.html');
+  if (existsSync(index) && statSync(index).mtimeMs >= newest(join(ROOT, 'web'))) return;
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join(ROOT, 'web', 'vite.config.ts')], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0 || !existsSync(index)) throw new Error(`could not build the dashboard (npm run build): ${r.stderr}`);
+}
+
+interface Server {
+  url: string;
+  token: string;
+  admin: ApiClient;
+  proc: ReturnType<typeof rondo>;
+}
+
+async function serve(dir: string, extra: readonly string[]): Promise<Server> {
+  const db = join(dir, 'r.db');
+  const port = await freePort();
+  const proc = rondo(['serve', '--db', db, '--port', String(port), '--quiet', '--local-workers', '2', '--heartbeat', '0.1', '--grace', '0.5', '--worker-timeout', '2', ...extra]);
+  const url = await waitFor('server to listen', () => {
+    if (proc.child.exitCode !== null) throw new Error(`server exited: ${proc.stderr}`);
+    return /listening on (http:\/\/\S+)/.exec(proc.stdout)?.[1];
+  });
+  const token = /^(rdo_adm_\S+)$/m.exec(proc.stdout)?.[1] ?? (await waitFor('admin token', () => /^(rdo_adm_\S+)$/m.exec(proc.stdout)?.[1]));
+  return { url, token, admin: new ApiClient({ server: url, token }), proc };
+}
+
+async function tenantToken(s: Server, tenant: string): Promise<string> {
+  return (await s.admin.post<{ token: string }>('/api/v1/tokens', { kind: 'tenant', tenant })).token;
+}
+
+let ctx: BrowserContext | undefined;
+const tmp = tempDir('dashboard');
+
+async function browser(): Promise<BrowserContext> {
+  const { chromium } = await import('playwright-core');
+  return chromium.launchPersistentContext(join(tmp, `profile-${Date.now()}`), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1360, height: 900 },
+  });
+}
+
+/** Console errors and uncaught exceptions of a page, plus failed requests. */
+function watch(page: Page): { errors: string[] } {
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('requestfailed', (r) => {
+    // The change stream is aborted when the page goes away; anything else failing is a bug.
+    if (!r.url().endsWith('/api/v1/stream')) errors.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`);
+  });
+  return { errors };
+}
+
+async function login(page: Page, url: string, token: string): Promise<void> {
+  await page.goto(url, { waitUntil: 'load' });
+  await page.fill('#token', token);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('header.top');
+}
+
+const t0 = Date.now();
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(ARTIFACTS, `dashboard-${name}.png`), fullPage: true });
+  if (process.env.RONDO_TEST_TIMING) console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${name}`);
+}
+
+beforeAll(() => {
+  if (!have) return;
+  ensureBuilt();
+  ensureWebBuilt();
+  mkdirSync(ARTIFACTS, { recursive: true });
+}, 180_000);
+
+afterAll(async () => {
+  await ctx?.close();
+  await killAll();
+  rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+});
+
+describe.skipIf(!have)('dashboard in a browser', () => {
+  it('a tenant logs in, submits jobs through the form and watches them queue, run and finish live; sees no other tenant', async () => {
+    const dir = join(tmp, 'live');
+    mkdirSync(dir, { recursive: true });
+    const s = await serve(dir, ['--round', '2']);
+    const alice = await tenantToken(s, 'alice');
+    const bobClient = new ApiClient({ server: s.url, token: await tenantToken(s, 'bob') });
+    // Bob's two jobs hold both GPUs when Alice submits, so hers wait for a round before they run.
+    const bobJobs: string[] = [];
+    for (const n of [1, 2]) {
+      const job = { command: ['python3', EXAMPLE, '--steps', '40', '--step-seconds', '0.1'], cwd: dir, totalSteps: 40, name: `bob-private-${n}` };
+      bobJobs.push((await bobClient.post<{ id: string }>('/api/v1/jobs', job)).id);
+    }
+    await waitFor('bob to run', async () => (await bobClient.get<{ jobs: Array<{ state: string }> }>('/api/v1/jobs')).jobs.every((j) => j.state === 'running'), 20_000, 100);
+
+    ctx = await browser();
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    const seen = watch(page);
+    let loads = 0;
+    page.on('load', () => loads++);
+
+    await page.goto(s.url, { waitUntil: 'load' });
+    await page.fill('#token', 'rdo_ten_not-a-real-token');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('.login-card .error');
+    expect(await page.textContent('.login-card .error')).toMatch(/does not know this token/);
+    // A 401 answer is logged by Chromium as a failed resource load: expected here, not afterwards.
+    seen.errors.length = 0;
+    await shot(page, 'login-error');
+
+    await page.fill('#token', alice);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('header.top');
+    expect(await page.textContent('.who')).toBe('tenant alice');
+    await page.waitForSelector('.live-live');
+    await page.waitForSelector('text=No jobs yet.');
+    await shot(page, 'queue-empty');
+
+    // Submit three jobs through the form; the last one has a long name.
+    await page.click('text=New job');
+    const names = ['alice-small', 'alice-medium', 'alice-with-a-rather-long-descriptive-name-resnet50-lr0.1-batch256-seed7'];
+    const ids: string[] = [];
+    for (const [i, name] of names.entries()) {
+      await page.fill('input[name=name]', name);
+      await page.fill('input[name=command]', `python3 ${EXAMPLE} --steps ${20 + 5 * i} --step-seconds 0.05`);
+      await page.fill('input[name=cwd]', dir);
+      await page.fill('input[name=totalSteps]', String(20 + 5 * i));
+      await page.click('button:has-text("Submit job")');
+      await page.waitForFunction((n) => document.querySelectorAll('[data-testid=submitted]').length === n, i + 1);
+    }
+    for (const a of await page.$$('[data-testid=submitted]')) ids.unshift((await a.textContent())!);
+    expect(ids).toHaveLength(3);
+    await shot(page, 'submit');
+
+    // The queue, live: record every state each of Alice's rows shows, from the DOM, as it changes.
+    await page.click('header.top nav >> text=Queue');
+    await page.waitForSelector('[data-testid=queue-table]');
+    await page.evaluate(() => {
+      const w = window as unknown as { seen: Record<string, string[]>; marker: number };
+      w.marker = 42;
+      w.seen = {};
+      const record = (): void => {
+        for (const tr of document.querySelectorAll<HTMLElement>('tr[data-job]')) {
+          const list = (w.seen[tr.dataset.job!] ??= []);
+          if (list[list.length - 1] !== tr.dataset.state) list.push(tr.dataset.state!);
+        }
+      };
+      record();
+      new MutationObserver(record).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
+    });
+    await shot(page, 'queue-live');
+    const seenStates = await waitFor(
+      "Alice's jobs to finish on screen",
+      async () => {
+        const r = await page.evaluate(() => (window as unknown as { seen: Record<string, string[]> }).seen);
+        return ids.every((id) => r[id]?.at(-1) === 'completed') ? r : undefined;
+      },
+      45_000,
+      250,
+    );
+    // Every job ended completed; at least one was seen waiting, then running, then done, in that order.
+    for (const id of ids) expect(seenStates[id], id).toContain('completed');
+    const full = ids.filter((id) => {
+      const st = seenStates[id]!;
+      const q = st.indexOf('queued');
+      const r = st.indexOf('running');
+      return q >= 0 && r > q && st.indexOf('completed') > r;
+    });
+    expect(full.length, JSON.stringify(seenStates)).toBeGreaterThan(0);
+    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42); // never reloaded
+    expect(loads).toBe(1);
+    await shot(page, 'queue-done');
+
+    // Another tenant's jobs appear nowhere: not in the queue, the cluster or fairness.
+    const text = async (): Promise<string> => (await page.textContent('main.page')) ?? '';
+    for (const b of bobJobs) expect(await page.$(`tr[data-job="${b}"]`)).toBeNull();
+    expect(await text()).not.toMatch(/bob-private/);
+    await page.click('header.top nav >> text=Cluster');
+    await page.waitForSelector('[data-testid=gpu-summary]');
+    await page.waitForSelector('[data-testid=utilisation-chart] svg');
+    expect(await text()).not.toMatch(new RegExp(bobJobs.map((b) => `${b}\\b`).join('|')));
+    await shot(page, 'cluster');
+    await page.click('header.top nav >> text=Fairness');
+    await page.waitForSelector('text=Current allocation');
+    expect(await text()).not.toMatch(/bob/);
+    await shot(page, 'fairness');
+
+    // The job page: timeline, throughput, logs.
+    await page.goto(`${s.url}/#/jobs/${ids[2]}`);
+    await page.waitForSelector('[data-testid=timeline-chart] svg');
+    await page.waitForSelector('[data-testid=throughput-chart] svg');
+    await page.waitForSelector('[data-testid=logs] >> text=done: 30 steps');
+    await shot(page, 'job');
+
+    // Cancel from the UI (two clicks: cancel, confirm).
+    await page.click('text=New job');
+    await page.fill('input[name=name]', 'alice-to-cancel');
+    await page.fill('input[name=command]', `python3 ${EXAMPLE} --steps 100000 --step-seconds 0.05`);
+    await page.fill('input[name=cwd]', dir);
+    await page.click('button:has-text("Submit job")');
+    const cancelId = (await (await page.waitForSelector('[data-testid=submitted]')).textContent())!;
+    await page.click('[data-testid=submitted]');
+    await page.waitForSelector(`.job-page[data-job="${cancelId}"]`);
+    await page.click(`button[aria-label="cancel ${cancelId}"]`);
+    await page.click(`button[aria-label="confirm cancelling ${cancelId}"]`);
+    await page.waitForSelector(`.job-page[data-job="${cancelId}"][data-state=cancelled]`, { timeout: 20_000 });
+
+    // A report from `rondo report`, opened in the same UI.
+    const sweep = join(tmp, 'sweep');
+    await makeSweepDir(sweep, { base: { generate: true, limit: '8', cluster: 'v100:2,k80:2' }, policies: ['max_min_fairness_perf'], rates: [2], seeds: [0], vary: [], timelineMaxJobs: 20 });
+    const reportFile = join(tmp, 'report.html');
+    writeReport(loadReportData(sweep), reportFile, 'html');
+    await page.click('header.top nav >> text=Reports');
+    await page.setInputFiles('[data-testid=report-file]', reportFile);
+    const frame = await (await page.waitForSelector('[data-testid=report-frame]')).contentFrame();
+    await frame!.waitForSelector('figure.chart svg');
+    await shot(page, 'report');
+
+    expect(seen.errors).toEqual([]);
+
+    // Another tenant's job by its address: a clear refusal, not a blank page.
+    await page.goto(`${s.url}/#/jobs/${bobJobs[0]}`);
+    await page.waitForSelector('.error');
+    expect(await page.textContent('.error')).toMatch(/Not allowed: job job-\d+ belongs to another tenant/);
+    // A revoked token sends the user back to the login screen with the reason.
+    const tokens = await s.admin.get<{ tokens: Array<{ id: number; tenant: string | null }> }>('/api/v1/tokens');
+    await s.admin.request('DELETE', `/api/v1/tokens/${tokens.tokens.find((t) => t.tenant === 'alice')!.id}`);
+    await page.goto(`${s.url}/#/queue`);
+    await page.reload();
+    await page.waitForSelector('.login-card .error');
+    expect(await page.textContent('.login-card .error')).toMatch(/Signed out: the server rejected the token/);
+    await shot(page, 'signed-out');
+    await ctx.close();
+    ctx = undefined;
+  }, 150_000);
+
+  it('stays usable with 1,000 jobs in the queue', async () => {
+    const dir = join(tmp, 'many');
+    mkdirSync(dir, { recursive: true });
+    const s = await serve(dir, ['--round', '5']);
+    const tenants = ['alice', 'bob', 'carol-from-the-department-of-very-long-tenant-names'];
+    const jobs = Array.from({ length: 1000 }, (_, i) => ({
+      command: ['sleep', '600'],
+      cwd: dir,
+      tenant: tenants[i % 3],
+      totalSteps: 100 + (i % 50) * 20,
+      scaleFactor: i % 10 === 0 ? 2 : 1,
+      name: i % 7 === 0 ? `sweep point ${i}: transformer-xl with a very long run description lr=3e-4 warmup=4000` : `run-${i}`,
+    }));
+    // Eight submitters at a time: the store commits each submit with an fsync.
+    for (let k = 0; k < jobs.length; k += 8) await Promise.all(jobs.slice(k, k + 8).map((j) => s.admin.post('/api/v1/jobs', j)));
+
+    ctx = await browser();
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    const seen = watch(page);
+    await login(page, s.url, s.token);
+    const t0 = Date.now();
+    await page.waitForSelector('[data-testid=queue-table] tbody tr');
+    const firstPaintMs = Date.now() - t0;
+    expect(await page.$$eval('[data-testid=queue-table] tbody tr', (r) => r.length)).toBe(50);
+    expect(await page.textContent('.pager')).toMatch(/1–50 of 1,000 jobs/);
+    await shot(page, 'queue-1000');
+    await page.click('button:has-text("Next ›")');
+    await page.waitForFunction(() => /51–100 of 1,000/.test(document.querySelector('.pager')?.textContent ?? ''));
+    await page.selectOption('[data-testid=tenant-filter]', 'bob');
+    await page.waitForFunction(() => /of 333 jobs/.test(document.querySelector('.pager')?.textContent ?? ''));
+    expect(await page.$$eval('[data-testid=queue-table] tbody tr td:nth-child(2)', (tds) => [...new Set(tds.map((t) => t.textContent))])).toEqual(['bob']);
+    await page.click('[data-testid=chip-running]');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=queue-table] tbody tr').length <= 2 || /No jobs match/.test(document.body.textContent ?? ''));
+    await page.click('header.top nav >> text=Fairness');
+    await page.waitForSelector('[data-testid=allocation-heatmap] svg');
+    await shot(page, 'fairness-1000');
+    await page.click('header.top nav >> text=Cluster');
+    await page.waitForSelector('[data-testid=utilisation-chart] svg');
+    await shot(page, 'cluster-1000');
+    expect(seen.errors).toEqual([]);
+    expect(firstPaintMs).toBeLessThan(10_000);
+    await ctx.close();
+    ctx = undefined;
+  }, 150_000);
+});

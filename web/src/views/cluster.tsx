@@ -1,0 +1,138 @@
+import { useMemo } from 'preact/hooks';
+import type { ClusterHistory, ClusterView as ClusterData } from '../api';
+import { Chart, type ChartOption } from '../chart';
+import { typeColor } from '../colors';
+import { duration, int, pct } from '../format';
+import { Empty, ErrorBox, Section, Truncate, useLive } from '../ui';
+
+function utilisationOption(h: ClusterHistory, types: readonly string[]): ChartOption {
+  const from = new Date(h.from).getTime();
+  const x = (i: number): number => from + (i + 0.5) * h.bucketMs;
+  return {
+    animation: false,
+    color: h.types.map((t) => typeColor(types, t.type)),
+    grid: { left: 48, right: 16, top: 36, bottom: 32 },
+    legend: { top: 0, data: h.types.map((t) => t.type) },
+    tooltip: { trigger: 'axis', valueFormatter: (v: unknown) => pct(Number(v) / 100) },
+    xAxis: { type: 'time', min: from, max: new Date(h.to).getTime() },
+    yAxis: { type: 'value', min: 0, max: 100, name: '% busy', nameGap: 12, axisLabel: { formatter: '{value}%' } },
+    series: h.types.map((t) => ({
+      name: t.type,
+      type: 'line',
+      step: 'middle',
+      showSymbol: false,
+      lineStyle: { width: 2 },
+      data: t.busy.map((b, i) => [x(i), t.capacity > 0 ? Math.min(100, (100 * b) / t.capacity) : 0]),
+    })),
+  };
+}
+
+export function ClusterView() {
+  const cluster = useLive<ClusterData>('/api/v1/cluster');
+  const history = useLive<ClusterHistory>('/api/v1/cluster/history?minutes=30', 3000);
+  const c = cluster.data;
+  const types = useMemo(() => (c ? Object.keys(c.gpus).sort() : []), [c]);
+  const option = useMemo(() => (history.data ? utilisationOption(history.data, [...new Set([...types, ...history.data.types.map((t) => t.type)])]) : null), [history.data, types]);
+  const alive = c?.workers.filter((w) => w.state === 'alive') ?? [];
+  const gone = c?.workers.filter((w) => w.state !== 'alive') ?? [];
+
+  return (
+    <div class="cluster">
+      <ErrorBox error={cluster.error} what="Could not load the cluster" />
+      {c ? (
+        <div class="summary" data-testid="gpu-summary">
+          {types.length === 0 ? null : (
+            types.map((t) => {
+              const g = c.gpus[t]!;
+              return (
+                <div class="stat" style={{ borderTopColor: typeColor(types, t) }}>
+                  <div class="stat-label">
+                    <Truncate text={t} max="10rem" />
+                  </div>
+                  <div class="stat-value">
+                    {g.busy} / {g.total} <span class="muted">busy</span>
+                  </div>
+                  <div class="meter" aria-hidden="true">
+                    <span style={{ width: pct(g.total ? g.busy / g.total : 0), background: typeColor(types, t) }} />
+                  </div>
+                </div>
+              );
+            })
+          )}
+          <div class="stat">
+            <div class="stat-label">jobs, all tenants</div>
+            <div class="stat-value">
+              {int(c.jobs.running)} <span class="muted">running</span> · {int(c.jobs.queued)} <span class="muted">queued</span>
+            </div>
+            <div class="muted small">
+              policy {c.policy}, rounds of {duration(c.roundMs / 1000)}
+            </div>
+          </div>
+        </div>
+      ) : null}
+
+      <Section title="GPU utilisation, last 30 minutes">
+        {option && history.data && history.data.types.length > 0 ? (
+          <Chart option={option} height={220} label="busy GPUs per type over the last 30 minutes" testId="utilisation-chart" />
+        ) : history.data ? (
+          <Empty title="No GPUs yet.">Utilisation appears once a worker has registered.</Empty>
+        ) : (
+          <p class="muted">Loading…</p>
+        )}
+      </Section>
+
+      <Section title={`Workers (${alive.length} live${gone.length ? `, ${gone.length} gone` : ''})`}>
+        {c && c.workers.length === 0 ? (
+          <Empty title="No workers have registered.">
+            <p>
+              Start the server with <code>--local-workers N</code>, or run <code>rondo worker --server URL --token T --gpus v100:4</code> on each GPU machine.
+            </p>
+          </Empty>
+        ) : null}
+        <div class="workers">
+          {[...alive, ...gone].map((w) => (
+            <div class={`worker ${w.state}`} data-worker={w.id}>
+              <div class="worker-head">
+                <strong>
+                  <Truncate text={w.name} max="14rem" />
+                </strong>
+                <span class="muted">{w.id}</span>
+                {w.state !== 'alive' ? <span class="badge gone">gone</span> : null}
+              </div>
+              {w.gpus.map((g) => (
+                <div class="gpu-row">
+                  <span class="gpu-type" style={{ color: typeColor(types.length ? types : [g.type], g.type) }}>
+                    {g.type}
+                  </span>
+                  <div class="slots">
+                    {Array.from({ length: g.count }, (_, d) => {
+                      const r = w.running.find((x) => x.gpuType === g.type && x.devices.includes(d));
+                      const label = r ? (r.jobId ?? 'other tenant') : 'idle';
+                      const cls = r ? (r.jobId ? 'slot busy' : 'slot other') : 'slot idle';
+                      const style = r && r.jobId ? { background: typeColor(types.length ? types : [g.type], g.type) } : undefined;
+                      const body = (
+                        <>
+                          <span class="slot-dev">GPU {d}</span>
+                          <span class="slot-job">{label}</span>
+                        </>
+                      );
+                      return r?.jobId ? (
+                        <a class={cls} style={style} href={`#/jobs/${r.jobId}`} title={`${g.type} GPU ${d}: ${r.jobId}`}>
+                          {body}
+                        </a>
+                      ) : (
+                        <span class={cls} title={`${g.type} GPU ${d}: ${label}`}>
+                          {body}
+                        </span>
+                      );
+                    })}
+                  </div>
+                </div>
+              ))}
+            </div>
+          ))}
+        </div>
+      </Section>
+    </div>
+  );
+}

@@ -1,0 +1,267 @@
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { api, ApiError, type JobDetail, type LogLine, type Timeline } from '../api';
+import { Chart, echarts, type ChartOption } from '../chart';
+import { typeColor } from '../colors';
+import { duration, num, relative, when } from '../format';
+import { Empty, ErrorBox, Progress, Section, StateBadge, Truncate, useApp, useLive } from '../ui';
+import { CancelButton } from './queue';
+
+interface CustomApi {
+  value(dim: number): number;
+  coord(v: [number, number]): [number, number];
+  size(v: [number, number]): [number, number];
+  visual(name: 'color'): string;
+}
+
+/** One bar per attempt (the time the process ran) on its GPU type's row; thin ticks mark the rounds it was placed in. */
+function timelineOption(t: Timeline, types: readonly string[]): ChartOption {
+  const now = Date.now();
+  const bars = t.attempts
+    .filter((a) => a.startedAt)
+    .map((a) => ({
+      value: [types.indexOf(a.gpuType), new Date(a.startedAt!).getTime(), new Date(a.endedAt ?? now).getTime(), a.id],
+      itemStyle: { color: typeColor(types, a.gpuType) },
+      info: `attempt ${a.id} on ${a.workerName} (${a.gpuType} GPU ${a.devices.join(',')}): ${when(a.startedAt)} – ${a.endedAt ? when(a.endedAt) : 'now'}${a.endReason ? `, ${a.endReason}` : ', running'}`,
+    }));
+  const rounds = t.rounds.map((r) => ({
+    value: [types.indexOf(r.gpuType), new Date(r.start).getTime(), new Date(r.end).getTime(), r.round],
+    info: `round ${r.round} on ${r.workerId} (${r.gpuType})${r.leaseExtended ? ', lease extended' : ''}`,
+  }));
+  const start = new Date(t.submittedAt).getTime();
+  const end = Math.max(start + 1000, t.finishedAt ? new Date(t.finishedAt).getTime() : now);
+  const rect = (yOffset: number, hFrac: number) => (params: unknown, api: CustomApi) => {
+    const y = api.value(0);
+    const [x0, yc] = api.coord([api.value(1), y]);
+    const [x1] = api.coord([api.value(2), y]);
+    const h = api.size([0, 1])[1] * hFrac;
+    const shape = echarts.graphic.clipRectByRect(
+      { x: x0, y: yc - h / 2 + yOffset * api.size([0, 1])[1], width: Math.max(1, x1 - x0), height: h },
+      (params as { coordSys: { x: number; y: number; width: number; height: number } }).coordSys,
+    );
+    return shape ? { type: 'rect', shape, style: { fill: api.visual('color') } } : null;
+  };
+  return {
+    animation: false,
+    grid: { left: 72, right: 16, top: 8, bottom: 32 },
+    tooltip: { formatter: (p: { data: { info: string } }) => p.data.info },
+    xAxis: { type: 'time', min: start, max: end },
+    yAxis: { type: 'category', data: [...types] },
+    series: [
+      { type: 'custom', name: 'attempts', renderItem: rect(-0.1, 0.45), encode: { x: [1, 2], y: 0 }, data: bars },
+      { type: 'custom', name: 'rounds', renderItem: rect(0.25, 0.12), encode: { x: [1, 2], y: 0 }, itemStyle: { color: '#9a9a9a' }, data: rounds },
+    ],
+  };
+}
+
+function throughputOption(tp: Record<string, number>, types: readonly string[]): ChartOption {
+  const ks = Object.keys(tp).sort();
+  return {
+    animation: false,
+    grid: { left: 56, right: 16, top: 32, bottom: 28 },
+    tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v: unknown) => `${num(Number(v), 2)} steps/s` },
+    xAxis: { type: 'category', data: ks },
+    yAxis: { type: 'value', name: 'steps/s' },
+    series: [{ type: 'bar', barMaxWidth: 48, data: ks.map((k) => ({ value: tp[k], itemStyle: { color: typeColor(types, k) } })) }],
+  };
+}
+
+/** The job's captured output, fetched in pieces as it grows; follows the end unless the reader scrolled up. */
+function Logs(props: { id: string }) {
+  const { version } = useApp();
+  const [lines, setLines] = useState<LogLine[]>([]);
+  const [error, setError] = useState<ApiError | undefined>();
+  const after = useRef(0);
+  const busy = useRef(false);
+  const box = useRef<HTMLPreElement>(null);
+  useEffect(() => {
+    after.current = 0;
+    setLines([]);
+  }, [props.id]);
+  useEffect(() => {
+    if (busy.current) return;
+    busy.current = true;
+    const el = box.current;
+    const atEnd = !el || el.scrollTop + el.clientHeight >= el.scrollHeight - 8;
+    api<{ lines: LogLine[] }>('GET', `/api/v1/jobs/${encodeURIComponent(props.id)}/logs?after=${after.current}&limit=2000`)
+      .then((r) => {
+        setError(undefined);
+        if (r.lines.length === 0) return;
+        after.current = r.lines[r.lines.length - 1]!.id;
+        setLines((old) => [...old, ...r.lines].slice(-5000));
+        if (atEnd) requestAnimationFrame(() => box.current && (box.current.scrollTop = box.current.scrollHeight));
+      })
+      .catch((e: unknown) => setError(e instanceof ApiError ? e : new ApiError(0, 'E_CLIENT', String(e))))
+      .finally(() => (busy.current = false));
+  }, [props.id, version]);
+  return (
+    <>
+      <ErrorBox error={error} what="Could not load the logs" />
+      {lines.length === 0 ? (
+        <Empty title="No output yet.">Lines the job prints on stdout and stderr appear here as it runs.</Empty>
+      ) : (
+        <pre class="logs" ref={box} data-testid="logs" tabIndex={0} aria-label="job output">
+          {lines.map((l) => (
+            <div class={`log-${l.stream}`}>
+              <span class="log-time">{new Date(l.at).toLocaleTimeString()}</span> {l.text}
+            </div>
+          ))}
+        </pre>
+      )}
+    </>
+  );
+}
+
+export function JobView(props: { id: string }) {
+  const id = props.id;
+  const job = useLive<JobDetail>(`/api/v1/jobs/${encodeURIComponent(id)}`);
+  const tl = useLive<Timeline>(`/api/v1/jobs/${encodeURIComponent(id)}/timeline`, 1500);
+  const j = job.data;
+  const types = useMemo(() => {
+    const t = tl.data;
+    return t ? [...new Set([...t.attempts.map((a) => a.gpuType), ...t.rounds.map((r) => r.gpuType), ...Object.keys(t.throughputs)])].sort() : [];
+  }, [tl.data]);
+  const timeline = useMemo(() => (tl.data && types.length ? timelineOption(tl.data, types) : null), [tl.data, types]);
+  const throughput = useMemo(() => (tl.data && Object.keys(tl.data.throughputs).length ? throughputOption(tl.data.throughputs, types) : null), [tl.data, types]);
+
+  if (job.error && !j) {
+    return (
+      <div class="job-page">
+        <p>
+          <a href="#/queue">← Queue</a>
+        </p>
+        <ErrorBox error={job.error} what={`Job ${id}`} />
+      </div>
+    );
+  }
+  if (!j) return <p class="muted">Loading…</p>;
+  const ran = tl.data?.attempts.filter((a) => a.startedAt) ?? [];
+  return (
+    <div class="job-page" data-job={j.id} data-state={j.state}>
+      <p class="crumbs">
+        <a href="#/queue">← Queue</a>
+      </p>
+      <header class="job-head card">
+        <div class="job-title">
+          <h1>
+            {j.id}
+            {j.name ? (
+              <>
+                {' '}
+                <Truncate text={j.name} max="32rem" class="job-name-big" />
+              </>
+            ) : null}
+          </h1>
+          <StateBadge state={j.state} cancelling={j.cancelRequested} />
+          <CancelButton job={j} onDone={job.reload} />
+        </div>
+        <dl class="facts">
+          <div>
+            <dt>Tenant</dt>
+            <dd>
+              <Truncate text={j.tenant} max="12rem" />
+            </dd>
+          </div>
+          <div>
+            <dt>Progress</dt>
+            <dd>
+              <Progress done={j.stepsDone} total={j.totalSteps} />
+            </dd>
+          </div>
+          <div>
+            <dt>GPUs</dt>
+            <dd>
+              {j.scaleFactor} × {j.gpuTypes ? j.gpuTypes.join(', ') : 'any type'}
+            </dd>
+          </div>
+          <div>
+            <dt>Submitted</dt>
+            <dd title={j.submittedAt}>
+              {when(j.submittedAt)} <span class="muted">({relative(j.submittedAt)})</span>
+            </dd>
+          </div>
+          <div>
+            <dt>{j.finishedAt ? 'Finished' : 'Started'}</dt>
+            <dd>{j.finishedAt ? `${when(j.finishedAt)} (took ${duration((new Date(j.finishedAt).getTime() - new Date(j.submittedAt).getTime()) / 1000)})` : when(j.startedAt)}</dd>
+          </div>
+          <div>
+            <dt>Attempts</dt>
+            <dd>{j.attempts}</dd>
+          </div>
+        </dl>
+        <div class="command">
+          <span class="muted">command</span> <Truncate text={j.command.join(' ')} class="mono" max="100%" />
+          <span class="muted">in</span> <Truncate text={j.cwd} class="mono" max="24rem" />
+        </div>
+        {j.failure ? (
+          <div class="error" role="alert">
+            Failed{j.exitCode !== null ? ` (exit code ${j.exitCode})` : ''}: {j.failure}
+          </div>
+        ) : null}
+      </header>
+
+      <div class="two-col">
+        <Section title="Timeline: attempts and rounds by GPU type">
+          <ErrorBox error={tl.error} what="Could not load the timeline" />
+          {timeline ? (
+            <>
+              <Chart option={timeline} height={70 + 44 * types.length} label="timeline of the job's attempts and rounds" testId="timeline-chart" />
+              <p class="muted small">Thick bars: the process ran; thin grey bars: rounds in which the job held GPUs.</p>
+            </>
+          ) : tl.data ? (
+            <Empty title="Not placed yet.">The job has waited since {when(j.submittedAt)}; it appears here once a round gives it GPUs.</Empty>
+          ) : null}
+        </Section>
+        <Section title="Throughput per GPU type">
+          {throughput ? (
+            <Chart option={throughput} height={180} label="measured throughput per GPU type" testId="throughput-chart" />
+          ) : (
+            <Empty title="No throughput reported yet.">Jobs report steps/s through the Rondo client or a RONDO_PROGRESS line.</Empty>
+          )}
+        </Section>
+      </div>
+
+      {ran.length > 0 ? (
+        <Section title="Attempts">
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">#</th>
+                  <th scope="col">Worker</th>
+                  <th scope="col">GPU</th>
+                  <th scope="col">Ran</th>
+                  <th scope="col">Ended</th>
+                  <th scope="col" class="num">
+                    From step
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {ran.map((a) => (
+                  <tr>
+                    <td>{a.id}</td>
+                    <td>
+                      <Truncate text={a.workerName} max="12rem" />
+                    </td>
+                    <td>
+                      {a.gpuType} {a.devices.join(',')}
+                    </td>
+                    <td>
+                      {when(a.startedAt)} – {a.endedAt ? when(a.endedAt) : 'now'}
+                    </td>
+                    <td>{a.endReason ?? (a.state === 'running' ? 'running' : a.state)}</td>
+                    <td class="num">{a.stepsAtStart}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </Section>
+      ) : null}
+
+      <Section title="Logs">
+        <Logs id={j.id} />
+      </Section>
+    </div>
+  );
+}
