@@ -261,8 +261,10 @@ describe.skipIf(!have)('dashboard in a browser', () => {
     // A revoked token sends the user back to the login screen with the reason.
     const tokens = await s.admin.get<{ tokens: Array<{ id: number; tenant: string | null }> }>('/api/v1/tokens');
     await s.admin.request('DELETE', `/api/v1/tokens/${tokens.tokens.find((t) => t.tenant === 'alice')!.id}`);
-    await page.goto(`${s.url}/#/queue`);
-    await page.reload();
+    // (the revocation is a change: the open page hears of it, refetches, gets 401)
+    await page.waitForSelector('.login-card .error');
+    expect(await page.textContent('.login-card .error')).toMatch(/Signed out: the server rejected the token/);
+    await page.reload(); // the reason survives a reload of the tab
     await page.waitForSelector('.login-card .error');
     expect(await page.textContent('.login-card .error')).toMatch(/Signed out: the server rejected the token/);
     await shot(page, 'signed-out');

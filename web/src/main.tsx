@@ -161,10 +161,18 @@ function Shell(props: { me: WhoAmI; onOut: () => void }) {
   );
 }
 
+const NOTICE_KEY = 'rondo.notice';
+
 function Root() {
   const [me, setMe] = useState<WhoAmI | null>(null);
   const [checking, setChecking] = useState(savedToken() !== null);
-  const [notice, setNotice] = useState<string | null>(null);
+  // Why the tab was signed out; kept in the tab's session storage so that a reload still says it.
+  const [notice, setNoticeState] = useState<string | null>(sessionStorage.getItem(NOTICE_KEY));
+  const setNotice = (n: string | null): void => {
+    if (n === null) sessionStorage.removeItem(NOTICE_KEY);
+    else sessionStorage.setItem(NOTICE_KEY, n);
+    setNoticeState(n);
+  };
   useEffect(() => {
     setUnauthorizedHandler((message) => {
       saveToken(null);
@@ -173,7 +181,10 @@ function Root() {
     });
     if (savedToken() === null) return;
     api<WhoAmI>('GET', '/api/v1/whoami')
-      .then(setMe)
+      .then((m) => {
+        setNotice(null);
+        setMe(m);
+      })
       .catch((e: unknown) => {
         if (!(e instanceof ApiError && e.status === 401)) setNotice(e instanceof Error ? e.message : String(e));
       })
