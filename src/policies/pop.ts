@@ -4,7 +4,8 @@ import type { Policy, PolicyJob, PolicyResult, PolicySnapshot } from './types.js
 
 /**
  * POP (Narayanan et al., SOSP'21): split the jobs and the GPUs into k random sub-problems, let the policy allocate
- * each on its own, and join the allocations. Jobs are spread as evenly as possible (sizes differ by at most one);
+ * each on its own, and join the allocations. Jobs are spread as evenly as possible (sizes differ by at most one,
+ * and each kind of job is spread evenly too: a stratified random split, see `assignPartitions`);
  * each type's GPUs are split as evenly as possible (the remainders of successive types go to successive
  * partitions). The joined allocation is valid: partitions hold disjoint jobs and together no more GPUs than the
  * cluster.
@@ -55,8 +56,19 @@ function readState(raw: unknown, k: number): PopState | undefined {
   return s.k === k ? s : undefined;
 }
 
-/** Partition of every job (index into `jobs`), balanced to within one job. */
-export function assignPartitions(jobs: readonly PolicyJob[], k: number, seed: number, previous?: ReadonlyMap<string, number>): Int32Array {
+/**
+ * Partition of every job (index into `jobs`), balanced to within one job. New jobs are dealt out stratified: sorted
+ * by `stratum` (jobs alike for the policy), then by a seeded hash within it, and handed in turn to the smallest
+ * partition (scanning on from the last one used), so every partition gets about the same mix of each kind of job.
+ * A purely random split leaves some partitions with a harder mix, and a max-min objective is set by the worst one.
+ */
+export function assignPartitions(
+  jobs: readonly PolicyJob[],
+  k: number,
+  seed: number,
+  previous?: ReadonlyMap<string, number>,
+  stratum: (job: PolicyJob) => string = () => '',
+): Int32Array {
   const n = jobs.length;
   const part = new Int32Array(n).fill(-1);
   const members: number[][] = Array.from({ length: k }, () => []);
@@ -70,16 +82,31 @@ export function assignPartitions(jobs: readonly PolicyJob[], k: number, seed: nu
     } else fresh.push(j);
   }
   const byHash = (a: number, b: number): number => hash[a]! - hash[b]! || (jobs[a]!.id < jobs[b]!.id ? -1 : 1);
-  fresh.sort(byHash);
-  const smallest = (): number => {
-    let best = 0;
-    for (let p = 1; p < k; p++) if (members[p]!.length < members[best]!.length) best = p;
+  const strata = fresh.map((j) => stratum(jobs[j]!));
+  const strataHash = new Map<string, number>();
+  for (const key of strata) if (!strataHash.has(key)) strataHash.set(key, hashId(seed + 1, key));
+  const order = fresh.map((_, i) => i);
+  order.sort((x, y) => {
+    const a = strata[x]!;
+    const b = strata[y]!;
+    if (a !== b) return strataHash.get(a)! - strataHash.get(b)! || (a < b ? -1 : 1);
+    return byHash(fresh[x]!, fresh[y]!);
+  });
+  const smallest = (from = 0): number => {
+    let best = from % k;
+    for (let i = 1; i < k; i++) {
+      const p = (from + i) % k;
+      if (members[p]!.length < members[best]!.length) best = p;
+    }
     return best;
   };
-  for (const j of fresh) {
-    const p = smallest();
+  let cursor = 0;
+  for (const i of order) {
+    const j = fresh[i]!;
+    const p = smallest(cursor);
     part[j] = p;
     members[p]!.push(j);
+    cursor = p + 1;
   }
   for (;;) {
     let lo = smallest();
@@ -134,6 +161,11 @@ export function effectivePartitions(snapshot: PolicySnapshot, k: number): number
   return Math.max(1, limit);
 }
 
+/** Jobs alike for every policy here: same job type, scale factor, weight and throughput row. */
+function stratumOf(job: PolicyJob): string {
+  return `${job.jobType}\u0000${job.scaleFactor}\u0000${job.priorityWeight}\u0000${job.throughput.join(',')}`;
+}
+
 export function createPopPolicy(inner: Policy, kMax: number, opts: PopOptions = {}): Policy {
   if (!Number.isInteger(kMax) || kMax < 1) {
     throw new RondoError({ code: 'E_USAGE', problem: `POP needs a whole number of partitions >= 1, got ${kMax}`, hint: 'e.g. --partitions 8' });
@@ -145,7 +177,7 @@ export function createPopPolicy(inner: Policy, kMax: number, opts: PopOptions = 
       const k = effectivePartitions(snapshot, kMax);
       const prev = readState(snapshot.state, k);
       const prevAssign = prev ? new Map(prev.assign) : undefined;
-      const part = assignPartitions(snapshot.jobs, k, seed, prevAssign);
+      const part = assignPartitions(snapshot.jobs, k, seed, prevAssign, stratumOf);
       const clusters = splitCluster(snapshot.cluster, k);
       const jobsOf: PolicyJob[][] = Array.from({ length: k }, () => []);
       // Snapshot order (arrival order) is kept inside each partition; FIFO policies rely on it.
