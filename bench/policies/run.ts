@@ -15,7 +15,7 @@ import { makeCluster } from '../../src/model/index.js';
 import { finishClassAllocation } from '../../src/policies/common.js';
 import { solveLas } from '../../src/policies/las.js';
 import type { PolicyJob, PolicySnapshot } from '../../src/policies/types.js';
-import { initSolver } from '../../src/solver/index.js';
+import { configureSolveCache, initSolver } from '../../src/solver/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root: the first folder up from here with Rondo's package.json (also when run from a build dir). */
@@ -136,6 +136,8 @@ function measure(s: PolicySnapshot, formulation: 'classes' | 'per-job'): { build
 
 async function main(): Promise<void> {
   await initSolver();
+  // Time the solver itself, not the memo of identical models (src/solver/cache.ts).
+  configureSolveCache({ maxBytes: 0 });
   const { rows, source } = jobTable();
   // V8 first runs WASM through its baseline compiler and optimises hot functions in the background; a long-running
   // simulator sees the optimised code, so let the tier-up happen before timing anything.

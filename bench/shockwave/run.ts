@@ -21,7 +21,7 @@ import { tableThroughputs } from '../../src/sim/throughput.js';
 import { simulate } from '../../src/sim/index.js';
 import { createShockwavePolicy } from '../../src/policies/shockwave.js';
 import type { Policy } from '../../src/policies/types.js';
-import { initSolver } from '../../src/solver/index.js';
+import { configureSolveCache, initSolver } from '../../src/solver/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 function findRoot(): string {
@@ -60,6 +60,8 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   await initSolver();
+  // Time the solver itself, not the memo of identical models (src/solver/cache.ts).
+  configureSolveCache({ maxBytes: 0 });
   const jobs = readJobs(join(root, TRACE)).jobs;
   const table = parseThroughputs(readFileSync(join(root, 'data/shockwave/tacc_throughputs.json'), 'utf8'));
   const rows: Array<Record<string, number | string>> = [];

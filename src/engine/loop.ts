@@ -52,6 +52,12 @@ export interface EngineConfig {
   readonly seed?: number;
   /** Stop once every job with arrival index in [start, end) has finished (Gavel's measurement window). */
   readonly window?: { readonly start: number; readonly end: number };
+  /**
+   * Seconds. Stop as soon as the window's average JCT is certain to exceed this (a saturated operating point whose
+   * queue only grows): an arrived, unfinished window job has JCT >= now - arrival, and the average divides by the
+   * whole window size. Saves the hours a sweep would spend draining a queue that is off the chart anyway.
+   */
+  readonly jctCap?: number;
   readonly maxRounds?: number;
   /** Consecutive failed rounds after which a job is dropped (Gavel: 5). */
   readonly maxFailures?: number;
@@ -104,7 +110,7 @@ export interface JobRecord {
   activeJobSeconds: number;
 }
 
-export type StopReason = 'drained' | 'window' | 'maxRounds' | 'aborted';
+export type StopReason = 'drained' | 'window' | 'jctCap' | 'maxRounds' | 'aborted';
 
 export interface EngineResult {
   readonly cluster: ClusterSpec;
@@ -243,6 +249,21 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
 
   const inWindow = (i: number): boolean => !!cfg.window && i >= cfg.window.start && i < cfg.window.end;
 
+  // For `jctCap`: window jobs that arrived and are unfinished (count, sum of arrival times), and the JCTs of those
+  // that finished. Failed and cancelled jobs have no JCT and leave both sums.
+  const windowSize = cfg.window ? Math.max(0, cfg.window.end - cfg.window.start) : 0;
+  let windowOpen = 0;
+  let windowOpenArrivals = 0;
+  let windowJctSum = 0;
+  const closeWindowJob = (rec: JobRecord): void => {
+    if (!inWindow(rec.index)) return;
+    windowOpen--;
+    windowOpenArrivals -= rec.arrivalTime;
+    if (rec.finishTime !== undefined) windowJctSum += rec.finishTime - rec.arrivalTime;
+  };
+  const overJctCap = (): boolean =>
+    cfg.jctCap !== undefined && windowSize > 0 && (windowJctSum + windowOpen * now - windowOpenArrivals) / windowSize > cfg.jctCap;
+
   const admit = (jobs: readonly Job[]): void => {
     if (jobs.length === 0) return;
     for (const job of jobs) {
@@ -270,6 +291,10 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
         activeJobSeconds: 0,
       };
       if (keepHistory) records.push(rec);
+      if (inWindow(rec.index)) {
+        windowOpen++;
+        windowOpenArrivals += rec.arrivalTime;
+      }
       active.set(job.id, { job, rec, throughput, row: { key: job.id, jobIds: [job.id], scaleFactor: job.scaleFactor, throughput } });
       cfg.observer?.onJobArrived?.(job.id, job.arrivalTime);
     }
@@ -424,6 +449,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       gone.push(id);
       finishedCount++;
       if (windowLeft > 0 && inWindow(act.rec.index)) windowLeft--;
+      closeWindowJob(act.rec);
       cfg.observer?.onJobRemoved?.(id, now, 'cancelled');
       await executor.release?.(id);
     }
@@ -451,6 +477,10 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     }
     if (windowLeft === 0) {
       stopReason = 'window';
+      break;
+    }
+    if (overJctCap()) {
+      stopReason = 'jctCap';
       break;
     }
     if (cfg.maxRounds !== undefined && round >= cfg.maxRounds) {
@@ -604,6 +634,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
         active.delete(j);
         finishedCount++;
         if (windowLeft > 0 && inWindow(act.rec.index)) windowLeft--;
+        closeWindowJob(act.rec);
         if (act.rec.finishTime !== undefined) cfg.observer?.onJobFinished?.(j, act.rec.finishTime);
         else cfg.observer?.onJobRemoved?.(j, now, 'failed');
         await executor.release?.(j);

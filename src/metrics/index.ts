@@ -40,7 +40,15 @@ export interface RunMetrics {
   readonly completedWindowJobs: number;
   /** Jobs dropped after repeated failures (real executors only; never in simulation). */
   readonly failedJobs: number;
+  /** Mean over the window jobs that finished. */
   readonly avgJctHours: number | null;
+  /**
+   * What the window's average JCT is at least, counting each arrived unfinished window job at (end - arrival) and
+   * dividing by the window size; equals `avgJctHours` when every window job finished. Null without a window.
+   */
+  readonly avgJctLowerBoundHours: number | null;
+  /** The run stopped early because the lower bound passed the JCT cap: an overloaded operating point. */
+  readonly saturated: boolean;
   readonly medianJctHours: number | null;
   readonly p95JctHours: number | null;
   readonly p99JctHours: number | null;
@@ -142,6 +150,17 @@ export function computeMetrics(
   const jcts = done.map((j) => j.jctSeconds!).sort((a, b) => a - b);
   const h = (s: number | null): number | null => (s === null ? null : s / 3600);
   const avg = jcts.length ? jcts.reduce((a, b) => a + b, 0) / jcts.length : null;
+  let lowerBound: number | null = null;
+  if (w) {
+    const cancelled = new Set(result.jobs.filter((r) => r.cancelled).map((r) => r.id));
+    let sum = 0;
+    for (const j of win) {
+      if (j.jctSeconds !== null) sum += j.jctSeconds;
+      else if (!j.failed && !cancelled.has(j.id)) sum += Math.max(0, result.endTime - j.arrivalTime);
+    }
+    const size = Math.max(0, w.end - w.start);
+    lowerBound = size > 0 ? sum / size : null;
+  }
   const rhos = done.map((j) => j.rho).filter((x): x is number => x !== null);
 
   const firstArrival = result.jobs.length ? Math.min(...result.jobs.map((j) => j.arrivalTime)) : result.startTime;
@@ -198,6 +217,8 @@ export function computeMetrics(
     completedWindowJobs: done.length,
     failedJobs: result.jobs.filter((j) => j.failed).length,
     avgJctHours: h(avg),
+    avgJctLowerBoundHours: h(lowerBound),
+    saturated: result.stopReason === 'jctCap',
     medianJctHours: h(quantile(jcts, 0.5)),
     p95JctHours: h(quantile(jcts, 0.95)),
     p99JctHours: h(quantile(jcts, 0.99)),

@@ -40,13 +40,27 @@ function base(title: string): echarts.EChartsOption {
 
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-/** Average JCT against input rate: the mean over seeds as a line, each seed as a dot (the spread). */
+/** A sweep row's average JCT: the lower bound for a saturated run (stopped at the JCT cap), else the average. */
+export function rowJct(r: SummaryRow): number | null {
+  return r.saturated ? r.avgJctLowerBoundHours : r.avgJctHours;
+}
+
+const SATURATED_SYMBOL = 'triangle';
+
+/**
+ * Average JCT against input rate: the mean over seeds as a line, each seed as a dot (the spread). A run stopped at
+ * the JCT cap contributes its lower bound and is drawn as a triangle, as is a mean that includes one.
+ */
 export function jctVsRate(rows: readonly SummaryRow[], policies: readonly string[]): Chart {
   const colour = colourOf(policies);
   const series: echarts.SeriesOption[] = [];
+  let anySaturated = false;
   for (const p of policies) {
-    const mine = rows.filter((r) => r.policy === p && r.rate !== null && r.avgJctHours !== null);
+    const mine = rows.filter((r) => r.policy === p && r.rate !== null && rowJct(r) !== null);
     const rates = [...new Set(mine.map((r) => r.rate!))].sort((a, b) => a - b);
+    const atRate = (x: number): SummaryRow[] => mine.filter((r) => r.rate === x);
+    anySaturated ||= mine.some((r) => r.saturated);
+    const mark = (saturated: boolean, size: number): Record<string, unknown> => (saturated ? { symbol: SATURATED_SYMBOL, symbolSize: size } : {});
     series.push({
       name: p,
       type: 'line',
@@ -54,20 +68,25 @@ export function jctVsRate(rows: readonly SummaryRow[], policies: readonly string
       symbolSize: 6,
       lineStyle: { width: 2.5, color: colour(p), type: policies.indexOf(p) % 2 ? 'solid' : 'dashed' },
       itemStyle: { color: colour(p) },
-      data: rates.map((x) => [x, mean(mine.filter((r) => r.rate === x).map((r) => r.avgJctHours!))]),
+      data: rates.map((x) => ({
+        value: [x, mean(atRate(x).map((r) => rowJct(r)!))],
+        ...mark(atRate(x).some((r) => r.saturated), 12),
+      })),
     });
     series.push({
       name: p,
       type: 'scatter',
       symbolSize: 5,
       itemStyle: { color: colour(p), opacity: 0.45 },
-      data: mine.map((r) => [r.rate!, r.avgJctHours!]),
+      data: mine.map((r) => ({ value: [r.rate!, rowJct(r)!], ...mark(r.saturated, 9) })),
     });
   }
   return {
     id: 'jct-vs-rate',
     title: 'Average JCT vs input job rate',
-    caption: 'Mean over seeds (line) and each seed (dots). Lower is better.',
+    caption:
+      'Mean over seeds (line) and each seed (dots). Lower is better.' +
+      (anySaturated ? ' Triangles: overloaded runs stopped at the JCT cap; the average JCT there is at least the value drawn.' : ''),
     width: 760,
     height: 440,
     option: {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { RondoError } from '../model/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { buildCharts, renderSvg, type Chart } from './charts.js';
+import { buildCharts, renderSvg, rowJct, type Chart } from './charts.js';
 import { reportDataFromSimulations, type ReportData } from './data.js';
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -19,10 +19,14 @@ function sweepTable(data: ReportData): string {
   const policies = [...new Set(rows.map((r) => r.policy))];
   const rates = [...new Set(rows.map((r) => r.rate))].sort((a, b) => (a ?? 0) - (b ?? 0));
   const cell = (p: string, rate: number | null): string => {
-    const xs = rows.filter((r) => r.policy === p && r.rate === rate && r.avgJctHours !== null).map((r) => r.avgJctHours!);
-    if (!xs.length) return '<td>–</td>';
+    const mine = rows.filter((r) => r.policy === p && r.rate === rate && rowJct(r) !== null);
+    if (!mine.length) return '<td>–</td>';
+    const xs = mine.map((r) => rowJct(r)!);
     const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-    return `<td title="${xs.length} seed(s): ${xs.map((x) => x.toFixed(2)).join(', ')}">${m.toFixed(2)}</td>`;
+    // A saturated seed (stopped at the JCT cap) gives a lower bound, and so does any mean that includes it.
+    const ge = (saturated: boolean): string => (saturated ? '≥ ' : '');
+    const seeds = mine.map((r) => `${ge(r.saturated)}${rowJct(r)!.toFixed(2)}`).join(', ');
+    return `<td title="${xs.length} seed(s): ${seeds}">${ge(mine.some((r) => r.saturated))}${m.toFixed(2)}</td>`;
   };
   return `<h2>Average JCT (hours), mean over seeds</h2>
 <table><thead><tr><th>policy \\ rate (jobs/h)</th>${rates.map((r) => `<th>${r ?? 'trace'}</th>`).join('')}</tr></thead>
@@ -38,7 +42,7 @@ function runsTable(data: ReportData): string {
       esc(r.policy),
       r.seed ?? '–',
       `${num(s.completedWindowJobs, 0)} / ${num(s.windowJobs, 0)}`,
-      num(s.avgJctHours, 3),
+      s.saturated === true ? `≥ ${num(s.avgJctLowerBoundHours, 3)}` : num(s.avgJctHours, 3),
       num(s.medianJctHours),
       num(s.p99JctHours),
       num(s.makespanHours),

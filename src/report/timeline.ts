@@ -62,6 +62,7 @@ export async function recordTimeline(input: SimulationInput, output: SimulationO
     ...(input.roundDuration !== undefined ? { roundDuration: input.roundDuration } : {}),
     ...(input.minReallocationInterval !== undefined ? { minReallocationInterval: input.minReallocationInterval } : {}),
     ...(input.window ? { window: input.window } : {}),
+    ...(input.jctCapHours !== undefined ? { jctCap: input.jctCapHours * 3600 } : {}),
     ...(input.maxRounds !== undefined ? { maxRounds: input.maxRounds } : {}),
     ...(input.recomputeWhenIdle !== undefined ? { recomputeWhenIdle: input.recomputeWhenIdle } : {}),
     ...(input.prices ? { prices: input.prices } : {}),

@@ -38,6 +38,11 @@ export interface SimulationInput {
   readonly seed?: number;
   /** Measurement window by arrival index [start, end): the run stops when all of these jobs finished. */
   readonly window?: { readonly start: number; readonly end: number };
+  /**
+   * Hours. Stop once the window's average JCT is certain to exceed this (see `EngineConfig.jctCap`); the summary
+   * then reports `saturated` and the lower bound `avgJctLowerBoundHours`.
+   */
+  readonly jctCapHours?: number;
   /** Skip jobs whose (job type, scale factor) has no throughput on any cluster type, instead of failing. */
   readonly dropUnknown?: boolean;
   /** Skip jobs needing more GPUs than any usable type has, instead of failing. */
@@ -182,6 +187,7 @@ export async function simulate(input: SimulationInput): Promise<SimulationOutput
     ...(input.roundDuration !== undefined ? { roundDuration: input.roundDuration } : {}),
     ...(input.minReallocationInterval !== undefined ? { minReallocationInterval: input.minReallocationInterval } : {}),
     ...(input.window ? { window: input.window } : {}),
+    ...(input.jctCapHours !== undefined ? { jctCap: input.jctCapHours * 3600 } : {}),
     ...(input.maxRounds !== undefined ? { maxRounds: input.maxRounds } : {}),
     ...(input.recomputeWhenIdle !== undefined ? { recomputeWhenIdle: input.recomputeWhenIdle } : {}),
     ...(input.prices ? { prices: input.prices } : {}),

@@ -1,6 +1,7 @@
 import type { Highs } from 'highs';
 import { RondoError } from '../model/errors.js';
 import { activeHighs, afterSolve, isAbort, recycleHighs } from './highs-runtime.js';
+import { lookupSolve, solveCacheEnabled, storeSolve, type CachedSolution, type ModelWords } from './cache.js';
 
 /**
  * A small LP/MILP layer over HiGHS. Models are built with typed arrays (columns with bounds and costs, rows in
@@ -44,6 +45,11 @@ export interface SolveOptions {
   readonly warmStart?: WarmStart;
   /** MIP relative gap (MILP only). */
   readonly mipGap?: number;
+  /**
+   * Default true: reuse the answer of an identical earlier solve (see cache.ts; exact, since HiGHS is
+   * deterministic). Solves with a time limit or a warm start are never cached.
+   */
+  readonly cache?: boolean;
 }
 
 export interface LpResult {
@@ -248,6 +254,45 @@ export class LpBuilder {
     } as Parameters<Highs['createModel']>[0];
   }
 
+  /**
+   * @internal Every number defining the model and the options that change its answer, as 32-bit words (the solve
+   * cache's key). Infinite bounds keep their IEEE bits; names do not change the answer and are left out.
+   */
+  modelWords(options: SolveOptions): ModelWords {
+    const f64 = [this.cost, this.lower, this.upper, this.rowLower, this.rowUpper, this.values];
+    const i32 = [this.starts, this.indices];
+    const opts = new Float64Array([
+      this.sense === 'max' ? 1 : 0,
+      this.cost.n,
+      this.rowLower.n,
+      this.indices.n,
+      ['simplex', 'ipm', 'choose'].indexOf(options.method ?? 'simplex'),
+      options.crossover === undefined ? -1 : options.crossover ? 1 : 0,
+      options.presolve === undefined ? -1 : options.presolve ? 1 : 0,
+      options.feasibilityTolerance ?? -1,
+      options.ipmTolerance ?? -1,
+      options.mipGap ?? -1,
+    ]);
+    let n = opts.length * 2 + this.integer.length;
+    for (const a of f64) n += a.n * 2;
+    for (const a of i32) n += a.n;
+    const words = new Uint32Array(n);
+    let at = 0;
+    const putF64 = (a: Float64Array): void => {
+      words.set(new Uint32Array(a.buffer, a.byteOffset, a.length * 2), at);
+      at += a.length * 2;
+    };
+    putF64(opts);
+    for (const a of f64) putF64(a.view());
+    for (const a of i32) {
+      const v = a.view();
+      words.set(new Uint32Array(v.buffer, v.byteOffset, v.length), at);
+      at += v.length;
+    }
+    words.set(this.integer, at);
+    return { words };
+  }
+
   /** @internal */
   bounds(): { rowLower: Float64Array; rowUpper: Float64Array } {
     return { rowLower: this.rowLower.view(), rowUpper: this.rowUpper.view() };
@@ -287,9 +332,43 @@ function trivial(lp: LpBuilder, t0: number): LpResult {
   };
 }
 
+function fromCache(lp: LpBuilder, hit: CachedSolution, t0: number): LpResult {
+  const names = lp.columnNames();
+  const x = hit.x;
+  return {
+    status: 'optimal',
+    objective: hit.objective,
+    x,
+    rowValue: hit.rowValue,
+    rowDual: hit.rowDual,
+    warmStart: hit.warmStart,
+    solveSeconds: (performance.now() - t0) / 1000,
+    value(name: string): number {
+      const j = names.get(name);
+      if (j === undefined) throw new RondoError({ code: 'E_SOLVER', problem: `no column named ${name}` });
+      return x[j]!;
+    },
+  };
+}
+
 function solveBuilt(lp: LpBuilder, options: SolveOptions, retry: boolean): LpResult {
   const t0 = performance.now();
   if (lp.numCols === 0) return trivial(lp, t0);
+  // Only complete, deterministic solves are memoised: a time limit or a warm start can change the answer.
+  const cacheable = solveCacheEnabled() && options.cache !== false && options.timeLimit === undefined && options.warmStart === undefined;
+  const key = cacheable ? lp.modelWords(options) : undefined;
+  if (key) {
+    const hit = lookupSolve(key);
+    if (hit) return fromCache(lp, hit, t0);
+  }
+  const result = solveUncached(lp, options, retry, t0);
+  if (key && result.status === 'optimal') {
+    storeSolve(key, { objective: result.objective, x: result.x, rowValue: result.rowValue, rowDual: result.rowDual, warmStart: result.warmStart });
+  }
+  return result;
+}
+
+function solveUncached(lp: LpBuilder, options: SolveOptions, retry: boolean, t0: number): LpResult {
   const highs = activeHighs();
   let model: ReturnType<Highs['createModel']> | undefined;
   try {
@@ -361,7 +440,7 @@ function solveBuilt(lp: LpBuilder, options: SolveOptions, retry: boolean): LpRes
       // The instance is dead. Swap to the standby and try once more on a fresh heap.
       model = undefined;
       const swapped = recycleHighs('aborted');
-      if (swapped && retry) return solveBuilt(lp, options, false);
+      if (swapped && retry) return solveUncached(lp, options, false, t0);
       throw new RondoError({
         code: 'E_SOLVER',
         problem: `the LP solver aborted (${(e as Error).message})`,

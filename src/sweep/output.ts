@@ -27,6 +27,9 @@ export interface SummaryRow {
   readonly seed: number;
   readonly vary: Readonly<Record<string, string>>;
   readonly avgJctHours: number | null;
+  /** Equals avgJctHours for a complete run; for a saturated one (stopped at the JCT cap) what the average is at least. */
+  readonly avgJctLowerBoundHours: number | null;
+  readonly saturated: boolean;
   readonly medianJctHours: number | null;
   readonly p95JctHours: number | null;
   readonly p99JctHours: number | null;
@@ -110,7 +113,7 @@ export function isFinished(dir: string, point: SweepPoint, hash: string): boolea
 }
 
 export function summaryRow(doc: PointDoc): SummaryRow {
-  const s = doc.summary as Record<string, number | string | null | undefined>;
+  const s = doc.summary as Record<string, number | string | boolean | null | undefined>;
   const n = (k: string): number | null => (typeof s[k] === 'number' ? (s[k] as number) : null);
   return {
     key: doc.key,
@@ -119,6 +122,8 @@ export function summaryRow(doc: PointDoc): SummaryRow {
     seed: doc.point.seed,
     vary: doc.point.vary,
     avgJctHours: n('avgJctHours'),
+    avgJctLowerBoundHours: n('avgJctLowerBoundHours'),
+    saturated: s.saturated === true,
     medianJctHours: n('medianJctHours'),
     p95JctHours: n('p95JctHours'),
     p99JctHours: n('p99JctHours'),

@@ -22,6 +22,7 @@ export interface WorkloadFlags {
   gavelRng?: boolean;
   limit?: string;
   window?: string;
+  jctCap?: string;
   seed: string;
   cluster: string;
   gpusPerServer?: string;
@@ -49,6 +50,7 @@ export function addWorkloadOptions(cmd: Command): Command {
     .option('--gavel-rng', "generate with Python's random and Gavel's seeds: the exact jobs Gavel's simulator generates")
     .option('--limit <n>', 'generate at most n jobs')
     .option('--window <start:end>', 'measurement window by arrival index [start, end) among the jobs simulated (after skips): run until all of these finish')
+    .option('--jct-cap <hours>', "stop once the measured jobs' average JCT is certain to exceed this (an overloaded point): reports the lower bound, marked saturated")
     .option('--seed <n>', 'seed for generation and random tie-breaking', '0')
     .option('--cluster <spec>', 'GPUs per type: v100:36,p100:36,k80:36, Gavel 36:36:36 (v100:p100:k80), or JSON', 'v100:36,p100:36,k80:36')
     .option('--gpus-per-server <spec>', 'GPUs per server: 4, or per type v100=4,k80=2 (default 1, as Gavel)')
@@ -123,6 +125,10 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
   const seed = intFlag('--seed', flags.seed, 0, 2 ** 31 - 1);
   const roundDuration = numFlag('--round', flags.round, 1, 86_400);
   const window = flags.window ? parseWindow(flags.window) : undefined;
+  if (flags.jctCap !== undefined && !window) {
+    throw new RondoError({ code: 'E_USAGE', problem: '--jct-cap needs --window: the cap bounds the measured jobs\' average JCT', hint: 'e.g. --window 4000:5000 --jct-cap 100' });
+  }
+  const jctCapHours = flags.jctCap === undefined ? undefined : numFlag('--jct-cap', flags.jctCap, 1e-6, 1e9);
   const minReallocationInterval = numFlag('--realloc-interval', flags.reallocInterval ?? '1920', 0, 1e7);
   const prices = flags.prices ? parsePrices(flags.prices) : { ...DEFAULT_PRICES };
   const partitions = flags.partitions === undefined ? 1 : intFlag('--partitions', flags.partitions, 1, 100_000);
@@ -138,6 +144,7 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
     spreadPenalty: !!flags.spreadPenalty,
     recomputeWhenIdle: !!flags.reallocWhenIdle,
     ...(window ? { window } : {}),
+    ...(jctCapHours !== undefined ? { jctCapHours } : {}),
   };
   if (flags.trace) {
     let jobs: readonly Job[];
@@ -254,6 +261,8 @@ export function runJson(out: SimulationOutput): Record<string, unknown> {
     completedWindowJobs: s.completedWindowJobs,
     failedJobs: s.failedJobs,
     avgJctHours: s.avgJctHours,
+    avgJctLowerBoundHours: s.avgJctLowerBoundHours,
+    saturated: s.saturated,
     medianJctHours: s.medianJctHours,
     p95JctHours: s.p95JctHours,
     p99JctHours: s.p99JctHours,
@@ -286,7 +295,12 @@ function summaryTable(out: SimulationOutput, label: string): string {
     ['policy', s.policy],
     ['jobs', `${s.completedWindowJobs} of ${s.windowJobs} measured finished (${s.jobs} admitted)`],
     ['skipped', `${out.dropped.unknown.length} without throughput, ${out.dropped.tooLarge.length} too large`],
-    ['avg JCT', `${fmt(s.avgJctHours, 3)} h`],
+    [
+      'avg JCT',
+      s.saturated
+        ? `>= ${fmt(s.avgJctLowerBoundHours, 3)} h (stopped at the JCT cap: overloaded; ${fmt(s.avgJctHours, 3)} h over the finished ones)`
+        : `${fmt(s.avgJctHours, 3)} h`,
+    ],
     ['median / p95 / p99 JCT', `${fmt(s.medianJctHours)} / ${fmt(s.p95JctHours)} / ${fmt(s.p99JctHours)} h`],
     ['makespan', `${fmt(s.makespanHours)} h (run ended at ${fmt(s.endTimeHours)} h)`],
     ['finish-time fairness', `max rho ${fmt(s.maxRho, 3)}, mean ${fmt(s.meanRho, 3)}, ${pct(s.unfairFraction)} of jobs rho > 1`],
