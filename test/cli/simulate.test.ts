@@ -76,6 +76,9 @@ describe('rondo simulate', () => {
   it('bad input: one clear error, no output file', async () => {
     const out = join(dir, 'never.json');
     await expect(runCommand(registerSimulate, ['simulate', '--generate', '--rate', '3', '--window', '9:2', '--out', out])).rejects.toMatchObject({ code: 'E_USAGE' });
+    // The JCT cap bounds the window's average: no window, no cap; and it must be a positive number of hours.
+    await expect(runCommand(registerSimulate, ['simulate', '--generate', '--rate', '3', '--limit', '5', '--jct-cap', '10', '--out', out])).rejects.toMatchObject({ code: 'E_USAGE', problem: expect.stringMatching(/--jct-cap needs --window/) });
+    await expect(runCommand(registerSimulate, ['simulate', '--generate', '--rate', '3', '--window', '0:2', '--jct-cap', '-1', '--out', out])).rejects.toMatchObject({ code: 'E_USAGE', problem: 'bad --jct-cap' });
     await expect(runCommand(registerSimulate, ['simulate', '--trace', SMALL, '--generate', '--rate', '1', '--out', out])).rejects.toMatchObject({ code: 'E_USAGE' });
     await expect(runCommand(registerSimulate, ['simulate', '--trace', MSR, '--policy', 'nope', '--drop-unknown', '--out', out])).rejects.toMatchObject({ code: 'E_USAGE' });
     expect(existsSync(out)).toBe(false);

@@ -55,11 +55,31 @@ describe('charts', () => {
     const row = (policy: string, rate: number, seed: number, avg: number): SummaryRow =>
       ({ key: `${policy}${rate}${seed}`, policy, rate, seed, vary: {}, avgJctHours: avg }) as unknown as SummaryRow;
     const c = jctVsRate([row('a', 1, 0, 2), row('a', 1, 1, 4), row('a', 2, 0, 10), row('b', 1, 0, 1)], ['a', 'b']);
-    const series = c.option.series as Array<{ name: string; type: string; data: number[][] }>;
-    expect(series.find((s) => s.name === 'a' && s.type === 'line')!.data).toEqual([[1, 3], [2, 10]]);
+    const series = c.option.series as Array<{ name: string; type: string; data: Array<{ value: number[]; symbol?: string }> }>;
+    expect(series.find((s) => s.name === 'a' && s.type === 'line')!.data.map((d) => d.value)).toEqual([[1, 3], [2, 10]]);
+    expect(series.flatMap((s) => s.data).some((d) => d.symbol !== undefined)).toBe(false);
+    expect(c.caption).not.toMatch(/cap/);
     expect(series.find((s) => s.name === 'a' && s.type === 'scatter')!.data).toHaveLength(3);
     expect((c.option.xAxis as { name: string }).name).toMatch(/jobs\/hour/);
     expect((c.option.yAxis as { name: string }).name).toMatch(/hours/);
+  });
+
+  it('JCT vs rate draws a run stopped at the JCT cap as a lower bound (triangle), and so is a mean including it', () => {
+    const row = (rate: number, seed: number, avg: number, saturated = false, bound = avg): SummaryRow =>
+      ({ key: `a${rate}${seed}`, policy: 'a', rate, seed, vary: {}, avgJctHours: avg, avgJctLowerBoundHours: bound, saturated }) as unknown as SummaryRow;
+    // The saturated seed's finished jobs average 30 h, but its bound (120 h) is what the chart must use.
+    const rows = [row(1, 0, 2), row(1, 1, 4), row(2, 0, 50), row(2, 1, 30, true, 120)];
+    const c = jctVsRate(rows, ['a']);
+    const series = c.option.series as Array<{ type: string; data: Array<{ value: number[]; symbol?: string }> }>;
+    const line = series.find((s) => s.type === 'line')!.data;
+    expect(line.map((d) => d.value)).toEqual([[1, 3], [2, 85]]);
+    expect(line.map((d) => d.symbol)).toEqual([undefined, 'triangle']);
+    const dots = series.find((s) => s.type === 'scatter')!.data;
+    expect(dots.filter((d) => d.symbol === 'triangle').map((d) => d.value)).toEqual([[2, 120]]);
+    expect(c.caption).toMatch(/JCT cap/);
+    const html = renderHtml({ title: 't', subtitle: 's', runs: [], notes: [], sweepRows: rows } as unknown as Parameters<typeof renderHtml>[0], []);
+    expect(html).toContain('≥ 85.00');
+    expect(html).toContain('3.00</td>');
   });
 
   it('a sweep report has every chart, inline, with no script or remote resource', () => {
