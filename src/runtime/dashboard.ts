@@ -8,7 +8,7 @@ import type { TokenKind } from './auth.js';
 import { ApiError } from './api-error.js';
 import { buildCluster, type Scheduler } from './scheduler.js';
 import * as S from './schemas.js';
-import { TERMINAL_STATES, type JobRow, type JobState, type Store } from './store.js';
+import type { AttemptRow, JobState, Store } from './store.js';
 import { whatIf, type WhatIfResult } from './whatif.js';
 
 /**
@@ -106,6 +106,10 @@ export interface QueueRow {
 
 const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
+/** Above this many active jobs the dashboard shows no estimates (`rondo whatif` still gives them, in its own time). */
+export const MAX_ESTIMATED_JOBS = 2000;
+const SKIPPED = `not estimated: more than ${MAX_ESTIMATED_JOBS.toLocaleString('en-US')} active jobs (rondo whatif gives estimates at its own pace)`;
+
 /**
  * Estimated starts and finishes from `whatIf`, cached: the simulation is CPU work on the server's thread, so it is
  * bounded (rounds and time), rerun only after something changed, at most every few seconds and never more often
@@ -135,8 +139,12 @@ class Estimates {
     return this.pending;
   }
 
-  /** `activeIds`: jobs that wait or run now; a cached answer that lacks one of them (a new job) is not served. */
-  async get(key: string, activeIds: readonly string[]): Promise<WhatIfResult> {
+  /**
+   * `activeIds`: jobs that wait or run now; a cached answer that lacks one of them (a new job) is not served. Null
+   * when the queue is too long for a quick estimate (one simulated round alone would stall the server).
+   */
+  async get(key: string, activeIds: readonly string[]): Promise<WhatIfResult | null> {
+    if (activeIds.length > MAX_ESTIMATED_JOBS) return null;
     const v = this.value;
     if (!v) return this.refresh(key);
     const known = new Set(v.result.jobs.map((j) => j.id));
@@ -257,66 +265,90 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
     return new Map(rows.map((r) => [r.job_id, Number(r.n)]));
   }
 
-  /** Every job of the scope with the computed columns, in display order: running, queued by position, then finished. */
-  async function queueRows(tenant: string | undefined): Promise<{ rows: QueueRow[]; gpuTypes: string[]; estimates: WhatIfResult }> {
+  /** The columns the queue needs, without the command and environment (their JSON is most of a row's cost). */
+  interface LiteJob {
+    seq: number;
+    id: string;
+    name: string | null;
+    tenant: string;
+    state: JobState;
+    scale_factor: number;
+    gpu_types: string | null;
+    steps_done: number;
+    total_steps: number | null;
+    reported_total: number | null;
+    attempts: number;
+    submitted_at: number;
+    started_at: number | null;
+    finished_at: number | null;
+    failure: string | null;
+    cancel_requested: number;
+  }
+
+  /**
+   * Every job of the scope in display order (running, queued by position, then finished, newest first), and a
+   * function that computes the full row: the endpoint builds rows for one page only, so 10,000 jobs stay cheap.
+   */
+  async function queueRows(tenant: string | undefined): Promise<{ jobs: LiteJob[]; build: (j: LiteJob) => QueueRow; gpuTypes: string[]; estimates: WhatIfResult | null }> {
     const now = Date.now();
-    const jobs = store.listJobs({ ...(tenant !== undefined ? { tenant } : {}), limit: 10_000 });
+    const cols = 'seq, id, name, tenant, state, scale_factor, gpu_types, steps_done, total_steps, reported_total, attempts, submitted_at, started_at, finished_at, failure, cancel_requested';
+    const jobs = (
+      tenant !== undefined ? store.db.prepare(`SELECT ${cols} FROM jobs WHERE tenant = ?`).all(tenant) : store.db.prepare(`SELECT ${cols} FROM jobs`).all()
+    ) as LiteJob[];
     const alloc = lastAllocation();
     const live = buildCluster(scheduler.liveWorkers()).cluster.gpuTypes;
     const gpuTypes = [...new Set([...alloc.gpuTypes, ...live])].sort();
-    const received = store.timeReceived(now);
-    const preempted = preemptionCounts();
-    const running = new Map(store.openAttempts().filter((a) => a.state === 'running').map((a) => [a.jobId, a]));
     const est = await estimates.get(digest(), activeIds());
-    const byId = new Map(est.jobs.map((j) => [j.id, j]));
+    const byId = new Map((est?.jobs ?? []).map((j) => [j.id, j]));
     const queued = jobs
       .filter((j) => j.state === 'queued')
       .sort((a, b) => (byId.get(a.id)?.estimatedStart ?? Infinity) - (byId.get(b.id)?.estimatedStart ?? Infinity) || a.seq - b.seq);
     const position = new Map(queued.map((j, i) => [j.id, i + 1]));
-    const row = (j: JobRow): QueueRow => {
+    const order: Record<JobState, number> = { running: 0, queued: 1, completed: 2, failed: 2, cancelled: 2 };
+    jobs.sort(
+      (a, b) =>
+        order[a.state] - order[b.state] || (position.get(a.id) ?? 0) - (position.get(b.id) ?? 0) || (b.finished_at ?? 0) - (a.finished_at ?? 0) || a.seq - b.seq,
+    );
+    let received: Map<string, Record<string, number>> | undefined;
+    let preempted: Map<string, number> | undefined;
+    let running: Map<string, AttemptRow> | undefined;
+    const build = (j: LiteJob): QueueRow => {
+      received ??= store.timeReceived(now);
+      preempted ??= preemptionCounts();
+      running ??= new Map(store.openAttempts().filter((a) => a.state === 'running').map((a) => [a.jobId, a]));
       const e = byId.get(j.id);
       const rec = received.get(j.id) ?? {};
-      const span = Math.max(1, ((j.finishedAt ?? now) - j.submittedAt) / 1000);
+      const span = Math.max(1, ((j.finished_at ?? now) - j.submitted_at) / 1000);
       const share = alloc.shares[j.id];
       const a = running.get(j.id);
+      const active = j.state === 'queued' || j.state === 'running';
       return {
         id: j.id,
         name: j.name,
         tenant: j.tenant,
         state: j.state,
-        cancelRequested: j.cancelRequested,
+        cancelRequested: j.cancel_requested === 1,
         position: position.get(j.id) ?? null,
-        scaleFactor: j.scaleFactor,
-        gpuTypes: j.gpuTypes,
-        stepsDone: j.stepsDone,
-        totalSteps: j.reportedTotal ?? j.totalSteps,
+        scaleFactor: j.scale_factor,
+        gpuTypes: j.gpu_types === null ? null : (JSON.parse(j.gpu_types) as string[]),
+        stepsDone: j.steps_done,
+        totalSteps: j.reported_total ?? j.total_steps,
         attempts: j.attempts,
         preemptions: preempted.get(j.id) ?? 0,
-        submittedAt: iso(j.submittedAt)!,
-        startedAt: iso(j.startedAt),
-        finishedAt: iso(j.finishedAt),
+        submittedAt: iso(j.submitted_at)!,
+        startedAt: iso(j.started_at),
+        finishedAt: iso(j.finished_at),
         // Running jobs show when they started; the estimate is for jobs that wait.
         estimatedStart: j.state === 'queued' ? iso(e?.estimatedStart) : null,
-        estimatedFinish: TERMINAL_STATES.includes(j.state) ? null : iso(e?.estimatedFinish),
+        estimatedFinish: active ? iso(e?.estimatedFinish) : null,
         estimated: e !== undefined,
-        targetShare: share && !TERMINAL_STATES.includes(j.state) ? gpuTypes.map((t) => share[alloc.gpuTypes.indexOf(t)] ?? 0) : null,
+        targetShare: share && active ? gpuTypes.map((t) => share[alloc.gpuTypes.indexOf(t)] ?? 0) : null,
         receivedShare: gpuTypes.map((t) => Math.min(1, (rec[t] ?? 0) / span)),
         runningOn: a ? { workerId: a.workerId, gpuType: a.gpuType, devices: a.gpus } : null,
         failure: j.failure,
       };
     };
-    const order: Record<JobState, number> = { running: 0, queued: 1, completed: 2, failed: 2, cancelled: 2 };
-    const rows = jobs
-      .slice()
-      .sort(
-        (a, b) =>
-          order[a.state] - order[b.state] ||
-          (position.get(a.id) ?? 0) - (position.get(b.id) ?? 0) ||
-          (b.finishedAt ?? 0) - (a.finishedAt ?? 0) ||
-          a.seq - b.seq,
-      )
-      .map(row);
-    return { rows, gpuTypes, estimates: est };
+    return { jobs, build, gpuTypes, estimates: est };
   }
 
   app.get(
@@ -325,7 +357,7 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
     async (req) => {
       const q = req.query as { state?: string; tenant?: string; q?: string; offset?: string; limit?: string };
       const tenant = scopeTenant(req, q.tenant);
-      const { rows, gpuTypes, estimates: est } = await queueRows(tenant);
+      const { jobs: rows, build, gpuTypes, estimates: est } = await queueRows(tenant);
       const states = q.state ? new Set(q.state.split(',')) : undefined;
       const needle = q.q?.toLowerCase();
       const filtered = rows.filter((r) => (!states || states.has(r.state)) && (!needle || r.id.includes(needle) || (r.name ?? '').toLowerCase().includes(needle)));
@@ -342,8 +374,10 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
         limit,
         counts,
         tenants,
-        estimates: { at: iso(est.now), truncated: est.truncated, horizon: iso(estimateHorizon(est)), policy: est.policy },
-        jobs: filtered.slice(offset, offset + limit),
+        estimates: est
+          ? { at: iso(est.now), truncated: est.truncated, horizon: iso(estimateHorizon(est)), policy: est.policy, skipped: null }
+          : { at: null, truncated: false, horizon: null, policy: scheduler.policyName, skipped: SKIPPED },
+        jobs: filtered.slice(offset, offset + limit).map(build),
       };
     },
   );
@@ -396,9 +430,9 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
     const all = store.activeJobs();
     const policyJobs = new Map(scheduler.policyJobs(cluster, live, all).map((j) => [j.id, j]));
     const est = await estimates.get(digest(), all.map((j) => j.id));
-    const byId = new Map(est.jobs.map((j) => [j.id, j]));
+    const byId = new Map((est?.jobs ?? []).map((j) => [j.id, j]));
     const now = Date.now();
-    const horizon = estimateHorizon(est);
+    const horizon = est ? estimateHorizon(est) : null;
     const n = all.length;
     // Themis' rho with the live state: (submitted -> estimated finish) over the time the job's steps take on an
     // equal 1/n share of the cluster, n = jobs active now (the simulator's metric integrates n over the job's life).
@@ -450,7 +484,8 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
     return {
       policy: scheduler.policyName,
       at: iso(now),
-      estimatesTruncated: est.truncated,
+      estimatesTruncated: est?.truncated ?? false,
+      estimatesSkipped: est ? null : SKIPPED,
       jobs: jobs.filter((j) => visible(j.id)),
       // A tenant sees its own row; of the others only how many there are (in fairShare), never names or jobs.
       tenants: tenant === undefined ? tenantRows : tenantRows.filter((r) => r.tenant === tenant),

@@ -134,18 +134,28 @@ describe('dashboard endpoints', () => {
     expect(all.json.total).toBe(4);
     expect((all.json.jobs as unknown[]).length).toBe(2);
     expect((all.json.counts as Record<string, number>).queued).toBe(3);
-    const first = (await get('/api/v1/queue?limit=1', tok.admin)).json.jobs as Array<{ id: string; runningOn: unknown }>;
+    const first = await waitFor('bob running first', async () => {
+      const rows = (await get('/api/v1/queue?limit=1', tok.admin)).json.jobs as Array<{ id: string; runningOn: unknown }>;
+      return rows[0]?.runningOn ? rows : undefined;
+    });
     expect(first[0]!.id).toBe(bobJob); // running first
     expect(first[0]!.runningOn).toMatchObject({ gpuType: 'local', devices: [0] });
     expect(((await get('/api/v1/queue?tenant=bob', tok.admin)).json.jobs as Array<{ id: string }>).map((r) => r.id)).toEqual([bobJob]);
     expect(((await get('/api/v1/queue?q=alice-2', tok.admin)).json.jobs as Array<{ id: string }>).map((r) => r.id)).toEqual([alice[2]]);
     expect((await get('/api/v1/queue?limit=abc', tok.admin)).status).toBe(400);
 
-    // The cluster shows that Bob's job holds the GPU, but not which job, to Alice.
-    const cl = (await get('/api/v1/cluster', tok.alice)).json as { workers: Array<{ running: Array<{ jobId: string | null }> }> };
-    expect(cl.workers[0]!.running).toHaveLength(1);
+    // The cluster shows that Bob's job holds the GPU, but not which job, to Alice. (On a loaded machine a lease
+    // extension can come late and the job restart under a new attempt: wait until one runs.)
+    type ClusterRunning = { workers: Array<{ running: Array<{ jobId: string | null }> }> };
+    const cl = await waitFor('a running attempt', async () => {
+      const c = (await get('/api/v1/cluster', tok.alice)).json as ClusterRunning;
+      return c.workers[0]!.running.length === 1 ? c : undefined;
+    });
     expect(cl.workers[0]!.running[0]!.jobId).toBeNull();
-    const clBob = (await get('/api/v1/cluster', tok.bob)).json as { workers: Array<{ running: Array<{ jobId: string | null }> }> };
+    const clBob = await waitFor('a running attempt', async () => {
+      const c = (await get('/api/v1/cluster', tok.bob)).json as ClusterRunning;
+      return c.workers[0]!.running.length === 1 ? c : undefined;
+    });
     expect(clBob.workers[0]!.running[0]!.jobId).toBe(bobJob);
 
     const fa = (await get('/api/v1/fairness', tok.alice)).json as {
@@ -158,7 +168,11 @@ describe('dashboard endpoints', () => {
     expect(fa.tenants[0]).toMatchObject({ tenant: 'alice', fairShare: 0.5, gpusHeld: 0 });
     expect(fa.allocation.rows.every((r) => alice.includes(r.jobId))).toBe(true);
     expect(JSON.stringify(fa)).not.toContain(bobJob);
-    const faAdmin = (await get('/api/v1/fairness', tok.admin)).json as { tenants: Array<{ tenant: string; gpusHeld: number }>; jobs: Array<{ id: string; rho: number | null; rhoAtLeast: number | null }> };
+    type Fair = { tenants: Array<{ tenant: string; gpusHeld: number }>; jobs: Array<{ id: string; rho: number | null; rhoAtLeast: number | null }> };
+    const faAdmin = await waitFor('bob holding the GPU', async () => {
+      const f = (await get('/api/v1/fairness', tok.admin)).json as Fair;
+      return f.tenants.some((t) => t.gpusHeld > 0) ? f : undefined;
+    });
     expect(faAdmin.tenants.map((t) => [t.tenant, t.gpusHeld])).toEqual([
       ['alice', 0],
       ['bob', 1],
@@ -168,9 +182,9 @@ describe('dashboard endpoints', () => {
 
     // Bob's timeline: the attempt that runs, the rounds that placed it. Alice may not read it.
     const tl = (await get(`/api/v1/jobs/${bobJob}/timeline`, tok.bob)).json as { attempts: Array<{ startedAt: string | null; gpuType: string; workerName: string }>; rounds: Array<{ gpuType: string }> };
-    expect(tl.attempts).toHaveLength(1);
+    expect(tl.attempts.length).toBeGreaterThanOrEqual(1);
     expect(tl.attempts[0]).toMatchObject({ gpuType: 'local', workerName: 'local-1' });
-    expect(tl.attempts[0]!.startedAt).not.toBeNull();
+    expect(tl.attempts.some((a) => a.startedAt !== null)).toBe(true);
     expect(tl.rounds.length).toBeGreaterThan(0);
     expect(tl.rounds.every((r) => r.gpuType === 'local')).toBe(true);
     expect((await get(`/api/v1/jobs/${bobJob}/timeline`, tok.alice)).status).toBe(403);

@@ -155,7 +155,8 @@ export interface QueuePage {
   limit: number;
   counts: Record<JobState, number>;
   tenants: string[];
-  estimates: { at: string; truncated: boolean; horizon: string | null; policy: string };
+  /** `skipped`: why there are no estimates (a very long queue), else null. */
+  estimates: { at: string | null; truncated: boolean; horizon: string | null; policy: string; skipped: string | null };
   jobs: QueueRow[];
 }
 
@@ -184,6 +185,7 @@ export interface FairnessView {
   policy: string;
   at: string;
   estimatesTruncated: boolean;
+  estimatesSkipped: string | null;
   jobs: Array<{ id: string; name: string | null; tenant: string; state: JobState; estimatedFinish: string | null; fairSeconds: number | null; rho: number | null; rhoAtLeast: number | null; lengthUnknown: boolean }>;
   tenants: Array<{ tenant: string; activeJobs: number; gpusHeld: number; gpuShare: number; fairShare: number; meanRho: number | null; maxRho: number | null }>;
   allocation: { gpuTypes: string[]; rows: Array<{ jobId: string; tenant: string; shares: number[] }> };

@@ -148,6 +148,8 @@ export function FairnessView() {
                 <Chart option={rho} height={240} label="estimated finish-time fairness per job" testId="rho-chart" />
                 {beyond ? <p class="muted small">Pale bars: jobs that finish beyond the simulated horizon; their ρ is at least that high.</p> : null}
               </>
+            ) : data.estimatesSkipped ? (
+              <Empty title="No estimates for a queue this long.">{data.estimatesSkipped}.</Empty>
             ) : beyond > 0 ? (
               <Empty title="These jobs finish beyond the simulated horizon.">
                 The estimate simulates a bounded stretch of the future so that it stays fast; ρ will show once jobs come within it.

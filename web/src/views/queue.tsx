@@ -88,7 +88,7 @@ export function CancelButton(props: { job: { id: string; state: JobState; cancel
   );
 }
 
-function Where(props: { row: QueueRow; horizon: string | null }) {
+function Where(props: { row: QueueRow; horizon: string | null; skipped: string | null }) {
   const r = props.row;
   if (r.state === 'running') {
     const on = r.runningOn;
@@ -96,6 +96,7 @@ function Where(props: { row: QueueRow; horizon: string | null }) {
   }
   if (r.state === 'queued') {
     if (r.estimatedStart) return <span title={`estimated start ${when(r.estimatedStart)} (simulated forward from now)`}>starts {relative(r.estimatedStart)}</span>;
+    if (props.skipped) return <span class="muted" title={props.skipped}>waiting</span>;
     if (!r.estimated) return <span class="muted">estimating…</span>;
     if (props.horizon) return <span class="muted" title="the estimate simulates a bounded horizon; this job starts after it">after {when(props.horizon)}</span>;
     return <span class="muted" title="no live worker has a GPU type and count this job can use">no fitting GPU</span>;
@@ -124,8 +125,12 @@ function Pager(props: { data: QueuePage; page: number; pages: number; params: UR
       </button>
       {props.note ? (
         <span class="muted estimates-note" title="estimates run the server's policy forward from the live state (rondo whatif)">
-          estimates from {when(data.estimates.at)}
-          {data.estimates.horizon ? `, looking ahead to ${when(data.estimates.horizon)}` : ''}
+          {data.estimates.skipped ?? (
+            <>
+              estimates from {when(data.estimates.at)}
+              {data.estimates.horizon ? `, looking ahead to ${when(data.estimates.horizon)}` : ''}
+            </>
+          )}
         </span>
       ) : null}
     </div>
@@ -261,7 +266,7 @@ export function QueueView(props: { params: URLSearchParams }) {
                     </td>
                     <td class="num">{r.position ?? ''}</td>
                     <td class="where">
-                      <Where row={r} horizon={data.estimates.horizon} />
+                      <Where row={r} horizon={data.estimates.horizon} skipped={data.estimates.skipped} />
                     </td>
                     <td class="num" title={r.gpuTypes ? `only on ${r.gpuTypes.join(', ')}` : 'any GPU type'}>
                       {r.scaleFactor}
