@@ -4,24 +4,15 @@
  *
  *   npm run bench:fidelity [-- --only fifo_perf,max_min_fairness_perf] [-- --realloc-when-idle]
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../../src/io/index.js';
 import { CASES, referenceDir, runCase, type FidelityResult } from './cases.js';
+import { repoRoot } from '../root.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-function findRoot(): string {
-  let d = here;
-  for (let i = 0; i < 8; i++) {
-    const pj = join(d, 'package.json');
-    if (existsSync(pj) && existsSync(join(d, '.git')) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'rondo') return d;
-    d = resolve(d, '..');
-  }
-  return process.cwd();
-}
 
-const root = findRoot();
+const root = repoRoot(here);
 const args = process.argv.slice(2);
 const onlyArg = args.indexOf('--only');
 const only = onlyArg >= 0 ? new Set((args[onlyArg + 1] ?? '').split(',')) : undefined;

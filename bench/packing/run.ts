@@ -17,9 +17,9 @@
  *
  *   npm run bench:packing [-- --sizes 64,128 --exact-max-seconds 60 --exact-max-jobs 1024 --pop-jobs 2048 --big-jobs 10000 --out DIR]
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { readThroughputs } from '../../src/io/index.js';
@@ -29,24 +29,10 @@ import { packedLasObjective, solvePackedLas } from '../../src/policies/las-packe
 import { solveLas } from '../../src/policies/las.js';
 import type { Policy, PolicyJob, PolicySnapshot } from '../../src/policies/types.js';
 import { initSolver } from '../../src/solver/index.js';
+import { repoRoot } from '../root.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** The repository root: the working directory under `npm run`, else the first folder up from here with Rondo's package.json. */
-function findRoot(): string {
-  // The compiled file sits under node_modules/.cache, which may be a symlink into another checkout: start from the
-  // working directory so results land in the checkout that ran the benchmark.
-  const isRoot = (d: string): boolean =>
-    existsSync(join(d, 'package.json')) && existsSync(join(d, '.git')) && (JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')) as { name?: string }).name === 'rondo';
-  if (isRoot(process.cwd())) return process.cwd();
-  let d = here;
-  for (let i = 0; i < 8; i++) {
-    const pj = join(d, 'package.json');
-    if (existsSync(pj) && existsSync(join(d, '.git')) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'rondo') return d;
-    d = resolve(d, '..');
-  }
-  return process.cwd();
-}
-const root = findRoot();
+const root = repoRoot(here);
 const TYPES = ['v100', 'p100', 'k80'];
 
 function arg(name: string, fallback: string): string {

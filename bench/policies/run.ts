@@ -9,26 +9,17 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCluster } from '../../src/model/index.js';
 import { finishClassAllocation } from '../../src/policies/common.js';
 import { solveLas } from '../../src/policies/las.js';
 import type { PolicyJob, PolicySnapshot } from '../../src/policies/types.js';
 import { configureSolveCache, initSolver } from '../../src/solver/index.js';
+import { repoRoot } from '../root.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** The repository root: the first folder up from here with Rondo's package.json (also when run from a build dir). */
-function findRoot(): string {
-  let d = here;
-  for (let i = 0; i < 8; i++) {
-    const pj = join(d, 'package.json');
-    if (existsSync(pj) && existsSync(join(d, '.git')) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'rondo') return d;
-    d = resolve(d, '..');
-  }
-  return process.cwd();
-}
-const root = findRoot();
+const root = repoRoot(here);
 const TYPES = ['v100', 'p100', 'k80'];
 
 function arg(name: string, fallback: string): string {

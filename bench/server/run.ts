@@ -17,31 +17,18 @@
  * Clients and server share one Node process and its event loop, so the latencies include the clients' own work;
  * timings on a shared machine are noisy (compare within one run).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../../src/io/index.js';
 import { ApiClient } from '../../src/runtime/http-client.js';
 import type { LeaseMessage, SyncEnded, SyncResponse } from '../../src/runtime/protocol.js';
 import { startServer } from '../../src/runtime/serve.js';
+import { repoRoot } from '../root.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const isRoot = (d: string): boolean => {
-  const pj = join(d, 'package.json');
-  return existsSync(pj) && existsSync(join(d, '.git')) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'rondo';
-};
-/** The checkout to write results into: the current directory when it is one (node_modules may be a shared symlink). */
-function findRoot(): string {
-  if (isRoot(process.cwd())) return process.cwd();
-  let d = here;
-  for (let i = 0; i < 8; i++) {
-    if (isRoot(d)) return d;
-    d = resolve(d, '..');
-  }
-  return process.cwd();
-}
-const root = findRoot();
+const root = repoRoot(here);
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: string): string => {
   const i = args.indexOf(name);

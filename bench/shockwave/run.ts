@@ -9,9 +9,9 @@
  *   npx tsc -p bench/shockwave/tsconfig.json && node node_modules/.cache/rondo-bench-shockwave/bench/shockwave/run.js
  *     [--sizes 30,60,120,240,480] [--milp-max 120]
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readJobs, parseThroughputs } from '../../src/io/index.js';
 import { makeCluster } from '../../src/model/index.js';
@@ -22,17 +22,10 @@ import { simulate } from '../../src/sim/index.js';
 import { createShockwavePolicy } from '../../src/policies/shockwave.js';
 import type { Policy } from '../../src/policies/types.js';
 import { configureSolveCache, initSolver } from '../../src/solver/index.js';
+import { repoRoot } from '../root.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-function findRoot(): string {
-  let d = here;
-  for (let i = 0; i < 8; i++) {
-    if (existsSync(join(d, 'package.json')) && existsSync(join(d, '.git'))) return d;
-    d = resolve(d, '..');
-  }
-  return process.cwd();
-}
-const root = findRoot();
+const root = repoRoot(here);
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -10,25 +10,16 @@
  *   npm run bench:sim -- --space-sharing [--gavel-rng] [--seeds 0,1,2] [--rate 5.6]   (aware LAS without and with
  *   space sharing, max_min_fairness_perf vs max_min_fairness_packed; writes bench/results/sim.space-sharing*.{json,md})
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCluster, readThroughputs, writeFileAtomic } from '../../src/io/index.js';
 import { getPolicy, initSolver } from '../../src/policies/index.js';
 import { LpBuilder } from '../../src/solver/index.js';
 import { simulate } from '../../src/sim/index.js';
+import { repoRoot } from '../root.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-function findRoot(): string {
-  let d = here;
-  for (let i = 0; i < 8; i++) {
-    const pj = join(d, 'package.json');
-    if (existsSync(pj) && existsSync(join(d, '.git')) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'rondo') return d;
-    d = resolve(d, '..');
-  }
-  return process.cwd();
-}
-const root = findRoot();
+const root = repoRoot(here);
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: string): string => {
   const i = args.indexOf(name);

@@ -76,7 +76,10 @@ export function solveLas(
   policyName: string,
 ): { classShares: number[][]; classOf: Int32Array; size: number[]; level: number; model: LasModel; solveSeconds: number; classes: number } {
   checkSnapshot(snapshot);
-  const { classOf, reps, size } = classifyJobs(snapshot.jobs, snapshot.cluster.gpuTypes, opts.formulation === 'per-job');
+  // The agnostic LP sees only which types a job can use (its row becomes 0/1), so jobs of different types with the
+  // same usable types are interchangeable there: classify on that row, and the LP shrinks to a handful of classes.
+  const classRows = opts.aware ? snapshot.jobs : snapshot.jobs.map((j) => ({ ...j, throughput: j.throughput.map((v) => (v > 0 ? 1 : 0)) }));
+  const { classOf, reps, size } = classifyJobs(classRows, snapshot.cluster.gpuTypes, opts.formulation === 'per-job');
   const m = lasModel({ ...snapshot, jobs: reps.map((j) => snapshot.jobs[j]!) }, opts.aware);
   const p = m.problem;
   const C = reps.length;

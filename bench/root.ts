@@ -1,0 +1,22 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const isRoot = (d: string): boolean => {
+  const pj = join(d, 'package.json');
+  return existsSync(pj) && existsSync(join(d, '.git')) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'rondo';
+};
+
+/**
+ * The checkout whose `bench/results/` a benchmark writes to: the working directory when it is a Rondo checkout (the
+ * compiled benchmark sits under node_modules/.cache, which may be a symlink into another checkout, e.g. in a git
+ * worktree), else the first folder up from the compiled file that is one.
+ */
+export function repoRoot(compiledDir: string): string {
+  if (isRoot(process.cwd())) return process.cwd();
+  let d = compiledDir;
+  for (let i = 0; i < 8; i++) {
+    if (isRoot(d)) return d;
+    d = resolve(d, '..');
+  }
+  return process.cwd();
+}
