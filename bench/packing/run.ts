@@ -23,7 +23,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { readThroughputs } from '../../src/io/index.js';
-import { jobKeys, makeCluster, parseJobKey, throughputRow, validateAllocation, type Allocation, type ThroughputTable } from '../../src/model/index.js';
+import { jobKeys, makeCluster, parseJobKey, throughputRow, validateAllocation, type Allocation, type ThroughputTable, seededRandom } from '../../src/model/index.js';
 import { getPolicy } from '../../src/policies/registry.js';
 import { packedLasObjective, solvePackedLas } from '../../src/policies/las-packed.js';
 import { solveLas } from '../../src/policies/las.js';
@@ -46,17 +46,6 @@ const EXACT_MAX_SECONDS = Number(arg('exact-max-seconds', '60'));
 const EXACT_MAX_JOBS = Number(arg('exact-max-jobs', '1024'));
 const POP_JOBS = Number(arg('pop-jobs', '2048'));
 const BIG_JOBS = Number(arg('big-jobs', '10000'));
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Row {
   /** Benchmark part: scale (1), pop (2), big (3). */
@@ -91,7 +80,7 @@ function keysOf(table: ThroughputTable): string[] {
 }
 
 function snapshot(n: number, gpusPerType: number[], workload: 'job-table' | 'worst-case', table: ThroughputTable, keys: string[], seed: number): PolicySnapshot {
-  const rnd = mulberry32(seed);
+  const rnd = seededRandom(seed);
   const jobs: PolicyJob[] = [];
   for (let i = 0; i < n; i++) {
     let jobType: string;

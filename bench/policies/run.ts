@@ -11,7 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeCluster } from '../../src/model/index.js';
+import { makeCluster, seededRandom } from '../../src/model/index.js';
 import { finishClassAllocation } from '../../src/policies/common.js';
 import { solveLas } from '../../src/policies/las.js';
 import type { PolicyJob, PolicySnapshot } from '../../src/policies/types.js';
@@ -32,17 +32,6 @@ const WORKLOADS = arg('workloads', 'job-table,per-job,worst-case').split(',');
 /** Skip the remaining sizes of a series once one median run takes longer than this. */
 const MAX_SECONDS = Number(arg('max-seconds', '60'));
 const PER_JOB_MAX = Number(arg('per-job-max', '2048'));
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Row {
   jobType: string;
@@ -66,7 +55,7 @@ function jobTable(): { rows: Row[]; source: string } {
 }
 
 function snapshot(n: number, workload: 'job-table' | 'worst-case', table: Row[], seed: number): PolicySnapshot {
-  const rnd = mulberry32(seed);
+  const rnd = seededRandom(seed);
   const jobs: PolicyJob[] = [];
   for (let i = 0; i < n; i++) {
     let row: Row;

@@ -26,6 +26,7 @@ import { ApiClient } from '../../src/runtime/http-client.js';
 import type { LeaseMessage, SyncEnded, SyncResponse } from '../../src/runtime/protocol.js';
 import { startServer } from '../../src/runtime/serve.js';
 import { repoRoot } from '../root.js';
+import { seededRandom } from '../../src/model/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = repoRoot(here);
@@ -55,18 +56,6 @@ const RATE: Record<string, Record<string, number>> = {
   recommendation: { v100: 2, p100: 1.8, k80: 1.5 },
   cyclegan: { v100: 5, p100: 2, k80: 0.8 },
 };
-
-/** Deterministic pseudo-random numbers (mulberry32), so every run submits the same jobs. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Latency {
   readonly byKind = new Map<string, number[]>();
@@ -243,7 +232,7 @@ async function main(): Promise<void> {
   }, 20);
 
   // 1. Submit the jobs: 50 clients at once.
-  const r = rng(42);
+  const r = seededRandom(42);
   const jobs = new Map<string, JobInfo>();
   const specs = Array.from({ length: JOBS }, (_, i) => {
     const jobType = JOB_TYPES[Math.floor(r() * JOB_TYPES.length)]!;
@@ -295,7 +284,7 @@ async function main(): Promise<void> {
     await res.text();
     if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
   };
-  const pr = rng(7);
+  const pr = seededRandom(7);
   const polling = Array.from({ length: POLLERS }, async (_, i) => {
     await sleep((i * POLL_MS) / POLLERS);
     while (Date.now() < until) {

@@ -4,3 +4,4 @@ export * from './job.js';
 export * from './throughput.js';
 export * from './allocation.js';
 export * from './round.js';
+export * from './random.js';

@@ -2,6 +2,7 @@ import { RondoError } from '../model/errors.js';
 import type { Problem } from './common.js';
 import { anyUsable, finishAllocation, makeProblem, zeroShares } from './common.js';
 import type { Policy, PolicyResult, PolicySnapshot } from './types.js';
+import { randomStep } from '../model/random.js';
 
 /**
  * FIFO, as Gavel's FIFOPolicy: jobs in arrival order get whole GPUs (share 1.0 on one type) while GPUs are free;
@@ -25,15 +26,6 @@ export interface FifoState {
   /** Job id -> GPU type, for jobs holding GPUs. */
   readonly assigned: ReadonlyArray<readonly [string, string]>;
   readonly rng: number;
-}
-
-function nextRandom(seed: number): [number, number] {
-  // mulberry32: small, deterministic, good enough for a tie-break draw.
-  let t = (seed + 0x6d2b79f5) >>> 0;
-  let r = Math.imul(t ^ (t >>> 15), t | 1);
-  r ^= r + Math.imul(r ^ (r >>> 7), r | 61);
-  t = ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  return [t, (seed + 0x6d2b79f5) >>> 0];
 }
 
 function sortedTypeIdx(p: Problem): number[] {
@@ -109,7 +101,7 @@ function fifoBase(p: Problem, prev: FifoState | undefined, gavelQuirk: boolean, 
     const cands = open.filter((k) => avail[k]! >= sf && (gavelQuirk || p.usable[j]![k]));
     if (cands.length === 0) break;
     let u: number;
-    [u, rng] = nextRandom(rng);
+    [u, rng] = randomStep(rng);
     const drawn = Math.floor(u * cands.length);
     const k = gavelQuirk ? stale : cands[drawn]!;
     assigned.set(p.jobs[j]!.id, k);

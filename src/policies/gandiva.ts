@@ -1,5 +1,5 @@
 import { RondoError } from '../model/errors.js';
-import { colocatedThroughput, jobKey, pairKey, type Allocation, type RowKey } from '../model/index.js';
+import { colocatedThroughput, jobKey, pairKey, type Allocation, type RowKey, randomStep } from '../model/index.js';
 import { usableGpus } from './baseline-common.js';
 import { makeProblem, type Problem } from './common.js';
 import type { Policy, PolicyResult, PolicySnapshot } from './types.js';
@@ -38,14 +38,6 @@ function readState(raw: unknown): GandivaState | undefined {
   const s = raw as GandivaState;
   if (s && s.kind === 'gandiva' && Array.isArray(s.pairs)) return s;
   throw new RondoError({ code: 'E_INVALID', problem: 'gandiva: the state passed back is not a gandiva state' });
-}
-
-function next(seed: number): [number, number] {
-  // mulberry32
-  const s = (seed + 0x6d2b79f5) >>> 0;
-  let r = Math.imul(s ^ (s >>> 15), s | 1);
-  r ^= r + Math.imul(r ^ (r >>> 7), r | 61);
-  return [((r ^ (r >>> 14)) >>> 0) / 4294967296, s];
 }
 
 /**
@@ -110,7 +102,7 @@ export function gandivaAllocate(snapshot: PolicySnapshot, opts: GandivaOptions =
       );
       if (cands.length === 0) continue;
       let u: number;
-      [u, rng] = next(rng);
+      [u, rng] = randomStep(rng);
       const b = cands[Math.floor(u * cands.length)]!;
       tried.add(b);
       const gain = packedGain(snapshot, p, a, b);

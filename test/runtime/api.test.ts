@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/runtime/serve.js';
 import { tempDir } from './harness.js';
+import { seededRandom } from '../../src/model/index.js';
 
 /**
  * The real server over real loopback HTTP (in this process, so it is cheap to hammer), with a real store. Workers are
@@ -164,21 +165,9 @@ describe('API documents', () => {
   });
 });
 
-/** Small deterministic PRNG (mulberry32) so the hostile corpus is the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('hostile input', () => {
   it('answers >= 1,000 malformed or hostile requests with a 4xx and a clear message; stays up; the store stays consistent', async () => {
-    const rand = rng(8);
+    const rand = seededRandom(8);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
     const jobsBefore = srv.store.countJobs();
     const cases: Array<{ m: string; p: string; o: Parameters<typeof req>[2]; expect: number[] }> = [];
