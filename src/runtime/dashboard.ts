@@ -95,6 +95,8 @@ export interface QueueRow {
   readonly estimatedFinish: string | null;
   /** The last estimate included this job (false: it is newer than the estimate). */
   readonly estimated: boolean;
+  /** Some live worker has enough GPUs of an allowed type for the job (false: it cannot start until one joins). */
+  readonly fits: boolean;
   /** The current allocation's time share per GPU type (`gpuTypes` of the response); null when not in the allocation. */
   readonly targetShare: readonly number[] | null;
   /** Time held on each GPU type / time since submission (or until finish). */
@@ -296,13 +298,24 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
       tenant !== undefined ? store.db.prepare(`SELECT ${cols} FROM jobs WHERE tenant = ?`).all(tenant) : store.db.prepare(`SELECT ${cols} FROM jobs`).all()
     ) as LiteJob[];
     const alloc = lastAllocation();
-    const live = buildCluster(scheduler.liveWorkers()).cluster.gpuTypes;
+    const liveCluster = buildCluster(scheduler.liveWorkers());
+    const live = liveCluster.cluster.gpuTypes;
     const gpuTypes = [...new Set([...alloc.gpuTypes, ...live])].sort();
+    // A job runs on one worker: the largest gang each type can hold is the most GPUs of it on one worker.
+    const maxPerWorker = new Map<string, number>();
+    for (const sv of liveCluster.servers) maxPerWorker.set(sv.gpuType, Math.max(maxPerWorker.get(sv.gpuType) ?? 0, sv.server.gpus));
+    const fitsNow = (j: LiteJob): boolean => {
+      const allowed = j.gpu_types === null ? live : (JSON.parse(j.gpu_types) as string[]);
+      return allowed.some((t) => (maxPerWorker.get(t) ?? 0) >= j.scale_factor);
+    };
     const est = await estimates.get(digest(), activeIds());
     const byId = new Map((est?.jobs ?? []).map((j) => [j.id, j]));
+    // Waiting jobs by estimated start; those beyond the estimate's horizon next, those no worker can hold last.
+    const fits = new Map(jobs.filter((j) => j.state === 'queued').map((j) => [j.id, fitsNow(j)]));
+    const startKey = (j: LiteJob): number => byId.get(j.id)?.estimatedStart ?? (fits.get(j.id) ? Number.MAX_SAFE_INTEGER : Infinity);
     const queued = jobs
       .filter((j) => j.state === 'queued')
-      .sort((a, b) => (byId.get(a.id)?.estimatedStart ?? Infinity) - (byId.get(b.id)?.estimatedStart ?? Infinity) || a.seq - b.seq);
+      .sort((a, b) => startKey(a) - startKey(b) || a.seq - b.seq);
     const position = new Map(queued.map((j, i) => [j.id, i + 1]));
     const order: Record<JobState, number> = { running: 0, queued: 1, completed: 2, failed: 2, cancelled: 2 };
     jobs.sort(
@@ -342,6 +355,7 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
         estimatedStart: j.state === 'queued' ? iso(e?.estimatedStart) : null,
         estimatedFinish: active ? iso(e?.estimatedFinish) : null,
         estimated: e !== undefined,
+        fits: j.state !== 'queued' || (fits.get(j.id) ?? true),
         targetShare: share && active ? gpuTypes.map((t) => share[alloc.gpuTypes.indexOf(t)] ?? 0) : null,
         receivedShare: gpuTypes.map((t) => Math.min(1, (rec[t] ?? 0) / span)),
         runningOn: a ? { workerId: a.workerId, gpuType: a.gpuType, devices: a.gpus } : null,

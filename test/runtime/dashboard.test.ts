@@ -201,6 +201,19 @@ describe('dashboard endpoints', () => {
     for (const id of [bobJob, ...alice]) await fetch(`${srv.url}/api/v1/jobs/${id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${tok.admin}` } });
   });
 
+  it('a job no live worker can hold is marked as not fitting, and ranked after the others', async () => {
+    const big = await submit(tok.admin!, { ...sleepJob(1), name: 'needs-two', scaleFactor: 2 });
+    const small = await submit(tok.admin!, { ...sleepJob(1), name: 'needs-one' });
+    const rows = (await get('/api/v1/queue?state=queued,running', tok.admin)).json.jobs as Array<{ id: string; state: string; fits: boolean; position: number | null }>;
+    const b = rows.find((r) => r.id === big)!;
+    const s1 = rows.find((r) => r.id === small)!;
+    expect(b.fits).toBe(false);
+    expect(s1.fits).toBe(true);
+    // The small one may already run; if it waits, it waits ahead of the one that cannot start.
+    if (s1.state === 'queued') expect(b.position!).toBeGreaterThan(s1.position!);
+    for (const id of [big, small]) await fetch(`${srv.url}/api/v1/jobs/${id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${tok.admin}` } });
+  });
+
   it('the change stream sends an event at once and another after a change', async () => {
     const ctl = new AbortController();
     const res = await fetch(`${srv.url}/api/v1/stream`, { headers: { authorization: `Bearer ${tok.alice}` }, signal: ctl.signal });

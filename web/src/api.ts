@@ -142,6 +142,8 @@ export interface QueueRow {
   estimatedFinish: string | null;
   /** The last estimate included this job (false: it is newer than the estimate). */
   estimated: boolean;
+  /** Some live worker has enough GPUs of an allowed type (false: it waits for a bigger worker). */
+  fits: boolean;
   targetShare: number[] | null;
   receivedShare: number[];
   runningOn: { workerId: string; gpuType: string; devices: number[] } | null;

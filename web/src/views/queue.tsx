@@ -95,11 +95,19 @@ function Where(props: { row: QueueRow; horizon: string | null; skipped: string |
     return <span title={r.startedAt ? `first started ${when(r.startedAt)}` : ''}>{on ? `on ${on.workerId} · ${on.gpuType}` : 'starting'}</span>;
   }
   if (r.state === 'queued') {
+    if (!r.fits) {
+      const what = `${r.scaleFactor} GPU${r.scaleFactor > 1 ? 's' : ''}${r.gpuTypes ? ` of ${r.gpuTypes.join(' or ')}` : ''}`;
+      return (
+        <span class="warn-text" title={`needs ${what} on one worker; no live worker has that many`}>
+          no worker fits
+        </span>
+      );
+    }
     if (r.estimatedStart) return <span title={`estimated start ${when(r.estimatedStart)} (simulated forward from now)`}>starts {relative(r.estimatedStart)}</span>;
     if (props.skipped) return <span class="muted" title={props.skipped}>waiting</span>;
     if (!r.estimated) return <span class="muted">estimating…</span>;
     if (props.horizon) return <span class="muted" title="the estimate simulates a bounded horizon; this job starts after it">after {when(props.horizon)}</span>;
-    return <span class="muted" title="no live worker has a GPU type and count this job can use">no fitting GPU</span>;
+    return <span class="muted" title="the estimate found no round that places this job">not estimated</span>;
   }
   const verb = r.state === 'completed' ? 'finished' : r.state;
   if (r.state === 'failed' && r.failure) return <Truncate text={`failed ${relative(r.finishedAt)}: ${r.failure}`} max="16rem" />;
