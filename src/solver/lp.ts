@@ -332,6 +332,13 @@ function trivial(lp: LpBuilder, t0: number): LpResult {
   };
 }
 
+let crossoverFallbacks = 0;
+
+/** How many central interior-point solves fell back to crossover (see solveBuilt), for diagnostics and tests. */
+export function centralFallbackCount(): number {
+  return crossoverFallbacks;
+}
+
 function fromCache(lp: LpBuilder, hit: CachedSolution, t0: number): LpResult {
   const names = lp.columnNames();
   const x = hit.x;
@@ -361,7 +368,16 @@ function solveBuilt(lp: LpBuilder, options: SolveOptions, retry: boolean): LpRes
     const hit = lookupSolve(key);
     if (hit) return fromCache(lp, hit, t0);
   }
-  const result = solveUncached(lp, options, retry, t0);
+  let result = solveUncached(lp, options, retry, t0);
+  if (result.status === 'error' && (options.method ?? 'simplex') === 'ipm' && !options.crossover && !lp.isMip) {
+    // Without crossover HiGHS' interior point can stop short of its tolerances on a badly scaled LP and report
+    // "unknown". Crossover from that point reaches an optimal vertex: still an optimum, only not the central one.
+    const again = solveUncached(lp, { ...options, crossover: true }, retry, t0);
+    if (again.status === 'optimal') {
+      crossoverFallbacks++;
+      result = again;
+    }
+  }
   if (key && result.status === 'optimal') {
     storeSolve(key, { objective: result.objective, x: result.x, rowValue: result.rowValue, rowDual: result.rowDual, warmStart: result.warmStart });
   }
@@ -402,7 +418,7 @@ function solveUncached(lp: LpBuilder, options: SolveOptions, retry: boolean, t0:
     const tRun = performance.now();
     model.run();
     if (process.env['RONDO_LP_DEBUG']) {
-      console.error(`lp ${lp.numCols}x${lp.numRows} ${method} run=${(performance.now() - tRun).toFixed(2)}ms total=${(performance.now() - t0).toFixed(2)}ms simplex_it=${String(model.info.get('simplex_iteration_count'))} ipm_it=${String(model.info.get('ipm_iteration_count'))}`);
+      console.error(`lp ${lp.numCols}x${lp.numRows} ${method} run=${(performance.now() - tRun).toFixed(2)}ms total=${(performance.now() - t0).toFixed(2)}ms simplex_it=${String(model.info.get('simplex_iteration_count'))} ipm_it=${String(model.info.get('ipm_iteration_count'))} status=${model.getModelStatus()} primal=${String(model.info.get('primal_solution_status'))}`);
     }
     const status = mapStatus(highs, model.getModelStatus());
     const sol = model.getSolution();
