@@ -28,7 +28,7 @@ import { getPolicy } from '../../src/policies/registry.js';
 import { packedLasObjective, solvePackedLas } from '../../src/policies/las-packed.js';
 import { solveLas } from '../../src/policies/las.js';
 import type { Policy, PolicyJob, PolicySnapshot } from '../../src/policies/types.js';
-import { initSolver } from '../../src/solver/index.js';
+import { configureSolveCache, initSolver } from '../../src/solver/index.js';
 import { repoRoot } from '../root.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -156,6 +156,8 @@ async function workerStartSeconds(): Promise<number> {
 
 async function main(): Promise<void> {
   await initSolver();
+  // Time the solver itself, not the memo of identical models (src/solver/cache.ts).
+  configureSolveCache({ maxBytes: 0 });
   const file = tableFile();
   const table = readThroughputs(file);
   const keys = keysOf(table);
