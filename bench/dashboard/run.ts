@@ -12,28 +12,16 @@
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { writeFileAtomic } from '../../src/io/index.js';
 import { startServer } from '../../src/runtime/serve.js';
 import { whatIf } from '../../src/runtime/whatif.js';
+import { repoRoot } from '../root.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const isRoot = (d: string): boolean => {
-  const pj = join(d, 'package.json');
-  return existsSync(pj) && existsSync(join(d, '.git')) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'rondo';
-};
-function findRoot(): string {
-  if (isRoot(process.cwd())) return process.cwd();
-  let d = here;
-  for (let i = 0; i < 8; i++) {
-    if (isRoot(d)) return d;
-    d = resolve(d, '..');
-  }
-  return process.cwd();
-}
-const root = findRoot();
+const root = repoRoot(here);
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: string): string => {
   const i = args.indexOf(name);
