@@ -8,7 +8,7 @@
 import type { Job, RoundPlan } from '../model/index.js';
 import type { ExecJob, Executor, RoundReport } from '../engine/types.js';
 import { runEngine } from '../engine/loop.js';
-import { SimClock, SimExecutor, TraceSource, tableThroughputs, type SimulationInput, type SimulationOutput } from '../sim/index.js';
+import { engineSettings, SimClock, SimExecutor, TraceSource, tableThroughputs, type SimulationInput, type SimulationOutput } from '../sim/index.js';
 
 export interface RunTimeline {
   readonly gpuTypes: readonly string[];
@@ -59,13 +59,7 @@ export async function recordTimeline(input: SimulationInput, output: SimulationO
     throughputOf: tableThroughputs(input.throughputs, input.cluster),
     throughputs: input.throughputs,
     seed: input.seed ?? 0,
-    ...(input.roundDuration !== undefined ? { roundDuration: input.roundDuration } : {}),
-    ...(input.minReallocationInterval !== undefined ? { minReallocationInterval: input.minReallocationInterval } : {}),
-    ...(input.window ? { window: input.window } : {}),
-    ...(input.jctCapHours !== undefined ? { jctCap: input.jctCapHours * 3600 } : {}),
-    ...(input.maxRounds !== undefined ? { maxRounds: input.maxRounds } : {}),
-    ...(input.recomputeWhenIdle !== undefined ? { recomputeWhenIdle: input.recomputeWhenIdle } : {}),
-    ...(input.prices ? { prices: input.prices } : {}),
+    ...engineSettings(input),
   });
   if (result.jobs.length !== recs.length) return null;
   for (let i = 0; i < recs.length; i++) {

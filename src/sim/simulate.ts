@@ -12,7 +12,7 @@ import {
   type ThroughputTable,
 } from '../model/index.js';
 import type { Policy } from '../policies/types.js';
-import { runEngine, type EngineResult } from '../engine/loop.js';
+import { runEngine, type EngineConfig, type EngineResult } from '../engine/loop.js';
 import type { EngineObserver, JobSource } from '../engine/types.js';
 import { computeMetrics, type ComputedMetrics } from '../metrics/index.js';
 import { SimClock } from './clock.js';
@@ -145,6 +145,22 @@ class ScreenedStream implements JobStream {
   }
 }
 
+/**
+ * The engine settings a simulation input fixes (everything but the clock, executor, source and throughput
+ * functions), shared with the report's timeline replay so that a replay runs exactly the same engine.
+ */
+export function engineSettings(input: SimulationInput): Partial<EngineConfig> {
+  return {
+    ...(input.roundDuration !== undefined ? { roundDuration: input.roundDuration } : {}),
+    ...(input.minReallocationInterval !== undefined ? { minReallocationInterval: input.minReallocationInterval } : {}),
+    ...(input.window ? { window: input.window } : {}),
+    ...(input.jctCapHours !== undefined ? { jctCap: input.jctCapHours * 3600 } : {}),
+    ...(input.maxRounds !== undefined ? { maxRounds: input.maxRounds } : {}),
+    ...(input.recomputeWhenIdle !== undefined ? { recomputeWhenIdle: input.recomputeWhenIdle } : {}),
+    ...(input.prices ? { prices: input.prices } : {}),
+  };
+}
+
 export async function simulate(input: SimulationInput): Promise<SimulationOutput> {
   const t0 = performance.now();
   const { cluster, throughputs, policy } = input;
@@ -184,13 +200,7 @@ export async function simulate(input: SimulationInput): Promise<SimulationOutput
     ...(dynamic ? { currentThroughputOf: (j: Job, done: number) => dynamic.currentRow(j, done, throughputOf(j)) } : {}),
     throughputs,
     seed,
-    ...(input.roundDuration !== undefined ? { roundDuration: input.roundDuration } : {}),
-    ...(input.minReallocationInterval !== undefined ? { minReallocationInterval: input.minReallocationInterval } : {}),
-    ...(input.window ? { window: input.window } : {}),
-    ...(input.jctCapHours !== undefined ? { jctCap: input.jctCapHours * 3600 } : {}),
-    ...(input.maxRounds !== undefined ? { maxRounds: input.maxRounds } : {}),
-    ...(input.recomputeWhenIdle !== undefined ? { recomputeWhenIdle: input.recomputeWhenIdle } : {}),
-    ...(input.prices ? { prices: input.prices } : {}),
+    ...engineSettings(input),
     ...(input.observer ? { observer: input.observer } : {}),
     ...(input.signal ? { signal: input.signal } : {}),
   });
