@@ -20,3 +20,9 @@ export function repoRoot(compiledDir: string): string {
   }
   return process.cwd();
 }
+
+/** The value given after `--name` on the command line, or `fallback` when the flag is absent. */
+export function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
+}

@@ -18,17 +18,12 @@ import { gzipSync } from 'node:zlib';
 import { writeFileAtomic } from '../../src/io/index.js';
 import { startServer } from '../../src/runtime/serve.js';
 import { whatIf } from '../../src/runtime/whatif.js';
-import { repoRoot } from '../root.js';
+import { flag, repoRoot } from '../root.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = repoRoot(here);
-const args = process.argv.slice(2);
-const arg = (name: string, dflt: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt;
-};
-const SIZES = arg('--jobs', '1000,10000').split(',').map(Number);
-const REQUESTS = Number(arg('--requests', '40'));
+const SIZES = flag('jobs', '1000,10000').split(',').map(Number);
+const REQUESTS = Number(flag('requests', '40'));
 
 const q = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);

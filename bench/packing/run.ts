@@ -29,23 +29,19 @@ import { packedLasObjective, solvePackedLas } from '../../src/policies/las-packe
 import { solveLas } from '../../src/policies/las.js';
 import type { Policy, PolicyJob, PolicySnapshot } from '../../src/policies/types.js';
 import { configureSolveCache, initSolver } from '../../src/solver/index.js';
-import { repoRoot } from '../root.js';
+import { flag, repoRoot } from '../root.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = repoRoot(here);
 const TYPES = ['v100', 'p100', 'k80'];
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
-const SIZES = arg('sizes', '64,128,256,512,1024,2048').split(',').map(Number);
+const SIZES = flag('sizes', '64,128,256,512,1024,2048').split(',').map(Number);
 /** Stop solving the per-job-pair LPs of a series at larger sizes once one took longer than this. */
-const EXACT_MAX_SECONDS = Number(arg('exact-max-seconds', '60'));
+const EXACT_MAX_SECONDS = Number(flag('exact-max-seconds', '60'));
 /** The per-job-pair LP grows 4x per doubling; past this many jobs it is not attempted (WASM heap, minutes). */
-const EXACT_MAX_JOBS = Number(arg('exact-max-jobs', '1024'));
-const POP_JOBS = Number(arg('pop-jobs', '2048'));
-const BIG_JOBS = Number(arg('big-jobs', '10000'));
+const EXACT_MAX_JOBS = Number(flag('exact-max-jobs', '1024'));
+const POP_JOBS = Number(flag('pop-jobs', '2048'));
+const BIG_JOBS = Number(flag('big-jobs', '10000'));
 
 interface Row {
   /** Benchmark part: scale (1), pop (2), big (3). */
@@ -302,7 +298,7 @@ async function main(): Promise<void> {
   const workerStart = median(starts);
   console.log(`worker thread start + HiGHS load: ${workerStart.toFixed(3)} s (median of 3); packed POP per partition at k=8: ${perPartition[8]!.toFixed(3)} s`);
 
-  const outDir = arg('out', join(root, 'bench/results'));
+  const outDir = flag('out', join(root, 'bench/results'));
   writeFileSync(join(outDir, 'packing.json'), `${JSON.stringify({ workerStartSeconds: Number(workerStart.toFixed(4)), rows: results }, null, 2)}\n`);
   const fmt = (v: number | null | undefined, d: number): string => (v === null || v === undefined ? '' : v.toFixed(d));
   const table1 = results.filter((r) => r.section === 'scale');

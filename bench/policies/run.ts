@@ -16,22 +16,17 @@ import { finishClassAllocation } from '../../src/policies/common.js';
 import { solveLas } from '../../src/policies/las.js';
 import type { PolicyJob, PolicySnapshot } from '../../src/policies/types.js';
 import { configureSolveCache, initSolver } from '../../src/solver/index.js';
-import { repoRoot } from '../root.js';
+import { flag, repoRoot } from '../root.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = repoRoot(here);
 const TYPES = ['v100', 'p100', 'k80'];
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
-
-const SIZES = arg('sizes', '32,128,512,1024,2048,4096,8192,16384').split(',').map(Number);
-const WORKLOADS = arg('workloads', 'job-table,per-job,worst-case').split(',');
+const SIZES = flag('sizes', '32,128,512,1024,2048,4096,8192,16384').split(',').map(Number);
+const WORKLOADS = flag('workloads', 'job-table,per-job,worst-case').split(',');
 /** Skip the remaining sizes of a series once one median run takes longer than this. */
-const MAX_SECONDS = Number(arg('max-seconds', '60'));
-const PER_JOB_MAX = Number(arg('per-job-max', '2048'));
+const MAX_SECONDS = Number(flag('max-seconds', '60'));
+const PER_JOB_MAX = Number(flag('per-job-max', '2048'));
 
 interface Row {
   jobType: string;
@@ -159,7 +154,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  const outDir = arg('out', join(root, 'bench/results'));
+  const outDir = flag('out', join(root, 'bench/results'));
   writeFileSync(join(outDir, 'policies.json'), `${JSON.stringify(results, null, 2)}\n`);
   const gavel: Record<number, number> = { 128: 0.013, 1024: 0.046, 2048: 0.083 };
   const lines = [
@@ -168,7 +163,7 @@ async function main(): Promise<void> {
     `Cluster: n/4 GPUs of each of v100, p100, k80. Throughputs: ${source} (jobs drawn uniformly from its ${rows.length} (job type, scale factor) rows with all three types measured).`,
     'Worst case: every job has its own random throughput row and a scale factor from {1,1,1,1,2,2,4,8}.',
     'Times: median of 3 runs after a warm-up; build = snapshot to LP (incl. grouping), solve = HiGHS interior point without crossover.',
-    `Machine: ${arg('label', `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), load average ${os.loadavg()[0]!.toFixed(1)} at the end`)}. Node ${process.version}, ${process.platform}/${process.arch}. Rerun: \`npm run bench:policies\`.`,
+    `Machine: ${flag('label', `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), load average ${os.loadavg()[0]!.toFixed(1)} at the end`)}. Node ${process.version}, ${process.platform}/${process.arch}. Rerun: \`npm run bench:policies\`.`,
     '',
     '| policy | workload | jobs | GPUs | LP classes | build (s) | solve (s) | total (s) | Gavel published (s) | level |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',

@@ -25,23 +25,18 @@ import { writeFileAtomic } from '../../src/io/index.js';
 import { ApiClient } from '../../src/runtime/http-client.js';
 import type { LeaseMessage, SyncEnded, SyncResponse } from '../../src/runtime/protocol.js';
 import { startServer } from '../../src/runtime/serve.js';
-import { repoRoot } from '../root.js';
+import { flag, repoRoot } from '../root.js';
 import { seededRandom } from '../../src/model/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = repoRoot(here);
-const args = process.argv.slice(2);
-const arg = (name: string, dflt: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt;
-};
 
-const JOBS = Number(arg('--jobs', '10000'));
-const POLLERS = Number(arg('--pollers', '50'));
-const WORKERS = Number(arg('--workers', '100'));
-const SECONDS = Number(arg('--seconds', '60'));
-const ROUND_S = Number(arg('--round', '10'));
-const POLICY = arg('--policy', 'max_min_fairness_perf');
+const JOBS = Number(flag('jobs', '10000'));
+const POLLERS = Number(flag('pollers', '50'));
+const WORKERS = Number(flag('workers', '100'));
+const SECONDS = Number(flag('seconds', '60'));
+const ROUND_S = Number(flag('round', '10'));
+const POLICY = flag('policy', 'max_min_fairness_perf');
 // Pollers read as often as `rondo logs --follow` does; workers sync at the default heartbeat (`rondo serve --heartbeat 2`).
 const POLL_MS = 1000;
 const HEARTBEAT_MS = 2000;

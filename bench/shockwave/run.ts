@@ -22,18 +22,13 @@ import { simulate } from '../../src/sim/index.js';
 import { createShockwavePolicy } from '../../src/policies/shockwave.js';
 import type { Policy } from '../../src/policies/types.js';
 import { configureSolveCache, initSolver } from '../../src/solver/index.js';
-import { repoRoot } from '../root.js';
+import { flag, repoRoot } from '../root.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = repoRoot(here);
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
-
-const SIZES = arg('sizes', '30,60,120,240,480').split(',').map(Number);
-const MILP_MAX = Number(arg('milp-max', '120'));
+const SIZES = flag('sizes', '30,60,120,240,480').split(',').map(Number);
+const MILP_MAX = Number(flag('milp-max', '120'));
 const TRACE = 'data/shockwave/traces/reproduce/120_0.2_5_100_40_25_0,0.5,0.5_0.6,0.3,0.09,0.01_multigpu_dynamic.trace';
 
 function mulberry(seed: number): () => number {

@@ -16,15 +16,11 @@ import { parseCluster, readThroughputs, writeFileAtomic } from '../../src/io/ind
 import { getPolicy, initSolver } from '../../src/policies/index.js';
 import { LpBuilder } from '../../src/solver/index.js';
 import { simulate } from '../../src/sim/index.js';
-import { repoRoot } from '../root.js';
+import { flag, repoRoot } from '../root.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = repoRoot(here);
 const args = process.argv.slice(2);
-const arg = (name: string, dflt: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt;
-};
 
 // Count LP solves and the time spent in them (benchmark-only instrumentation of the solver layer).
 let lpSolves = 0;
@@ -99,7 +95,7 @@ async function one(policyName: string, rate: number, seed: number, window: { sta
 }
 
 const f = (x: number | null, d = 2): string => (x === null ? '-' : x.toFixed(d));
-const [ws, we] = arg('--window', '4000:5000').split(':').map(Number);
+const [ws, we] = flag('window', '4000:5000').split(':').map(Number);
 const window = { start: ws!, end: we! };
 
 if (args.includes('--headline')) {
@@ -135,8 +131,8 @@ if (args.includes('--headline')) {
 } else if (args.includes('--space-sharing')) {
   // Gavel section 7.2: aware LAS with space sharing beats it without (26.4 h -> 19.1 h average JCT at 5.6 jobs/h).
   const name = gavelRng ? 'sim.space-sharing.gavel-rng' : 'sim.space-sharing';
-  const rate = Number(arg('--rate', '5.6'));
-  const seeds = arg('--seeds', '0,1,2').split(',').map(Number);
+  const rate = Number(flag('rate', '5.6'));
+  const seeds = flag('seeds', '0,1,2').split(',').map(Number);
   const policies = ['max_min_fairness_perf', 'max_min_fairness_packed'];
   const runs: Run[] = [];
   for (const seed of seeds) {
@@ -168,7 +164,7 @@ if (args.includes('--headline')) {
   writeFileAtomic(join(root, 'bench', 'results', `${name}.md`), `${lines.join('\n')}\n`);
   console.log(lines.join('\n'));
 } else {
-  const r = await one(arg('--policy', 'max_min_fairness_perf'), Number(arg('--rate', '4.8')), Number(arg('--seed', '0')), window, args.includes('--multi-gpu'));
+  const r = await one(flag('policy', 'max_min_fairness_perf'), Number(flag('rate', '4.8')), Number(flag('seed', '0')), window, args.includes('--multi-gpu'));
   const md = [
     '# Simulation benchmark',
     '',
