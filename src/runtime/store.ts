@@ -426,8 +426,7 @@ export class Store {
   /** Creates a token and returns it in clear text: the only time it exists outside the caller. */
   createToken(kind: TokenKind, fields: { tenant?: string; workerId?: string; attemptId?: number; label?: string } = {}): { id: number; token: string } {
     const token = newToken(kind);
-    const info = this.db
-      .prepare('INSERT INTO tokens(kind, hash, tenant, worker_id, attempt_id, label, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    const info = this.q('INSERT INTO tokens(kind, hash, tenant, worker_id, attempt_id, label, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(kind, hashToken(token), fields.tenant ?? null, fields.workerId ?? null, fields.attemptId ?? null, fields.label ?? null, this.now());
     return { id: Number(info.lastInsertRowid), token };
   }
@@ -482,8 +481,7 @@ export class Store {
   // ---- events ----
 
   event(kind: string, fields: { jobId?: string | null; workerId?: string | null; detail?: unknown } = {}): void {
-    this.db
-      .prepare('INSERT INTO events(at, kind, job_id, worker_id, detail) VALUES (?, ?, ?, ?, ?)')
+    this.q('INSERT INTO events(at, kind, job_id, worker_id, detail) VALUES (?, ?, ?, ?, ?)')
       .run(this.now(), kind, fields.jobId ?? null, fields.workerId ?? null, fields.detail === undefined ? null : JSON.stringify(fields.detail));
   }
 
@@ -509,28 +507,27 @@ export class Store {
       const seqRow = this.q("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'").get() as Row | undefined;
       const seq = (seqRow ? Number(seqRow.seq) : 0) + 1;
       const id = `job-${seq}`;
-      this.db
-        .prepare(
-          `INSERT INTO jobs(seq, id, name, tenant, command, cwd, env, scale_factor, job_type, priority_weight, slo_factor, deadline_s,
-             total_steps, gpu_types, state, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)`,
-        )
-        .run(
-          seq,
-          id,
-          spec.name,
-          spec.tenant,
-          JSON.stringify(spec.command),
-          spec.cwd,
-          JSON.stringify(spec.env),
-          spec.scaleFactor,
-          spec.jobType,
-          spec.priorityWeight,
-          spec.sloFactor,
-          spec.deadlineS,
-          spec.totalSteps,
-          spec.gpuTypes === null ? null : JSON.stringify(spec.gpuTypes),
-          this.now(),
-        );
+      this.q(
+        `INSERT INTO jobs(seq, id, name, tenant, command, cwd, env, scale_factor, job_type, priority_weight, slo_factor, deadline_s,
+           total_steps, gpu_types, state, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)`,
+      )
+      .run(
+        seq,
+        id,
+        spec.name,
+        spec.tenant,
+        JSON.stringify(spec.command),
+        spec.cwd,
+        JSON.stringify(spec.env),
+        spec.scaleFactor,
+        spec.jobType,
+        spec.priorityWeight,
+        spec.sloFactor,
+        spec.deadlineS,
+        spec.totalSteps,
+        spec.gpuTypes === null ? null : JSON.stringify(spec.gpuTypes),
+        this.now(),
+      );
       this.event('job.submitted', { jobId: id, detail: { tenant: spec.tenant, scaleFactor: spec.scaleFactor } });
       return this.getJob(id)!;
     });
@@ -634,13 +631,12 @@ export class Store {
       if (sets.length > 0) this.q(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...args, a.jobId);
       if (p.throughput !== undefined && p.throughput > 0) {
         // Exponential average: one noisy report (a step right after a restart) should not swing the policy.
-        this.db
-          .prepare(
-            `INSERT INTO throughputs(job_id, gpu_type, steps_per_s, updated_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT(job_id, gpu_type) DO UPDATE SET steps_per_s = 0.7 * steps_per_s + 0.3 * excluded.steps_per_s,
-             updated_at = excluded.updated_at`,
-          )
-          .run(a.jobId, a.gpuType, p.throughput, this.now());
+        this.q(
+          `INSERT INTO throughputs(job_id, gpu_type, steps_per_s, updated_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT(job_id, gpu_type) DO UPDATE SET steps_per_s = 0.7 * steps_per_s + 0.3 * excluded.steps_per_s,
+           updated_at = excluded.updated_at`,
+        )
+        .run(a.jobId, a.gpuType, p.throughput, this.now());
       }
       return this.getJob(a.jobId);
     });
@@ -699,8 +695,7 @@ export class Store {
 
   logs(jobId: string, opts: { afterId?: number; limit?: number } = {}): LogLine[] {
     return (
-      this.db
-        .prepare('SELECT * FROM job_logs WHERE job_id = ? AND id > ? ORDER BY id LIMIT ?')
+      this.q('SELECT * FROM job_logs WHERE job_id = ? AND id > ? ORDER BY id LIMIT ?')
         .all(jobId, opts.afterId ?? 0, Math.min(opts.limit ?? 1000, 10_000)) as Row[]
     ).map((r) => ({
       id: Number(r.id),
@@ -717,8 +712,7 @@ export class Store {
     return this.tx(() => {
       const n = Number((this.q('SELECT COUNT(*) AS n FROM workers').get() as Row).n) + 1;
       const id = `w-${n}`;
-      this.db
-        .prepare("INSERT INTO workers(id, name, gpus, token_id, registered_at, state) VALUES (?, ?, ?, ?, ?, 'alive')")
+      this.q("INSERT INTO workers(id, name, gpus, token_id, registered_at, state) VALUES (?, ?, ?, ?, ?, 'alive')")
         .run(id, name, JSON.stringify(gpus), tokenId, this.now());
       this.event('worker.registered', { workerId: id, detail: { name, gpus } });
       return this.getWorker(id)!;
@@ -766,12 +760,11 @@ export class Store {
   /** Seconds each job has held each GPU type over its ended and running attempts (the mechanism's history). */
   timeReceived(now: number): Map<string, Record<string, number>> {
     const out = new Map<string, Record<string, number>>();
-    const rows = this.db
-      .prepare(
-        `SELECT job_id, gpu_type, SUM(COALESCE(ended_at, ?) - started_at) AS ms FROM attempts
-         WHERE started_at IS NOT NULL GROUP BY job_id, gpu_type`,
-      )
-      .all(now) as Row[];
+    const rows = this.q(
+      `SELECT job_id, gpu_type, SUM(COALESCE(ended_at, ?) - started_at) AS ms FROM attempts
+       WHERE started_at IS NOT NULL GROUP BY job_id, gpu_type`,
+    )
+    .all(now) as Row[];
     for (const r of rows) {
       const m = out.get(String(r.job_id)) ?? {};
       m[String(r.gpu_type)] = Math.max(0, Number(r.ms)) / 1000;
@@ -782,13 +775,11 @@ export class Store {
 
   /** Creates a lease (attempt); the caller commits it inside the round's transaction. */
   createAttempt(a: { jobId: string; workerId: string; round: number; gpuType: string; gpus: readonly number[]; notBefore: number; leaseEnd: number }): AttemptRow {
-    const job = this.getJob(a.jobId)!;
-    const info = this.db
-      .prepare(
-        `INSERT INTO attempts(job_id, worker_id, round, gpu_type, gpus, created_at, not_before, lease_end, state, steps_at_start)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'leased', ?)`,
-      )
-      .run(a.jobId, a.workerId, a.round, a.gpuType, JSON.stringify(a.gpus), this.now(), a.notBefore, a.leaseEnd, job.stepsDone);
+    const info = this.q(
+      `INSERT INTO attempts(job_id, worker_id, round, gpu_type, gpus, created_at, not_before, lease_end, state, steps_at_start)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'leased', (SELECT steps_done FROM jobs WHERE id = ?))`,
+    )
+    .run(a.jobId, a.workerId, a.round, a.gpuType, JSON.stringify(a.gpus), this.now(), a.notBefore, a.leaseEnd, a.jobId);
     const id = Number(info.lastInsertRowid);
     this.q('UPDATE jobs SET attempts = attempts + 1 WHERE id = ?').run(a.jobId);
     this.event('attempt.leased', { jobId: a.jobId, workerId: a.workerId, detail: { attempt: id, round: a.round, gpuType: a.gpuType, gpus: a.gpus } });
@@ -833,8 +824,7 @@ export class Store {
       if (!a) return undefined;
       if (a.state === 'ended') return this.getJob(a.jobId);
       const at = fields.at ?? this.now();
-      this.db
-        .prepare("UPDATE attempts SET state = 'ended', ended_at = ?, end_reason = ?, exit_code = ?, started_at = COALESCE(started_at, CASE WHEN ? THEN ? END) WHERE id = ?")
+      this.q("UPDATE attempts SET state = 'ended', ended_at = ?, end_reason = ?, exit_code = ?, started_at = COALESCE(started_at, CASE WHEN ? THEN ? END) WHERE id = ?")
         .run(at, reason, fields.exitCode ?? null, a.state === 'running' ? 1 : 0, at, attemptId);
       const job = this.getJob(a.jobId)!;
       const others = this.openAttemptsOfJob(a.jobId);
@@ -847,8 +837,7 @@ export class Store {
       else next = waiting;
       if (TERMINAL_STATES.includes(job.state)) next = job.state;
       const terminal = TERMINAL_STATES.includes(next);
-      this.db
-        .prepare('UPDATE jobs SET state = ?, exit_code = COALESCE(?, exit_code), failure = COALESCE(?, failure), finished_at = CASE WHEN ? THEN ? ELSE finished_at END WHERE id = ?')
+      this.q('UPDATE jobs SET state = ?, exit_code = COALESCE(?, exit_code), failure = COALESCE(?, failure), finished_at = CASE WHEN ? THEN ? ELSE finished_at END WHERE id = ?')
         .run(next, fields.exitCode ?? null, reason === 'failed' || reason === 'spawn_failed' ? (fields.message ?? `exit code ${fields.exitCode}`) : null, terminal ? 1 : 0, at, a.jobId);
       this.event(`attempt.${reason}`, { jobId: a.jobId, workerId: a.workerId, detail: { attempt: attemptId, exitCode: fields.exitCode ?? null, message: fields.message } });
       if (terminal && job.state !== next) this.event(`job.${next}`, { jobId: a.jobId });
@@ -863,21 +852,19 @@ export class Store {
   // ---- rounds ----
 
   saveRound(r: RoundRow): void {
-    this.db
-      .prepare(
-        `INSERT INTO rounds(round, start, duration, planned_at, policy, solver_ms, allocation, plan) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT(round) DO UPDATE SET start = excluded.start, duration = excluded.duration, planned_at = excluded.planned_at,
-         policy = excluded.policy, solver_ms = excluded.solver_ms, allocation = excluded.allocation, plan = excluded.plan`,
-      )
-      .run(r.round, r.start, r.duration, r.plannedAt, r.policy, r.solverMs, JSON.stringify(r.allocation), JSON.stringify(r.plan));
+    this.q(
+      `INSERT INTO rounds(round, start, duration, planned_at, policy, solver_ms, allocation, plan) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(round) DO UPDATE SET start = excluded.start, duration = excluded.duration, planned_at = excluded.planned_at,
+       policy = excluded.policy, solver_ms = excluded.solver_ms, allocation = excluded.allocation, plan = excluded.plan`,
+    )
+    .run(r.round, r.start, r.duration, r.plannedAt, r.policy, r.solverMs, JSON.stringify(r.allocation), JSON.stringify(r.plan));
     // Keep a bounded history: the plan of every round since the start is not worth its disk.
     this.q('DELETE FROM rounds WHERE round < ?').run(r.round - 1000);
   }
 
   /** The last round's timing and size without parsing its plan (the scheduler loop asks on every wake-up). */
   lastRoundInfo(): { round: number; start: number; duration: number; assignments: number } | undefined {
-    const r = this.db
-      .prepare("SELECT round, start, duration, json_array_length(plan, '$.assignments') AS n FROM rounds ORDER BY round DESC LIMIT 1")
+    const r = this.q("SELECT round, start, duration, json_array_length(plan, '$.assignments') AS n FROM rounds ORDER BY round DESC LIMIT 1")
       .get() as Row | undefined;
     return r ? { round: Number(r.round), start: Number(r.start), duration: Number(r.duration), assignments: Number(r.n ?? 0) } : undefined;
   }
