@@ -12,10 +12,12 @@ import { RondoError, colocatedThroughput, jobKey, pairKey, rowJobs } from '../mo
 import type { Policy, PolicyJob, PolicySnapshot } from '../policies/types.js';
 import {
   addRows,
+  copyLedger,
   creditRuns,
   emptyLedger,
   planRound,
   removeJobs,
+  removeRows,
   resetLedger,
   retypeLedger,
   type MechanismRow,
@@ -138,6 +140,15 @@ interface Active {
   readonly throughput: readonly number[];
   /** The job's single-job row for the mechanism, built once. */
   readonly row: MechanismRow;
+  /** Small integer per (job type, scale factor): the key of the co-located throughput cache. */
+  readonly kind: number;
+}
+
+/** A space-sharing row of the allocation with the arrival index of its later job (its place among the rows). */
+interface PairRow {
+  readonly row: MechanismRow;
+  readonly late: number;
+  readonly early: number;
 }
 
 function defaultTotalSteps(cluster: ClusterSpec, throughputOf: (j: Job) => readonly number[]) {
@@ -187,7 +198,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
   let ledger: ShareLedger = emptyLedger(types);
   let allocation: Allocation | undefined;
   /** Space-sharing rows of the current allocation (both jobs active, a positive share), in Gavel's row order. */
-  let pairRows: MechanismRow[] = [];
+  let pairRows: PairRow[] = [];
   let policyState: unknown;
   let stale = false;
   let previous: readonly Assignment[] = [];
@@ -225,7 +236,8 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       const r = a.rec;
       jobs.push({ id: r.id, stepsDone: r.stepsDone, totalSteps: r.totalSteps, roundsRun: r.roundsRun, preemptions: r.preemptions, failures: r.failures });
     }
-    const state: EngineState = { round, ledger, allocation, policyState, stale, jobs };
+    // The ledger is updated in place from round to round; the store may write the state later.
+    const state: EngineState = { round, ledger: copyLedger(ledger), allocation, policyState, stale, jobs };
     await cfg.persist.save(state);
   };
 
@@ -243,6 +255,8 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       const throughput = cfg.throughputOf(a.job, cluster);
       active.set(id, { ...a, throughput, row: { ...a.row, throughput } });
     }
+    colocatedCache.clear();
+    pairRowCache.clear();
     if (allocation) pairRows = pairRowsOf(allocation);
     stale = true;
   };
@@ -295,7 +309,10 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
         windowOpen++;
         windowOpenArrivals += rec.arrivalTime;
       }
-      active.set(job.id, { job, rec, throughput, row: { key: job.id, jobIds: [job.id], scaleFactor: job.scaleFactor, throughput } });
+      const kk = jobKey(job.jobType, job.scaleFactor);
+      let kind = kinds.get(kk);
+      if (kind === undefined) kinds.set(kk, (kind = kinds.size));
+      active.set(job.id, { job, rec, throughput, row: { key: job.id, jobIds: [job.id], scaleFactor: job.scaleFactor, throughput }, kind });
       cfg.observer?.onJobArrived?.(job.id, job.arrivalTime);
     }
     ledger = addRows(ledger, jobs.map((j) => j.id), D);
@@ -347,7 +364,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     pairRows = pairRowsOf(allocation);
     // A pair enters the bookkeeping when an allocation first gives it a share, seeded like a new job (Gavel creates
     // pair entries at arrival and re-seeds them at every reset, which is the state they have here).
-    ledger = addRows(ledger, pairRows.map((r) => r.key), D);
+    ledger = addRows(ledger, pairRows.map((r) => r.row.key), D);
     cfg.observer?.onAllocation?.(now, allocation.shares.size, dt);
   };
 
@@ -359,20 +376,51 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
   // Active jobs in arrival order (Map keeps insertion order = admission order).
   const orderedActive = (): Active[] => [...active.values()];
 
-  /** Co-located throughputs of a and b on type t, `[a's, b's]`, from whichever direction the table stores. */
-  const colocatedCache = new Map<string, readonly [number, number] | undefined>();
-  const colocated = (t: GpuType, a: Job, b: Job): readonly [number, number] | undefined => {
+  // Co-located throughputs depend only on the two jobs' (type, scale factor) kinds and the GPU type: cached under a
+  // number, because pair rows are rebuilt at every recompute of a space-sharing allocation.
+  const kinds = new Map<string, number>();
+  const colocatedCache = new Map<number, readonly [number, number] | null>();
+  /** Co-located throughputs of a and b on type index k, `[a's, b's]`, from whichever direction the table stores. */
+  const colocated = (k: number, a: Active, b: Active): readonly [number, number] | null => {
     const table = cfg.throughputs;
-    if (!table) return undefined;
-    const ka = jobKey(a.jobType, a.scaleFactor);
-    const kb = jobKey(b.jobType, b.scaleFactor);
-    const cacheKey = `${t}\u0000${ka}\u0000${kb}`;
-    if (colocatedCache.has(cacheKey)) return colocatedCache.get(cacheKey);
+    if (!table) return null;
+    const cacheKey = (a.kind * 1_048_576 + b.kind) * 64 + k;
+    const hit = colocatedCache.get(cacheKey);
+    if (hit !== undefined) return hit;
+    const t = types[k]!;
+    const ka = jobKey(a.job.jobType, a.job.scaleFactor);
+    const kb = jobKey(b.job.jobType, b.job.scaleFactor);
     const ab = colocatedThroughput(table, t, ka, kb);
     const ba = ab ? undefined : colocatedThroughput(table, t, kb, ka);
-    const v: readonly [number, number] | undefined = ab ?? (ba ? [ba[1], ba[0]] : undefined);
+    const v: readonly [number, number] | null = ab ?? (ba ? [ba[1], ba[0]] : null);
     colocatedCache.set(cacheKey, v);
     return v;
+  };
+
+  /** Pair rows of the last allocation: successive recomputes mostly hand out the same pairs again. */
+  let pairRowCache = new Map<RowKey, PairRow>();
+  const pairRowOf = (key: RowKey, a: Active, b: Active, next: Map<RowKey, PairRow>): PairRow => {
+    const cached = pairRowCache.get(key);
+    if (cached) {
+      next.set(key, cached);
+      return cached;
+    }
+    if (a.job.scaleFactor !== b.job.scaleFactor) {
+      throw new RondoError({
+        code: 'E_INVALID',
+        problem: `policy ${policy.meta.name} pairs jobs ${a.job.id} (${a.job.scaleFactor} GPUs) and ${b.job.id} (${b.job.scaleFactor} GPUs)`,
+        expected: 'space-sharing pairs of jobs with the same scale factor',
+      });
+    }
+    const throughput = types.map((_, k) => {
+      if (!(a.throughput[k]! > 0 && b.throughput[k]! > 0)) return 0;
+      const c = colocated(k, a, b);
+      return c && c[0] > 0 && c[1] > 0 ? c[0] + c[1] : 0;
+    });
+    const [early, late] = a.rec.index < b.rec.index ? [a.rec.index, b.rec.index] : [b.rec.index, a.rec.index];
+    const row: PairRow = { row: { key, jobIds: rowJobs(key), scaleFactor: a.job.scaleFactor, throughput }, late, early };
+    next.set(key, row);
+    return row;
   };
 
   /**
@@ -380,45 +428,32 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
    * later-arriving job, pairs of one job by their other job's arrival. Rows with no positive share are left out (Gavel
    * would only start them on GPUs left idle by every row with a share; see docs/architecture.md).
    */
-  const pairRowsOf = (alloc: Allocation): MechanismRow[] => {
-    const out: Array<{ row: MechanismRow; late: number; early: number }> = [];
+  const pairRowsOf = (alloc: Allocation): PairRow[] => {
+    const out: PairRow[] = [];
+    const next = new Map<RowKey, PairRow>();
     for (const [key, share] of alloc.shares) {
-      if (!key.includes('+')) continue;
-      const ids = rowJobs(key);
-      if (ids.length !== 2 || !share.some((v) => v > 0)) continue;
-      const a = active.get(ids[0]!);
-      const b = active.get(ids[1]!);
+      const plus = key.indexOf('+');
+      if (plus < 0 || key.indexOf('+', plus + 1) >= 0 || !share.some((v) => v > 0)) continue;
+      const a = active.get(key.slice(0, plus));
+      const b = active.get(key.slice(plus + 1));
       if (!a || !b) continue;
-      if (a.job.scaleFactor !== b.job.scaleFactor) {
-        throw new RondoError({
-          code: 'E_INVALID',
-          problem: `policy ${policy.meta.name} pairs jobs ${a.job.id} (${a.job.scaleFactor} GPUs) and ${b.job.id} (${b.job.scaleFactor} GPUs)`,
-          expected: 'space-sharing pairs of jobs with the same scale factor',
-        });
-      }
-      const throughput = types.map((t, k) => {
-        if (!(a.throughput[k]! > 0 && b.throughput[k]! > 0)) return 0;
-        const c = colocated(t, a.job, b.job);
-        return c && c[0] > 0 && c[1] > 0 ? c[0] + c[1] : 0;
-      });
-      const [early, late] = a.rec.index < b.rec.index ? [a.rec.index, b.rec.index] : [b.rec.index, a.rec.index];
-      out.push({ row: { key: pairKey(a.job.id, b.job.id), jobIds: rowJobs(pairKey(a.job.id, b.job.id)), scaleFactor: a.job.scaleFactor, throughput }, late, early });
+      out.push(pairRowOf(pairKey(a.job.id, b.job.id), a, b, next));
     }
+    pairRowCache = next;
     out.sort((x, y) => x.late - y.late || x.early - y.early);
-    return out.map((x) => x.row);
+    return out;
   };
 
   /** Candidate rows of a round: every active job, each followed by its pairs that are still runnable. */
   const rowsOf = (list: readonly Active[]): MechanismRow[] => {
     if (pairRows.length === 0) return list.map((a) => a.row);
-    const pairs = pairRows.filter((r) => r.jobIds.every((j) => active.has(j)));
+    const pairs = pairRows.filter((r) => r.row.jobIds.every((j) => active.has(j)));
     pairRows = pairs;
-    const lateIndex = (r: MechanismRow): number => Math.max(...r.jobIds.map((j) => active.get(j)!.rec.index));
     const rows: MechanismRow[] = [];
     let p = 0;
     for (const a of list) {
       rows.push(a.row);
-      while (p < pairs.length && lateIndex(pairs[p]!) === a.rec.index) rows.push(pairs[p++]!);
+      while (p < pairs.length && pairs[p]!.late === a.rec.index) rows.push(pairs[p++]!.row);
     }
     return rows;
   };
@@ -639,7 +674,8 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
         else cfg.observer?.onJobRemoved?.(j, now, 'failed');
         await executor.release?.(j);
       }
-      ledger = removeJobs(ledger, finished);
+      // Only a space-sharing policy puts pairs in the ledger; otherwise a job's row is all there is to remove.
+      ledger = policy.meta.spaceSharing ? removeJobs(ledger, finished) : removeRows(ledger, finished);
       stale = true;
     }
     const done = new Set(finished);

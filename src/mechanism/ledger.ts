@@ -10,6 +10,13 @@
  *
  * A row is a job or a space-sharing pair. A pair has its own entries: when it runs, the pair row is credited once
  * with the longer of its two jobs' run times (Gavel's `max_execution_time`) and its jobs' own rows are not credited.
+ *
+ * Ownership: `addRows`, `removeRows`, `removeJobs` and `creditRuns` update the ledger they are given in place and
+ * return it, because the engine calls them every round and copying every row each time made a round cost O(active
+ * jobs) even when a handful of jobs ran (most of a round with tens of thousands of queued jobs). Per-row arrays are
+ * never changed in place (a row's array may be shared with other rows), only replaced. `resetLedger` and
+ * `retypeLedger` build a new ledger. Whoever keeps a ledger past the next update (a saved state) takes a copy
+ * (`copyLedger`).
  */
 import { rowJobs, type Allocation, type GpuType, type RowKey } from '../model/index.js';
 
@@ -26,34 +33,46 @@ export function emptyLedger(gpuTypes: readonly GpuType[]): ShareLedger {
   return { gpuTypes, jobTime: new Map(), workerTime: gpuTypes.map(() => 0), deficits: new Map(), lastReset: 0 };
 }
 
-/** New rows start with half a round of credited time on every type and no deficit. */
+/** The ledger's maps and totals as the in-place updates below see them. */
+interface OwnedLedger {
+  readonly jobTime: Map<RowKey, readonly number[]>;
+  readonly deficits: Map<RowKey, readonly number[]>;
+  readonly workerTime: number[];
+}
+const owned = (ledger: ShareLedger): OwnedLedger => ledger as unknown as OwnedLedger;
+
+/** An independent copy (rows' arrays are shared: they are never changed in place). */
+export function copyLedger(ledger: ShareLedger): ShareLedger {
+  return { ...ledger, jobTime: new Map(ledger.jobTime), workerTime: [...ledger.workerTime], deficits: new Map(ledger.deficits) };
+}
+
+/** New rows start with half a round of credited time on every type and no deficit. In place. */
 export function addRows(ledger: ShareLedger, rows: readonly RowKey[], roundDuration: number): ShareLedger {
   if (rows.length === 0) return ledger;
-  const jobTime = new Map(ledger.jobTime);
-  const deficits = new Map(ledger.deficits);
+  const { jobTime, deficits } = owned(ledger);
   const seed = ledger.gpuTypes.map(() => roundDuration / 2);
   const zero = ledger.gpuTypes.map(() => 0);
   for (const r of rows) {
     if (!jobTime.has(r)) jobTime.set(r, seed);
     if (!deficits.has(r)) deficits.set(r, zero);
   }
-  return { ...ledger, jobTime, deficits };
+  return ledger;
 }
 
+/** In place. */
 export function removeRows(ledger: ShareLedger, rows: readonly RowKey[]): ShareLedger {
-  if (rows.length === 0) return ledger;
-  const jobTime = new Map(ledger.jobTime);
-  const deficits = new Map(ledger.deficits);
+  const { jobTime, deficits } = owned(ledger);
   for (const r of rows) {
     jobTime.delete(r);
     deficits.delete(r);
   }
-  return { ...ledger, jobTime, deficits };
+  return ledger;
 }
 
 /**
  * Removes every row that contains one of `jobIds`: the jobs' own rows and every space-sharing pair they are part of
- * (a pair cannot run once one of its jobs has left).
+ * (a pair cannot run once one of its jobs has left). In place. Scans every row for pairs: callers that know the
+ * ledger holds no pairs use `removeRows`.
  */
 export function removeJobs(ledger: ShareLedger, jobIds: readonly string[]): ShareLedger {
   if (jobIds.length === 0) return ledger;
@@ -72,10 +91,9 @@ export interface RunCredit {
   readonly seconds: number;
 }
 
+/** In place. */
 export function creditRuns(ledger: ShareLedger, runs: readonly RunCredit[]): ShareLedger {
-  if (runs.length === 0) return ledger;
-  const jobTime = new Map(ledger.jobTime);
-  const workerTime = [...ledger.workerTime];
+  const { jobTime, workerTime } = owned(ledger);
   for (const { row, typeIndex, seconds } of runs) {
     const cur = jobTime.get(row);
     if (cur) {
@@ -85,7 +103,7 @@ export function creditRuns(ledger: ShareLedger, runs: readonly RunCredit[]): Sha
     }
     workerTime[typeIndex]! += seconds;
   }
-  return { ...ledger, jobTime, workerTime };
+  return ledger;
 }
 
 /**
