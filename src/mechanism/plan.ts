@@ -78,22 +78,33 @@ function rowTables(
   const share = new Float64Array(rows.length * T);
   const ledgerIdx = gpuTypes.map((t) => ledger.gpuTypes.indexOf(t));
   const allocIdx = allocation ? gpuTypes.map((t) => allocation.gpuTypes.indexOf(t)) : [];
+  const workerTime = ledgerIdx.map((li) => (li >= 0 ? ledger.workerTime[li]! : 0));
+  // Runs every round over every active row (tens of thousands when a queue builds up): locals, no closures.
+  const shares = allocation?.shares;
+  const jobTime = ledger.jobTime;
+  const deficits = ledger.deficits;
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
-    const x = allocation?.shares.get(row.key);
-    const times = ledger.jobTime.get(row.key);
-    const d = ledger.deficits.get(row.key);
+    const base = i * T;
+    const d = deficits.get(row.key);
+    if (d) {
+      for (let k = 0; k < T; k++) {
+        const li = ledgerIdx[k]!;
+        if (li >= 0) deficit[base + k] = d[li]!;
+      }
+    }
+    const x = shares?.get(row.key);
+    if (!x) continue;
+    const times = jobTime.get(row.key);
     for (let k = 0; k < T; k++) {
-      const li = ledgerIdx[k]!;
-      if (d && li >= 0) deficit[i * T + k] = d[li]!;
-      if (!x) continue;
       const ai = allocIdx[k]!;
       const xk = ai >= 0 ? x[ai]! : 0;
-      share[i * T + k] = xk;
+      share[base + k] = xk;
       if (xk === 0 || !(row.throughput[k]! > 0)) continue;
-      const wt = li >= 0 ? ledger.workerTime[li]! : 0;
+      const li = ledgerIdx[k]!;
+      const wt = workerTime[k]!;
       const fraction = wt === 0 || !times || li < 0 ? 0 : times[li]! / wt;
-      priority[i * T + k] = fraction > 0 ? xk / fraction : xk * UNSEEN_PRIORITY_SCALE;
+      priority[base + k] = fraction > 0 ? xk / fraction : xk * UNSEEN_PRIORITY_SCALE;
     }
   }
   return { priority, deficit, share };
@@ -115,49 +126,64 @@ export function computePriorities(
  * (Python's stable sort). A binary heap, so a round costs O(n + picks x log n) rather than a full sort per type.
  */
 class TypeQueue {
-  private readonly heap: number[];
+  private readonly heap: Int32Array;
+  private size: number;
+  // This type's column of the row tables, contiguous (the comparisons below run O(n) times per round).
+  private readonly priority: Float64Array;
+  private readonly deficit: Float64Array;
+  private readonly share: Float64Array;
 
-  constructor(
-    n: number,
-    private readonly k: number,
-    private readonly T: number,
-    private readonly t: RowTables,
-  ) {
-    this.heap = Array.from({ length: n }, (_, i) => i);
+  constructor(n: number, k: number, T: number, t: RowTables) {
+    this.priority = new Float64Array(n);
+    this.deficit = new Float64Array(n);
+    this.share = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      this.priority[i] = t.priority[i * T + k]!;
+      this.deficit[i] = t.deficit[i * T + k]!;
+      this.share[i] = t.share[i * T + k]!;
+    }
+    this.heap = new Int32Array(n);
+    for (let i = 0; i < n; i++) this.heap[i] = i;
+    this.size = n;
     for (let i = (n >> 1) - 1; i >= 0; i--) this.down(i);
   }
 
   /** True when row a comes before row b. */
   private before(a: number, b: number): boolean {
-    const { priority, deficit, share } = this.t;
-    const ia = a * this.T + this.k;
-    const ib = b * this.T + this.k;
-    if (priority[ia] !== priority[ib]) return priority[ia]! > priority[ib]!;
-    if (deficit[ia] !== deficit[ib]) return deficit[ia]! > deficit[ib]!;
-    if (share[ia] !== share[ib]) return share[ia]! > share[ib]!;
+    const pa = this.priority[a]!;
+    const pb = this.priority[b]!;
+    if (pa !== pb) return pa > pb;
+    const da = this.deficit[a]!;
+    const db = this.deficit[b]!;
+    if (da !== db) return da > db;
+    const sa = this.share[a]!;
+    const sb = this.share[b]!;
+    if (sa !== sb) return sa > sb;
     return a < b;
   }
 
   private down(i: number): void {
     const h = this.heap;
-    const n = h.length;
+    const n = this.size;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= n) return;
       const r = l + 1;
       const c = r < n && this.before(h[r]!, h[l]!) ? r : l;
       if (!this.before(h[c]!, h[i]!)) return;
-      [h[i], h[c]] = [h[c]!, h[i]!];
+      const tmp = h[i]!;
+      h[i] = h[c]!;
+      h[c] = tmp;
       i = c;
     }
   }
 
   pop(): number | undefined {
+    if (this.size === 0) return undefined;
     const h = this.heap;
-    if (h.length === 0) return undefined;
     const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length > 0) {
+    const last = h[--this.size]!;
+    if (this.size > 0) {
       h[0] = last;
       this.down(0);
     }
