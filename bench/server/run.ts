@@ -1,10 +1,11 @@
 /**
  * `rondo serve` under the load of issue 8: 10,000 submitted jobs, 50 concurrent pollers and 100 simulated workers,
- * all in this process and talking real HTTP on loopback to a real server (fastify, the SQLite store with WAL and
- * synchronous=FULL, the scheduler loop planning real rounds). Reports API latency (p50/p99 per endpoint and over
- * all requests), round planning time with 10,000 active jobs, and memory. Writes bench/results/server.{json,md}.
+ * all in this process and talking real HTTP on loopback to a real server in its own process (server-process.ts:
+ * `startServer` as `rondo serve` runs it; fastify, the SQLite store with WAL and synchronous=FULL, the scheduler loop
+ * planning real rounds). Reports API latency (p50/p99 per endpoint and over all requests), round planning time with
+ * 10,000 active jobs, and CPU and memory of the server and of the clients apart. Writes bench/results/server.{json,md}.
  *
- *   npm run bench:server [-- --seconds 60 --round 10 --policy max_min_fairness_perf --jobs 10000]
+ *   npm run bench:server [-- --seconds 60 --round 10 --policy max_min_fairness_perf --jobs 10000 --profile-server DIR]
  *
  * Phases: (1) 50 clients submit the jobs concurrently (each submit is fsynced before it is acknowledged); (2) 100
  * workers (4 GPUs each: v100, p100, k80 in turn; 400 GPUs) register and sync every heartbeat while 50 pollers each
@@ -14,19 +15,20 @@
  * at a fixed rate per (job type, GPU type) and its step count is kept in a shared map (the "shared checkpoint
  * directory"), so a job resumed on another worker goes on from where it stopped.
  *
- * Clients and server share one Node process and its event loop, so the latencies include the clients' own work;
- * timings on a shared machine are noisy (compare within one run).
+ * The server has its own process and event loop, as in production, so the clients' work does not queue behind the
+ * server's (it still shares the machine's cores); timings on a shared machine are noisy (compare within one run).
  */
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../../src/io/index.js';
 import { ApiClient } from '../../src/runtime/http-client.js';
 import type { LeaseMessage, SyncEnded, SyncResponse } from '../../src/runtime/protocol.js';
-import { startServer } from '../../src/runtime/serve.js';
 import { flag, repoRoot } from '../root.js';
 import { seededRandom } from '../../src/model/index.js';
+import type { FromServer, LoopDelay, RoundSample, ServerProcessOptions, ToServer } from './server-process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = repoRoot(here);
@@ -37,6 +39,8 @@ const WORKERS = Number(flag('workers', '100'));
 const SECONDS = Number(flag('seconds', '60'));
 const ROUND_S = Number(flag('round', '10'));
 const POLICY = flag('policy', 'max_min_fairness_perf');
+/** A folder: the server process writes a V8 CPU profile there (node --cpu-prof) when it exits. */
+const PROFILE_SERVER = flag('profile-server', '');
 // Pollers read as often as `rondo logs --follow` does; workers sync at the default heartbeat (`rondo serve --heartbeat 2`).
 const POLL_MS = 1000;
 const HEARTBEAT_MS = 2000;
@@ -195,17 +199,63 @@ class SimWorker {
   }
 }
 
+/** The server in its own process; rounds arrive as the server reports them. */
+class ServerProcess {
+  readonly rounds: RoundSample[] = [];
+  private readonly waiting = new Map<string, (m: FromServer) => void>();
+  private constructor(
+    private readonly child: ReturnType<typeof fork>,
+    readonly url: string,
+    readonly adminToken: string,
+  ) {
+    child.on('message', (m: FromServer) => {
+      if (m.type === 'round') this.rounds.push(m.round);
+      else this.waiting.get(m.type)?.(m);
+    });
+  }
+
+  static start(o: ServerProcessOptions): Promise<ServerProcess> {
+    const child = fork(join(here, 'server-process.js'), [JSON.stringify(o)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: PROFILE_SERVER ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_SERVER}`] : [],
+    });
+    return new Promise((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`the server process exited with code ${code} before it was ready`)));
+      child.once('message', (m: FromServer) => {
+        if (m.type === 'ready') resolve(new ServerProcess(child, m.url, m.adminToken));
+        else reject(new Error(`the server process said ${m.type} before it was ready`));
+      });
+    });
+  }
+
+  private ask<T extends FromServer['type']>(msg: ToServer, reply: T): Promise<Extract<FromServer, { type: T }>> {
+    return new Promise((resolve) => {
+      this.waiting.set(reply, (m) => {
+        this.waiting.delete(reply);
+        resolve(m as Extract<FromServer, { type: T }>);
+      });
+      this.child.send(msg);
+    });
+  }
+
+  /** The server process' CPU time so far, seconds (user + system, all threads), and its event loop's delay since the last call. */
+  async cpu(): Promise<{ seconds: number; loopDelay: LoopDelay }> {
+    const c = await this.ask({ type: 'cpu' }, 'cpu');
+    return { seconds: (c.user + c.system) / 1e6, loopDelay: c.loopDelay };
+  }
+
+  close(): Promise<Extract<FromServer, { type: 'closed' }>> {
+    return this.ask({ type: 'close' }, 'closed');
+  }
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'rondo-bench-server-'));
   const db = join(dir, 'bench.db');
-  const srv = await startServer({
-    db,
-    port: 0,
-    policy: POLICY,
-    timing: { roundMs: ROUND_S * 1000, heartbeatMs: HEARTBEAT_MS, workerTimeoutMs: 30_000, graceMs: 1000 },
-  });
-  const admin = new ApiClient({ server: srv.url, token: srv.adminToken!, timeoutMs: 60_000 });
+  const srv = await ServerProcess.start({ db, policy: POLICY, roundMs: ROUND_S * 1000, heartbeatMs: HEARTBEAT_MS });
+  const admin = new ApiClient({ server: srv.url, token: srv.adminToken, timeoutMs: 60_000 });
   const lat = new Latency();
+  // Memory of this process: the clients only.
   const mem = { peakRssMb: 0, peakHeapMb: 0 };
   const sampleMem = (): void => {
     const m = process.memoryUsage();
@@ -213,18 +263,7 @@ async function main(): Promise<void> {
     mem.peakHeapMb = Math.max(mem.peakHeapMb, m.heapUsed / 2 ** 20);
   };
   const memTimer = setInterval(sampleMem, 200);
-
-  // Rounds as the scheduler reports them (its stats change once per planned round).
-  const rounds: Array<{ round: number; planMs: number; planCpuMs: number; solverMs: number; activeJobs: number; placed: number }> = [];
-  let lastSeen = srv.scheduler.stats.rounds;
-  const roundTimer = setInterval(() => {
-    const s = srv.scheduler.stats;
-    if (s.rounds === lastSeen) return;
-    lastSeen = s.rounds;
-    const counts = srv.store.countJobs();
-    const last = srv.store.lastRoundInfo();
-    rounds.push({ round: s.lastRound, planMs: Number(s.lastPlanMs.toFixed(1)), planCpuMs: Number(s.lastPlanCpuMs.toFixed(1)), solverMs: Number(s.lastSolverMs.toFixed(1)), activeJobs: counts.queued + counts.running, placed: last?.assignments ?? 0 });
-  }, 20);
+  const rounds = srv.rounds;
 
   // 1. Submit the jobs: 50 clients at once.
   const r = seededRandom(42);
@@ -263,6 +302,7 @@ async function main(): Promise<void> {
   const until = Date.now() + SECONDS * 1000;
   const loadT0 = performance.now();
   const cpu0 = process.cpuUsage();
+  const serverCpu0 = (await srv.cpu()).seconds;
   const load0 = loadavg()[0]!;
   const syncing = workers.map(async (w, i) => {
     await sleep((i * HEARTBEAT_MS) / WORKERS); // spread the heartbeats over the interval, as real workers drift apart
@@ -275,7 +315,7 @@ async function main(): Promise<void> {
   // Pollers time the whole response (headers and body) but do not parse it: parsing is client work, and here it
   // would run on the server's event loop.
   const read = async (path: string): Promise<void> => {
-    const res = await fetch(srv.url + path, { headers: { authorization: `Bearer ${srv.adminToken!}` }, signal: AbortSignal.timeout(60_000) });
+    const res = await fetch(srv.url + path, { headers: { authorization: `Bearer ${srv.adminToken}` }, signal: AbortSignal.timeout(60_000) });
     await res.text();
     if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
   };
@@ -296,15 +336,15 @@ async function main(): Promise<void> {
   await Promise.all([...syncing, ...polling]);
   const loadS = (performance.now() - loadT0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const cpuS = (cpu.user + cpu.system) / 1e6;
-  clearInterval(roundTimer);
+  const clientCpuS = (cpu.user + cpu.system) / 1e6;
+  const serverEnd = await srv.cpu();
+  const serverCpuS = serverEnd.seconds - serverCpu0;
   clearInterval(memTimer);
   sampleMem();
 
-  const counts = srv.store.countJobs();
-  const problems = srv.store.checkInvariants();
-  const dbMb = ['', '-wal'].reduce((s, suf) => s + (existsSync(db + suf) ? statSync(db + suf).size : 0), 0) / 2 ** 20;
-  await srv.close();
+  const end = await srv.close();
+  const counts = end.counts;
+  const problems = end.problems;
   rmSync(dir, { recursive: true, force: true });
 
   const all = [...lat.byKind.entries()].filter(([k]) => k !== 'submit').flatMap(([, xs]) => xs);
@@ -329,10 +369,13 @@ async function main(): Promise<void> {
     submit: { ...summary(lat.byKind.get('submit') ?? []), perSecond: Math.round(jobs.size / submitS) },
     api: {
       all: { ...summary(all), perSecond: Math.round(all.length / loadS) },
-      // CPU of this process (server and clients) per request under load, rounds included: a number that depends less
-      // on what else the machine runs than the latencies do. The load average says how busy the machine was.
-      cpuMsPerRequest: Number(((1000 * cpuS) / Math.max(1, all.length)).toFixed(2)),
-      processCpuShare: Number((cpuS / loadS).toFixed(2)),
+      // CPU of the server process per request under load, rounds included: a number that depends less on what else
+      // the machine runs than the latencies do. The load average says how busy the machine was.
+      cpuMsPerRequest: Number(((1000 * serverCpuS) / Math.max(1, all.length)).toFixed(2)),
+      serverCpuShare: Number((serverCpuS / loadS).toFixed(2)),
+      clientCpuMsPerRequest: Number(((1000 * clientCpuS) / Math.max(1, all.length)).toFixed(2)),
+      clientCpuShare: Number((clientCpuS / loadS).toFixed(2)),
+      serverLoopDelay: serverEnd.loopDelay,
       machineLoadAverage: Number(load0.toFixed(2)),
       byEndpoint: Object.fromEntries([...lat.byKind.entries()].filter(([k]) => k !== 'submit').map(([k, xs]) => [k, summary(xs)])),
       errors: lat.errors,
@@ -346,7 +389,11 @@ async function main(): Promise<void> {
       planCpuMsMedian: pct(big.map((x) => x.planCpuMs), 50),
       detail: rounds,
     },
-    memory: { peakRssMb: Math.round(mem.peakRssMb), peakHeapMb: Math.round(mem.peakHeapMb), storeMb: Number(dbMb.toFixed(1)) },
+    memory: {
+      server: { peakRssMb: Math.round(end.peakRssMb), peakHeapMb: Math.round(end.peakHeapMb) },
+      clients: { peakRssMb: Math.round(mem.peakRssMb), peakHeapMb: Math.round(mem.peakHeapMb) },
+      storeMb: Number(end.storeMb.toFixed(1)),
+    },
     jobsAtEnd: counts,
     storeInvariants: problems,
     targets: { apiP99Ms: 50, planMs: 1000 },
@@ -363,7 +410,17 @@ function markdown(r: {
   node: string;
   config: Record<string, unknown>;
   submit: ReturnType<typeof summary> & { perSecond: number };
-  api: { all: ReturnType<typeof summary> & { perSecond: number }; cpuMsPerRequest: number; processCpuShare: number; machineLoadAverage: number; byEndpoint: Record<string, ReturnType<typeof summary>>; errors: number };
+  api: {
+    all: ReturnType<typeof summary> & { perSecond: number };
+    cpuMsPerRequest: number;
+    serverCpuShare: number;
+    clientCpuMsPerRequest: number;
+    clientCpuShare: number;
+    serverLoopDelay: LoopDelay;
+    machineLoadAverage: number;
+    byEndpoint: Record<string, ReturnType<typeof summary>>;
+    errors: number;
+  };
   rounds: {
     planned: number;
     withAtLeast90PercentOfJobsActive: number;
@@ -371,9 +428,9 @@ function markdown(r: {
     planMsMedian: number;
     planCpuMsMax: number;
     planCpuMsMedian: number;
-    detail: Array<{ round: number; planMs: number; planCpuMs: number; solverMs: number; activeJobs: number; placed: number }>;
+    detail: RoundSample[];
   };
-  memory: { peakRssMb: number; peakHeapMb: number; storeMb: number };
+  memory: { server: { peakRssMb: number; peakHeapMb: number }; clients: { peakRssMb: number; peakHeapMb: number }; storeMb: number };
   jobsAtEnd: Record<string, number>;
   storeInvariants: string[];
 }, ok: boolean): string {
@@ -381,7 +438,8 @@ function markdown(r: {
   const lines = [
     '# `rondo serve` under load',
     '',
-    `Generated by \`npm run bench:server\` on ${r.date}; ${r.machine}, Node ${r.node}. Clients and server share one process.`,
+    `Generated by \`npm run bench:server\` on ${r.date}; ${r.machine}, Node ${r.node}. The server runs in its own process ` +
+      '(as `rondo serve`); the clients (submitters, simulated workers, pollers) in the bench process, over HTTP on loopback.',
     `${c.jobs} jobs submitted by ${c.submitters} concurrent clients, then ${c.loadSeconds} s with ${c.workers} simulated workers ` +
       `(${c.gpus} GPUs, sync every ${c.heartbeatMs} ms) and ${c.pollers} pollers (one read every ${c.pollIntervalMs} ms each); ` +
       `policy ${String(c.policy)}, ${c.roundS} s rounds, store ${String(c.store)}.`,
@@ -394,19 +452,23 @@ function markdown(r: {
     `| **all requests under load**, ${r.api.all.perSecond}/s | ${r.api.all.requests} | ${r.api.all.p50Ms} | ${r.api.all.p99Ms} | ${r.api.all.maxMs} |`,
     ...Object.entries(r.api.byEndpoint).map(([k, s]) => `| ${k === 'sync' ? 'worker sync' : k} | ${s.requests} | ${s.p50Ms} | ${s.p99Ms} | ${s.maxMs} |`),
     '',
-    `CPU of this process per request under load (rounds and clients included): ${r.api.cpuMsPerRequest} ms; the process used ` +
-      `${r.api.processCpuShare} of a core; the machine's load average was ${r.api.machineLoadAverage} when the load phase started.`,
+    `CPU per request under load: server process ${r.api.cpuMsPerRequest} ms (rounds included; ${r.api.serverCpuShare} of a core), ` +
+      `clients ${r.api.clientCpuMsPerRequest} ms (${r.api.clientCpuShare} of a core); the machine's load average was ` +
+      `${r.api.machineLoadAverage} when the load phase started. The server's event loop ran a 10 ms timer late by ` +
+      `p50 ${r.api.serverLoopDelay.p50Ms} ms, p99 ${r.api.serverLoopDelay.p99Ms} ms, max ${r.api.serverLoopDelay.maxMs} ms under load ` +
+      '(the wait of a request that arrives at a random moment, before any work of its own).',
     '',
     `Errors: ${r.api.errors}. Rounds planned: ${r.rounds.planned} (${r.rounds.withAtLeast90PercentOfJobsActive} with at least 90% of the jobs active): ` +
       `plan time (policy, mechanism and the leases committed) median ${r.rounds.planMsMedian} ms, max ${r.rounds.planMsMax} ms wall; ` +
       `CPU median ${r.rounds.planCpuMsMedian} ms, max ${r.rounds.planCpuMsMax} ms (a plan runs in one synchronous stretch, so its CPU time is what it ` +
       'costs on an idle core).',
     '',
-    '| round | active jobs | placed | plan ms (wall) | plan ms (CPU) | of which policy ms (wall) |',
-    '|---|---|---|---|---|---|',
-    ...r.rounds.detail.map((d) => `| ${d.round} | ${d.activeJobs} | ${d.placed} | ${d.planMs} | ${d.planCpuMs} | ${d.solverMs} |`),
+    '| round | active jobs | placed | plan ms (wall) | plan ms (CPU) | plan ready ms (policy) | commit ms |',
+    '|---|---|---|---|---|---|---|',
+    ...r.rounds.detail.map((d) => `| ${d.round} | ${d.activeJobs} | ${d.placed} | ${d.planMs} | ${d.planCpuMs} | ${d.readyMs} (${d.solverMs}) | ${d.commitMs} |`),
     '',
-    `Memory: peak RSS ${r.memory.peakRssMb} MiB, peak heap ${r.memory.peakHeapMb} MiB (server and all clients); store ${r.memory.storeMb} MiB.`,
+    `Memory: server process peak RSS ${r.memory.server.peakRssMb} MiB, peak heap ${r.memory.server.peakHeapMb} MiB; clients ` +
+      `${r.memory.clients.peakRssMb} MiB RSS, ${r.memory.clients.peakHeapMb} MiB heap; store ${r.memory.storeMb} MiB.`,
     `Jobs at the end: ${Object.entries(r.jobsAtEnd).map(([k, v]) => `${k} ${v}`).join(', ')}. Store invariants: ${r.storeInvariants.length === 0 ? 'all hold' : r.storeInvariants.join('; ')}.`,
     '',
   ];

@@ -9,7 +9,7 @@
  */
 import type { Allocation, Assignment, ClusterSpec, GpuType, Job, RowKey, ThroughputTable } from '../model/index.js';
 import { RondoError, colocatedThroughput, jobKey, pairKey, rowJobs } from '../model/index.js';
-import type { Policy, PolicyJob, PolicySnapshot } from '../policies/types.js';
+import type { Policy, PolicyJob, PolicyResult, PolicySnapshot } from '../policies/types.js';
 import {
   addRows,
   copyLedger,
@@ -84,6 +84,16 @@ export interface EngineConfig {
    * false: the engine then holds only what its active jobs need.
    */
   readonly keepHistory?: boolean;
+  /**
+   * A live server's hooks to keep its event loop free while a round is planned (the simulator sets neither):
+   * `allocate` computes the policy's allocation instead of `policy.allocate` (same contract; e.g. on a worker
+   * thread), and `pause` is awaited between the stages of a plan (cluster observed, allocation computed, plan
+   * made) so requests waiting on the loop are served between them.
+   */
+  readonly live?: {
+    readonly allocate?: (snapshot: PolicySnapshot) => Promise<PolicyResult>;
+    readonly pause?: () => Promise<void>;
+  };
 }
 
 export interface JobRecord {
@@ -184,6 +194,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
   const totalStepsOf = cfg.totalStepsOf ?? defaultTotalSteps(cluster, (j) => cfg.throughputOf(j, cluster));
   let types = cluster.gpuTypes;
   const keepHistory = cfg.keepHistory ?? true;
+  const pause = cfg.live?.pause;
   const skipZeroPriority = policy.meta.name.toLowerCase().startsWith('fifo');
   const shuffleTypes = !policy.meta.heterogeneityAware && !policy.meta.spaceSharing;
   // Gavel shuffles the GPU types with Python's random.Random(seed + 5) once per scheduling pass; the same generator
@@ -319,7 +330,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     stale = true;
   };
 
-  const recompute = (): void => {
+  const recompute = async (): Promise<void> => {
     ledger = resetLedger(ledger, allocation, now, D);
     const jobs: PolicyJob[] = [];
     for (const a of orderedActive()) {
@@ -354,7 +365,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       state: policyState,
     };
     const t0 = nowSeconds();
-    const res = policy.allocate(snapshot);
+    const res = cfg.live?.allocate ? await cfg.live.allocate(snapshot) : policy.allocate(snapshot);
     const dt = nowSeconds() - t0;
     policyCalls++;
     policySeconds += dt;
@@ -547,8 +558,12 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       const view = await executor.observe(now);
       adopt(view.cluster);
       previous = view.running.filter((a) => a.jobIds.every((j) => active.has(j)));
+      if (pause) await pause();
     }
-    if (stale && (now - ledger.lastReset >= minInterval || ledger.lastReset === 0)) recompute();
+    if (stale && (now - ledger.lastReset >= minInterval || ledger.lastReset === 0)) {
+      await recompute();
+      if (pause) await pause();
+    }
 
     const list = orderedActive();
     const rows = rowsOf(list);
@@ -562,7 +577,8 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       // Nothing can run only because the allocation predates some jobs. With no arrival left to wait for, Gavel
       // forces a recompute (its trace mode resets the accounting period); otherwise Gavel waits for the next
       // arrival, and so do we unless asked to recompute at once (see docs/fidelity.md).
-      recompute();
+      await recompute();
+      if (pause) await pause();
       // Gavel gets here one loop iteration later, with a fresh shuffle.
       out = planRound({ round, now, roundDuration: D, cluster, rows, allocation, ledger, previous, typeOrder: typeOrder(), skipZeroPriority });
     }
@@ -602,6 +618,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
         execJobs.set(j, { job: act.job, totalSteps: act.rec.totalSteps, remainingSteps: Math.max(0, act.rec.totalSteps - act.rec.stepsDone) });
       }
     }
+    if (pause) await pause();
     cfg.observer?.onPlan?.(out.plan);
     const te = nowSeconds();
     const report = await executor.runRound(out.plan, execJobs);

@@ -123,17 +123,20 @@ export function resetLedger(
   const deficits = new Map(ledger.deficits);
   const workerTime = ledger.gpuTypes.map(() => 0);
   const typeIdx = previous ? ledger.gpuTypes.map((t) => previous.gpuTypes.indexOf(t)) : [];
+  // Every row restarts from the same seed; rows share one array (ledgers are never changed in place).
+  const seed: readonly number[] = ledger.gpuTypes.map(() => half);
   for (const [row, times] of ledger.jobTime) {
     const share = previous?.shares.get(row);
-    const d = [...(deficits.get(row) ?? ledger.gpuTypes.map(() => 0))];
+    const before = deficits.get(row);
+    const d = new Array<number>(n);
     for (let k = 0; k < n; k++) {
       const i = typeIdx[k] ?? -1;
       const should = share && i >= 0 ? share[i]! * elapsed : 0;
-      d[k]! += should - (times[k]! - half);
+      d[k] = (before ? before[k]! : 0) + (should - (times[k]! - half));
       workerTime[k]! += half;
     }
     deficits.set(row, d);
-    jobTime.set(row, ledger.gpuTypes.map(() => half));
+    jobTime.set(row, seed);
   }
   return { gpuTypes: ledger.gpuTypes, jobTime, workerTime, deficits, lastReset: now };
 }

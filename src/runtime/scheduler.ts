@@ -1,7 +1,8 @@
 import type { Allocation, Assignment, ClusterSpec, Job, RoundPlan, Server } from '../model/index.js';
 import { runEngine, type ClusterView, type EngineConfig, type EnginePersistence, type EngineState, type ExecJob, type JobProgress, type JobSource, type RoundReport } from '../engine/index.js';
-import type { Policy, PolicyJob } from '../policies/types.js';
+import type { Policy, PolicyJob, PolicyResult, PolicySnapshot } from '../policies/types.js';
 import type { LoadedPolicy } from './policy-source.js';
+import { PolicyThread } from './policy-worker.js';
 import type { JobRow, Store, WorkerRow } from './store.js';
 
 /**
@@ -15,7 +16,11 @@ import type { JobRow, Store, WorkerRow } from './store.js';
  *     GPUs gets its lease extended, any other placed job a new attempt), and resolves a little before the round
  *     ends so the next plan, and its extensions, reach the workers in time;
  *   - the engine's state (ledger, allocation, policy state, round) saved in the store after every round, so a
- *     restarted server goes on where it stopped.
+ *     restarted server goes on where it stopped;
+ *   - a plan that does not hold the event loop for its whole length: the policy runs on a worker thread
+ *     (policy-worker.ts) and the engine yields to pending I/O between its stages (`EngineConfig.live`), so requests
+ *     are served while a round over 10,000 jobs is planned. What changed meanwhile (a job cancelled or finished, an
+ *     attempt ended) is checked again when the plan is committed.
  * Workers pull their leases at each heartbeat (server.ts `sync`) and stop a process when its lease ends.
  */
 
@@ -102,6 +107,12 @@ export interface SchedulerStats {
   /** CPU time of the last plan (it runs in one synchronous stretch): less dependent on a busy machine than `lastPlanMs`. */
   lastPlanCpuMs: number;
   lastSolverMs: number;
+  /** Of the last plan: ms from its start until the plan was ready (cluster read, policy if recomputed, mechanism). */
+  lastPlanReadyMs: number;
+  /** Of the last plan: ms in the policy (0 when the plan kept the allocation). */
+  lastPlanPolicyMs: number;
+  /** Of the last plan: ms to commit it as leases (one store transaction). */
+  lastCommitMs: number;
   solverMsSum: number;
   solverCount: number;
   lastRoundGapMs: number;
@@ -133,6 +144,12 @@ function liveThroughput(cluster: ClusterSpec, measured: Readonly<Record<string, 
     if (scaleFactor > most[k]!) return 0;
     return measured[t] ?? fallback;
   });
+}
+
+/** The allocation when there is no GPU or no job: nothing to divide, no solver call. */
+function nothingToDivide(s: PolicySnapshot): PolicyResult | undefined {
+  if (s.cluster.totalGpus !== 0 && s.jobs.length !== 0) return undefined;
+  return { allocation: { gpuTypes: s.cluster.gpuTypes, shares: new Map<string, readonly number[]>() }, state: s.state };
 }
 
 /** JSON with Maps, for a policy's opaque state (some hold Maps). */
@@ -215,7 +232,10 @@ class StoreJobSource implements JobSource {
 
   /** Jobs that stopped being schedulable: cancelled, failed, or finished outside a round the engine saw. */
   takeCancelled(): readonly string[] {
-    const live = this.store.schedulableJobIds();
+    // A job never becomes schedulable again once it left (terminal states and cancel requests are final), and every
+    // schedulable job up to `lastSeq` is held: when as many are schedulable as are held, none left.
+    if (this.store.countSchedulable(this.lastSeq) === this.held.size) return [];
+    const live = this.store.schedulableJobIds(this.lastSeq);
     const gone = [...this.held].filter((id) => !live.has(id));
     for (const id of gone) this.held.delete(id);
     return gone;
@@ -239,8 +259,11 @@ export class Scheduler {
   /** Seconds each job had received (all types) at the last round report: each report credits the difference. */
   private received = new Map<string, number>();
   private planStartedAt = 0;
+  private planPolicyMs = 0;
   private planCpuAt: NodeJS.CpuUsage = { user: 0, system: 0 };
   private lastAllocation: Allocation | undefined;
+  /** The policy's thread while the loop runs; undefined when running from TypeScript sources (tests). */
+  private thread: PolicyThread | undefined;
   /** The engine's latest state not yet written, and when it was last written (writes are at most one a heartbeat). */
   private unsaved: EngineState | undefined;
   private savedAt = 0;
@@ -251,6 +274,9 @@ export class Scheduler {
     lastPlanMs: 0,
     lastPlanCpuMs: 0,
     lastSolverMs: 0,
+    lastPlanReadyMs: 0,
+    lastPlanPolicyMs: 0,
+    lastCommitMs: 0,
     solverMsSum: 0,
     solverCount: 0,
     lastRoundGapMs: 0,
@@ -341,6 +367,7 @@ export class Scheduler {
         this.log(`scheduler error: ${(e as Error).stack ?? String(e)}`);
       }
     }, this.timing.heartbeatMs);
+    this.thread = PolicyThread.start(this.policy.name);
     this.loopDone = this.run();
   }
 
@@ -350,6 +377,7 @@ export class Scheduler {
     this.abort.abort();
     this.wake?.();
     await this.loopDone;
+    await this.thread?.close();
     this.writeState();
   }
 
@@ -421,11 +449,22 @@ export class Scheduler {
       keepHistory: false,
       persist: this.persistence(),
       signal: this.abort.signal,
+      live: {
+        // Requests that arrived during a stage are served before the next one. Two hops: called from an I/O callback
+        // (the policy thread's reply), one setImmediate would run before the loop polls for new I/O.
+        pause: () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve))),
+        ...(this.thread ? { allocate: (s: PolicySnapshot) => this.allocateOnThread(s) } : {}),
+      },
       observer: {
         onAllocation: (_t, _rows, seconds) => {
           this.stats.lastSolverMs = seconds * 1000;
           this.stats.solverMsSum += seconds * 1000;
           this.stats.solverCount++;
+          this.planPolicyMs += seconds * 1000;
+        },
+        onPlan: () => {
+          this.stats.lastPlanReadyMs = performance.now() - this.planStartedAt;
+          this.stats.lastPlanPolicyMs = this.planPolicyMs;
         },
       },
     };
@@ -437,14 +476,18 @@ export class Scheduler {
     return {
       meta: loaded.meta,
       allocate: (s) => {
-        const r =
-          s.cluster.totalGpus === 0 || s.jobs.length === 0
-            ? { allocation: { gpuTypes: s.cluster.gpuTypes, shares: new Map<string, readonly number[]>() } as Allocation, state: s.state }
-            : loaded.allocate(s);
+        const r = nothingToDivide(s) ?? loaded.allocate(s);
         this.lastAllocation = r.allocation;
         return r;
       },
     };
+  }
+
+  /** The same as `enginePolicy().allocate`, computed on the policy's thread. */
+  private async allocateOnThread(s: PolicySnapshot): Promise<PolicyResult> {
+    const r = nothingToDivide(s) ?? (await this.thread!.allocate(s));
+    this.lastAllocation = r.allocation;
+    return r;
   }
 
   private persistence(): EnginePersistence {
@@ -506,6 +549,7 @@ export class Scheduler {
   /** Executor.observe: the live workers as the cluster, open attempts as what runs where (in this cluster's GPU ids). */
   private observe(): ClusterView {
     this.planStartedAt = performance.now();
+    this.planPolicyMs = 0;
     this.planCpuAt = process.cpuUsage();
     this.live = buildCluster(this.liveWorkers());
     this.measured = this.store.activeThroughputs();
@@ -532,6 +576,7 @@ export class Scheduler {
     const live = this.live;
     const open = this.store.openAttempts();
     const placed: Array<{ jobId: string; gpuType: string; workerId: string; devices: number[]; attempt: number; extended: boolean }> = [];
+    const commitAt = performance.now();
     this.store.tx(() => {
       const openByJob = new Map<string, typeof open>();
       for (const a of open) openByJob.set(a.jobId, [...(openByJob.get(a.jobId) ?? []), a]);
@@ -542,6 +587,9 @@ export class Scheduler {
         if (!workerId || where.some((w) => !w || w.workerId !== workerId)) continue; // spread over machines: skip
         const devices = where.map((w) => w!.device).sort((a, b) => a - b);
         const jobId = asg.jobIds[0]!;
+        // The plan was made over a few turns of the event loop: a job that finished or was cancelled meanwhile is
+        // not started.
+        if (!this.store.isSchedulable(jobId)) continue;
         const same = (openByJob.get(jobId) ?? []).find(
           (a) => a.workerId === workerId && a.gpuType === asg.gpuType && a.gpus.length === devices.length && a.gpus.every((d) => devices.includes(d)),
         );
@@ -576,6 +624,7 @@ export class Scheduler {
         plan: { assignments: placed.map((p) => ({ jobId: p.jobId, workerId: p.workerId, gpuType: p.gpuType, devices: p.devices, attempt: p.attempt, leaseExtended: p.extended })) },
       });
     });
+    this.stats.lastCommitMs = performance.now() - commitAt;
     if (last) this.stats.lastRoundGapMs = startMs - last.start;
     this.stats.rounds++;
     this.stats.lastRound = round;

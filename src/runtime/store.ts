@@ -227,6 +227,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE attempts ADD COLUMN delivered_at INTEGER;
   `,
+  // 3: the jobs the scheduler holds (queued or running, not being cancelled), so that the scheduler's check for jobs
+  // that left reads a small index rather than 10,000 table rows each round.
+  `
+  CREATE INDEX jobs_schedulable ON jobs(seq, id) WHERE state IN ('queued','running') AND cancel_requested = 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -563,10 +568,20 @@ export class Store {
     return (this.q("SELECT * FROM jobs WHERE seq > ? AND state IN ('queued','running') AND cancel_requested = 0 ORDER BY seq").all(seq) as Row[]).map(jobFromRow);
   }
 
-  /** Ids of the jobs to schedule now (queued or running, not being cancelled). */
-  schedulableJobIds(): Set<string> {
-    const rows = this.q("SELECT id FROM jobs WHERE state IN ('queued','running') AND cancel_requested = 0").all() as Row[];
-    return new Set(rows.map((r) => String(r.id)));
+  /** Ids of the jobs to schedule now (queued or running, not being cancelled), up to `maxSeq` in arrival order. */
+  schedulableJobIds(maxSeq = Number.MAX_SAFE_INTEGER): Set<string> {
+    const ids = this.q("SELECT id FROM jobs INDEXED BY jobs_schedulable WHERE seq <= ? AND state IN ('queued','running') AND cancel_requested = 0").pluck().all(maxSeq) as string[];
+    return new Set(ids);
+  }
+
+  /** How many jobs up to `maxSeq` are schedulable now (queued or running, not being cancelled). */
+  countSchedulable(maxSeq: number): number {
+    return this.q("SELECT COUNT(*) FROM jobs INDEXED BY jobs_schedulable WHERE seq <= ? AND state IN ('queued','running') AND cancel_requested = 0").pluck().get(maxSeq) as number;
+  }
+
+  /** Is this job waiting or running (and not being cancelled)? */
+  isSchedulable(id: string): boolean {
+    return this.q("SELECT 1 FROM jobs WHERE id = ? AND state IN ('queued','running') AND cancel_requested = 0").get(id) !== undefined;
   }
 
   /** Cheap check for the scheduler loop: is any job waiting or running (and not being cancelled)? */

@@ -1,0 +1,126 @@
+/**
+ * The server side of `npm run bench:server`, in its own process as `rondo serve` runs: `startServer` (what the CLI's
+ * `serve` calls) on the bench's store, with the bench's timing. The bench process forks this file and talks to it
+ * over Node's IPC channel only for what the HTTP API does not say: each planned round's stats (pushed when the
+ * scheduler's counter moves), this process' CPU time and memory, and at the end the job counts, the store invariants
+ * and the store's size. Everything the load generators measure goes over HTTP on loopback.
+ *
+ * Messages in: { type: 'cpu' } -> { type: 'cpu', user, system, loopDelay } (CPU in microseconds, process.cpuUsage(),
+ *              all threads; the event loop's delay since the last 'cpu' message);
+ *              { type: 'close' } -> { type: 'closed', ... } and exit.
+ * Messages out: { type: 'ready', url, adminToken }, { type: 'round', ... }, { type: 'closed', ... }.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { startServer } from '../../src/runtime/serve.js';
+
+export interface ServerProcessOptions {
+  readonly db: string;
+  readonly policy: string;
+  readonly roundMs: number;
+  readonly heartbeatMs: number;
+}
+
+/** How late the event loop ran a 10 ms timer (ms): the time a request arriving at a random moment waits for the loop. */
+export interface LoopDelay {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export interface RoundSample {
+  round: number;
+  planMs: number;
+  planCpuMs: number;
+  solverMs: number;
+  readyMs: number;
+  commitMs: number;
+  activeJobs: number;
+  placed: number;
+}
+
+export type FromServer =
+  | { type: 'ready'; url: string; adminToken: string }
+  | { type: 'round'; round: RoundSample }
+  | { type: 'cpu'; user: number; system: number; loopDelay: LoopDelay }
+  | {
+      type: 'closed';
+      peakRssMb: number;
+      peakHeapMb: number;
+      storeMb: number;
+      counts: Record<string, number>;
+      problems: string[];
+    };
+
+export type ToServer = { type: 'cpu' } | { type: 'close' };
+
+function send(m: FromServer): void {
+  process.send!(m);
+}
+
+async function main(): Promise<void> {
+  const o = JSON.parse(process.argv[2]!) as ServerProcessOptions;
+  const srv = await startServer({
+    db: o.db,
+    port: 0,
+    policy: o.policy,
+    timing: { roundMs: o.roundMs, heartbeatMs: o.heartbeatMs, workerTimeoutMs: 30_000, graceMs: 1000 },
+  });
+  const mem = { peakRssMb: 0, peakHeapMb: 0 };
+  const sampleMem = (): void => {
+    const m = process.memoryUsage();
+    mem.peakRssMb = Math.max(mem.peakRssMb, m.rss / 2 ** 20);
+    mem.peakHeapMb = Math.max(mem.peakHeapMb, m.heapUsed / 2 ** 20);
+  };
+  const memTimer = setInterval(sampleMem, 200);
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  // Rounds as the scheduler reports them (its stats change once per planned round).
+  let lastSeen = srv.scheduler.stats.rounds;
+  const roundTimer = setInterval(() => {
+    const s = srv.scheduler.stats;
+    if (s.rounds === lastSeen) return;
+    lastSeen = s.rounds;
+    const counts = srv.store.countJobs();
+    const last = srv.store.lastRoundInfo();
+    send({
+      type: 'round',
+      round: {
+        round: s.lastRound,
+        planMs: Number(s.lastPlanMs.toFixed(1)),
+        planCpuMs: Number(s.lastPlanCpuMs.toFixed(1)),
+        solverMs: Number(s.lastPlanPolicyMs.toFixed(1)),
+        readyMs: Number(s.lastPlanReadyMs.toFixed(1)),
+        commitMs: Number(s.lastCommitMs.toFixed(1)),
+        activeJobs: counts.queued + counts.running,
+        placed: last?.assignments ?? 0,
+      },
+    });
+  }, 20);
+  process.on('message', (m: ToServer) => {
+    if (m.type === 'cpu') {
+      const c = process.cpuUsage();
+      const ms = (ns: number): number => Number((ns / 1e6).toFixed(1));
+      send({ type: 'cpu', user: c.user, system: c.system, loopDelay: { p50Ms: ms(delay.percentile(50)), p99Ms: ms(delay.percentile(99)), maxMs: ms(delay.max) } });
+      delay.reset();
+      return;
+    }
+    clearInterval(memTimer);
+    delay.disable();
+    clearInterval(roundTimer);
+    sampleMem();
+    const counts = srv.store.countJobs();
+    const problems = srv.store.checkInvariants();
+    const storeMb = ['', '-wal'].reduce((s, suf) => s + (existsSync(o.db + suf) ? statSync(o.db + suf).size : 0), 0) / 2 ** 20;
+    void srv.close().then(() => {
+      send({ type: 'closed', peakRssMb: mem.peakRssMb, peakHeapMb: mem.peakHeapMb, storeMb, counts, problems });
+      process.disconnect();
+    });
+  });
+  send({ type: 'ready', url: srv.url, adminToken: srv.adminToken! });
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench server: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,95 @@
+/**
+ * The live server's policy on a worker thread (`PolicyThread`): a policy over 10,000 jobs takes tens to hundreds of
+ * milliseconds (the LP and the work around it), which on the server's event loop would hold up every request that
+ * arrives meanwhile. Policies are pure functions of their snapshot, so the thread computes exactly what the main
+ * thread would; snapshot, allocation and the policy's opaque state (plain data and Maps) cross by structured clone.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { RondoError, type RondoErrorInit } from '../model/errors.js';
+import type { PolicyResult, PolicySnapshot } from '../policies/types.js';
+import { loadPolicy } from './policy-source.js';
+
+type Request = { id: number; snapshot: PolicySnapshot };
+type Reply =
+  | { id: number; ok: true; result: PolicyResult }
+  | { id: number; ok: false; rondo?: RondoErrorInit; message: string; stack?: string };
+
+/** The compiled thread entry (this file); a .ts file when running from TypeScript sources (tests under vitest). */
+const ENTRY = fileURLToPath(import.meta.url);
+
+export class PolicyThread {
+  private readonly worker: Worker;
+  private next = 0;
+  private readonly waiting = new Map<number, { resolve: (r: PolicyResult) => void; reject: (e: unknown) => void }>();
+  private failed: Error | undefined;
+
+  private constructor(policy: string) {
+    this.worker = new Worker(ENTRY, { workerData: { policy } });
+    // A server that stops does not wait for its policy thread.
+    this.worker.unref();
+    this.worker.on('message', (m: Reply) => {
+      const w = this.waiting.get(m.id);
+      if (!w) return;
+      this.waiting.delete(m.id);
+      if (m.ok) w.resolve(m.result);
+      else if (m.rondo) w.reject(new RondoError(m.rondo));
+      else w.reject(Object.assign(new Error(m.message), m.stack ? { stack: m.stack } : {}));
+    });
+    const fail = (e: Error): void => {
+      this.failed ??= e;
+      for (const w of this.waiting.values()) w.reject(e);
+      this.waiting.clear();
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => fail(new Error(`the policy thread exited (code ${code})`)));
+  }
+
+  /** A thread for `policy`, or undefined where it cannot run (from TypeScript sources): compute in-process then. */
+  static start(policy: string): PolicyThread | undefined {
+    return ENTRY.endsWith('.js') && existsSync(ENTRY) ? new PolicyThread(policy) : undefined;
+  }
+
+  allocate(snapshot: PolicySnapshot): Promise<PolicyResult> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.worker.postMessage({ id, snapshot } satisfies Request);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.failed ??= new Error('the policy thread was closed');
+    await this.worker.terminate();
+  }
+}
+
+function errorReply(id: number, e: unknown): Reply {
+  if (e instanceof RondoError) {
+    const init: RondoErrorInit = { code: e.code, problem: e.problem };
+    if (e.expected !== undefined) init.expected = e.expected;
+    if (e.found !== undefined) init.found = e.found;
+    if (e.hint !== undefined) init.hint = e.hint;
+    return { id, ok: false, message: e.message, rondo: init };
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  return { id, ok: false, message: err.message, ...(err.stack ? { stack: err.stack } : {}) };
+}
+
+if (!isMainThread && parentPort && typeof (workerData as { policy?: unknown } | null)?.policy === 'string') {
+  const port = parentPort;
+  const policy = await loadPolicy((workerData as { policy: string }).policy);
+  // Requests posted while the policy loaded wait in the port's queue until this listener starts it.
+  port.on('message', (m: Request) => {
+    let reply: Reply;
+    try {
+      const r = policy.allocate(m.snapshot);
+      reply = { id: m.id, ok: true, result: r.state === undefined ? { allocation: r.allocation } : { allocation: r.allocation, state: r.state } };
+    } catch (e) {
+      reply = errorReply(m.id, e);
+    }
+    port.postMessage(reply);
+  });
+}
