@@ -8,12 +8,24 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { RondoError, type RondoErrorInit } from '../model/errors.js';
+import type { Allocation } from '../model/index.js';
 import type { PolicyResult, PolicySnapshot } from '../policies/types.js';
 import { loadPolicy } from './policy-source.js';
 
+/** A policy's result, with its allocation as the store records it with each round (`allocationJson`). */
+export type ThreadResult = PolicyResult & { readonly allocationJson: string };
+
+/** An allocation as the rounds table holds it: shares by row key. */
+export function allocationJson(a: Allocation | undefined): string {
+  return JSON.stringify({
+    gpuTypes: a?.gpuTypes ?? [],
+    shares: Object.fromEntries([...(a?.shares ?? new Map<string, readonly number[]>())].map(([k, v]) => [k, [...v]])),
+  });
+}
+
 type Request = { id: number; snapshot: PolicySnapshot };
 type Reply =
-  | { id: number; ok: true; result: PolicyResult }
+  | { id: number; ok: true; result: ThreadResult }
   | { id: number; ok: false; rondo?: RondoErrorInit; message: string; stack?: string };
 
 /** The compiled thread entry (this file); a .ts file when running from TypeScript sources (tests under vitest). */
@@ -22,7 +34,7 @@ const ENTRY = fileURLToPath(import.meta.url);
 export class PolicyThread {
   private readonly worker: Worker;
   private next = 0;
-  private readonly waiting = new Map<number, { resolve: (r: PolicyResult) => void; reject: (e: unknown) => void }>();
+  private readonly waiting = new Map<number, { resolve: (r: ThreadResult) => void; reject: (e: unknown) => void }>();
   private failed: Error | undefined;
 
   private constructor(policy: string) {
@@ -51,7 +63,8 @@ export class PolicyThread {
     return ENTRY.endsWith('.js') && existsSync(ENTRY) ? new PolicyThread(policy) : undefined;
   }
 
-  allocate(snapshot: PolicySnapshot): Promise<PolicyResult> {
+  /** The policy's allocation for `snapshot`, and that allocation encoded for the store (off the main thread too). */
+  allocate(snapshot: PolicySnapshot): Promise<ThreadResult> {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.next++;
     return new Promise((resolve, reject) => {
@@ -86,7 +99,8 @@ if (!isMainThread && parentPort && typeof (workerData as { policy?: unknown } | 
     let reply: Reply;
     try {
       const r = policy.allocate(m.snapshot);
-      reply = { id: m.id, ok: true, result: r.state === undefined ? { allocation: r.allocation } : { allocation: r.allocation, state: r.state } };
+      const json = allocationJson(r.allocation);
+      reply = { id: m.id, ok: true, result: r.state === undefined ? { allocation: r.allocation, allocationJson: json } : { allocation: r.allocation, state: r.state, allocationJson: json } };
     } catch (e) {
       reply = errorReply(m.id, e);
     }

@@ -2,7 +2,7 @@ import type { Allocation, Assignment, ClusterSpec, Job, RoundPlan, Server } from
 import { runEngine, type ClusterView, type EngineConfig, type EnginePersistence, type EngineState, type ExecJob, type JobProgress, type JobSource, type RoundReport } from '../engine/index.js';
 import type { Policy, PolicyJob, PolicyResult, PolicySnapshot } from '../policies/types.js';
 import type { LoadedPolicy } from './policy-source.js';
-import { PolicyThread } from './policy-worker.js';
+import { allocationJson, PolicyThread } from './policy-worker.js';
 import type { JobRow, Store, WorkerRow } from './store.js';
 
 /**
@@ -164,19 +164,37 @@ function mapsFromJson(s: string): unknown {
 
 /**
  * The engine's state as stored: Maps as entry lists, written without a replacer function (one per value would cost
- * more than the rest of a round with 10,000 jobs).
+ * more than the rest of a round with 10,000 jobs). Encoded field by field, each a few milliseconds with 10,000 jobs,
+ * so a server can write it between requests (`encodeStateSliced`); the fields are joined into one JSON object.
  */
-function encodeState(policy: string, st: EngineState): string {
+function stateFields(policy: string, st: EngineState): Array<() => string> {
   const { ledger, allocation } = st;
-  return JSON.stringify({
-    policy,
-    round: st.round,
-    stale: st.stale,
-    jobs: st.jobs,
-    ledger: { gpuTypes: ledger.gpuTypes, jobTime: [...ledger.jobTime], workerTime: ledger.workerTime, deficits: [...ledger.deficits], lastReset: ledger.lastReset },
-    allocation: allocation ? { gpuTypes: allocation.gpuTypes, shares: [...allocation.shares] } : null,
-    policyState: mapsToJson(st.policyState),
-  });
+  const field = (name: string, value: () => unknown) => (): string => `${JSON.stringify(name)}:${JSON.stringify(value())}`;
+  return [
+    field('policy', () => policy),
+    field('round', () => st.round),
+    field('stale', () => st.stale),
+    field('jobs', () => st.jobs),
+    () =>
+      `"ledger":{"gpuTypes":${JSON.stringify(ledger.gpuTypes)},"jobTime":${JSON.stringify([...ledger.jobTime])},` +
+      `"workerTime":${JSON.stringify(ledger.workerTime)},"deficits":${JSON.stringify([...ledger.deficits])},"lastReset":${JSON.stringify(ledger.lastReset)}}`,
+    field('allocation', () => (allocation ? { gpuTypes: allocation.gpuTypes, shares: [...allocation.shares] } : null)),
+    field('policyState', () => mapsToJson(st.policyState)),
+  ];
+}
+function encodeState(policy: string, st: EngineState): string {
+  return `{${stateFields(policy, st)
+    .map((f) => f())
+    .join(',')}}`;
+}
+/** `encodeState` with a turn of the event loop between fields. The state is immutable, so it may be read over time. */
+async function encodeStateSliced(policy: string, st: EngineState): Promise<string> {
+  const out: string[] = [];
+  for (const f of stateFields(policy, st)) {
+    out.push(f());
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return `{${out.join(',')}}`;
 }
 function decodeState(raw: string): { policy: string; state: EngineState } {
   const o = JSON.parse(raw) as {
@@ -262,12 +280,16 @@ export class Scheduler {
   private planPolicyMs = 0;
   private planCpuAt: NodeJS.CpuUsage = { user: 0, system: 0 };
   private lastAllocation: Allocation | undefined;
+  /** Allocations as the rounds table records them, encoded once per allocation (most rounds keep the last one). */
+  private readonly allocationJson = new WeakMap<Allocation, string>();
   /** The policy's thread while the loop runs; undefined when running from TypeScript sources (tests). */
   private thread: PolicyThread | undefined;
   /** The engine's latest state not yet written, and when it was last written (writes are at most one a heartbeat). */
   private unsaved: EngineState | undefined;
   private savedAt = 0;
   private saveTimer: NodeJS.Timeout | undefined;
+  /** Counts writes of the state, so a sliced write that a later write overtook does not store an older state. */
+  private saveGen = 0;
   readonly stats: SchedulerStats = {
     rounds: 0,
     lastRound: 0,
@@ -485,9 +507,15 @@ export class Scheduler {
 
   /** The same as `enginePolicy().allocate`, computed on the policy's thread. */
   private async allocateOnThread(s: PolicySnapshot): Promise<PolicyResult> {
-    const r = nothingToDivide(s) ?? (await this.thread!.allocate(s));
+    const empty = nothingToDivide(s);
+    if (empty) {
+      this.lastAllocation = empty.allocation;
+      return empty;
+    }
+    const r = await this.thread!.allocate(s);
+    this.allocationJson.set(r.allocation, r.allocationJson);
     this.lastAllocation = r.allocation;
-    return r;
+    return r.state === undefined ? { allocation: r.allocation } : { allocation: r.allocation, state: r.state };
   }
 
   private persistence(): EnginePersistence {
@@ -510,15 +538,36 @@ export class Scheduler {
       save: (state) => {
         this.unsaved = state;
         if (this.saveTimer) return;
-        this.saveTimer = setTimeout(() => this.writeState(), Math.max(0, this.savedAt + this.timing.heartbeatMs - Date.now()));
+        this.saveTimer = setTimeout(() => void this.writeStateSliced(), Math.max(0, this.savedAt + this.timing.heartbeatMs - Date.now()));
       },
     };
   }
 
   /** Writes the engine's latest state (a crash loses at most the last heartbeat's bookkeeping, never a job). */
+  /**
+   * `writeState` for the save timer: the state (tens of milliseconds of JSON with 10,000 jobs) is encoded a field at
+   * a time between requests. A write that starts meanwhile (stop, a restart of the engine) supersedes this one.
+   */
+  private async writeStateSliced(): Promise<void> {
+    this.saveTimer = undefined;
+    const st = this.unsaved;
+    if (!st) return;
+    const gen = ++this.saveGen;
+    try {
+      const json = await encodeStateSliced(this.policy.name, st);
+      if (gen !== this.saveGen) return;
+      this.store.setMeta(ENGINE_STATE_KEY, json);
+      if (this.unsaved === st) this.unsaved = undefined;
+      this.savedAt = Date.now();
+    } catch (e) {
+      this.log(`scheduler error: ${(e as Error).stack ?? String(e)}`);
+    }
+  }
+
   private writeState(): void {
     clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
+    this.saveGen++;
     if (!this.unsaved) return;
     this.store.setMeta(ENGINE_STATE_KEY, encodeState(this.policy.name, this.unsaved));
     this.unsaved = undefined;
@@ -610,6 +659,11 @@ export class Scheduler {
         }
       }
       const alloc = this.lastAllocation;
+      let allocJson = alloc && this.allocationJson.get(alloc);
+      if (allocJson === undefined) {
+        allocJson = allocationJson(alloc);
+        if (alloc) this.allocationJson.set(alloc, allocJson);
+      }
       this.store.saveRound({
         round,
         start: startMs,
@@ -617,10 +671,7 @@ export class Scheduler {
         plannedAt: now,
         policy: this.policy.name,
         solverMs: this.stats.lastSolverMs,
-        allocation: {
-          gpuTypes: alloc?.gpuTypes ?? [],
-          shares: Object.fromEntries([...(alloc?.shares ?? new Map<string, readonly number[]>())].map(([k, v]) => [k, [...v]])),
-        },
+        allocationJson: allocJson,
         plan: { assignments: placed.map((p) => ({ jobId: p.jobId, workerId: p.workerId, gpuType: p.gpuType, devices: p.devices, attempt: p.attempt, leaseExtended: p.extended })) },
       });
     });

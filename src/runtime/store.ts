@@ -866,13 +866,14 @@ export class Store {
 
   // ---- rounds ----
 
-  saveRound(r: RoundRow): void {
+  /** Records a planned round; its allocation as a value, or already encoded (`allocationJson`, as lastRound() reads it). */
+  saveRound(r: Omit<RoundRow, 'allocation'> & ({ readonly allocation: unknown } | { readonly allocationJson: string })): void {
     this.q(
       `INSERT INTO rounds(round, start, duration, planned_at, policy, solver_ms, allocation, plan) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(round) DO UPDATE SET start = excluded.start, duration = excluded.duration, planned_at = excluded.planned_at,
        policy = excluded.policy, solver_ms = excluded.solver_ms, allocation = excluded.allocation, plan = excluded.plan`,
     )
-    .run(r.round, r.start, r.duration, r.plannedAt, r.policy, r.solverMs, JSON.stringify(r.allocation), JSON.stringify(r.plan));
+    .run(r.round, r.start, r.duration, r.plannedAt, r.policy, r.solverMs, 'allocationJson' in r ? r.allocationJson : JSON.stringify(r.allocation), JSON.stringify(r.plan));
     // Keep a bounded history: the plan of every round since the start is not worth its disk.
     this.q('DELETE FROM rounds WHERE round < ?').run(r.round - 1000);
   }

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterSpec } from '../../src/model/index.js';
 import type { PolicySnapshot } from '../../src/policies/types.js';
 import { loadPolicy } from '../../src/runtime/policy-source.js';
-import type { PolicyThread as Thread } from '../../src/runtime/policy-worker.js';
+import { allocationJson, type PolicyThread as Thread } from '../../src/runtime/policy-worker.js';
 import { ensureBuilt, ROOT } from './harness.js';
 
 // The thread needs compiled JavaScript (a worker cannot load TypeScript), so this test runs the built dist/.
@@ -44,7 +44,7 @@ function snapshot(n: number): PolicySnapshot {
 }
 
 describe('the policy thread of rondo serve', () => {
-  it('computes the same allocation and state as the policy on the main thread', async () => {
+  it('computes the same allocation, state and stored form as the policy on the main thread', async () => {
     for (const name of ['max_min_fairness_perf', 'finish_time_fairness_perf', 'fifo']) {
       const thread = PolicyThread.start(name)!;
       expect(thread).toBeDefined();
@@ -58,6 +58,7 @@ describe('the policy thread of rondo serve', () => {
           expect(b.allocation.gpuTypes).toEqual(a.allocation.gpuTypes);
           expect([...b.allocation.shares]).toEqual([...a.allocation.shares]);
           expect(b.state).toEqual(a.state);
+          expect(b.allocationJson).toBe(allocationJson(a.allocation));
           state = a.state;
         }
       } finally {
