@@ -65,6 +65,7 @@ async function main(): Promise<void> {
     port: 0,
     policy: o.policy,
     timing: { roundMs: o.roundMs, heartbeatMs: o.heartbeatMs, workerTimeoutMs: 30_000, graceMs: 1000 },
+    log: (m) => process.stderr.write(`bench server: ${m}\n`),
   });
   const mem = { peakRssMb: 0, peakHeapMb: 0 };
   const sampleMem = (): void => {

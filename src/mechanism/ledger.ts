@@ -123,7 +123,7 @@ export function resetLedger(
   const deficits = new Map(ledger.deficits);
   const workerTime = ledger.gpuTypes.map(() => 0);
   const typeIdx = previous ? ledger.gpuTypes.map((t) => previous.gpuTypes.indexOf(t)) : [];
-  // Every row restarts from the same seed; rows share one array (ledgers are never changed in place).
+  // Every row restarts from the same seed; rows share one array (per-row arrays are never changed in place).
   const seed: readonly number[] = ledger.gpuTypes.map(() => half);
   for (const [row, times] of ledger.jobTime) {
     const share = previous?.shares.get(row);
