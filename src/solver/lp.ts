@@ -1,4 +1,4 @@
-import type { Highs } from 'highs';
+import type { Highs, ModelData } from 'highs';
 import { RondoError } from '../model/errors.js';
 import { activeHighs, afterSolve, isAbort, recycleHighs } from './highs-runtime.js';
 import { lookupSolve, solveCacheEnabled, storeSolve, type CachedSolution, type ModelWords } from './cache.js';
@@ -210,13 +210,13 @@ export class LpBuilder {
     return this.names;
   }
 
-  /** Solves the model (synchronously; `await initSolver()` first). The native model is always disposed. */
+  /** Solves the model (synchronously; `await initSolver()` first) in the solver instance's reused native model. */
   solve(options: SolveOptions = {}): LpResult {
     return solveBuilt(this, options, true);
   }
 
   /** @internal */
-  data(highs: Highs): Parameters<Highs['createModel']>[0] {
+  data(highs: Highs): ModelData {
     const inf = highs.infinity;
     const clamp = (a: Float64Array): Float64Array => {
       const b = new Float64Array(a.length);
@@ -251,7 +251,7 @@ export class LpBuilder {
         values: this.values.view(),
       },
       ...(integrality ? { integrality } : {}),
-    } as Parameters<Highs['createModel']>[0];
+    } as ModelData;
   }
 
   /**
@@ -384,11 +384,60 @@ function solveBuilt(lp: LpBuilder, options: SolveOptions, retry: boolean): LpRes
   return result;
 }
 
+type HighsModel = ReturnType<Highs['createModel']>;
+
+/**
+ * Options a solve may set. Options persist in a model, so each solve sets all of these, to HiGHS' defaults where it
+ * has no value of its own; one with an infinite default (a time limit) is restored by resetting every option.
+ */
+const SOLVE_OPTIONS = [
+  'output_flag',
+  'presolve',
+  'solver',
+  'run_crossover',
+  'mip_rel_gap',
+  'time_limit',
+  'primal_feasibility_tolerance',
+  'dual_feasibility_tolerance',
+  'ipm_optimality_tolerance',
+] as const;
+
+/**
+ * One HiGHS model per solver instance, reused by every solve: creating a model (its options, info and timers) costs
+ * more than solving the small LPs a simulation solves thousands of times. `passModel` replaces the model and
+ * discards the previous solution and basis, so a solve sees only its own data and options.
+ */
+interface ReusedModel {
+  readonly model: HighsModel;
+  /** HiGHS' finite defaults of `SOLVE_OPTIONS`. */
+  readonly defaults: Record<string, string | number | boolean>;
+  /** The last solve set an option that is not in `defaults`: reset all options first. */
+  dirty: boolean;
+}
+const reusable = new WeakMap<Highs, ReusedModel>();
+
+function reusableModel(highs: Highs): ReusedModel {
+  let r = reusable.get(highs);
+  if (!r) {
+    const model = highs.createModel();
+    const defaults: Record<string, string | number | boolean> = {};
+    for (const k of SOLVE_OPTIONS) {
+      const v = model.options.get(k) as string | number | boolean;
+      if (typeof v !== 'number' || Number.isFinite(v)) defaults[k] = v;
+    }
+    r = { model, defaults, dirty: false };
+    reusable.set(highs, r);
+  }
+  return r;
+}
+
 function solveUncached(lp: LpBuilder, options: SolveOptions, retry: boolean, t0: number): LpResult {
   const highs = activeHighs();
-  let model: ReturnType<Highs['createModel']> | undefined;
+  let model: HighsModel | undefined;
   try {
-    model = highs.createModel(lp.data(highs));
+    const reused = reusableModel(highs);
+    model = reused.model;
+    model.passModel(lp.data(highs));
     const method = options.method ?? 'simplex';
     const central = method === 'ipm' && !options.crossover;
     const presolve = options.presolve ?? !central;
@@ -408,7 +457,9 @@ function solveUncached(lp: LpBuilder, options: SolveOptions, retry: boolean, t0:
       opts['dual_feasibility_tolerance'] = options.feasibilityTolerance;
     }
     if (options.ipmTolerance !== undefined) opts['ipm_optimality_tolerance'] = options.ipmTolerance;
-    model.options.set(opts);
+    if (reused.dirty) model.options.reset();
+    reused.dirty = Object.keys(opts).some((k) => !(k in reused.defaults));
+    model.options.set({ ...reused.defaults, ...opts });
     const ws = options.warmStart;
     if (ws?.colStatus && ws.rowStatus && ws.colStatus.length === lp.numCols && ws.rowStatus.length === lp.numRows) {
       model.setBasis({ colStatus: ws.colStatus, rowStatus: ws.rowStatus } as Parameters<typeof model.setBasis>[0]);
@@ -481,11 +532,6 @@ function solveUncached(lp: LpBuilder, options: SolveOptions, retry: boolean, t0:
       },
     };
   } finally {
-    try {
-      model?.dispose();
-    } catch {
-      // Disposing a model of a dead instance can throw; the instance is being replaced anyway.
-    }
     afterSolve();
   }
 }

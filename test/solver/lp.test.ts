@@ -71,6 +71,38 @@ describe('LpBuilder', () => {
     expect(again.objective).toBeCloseTo(first.objective, 9);
   });
 
+  it('carries nothing from one solve to the next in the reused native model (options, integrality, solution)', () => {
+    // A central IPM answer, then a MIP, then a zero time limit, then the same LP again with defaults: each answer
+    // must be what a fresh model gives.
+    const seg = new LpBuilder('max');
+    const x = seg.addVar({ cost: 1, ub: 1 });
+    const y = seg.addVar({ cost: 1, ub: 1 });
+    seg.addRow(-Infinity, 1, [x, y], [1, 1]);
+    const central = seg.solve({ method: 'ipm', crossover: false });
+    expect(central.x[0]!).toBeCloseTo(0.5, 3);
+
+    const mip = new LpBuilder('max');
+    const a = mip.addVar({ cost: 1, integer: true, ub: 10 });
+    mip.addRow(-Infinity, 1.5, [a], [1]);
+    expect(mip.solve().objective).toBeCloseTo(1, 9);
+
+    const big = new LpBuilder('min');
+    for (let j = 0; j < 200; j++) big.addVar({ cost: 1 + (j % 7), lb: 0 });
+    big.addRow(1, Infinity, Array.from({ length: 200 }, (_, j) => j), new Array<number>(200).fill(1));
+    expect(['optimal', 'time_limit']).toContain(big.solve({ timeLimit: 1e-9 }).status);
+
+    // Default simplex again: a vertex (not the central point), optimal (no time limit left over), an LP (duals).
+    const vertex = seg.solve();
+    expect(vertex.status).toBe('optimal');
+    expect(Math.min(vertex.x[0]!, vertex.x[1]!)).toBeCloseTo(0, 9);
+    expect(vertex.rowDual).toBeDefined();
+    const relaxed = new LpBuilder('max');
+    const b = relaxed.addVar({ cost: 1, ub: 10 });
+    relaxed.addRow(-Infinity, 1.5, [b], [1]);
+    expect(relaxed.solve().objective).toBeCloseTo(1.5, 9);
+    expect(big.solve().status).toBe('optimal');
+  });
+
   it('honours a time limit and rejects bad bounds', () => {
     expect(() => new LpBuilder('min').addVar({ lb: 2, ub: 1 })).toThrow(/bounds/);
     const lp = new LpBuilder('min');
