@@ -146,6 +146,14 @@ function liveThroughput(cluster: ClusterSpec, measured: Readonly<Record<string, 
   });
 }
 
+/**
+ * Lets the event loop serve what arrived while the scheduler worked. Two hops: called from an I/O callback (the
+ * policy thread's reply), one setImmediate would run before the loop polls for new I/O.
+ */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+}
+
 /** The allocation when there is no GPU or no job: nothing to divide, no solver call. */
 function nothingToDivide(s: PolicySnapshot): PolicyResult | undefined {
   if (s.cluster.totalGpus !== 0 && s.jobs.length !== 0) return undefined;
@@ -231,7 +239,8 @@ class StoreJobSource implements JobSource {
     private readonly toJob: (j: JobRow) => Job,
   ) {}
 
-  poll(): readonly Job[] {
+  async poll(): Promise<readonly Job[]> {
+    await turn();
     const rows = this.store.schedulableJobsAfter(this.lastSeq);
     for (const r of rows) {
       this.lastSeq = Math.max(this.lastSeq, r.seq);
@@ -249,7 +258,8 @@ class StoreJobSource implements JobSource {
   }
 
   /** Jobs that stopped being schedulable: cancelled, failed, or finished outside a round the engine saw. */
-  takeCancelled(): readonly string[] {
+  async takeCancelled(): Promise<readonly string[]> {
+    await turn();
     // A job never becomes schedulable again once it left (terminal states and cancel requests are final), and every
     // schedulable job up to `lastSeq` is held: when as many are schedulable as are held, none left.
     if (this.store.countSchedulable(this.lastSeq) === this.held.size) return [];
@@ -460,7 +470,14 @@ export class Scheduler {
       cluster: this.live.cluster,
       policy: this.enginePolicy(),
       clock: { now: () => this.nowS(Date.now()), sleepUntil: (t) => this.sleepUntilMs(this.epochMs + t * 1000, true) },
-      executor: { observe: () => this.observe(), runRound: (plan, jobs) => this.runRound(plan, jobs) },
+      // Each read of the store by the engine (new jobs, jobs that left, the cluster) starts a turn of its own.
+      executor: {
+        observe: async () => {
+          await turn();
+          return this.observe();
+        },
+        runRound: (plan, jobs) => this.runRound(plan, jobs),
+      },
       source: new StoreJobSource(this.store, (j) => this.toJob(j)),
       roundDuration: this.timing.roundMs / 1000,
       throughputOf: (job, cluster) => liveThroughput(cluster, this.measured.get(job.id) ?? {}, job.scaleFactor, job.gpuTypes),
@@ -472,9 +489,8 @@ export class Scheduler {
       persist: this.persistence(),
       signal: this.abort.signal,
       live: {
-        // Requests that arrived during a stage are served before the next one. Two hops: called from an I/O callback
-        // (the policy thread's reply), one setImmediate would run before the loop polls for new I/O.
-        pause: () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve))),
+        // Requests that arrived during a stage are served before the next one.
+        pause: turn,
         ...(this.thread ? { allocate: (s: PolicySnapshot) => this.allocateOnThread(s) } : {}),
       },
       observer: {
@@ -696,7 +712,7 @@ export class Scheduler {
     for (const a of plan.assignments) {
       for (const id of a.jobIds) {
         const e = jobs.get(id);
-        const row = this.store.getJob(id);
+        const row = this.store.jobProgress(id);
         if (!e || !row) continue;
         const finished = row.state === 'completed';
         const total = row.reportedTotal ?? row.totalSteps;

@@ -579,6 +579,13 @@ export class Store {
     return this.q("SELECT COUNT(*) FROM jobs INDEXED BY jobs_schedulable WHERE seq <= ? AND state IN ('queued','running') AND cancel_requested = 0").pluck().get(maxSeq) as number;
   }
 
+  /** What the scheduler's round report needs of a job (no JSON columns parsed: it reads hundreds each round). */
+  jobProgress(id: string): Pick<JobRow, 'state' | 'stepsDone' | 'totalSteps' | 'reportedTotal' | 'finishedAt'> | undefined {
+    const r = this.q('SELECT state, steps_done, total_steps, reported_total, finished_at FROM jobs WHERE id = ?').get(id) as Row | undefined;
+    if (!r) return undefined;
+    return { state: r.state as JobState, stepsDone: Number(r.steps_done), totalSteps: num(r.total_steps), reportedTotal: num(r.reported_total), finishedAt: num(r.finished_at) };
+  }
+
   /** Is this job waiting or running (and not being cancelled)? */
   isSchedulable(id: string): boolean {
     return this.q("SELECT 1 FROM jobs WHERE id = ? AND state IN ('queued','running') AND cancel_requested = 0").get(id) !== undefined;
