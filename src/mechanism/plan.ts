@@ -133,19 +133,22 @@ class TypeQueue {
   private readonly deficit: Float64Array;
   private readonly share: Float64Array;
 
-  constructor(n: number, k: number, T: number, t: RowTables) {
+  /** `candidates`: the row indices that may still be picked on type k (the heap's comparisons need no others). */
+  constructor(candidates: readonly number[], n: number, k: number, T: number, t: RowTables) {
     this.priority = new Float64Array(n);
     this.deficit = new Float64Array(n);
     this.share = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
+    const m = candidates.length;
+    this.heap = new Int32Array(m);
+    for (let c = 0; c < m; c++) {
+      const i = candidates[c]!;
       this.priority[i] = t.priority[i * T + k]!;
       this.deficit[i] = t.deficit[i * T + k]!;
       this.share[i] = t.share[i * T + k]!;
+      this.heap[c] = i;
     }
-    this.heap = new Int32Array(n);
-    for (let i = 0; i < n; i++) this.heap[i] = i;
-    this.size = n;
-    for (let i = (n >> 1) - 1; i >= 0; i--) this.down(i);
+    this.size = m;
+    for (let i = (m >> 1) - 1; i >= 0; i--) this.down(i);
   }
 
   /** True when row a comes before row b. */
@@ -191,6 +194,11 @@ class TypeQueue {
   }
 }
 
+function anyPicked(jobIds: readonly string[], picked: ReadonlySet<string>): boolean {
+  for (let j = 0; j < jobIds.length; j++) if (picked.has(jobIds[j]!)) return true;
+  return false;
+}
+
 export function planRound(input: MechanismInput): MechanismOutput {
   const { cluster, rows, allocation, ledger } = input;
   const types = cluster.gpuTypes;
@@ -206,12 +214,20 @@ export function planRound(input: MechanismInput): MechanismOutput {
   for (const t of typeOrder) {
     const k = types.indexOf(t);
     if (left[k]! < minScale) continue;
-    const q = new TypeQueue(rows.length, k, T, tables);
+    // Rows the walk below would skip whatever their place in the queue stay out of it: picked only grows, left only
+    // shrinks, throughputs and priorities are fixed. The queue orders the rest exactly as it would order all rows.
+    const candidates: number[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      if (!(row.throughput[k]! > 0) || row.scaleFactor > left[k]!) continue;
+      if (input.skipZeroPriority && tables.priority[i * T + k]! <= 0) continue;
+      if (picked.size > 0 && anyPicked(row.jobIds, picked)) continue;
+      candidates.push(i);
+    }
+    const q = new TypeQueue(candidates, rows.length, k, T, tables);
     for (let i = q.pop(); i !== undefined && left[k]! >= minScale; i = q.pop()) {
       const row = rows[i]!;
-      if (row.jobIds.some((j) => picked.has(j))) continue;
-      if (!(row.throughput[k]! > 0)) continue;
-      if (input.skipZeroPriority && tables.priority[i * T + k]! <= 0) continue;
+      if (anyPicked(row.jobIds, picked)) continue;
       if (row.scaleFactor > left[k]!) continue;
       left[k]! -= row.scaleFactor;
       for (const j of row.jobIds) picked.add(j);
