@@ -1,5 +1,16 @@
 import type { Allocation, Assignment, ClusterSpec, Job, RoundPlan, Server } from '../model/index.js';
-import { runEngine, type ClusterView, type EngineConfig, type EnginePersistence, type EngineState, type ExecJob, type JobProgress, type JobSource, type RoundReport } from '../engine/index.js';
+import {
+  runEngine,
+  type ClusterView,
+  type EngineConfig,
+  type EnginePersistence,
+  type EngineState,
+  type ExecJob,
+  type JobProgress,
+  type JobSource,
+  type RoundReport,
+  type SavedJob,
+} from '../engine/index.js';
 import type { Policy, PolicyJob, PolicyResult, PolicySnapshot } from '../policies/types.js';
 import type { LoadedPolicy } from './policy-source.js';
 import { allocationJson, PolicyThread } from './policy-worker.js';
@@ -182,7 +193,8 @@ function stateFields(policy: string, st: EngineState): Array<() => string> {
     field('policy', () => policy),
     field('round', () => st.round),
     field('stale', () => st.stale),
-    field('jobs', () => st.jobs),
+    // Each job as [id, stepsDone, totalSteps, roundsRun, preemptions, failures]: a third of the bytes of objects.
+    field('jobs', () => st.jobs.map((j) => [j.id, j.stepsDone, j.totalSteps, j.roundsRun, j.preemptions, j.failures])),
     () =>
       `"ledger":{"gpuTypes":${JSON.stringify(ledger.gpuTypes)},"jobTime":${JSON.stringify([...ledger.jobTime])},` +
       `"workerTime":${JSON.stringify(ledger.workerTime)},"deficits":${JSON.stringify([...ledger.deficits])},"lastReset":${JSON.stringify(ledger.lastReset)}}`,
@@ -190,13 +202,13 @@ function stateFields(policy: string, st: EngineState): Array<() => string> {
     field('policyState', () => mapsToJson(st.policyState)),
   ];
 }
-function encodeState(policy: string, st: EngineState): string {
+export function encodeState(policy: string, st: EngineState): string {
   return `{${stateFields(policy, st)
     .map((f) => f())
     .join(',')}}`;
 }
 /** `encodeState` with a turn of the event loop between fields. The state is immutable, so it may be read over time. */
-async function encodeStateSliced(policy: string, st: EngineState): Promise<string> {
+export async function encodeStateSliced(policy: string, st: EngineState): Promise<string> {
   const out: string[] = [];
   for (const f of stateFields(policy, st)) {
     out.push(f());
@@ -204,12 +216,13 @@ async function encodeStateSliced(policy: string, st: EngineState): Promise<strin
   }
   return `{${out.join(',')}}`;
 }
-function decodeState(raw: string): { policy: string; state: EngineState } {
+export function decodeState(raw: string): { policy: string; state: EngineState } {
   const o = JSON.parse(raw) as {
     policy: string;
     round: number;
     stale: boolean;
-    jobs: EngineState['jobs'];
+    /** Arrays (the compact encoding); a state saved by an older server holds objects (`SavedJob`). */
+    jobs: Array<SavedJob | [string, number, number, number, number, number]>;
     ledger: { gpuTypes: string[]; jobTime: Array<[string, number[]]>; workerTime: number[]; deficits: Array<[string, number[]]>; lastReset: number };
     allocation: { gpuTypes: string[]; shares: Array<[string, number[]]> } | null;
     policyState: string;
@@ -219,7 +232,9 @@ function decodeState(raw: string): { policy: string; state: EngineState } {
     state: {
       round: o.round,
       stale: o.stale,
-      jobs: o.jobs,
+      jobs: o.jobs.map((j) =>
+        Array.isArray(j) ? { id: j[0], stepsDone: j[1], totalSteps: j[2], roundsRun: j[3], preemptions: j[4], failures: j[5] } : j,
+      ),
       ledger: { ...o.ledger, jobTime: new Map(o.ledger.jobTime), deficits: new Map(o.ledger.deficits) },
       allocation: o.allocation ? { gpuTypes: o.allocation.gpuTypes, shares: new Map(o.allocation.shares) } : undefined,
       policyState: mapsFromJson(o.policyState),

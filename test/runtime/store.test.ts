@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { validateAllocation } from '../../src/model/index.js';
 import { equalShareAllocation } from '../../src/runtime/policy-source.js';
 import { parseProgressLine } from '../../src/runtime/protocol.js';
-import { buildCluster } from '../../src/runtime/scheduler.js';
+import type { EngineState } from '../../src/engine/index.js';
+import { buildCluster, decodeState, encodeState, encodeStateSliced } from '../../src/runtime/scheduler.js';
 import { ApiError, checkWorkingDir } from '../../src/runtime/server.js';
 import { MIGRATIONS, SCHEMA_VERSION, Store, type JobSpec } from '../../src/runtime/store.js';
 import { parseGpuSpec } from '../../src/runtime/worker.js';
@@ -233,5 +234,40 @@ describe('runtime helpers', () => {
     const scale = new Map(jobs.map((j) => [j.id, j.scaleFactor]));
     expect(() => validateAllocation(alloc, cluster, (id) => scale.get(id)!)).not.toThrow();
     expect(alloc.shares.get('j0')![0]).toBe(0);
+  });
+});
+
+describe("the scheduler's saved engine state", () => {
+  const state: EngineState = {
+    round: 7,
+    stale: false,
+    jobs: [
+      { id: 'job-1', stepsDone: 10, totalSteps: 100, roundsRun: 2, preemptions: 1, failures: 0 },
+      { id: 'job-2', stepsDone: 0, totalSteps: 50.5, roundsRun: 0, preemptions: 0, failures: 3 },
+    ],
+    ledger: {
+      gpuTypes: ['k80', 'v100'],
+      jobTime: new Map([
+        ['job-1', [5, 15.25]],
+        ['job-2', [5, 5]],
+      ]),
+      workerTime: [10, 20.25],
+      deficits: new Map([
+        ['job-1', [0.1, -0.2]],
+        ['job-2', [0, 0]],
+      ]),
+      lastReset: 3,
+    },
+    allocation: { gpuTypes: ['k80', 'v100'], shares: new Map([['job-1', [0.25, 0.75]]]) },
+    policyState: { kind: 'x', m: new Map([['a', 1]]) },
+  };
+
+  it('decodes what it encodes, whole or a field per event-loop turn, and states saved with jobs as objects', async () => {
+    const whole = encodeState('fifo', state);
+    expect(await encodeStateSliced('fifo', state)).toBe(whole);
+    expect(decodeState(whole)).toEqual({ policy: 'fifo', state });
+    const old = JSON.parse(whole) as Record<string, unknown>;
+    old.jobs = state.jobs;
+    expect(decodeState(JSON.stringify(old))).toEqual({ policy: 'fifo', state });
   });
 });
