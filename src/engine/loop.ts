@@ -269,6 +269,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     colocatedCache.clear();
     pairRowCache.clear();
     if (allocation) pairRows = pairRowsOf(allocation);
+    rowsVersion++;
     stale = true;
   };
 
@@ -324,6 +325,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       let kind = kinds.get(kk);
       if (kind === undefined) kinds.set(kk, (kind = kinds.size));
       active.set(job.id, { job, rec, throughput, row: { key: job.id, jobIds: [job.id], scaleFactor: job.scaleFactor, throughput }, kind });
+      rowsVersion++;
       cfg.observer?.onJobArrived?.(job.id, job.arrivalTime);
     }
     ledger = addRows(ledger, jobs.map((j) => j.id), D);
@@ -373,6 +375,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     policyState = res.state;
     stale = false;
     pairRows = pairRowsOf(allocation);
+    rowsVersion++;
     // A pair enters the bookkeeping when an allocation first gives it a share, seeded like a new job (Gavel creates
     // pair entries at arrival and re-seeds them at every reset, which is the state they have here).
     ledger = addRows(ledger, pairRows.map((r) => r.row.key), D);
@@ -386,6 +389,12 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
 
   // Active jobs in arrival order (Map keeps insertion order = admission order).
   const orderedActive = (): Active[] => [...active.values()];
+  // A round's jobs and candidate rows, rebuilt only when a job or a pair row came or went (`rowsVersion`): with
+  // thousands of queued jobs, rebuilding them every round cost as much as planning it.
+  let rowsVersion = 0;
+  let rowsBuilt = -1;
+  let roundList: Active[] = [];
+  let roundRows: MechanismRow[] = [];
 
   // Co-located throughputs depend only on the two jobs' (type, scale factor) kinds and the GPU type: cached under a
   // number, because pair rows are rebuilt at every recompute of a space-sharing allocation.
@@ -492,6 +501,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       if (!act) continue;
       act.rec.cancelled = true;
       active.delete(id);
+      rowsVersion++;
       gone.push(id);
       finishedCount++;
       if (windowLeft > 0 && inWindow(act.rec.index)) windowLeft--;
@@ -513,6 +523,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     for (const key of ledger.jobTime.keys()) for (const j of rowJobs(key)) if (!active.has(j)) gone.add(j);
     ledger = removeJobs(ledger, [...gone]);
     if (allocation) pairRows = pairRowsOf(allocation);
+    rowsVersion++;
     restoring = undefined;
   }
   while (true) {
@@ -565,8 +576,13 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       if (pause) await pause();
     }
 
-    const list = orderedActive();
-    const rows = rowsOf(list);
+    if (rowsBuilt !== rowsVersion) {
+      roundList = orderedActive();
+      roundRows = rowsOf(roundList);
+      rowsBuilt = rowsVersion;
+    }
+    const list = roundList;
+    const rows = roundRows;
     const order = typeOrder();
     const tm = nowSeconds();
     let out = planRound({
@@ -684,6 +700,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       for (const j of finished) {
         const act = active.get(j)!;
         active.delete(j);
+        rowsVersion++;
         finishedCount++;
         if (windowLeft > 0 && inWindow(act.rec.index)) windowLeft--;
         closeWindowJob(act.rec);

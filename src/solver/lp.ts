@@ -434,8 +434,12 @@ function reusableModel(highs: Highs): ReusedModel {
 function solveUncached(lp: LpBuilder, options: SolveOptions, retry: boolean, t0: number): LpResult {
   const highs = activeHighs();
   let model: HighsModel | undefined;
+  // HiGHS measures a time limit from the creation of the model (its run clock keeps going between solves), so a
+  // solve with a time limit gets a model of its own.
+  let own: HighsModel | undefined;
   try {
-    const reused = reusableModel(highs);
+    const reused: ReusedModel =
+      options.timeLimit === undefined ? reusableModel(highs) : { model: (own = highs.createModel()), defaults: {}, dirty: false };
     model = reused.model;
     model.passModel(lp.data(highs));
     const method = options.method ?? 'simplex';
@@ -532,6 +536,11 @@ function solveUncached(lp: LpBuilder, options: SolveOptions, retry: boolean, t0:
       },
     };
   } finally {
+    try {
+      own?.dispose();
+    } catch {
+      // Disposing a model of a dead instance can throw; the instance is being replaced anyway.
+    }
     afterSolve();
   }
 }

@@ -103,6 +103,18 @@ describe('LpBuilder', () => {
     expect(big.solve().status).toBe('optimal');
   });
 
+  it('measures a time limit from the start of its own solve, not of the first solve in the reused model', () => {
+    const mid = new LpBuilder('min');
+    for (let j = 0; j < 300; j++) mid.addVar({ cost: 1 + (j % 11), lb: 0 });
+    for (let i = 0; i < 30; i++) mid.addRow(1, Infinity, Array.from({ length: 10 }, (_, j) => (i * 10 + j) % 300), new Array<number>(10).fill(1));
+    let spent = 0;
+    while (spent < 0.15) spent += mid.solve({ method: 'ipm', crossover: false }).solveSeconds;
+    const tiny = new LpBuilder('max');
+    const a = tiny.addVar({ cost: 1, ub: 1 });
+    tiny.addRow(-Infinity, 1, [a], [1]);
+    expect(tiny.solve({ timeLimit: 0.1 }).status).toBe('optimal');
+  });
+
   it('honours a time limit and rejects bad bounds', () => {
     expect(() => new LpBuilder('min').addVar({ lb: 2, ub: 1 })).toThrow(/bounds/);
     const lp = new LpBuilder('min');
