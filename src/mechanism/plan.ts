@@ -210,6 +210,11 @@ export function planRound(input: MechanismInput): MechanismOutput {
   // 2. Pick rows: walk each type's queue in `typeOrder` (Gavel concatenates the sorted per-type queues).
   const left = types.map((t) => cluster.gpus[t] ?? 0);
   const picked = new Set<string>();
+  // Without pair rows every job has exactly one row, so "one of its jobs is picked" is "this row is picked": a flag
+  // per row instead of set look-ups by job id over every queued row.
+  const hasPairs = rows.some((r) => r.jobIds.length > 1);
+  const pickedRow = new Uint8Array(rows.length);
+  const taken = (i: number): boolean => (hasPairs ? anyPicked(rows[i]!.jobIds, picked) : pickedRow[i] === 1);
   const scheduled: MechanismRow[][] = types.map(() => []);
   for (const t of typeOrder) {
     const k = types.indexOf(t);
@@ -221,16 +226,17 @@ export function planRound(input: MechanismInput): MechanismOutput {
       const row = rows[i]!;
       if (!(row.throughput[k]! > 0) || row.scaleFactor > left[k]!) continue;
       if (input.skipZeroPriority && tables.priority[i * T + k]! <= 0) continue;
-      if (picked.size > 0 && anyPicked(row.jobIds, picked)) continue;
+      if (picked.size > 0 && taken(i)) continue;
       candidates.push(i);
     }
     const q = new TypeQueue(candidates, rows.length, k, T, tables);
     for (let i = q.pop(); i !== undefined && left[k]! >= minScale; i = q.pop()) {
       const row = rows[i]!;
-      if (anyPicked(row.jobIds, picked)) continue;
+      if (taken(i)) continue;
       if (row.scaleFactor > left[k]!) continue;
       left[k]! -= row.scaleFactor;
       for (const j of row.jobIds) picked.add(j);
+      pickedRow[i] = 1;
       scheduled[k]!.push(row);
     }
   }
