@@ -460,8 +460,10 @@ function markdown(r: {
     '',
     `Errors: ${r.api.errors}. Rounds planned: ${r.rounds.planned} (${r.rounds.withAtLeast90PercentOfJobsActive} with at least 90% of the jobs active): ` +
       `plan time (policy, mechanism and the leases committed) median ${r.rounds.planMsMedian} ms, max ${r.rounds.planMsMax} ms wall; ` +
-      `CPU median ${r.rounds.planCpuMsMedian} ms, max ${r.rounds.planCpuMsMax} ms (a plan runs in one synchronous stretch, so its CPU time is what it ` +
-      'costs on an idle core).',
+      `server CPU while planning (all threads, requests served between the plan's stages included) median ${r.rounds.planCpuMsMedian} ms, ` +
+      `max ${r.rounds.planCpuMsMax} ms. A plan no longer holds the event loop for its length: the policy runs on a worker thread and the ` +
+      'engine yields between stages; "plan ready" is the time to the finished plan (policy included, in brackets), "commit" the one ' +
+      'transaction that writes the leases.',
     '',
     '| round | active jobs | placed | plan ms (wall) | plan ms (CPU) | plan ready ms (policy) | commit ms |',
     '|---|---|---|---|---|---|---|',

@@ -120,14 +120,15 @@ export function resetLedger(
   const half = roundDuration / 2;
   const n = ledger.gpuTypes.length;
   const jobTime = new Map<RowKey, readonly number[]>();
-  const deficits = new Map(ledger.deficits);
+  // Built row by row rather than copied and then overwritten (a copy of 10,000 rows costs as much as the loop).
+  const deficits = new Map<RowKey, readonly number[]>();
   const workerTime = ledger.gpuTypes.map(() => 0);
   const typeIdx = previous ? ledger.gpuTypes.map((t) => previous.gpuTypes.indexOf(t)) : [];
   // Every row restarts from the same seed; rows share one array (per-row arrays are never changed in place).
   const seed: readonly number[] = ledger.gpuTypes.map(() => half);
   for (const [row, times] of ledger.jobTime) {
     const share = previous?.shares.get(row);
-    const before = deficits.get(row);
+    const before = ledger.deficits.get(row);
     const d = new Array<number>(n);
     for (let k = 0; k < n; k++) {
       const i = typeIdx[k] ?? -1;
@@ -138,6 +139,8 @@ export function resetLedger(
     deficits.set(row, d);
     jobTime.set(row, seed);
   }
+  // A deficit without received time (not made by this module's functions) is kept as it is.
+  if (deficits.size !== ledger.deficits.size) for (const [row, d] of ledger.deficits) if (!deficits.has(row)) deficits.set(row, d);
   return { gpuTypes: ledger.gpuTypes, jobTime, workerTime, deficits, lastReset: now };
 }
 

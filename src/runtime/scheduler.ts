@@ -183,39 +183,54 @@ function mapsFromJson(s: string): unknown {
 
 /**
  * The engine's state as stored: Maps as entry lists, written without a replacer function (one per value would cost
- * more than the rest of a round with 10,000 jobs). Encoded field by field, each a few milliseconds with 10,000 jobs,
- * so a server can write it between requests (`encodeStateSliced`); the fields are joined into one JSON object.
+ * more than the rest of a round with 10,000 jobs). Produced in pieces of at most `STATE_CHUNK` entries, each a few
+ * milliseconds with 10,000 jobs, so a server can write it between requests (`encodeStateSliced`); the pieces joined
+ * are the JSON of one object.
  */
-function stateFields(policy: string, st: EngineState): Array<() => string> {
+function* stateParts(policy: string, st: EngineState): Generator<string> {
   const { ledger, allocation } = st;
-  const field = (name: string, value: () => unknown) => (): string => `${JSON.stringify(name)}:${JSON.stringify(value())}`;
-  return [
-    field('policy', () => policy),
-    field('round', () => st.round),
-    field('stale', () => st.stale),
-    // Each job as [id, stepsDone, totalSteps, roundsRun, preemptions, failures]: a third of the bytes of objects.
-    field('jobs', () => st.jobs.map((j) => [j.id, j.stepsDone, j.totalSteps, j.roundsRun, j.preemptions, j.failures])),
-    () =>
-      `"ledger":{"gpuTypes":${JSON.stringify(ledger.gpuTypes)},"jobTime":${JSON.stringify([...ledger.jobTime])},` +
-      `"workerTime":${JSON.stringify(ledger.workerTime)},"deficits":${JSON.stringify([...ledger.deficits])},"lastReset":${JSON.stringify(ledger.lastReset)}}`,
-    field('allocation', () => (allocation ? { gpuTypes: allocation.gpuTypes, shares: [...allocation.shares] } : null)),
-    field('policyState', () => mapsToJson(st.policyState)),
-  ];
+  const j = (v: unknown): string => JSON.stringify(v);
+  yield `{"policy":${j(policy)},"round":${j(st.round)},"stale":${j(st.stale)},"jobs":`;
+  // Each job as [id, stepsDone, totalSteps, roundsRun, preemptions, failures]: a third of the bytes of objects.
+  yield* arrayParts(st.jobs.map((x) => [x.id, x.stepsDone, x.totalSteps, x.roundsRun, x.preemptions, x.failures]));
+  yield `,"ledger":{"gpuTypes":${j(ledger.gpuTypes)},"jobTime":`;
+  yield* arrayParts([...ledger.jobTime]);
+  yield `,"workerTime":${j(ledger.workerTime)},"deficits":`;
+  yield* arrayParts([...ledger.deficits]);
+  yield `,"lastReset":${j(ledger.lastReset)}},"allocation":`;
+  if (allocation) {
+    yield `{"gpuTypes":${j(allocation.gpuTypes)},"shares":`;
+    yield* arrayParts([...allocation.shares]);
+    yield '}';
+  } else yield 'null';
+  yield `,"policyState":${j(mapsToJson(st.policyState))}}`;
 }
+
+const STATE_CHUNK = 2500;
+
+/** The JSON of an array, `STATE_CHUNK` entries at a time. */
+function* arrayParts(xs: readonly unknown[]): Generator<string> {
+  if (xs.length === 0) yield '[]';
+  for (let i = 0; i < xs.length; i += STATE_CHUNK) {
+    const inner = JSON.stringify(xs.slice(i, i + STATE_CHUNK)).slice(1, -1);
+    yield `${i === 0 ? '[' : ','}${inner}${i + STATE_CHUNK >= xs.length ? ']' : ''}`;
+  }
+}
+
 export function encodeState(policy: string, st: EngineState): string {
-  return `{${stateFields(policy, st)
-    .map((f) => f())
-    .join(',')}}`;
+  return [...stateParts(policy, st)].join('');
 }
-/** `encodeState` with a turn of the event loop between fields. The state is immutable, so it may be read over time. */
+
+/** `encodeState` with a turn of the event loop between pieces. The state is immutable, so it may be read over time. */
 export async function encodeStateSliced(policy: string, st: EngineState): Promise<string> {
   const out: string[] = [];
-  for (const f of stateFields(policy, st)) {
-    out.push(f());
+  for (const piece of stateParts(policy, st)) {
+    out.push(piece);
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  return `{${out.join(',')}}`;
+  return out.join('');
 }
+
 export function decodeState(raw: string): { policy: string; state: EngineState } {
   const o = JSON.parse(raw) as {
     policy: string;
@@ -543,6 +558,8 @@ export class Scheduler {
       this.lastAllocation = empty.allocation;
       return empty;
     }
+    // The engine built the snapshot (10,000 jobs) in this turn; sending it (a structured clone) gets a turn of its own.
+    await turn();
     const r = await this.thread!.allocate(s);
     this.allocationJson.set(r.allocation, r.allocationJson);
     this.lastAllocation = r.allocation;

@@ -271,3 +271,26 @@ describe("the scheduler's saved engine state", () => {
     expect(decodeState(JSON.stringify(old))).toEqual({ policy: 'fifo', state });
   });
 });
+
+describe("the scheduler's saved engine state, large", () => {
+  it('is the JSON of one object when written in pieces (maps of more rows than a piece holds)', async () => {
+    const ids = Array.from({ length: 6000 }, (_, i) => `job-${i + 1}`);
+    const state: EngineState = {
+      round: 1,
+      stale: true,
+      jobs: ids.map((id, i) => ({ id, stepsDone: i, totalSteps: 2 * i + 0.5, roundsRun: i % 3, preemptions: 0, failures: 0 })),
+      ledger: {
+        gpuTypes: ['v100'],
+        jobTime: new Map(ids.map((id, i) => [id, [i / 7]])),
+        workerTime: [1],
+        deficits: new Map(ids.map((id, i) => [id, [-(i + 1) / 3]])),
+        lastReset: 0,
+      },
+      allocation: undefined,
+      policyState: { kind: 'k', n: 6000 },
+    };
+    const whole = encodeState('x', state);
+    expect(await encodeStateSliced('x', state)).toBe(whole);
+    expect(decodeState(whole).state).toEqual(state);
+  });
+});
