@@ -26,3 +26,26 @@ export function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
 }
+
+/** Peak RSS and heap of this process (MiB), sampled every 200 ms until `stop()` (which takes a last sample). */
+export function peakMemory(): { readonly peakRssMb: number; readonly peakHeapMb: number; stop(): void } {
+  const peak = { peakRssMb: 0, peakHeapMb: 0 };
+  const sample = (): void => {
+    const m = process.memoryUsage();
+    peak.peakRssMb = Math.max(peak.peakRssMb, m.rss / 2 ** 20);
+    peak.peakHeapMb = Math.max(peak.peakHeapMb, m.heapUsed / 2 ** 20);
+  };
+  const timer = setInterval(sample, 200);
+  return {
+    get peakRssMb() {
+      return peak.peakRssMb;
+    },
+    get peakHeapMb() {
+      return peak.peakHeapMb;
+    },
+    stop() {
+      clearInterval(timer);
+      sample();
+    },
+  };
+}

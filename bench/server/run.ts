@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../../src/io/index.js';
 import { ApiClient } from '../../src/runtime/http-client.js';
 import type { LeaseMessage, SyncEnded, SyncResponse } from '../../src/runtime/protocol.js';
-import { flag, repoRoot } from '../root.js';
+import { flag, peakMemory, repoRoot } from '../root.js';
 import { seededRandom } from '../../src/model/index.js';
 import type { FromServer, LoopDelay, RoundSample, ServerProcessOptions, ToServer } from './server-process.js';
 
@@ -256,13 +256,7 @@ async function main(): Promise<void> {
   const admin = new ApiClient({ server: srv.url, token: srv.adminToken, timeoutMs: 60_000 });
   const lat = new Latency();
   // Memory of this process: the clients only.
-  const mem = { peakRssMb: 0, peakHeapMb: 0 };
-  const sampleMem = (): void => {
-    const m = process.memoryUsage();
-    mem.peakRssMb = Math.max(mem.peakRssMb, m.rss / 2 ** 20);
-    mem.peakHeapMb = Math.max(mem.peakHeapMb, m.heapUsed / 2 ** 20);
-  };
-  const memTimer = setInterval(sampleMem, 200);
+  const mem = peakMemory();
   const rounds = srv.rounds;
 
   // 1. Submit the jobs: 50 clients at once.
@@ -339,8 +333,7 @@ async function main(): Promise<void> {
   const clientCpuS = (cpu.user + cpu.system) / 1e6;
   const serverEnd = await srv.cpu();
   const serverCpuS = serverEnd.seconds - serverCpu0;
-  clearInterval(memTimer);
-  sampleMem();
+  mem.stop();
 
   const end = await srv.close();
   const counts = end.counts;

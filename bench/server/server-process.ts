@@ -13,6 +13,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startServer } from '../../src/runtime/serve.js';
+import { peakMemory } from '../root.js';
 
 export interface ServerProcessOptions {
   readonly db: string;
@@ -67,13 +68,7 @@ async function main(): Promise<void> {
     timing: { roundMs: o.roundMs, heartbeatMs: o.heartbeatMs, workerTimeoutMs: 30_000, graceMs: 1000 },
     log: (m) => process.stderr.write(`bench server: ${m}\n`),
   });
-  const mem = { peakRssMb: 0, peakHeapMb: 0 };
-  const sampleMem = (): void => {
-    const m = process.memoryUsage();
-    mem.peakRssMb = Math.max(mem.peakRssMb, m.rss / 2 ** 20);
-    mem.peakHeapMb = Math.max(mem.peakHeapMb, m.heapUsed / 2 ** 20);
-  };
-  const memTimer = setInterval(sampleMem, 200);
+  const mem = peakMemory();
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
   // Rounds as the scheduler reports them (its stats change once per planned round).
@@ -106,10 +101,9 @@ async function main(): Promise<void> {
       delay.reset();
       return;
     }
-    clearInterval(memTimer);
+    mem.stop();
     delay.disable();
     clearInterval(roundTimer);
-    sampleMem();
     const counts = srv.store.countJobs();
     const problems = srv.store.checkInvariants();
     const storeMb = ['', '-wal'].reduce((s, suf) => s + (existsSync(o.db + suf) ? statSync(o.db + suf).size : 0), 0) / 2 ** 20;
