@@ -126,32 +126,38 @@ export function computePriorities(
  * (Python's stable sort). A binary heap, so a round costs O(n + picks x log n) rather than a full sort per type.
  */
 class TypeQueue {
+  /** Positions in `candidates`; ascending positions are ascending rows, so the row-order tie-break compares them. */
   private readonly heap: Int32Array;
   private size: number;
-  // This type's column of the row tables, contiguous (the comparisons below run O(n) times per round).
+  // This type's column of the row tables for the candidates only, contiguous (compared O(m) times per round).
   private readonly priority: Float64Array;
   private readonly deficit: Float64Array;
   private readonly share: Float64Array;
 
-  /** `candidates`: the row indices that may still be picked on type k (the heap's comparisons need no others). */
-  constructor(candidates: readonly number[], n: number, k: number, T: number, t: RowTables) {
-    this.priority = new Float64Array(n);
-    this.deficit = new Float64Array(n);
-    this.share = new Float64Array(n);
+  /** `candidates`: the row indices, ascending, that may still be picked on type k (the heap needs no others). */
+  constructor(
+    private readonly candidates: readonly number[],
+    k: number,
+    T: number,
+    t: RowTables,
+  ) {
     const m = candidates.length;
+    this.priority = new Float64Array(m);
+    this.deficit = new Float64Array(m);
+    this.share = new Float64Array(m);
     this.heap = new Int32Array(m);
     for (let c = 0; c < m; c++) {
       const i = candidates[c]!;
-      this.priority[i] = t.priority[i * T + k]!;
-      this.deficit[i] = t.deficit[i * T + k]!;
-      this.share[i] = t.share[i * T + k]!;
-      this.heap[c] = i;
+      this.priority[c] = t.priority[i * T + k]!;
+      this.deficit[c] = t.deficit[i * T + k]!;
+      this.share[c] = t.share[i * T + k]!;
+      this.heap[c] = c;
     }
     this.size = m;
     for (let i = (m >> 1) - 1; i >= 0; i--) this.down(i);
   }
 
-  /** True when row a comes before row b. */
+  /** True when candidate a comes before candidate b. */
   private before(a: number, b: number): boolean {
     const pa = this.priority[a]!;
     const pb = this.priority[b]!;
@@ -181,10 +187,11 @@ class TypeQueue {
     }
   }
 
+  /** The next row index in queue order. */
   pop(): number | undefined {
     if (this.size === 0) return undefined;
     const h = this.heap;
-    const top = h[0]!;
+    const top = this.candidates[h[0]!]!;
     const last = h[--this.size]!;
     if (this.size > 0) {
       h[0] = last;
@@ -229,7 +236,7 @@ export function planRound(input: MechanismInput): MechanismOutput {
       if (picked.size > 0 && taken(i)) continue;
       candidates.push(i);
     }
-    const q = new TypeQueue(candidates, rows.length, k, T, tables);
+    const q = new TypeQueue(candidates, k, T, tables);
     for (let i = q.pop(); i !== undefined && left[k]! >= minScale; i = q.pop()) {
       const row = rows[i]!;
       if (taken(i)) continue;
