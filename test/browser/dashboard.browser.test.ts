@@ -6,29 +6,20 @@
  * through `pretest`); without it these tests skip. Screenshots go to test-artifacts/dashboard-*.png.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/runtime/http-client.js';
 import { loadReportData, writeReport } from '../../src/report/index.js';
 import { makeSweepDir } from '../report/helpers.js';
-import { EXAMPLE, ROOT, ensureBuilt, freePort, killAll, rondo, tempDir, waitFor } from '../runtime/harness.js';
+import { EXAMPLE, ROOT, ensureBuilt, freePort, killAll, newest, rondo, tempDir, waitFor } from '../runtime/harness.js';
 
 const CHROMIUM = process.env.RONDO_CHROMIUM ?? '/usr/bin/chromium';
 const have = existsSync(CHROMIUM);
 if (!have) console.warn(`dashboard browser test skipped: no Chromium at ${CHROMIUM} (run sh scripts/ensure-chromium.sh, or set RONDO_CHROMIUM)`);
 
 const ARTIFACTS = resolve('test-artifacts');
-
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
 
 /** The UI is built by `npm run build` (so by `npm ci`); in a working tree, rebuild it when web/ is newer. */
 function ensureWebBuilt(): void {

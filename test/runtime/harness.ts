@@ -14,7 +14,8 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = join(ROOT, 'bin', 'rondo.js');
 export const EXAMPLE = join(ROOT, 'examples', 'train_counter.py');
 
-function newest(dir: string): number {
+/** Latest modification time (ms) of any file under `dir`. */
+export function newest(dir: string): number {
   let t = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
