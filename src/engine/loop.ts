@@ -16,6 +16,7 @@ import {
   creditRuns,
   emptyLedger,
   planRound,
+  QueueIndex,
   removeJobs,
   removeRows,
   resetLedger,
@@ -94,6 +95,11 @@ export interface EngineConfig {
     readonly allocate?: (snapshot: PolicySnapshot) => Promise<PolicyResult>;
     readonly pause?: () => Promise<void>;
   };
+  /**
+   * Keep the mechanism's queues indexed from round to round (`QueueIndex`; default true). The plans are the same
+   * either way; false exists for tests and benchmarks that compare the two.
+   */
+  readonly queueIndex?: boolean;
 }
 
 export interface JobRecord {
@@ -152,6 +158,8 @@ interface Active {
   readonly row: MechanismRow;
   /** Small integer per (job type, scale factor): the key of the co-located throughput cache. */
   readonly kind: number;
+  /** First contention span not yet added to `rec.activeJobSeconds` (see `addSpan`). */
+  spanFrom: number;
 }
 
 /** A space-sharing row of the allocation with the arrival index of its later job (its place among the rows). */
@@ -201,6 +209,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
   // and the same number of draws (see `typeOrder` calls below) replay its choices draw for draw.
   const rng = new PyRandom((cfg.seed ?? 0) + 5);
   let ranRound = false;
+  const index = cfg.queueIndex === false ? undefined : new QueueIndex();
 
   const active = new Map<string, Active>();
   const seen = new Set<string>();
@@ -273,6 +282,28 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     stale = true;
   };
 
+  // Contention spans (active jobs x seconds) since the last flush. Every job active during a span adds it to its
+  // activeJobSeconds; doing that lazily (`settle`, when the job leaves or the buffer fills) makes the same additions
+  // in the same order as adding each span to every active job at once, without a pass over every queued job per round.
+  const spans = new Float64Array(1024);
+  let spanCount = 0;
+  const settle = (a: Active): void => {
+    let acc = a.rec.activeJobSeconds;
+    for (let i = a.spanFrom; i < spanCount; i++) acc += spans[i]!;
+    a.rec.activeJobSeconds = acc;
+    a.spanFrom = spanCount;
+  };
+  const addSpan = (v: number): void => {
+    if (spanCount === spans.length) {
+      for (const a of active.values()) {
+        settle(a);
+        a.spanFrom = 0;
+      }
+      spanCount = 0;
+    }
+    spans[spanCount++] = v;
+  };
+
   const inWindow = (i: number): boolean => !!cfg.window && i >= cfg.window.start && i < cfg.window.end;
 
   // For `jctCap`: window jobs that arrived and are unfinished (count, sum of arrival times), and the JCTs of those
@@ -324,7 +355,8 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       const kk = jobKey(job.jobType, job.scaleFactor);
       let kind = kinds.get(kk);
       if (kind === undefined) kinds.set(kk, (kind = kinds.size));
-      active.set(job.id, { job, rec, throughput, row: { key: job.id, jobIds: [job.id], scaleFactor: job.scaleFactor, throughput }, kind });
+      const row = { key: job.id, jobIds: [job.id], scaleFactor: job.scaleFactor, throughput };
+      active.set(job.id, { job, rec, throughput, row, kind, spanFrom: spanCount });
       rowsVersion++;
       cfg.observer?.onJobArrived?.(job.id, job.arrivalTime);
     }
@@ -487,7 +519,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     await clock.sleepUntil(until, cfg.signal);
     now = Math.max(clock.now(), now);
     if (n > 0 && now > from) {
-      for (const a of active.values()) a.rec.activeJobSeconds += n * (now - from);
+      addSpan(n * (now - from));
       if (keepHistory) timeline.push({ round: -1, start: from, end: now, activeJobs: n, runningJobs: 0, finishedJobs: finishedCount, busyGpuSeconds: types.map(() => 0) });
     }
   };
@@ -500,6 +532,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       const act = active.get(id);
       if (!act) continue;
       act.rec.cancelled = true;
+      settle(act);
       active.delete(id);
       rowsVersion++;
       gone.push(id);
@@ -586,7 +619,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     const order = typeOrder();
     const tm = nowSeconds();
     let out = planRound({
-      round, now, roundDuration: D, cluster, rows, allocation, ledger, previous, typeOrder: order, skipZeroPriority,
+      round, now, roundDuration: D, cluster, rows, allocation, ledger, previous, typeOrder: order, skipZeroPriority, ...(index ? { index } : {}),
     });
     const noMoreArrivals = source.exhausted() && source.nextArrival() === undefined;
     if (out.plan.assignments.length === 0 && stale && (cfg.recomputeWhenIdle === true || noMoreArrivals)) {
@@ -596,7 +629,9 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       await recompute();
       if (pause) await pause();
       // Gavel gets here one loop iteration later, with a fresh shuffle.
-      out = planRound({ round, now, roundDuration: D, cluster, rows, allocation, ledger, previous, typeOrder: typeOrder(), skipZeroPriority });
+      out = planRound({
+        round, now, roundDuration: D, cluster, rows, allocation, ledger, previous, typeOrder: typeOrder(), skipZeroPriority, ...(index ? { index } : {}),
+      });
     }
     mechanismSeconds += nowSeconds() - tm;
     // Preemptions: jobs that ran last round, are unfinished, and do not keep their GPUs.
@@ -641,7 +676,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     executorSeconds += nowSeconds() - te;
     const end = Math.max(report.end, now);
     const nActive = active.size;
-    for (const a of active.values()) a.rec.activeJobSeconds += nActive * (end - now);
+    addSpan(nActive * (end - now));
 
     const credits: RunCredit[] = [];
     const finished: string[] = [];
@@ -699,6 +734,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     if (finished.length > 0) {
       for (const j of finished) {
         const act = active.get(j)!;
+        settle(act);
         active.delete(j);
         rowsVersion++;
         finishedCount++;
@@ -732,6 +768,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     await save();
   }
 
+  for (const a of active.values()) settle(a);
   return {
     cluster,
     policy: policy.meta.name,

@@ -1,2 +1,3 @@
 export * from './ledger.js';
 export * from './plan.js';
+export * from './queue-index.js';

@@ -27,10 +27,16 @@ export interface ShareLedger {
   readonly deficits: ReadonlyMap<RowKey, readonly number[]>;
   /** Time of the last reset. 0 also means "never", as in Gavel (a reset at time 0 leaves it at 0). */
   readonly lastReset: number;
+  /**
+   * Rows credited since the last reset, in order, possibly repeated (append-only): every other row still has its
+   * seeded received time, which lets the planner treat such rows as groups (see `QueueIndex`). Absent on a ledger
+   * restored from a saved state; the planner then looks at every row until the next reset.
+   */
+  readonly credited?: readonly RowKey[];
 }
 
 export function emptyLedger(gpuTypes: readonly GpuType[]): ShareLedger {
-  return { gpuTypes, jobTime: new Map(), workerTime: gpuTypes.map(() => 0), deficits: new Map(), lastReset: 0 };
+  return { gpuTypes, jobTime: new Map(), workerTime: gpuTypes.map(() => 0), deficits: new Map(), lastReset: 0, credited: [] };
 }
 
 /** The ledger's maps and totals as the in-place updates below see them. */
@@ -38,12 +44,17 @@ interface OwnedLedger {
   readonly jobTime: Map<RowKey, readonly number[]>;
   readonly deficits: Map<RowKey, readonly number[]>;
   readonly workerTime: number[];
+  readonly credited?: RowKey[];
 }
 const owned = (ledger: ShareLedger): OwnedLedger => ledger as unknown as OwnedLedger;
 
-/** An independent copy (rows' arrays are shared: they are never changed in place). */
+/**
+ * An independent copy (rows' arrays are shared: they are never changed in place), without the `credited` log: a
+ * saved state does not need it, and copying it at every save would cost O(rounds since the reset).
+ */
 export function copyLedger(ledger: ShareLedger): ShareLedger {
-  return { ...ledger, jobTime: new Map(ledger.jobTime), workerTime: [...ledger.workerTime], deficits: new Map(ledger.deficits) };
+  const { credited: _log, ...rest } = ledger;
+  return { ...rest, jobTime: new Map(ledger.jobTime), workerTime: [...ledger.workerTime], deficits: new Map(ledger.deficits) };
 }
 
 /** New rows start with half a round of credited time on every type and no deficit. In place. */
@@ -93,16 +104,20 @@ export interface RunCredit {
 
 /** In place. */
 export function creditRuns(ledger: ShareLedger, runs: readonly RunCredit[]): ShareLedger {
-  const { jobTime, workerTime } = owned(ledger);
+  const { jobTime, workerTime, credited } = owned(ledger);
   for (const { row, typeIndex, seconds } of runs) {
     const cur = jobTime.get(row);
     if (cur) {
       const next = [...cur];
       next[typeIndex]! += seconds;
       jobTime.set(row, next);
+      credited?.push(row);
     }
     workerTime[typeIndex]! += seconds;
   }
+  // A period with no reset for very long (no arrival or finish) would grow the log without bound: drop it; the
+  // planner then reads every row until the next reset.
+  if (credited && credited.length > 8 * (jobTime.size + 1024)) delete (ledger as { credited?: unknown }).credited;
   return ledger;
 }
 
@@ -141,7 +156,7 @@ export function resetLedger(
   }
   // A deficit without received time (not made by this module's functions) is kept as it is.
   if (deficits.size !== ledger.deficits.size) for (const [row, d] of ledger.deficits) if (!deficits.has(row)) deficits.set(row, d);
-  return { gpuTypes: ledger.gpuTypes, jobTime, workerTime, deficits, lastReset: now };
+  return { gpuTypes: ledger.gpuTypes, jobTime, workerTime, deficits, lastReset: now, credited: [] };
 }
 
 /**

@@ -18,6 +18,7 @@
  */
 import { pairKey, type Allocation, type Assignment, type ClusterSpec, type GpuType, type RoundPlan, type RowKey } from '../model/index.js';
 import type { ShareLedger } from './ledger.js';
+import { priorityFor, type QueueIndex } from './queue-index.js';
 
 /** A candidate for this round: a single job (key = job id) or a space-sharing pair (key = `pairKey(a, b)`). */
 export interface MechanismRow {
@@ -45,19 +46,24 @@ export interface MechanismInput {
   readonly typeOrder?: readonly GpuType[];
   /** FIFO policies: never pick a row with priority 0 (Gavel does this for policies named FIFO*). */
   readonly skipZeroPriority?: boolean;
+  /**
+   * The caller's index of the queues, kept from round to round (see `QueueIndex`): same plan, much less work per
+   * round when thousands of rows wait.
+   */
+  readonly index?: QueueIndex;
 }
 
 export interface MechanismOutput {
   readonly plan: RoundPlan;
-  /** Priority of a row per `cluster.gpuTypes` (for logs and tests); undefined for unknown rows. */
+  /**
+   * Priority of a row per `cluster.gpuTypes` (for logs and tests); undefined for unknown rows. Computed from the
+   * ledger as it is at the first call: call it before the ledger is credited for the round.
+   */
   readonly priorityOf: (key: RowKey) => readonly number[] | undefined;
   /** Rows that ran last round and are still candidates (lease-extension opportunities). */
   readonly leaseOpportunities: number;
   readonly leaseExtensions: number;
 }
-
-/** Gavel: `new_priority = allocation * 1e9` when the row has no credited fraction yet. */
-const UNSEEN_PRIORITY_SCALE = 1e9;
 
 /** Per row and type (flat, row-major): priority, deficit and share, the three sort keys of Gavel's queues. */
 interface RowTables {
@@ -102,9 +108,7 @@ function rowTables(
       share[base + k] = xk;
       if (xk === 0 || !(row.throughput[k]! > 0)) continue;
       const li = ledgerIdx[k]!;
-      const wt = workerTime[k]!;
-      const fraction = wt === 0 || !times || li < 0 ? 0 : times[li]! / wt;
-      priority[base + k] = fraction > 0 ? xk / fraction : xk * UNSEEN_PRIORITY_SCALE;
+      priority[base + k] = priorityFor(xk, times && li >= 0 ? times[li] : undefined, workerTime[k]!, li);
     }
   }
   return { priority, deficit, share };
@@ -211,40 +215,53 @@ export function planRound(input: MechanismInput): MechanismOutput {
   const types = cluster.gpuTypes;
   const T = types.length;
   const typeOrder = (input.typeOrder ?? types).filter((t) => types.includes(t));
-  const tables = rowTables(rows, allocation, ledger, types);
-  const minScale = rows.reduce((m, r) => Math.min(m, r.scaleFactor), Infinity);
+  // Computed on demand: the indexed walk below does not need them (only `priorityOf` does).
+  let tables: RowTables | undefined;
+  const tablesNow = (): RowTables => (tables ??= rowTables(rows, allocation, ledger, types));
 
   // 2. Pick rows: walk each type's queue in `typeOrder` (Gavel concatenates the sorted per-type queues).
   const left = types.map((t) => cluster.gpus[t] ?? 0);
-  const picked = new Set<string>();
-  // Without pair rows every job has exactly one row, so "one of its jobs is picked" is "this row is picked": a flag
-  // per row instead of set look-ups by job id over every queued row.
-  const hasPairs = rows.some((r) => r.jobIds.length > 1);
-  const pickedRow = new Uint8Array(rows.length);
-  const taken = (i: number): boolean => (hasPairs ? anyPicked(rows[i]!.jobIds, picked) : pickedRow[i] === 1);
-  const scheduled: MechanismRow[][] = types.map(() => []);
-  for (const t of typeOrder) {
-    const k = types.indexOf(t);
-    if (left[k]! < minScale) continue;
-    // Rows the walk below would skip whatever their place in the queue stay out of it: picked only grows, left only
-    // shrinks, throughputs and priorities are fixed. The queue orders the rest exactly as it would order all rows.
-    const candidates: number[] = [];
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i]!;
-      if (!(row.throughput[k]! > 0) || row.scaleFactor > left[k]!) continue;
-      if (input.skipZeroPriority && tables.priority[i * T + k]! <= 0) continue;
-      if (picked.size > 0 && taken(i)) continue;
-      candidates.push(i);
-    }
-    const q = new TypeQueue(candidates, k, T, tables);
-    for (let i = q.pop(); i !== undefined && left[k]! >= minScale; i = q.pop()) {
-      const row = rows[i]!;
-      if (taken(i)) continue;
-      if (row.scaleFactor > left[k]!) continue;
-      left[k]! -= row.scaleFactor;
-      for (const j of row.jobIds) picked.add(j);
-      pickedRow[i] = 1;
-      scheduled[k]!.push(row);
+  const index = input.index?.sync({ rows, allocation, ledger, gpuTypes: types, roundDuration: input.roundDuration }) ? input.index : undefined;
+  let scheduled: MechanismRow[][];
+  if (index) {
+    scheduled = index.pick(
+      typeOrder.map((t) => types.indexOf(t)),
+      left,
+      !!input.skipZeroPriority,
+    ) as MechanismRow[][];
+  } else {
+    const t = tablesNow();
+    // Without pair rows every job has exactly one row, so "one of its jobs is picked" is "this row is picked": a
+    // flag per row instead of set look-ups by job id over every queued row.
+    const hasPairs = rows.some((r) => r.jobIds.length > 1);
+    const minScale = rows.reduce((m, r) => Math.min(m, r.scaleFactor), Infinity);
+    const picked = new Set<string>();
+    const pickedRow = new Uint8Array(rows.length);
+    const taken = (i: number): boolean => (hasPairs ? anyPicked(rows[i]!.jobIds, picked) : pickedRow[i] === 1);
+    scheduled = types.map(() => []);
+    for (const ty of typeOrder) {
+      const k = types.indexOf(ty);
+      if (left[k]! < minScale) continue;
+      // Rows the walk below would skip whatever their place in the queue stay out of it: picked only grows, left
+      // only shrinks, throughputs and priorities are fixed. The queue orders the rest exactly as it would order all.
+      const candidates: number[] = [];
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i]!;
+        if (!(row.throughput[k]! > 0) || row.scaleFactor > left[k]!) continue;
+        if (input.skipZeroPriority && t.priority[i * T + k]! <= 0) continue;
+        if (picked.size > 0 && taken(i)) continue;
+        candidates.push(i);
+      }
+      const q = new TypeQueue(candidates, k, T, t);
+      for (let i = q.pop(); i !== undefined && left[k]! >= minScale; i = q.pop()) {
+        const row = rows[i]!;
+        if (taken(i)) continue;
+        if (row.scaleFactor > left[k]!) continue;
+        left[k]! -= row.scaleFactor;
+        for (const j of row.jobIds) picked.add(j);
+        pickedRow[i] = 1;
+        scheduled[k]!.push(row);
+      }
     }
   }
 
@@ -296,12 +313,13 @@ export function planRound(input: MechanismInput): MechanismOutput {
     }
   }
   let leaseOpportunities = 0;
-  if (prevByKey.size > 0) for (const r of rows) if (prevByKey.has(r.key)) leaseOpportunities++;
-  let index: Map<RowKey, number> | undefined;
+  if (index) leaseOpportunities = index.countKeys(prevByKey.keys());
+  else if (prevByKey.size > 0) for (const r of rows) if (prevByKey.has(r.key)) leaseOpportunities++;
+  let position: Map<RowKey, number> | undefined;
   const priorityOf = (key: RowKey): readonly number[] | undefined => {
-    index ??= new Map(rows.map((r, i) => [r.key, i]));
-    const i = index.get(key);
-    return i === undefined ? undefined : Array.from(tables.priority.subarray(i * T, i * T + T));
+    position ??= new Map(rows.map((r, i) => [r.key, i]));
+    const i = position.get(key);
+    return i === undefined ? undefined : Array.from(tablesNow().priority.subarray(i * T, i * T + T));
   };
   return {
     plan: { round: input.round, start: input.now, duration: input.roundDuration, assignments },

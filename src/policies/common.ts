@@ -242,8 +242,9 @@ export function finishClassAllocation(
       for (const row of classShares) row[k] = row[k]! * f;
     }
   }
+  // The jobs of a class share their class's row (allocations are read-only): one array per class, not per job.
   const map = new Map<string, readonly number[]>();
-  for (let j = 0; j < jobs.length; j++) map.set(jobs[j]!.id, classShares[classOf[j]!]!.slice());
+  for (let j = 0; j < jobs.length; j++) map.set(jobs[j]!.id, classShares[classOf[j]!]!);
   return { gpuTypes: reps.types, shares: map };
 }
 

@@ -58,6 +58,8 @@ export interface SimulationInput {
   readonly prices?: Readonly<Record<GpuType, number>>;
   readonly maxRounds?: number;
   readonly recomputeWhenIdle?: boolean;
+  /** See `EngineConfig.queueIndex` (default true; the results are the same). */
+  readonly queueIndex?: boolean;
   readonly observer?: EngineObserver;
   readonly signal?: AbortSignal;
 }
@@ -157,6 +159,7 @@ export function engineSettings(input: SimulationInput): Partial<EngineConfig> {
     ...(input.jctCapHours !== undefined ? { jctCap: input.jctCapHours * 3600 } : {}),
     ...(input.maxRounds !== undefined ? { maxRounds: input.maxRounds } : {}),
     ...(input.recomputeWhenIdle !== undefined ? { recomputeWhenIdle: input.recomputeWhenIdle } : {}),
+    ...(input.queueIndex !== undefined ? { queueIndex: input.queueIndex } : {}),
     ...(input.prices ? { prices: input.prices } : {}),
   };
 }
