@@ -260,10 +260,14 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
     return (store.db.prepare("SELECT id FROM jobs WHERE state IN ('queued','running')").all() as Array<{ id: string }>).map((r) => r.id);
   }
 
-  function preemptionCounts(): Map<string, number> {
+  /** Preemptions of the jobs named (through their attempts, not a pass over every attempt ever made). */
+  function preemptionCounts(ids: readonly string[]): Map<string, number> {
     const rows = store.db
-      .prepare("SELECT job_id, COUNT(*) AS n FROM attempts WHERE end_reason IN ('preempted','lost') AND started_at IS NOT NULL GROUP BY job_id")
-      .all() as Array<{ job_id: string; n: number }>;
+      .prepare(
+        `SELECT job_id, COUNT(*) AS n FROM attempts INDEXED BY attempts_job WHERE job_id IN (SELECT value FROM json_each(?))
+         AND end_reason IN ('preempted','lost') AND started_at IS NOT NULL GROUP BY job_id`,
+      )
+      .all(JSON.stringify(ids)) as Array<{ job_id: string; n: number }>;
     return new Map(rows.map((r) => [r.job_id, Number(r.n)]));
   }
 
@@ -291,7 +295,7 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
    * Every job of the scope in display order (running, queued by position, then finished, newest first), and a
    * function that computes the full row: the endpoint builds rows for one page only, so 10,000 jobs stay cheap.
    */
-  async function queueRows(tenant: string | undefined): Promise<{ jobs: LiteJob[]; build: (j: LiteJob) => QueueRow; gpuTypes: string[]; estimates: WhatIfResult | null }> {
+  async function queueRows(tenant: string | undefined): Promise<{ jobs: LiteJob[]; build: (page: readonly LiteJob[]) => QueueRow[]; gpuTypes: string[]; estimates: WhatIfResult | null }> {
     const now = Date.now();
     const cols = 'seq, id, name, tenant, state, scale_factor, gpu_types, steps_done, total_steps, reported_total, attempts, submitted_at, started_at, finished_at, failure, cancel_requested';
     const jobs = (
@@ -322,12 +326,10 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
       (a, b) =>
         order[a.state] - order[b.state] || (position.get(a.id) ?? 0) - (position.get(b.id) ?? 0) || (b.finished_at ?? 0) - (a.finished_at ?? 0) || a.seq - b.seq,
     );
-    let received: Map<string, Record<string, number>> | undefined;
-    let preempted: Map<string, number> | undefined;
+    let received = new Map<string, Record<string, number>>();
+    let preempted = new Map<string, number>();
     let running: Map<string, AttemptRow> | undefined;
-    const build = (j: LiteJob): QueueRow => {
-      received ??= store.timeReceived(now);
-      preempted ??= preemptionCounts();
+    const row = (j: LiteJob): QueueRow => {
       running ??= new Map(store.openAttempts().filter((a) => a.state === 'running').map((a) => [a.jobId, a]));
       const e = byId.get(j.id);
       const rec = received.get(j.id) ?? {};
@@ -362,6 +364,13 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
         failure: j.failure,
       };
     };
+    // Received time is read for the page's jobs only (their attempts), not for every job the server ever ran.
+    const build = (page: readonly LiteJob[]): QueueRow[] => {
+      const ids = page.map((j) => j.id);
+      received = store.timeReceived(now, ids);
+      preempted = preemptionCounts(ids);
+      return page.map(row);
+    };
     return { jobs, build, gpuTypes, estimates: est };
   }
 
@@ -391,7 +400,7 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
         estimates: est
           ? { at: iso(est.now), truncated: est.truncated, horizon: iso(estimateHorizon(est)), policy: est.policy, skipped: null }
           : { at: null, truncated: false, horizon: null, policy: scheduler.policyName, skipped: SKIPPED },
-        jobs: filtered.slice(offset, offset + limit).map(build),
+        jobs: build(filtered.slice(offset, offset + limit)),
       };
     },
   );

@@ -636,10 +636,10 @@ export class Scheduler {
     };
   }
 
-  /** Seconds each job has held GPUs over all its attempts, up to `nowMs`. */
+  /** Seconds each queued or running job has held GPUs over all its attempts, up to `nowMs`. */
   private receivedTotals(nowMs: number): Map<string, number> {
     const out = new Map<string, number>();
-    for (const [id, byType] of this.store.timeReceived(nowMs)) out.set(id, Object.values(byType).reduce((a, b) => a + b, 0));
+    for (const [id, byType] of this.store.timeReceived(nowMs, 'active')) out.set(id, Object.values(byType).reduce((a, b) => a + b, 0));
     return out;
   }
 

@@ -785,14 +785,27 @@ export class Store {
     return (this.q('SELECT * FROM attempts WHERE job_id = ? ORDER BY id').all(jobId) as Row[]).map(attemptFromRow);
   }
 
-  /** Seconds each job has held each GPU type over its ended and running attempts (the mechanism's history). */
-  timeReceived(now: number): Map<string, Record<string, number>> {
+  /**
+   * Seconds each job has held each GPU type over its ended and running attempts (the mechanism's history), for the
+   * queued and running jobs or for the jobs named.
+   */
+  timeReceived(now: number, jobs: 'active' | readonly string[]): Map<string, Record<string, number>> {
     const out = new Map<string, Record<string, number>>();
-    const rows = this.q(
-      `SELECT job_id, gpu_type, SUM(COALESCE(ended_at, ?) - started_at) AS ms FROM attempts
-       WHERE started_at IS NOT NULL GROUP BY job_id, gpu_type`,
-    )
-    .all(now) as Row[];
+    // Only the attempts of the jobs asked for (through `attempts_job`): a query over every attempt ever made would
+    // grow with the server's history, and the scheduler asks once per round.
+    const rows = (
+      jobs === 'active'
+        ? this.q(
+            `SELECT a.job_id, a.gpu_type, SUM(COALESCE(a.ended_at, ?) - a.started_at) AS ms
+             FROM jobs j INDEXED BY jobs_state JOIN attempts a INDEXED BY attempts_job ON a.job_id = j.id
+             WHERE j.state IN ('queued','running') AND j.attempts > 0 AND a.started_at IS NOT NULL
+             GROUP BY a.job_id, a.gpu_type`,
+          ).all(now)
+        : this.q(
+            `SELECT job_id, gpu_type, SUM(COALESCE(ended_at, ?) - started_at) AS ms FROM attempts INDEXED BY attempts_job
+             WHERE job_id IN (SELECT value FROM json_each(?)) AND started_at IS NOT NULL GROUP BY job_id, gpu_type`,
+          ).all(now, JSON.stringify(jobs))
+    ) as Row[];
     for (const r of rows) {
       const m = out.get(String(r.job_id)) ?? {};
       m[String(r.gpu_type)] = Math.max(0, Number(r.ms)) / 1000;

@@ -127,6 +127,31 @@ describe('store', () => {
     });
   });
 
+  it('sums the time received per job and type over ended and running attempts, for active or named jobs', () => {
+    withStore((s) => {
+      const w = s.registerWorker('w', [{ type: 'v100', count: 2 }, { type: 'p100', count: 1 }], null);
+      const a = s.submitJob(spec());
+      const done = s.submitJob(spec());
+      s.submitJob(spec()); // never ran
+      const a1 = s.createAttempt({ jobId: a.id, workerId: w.id, round: 1, gpuType: 'v100', gpus: [0], notBefore: 0, leaseEnd: 10 });
+      s.markAttemptRunning(a1.id, 1_000);
+      s.endAttempt(a1.id, 'preempted', { at: 4_000 });
+      const a2 = s.createAttempt({ jobId: a.id, workerId: w.id, round: 2, gpuType: 'p100', gpus: [0], notBefore: 0, leaseEnd: 10 });
+      s.markAttemptRunning(a2.id, 5_000);
+      const d1 = s.createAttempt({ jobId: done.id, workerId: w.id, round: 1, gpuType: 'v100', gpus: [1], notBefore: 0, leaseEnd: 10 });
+      s.markAttemptRunning(d1.id, 1_000);
+      s.endAttempt(d1.id, 'completed', { at: 3_000 });
+      expect(s.getJob(done.id)!.state).toBe('completed');
+      expect([...s.timeReceived(6_500, 'active')]).toEqual([[a.id, { v100: 3, p100: 1.5 }]]);
+      expect(s.timeReceived(6_500, [done.id, a.id])).toEqual(
+        new Map([
+          [a.id, { v100: 3, p100: 1.5 }],
+          [done.id, { v100: 2 }],
+        ]),
+      );
+    });
+  });
+
   it('withdraws undelivered leases on cancel at once, but waits for a delivered one to be stopped', () => {
     withStore((s) => {
       const w = s.registerWorker('w', [{ type: 'v100', count: 2 }], null);
