@@ -96,12 +96,16 @@ class Slots {
   }
 }
 
-/** Slots of one type with one share value and the seeded received time, by (deficit desc, slot asc). */
+/**
+ * Slots of one type with one share value, one gang size and the seeded received time, by (deficit desc, slot asc).
+ * Equal gang sizes let a round pass over a whole group that no longer fits.
+ */
 class Group {
   readonly heap: number[] = [];
 
   constructor(
     readonly share: number,
+    readonly scale: number,
     private readonly k: number,
     private readonly slots: Slots,
   ) {}
@@ -190,7 +194,10 @@ export class QueueIndex {
   /** Live slots, in row order (aligned with `rows`). */
   private live: number[] = [];
   private readonly byKey = new Map<RowKey, number>();
-  private groups: Map<number, Group>[] = [];
+  /** Per type: groups by share, then by gang size. */
+  private groups: Map<number, Map<number, Group>>[] = [];
+  /** Group of (slot, type), at `slot * T + k`, for the slots that entered a group. */
+  private memberOf: Group[] = [];
   private solos: number[] = [];
   private creditedSeen = 0;
   private dead = 0;
@@ -201,8 +208,9 @@ export class QueueIndex {
   // Ledger and allocation columns of each cluster type (-1 where they lack it).
   private ledgerIdx: number[] = [];
   private allocIdx: number[] = [];
-  /** The allocation row of the last row entered and its group per type (see `enter`). */
+  /** The allocation row and gang size of the last row entered, and its group per type (see `enter`). */
   private lastShares: readonly number[] | undefined | null = null;
+  private lastScale = NaN;
   private lastGroups: (Group | undefined)[] = [];
   /** Times the index was rebuilt (tests, profiling). */
   rebuilds = 0;
@@ -262,6 +270,7 @@ export class QueueIndex {
     this.live = [];
     this.byKey.clear();
     this.groups = gpuTypes.map(() => new Map());
+    this.memberOf = [];
     this.lastShares = null;
     this.lastGroups = gpuTypes.map(() => undefined);
     this.solos = [];
@@ -269,7 +278,7 @@ export class QueueIndex {
     this.pairs = 0;
     this.scaleCount.clear();
     for (const row of input.rows) this.live.push(this.enter(row, false));
-    for (const byShare of this.groups) for (const g of byShare.values()) g.heapify();
+    for (const byShare of this.groups) for (const byScale of byShare.values()) for (const g of byScale.values()) g.heapify();
     this.creditedSeen = ledger.credited?.length ?? 0;
   }
 
@@ -301,8 +310,9 @@ export class QueueIndex {
       return e;
     }
     // Jobs of one class usually share their allocation row: remember the groups of the last row seen.
-    if (x !== this.lastShares || this.lastShares === null) {
+    if (x !== this.lastShares || this.lastShares === null || row.scaleFactor !== this.lastScale) {
       this.lastShares = x;
+      this.lastScale = row.scaleFactor;
       this.lastGroups.fill(undefined);
     }
     for (let k = 0; k < T; k++) {
@@ -311,10 +321,13 @@ export class QueueIndex {
       if (!g) {
         const xk = share[e * T + k]!;
         const byShare = this.groups[k]!;
-        g = byShare.get(xk);
-        if (!g) byShare.set(xk, (g = new Group(xk, k, slots)));
+        let byScale = byShare.get(xk);
+        if (!byScale) byShare.set(xk, (byScale = new Map()));
+        g = byScale.get(row.scaleFactor);
+        if (!g) byScale.set(row.scaleFactor, (g = new Group(xk, row.scaleFactor, k, slots)));
         this.lastGroups[k] = g;
       }
+      this.memberOf[e * T + k] = g;
       if (sift) g.push(e);
       else g.heap.push(e);
     }
@@ -400,17 +413,23 @@ export class QueueIndex {
       const li = this.ledgerIdx[k]!;
       const wt = li >= 0 ? ledger.workerTime[li]! : 0;
       const streams: Stream[] = [];
-      for (const g of this.groups[k]!.values()) {
-        const head = g.top();
-        if (head === undefined) continue;
-        const priority = g.share === 0 ? 0 : priorityFor(g.share, this.seed, wt, li);
-        streams.push({ slot: head, group: g, priority, share: g.share });
+      // Streams that cannot give a row this round are left out whole: a group's rows share priority and gang size.
+      for (const byScale of this.groups[k]!.values()) {
+        for (const g of byScale.values()) {
+          if (g.scale > left[k]!) continue;
+          const priority = g.share === 0 ? 0 : priorityFor(g.share, this.seed, wt, li);
+          if (skipZeroPriority && priority <= 0) continue;
+          const head = g.top();
+          if (head === undefined) continue;
+          streams.push({ slot: head, group: g, priority, share: g.share });
+        }
       }
       for (const e of this.solos) {
         const row = rows[e]!;
-        if (!(row.throughput[k]! > 0)) continue;
+        if (!(row.throughput[k]! > 0) || row.scaleFactor > left[k]!) continue;
         const xk = share[e * T + k]!;
         const priority = xk === 0 ? 0 : priorityFor(xk, li >= 0 ? ledger.jobTime.get(row.key)?.[li] : undefined, wt, li);
+        if (skipZeroPriority && priority <= 0) continue;
         streams.push({ slot: e, group: undefined, priority, share: xk });
       }
       const heap = new StreamHeap(streams, k, slots);
@@ -419,6 +438,12 @@ export class QueueIndex {
         const s = heap.peek();
         if (!s) break;
         const e = s.slot;
+        const row = rows[e]!;
+        if (row.scaleFactor > left[k]!) {
+          // Left only shrinks: no row of this stream fits any more.
+          heap.popTop();
+          continue;
+        }
         if (s.group) {
           s.group.pop();
           popped.push(e);
@@ -428,18 +453,14 @@ export class QueueIndex {
             heap.fixTop();
           } else heap.popTop();
         } else heap.popTop();
-        if (skipZeroPriority && s.priority <= 0) continue;
-        const row = rows[e]!;
         if (pickedJobs ? row.jobIds.some((j) => pickedJobs.has(j)) : picked[e] === stamp) continue;
-        if (row.scaleFactor > left[k]!) continue;
         left[k]! -= row.scaleFactor;
         picked[e] = stamp;
         if (pickedJobs) for (const j of row.jobIds) pickedJobs.add(j);
         scheduled[k]!.push(row);
       }
       // Popped group members stay members (their keys did not change); a picked row that runs becomes solo next round.
-      const byShare = this.groups[k]!;
-      for (const e of popped) if (dead[e] === 0 && solo[e] === 0) byShare.get(share[e * T + k]!)!.push(e);
+      for (const e of popped) if (dead[e] === 0 && solo[e] === 0) this.memberOf[e * T + k]!.push(e);
     }
     return scheduled;
   }
