@@ -196,8 +196,6 @@ export class QueueIndex {
   private readonly byKey = new Map<RowKey, number>();
   /** Per type: groups by share, then by gang size. */
   private groups: Map<number, Map<number, Group>>[] = [];
-  /** Group of (slot, type), at `slot * T + k`, for the slots that entered a group. */
-  private memberOf: Group[] = [];
   private solos: number[] = [];
   private creditedSeen = 0;
   private dead = 0;
@@ -270,7 +268,6 @@ export class QueueIndex {
     this.live = [];
     this.byKey.clear();
     this.groups = gpuTypes.map(() => new Map());
-    this.memberOf = [];
     this.lastShares = null;
     this.lastGroups = gpuTypes.map(() => undefined);
     this.solos = [];
@@ -327,7 +324,6 @@ export class QueueIndex {
         if (!g) byScale.set(row.scaleFactor, (g = new Group(xk, row.scaleFactor, k, slots)));
         this.lastGroups[k] = g;
       }
-      this.memberOf[e * T + k] = g;
       if (sift) g.push(e);
       else g.heap.push(e);
     }
@@ -460,7 +456,8 @@ export class QueueIndex {
         scheduled[k]!.push(row);
       }
       // Popped group members stay members (their keys did not change); a picked row that runs becomes solo next round.
-      for (const e of popped) if (dead[e] === 0 && solo[e] === 0) this.memberOf[e * T + k]!.push(e);
+      const byShare = this.groups[k]!;
+      for (const e of popped) if (dead[e] === 0 && solo[e] === 0) byShare.get(share[e * T + k]!)!.get(rows[e]!.scaleFactor)!.push(e);
     }
     return scheduled;
   }
