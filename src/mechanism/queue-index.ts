@@ -16,8 +16,9 @@
  * The index is a cache: `planRound` gives the same plan with or without it (tested). It rebuilds itself when the
  * allocation, the ledger object (a reset) or the cluster's types change, and follows arrivals and departures by
  * walking the new row list against the old one (between two allocations rows only leave, and arrivals come last).
- * It declines (the planner falls back to the plain queues) for a ledger without its `credited` log (a restored
- * state).
+ * It declines (the planner falls back to the plain queues) below `minRows` rows, for a ledger without its `credited`
+ * log (a restored state), and for accounting periods whose rows hardly group (space-sharing runs, where most rows are
+ * pairs with a share per pair of job classes).
  */
 import type { Allocation, GpuType, RowKey } from '../model/index.js';
 import type { ShareLedger } from './ledger.js';
@@ -96,16 +97,12 @@ class Slots {
   }
 }
 
-/**
- * Slots of one type with one share value, one gang size and the seeded received time, by (deficit desc, slot asc).
- * Equal gang sizes let a round pass over a whole group that no longer fits.
- */
+/** Slots of one type with one share value and the seeded received time, by (deficit desc, slot asc). */
 class Group {
   readonly heap: number[] = [];
 
   constructor(
     readonly share: number,
-    readonly scale: number,
     private readonly k: number,
     private readonly slots: Slots,
   ) {}
@@ -194,8 +191,8 @@ export class QueueIndex {
   /** Live slots, in row order (aligned with `rows`). */
   private live: number[] = [];
   private readonly byKey = new Map<RowKey, number>();
-  /** Per type: groups by share, then by gang size. */
-  private groups: Map<number, Map<number, Group>>[] = [];
+  /** Per type: groups by share. */
+  private groups: Map<number, Group>[] = [];
   private solos: number[] = [];
   private creditedSeen = 0;
   private dead = 0;
@@ -206,10 +203,12 @@ export class QueueIndex {
   // Ledger and allocation columns of each cluster type (-1 where they lack it).
   private ledgerIdx: number[] = [];
   private allocIdx: number[] = [];
-  /** The allocation row and gang size of the last row entered, and its group per type (see `enter`). */
+  /** The allocation row of the last row entered and its group per type (see `enter`). */
   private lastShares: readonly number[] | undefined | null = null;
-  private lastScale = NaN;
   private lastGroups: (Group | undefined)[] = [];
+  /** The accounting period (allocation and ledger) in which the index stays idle, and how many more after it. */
+  private idle: { readonly allocation: Allocation | undefined; readonly ledger: ShareLedger } | undefined;
+  private skipPeriods = 0;
   /** Times the index was rebuilt (tests, profiling). */
   rebuilds = 0;
   /**
@@ -218,8 +217,12 @@ export class QueueIndex {
    */
   readonly minRows: number;
 
-  constructor(opts: { minRows?: number } = {}) {
+  /** Idle through periods whose rows hardly group (default true; tests of the index itself turn it off). */
+  readonly idleWhenSparse: boolean;
+
+  constructor(opts: { minRows?: number; idleWhenSparse?: boolean } = {}) {
     this.minRows = opts.minRows ?? 1024;
+    this.idleWhenSparse = opts.idleWhenSparse ?? true;
   }
 
   /**
@@ -231,6 +234,16 @@ export class QueueIndex {
     const { ledger } = input;
     const credited = ledger.credited;
     if (!credited || input.rows.length < this.minRows) return false;
+    if (this.idle) {
+      if (input.allocation === this.idle.allocation && ledger === this.idle.ledger) return false;
+      if (this.skipPeriods > 0) {
+        this.skipPeriods--;
+        this.idle = { allocation: input.allocation, ledger };
+        return false;
+      }
+      this.idle = undefined;
+      this.allocation = null; // stale: rebuild
+    }
     const typesKey = input.gpuTypes.join('\n');
     if (
       input.allocation !== this.allocation ||
@@ -241,6 +254,16 @@ export class QueueIndex {
       this.dead > this.live.length
     ) {
       this.rebuild(input, typesKey);
+      // Rows that hardly group (space-sharing pair rows: one share per pair of job classes) make the index cost more
+      // than the plain queues: leave it idle for this accounting period and the next few.
+      let groups = 0;
+      for (const byShare of this.groups) groups += byShare.size;
+      if (this.idleWhenSparse && groups * 8 > this.live.length * input.gpuTypes.length) {
+        this.idle = { allocation: input.allocation, ledger };
+        this.skipPeriods = 7;
+        this.allocation = null;
+        return false;
+      }
       return true;
     }
     const solo = this.slots.solo;
@@ -275,7 +298,7 @@ export class QueueIndex {
     this.pairs = 0;
     this.scaleCount.clear();
     for (const row of input.rows) this.live.push(this.enter(row, false));
-    for (const byShare of this.groups) for (const byScale of byShare.values()) for (const g of byScale.values()) g.heapify();
+    for (const byShare of this.groups) for (const g of byShare.values()) g.heapify();
     this.creditedSeen = ledger.credited?.length ?? 0;
   }
 
@@ -307,9 +330,8 @@ export class QueueIndex {
       return e;
     }
     // Jobs of one class usually share their allocation row: remember the groups of the last row seen.
-    if (x !== this.lastShares || this.lastShares === null || row.scaleFactor !== this.lastScale) {
+    if (x !== this.lastShares || this.lastShares === null) {
       this.lastShares = x;
-      this.lastScale = row.scaleFactor;
       this.lastGroups.fill(undefined);
     }
     for (let k = 0; k < T; k++) {
@@ -318,10 +340,8 @@ export class QueueIndex {
       if (!g) {
         const xk = share[e * T + k]!;
         const byShare = this.groups[k]!;
-        let byScale = byShare.get(xk);
-        if (!byScale) byShare.set(xk, (byScale = new Map()));
-        g = byScale.get(row.scaleFactor);
-        if (!g) byScale.set(row.scaleFactor, (g = new Group(xk, row.scaleFactor, k, slots)));
+        g = byShare.get(xk);
+        if (!g) byShare.set(xk, (g = new Group(xk, k, slots)));
         this.lastGroups[k] = g;
       }
       if (sift) g.push(e);
@@ -409,16 +429,13 @@ export class QueueIndex {
       const li = this.ledgerIdx[k]!;
       const wt = li >= 0 ? ledger.workerTime[li]! : 0;
       const streams: Stream[] = [];
-      // Streams that cannot give a row this round are left out whole: a group's rows share priority and gang size.
-      for (const byScale of this.groups[k]!.values()) {
-        for (const g of byScale.values()) {
-          if (g.scale > left[k]!) continue;
-          const priority = g.share === 0 ? 0 : priorityFor(g.share, this.seed, wt, li);
-          if (skipZeroPriority && priority <= 0) continue;
-          const head = g.top();
-          if (head === undefined) continue;
-          streams.push({ slot: head, group: g, priority, share: g.share });
-        }
+      // A group whose priority rules its rows out (FIFO's zero priority) is left out whole: its rows share it.
+      for (const g of this.groups[k]!.values()) {
+        const priority = g.share === 0 ? 0 : priorityFor(g.share, this.seed, wt, li);
+        if (skipZeroPriority && priority <= 0) continue;
+        const head = g.top();
+        if (head === undefined) continue;
+        streams.push({ slot: head, group: g, priority, share: g.share });
       }
       for (const e of this.solos) {
         const row = rows[e]!;
@@ -435,8 +452,8 @@ export class QueueIndex {
         if (!s) break;
         const e = s.slot;
         const row = rows[e]!;
-        if (row.scaleFactor > left[k]!) {
-          // Left only shrinks: no row of this stream fits any more.
+        if (!s.group && row.scaleFactor > left[k]!) {
+          // Left only shrinks: this row will not fit on this type any more.
           heap.popTop();
           continue;
         }
@@ -450,6 +467,7 @@ export class QueueIndex {
           } else heap.popTop();
         } else heap.popTop();
         if (pickedJobs ? row.jobIds.some((j) => pickedJobs.has(j)) : picked[e] === stamp) continue;
+        if (row.scaleFactor > left[k]!) continue;
         left[k]! -= row.scaleFactor;
         picked[e] = stamp;
         if (pickedJobs) for (const j of row.jobIds) pickedJobs.add(j);
@@ -457,7 +475,7 @@ export class QueueIndex {
       }
       // Popped group members stay members (their keys did not change); a picked row that runs becomes solo next round.
       const byShare = this.groups[k]!;
-      for (const e of popped) if (dead[e] === 0 && solo[e] === 0) byShare.get(share[e * T + k]!)!.get(rows[e]!.scaleFactor)!.push(e);
+      for (const e of popped) if (dead[e] === 0 && solo[e] === 0) byShare.get(share[e * T + k]!)!.push(e);
     }
     return scheduled;
   }

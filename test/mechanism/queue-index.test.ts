@@ -38,7 +38,7 @@ function scenario(seed: number, rounds: number, opts: { fifo: boolean; perServer
   const r = rng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const cluster = makeCluster({ v100: 6, p100: 4, k80: 5 }, opts.perServer);
-  const index = new QueueIndex({ minRows: 0 });
+  const index = new QueueIndex({ minRows: 0, idleWhenSparse: false });
   let rows: MechanismRow[] = [];
   let ledger: ShareLedger = emptyLedger(types);
   let allocation: Allocation | undefined;
@@ -136,9 +136,38 @@ describe('QueueIndex', () => {
     expect(pairs).toBeGreaterThan(500);
   });
 
-  it('follows arrivals and departures without rebuilding, and rebuilds at a reset', () => {
+  it('stays idle through accounting periods whose rows hardly group, then tries again', () => {
     const cluster = makeCluster({ v100: 2, p100: 2, k80: 2 });
     const index = new QueueIndex({ minRows: 0 });
+    const mk = (key: string): MechanismRow => ({ key, jobIds: [key], scaleFactor: 1, throughput: [3, 2, 1] });
+    const rows = Array.from({ length: 40 }, (_, i) => mk(`j${i}`));
+    let ledger = addRows(emptyLedger(types), rows.map((x) => x.key), 360);
+    // Every row its own share: 40 groups per type, as many as rows.
+    const sparse: Allocation = { gpuTypes: types, shares: new Map(rows.map((x, i) => [x.key, [i / 100, 0.1, 0.1]])) };
+    const dense: Allocation = { gpuTypes: types, shares: new Map(rows.map((x) => [x.key, [0.3, 0.1, 0.1]])) };
+    let allocation = sparse;
+    const plan = () => planRound({ round: 0, now: 0, roundDuration: 360, cluster, rows, allocation, ledger, previous: [], index });
+    const used = (): boolean => index.sync({ rows, allocation, ledger, gpuTypes: types, roundDuration: 360 });
+    ledger = resetLedger(ledger, undefined, 0, 360);
+    plan();
+    expect(index.rebuilds).toBe(1);
+    expect(used()).toBe(false);
+    // The next seven periods are not even tried; the eighth is, and a dense allocation is indexed again.
+    allocation = dense;
+    for (let p = 1; p <= 7; p++) {
+      ledger = resetLedger(ledger, allocation, 3600 * p, 360);
+      plan();
+    }
+    expect(index.rebuilds).toBe(1);
+    ledger = resetLedger(ledger, allocation, 3600 * 8, 360);
+    plan();
+    expect(index.rebuilds).toBe(2);
+    expect(used()).toBe(true);
+  });
+
+  it('follows arrivals and departures without rebuilding, and rebuilds at a reset', () => {
+    const cluster = makeCluster({ v100: 2, p100: 2, k80: 2 });
+    const index = new QueueIndex({ minRows: 0, idleWhenSparse: false });
     const mk = (key: string): MechanismRow => ({ key, jobIds: [key], scaleFactor: 1, throughput: [3, 2, 1] });
     let rows = ['a', 'b', 'c', 'd'].map(mk);
     let ledger = addRows(emptyLedger(types), rows.map((x) => x.key), 360);
