@@ -190,8 +190,13 @@ describe('dashboard endpoints', () => {
     expect((await get(`/api/v1/jobs/${bobJob}/timeline`, tok.alice)).status).toBe(403);
     expect((await get('/api/v1/jobs/job-999/timeline', tok.admin)).status).toBe(404);
 
-    // GPU use over time: the one local GPU was busy lately.
-    const h = (await get('/api/v1/cluster/history?minutes=5', tok.alice)).json as { types: Array<{ type: string; capacity: number; busy: number[] }> };
+    // GPU use over time: the one local GPU was busy lately. (Bob's lease shows above before its process has run for a
+    // whole bucket of the history, half a second in a young cluster; on a loaded machine that takes a moment.)
+    type History = { types: Array<{ type: string; capacity: number; busy: number[] }> };
+    const h = await waitFor('the history showing the GPU busy for a whole bucket', async () => {
+      const r = (await get('/api/v1/cluster/history?minutes=5', tok.alice)).json as History;
+      return Math.max(0, ...(r.types[0]?.busy ?? [])) > 0.5 ? r : undefined;
+    });
     expect(h.types).toHaveLength(1);
     expect(h.types[0]!.capacity).toBe(1);
     expect(Math.max(...h.types[0]!.busy)).toBeGreaterThan(0.5);
