@@ -1,6 +1,6 @@
 /**
  * Received-time bookkeeping of Gavel's round-based mechanism (Gavel section 4; scheduler.py `_reset_time_run_so_far`,
- * `_done_callback`). Pure: every function returns a new ledger.
+ * `_done_callback`). No I/O and no clock; which functions update a ledger in place is said under Ownership below.
  *
  * - `jobTime[row][k]`: seconds row ran on type k since the last reset, seeded with half a round so that a row that
  *   has not run yet still has a finite, large priority (Gavel's choice; avoids dividing by zero).
