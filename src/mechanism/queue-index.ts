@@ -72,10 +72,6 @@ class Slots {
     this.picked = new Int32Array(c);
   }
 
-  get size(): number {
-    return this.rows.length;
-  }
-
   /** A new slot (its arrays grown when full). */
   add(row: IndexedRow): number {
     const i = this.rows.length;
@@ -452,11 +448,6 @@ export class QueueIndex {
         if (!s) break;
         const e = s.slot;
         const row = rows[e]!;
-        if (!s.group && row.scaleFactor > left[k]!) {
-          // Left only shrinks: this row will not fit on this type any more.
-          heap.popTop();
-          continue;
-        }
         if (s.group) {
           s.group.pop();
           popped.push(e);

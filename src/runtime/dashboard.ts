@@ -326,10 +326,8 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
       (a, b) =>
         order[a.state] - order[b.state] || (position.get(a.id) ?? 0) - (position.get(b.id) ?? 0) || (b.finished_at ?? 0) - (a.finished_at ?? 0) || a.seq - b.seq,
     );
-    let received = new Map<string, Record<string, number>>();
-    let preempted = new Map<string, number>();
     let running: Map<string, AttemptRow> | undefined;
-    const row = (j: LiteJob): QueueRow => {
+    const row = (j: LiteJob, received: ReadonlyMap<string, Record<string, number>>, preempted: ReadonlyMap<string, number>): QueueRow => {
       running ??= new Map(store.openAttempts().filter((a) => a.state === 'running').map((a) => [a.jobId, a]));
       const e = byId.get(j.id);
       const rec = received.get(j.id) ?? {};
@@ -367,9 +365,9 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
     // Received time is read for the page's jobs only (their attempts), not for every job the server ever ran.
     const build = (page: readonly LiteJob[]): QueueRow[] => {
       const ids = page.map((j) => j.id);
-      received = store.timeReceived(now, ids);
-      preempted = preemptionCounts(ids);
-      return page.map(row);
+      const received = store.timeReceived(now, ids);
+      const preempted = preemptionCounts(ids);
+      return page.map((j) => row(j, received, preempted));
     };
     return { jobs, build, gpuTypes, estimates: est };
   }
