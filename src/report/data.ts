@@ -5,11 +5,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { RondoError } from '../model/errors.js';
-import type { SimulationInput, SimulationOutput } from '../sim/index.js';
+import type { RunTimeline, SimulationInput, SimulationOutput } from '../sim/index.js';
 import { expandGrid } from '../sweep/grid.js';
 import { isFinished, pointFile, readSweepFile, summaryRow, type SummaryRow } from '../sweep/output.js';
 import type { PointDoc } from '../sweep/point.js';
-import { recordTimeline, type RunTimeline } from './timeline.js';
 
 export interface ReportJob {
   readonly id: string;
@@ -131,15 +130,8 @@ export function loadReportData(path: string, opts: { rate?: number } = {}): Repo
   };
 }
 
-/** Report data of a simulation run in this process; the timeline is replayed when the run is small. */
-export async function runDataFromSimulation(
-  input: SimulationInput,
-  out: SimulationOutput,
-  label: string,
-  opts: { timelineMaxJobs?: number } = {},
-): Promise<RunData> {
-  const max = opts.timelineMaxJobs ?? 200;
-  const timeline = out.result.jobs.length <= max ? await recordTimeline(input, out) : null;
+/** Report data of a simulation run in this process (with its timeline when the run recorded one). */
+export function runDataFromSimulation(input: Omit<SimulationInput, 'policy'>, out: SimulationOutput, label: string): RunData {
   return {
     label,
     policy: out.metrics.summary.policy,
@@ -149,19 +141,13 @@ export async function runDataFromSimulation(
     jobs: out.metrics.perJob,
     hourly: out.metrics.utilizationSeries,
     summary: out.metrics.summary as unknown as Record<string, unknown>,
-    ...(timeline ? { timeline } : {}),
+    ...(out.timeline ? { timeline: out.timeline } : {}),
   };
 }
 
 /** Report data of runs made in this process (`rondo simulate --report`, `rondo compare --report`). */
-export async function reportDataFromSimulations(
-  base: Omit<SimulationInput, 'policy'>,
-  outs: readonly SimulationOutput[],
-  label: string,
-): Promise<ReportData> {
-  const { getPolicy } = await import('../policies/index.js');
-  const runs: RunData[] = [];
-  for (const out of outs) runs.push(await runDataFromSimulation({ ...base, policy: getPolicy(out.metrics.summary.policy) }, out, label));
+export function reportDataFromSimulations(base: Omit<SimulationInput, 'policy'>, outs: readonly SimulationOutput[], label: string): ReportData {
+  const runs = outs.map((out) => runDataFromSimulation(base, out, label));
   const policies = runs.map((r) => r.policy);
   return { title: `${policies.join(' vs ')}: ${label}`, subtitle: `seed ${base.seed ?? 0}`, runs, notes: [] };
 }

@@ -128,11 +128,11 @@ export function writeReport(data: ReportData, out: string, format: ReportFormat 
 }
 
 /** One call for the simulate and compare commands: the HTML report of runs just made. */
-export async function writeSimulationReport(
+export function writeSimulationReport(
   path: string,
   base: Parameters<typeof reportDataFromSimulations>[0],
   outs: Parameters<typeof reportDataFromSimulations>[1],
   label: string,
-): Promise<void> {
-  writeReport(await reportDataFromSimulations(base, outs, label), path, 'html');
+): void {
+  writeReport(reportDataFromSimulations(base, outs, label), path, 'html');
 }

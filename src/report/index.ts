@@ -1,4 +1,3 @@
-export * from './timeline.js';
 export * from './data.js';
 export * from './charts.js';
 export * from './html.js';

@@ -4,3 +4,4 @@ export * from './sources.js';
 export * from './generate.js';
 export * from './throughput.js';
 export * from './simulate.js';
+export * from './timeline.js';

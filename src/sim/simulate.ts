@@ -21,6 +21,7 @@ import { StreamSource, TraceSource, type JobStream } from './sources.js';
 import { workloadStream, type GenerateOptions } from './generate.js';
 import { tableThroughputs } from './throughput.js';
 import { DynamicBatchModel } from './dynamic.js';
+import { TimelineRecorder, type RunTimeline } from './timeline.js';
 
 export interface GenerateSpec extends Omit<GenerateOptions, 'throughputs' | 'seed'> {
   /** Stop generating after this many jobs (default: unbounded; the window stops the run). */
@@ -60,6 +61,8 @@ export interface SimulationInput {
   readonly recomputeWhenIdle?: boolean;
   /** See `EngineConfig.queueIndex` (default true; the results are the same). */
   readonly queueIndex?: boolean;
+  /** Record the per-job timeline (`SimulationOutput.timeline`) when at most this many jobs run (default 0: never). */
+  readonly timelineMaxJobs?: number;
   readonly observer?: EngineObserver;
   readonly signal?: AbortSignal;
 }
@@ -70,6 +73,8 @@ export interface SimulationOutput {
   /** Ids of jobs skipped before the run, by reason. */
   readonly dropped: { readonly unknown: readonly string[]; readonly tooLarge: readonly string[] };
   readonly wallSeconds: number;
+  /** Which GPU type each job ran on, round by round: present when asked for and the run was small enough. */
+  readonly timeline?: RunTimeline;
 }
 
 type Verdict = 'ok' | 'unknown' | 'tooLarge';
@@ -175,7 +180,9 @@ export async function simulate(input: SimulationInput): Promise<SimulationOutput
   const clock = new SimClock(0);
   const useDynamic = input.dynamicBatchSizes ?? !!input.jobs?.some((j) => j.mode === 'accordion' || j.mode === 'gns');
   const dynamic = useDynamic ? new DynamicBatchModel(throughputs, cluster, (j) => j.totalSteps ?? 0) : undefined;
-  const executor = new SimExecutor(clock, throughputs, { spreadPenalty: !!input.spreadPenalty, ...(dynamic ? { dynamic } : {}) });
+  const simExecutor = new SimExecutor(clock, throughputs, { spreadPenalty: !!input.spreadPenalty, ...(dynamic ? { dynamic } : {}) });
+  const recorder = (input.timelineMaxJobs ?? 0) > 0 ? new TimelineRecorder(simExecutor, cluster.gpuTypes, input.timelineMaxJobs!) : undefined;
+  const executor = recorder ?? simExecutor;
   let source: JobSource;
   let unknown: string[] = [];
   let tooLarge: string[] = [];
@@ -228,5 +235,6 @@ export async function simulate(input: SimulationInput): Promise<SimulationOutput
     },
     { ...(input.window ? { window: input.window } : {}), ...(input.prices ? { prices: input.prices } : {}) },
   );
-  return { result, metrics, dropped: { unknown, tooLarge }, wallSeconds: (performance.now() - t0) / 1000 };
+  const timeline = recorder && result.stopReason !== 'aborted' ? recorder.timeline(result.jobs.map((j) => j.id)) : undefined;
+  return { result, metrics, dropped: { unknown, tooLarge }, wallSeconds: (performance.now() - t0) / 1000, ...(timeline ? { timeline } : {}) };
 }

@@ -5,8 +5,7 @@
 import { buildWorkload, DEFAULT_PRICES, runJson, type WorkloadFlags } from '../cli/commands/simulate.js';
 import { DEFAULT_THROUGHPUTS } from '../cli/commands/validate.js';
 import { getPolicy, initSolver } from '../policies/index.js';
-import { simulate } from '../sim/index.js';
-import { recordTimeline, type RunTimeline } from '../report/timeline.js';
+import { simulate, type RunTimeline } from '../sim/index.js';
 import type { FlagValues, SweepPoint } from './grid.js';
 
 /** Defaults of `rondo simulate` flags, for points built without the CLI (tests, library users). */
@@ -59,14 +58,9 @@ export async function runPoint(point: SweepPoint, sweepHash: string, opts: { tim
   const workload = buildWorkload(flags);
   const policy = getPolicy(point.policy, { partitions: workload.partitions, seed: workload.base.seed });
   await initSolver();
-  const input = { ...workload.base, policy, ...(opts.signal ? { signal: opts.signal } : {}) };
-  const out = await simulate(input);
+  const out = await simulate({ ...workload.base, policy, timelineMaxJobs: opts.timelineMaxJobs, ...(opts.signal ? { signal: opts.signal } : {}) });
   const b = workload.base;
   const { wallSeconds: _w, policySeconds: _p, ...summary } = runJson(out);
-  let timeline: RunTimeline | null = null;
-  if (opts.timelineMaxJobs > 0 && out.result.jobs.length <= opts.timelineMaxJobs && out.result.stopReason !== 'aborted') {
-    timeline = await recordTimeline(input, out);
-  }
   const doc: PointDoc = {
     rondo: 'sweep-point',
     sweep: sweepHash,
@@ -90,7 +84,7 @@ export async function runPoint(point: SweepPoint, sweepHash: string, opts: { tim
     dropped: out.dropped,
     jobs: out.metrics.perJob,
     utilization: { gpuTypes: b.cluster.gpuTypes, hourly: out.metrics.utilizationSeries },
-    ...(timeline ? { timeline } : {}),
+    ...(out.timeline ? { timeline: out.timeline } : {}),
   };
   return { doc, wallSeconds: out.wallSeconds, policySeconds: out.metrics.summary.policySeconds };
 }

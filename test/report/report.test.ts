@@ -6,8 +6,13 @@ import { getPolicy, initSolver } from '../../src/policies/index.js';
 import { simulate } from '../../src/sim/index.js';
 import { buildWorkload } from '../../src/cli/commands/simulate.js';
 import { SIMULATE_DEFAULTS, expandGrid, pointFile, type SummaryRow } from '../../src/sweep/index.js';
-import { buildCharts, cdfPoints, jctVsRate, loadReportData, recordTimeline, renderHtml, writeReport } from '../../src/report/index.js';
+import { buildCharts, cdfPoints, jctVsRate, loadReportData, renderHtml, writeReport } from '../../src/report/index.js';
+import { register as registerSimulate } from '../../src/cli/commands/simulate.js';
+import { ROOT } from '../io/helpers.js';
+import { runCommand } from '../io/cli-helpers.js';
 import { makeSweepDir, SMALL } from './helpers.js';
+
+const SHOCKWAVE_TRACE = join(ROOT, 'data/shockwave/traces/reproduce/120_0.2_5_100_40_25_0,0.5,0.5_0.6,0.3,0.09,0.01_multigpu_dynamic.trace');
 
 const tmp = mkdtempSync(join(tmpdir(), 'rondo-report-'));
 const dir = join(tmp, 'sweep');
@@ -107,23 +112,47 @@ describe('charts', () => {
   });
 });
 
-describe('timeline replay', () => {
-  it('matches the original run and refuses to invent a timeline when it does not', async () => {
+describe('timeline recorded by the simulator', () => {
+  it('agrees with the engine round by round, leaves the run unchanged, and is dropped past its job limit', async () => {
     await initSolver();
     const w = buildWorkload({ ...SIMULATE_DEFAULTS, generate: true, rate: '2', limit: '10', cluster: 'v100:2,p100:2,k80:2' } as never);
     const input = { ...w.base, policy: getPolicy('max_min_fairness_perf') };
-    const out = await simulate(input);
-    const tl = await recordTimeline(input, out);
-    expect(tl).not.toBeNull();
-    // The rounds a job ran add up to its run time (each round it ran at most once, never before arrival).
-    for (const [i, j] of tl!.jobs.entries()) {
+    const out = await simulate({ ...input, timelineMaxJobs: 10 });
+    const tl = out.timeline!;
+    expect(tl).toBeDefined();
+    expect(tl.gpuTypes).toEqual(['v100', 'p100', 'k80']);
+    for (const [i, j] of tl.jobs.entries()) {
       const rec = out.result.jobs[i]!;
       expect(j.id).toBe(rec.id);
+      // The rounds a job ran add up to its run time (each round at most once, never before arrival).
       expect(j.rounds.length).toBe(rec.roundsRun);
       expect(new Set(j.rounds).size).toBe(j.rounds.length);
-      for (const r of j.rounds) expect(tl!.roundStart[r]!).toBeGreaterThanOrEqual(rec.arrivalTime);
+      for (const r of j.rounds) expect(tl.roundStart[r]!).toBeGreaterThanOrEqual(rec.arrivalTime);
+      expect(j.types.every((k) => k >= 0 && k < 3)).toBe(true);
     }
-    const tampered = { ...out, result: { ...out.result, jobs: out.result.jobs.map((r, i) => (i === 3 ? { ...r, finishTime: (r.finishTime ?? 0) + 1 } : r)) } };
-    expect(await recordTimeline(input, tampered)).toBeNull();
+    // Per round, as many jobs ran as the engine's own per-round record says.
+    for (const info of out.result.timeline.filter((r) => r.round >= 0)) {
+      expect(tl.jobs.filter((j) => j.rounds.includes(info.round)).length, `round ${info.round}`).toBe(info.runningJobs);
+      expect(tl.roundStart[info.round]).toBe(info.start);
+    }
+    // Recording changes nothing, and a run with more jobs than the limit gets no timeline.
+    const plain = await simulate(input);
+    expect(plain.timeline).toBeUndefined();
+    expect(JSON.stringify(plain.result.jobs)).toBe(JSON.stringify(out.result.jobs));
+    expect((await simulate({ ...input, timelineMaxJobs: 9 })).timeline).toBeUndefined();
+  });
+
+  it('goes into the run file of rondo simulate --out, batch sizes that change included, and the report draws it', async () => {
+    // Shockwave's 120-job trace: its jobs change batch size as they train (gns, accordion).
+    const file = join(tmp, 'run.json');
+    await runCommand(registerSimulate, [
+      'simulate', '--trace', SHOCKWAVE_TRACE, '--throughputs', join(ROOT, 'data/shockwave/tacc_throughputs.json'), '--cluster', 'v100:32',
+      '--round', '120', '--realloc-interval', '0', '--policy', 'max_min_fairness_perf', '--out', file, '--quiet',
+    ]);
+    const d = loadReportData(file);
+    const tl = d.runs[0]!.timeline!;
+    expect(tl.jobs).toHaveLength(120);
+    expect(tl.jobs.every((j) => j.rounds.length > 0)).toBe(true);
+    expect(buildCharts(d).some((c) => c.id.startsWith('timeline-'))).toBe(true);
   });
 });

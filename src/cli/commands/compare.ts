@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { RondoError } from '../../model/index.js';
 import { isPolicyName } from '../../policies/index.js';
-import type { SimulationOutput } from '../../sim/index.js';
+import { DEFAULT_TIMELINE_MAX_JOBS, type SimulationOutput } from '../../sim/index.js';
 import { addWorkloadOptions, buildWorkload, runJson, runPolicy, type WorkloadFlags } from './simulate.js';
 import { writeSimulationReport } from '../../report/index.js';
 
@@ -53,9 +53,9 @@ export function register(program: Command): void {
     const workload = buildWorkload(flags);
     const outs: SimulationOutput[] = [];
     for (const name of names) {
-      outs.push(await runPolicy(workload, name, !!flags.quiet || !!flags.json));
+      outs.push(await runPolicy(workload, name, !!flags.quiet || !!flags.json, { timelineMaxJobs: flags.report ? DEFAULT_TIMELINE_MAX_JOBS : 0 }));
     }
-    if (flags.report) await writeSimulationReport(flags.report, workload.base, outs, workload.label);
+    if (flags.report) writeSimulationReport(flags.report, workload.base, outs, workload.label);
     if (flags.json) {
       process.stdout.write(`${JSON.stringify({ workload: workload.label, runs: outs.map(runJson) })}\n`);
     } else {

@@ -3,7 +3,7 @@ import cliProgress from 'cli-progress';
 import { RondoError, normaliseGpuType, type ClusterSpec, type GpuType, type Job, type ThroughputTable } from '../../model/index.js';
 import { parseCluster, parseTraceFormat, readJobs, readThroughputs, writeFileAtomic } from '../../io/index.js';
 import { getPolicy, initSolver } from '../../policies/index.js';
-import { readEmpiricalDistribution, simulate, type SimulationInput, type SimulationOutput } from '../../sim/index.js';
+import { DEFAULT_TIMELINE_MAX_JOBS, readEmpiricalDistribution, simulate, type SimulationInput, type SimulationOutput } from '../../sim/index.js';
 import type { EngineObserver, RoundInfo } from '../../engine/index.js';
 import { DEFAULT_THROUGHPUTS } from './validate.js';
 import { writeSimulationReport } from '../../report/index.js';
@@ -226,7 +226,7 @@ export function progressObserver(total: number, what: string, quiet: boolean): {
 }
 
 /** Runs one policy on a workload with progress and Ctrl-C handling. */
-export async function runPolicy(workload: Workload, policyName: string, quiet: boolean): Promise<SimulationOutput> {
+export async function runPolicy(workload: Workload, policyName: string, quiet: boolean, opts: { timelineMaxJobs?: number } = {}): Promise<SimulationOutput> {
   // POP's random split is seeded with the run's seed, so a run stays reproducible.
   const policy = getPolicy(policyName, { partitions: workload.partitions, seed: workload.base.seed });
   await initSolver();
@@ -237,7 +237,7 @@ export async function runPolicy(workload: Workload, policyName: string, quiet: b
   const onSigint = (): void => ac.abort();
   process.once('SIGINT', onSigint);
   try {
-    const out = await simulate({ ...workload.base, policy, observer: progress.observer, signal: ac.signal });
+    const out = await simulate({ ...workload.base, policy, observer: progress.observer, signal: ac.signal, timelineMaxJobs: opts.timelineMaxJobs ?? 0 });
     if (out.result.stopReason === 'aborted') {
       throw new RondoError({ code: 'E_USAGE', problem: 'interrupted', hint: 'no output was written' });
     }
@@ -346,7 +346,9 @@ export function register(program: Command): void {
     .option('--report <file>', 'write a self-contained HTML report of the run (see rondo report)')
     .action(async (flags: SimulateFlags) => {
       const workload = buildWorkload(flags);
-      const out = await runPolicy(workload, flags.policy, !!flags.quiet || !!flags.json);
+      // A small run's per-job timeline goes into the run file and the report (the chart that needs it).
+      const timelineMaxJobs = flags.out || flags.report ? DEFAULT_TIMELINE_MAX_JOBS : 0;
+      const out = await runPolicy(workload, flags.policy, !!flags.quiet || !!flags.json, { timelineMaxJobs });
       if (flags.out) {
         const doc = {
           rondo: 'simulate',
@@ -368,11 +370,12 @@ export function register(program: Command): void {
           dropped: out.dropped,
           jobs: out.metrics.perJob,
           utilization: { gpuTypes: workload.base.cluster.gpuTypes, hourly: out.metrics.utilizationSeries },
+          ...(out.timeline ? { timeline: out.timeline } : {}),
         };
         writeFileAtomic(flags.out, `${JSON.stringify(doc)}\n`);
       }
       if (flags.jobsCsv) writeFileAtomic(flags.jobsCsv, jobsCsv(out));
-      if (flags.report) await writeSimulationReport(flags.report, workload.base, [out], workload.label);
+      if (flags.report) writeSimulationReport(flags.report, workload.base, [out], workload.label);
       if (flags.json) process.stdout.write(`${JSON.stringify(runJson(out))}\n`);
       else process.stdout.write(`${summaryTable(out, workload.label)}\n`);
     });

@@ -18,6 +18,7 @@ import {
   type VaryAxis,
 } from '../../sweep/index.js';
 import { addWorkloadOptions } from './simulate.js';
+import { DEFAULT_TIMELINE_MAX_JOBS } from '../../sim/index.js';
 
 interface SweepFlags {
   out: string;
@@ -74,7 +75,7 @@ function definitionFrom(cmd: Command, flags: SweepFlags): SweepDefinition {
       throw new RondoError({ code: 'E_USAGE', problem: 'bad --partitions', expected: 'an integer from 1 to 100000', found: JSON.stringify(k) });
     }
   }
-  const timelineMaxJobs = flags.timelineMaxJobs !== undefined ? parseNumberList('--timeline-max-jobs', flags.timelineMaxJobs, { integer: true, min: 0 })[0]! : (preset?.definition.timelineMaxJobs ?? 200);
+  const timelineMaxJobs = flags.timelineMaxJobs !== undefined ? parseNumberList('--timeline-max-jobs', flags.timelineMaxJobs, { integer: true, min: 0 })[0]! : (preset?.definition.timelineMaxJobs ?? DEFAULT_TIMELINE_MAX_JOBS);
   return { ...(preset ? { preset: preset.name } : {}), base, policies, rates, seeds, vary, timelineMaxJobs };
 }
 
@@ -126,7 +127,7 @@ export function register(program: Command): void {
     .option('--vary <flag=values>', 'another axis over any simulate flag, e.g. round=120,360 (repeatable; cluster values separated by ;)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--jobs <n>', `worker threads (default: ${availableParallelism()}, the available cores)`)
     .option('--shard <i/n>', 'run only slice i of n (0-based) of the grid, for batch systems; join with rondo sweep merge')
-    .option('--timeline-max-jobs <n>', 'record the per-job timeline of runs with at most n jobs (default 200; 0 never)')
+    .option('--timeline-max-jobs <n>', `record the per-job timeline of runs with at most n jobs (default ${DEFAULT_TIMELINE_MAX_JOBS}; 0 never)`)
     .option('--list-presets', 'print the presets and exit');
   addWorkloadOptions(cmd).action(async (flags: SweepFlags) => {
     if (flags.listPresets) {
