@@ -152,11 +152,8 @@ class ScreenedStream implements JobStream {
   }
 }
 
-/**
- * The engine settings a simulation input fixes (everything but the clock, executor, source and throughput
- * functions), shared with the report's timeline replay so that a replay runs exactly the same engine.
- */
-export function engineSettings(input: SimulationInput): Partial<EngineConfig> {
+/** The engine settings a simulation input fixes (everything but the clock, executor, source and throughput functions). */
+function engineSettings(input: SimulationInput): Partial<EngineConfig> {
   return {
     ...(input.roundDuration !== undefined ? { roundDuration: input.roundDuration } : {}),
     ...(input.minReallocationInterval !== undefined ? { minReallocationInterval: input.minReallocationInterval } : {}),
