@@ -18,7 +18,7 @@
  * `retypeLedger` build a new ledger. Whoever keeps a ledger past the next update (a saved state) takes a copy
  * (`copyLedger`).
  */
-import { rowJobs, type Allocation, type GpuType, type RowKey } from '../model/index.js';
+import { rowHasAnyJob, type Allocation, type GpuType, type RowKey } from '../model/index.js';
 
 export interface ShareLedger {
   readonly gpuTypes: readonly GpuType[];
@@ -89,7 +89,7 @@ export function removeJobs(ledger: ShareLedger, jobIds: readonly string[]): Shar
   if (jobIds.length === 0) return ledger;
   const gone = new Set(jobIds);
   const rows: RowKey[] = [];
-  const hit = (key: RowKey): boolean => gone.has(key) || (key.includes('+') && rowJobs(key).some((j) => gone.has(j)));
+  const hit = (key: RowKey): boolean => rowHasAnyJob(key, gone);
   for (const key of ledger.jobTime.keys()) if (hit(key)) rows.push(key);
   for (const key of ledger.deficits.keys()) if (!ledger.jobTime.has(key) && hit(key)) rows.push(key);
   return removeRows(ledger, rows);

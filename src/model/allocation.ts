@@ -15,6 +15,12 @@ export function rowJobs(key: RowKey): string[] {
   return key.split('+');
 }
 
+/** True when the row is one of `jobs` or a pair containing one (no array built: it runs over every ledger row). */
+export function rowHasAnyJob(key: RowKey, jobs: ReadonlySet<string>): boolean {
+  const plus = key.indexOf('+');
+  return plus < 0 ? jobs.has(key) : jobs.has(key.slice(0, plus)) || jobs.has(key.slice(plus + 1));
+}
+
 /**
  * A policy's answer: `shares.get(row)[k]` is the fraction of wall time the row should spend on `gpuTypes[k]`.
  * Invariants (checked by `validateAllocation`): shares >= 0, each row's shares sum to <= 1, and for each type the
