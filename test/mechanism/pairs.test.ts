@@ -108,6 +108,9 @@ describe('space-sharing pair rows', () => {
     ledger = removeJobs(ledger, ['a']);
     expect([...ledger.jobTime.keys()].sort()).toEqual(['b', 'b+c', 'c']);
     expect([...ledger.deficits.keys()].sort()).toEqual(['b', 'b+c', 'c']);
+    // The second job of a pair key too; an id that only prefixes a key's job is not a match.
+    ledger = removeJobs(seeded(['b', 'bc', 'c', 'b+c', 'b+cd', 'bc+d']), ['c']);
+    expect([...ledger.jobTime.keys()].sort()).toEqual(['b', 'b+cd', 'bc', 'bc+d']);
   });
 
   it('never puts a job in two assignments nor a GPU in two gangs, with pairs among the rows (property)', () => {
