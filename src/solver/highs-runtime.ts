@@ -26,18 +26,43 @@ let compiled: object | undefined;
  * HiGHS reads its clock thousands of times per solve (its timers guard time limits and profile phases), and the
  * Emscripten import behind it converts a BigInt argument and writes a BigInt result on every call: about a tenth of
  * the time of a small LP. This import writes the same nanosecond count without BigInts. (Reading the clock less
- * often is not safe: HiGHS stamps a model's start time with a reading, and a stale one ends solves at once at
- * their time limit.)
+ * often is not safe while a time limit applies: HiGHS stamps a model's start time with a reading, and a stale one
+ * ends solves at once at their time limit.)
+ *
+ * Inside `untimedRun` (an LP without a time limit) nothing HiGHS does depends on the time: its timers only feed logs
+ * that are off. There the monotonic clock (the one HiGHS reads) advances by 1 ns per reading instead of asking the
+ * OS, which saves a further 5-10% of a small interior-point solve (about 4,700 readings for a 40-row LP). A reading
+ * costs more than 1 ns, so the ticking clock falls behind the real one and never runs ahead of it; readings are
+ * non-decreasing across the switch.
  */
+let untimed = false;
+let lastMonotonicNs = 0;
+
+/** Runs `solve` with the ticking clock (see above). Only for solves whose answer cannot depend on time. */
+export function untimedRun<T>(solve: () => T): T {
+  untimed = true;
+  try {
+    return solve();
+  } finally {
+    untimed = false;
+  }
+}
+
 function fastClock(memoryOf: () => { readonly buffer: ArrayBuffer } | undefined): (clk: number, precision: bigint, ptime: number) => number {
   let view: Uint32Array | undefined;
   return (clk, _precision, ptime) => {
     if (clk < 0 || clk > 3) return 28; // EINVAL, as WASI
-    const ms = clk === 0 ? Date.now() : performance.now();
+    let ns: number;
+    if (clk === 0) {
+      ns = Math.round(Date.now() * 1e6);
+    } else {
+      // Exact in a double for 104 days of process time (2^53 ns).
+      ns = untimed ? lastMonotonicNs + 1 : Math.max(lastMonotonicNs, Math.round(performance.now() * 1e6));
+      lastMonotonicNs = ns;
+    }
     const memory = memoryOf();
     if (!memory) return 28;
     if (!view || view.buffer !== memory.buffer) view = new Uint32Array(memory.buffer);
-    const ns = Math.round(ms * 1e6);
     const hi = Math.floor(ns / 4294967296);
     view[ptime >>> 2] = ns - hi * 4294967296;
     view[(ptime >>> 2) + 1] = hi;

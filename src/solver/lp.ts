@@ -1,6 +1,6 @@
 import type { Highs, ModelData } from 'highs';
 import { RondoError } from '../model/errors.js';
-import { activeHighs, afterSolve, isAbort, recycleHighs } from './highs-runtime.js';
+import { activeHighs, afterSolve, isAbort, recycleHighs, untimedRun } from './highs-runtime.js';
 import { lookupSolve, solveCacheEnabled, storeSolve, type CachedSolution, type ModelWords } from './cache.js';
 
 /**
@@ -471,7 +471,10 @@ function solveUncached(lp: LpBuilder, options: SolveOptions, retry: boolean, t0:
       model.setSolution({ colValue: ws.colValue });
     }
     const tRun = performance.now();
-    model.run();
+    // A time limit makes the answer depend on the clock. MIP solves keep the real clock too: they are rare, and
+    // HiGHS' branch and bound is not audited here for other uses of time.
+    if (own || lp.isMip) model.run();
+    else untimedRun(() => model!.run());
     if (process.env['RONDO_LP_DEBUG']) {
       console.error(`lp ${lp.numCols}x${lp.numRows} ${method} run=${(performance.now() - tRun).toFixed(2)}ms total=${(performance.now() - t0).toFixed(2)}ms simplex_it=${String(model.info.get('simplex_iteration_count'))} ipm_it=${String(model.info.get('ipm_iteration_count'))} status=${model.getModelStatus()} primal=${String(model.info.get('primal_solution_status'))}`);
     }

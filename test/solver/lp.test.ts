@@ -115,6 +115,24 @@ describe('LpBuilder', () => {
     expect(tiny.solve({ timeLimit: 0.1 }).status).toBe('optimal');
   });
 
+  it('gives the same answer with the ticking clock of an untimed solve as with the real clock of a timed one', () => {
+    // A degenerate max-min LP, where the central interior point depends on every iterate: any influence of the clock
+    // on the iterations would show in the digits.
+    const lp = new LpBuilder('max');
+    const t = lp.addVar({ lb: -Infinity, cost: 1 });
+    const x = Array.from({ length: 60 }, () => lp.addVar({ ub: 1 }));
+    for (let g = 0; g < 3; g++) {
+      lp.addRow(-Infinity, 7 + g, x.slice(g * 20, g * 20 + 20), new Array<number>(20).fill(1));
+    }
+    for (let j = 0; j < 20; j++) {
+      lp.addRow(0, Infinity, [x[j]!, x[20 + j]!, x[40 + j]!, t], [1 + (j % 3), 2, 0.5 + (j % 5) / 4, -1]);
+    }
+    const untimed = lp.solve({ method: 'ipm', cache: false });
+    const timed = lp.solve({ method: 'ipm', timeLimit: 1e6 });
+    expect(untimed.status).toBe('optimal');
+    expect(Array.from(untimed.x)).toEqual(Array.from(timed.x));
+  });
+
   it('honours a time limit and rejects bad bounds', () => {
     expect(() => new LpBuilder('min').addVar({ lb: 2, ub: 1 })).toThrow(/bounds/);
     const lp = new LpBuilder('min');
