@@ -39,6 +39,9 @@ export interface SweepOutcome {
   readonly interrupted: boolean;
   readonly rows: readonly SummaryRow[];
   readonly wallSeconds: number;
+  /** Summed over the points run now: their own wall time, and the part of it spent in the LP solver. */
+  readonly pointSeconds: number;
+  readonly lpSeconds: number;
 }
 
 /** Source runs (vitest) start the TypeScript worker through scripts/ts-hooks.mjs; the build runs dist JS. */
@@ -74,6 +77,8 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
   const failed: Array<{ key: string; message: string }> = [];
   let userError: RondoError | undefined;
   let interrupted = !!opts.signal?.aborted;
+  let pointSeconds = 0;
+  let lpSeconds = 0;
 
   const nWorkers = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), pending.length));
   const workers = new Set<Worker>();
@@ -113,7 +118,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
           if (r.type === 'done') {
             try {
               writeFileAtomic(pointFile(opts.outDir, r.key), r.json);
-              appendFileSync(join(opts.outDir, 'log.jsonl'), `${JSON.stringify({ key: r.key, wallSeconds: r.wallSeconds, policySeconds: r.policySeconds })}\n`);
+              appendFileSync(join(opts.outDir, 'log.jsonl'), `${JSON.stringify({ key: r.key, wallSeconds: r.wallSeconds, policySeconds: r.policySeconds, lpSeconds: r.lpSeconds })}\n`);
             } catch (e) {
               // The output directory is unusable (disk full, removed): every later point would fail the same way.
               userError = e instanceof RondoError ? e : new RondoError({ code: 'E_IO', file: opts.outDir, problem: `cannot write (${String(e)})` });
@@ -121,6 +126,8 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
               return;
             }
             done++;
+            pointSeconds += r.wallSeconds;
+            lpSeconds += r.lpSeconds;
             opts.onProgress?.({ done, total, key: r.key, wallSeconds: r.wallSeconds });
           } else if (r.userError) {
             // Bad flags fail every point alike: stop at the first.
@@ -153,5 +160,5 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
   }
   if (userError) throw userError;
   const rows = writeSummary(opts.outDir);
-  return { total, skipped, ran: done - skipped, failed, interrupted, rows, wallSeconds: (performance.now() - t0) / 1000 };
+  return { total, skipped, ran: done - skipped, failed, interrupted, rows, wallSeconds: (performance.now() - t0) / 1000, pointSeconds, lpSeconds };
 }

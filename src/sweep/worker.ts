@@ -16,7 +16,7 @@ export interface RunMessage {
 }
 
 export type WorkerReply =
-  | { readonly type: 'done'; readonly key: string; readonly json: string; readonly wallSeconds: number; readonly policySeconds: number }
+  | { readonly type: 'done'; readonly key: string; readonly json: string; readonly wallSeconds: number; readonly policySeconds: number; readonly lpSeconds: number }
   | { readonly type: 'error'; readonly key: string; readonly message: string; readonly userError: boolean };
 
 const port = parentPort;
@@ -25,7 +25,7 @@ if (port) {
     void (async () => {
       try {
         const r = await runPoint(msg.point, msg.sweepHash, { timelineMaxJobs: msg.timelineMaxJobs });
-        const reply: WorkerReply = { type: 'done', key: msg.point.key, json: `${JSON.stringify(r.doc)}\n`, wallSeconds: r.wallSeconds, policySeconds: r.policySeconds };
+        const reply: WorkerReply = { type: 'done', key: msg.point.key, json: `${JSON.stringify(r.doc)}\n`, wallSeconds: r.wallSeconds, policySeconds: r.policySeconds, lpSeconds: r.lpSeconds };
         port.postMessage(reply);
       } catch (e) {
         const reply: WorkerReply = {

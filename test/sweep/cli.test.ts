@@ -52,6 +52,16 @@ describe.skipIf(!fresh)('rondo sweep (built CLI)', () => {
     expect(r.stderr).toMatch(/sweep: 8\/8 points/);
     const again = rondo(['sweep', ...GRID, '--out', out, '--jobs', '2']);
     expect(again.stdout).toMatch(/8 points \(0 run now, 8 already done\)/);
+    // Where the time went: summed over the points run now, and per point in the log; aware LAS solves LPs.
+    expect(r.stdout).toMatch(/in [\d.]+ s \(points summed [\d.]+ s, [\d.]+ s of it in the LP solver\)/);
+    expect(again.stdout).not.toMatch(/points summed/);
+    const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { key: string; wallSeconds: number; lpSeconds: number });
+    expect(log).toHaveLength(8);
+    for (const e of log) {
+      expect(e.lpSeconds).toBeGreaterThanOrEqual(0);
+      expect(e.lpSeconds).toBeLessThan(e.wallSeconds);
+      if (e.key.startsWith('las-aware')) expect(e.lpSeconds).toBeGreaterThan(0);
+    }
     const rep = rondo(['report', out, '-o', join(tmp, 'r.html')]);
     expect(rep.status, rep.stderr).toBe(0);
     expect(readFileSync(join(tmp, 'r.html'), 'utf8')).toContain('<svg');

@@ -160,8 +160,13 @@ export function register(program: Command): void {
     if (out.interrupted) {
       throw new RondoError({ code: 'E_USAGE', problem: `interrupted: ${out.skipped + out.ran} of ${out.total} points done`, hint: 'rerun the same command to resume' });
     }
-    const msg = `${out.total} points (${out.ran} run now, ${out.skipped} already done) in ${out.wallSeconds.toFixed(1)} s; summary in ${join(flags.out, 'summary.json')}`;
-    if (flags.json) process.stdout.write(`${JSON.stringify({ total: out.total, ran: out.ran, skipped: out.skipped, failed: out.failed, wallSeconds: out.wallSeconds })}\n`);
+    // Where the time went, so that a slow sweep says whether the LP solver or the simulation is the cost.
+    const cost = out.ran > 0 ? ` (points summed ${out.pointSeconds.toFixed(1)} s, ${out.lpSeconds.toFixed(1)} s of it in the LP solver)` : '';
+    const msg = `${out.total} points (${out.ran} run now, ${out.skipped} already done) in ${out.wallSeconds.toFixed(1)} s${cost}; summary in ${join(flags.out, 'summary.json')}`;
+    if (flags.json) {
+      const { total, ran, skipped, failed, wallSeconds, pointSeconds, lpSeconds } = out;
+      process.stdout.write(`${JSON.stringify({ total, ran, skipped, failed, wallSeconds, pointSeconds, lpSeconds })}\n`);
+    }
     else process.stdout.write(`${msg}\n`);
     if (out.failed.length) {
       for (const f of out.failed) process.stderr.write(`sweep: point ${f.key} failed: ${f.message.split('\n')[0]}\n`);
