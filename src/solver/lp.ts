@@ -333,15 +333,14 @@ function trivial(lp: LpBuilder, t0: number): LpResult {
 }
 
 let crossoverFallbacks = 0;
-let solverRuns = 0;
 let solverRunSeconds = 0;
 
 /**
- * Solves that reached HiGHS since the thread started, and the seconds spent in its `run()` (for timing reports: a
- * sweep records them per point, to show how much of its time the LP solver takes).
+ * Seconds spent in HiGHS' `run()` since the thread started (for timing reports: a sweep records them per point, to
+ * show how much of its time the LP solver takes).
  */
-export function solverTime(): { readonly runs: number; readonly seconds: number } {
-  return { runs: solverRuns, seconds: solverRunSeconds };
+export function solverSeconds(): number {
+  return solverRunSeconds;
 }
 
 /** How many central interior-point solves fell back to crossover (see solveBuilt), for diagnostics and tests. */
@@ -485,7 +484,6 @@ function solveUncached(lp: LpBuilder, options: SolveOptions, retry: boolean, t0:
     // HiGHS' branch and bound is not audited here for other uses of time.
     if (own || lp.isMip) model.run();
     else untimedRun(() => model!.run());
-    solverRuns++;
     solverRunSeconds += (performance.now() - tRun) / 1000;
     if (process.env['RONDO_LP_DEBUG']) {
       console.error(`lp ${lp.numCols}x${lp.numRows} ${method} run=${(performance.now() - tRun).toFixed(2)}ms total=${(performance.now() - t0).toFixed(2)}ms simplex_it=${String(model.info.get('simplex_iteration_count'))} ipm_it=${String(model.info.get('ipm_iteration_count'))} status=${model.getModelStatus()} primal=${String(model.info.get('primal_solution_status'))}`);

@@ -5,7 +5,7 @@
 import { buildWorkload, DEFAULT_PRICES, runJson, type WorkloadFlags } from '../cli/commands/simulate.js';
 import { DEFAULT_THROUGHPUTS } from '../cli/commands/validate.js';
 import { getPolicy, initSolver } from '../policies/index.js';
-import { solverTime } from '../solver/index.js';
+import { solverSeconds } from '../solver/index.js';
 import { simulate, type RunTimeline } from '../sim/index.js';
 import type { FlagValues, SweepPoint } from './grid.js';
 
@@ -39,7 +39,7 @@ export interface PointResult {
   /** Not part of the document (it would break byte-for-byte determinism). */
   readonly wallSeconds: number;
   readonly policySeconds: number;
-  /** Of the policy's time, seconds inside HiGHS (`solverTime`). */
+  /** Of the policy's time, seconds inside HiGHS (`solverSeconds`). */
   readonly lpSeconds: number;
 }
 
@@ -61,7 +61,7 @@ export async function runPoint(point: SweepPoint, sweepHash: string, opts: { tim
   const workload = buildWorkload(flags);
   const policy = getPolicy(point.policy, { partitions: workload.partitions, seed: workload.base.seed });
   await initSolver();
-  const lp0 = solverTime().seconds;
+  const lp0 = solverSeconds();
   const out = await simulate({ ...workload.base, policy, timelineMaxJobs: opts.timelineMaxJobs, ...(opts.signal ? { signal: opts.signal } : {}) });
   const b = workload.base;
   const { wallSeconds: _w, policySeconds: _p, ...summary } = runJson(out);
@@ -90,5 +90,5 @@ export async function runPoint(point: SweepPoint, sweepHash: string, opts: { tim
     utilization: { gpuTypes: b.cluster.gpuTypes, hourly: out.metrics.utilizationSeries },
     ...(out.timeline ? { timeline: out.timeline } : {}),
   };
-  return { doc, wallSeconds: out.wallSeconds, policySeconds: out.metrics.summary.policySeconds, lpSeconds: solverTime().seconds - lp0 };
+  return { doc, wallSeconds: out.wallSeconds, policySeconds: out.metrics.summary.policySeconds, lpSeconds: solverSeconds() - lp0 };
 }

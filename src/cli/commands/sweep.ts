@@ -166,8 +166,9 @@ export function register(program: Command): void {
     if (flags.json) {
       const { total, ran, skipped, failed, wallSeconds, pointSeconds, lpSeconds } = out;
       process.stdout.write(`${JSON.stringify({ total, ran, skipped, failed, wallSeconds, pointSeconds, lpSeconds })}\n`);
+    } else {
+      process.stdout.write(`${msg}\n`);
     }
-    else process.stdout.write(`${msg}\n`);
     if (out.failed.length) {
       for (const f of out.failed) process.stderr.write(`sweep: point ${f.key} failed: ${f.message.split('\n')[0]}\n`);
       process.exitCode = 1;
