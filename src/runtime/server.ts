@@ -10,6 +10,7 @@ import type { Scheduler } from './scheduler.js';
 import * as S from './schemas.js';
 import type { EndReason, JobRow, JobState, Store } from './store.js';
 import { whatIf, type HypotheticalJob } from './whatif.js';
+import { defaultTenantJobRoots, KILL_SLACK_MS } from './agent/job-rules.js';
 
 export interface ServerOptions {
   readonly store: Store;
@@ -180,7 +181,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
         tenant = p.tenant;
       }
       if (b.command.some((a) => a.includes('\0'))) throw new ApiError(400, 'E_SCHEMA', 'command arguments must not contain NUL bytes');
-      checkWorkingDir(b.cwd, opts.jobRoots);
+      // Without --job-root a tenant's job still may not start just anywhere (/, /root/.ssh): see job-rules.ts.
+      checkWorkingDir(b.cwd, opts.jobRoots ?? (p.kind === 'tenant' ? defaultTenantJobRoots() : undefined));
       for (const [k, v] of Object.entries(b.env ?? {})) {
         if (RESERVED_ENV.test(k)) throw new ApiError(400, 'E_SCHEMA', `environment variable ${k} is reserved (set by the worker or unsafe)`);
         if (v.includes('\0')) throw new ApiError(400, 'E_SCHEMA', `environment variable ${k} contains a NUL byte`);
@@ -440,10 +442,11 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       const job = store.getJob(a.jobId)!;
       if (a.state === 'leased') {
         // Hold a lease back until every earlier attempt of the job is over: one process per job at any time. An
-        // attempt lost with its worker may still run until its lease end plus the grace period.
+        // attempt lost with its worker may still run until its lease end plus the grace period (plus the moment its
+        // worker needs to see the SIGKILL through).
         const others = store.attemptsOfJob(a.jobId).filter((o) => o.id !== a.id);
         const blocked = others.some(
-          (o) => o.state !== 'ended' || (o.endReason === 'lost' && now < o.leaseEnd + scheduler.timing.graceMs),
+          (o) => o.state !== 'ended' || (o.endReason === 'lost' && now < o.leaseEnd + scheduler.timing.graceMs + KILL_SLACK_MS),
         );
         if (blocked || (job.cancelRequested && a.deliveredAt === null)) continue;
       }
@@ -459,6 +462,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
         leaseEndInMs: a.leaseEnd - now,
         leaseEnd: a.leaseEnd,
         checkpointDir: join(opts.checkpointRoot, a.jobId),
+        tenant: job.tenant,
         ...(a.state === 'leased' && !reportedRunning.has(a.id) ? { token: store.mintLeaseToken(a.id) } : {}),
         stop: job.cancelRequested,
       });
