@@ -8,7 +8,7 @@ import { parseProgressLine, type LeaseMessage, type SyncEnded, type SyncLogs, ty
 import type { WorkerGpus } from './store.js';
 import { killLeftoverCgroups, setupCgroups, type CgroupSupport } from './agent/cgroup.js';
 import { jobAlive, launchJob, releaseJob, SETPRIV, signalJob, type JobGroup } from './agent/launch.js';
-import { jobEnvironment, prepareCheckpointDir, resolveIdentity, type RunAsMap } from './agent/sandbox.js';
+import { jobEnvironment, mayExecute, prepareCheckpointDir, resolveIdentity, type JobIdentity, type RunAsMap } from './agent/sandbox.js';
 import { Warden } from './agent/warden.js';
 
 /**
@@ -75,9 +75,13 @@ interface Proc {
   droppedLines: number;
 }
 
-/** Resolves a command like a shell would (PATH search), so a missing program is a clear spawn error. */
-export function resolveCommand(cmd: string, cwd: string, pathVar: string | undefined): string | undefined {
+/**
+ * Resolves a command like a shell would (PATH search), so a missing program is a clear spawn error; with an
+ * identity, as that user would (what only the agent's user may run is skipped).
+ */
+export function resolveCommand(cmd: string, cwd: string, pathVar: string | undefined, identity?: JobIdentity): string | undefined {
   const ok = (p: string): boolean => {
+    if (identity) return mayExecute(p, identity);
     try {
       accessSync(p, constants.X_OK);
       return statSync(p).isFile();
@@ -431,7 +435,7 @@ export class WorkerAgent {
         RONDO_GPU_TYPE: l.gpuType,
       },
     });
-    const file = spawnError ? undefined : resolveCommand(l.command[0]!, l.cwd, env.PATH);
+    const file = spawnError ? undefined : resolveCommand(l.command[0]!, l.cwd, env.PATH, identity);
     if (!spawnError && !file) spawnError = `command not found or not executable: ${l.command[0]}`;
     if (spawnError || !file) {
       this.pushLog(p, 'system', `rondo: could not start: ${spawnError}`);

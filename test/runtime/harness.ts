@@ -135,7 +135,8 @@ export interface ServerHandle {
 }
 
 export async function startServer(db: string, port: number, extra: readonly string[] = []): Promise<ServerHandle> {
-  const proc = rondo(['serve', '--db', db, '--port', String(port), '--quiet', ...FAST, ...extra]);
+  // Checkpoints beside the store, where the tests look (the default keeps them away from the store).
+  const proc = rondo(['serve', '--db', db, '--port', String(port), '--quiet', '--checkpoint-dir', `${db}.checkpoints`, ...FAST, ...extra]);
   const url = await waitFor(
     'server to listen',
     () => {

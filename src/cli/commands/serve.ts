@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { positiveInt, seconds } from '../../runtime/cli-support.js';
 import { startServer } from '../../runtime/serve.js';
 import { parseGpuSpec } from '../../runtime/worker.js';
+import { parseRunAs } from '../../runtime/agent/sandbox.js';
 
 interface ServeFlags {
   db: string;
@@ -16,6 +17,8 @@ interface ServeFlags {
   localGpus: string;
   checkpointDir?: string;
   jobRoot?: string[];
+  runAs?: string[];
+  passEnv?: string[];
   quiet?: boolean;
 }
 
@@ -33,8 +36,10 @@ export function register(program: Command): void {
     .option('--worker-timeout <s>', 'seconds of silence after which a worker is lost', '15')
     .option('--local-workers <n>', 'worker agents to run inside this process', '0')
     .option('--local-gpus <spec>', 'GPUs of each local worker, TYPE:COUNT[,...]', 'local:1')
-    .option('--checkpoint-dir <dir>', 'root of per-job checkpoint directories (default <db>.checkpoints)')
-    .option('--job-root <dir...>', 'only accept jobs whose working directory is inside one of these')
+    .option('--checkpoint-dir <dir>', 'root of per-job checkpoint directories (default /var/lib/rondo/checkpoints/<id> as root, else ~/.local/share/rondo/checkpoints/<id>)')
+    .option('--job-root <dir...>', 'only accept jobs whose working directory is inside one of these (default for tenants: /home and the temporary directory)')
+    .option('--run-as <tenant=user...>', 'Unix user per tenant for the local workers\' jobs (name, UID:GID, auto or self; * for the rest); needs root')
+    .option('--pass-env <name...>', 'environment variables of this process the local workers\' jobs also get')
     .option('--quiet', 'do not log scheduler and worker events')
     .action(async (f: ServeFlags) => {
       const log = f.quiet ? () => {} : (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`);
@@ -51,6 +56,8 @@ export function register(program: Command): void {
         },
         localWorkers: positiveInt('--local-workers', f.localWorkers, 64),
         localGpus: parseGpuSpec(f.localGpus),
+        runAs: parseRunAs(f.runAs ?? []),
+        ...(f.passEnv ? { passEnv: f.passEnv.flatMap((s) => s.split(',')).filter(Boolean) } : {}),
         ...(f.checkpointDir ? { checkpointRoot: f.checkpointDir } : {}),
         ...(f.jobRoot ? { jobRoots: f.jobRoot } : {}),
         log,

@@ -171,3 +171,24 @@ function chownTree(path: string, uid: number, gid: number): void {
     chownTree(p, uid, gid);
   }
 }
+
+/**
+ * Whether `identity` may execute the file at `path` (absolute): search permission on every folder above it and
+ * execute permission on the file, by owner, primary group (a job gets no supplementary groups) or others. So a
+ * command is looked up in PATH as the job's user would, skipping what only root can reach (e.g. /root/.pyenv).
+ */
+export function mayExecute(path: string, identity: JobIdentity): boolean {
+  const allows = (st: { uid: number; gid: number; mode: number }): boolean =>
+    identity.uid === 0 || (st.uid === identity.uid ? (st.mode & 0o100) !== 0 : st.gid === identity.gid ? (st.mode & 0o010) !== 0 : (st.mode & 0o001) !== 0);
+  try {
+    const parts = path.split('/').filter(Boolean);
+    for (let i = 0; i < parts.length; i++) {
+      const p = '/' + parts.slice(0, i).join('/');
+      if (!allows(statSync(p))) return false;
+    }
+    const st = statSync(path);
+    return st.isFile() && allows(st);
+  } catch {
+    return false;
+  }
+}

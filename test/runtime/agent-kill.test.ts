@@ -1,0 +1,136 @@
+/**
+ * Finding 5 of issue 21 must not come back: a job's processes, including background children that ignore SIGTERM
+ * and one that left the process group with setsid, are all gone within grace + 1 s after the lease ends, after a
+ * cancel, after the main process exits 0, after the agent stops, and at once after `kill -9` of the agent. Real
+ * processes; a fake server decides when leases end.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WorkerAgent } from '../../src/runtime/worker.js';
+import { ensureBuilt, killAll, rondo, tempDir, waitFor } from './harness.js';
+import { FakeServer, goneWithin, procsWith } from './procs.js';
+
+const GRACE = 500;
+let n = 0;
+
+/** A job that forks children ignoring SIGTERM (one in a new session when cgroups can catch it), then waits or exits. */
+function hostile(marker: string, opts: { setsid: boolean; mainExits: boolean }): string[] {
+  const s = `sleep ${marker}`;
+  const script = [
+    'trap "" TERM',
+    `${s} &`,
+    `(${s}; :) &`,
+    ...(opts.setsid ? [`setsid ${s} </dev/null >/dev/null 2>&1 &`] : []),
+    'echo forked',
+    opts.mainExits ? 'exit 0' : s,
+  ].join('\n');
+  return ['sh', '-c', script];
+}
+
+function marker(): string {
+  return `3600.${process.pid}${++n}${Math.floor(Math.random() * 1e6)}`;
+}
+
+describe('a job is killed whole (worker agent, real processes)', () => {
+  const dir = tempDir('agent-kill');
+  let fake: FakeServer;
+  let agent: WorkerAgent | undefined;
+
+  beforeAll(async () => {
+    ensureBuilt();
+    fake = new FakeServer(GRACE);
+    await fake.start();
+  }, 120_000);
+  afterEach(async () => {
+    await agent?.stop();
+    agent = undefined;
+  });
+  afterAll(async () => {
+    await killAll();
+    await fake.close();
+  });
+
+  async function startAgent(): Promise<{ agent: WorkerAgent; cgroups: boolean }> {
+    agent = new WorkerAgent({ server: fake.url, token: 'rdo_wrk_test', gpus: [{ type: 'v100', count: 2 }], name: 't' });
+    await agent.start();
+    const cgroups = agent.isolation().cgroup !== undefined;
+    if (!cgroups) console.warn('no writable cgroup v2 here: the setsid child is left out of these tests');
+    return { agent, cgroups };
+  }
+
+  function lease(attempt: number, command: string[], leaseEnd: number): void {
+    fake.leases.set(attempt, { jobId: `job-${attempt}`, command, cwd: dir, checkpointDir: join(dir, 'ckpt', `job-${attempt}`), leaseEnd });
+  }
+
+  it('at lease end: SIGTERM, then SIGKILL at lease end + grace; all gone by then + 1 s and only then reported', async () => {
+    const { cgroups } = await startAgent();
+    const m = marker();
+    const leaseEnd = Date.now() + 1500;
+    lease(1, hostile(m, { setsid: cgroups, mainExits: false }), leaseEnd);
+    await waitFor('the job and its children', () => procsWith(m).length >= (cgroups ? 4 : 3), 10_000, 20);
+    const ms = await goneWithin(m, leaseEnd, GRACE + 1000);
+    console.log(`lease end -> all processes gone: ${ms} ms (grace ${GRACE} ms)`);
+    expect(ms).toBeGreaterThanOrEqual(GRACE - 50); // they ignore SIGTERM: only the SIGKILL at lease end + grace ends them
+    const end = await waitFor('the end report', () => fake.ended.get(1), 5000, 20);
+    expect(end.stoppedByWorker).toBe(true);
+    expect(end.at).toBeGreaterThanOrEqual(leaseEnd + ms - 60);
+  }, 30_000);
+
+  it('a job that exits 0 leaving background children: the children are killed before the end is reported', async () => {
+    const { cgroups } = await startAgent();
+    const m = marker();
+    lease(2, hostile(m, { setsid: cgroups, mainExits: true }), Date.now() + 60_000);
+    const seen = await waitFor('the children', () => (procsWith(m).length >= (cgroups ? 3 : 2) ? Date.now() : false), 10_000, 20);
+    const ms = await goneWithin(m, seen, GRACE + 1000);
+    console.log(`main process exit 0 -> leftover children gone: ${ms} ms`);
+    const end = await waitFor('the end report', () => fake.ended.get(2), 5000, 20);
+    expect(end).toMatchObject({ exitCode: 0, stoppedByWorker: false, spawnError: null });
+  }, 30_000);
+
+  it('cancel and agent stop (SIGINT/SIGTERM of the agent) kill the whole job within grace + 1 s', async () => {
+    const { agent: a, cgroups } = await startAgent();
+    const m1 = marker();
+    const m2 = marker();
+    lease(3, hostile(m1, { setsid: cgroups, mainExits: false }), Date.now() + 60_000);
+    lease(4, hostile(m2, { setsid: cgroups, mainExits: false }), Date.now() + 60_000);
+    await waitFor('both jobs', () => procsWith(m1).length >= 3 && procsWith(m2).length >= 3, 10_000, 20);
+    const cancelAt = Date.now();
+    fake.leases.get(3)!.stop = true;
+    const ms = await goneWithin(m1, cancelAt, GRACE + 1000 + 200); // + 2 heartbeats for the cancel to reach the agent
+    console.log(`cancel -> all processes gone: ${ms} ms`);
+    expect(procsWith(m2).length).toBeGreaterThanOrEqual(3); // the other job is untouched
+    const stopAt = Date.now();
+    const stopping = a.stop();
+    const ms2 = await goneWithin(m2, stopAt, GRACE + 1000);
+    await stopping;
+    agent = undefined;
+    console.log(`agent stop -> all processes gone: ${ms2} ms`);
+  }, 30_000);
+
+  it('kill -9 of the agent (rondo worker --token-file): its jobs die at once, with no agent left to act', async () => {
+    const m = marker();
+    lease(5, hostile(m, { setsid: true, mainExits: false }), Date.now() + 60_000);
+    const tokenFile = join(dir, 'worker-token');
+    writeFileSync(tokenFile, 'rdo_wrk_secretfromfile\n', { mode: 0o600 });
+    const w = rondo(['worker', '--server', fake.url, '--gpus', 'v100:2', '--token-file', tokenFile, '--quiet']);
+    await waitFor('the job and its children', () => procsWith(m).length >= 3, 20_000, 20);
+    await new Promise((r) => setTimeout(r, 200)); // the setsid child too, where it exists
+    w.kill('SIGKILL');
+    const killedAt = Date.now();
+    await w.exited;
+    const ms = await goneWithin(m, killedAt, 1000);
+    fake.leases.delete(5); // nobody will report its end now
+    console.log(`kill -9 of the agent -> all processes gone: ${ms} ms`);
+  }, 40_000);
+
+  it('--token is scrubbed from the agent\'s command line and warned about', async () => {
+    const w = rondo(['worker', '--server', fake.url, '--gpus', 'v100:1', '--token', 'rdo_wrk_visibleinargv']);
+    await waitFor('the worker to be ready', () => w.stdout.includes('ready'), 20_000);
+    const { readFileSync } = await import('node:fs');
+    expect(readFileSync(`/proc/${w.pid}/cmdline`, 'utf8')).not.toContain('rdo_wrk_visibleinargv');
+    expect(w.stderr).toMatch(/--token puts the worker token where every local user can read it/);
+    w.kill('SIGTERM');
+    await w.exited;
+  }, 30_000);
+});
