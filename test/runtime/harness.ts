@@ -134,9 +134,9 @@ export interface ServerHandle {
   token: string;
 }
 
-export async function startServer(db: string, port: number, extra: readonly string[] = []): Promise<ServerHandle> {
+export async function startServer(db: string, port: number, extra: readonly string[] = [], env: Record<string, string> = {}): Promise<ServerHandle> {
   // Checkpoints beside the store, where the tests look (the default keeps them away from the store).
-  const proc = rondo(['serve', '--db', db, '--port', String(port), '--quiet', '--checkpoint-dir', `${db}.checkpoints`, ...FAST, ...extra]);
+  const proc = rondo(['serve', '--db', db, '--port', String(port), '--quiet', '--checkpoint-dir', `${db}.checkpoints`, ...FAST, ...extra], env);
   const url = await waitFor(
     'server to listen',
     () => {
