@@ -39,7 +39,7 @@ interface Server {
 async function serve(dir: string, extra: readonly string[]): Promise<Server> {
   const db = join(dir, 'r.db');
   const port = await freePort();
-  const proc = rondo(['serve', '--db', db, '--port', String(port), '--quiet', '--local-workers', '2', '--heartbeat', '0.1', '--grace', '0.5', '--worker-timeout', '2', ...extra]);
+  const proc = rondo(['serve', '--db', db, '--port', String(port), '--quiet', '--local-workers', '2', '--checkpoint-dir', join(dir, 'ck'), '--heartbeat', '0.1', '--grace', '0.5', '--worker-timeout', '2', ...extra]);
   const url = await waitFor('server to listen', () => {
     if (proc.child.exitCode !== null) throw new Error(`server exited: ${proc.stderr}`);
     return /listening on (http:\/\/\S+)/.exec(proc.stdout)?.[1];

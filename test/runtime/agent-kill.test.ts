@@ -4,7 +4,7 @@
  * cancel, after the main process exits 0, after the agent stops, and at once after `kill -9` of the agent. Real
  * processes; a fake server decides when leases end.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WorkerAgent } from '../../src/runtime/worker.js';
@@ -124,10 +124,35 @@ describe('a job is killed whole (worker agent, real processes)', () => {
     console.log(`kill -9 of the agent -> all processes gone: ${ms} ms`);
   }, 40_000);
 
+  it('kill -9 of agent and warden together: the next agent on the machine kills the jobs they left (cgroups)', async (ctx) => {
+    const m = marker();
+    lease(6, hostile(m, { setsid: true, mainExits: false }), Date.now() + 60_000);
+    const w = rondo(['worker', '--server', fake.url, '--gpus', 'v100:2', '--quiet'], { RONDO_WORKER_TOKEN: 'rdo_wrk_x' });
+    await waitFor('the job and its children', () => procsWith(m).length >= 4, 20_000, 20);
+    const warden = procsWith('SIGHUP').find((p) => readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ')[1] === String(w.pid));
+    const cgroupOf = (pid: number): string => readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    if (!procsWith(m).every((p) => /rondo-agent-\d+-\d+\/job-6/.test(cgroupOf(p)))) {
+      ctx.skip('no writable cgroup v2 here: only the warden guards against kill -9');
+    }
+    expect(warden).toBeDefined();
+    process.kill(warden!, 'SIGKILL');
+    w.kill('SIGKILL');
+    await w.exited;
+    fake.leases.delete(6);
+    await new Promise((r) => setTimeout(r, 300));
+    const left = procsWith(m).length;
+    expect(left).toBeGreaterThanOrEqual(2); // the background children, out of the main process's pdeathsig
+    const next = rondo(['worker', '--server', fake.url, '--gpus', 'v100:2', '--quiet'], { RONDO_WORKER_TOKEN: 'rdo_wrk_x' });
+    const startedAt = Date.now();
+    await goneWithin(m, startedAt, 15_000);
+    console.log(`agent and warden killed: ${left} processes left; the next agent killed them ${Date.now() - startedAt} ms after it was started`);
+    next.kill('SIGTERM');
+    await next.exited;
+  }, 60_000);
+
   it('--token is scrubbed from the agent\'s command line and warned about', async () => {
     const w = rondo(['worker', '--server', fake.url, '--gpus', 'v100:1', '--token', 'rdo_wrk_visibleinargv']);
     await waitFor('the worker to be ready', () => w.stdout.includes('ready'), 20_000);
-    const { readFileSync } = await import('node:fs');
     expect(readFileSync(`/proc/${w.pid}/cmdline`, 'utf8')).not.toContain('rdo_wrk_visibleinargv');
     expect(w.stderr).toMatch(/--token puts the worker token where every local user can read it/);
     w.kill('SIGTERM');

@@ -149,6 +149,22 @@ describe('jobs isolated from each other and from the scheduler (real processes)'
     }
   }, 60_000);
 
+  it('kill -9 of rondo serve --local-workers: no process of its jobs survives it', async () => {
+    const dir = tempDir('iso-serve9');
+    const srv = await startServer(join(dir, 'r.db'), await freePort(), ['--local-workers', '1']);
+    const marker = `3600.${process.pid}99`;
+    await srv.admin.post<JobView>('/api/v1/jobs', {
+      command: ['sh', '-c', `trap "" TERM; sleep ${marker} & (sleep ${marker}; :) & echo up; sleep ${marker}`],
+      cwd: dir,
+    });
+    await waitFor('the job with its children', () => procsWith(marker).length >= 3, 20_000, 50);
+    srv.proc.kill('SIGKILL');
+    const killedAt = Date.now();
+    await srv.proc.exited;
+    const ms = await goneWithin(marker, killedAt, 1000);
+    console.log(`kill -9 of rondo serve --local-workers -> all job processes gone: ${ms} ms`);
+  }, 60_000);
+
   it.skipIf(!isRoot)('kill -9 of a worker: the job\'s processes die with it, and its next attempt starts only after the old lease plus grace', async () => {
     const dir = tempDir('iso-fence');
     const db = join(dir, 'r.db');
