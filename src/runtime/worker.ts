@@ -6,10 +6,11 @@ import { RondoError } from '../model/errors.js';
 import { ApiClient, HttpError } from './http-client.js';
 import { parseProgressLine, type LeaseMessage, type SyncEnded, type SyncLogs, type SyncProgress, type SyncRequest, type SyncResponse } from './protocol.js';
 import type { WorkerGpus } from './store.js';
-import { killLeftoverCgroups, setupCgroups, type CgroupSupport } from './agent/cgroup.js';
-import { jobAlive, launchJob, releaseJob, SETPRIV, signalJob, type JobGroup } from './agent/launch.js';
+import type { CgroupSupport } from './agent/cgroup.js';
+import { jobAlive, launchJob, releaseJob, SETPRIV, setupIsolation, signalJob, type JobGroup } from './agent/launch.js';
 import { jobEnvironment, mayExecute, prepareCheckpointDir, resolveIdentity, type JobIdentity, type RunAsMap } from './agent/sandbox.js';
-import { Warden } from './agent/warden.js';
+import type { Warden } from './agent/warden.js';
+import type { GroupRecord } from './agent/leftovers.js';
 
 /**
  * The worker agent: registers its GPUs, syncs with the server every heartbeat, and runs each lease as a child
@@ -41,6 +42,11 @@ export interface WorkerOptions {
   readonly passEnv?: readonly string[];
   /** Put each job in its own cgroup v2 where the machine allows (default: on). */
   readonly cgroups?: boolean;
+  /**
+   * Folder for the record of the jobs' process groups that lets the next agent kill what a dead agent left
+   * (agent/leftovers.ts); default /run/rondo as root, else under $XDG_RUNTIME_DIR or the temporary directory.
+   */
+  readonly stateDir?: string;
 }
 
 /** Per-attempt cap on log lines waiting to be sent: a job that floods stdout while the server is down loses its oldest lines. */
@@ -130,6 +136,7 @@ export class WorkerAgent {
   private readonly isRoot = process.getuid?.() === 0;
   private cgroups: CgroupSupport | undefined;
   private warden: Warden | undefined;
+  private record: GroupRecord | undefined;
   private wakeSync: (() => void) | undefined;
   lastSyncOk = 0;
 
@@ -142,20 +149,6 @@ export class WorkerAgent {
   /** How jobs are confined on this machine, for the start-up log and tests. */
   isolation(): { cgroup: string | undefined; warden: number | undefined } {
     return { cgroup: this.cgroups?.dir, warden: this.warden?.pid };
-  }
-
-  /** Sets up cgroups and the warden once, before the first job. */
-  private setupIsolation(): void {
-    if (this.opts.cgroups ?? true) {
-      const cg = setupCgroups();
-      if (cg.ok) {
-        this.cgroups = cg;
-        const killed = killLeftoverCgroups(cg.dir, cg.hasKill);
-        if (killed > 0) this.log(`killed ${killed} job(s) left running by an agent that died`);
-      } else this.log(`jobs run without a cgroup of their own (${cg.reason}); a job's processes are tracked by process group`);
-    }
-    if (this.opts.killOnAgentDeath ?? true) this.warden = new Warden(this.cgroups?.dir);
-    if (this.isRoot && !this.opts.runAs?.has('*')) this.log('tenants without a --run-as entry run as a per-tenant uid (auto)');
   }
 
   /** Registers (retrying while the server is unreachable) and starts syncing. */
@@ -179,7 +172,8 @@ export class WorkerAgent {
         await new Promise((r) => setTimeout(r, delay));
       }
     }
-    this.setupIsolation();
+    ({ cgroups: this.cgroups, warden: this.warden, record: this.record } = setupIsolation(this.opts, this.log));
+    if (this.isRoot && !this.opts.runAs?.has('*')) this.log('tenants without a --run-as entry run as a per-tenant uid (auto)');
     this.log(`registered as ${this.id} with ${this.opts.gpus.map((g) => `${g.type}:${g.count}`).join(',')}`);
     this.ticker = setInterval(() => this.tick(), 50);
     this.loop = this.syncLoop();
@@ -196,6 +190,7 @@ export class WorkerAgent {
     }
     if (this.ticker) clearInterval(this.ticker);
     this.warden?.close();
+    if (![...this.procs.values()].some((p) => p.child && !p.ended)) this.record?.close();
     this.wakeSync?.();
     await this.loop;
     if (this.id) await this.syncOnce().catch(() => undefined); // best effort: report the ends
@@ -395,6 +390,7 @@ export class WorkerAgent {
       if (!p.streamsClosed && now - p.emptyAt < 1000) continue;
       if (p.killTimer) clearTimeout(p.killTimer);
       releaseJob(p.group, this.warden);
+      this.record?.remove(p.group.pgid);
       this.finish(p, {
         exitCode: p.exit.code,
         signal: p.exit.signal ?? null,
@@ -451,6 +447,7 @@ export class WorkerAgent {
       return;
     }
     const child = group.child;
+    if (group.pgid > 0) this.record?.add(group.pgid);
     p.child = child;
     p.group = group;
     p.pid = child.pid;

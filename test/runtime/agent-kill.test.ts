@@ -4,9 +4,11 @@
  * cancel, after the main process exits 0, after the agent stops, and at once after `kill -9` of the agent. Real
  * processes; a fake server decides when leases end.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { GroupRecord } from '../../src/runtime/agent/leftovers.js';
 import { WorkerAgent } from '../../src/runtime/worker.js';
 import { ensureBuilt, killAll, rondo, tempDir, waitFor } from './harness.js';
 import { FakeServer, goneWithin, procsWith } from './procs.js';
@@ -149,6 +151,26 @@ describe('a job is killed whole (worker agent, real processes)', () => {
     next.kill('SIGTERM');
     await next.exited;
   }, 60_000);
+
+  it('without cgroups, the record of process groups lets the next agent kill what a dead agent left, and nothing else', async () => {
+    const state = join(dir, 'state');
+    mkdirSync(state, { recursive: true, mode: 0o700 });
+    const m1 = marker();
+    const m2 = marker();
+    const left = spawn('sh', ['-c', `sleep ${m1} & sleep ${m1}`], { detached: true, stdio: 'ignore' });
+    const other = spawn('sh', ['-c', `sleep ${m2} & sleep ${m2}`], { detached: true, stdio: 'ignore' });
+    const dead = spawn('true');
+    await new Promise((r) => dead.on('exit', r));
+    await waitFor('both groups', () => procsWith(m1).length >= 2 && procsWith(m2).length >= 2, 10_000, 20);
+    const start = (pid: number): string => { const st = readFileSync(`/proc/${pid}/stat`, 'utf8'); return st.slice(st.lastIndexOf(')') + 2).split(' ')[19]!; };
+    // The dead agent recorded `left` truly, and `other` under a start time that is not its own (a reused id).
+    writeFileSync(join(state, `agent-${dead.pid}-1.json`), JSON.stringify([[left.pid, start(left.pid!)], [other.pid, '1']]));
+    expect(GroupRecord.killLeftovers(state)).toBe(1);
+    await goneWithin(m1, Date.now(), 2000);
+    expect(procsWith(m2).length).toBeGreaterThanOrEqual(2);
+    process.kill(-other.pid!, 'SIGKILL');
+    expect(existsSync(join(state, `agent-${dead.pid}-1.json`))).toBe(false);
+  }, 30_000);
 
   it('--token is scrubbed from the agent\'s command line and warned about', async () => {
     const w = rondo(['worker', '--server', fake.url, '--gpus', 'v100:1', '--token', 'rdo_wrk_visibleinargv']);

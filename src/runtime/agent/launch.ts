@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroupPopulated, removeCgroup, signalCgroup, type CgroupSupport } from './cgroup.js';
+import { cgroupPopulated, killLeftoverCgroups, removeCgroup, setupCgroups, signalCgroup, type CgroupSupport } from './cgroup.js';
+import { defaultStateDir, GroupRecord, groupMembers } from './leftovers.js';
 import type { JobIdentity } from './sandbox.js';
-import type { Warden } from './warden.js';
+import { Warden } from './warden.js';
 
 /**
  * Starts one job attempt as its own process group (a new session) and, where available, its own cgroup, under
@@ -87,23 +88,6 @@ export function jobAlive(g: JobGroup): boolean {
   return groupAlive(g.pgid);
 }
 
-/** Live (non-zombie) members of a process group, from /proc. */
-export function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so split after the last ')'.
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[2]) === pgid && f[0] !== 'Z' && f[0] !== 'X') out.push(Number(name));
-    } catch {
-      // exited while listing
-    }
-  }
-  return out;
-}
-
 function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
@@ -119,4 +103,37 @@ export function releaseJob(g: JobGroup, warden: Warden | undefined): void {
   if (g.pgid <= 0) return;
   if (g.cgroup) removeCgroup(g.cgroup);
   warden?.remove(g.pgid);
+}
+
+/**
+ * An agent's confinement, set up once before its first job: its cgroup folder (killing what dead agents left in
+ * theirs), its warden, and its record of process groups (killing the groups dead agents recorded).
+ */
+export function setupIsolation(
+  opts: { readonly cgroups?: boolean; readonly killOnAgentDeath?: boolean; readonly stateDir?: string },
+  log: (m: string) => void,
+): { cgroups: CgroupSupport | undefined; warden: Warden | undefined; record: GroupRecord | undefined } {
+  let cgroups: CgroupSupport | undefined;
+  let warden: Warden | undefined;
+  let record: GroupRecord | undefined;
+  if (opts.cgroups ?? true) {
+    const cg = setupCgroups();
+    if (cg.ok) {
+      cgroups = cg;
+      const killed = killLeftoverCgroups(cg.dir, cg.hasKill);
+      if (killed > 0) log(`killed ${killed} job(s) left running by an agent that died`);
+    } else log(`jobs run without a cgroup of their own (${cg.reason}); a job's processes are tracked by process group`);
+  }
+  if (opts.killOnAgentDeath ?? true) {
+    warden = new Warden(cgroups?.dir);
+    const dir = opts.stateDir ?? defaultStateDir();
+    try {
+      const killed = GroupRecord.killLeftovers(dir);
+      if (killed > 0) log(`killed ${killed} process group(s) left running by an agent that died`);
+      record = new GroupRecord(dir);
+    } catch (e) {
+      log(`no record of job process groups in ${dir} (${(e as Error).message}): jobs left by a killed agent and warden are not found later`);
+    }
+  }
+  return { cgroups, warden, record };
 }
