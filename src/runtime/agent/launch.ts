@@ -72,7 +72,7 @@ export function launchJob(spec: LaunchSpec, cg: CgroupSupport | undefined, warde
 
 /** Signals all of a job: its process group and, if it has one, every process in its cgroup. */
 export function signalJob(g: JobGroup, sig: NodeJS.Signals, cg: CgroupSupport | undefined): void {
-  if (g.pgid <= 0) return;
+  if (g.pgid <= 1) return; // kill(-1) would reach every process
   try {
     process.kill(-g.pgid, sig);
   } catch {

@@ -45,9 +45,14 @@ export class GroupRecord {
 
   private save(): void {
     // Atomic, so a crash mid-write never leaves a record the next agent cannot read.
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify([...this.groups]), { mode: 0o600 });
-    renameSync(tmp, this.file);
+    // Best effort: the warden covers a dead agent; this record only helps when the warden died too.
+    try {
+      const tmp = `${this.file}.tmp`;
+      writeFileSync(tmp, JSON.stringify([...this.groups]), { mode: 0o600 });
+      renameSync(tmp, this.file);
+    } catch {
+      // full or read-only disk: keep running jobs rather than fail them
+    }
   }
 
   /** Kills the groups recorded by agents that are gone; returns how many groups it killed. */
@@ -66,16 +71,20 @@ export class GroupRecord {
       let groups: Array<[number, string]> = [];
       try {
         if (statSync(file).uid !== process.getuid?.()) continue; // only our own user's records
-        groups = JSON.parse(readFileSync(file, 'utf8')) as Array<[number, string]>;
+        const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+        if (Array.isArray(parsed)) groups = parsed as Array<[number, string]>;
       } catch {
         // unreadable: nothing to go on
       }
-      for (const [pgid, start] of groups) {
-        const now = startTime(pgid);
+      for (const entry of groups) {
+        const [pgid, start] = Array.isArray(entry) ? entry : [];
+        // Never 0, 1 or a negative id: kill(-0) is our own group, kill(-1) every process.
+        if (!Number.isInteger(pgid) || (pgid as number) <= 1 || typeof start !== 'string') continue;
+        const now = startTime(pgid as number);
         if (now !== undefined && now !== start) continue; // the id is another process's now
-        if (now === undefined && groupMembers(pgid).length === 0) continue;
+        if (now === undefined && groupMembers(pgid as number).length === 0) continue;
         try {
-          process.kill(-pgid, 'SIGKILL');
+          process.kill(-(pgid as number), 'SIGKILL');
           killed++;
         } catch {
           // gone meanwhile
@@ -90,7 +99,13 @@ export class GroupRecord {
 /** Live (non-zombie) members of a process group, from /proc. */
 export function groupMembers(pgid: number): number[] {
   const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return out; // no /proc (not Linux)
+  }
+  for (const name of names) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');

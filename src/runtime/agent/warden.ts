@@ -20,6 +20,7 @@ process.stdin.on('data', (d) => {
   while ((i = buf.indexOf('\\n')) >= 0) {
     const [op, pg, cg] = buf.slice(0, i).split(' ');
     buf = buf.slice(i + 1);
+    if (!/^[0-9]+$/.test(pg || '') || Number(pg) <= 1) continue; // never kill(-0) or kill(-1)
     if (op === '+') jobs.set(pg, cg === '-' ? '' : cg);
     else if (op === '-') jobs.delete(pg);
   }
