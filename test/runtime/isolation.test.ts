@@ -8,6 +8,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KILL_SLACK_MS } from '../../src/runtime/agent/job-rules.js';
 import { autoUid } from '../../src/runtime/agent/sandbox.js';
 import { ApiClient, HttpError } from '../../src/runtime/http-client.js';
 import { ensureBuilt, freePort, killAll, rondo, startServer, tempDir, waitFor, type JobView } from './harness.js';
@@ -194,8 +195,8 @@ describe('jobs isolated from each other and from the scheduler (real processes)'
     }, 30_000, 100);
     expect(attempts[0]!.endReason).toBe('lost');
     const second = Date.parse(attempts[1]!.startedAt!);
-    const fence = Date.parse(attempts[0]!.leaseEnd) + 500; // --grace 0.5
-    console.log(`second attempt started ${second - fence} ms after the first one's lease end + grace`);
+    const fence = Date.parse(attempts[0]!.leaseEnd) + 500 + KILL_SLACK_MS; // --grace 0.5
+    console.log(`second attempt started ${second - fence} ms after the first one's lease end + grace + slack`);
     expect(second).toBeGreaterThanOrEqual(fence);
     await srv.admin.post(`/api/v1/jobs/${job.id}/cancel`, {});
     await goneWithin(marker, Date.now(), 10_000);
