@@ -152,13 +152,16 @@ describe('jobs isolated from each other and from the scheduler (real processes)'
 
   it('kill -9 of rondo serve --local-workers: no process of its jobs survives it', async () => {
     const dir = tempDir('iso-serve9');
-    const srv = await startServer(join(dir, 'r.db'), await freePort(), ['--local-workers', '1']);
+    // Two local workers share one warden; each runs one job.
+    const srv = await startServer(join(dir, 'r.db'), await freePort(), ['--local-workers', '2']);
     const marker = `3600.${process.pid}99`;
-    await srv.admin.post<JobView>('/api/v1/jobs', {
-      command: ['sh', '-c', `trap "" TERM; sleep ${marker} & (sleep ${marker}; :) & echo up; sleep ${marker}`],
-      cwd: dir,
-    });
-    await waitFor('the job with its children', () => procsWith(marker).length >= 3, 20_000, 50);
+    for (let i = 0; i < 2; i++) {
+      await srv.admin.post<JobView>('/api/v1/jobs', {
+        command: ['sh', '-c', `trap "" TERM; sleep ${marker} & (sleep ${marker}; :) & echo up; sleep ${marker}`],
+        cwd: dir,
+      });
+    }
+    await waitFor('both jobs with their children', () => procsWith(marker).length >= 6, 30_000, 50);
     srv.proc.kill('SIGKILL');
     const killedAt = Date.now();
     await srv.proc.exited;

@@ -125,7 +125,7 @@ export function setupIsolation(
     } else log(`jobs run without a cgroup of their own (${cg.reason}); a job's processes are tracked by process group`);
   }
   if (opts.killOnAgentDeath ?? true) {
-    warden = new Warden(cgroups?.dir);
+    warden = Warden.acquire(cgroups?.dir);
     const dir = opts.stateDir ?? defaultStateDir();
     try {
       const killed = GroupRecord.killLeftovers(dir);
