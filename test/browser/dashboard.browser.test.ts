@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/runtime/http-client.js';
 import { loadReportData, writeReport } from '../../src/report/index.js';
 import { makeSweepDir } from '../report/helpers.js';
-import { EXAMPLE, ROOT, ensureBuilt, freePort, killAll, newest, rondo, tempDir, waitFor } from '../runtime/harness.js';
+import { EXAMPLE, ROOT, RUN_AS, ensureBuilt, freePort, killAll, newest, rondo, tempDir, waitFor } from '../runtime/harness.js';
 
 const CHROMIUM = process.env.RONDO_CHROMIUM ?? '/usr/bin/chromium';
 const have = existsSync(CHROMIUM);
@@ -39,7 +39,7 @@ interface Server {
 async function serve(dir: string, extra: readonly string[]): Promise<Server> {
   const db = join(dir, 'r.db');
   const port = await freePort();
-  const proc = rondo(['serve', '--db', db, '--port', String(port), '--quiet', '--local-workers', '2', '--checkpoint-dir', join(dir, 'ck'), '--heartbeat', '0.1', '--grace', '0.5', '--worker-timeout', '2', ...extra]);
+  const proc = rondo(['serve', '--db', db, '--port', String(port), '--quiet', '--local-workers', '2', '--checkpoint-dir', join(dir, 'ck'), ...RUN_AS, '--heartbeat', '0.1', '--grace', '0.5', '--worker-timeout', '2', ...extra]);
   const url = await waitFor('server to listen', () => {
     if (proc.child.exitCode !== null) throw new Error(`server exited: ${proc.stderr}`);
     return /listening on (http:\/\/\S+)/.exec(proc.stdout)?.[1];
