@@ -31,10 +31,6 @@ export interface Allocation {
   readonly shares: ReadonlyMap<RowKey, readonly number[]>;
 }
 
-export function emptyAllocation(gpuTypes: readonly GpuType[]): Allocation {
-  return { gpuTypes, shares: new Map() };
-}
-
 /** Sum of a job's shares over every row it appears in, per type. */
 export function jobShares(alloc: Allocation, jobId: string): number[] {
   const out = alloc.gpuTypes.map(() => 0);

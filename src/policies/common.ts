@@ -270,16 +270,6 @@ export function groupBy(n: number, keyOf: (j: number) => string): Classes {
   return { members, classOf };
 }
 
-export function singletons(n: number): Classes {
-  const classOf = new Int32Array(n);
-  const members: number[][] = [];
-  for (let j = 0; j < n; j++) {
-    classOf[j] = j;
-    members.push([j]);
-  }
-  return { members, classOf };
-}
-
 /**
  * Cleans solver output into a valid allocation: negatives and round-off are clipped, unusable cells zeroed, rows
  * summing above 1 scaled to 1, and any type used above capacity scaled to capacity (interior-point solutions
@@ -313,13 +303,6 @@ export function finishAllocation(p: Problem, shares: number[][]): Allocation {
 
 export function zeroShares(p: Problem): number[][] {
   return p.jobs.map(() => p.types.map(() => 0));
-}
-
-/** Effective throughput of a job under its shares. */
-export function effectiveThroughput(row: readonly number[], shares: readonly number[]): number {
-  let s = 0;
-  for (let k = 0; k < row.length; k++) s += row[k]! * shares[k]!;
-  return s;
 }
 
 export function solverFailure(policy: string, status: string, message?: string): RondoError {

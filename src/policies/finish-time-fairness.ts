@@ -4,7 +4,6 @@ import type { Problem } from './common.js';
 import {
   agnosticReferenceType,
   anyUsable,
-  effectiveThroughput,
   finishAllocation,
   isolatedShares,
   isolatedThroughput,
@@ -179,18 +178,6 @@ export function solveFinishTimeFairness(
     return { shares: p.jobs.map((job) => isolatedShares(p.caps, m, job.scaleFactor)), rho: Infinity, state, problem: p };
   }
   return { shares: found.shares, rho: found.rho, state, problem: p };
-}
-
-/** rho of each job under given shares (for tests and reports). */
-export function finishTimeRatios(snapshot: PolicySnapshot, shares: readonly (readonly number[])[], cumIsolated: readonly number[]): number[] {
-  const p = makeProblem(snapshot);
-  const m = p.jobs.length;
-  return p.jobs.map((job, j) => {
-    const iso = isolatedThroughput(p.caps, m, job.scaleFactor, job.throughput);
-    const thr = effectiveThroughput(job.throughput, shares[j]!);
-    const num = Math.max(0, snapshot.now - job.arrivalTime) + job.remainingSteps / thr;
-    return num / (cumIsolated[j]! + job.remainingSteps / iso);
-  });
 }
 
 export function createFinishTimeFairnessPolicy(name: string, aliases: readonly string[], opts: FtfOptions): Policy {

@@ -764,7 +764,7 @@ export class Scheduler {
   }
 
   /** Active jobs (not being cancelled) as the policy sees them, on this cluster (for `whatif`). */
-  policyJobs(cluster: ClusterSpec, _live: LiveCluster, jobs: readonly JobRow[] = this.store.activeJobs().filter((j) => !j.cancelRequested)): PolicyJob[] {
+  policyJobs(cluster: ClusterSpec, jobs: readonly JobRow[] = this.store.activeJobs().filter((j) => !j.cancelRequested)): PolicyJob[] {
     const measured = this.store.activeThroughputs();
     return jobs.map((j) => {
       const total = j.reportedTotal ?? j.totalSteps ?? UNKNOWN_TOTAL_STEPS;
