@@ -8,7 +8,7 @@
  * When nothing can run, the loop sleeps until the next known arrival (a simulated clock jumps there).
  */
 import type { Allocation, Assignment, ClusterSpec, GpuType, Job, RowKey, ThroughputTable } from '../model/index.js';
-import { RondoError, colocatedThroughput, jobKey, pairKey, rowJobs } from '../model/index.js';
+import { RondoError, colocatedThroughput, jobKey, pairKey, rowJobs, rowKeyOf } from '../model/index.js';
 import type { Policy, PolicyJob, PolicyResult, PolicySnapshot } from '../policies/types.js';
 import {
   addRows,
@@ -796,9 +796,4 @@ function sameCluster(a: ClusterSpec, b: ClusterSpec): boolean {
     const t = b.servers[i]!;
     return s.gpuType === t.gpuType && s.gpus === t.gpus && s.firstGpu === t.firstGpu;
   });
-}
-
-/** Ledger row of an assignment: the job id, or the pair's key (independent of the order of its ids). */
-function rowKeyOf(jobIds: readonly string[]): RowKey {
-  return jobIds.length === 2 ? pairKey(jobIds[0]!, jobIds[1]!) : jobIds[0]!;
 }

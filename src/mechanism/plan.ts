@@ -16,7 +16,7 @@
  * received time and deficit, gang-scheduled on `scaleFactor` GPUs of one type that both jobs share. A job is in at
  * most one assignment per round: once a row is picked, every other row containing one of its jobs is skipped.
  */
-import { pairKey, type Allocation, type Assignment, type ClusterSpec, type GpuType, type RoundPlan, type RowKey } from '../model/index.js';
+import { rowKeyOf, type Allocation, type Assignment, type ClusterSpec, type GpuType, type RoundPlan, type RowKey } from '../model/index.js';
 import type { ShareLedger } from './ledger.js';
 import { priorityFor, type QueueIndex } from './queue-index.js';
 
@@ -503,11 +503,6 @@ class MinHeap {
     }
     h[i] = last;
   }
-}
-
-/** Row key of an assignment's jobs (a pair's key does not depend on the order of its ids). */
-function rowKeyOf(jobIds: readonly string[]): RowKey {
-  return jobIds.length === 2 ? pairKey(jobIds[0]!, jobIds[1]!) : jobIds.join('+');
 }
 
 function sameSet(a: readonly number[], b: readonly number[]): boolean {

@@ -21,7 +21,7 @@ import type { Policy, PolicyResult, PolicySnapshot } from './types.js';
  * v100 = p3.2xlarge ($3.06), k80 = p2.xlarge ($0.90); AWS has no one-GPU P100 instance, so p100 follows Gavel's
  * proxy of 1.5 x the K80 price ($1.35). Override with `snapshot.prices`.
  */
-export const DEFAULT_PRICES: Readonly<Record<GpuType, number>> = { v100: 3.06, p100: 1.35, k80: 0.9 };
+export const AWS_ON_DEMAND_PRICES: Readonly<Record<GpuType, number>> = { v100: 3.06, p100: 1.35, k80: 0.9 };
 
 export interface MaxSumOptions {
   readonly cost: boolean;
@@ -31,12 +31,12 @@ export interface MaxSumOptions {
 
 function pricesFor(p: Problem, snapshot: PolicySnapshot, policy: string): number[] {
   return p.types.map((t) => {
-    const v = snapshot.prices?.[t] ?? DEFAULT_PRICES[t];
+    const v = snapshot.prices?.[t] ?? AWS_ON_DEMAND_PRICES[t];
     if (v === undefined) {
       throw new RondoError({
         code: 'E_USAGE',
         problem: `policy ${policy} needs a price for GPU type ${t}`,
-        hint: `give $/hour prices for ${p.types.join(', ')} (defaults exist only for ${Object.keys(DEFAULT_PRICES).join(', ')})`,
+        hint: `give $/hour prices for ${p.types.join(', ')} (defaults exist only for ${Object.keys(AWS_ON_DEMAND_PRICES).join(', ')})`,
       });
     }
     if (!Number.isFinite(v) || v <= 0) {
