@@ -2,7 +2,7 @@ import { RondoError } from '../model/errors.js';
 import type { GpuType } from '../model/index.js';
 import type { LpMethod } from '../solver/index.js';
 import type { Problem } from './common.js';
-import { anyUsable, classSize, expandClasses, finishAllocation, groupBy, makeProblem, rowKey, solverFailure } from './common.js';
+import { anyUsable, classJob, classSize, classTerms, expandClasses, finishAllocation, groupBy, makeProblem, rowKey, solverFailure } from './common.js';
 import { buildAllocationLp, classSharesOf } from './maxmin.js';
 import type { Policy, PolicyResult, PolicySnapshot } from './types.js';
 
@@ -64,19 +64,18 @@ function solveMaxSum(p: Problem, price: number[], rates: number[] | undefined, m
     return include(j) ? `${job.scaleFactor}|${rates?.[j] ?? 0}|${rowKey(job.throughput)}|${p.usable[j]!.join('')}` : '-';
   });
   const b = buildAllocationLp(p, classes, 'max', false);
+  const idx: number[] = [];
+  const val: number[] = [];
   for (let c = 0; c < classes.members.length; c++) {
-    const j = classes.members[c]![0]!;
+    const j = classJob(classes, c);
     if (!include(j)) continue;
-    const idx: number[] = [];
-    const val: number[] = [];
-    for (let k = 0; k < K; k++) {
-      const v = b.col[c * K + k]!;
-      if (v < 0) continue;
+    const thr = p.jobs[j]!.throughput;
+    const size = classSize(classes, c);
+    classTerms(b.col, K, c, (k, v) => {
       // Every member contributes to the sum: weight the class column by its size.
-      b.lp.setCost(v, (classSize(classes, c) * p.jobs[j]!.throughput[k]!) / price[k]!);
-      idx.push(v);
-      val.push(p.jobs[j]!.throughput[k]!);
-    }
+      b.lp.setCost(v, (size * thr[k]!) / price[k]!);
+      return thr[k]!;
+    }, idx, val);
     const rate = rates?.[j] ?? 0;
     if (rate > 0) b.lp.addRow(rate, Infinity, idx, val);
   }
