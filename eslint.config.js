@@ -30,7 +30,9 @@ function layer(folder, allowed, extra = []) {
               regex: to(f),
               message: f === 'cli'
                 ? 'only src/cli may import src/cli: move shared logic below it (src/sim, src/io, ...).'
-                : `src/${folder} may import only ${allowed.length ? allowed.map((a) => `src/${a}`).join(', ') : 'nothing of ours'} (layers: docs/architecture.md).`,
+                : allowed.length
+                  ? `src/${folder} may import only ${allowed.map((a) => `src/${a}`).join(', ')} (layers: docs/architecture.md).`
+                  : `src/${folder} may import nothing of ours (layers: docs/architecture.md).`,
             })),
             ...extra,
           ],
