@@ -8,7 +8,7 @@
  * When nothing can run, the loop sleeps until the next known arrival (a simulated clock jumps there).
  */
 import type { Allocation, Assignment, ClusterSpec, GpuType, Job, RowKey, ThroughputTable } from '../model/index.js';
-import { RondoError, colocatedThroughput, jobKey, pairKey, rowJobs } from '../model/index.js';
+import { RondoError, colocatedThroughput, jobKey, pairKey, policyJob, rowJobs, rowKeyOf } from '../model/index.js';
 import type { Policy, PolicyJob, PolicyResult, PolicySnapshot } from '../policies/types.js';
 import {
   addRows,
@@ -369,25 +369,14 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     const jobs: PolicyJob[] = [];
     for (const a of orderedActive()) {
       const j = a.job;
-      const deadline =
-        j.deadlineS !== undefined
-          ? j.arrivalTime + j.deadlineS
-          : j.sloFactor !== undefined
-            ? j.arrivalTime + j.sloFactor * isolatedDuration(a)
-            : undefined;
-      jobs.push({
-        id: j.id,
-        jobType: j.jobType,
-        scaleFactor: j.scaleFactor,
-        priorityWeight: j.priorityWeight,
-        throughput: cfg.currentThroughputOf ? cfg.currentThroughputOf(j, a.rec.stepsDone, cluster) : a.throughput,
-        totalSteps: a.rec.totalSteps,
-        remainingSteps: Math.max(0, a.rec.totalSteps - a.rec.stepsDone),
-        arrivalTime: j.arrivalTime,
-        ...(deadline !== undefined ? { deadline } : {}),
-        ...(j.tenant !== undefined ? { tenant: j.tenant } : {}),
-        ...(j.gpuTypes !== undefined ? { allowedGpuTypes: j.gpuTypes } : {}),
-      });
+      jobs.push(
+        policyJob(j, {
+          throughput: cfg.currentThroughputOf ? cfg.currentThroughputOf(j, a.rec.stepsDone, cluster) : a.throughput,
+          totalSteps: a.rec.totalSteps,
+          remainingSteps: Math.max(0, a.rec.totalSteps - a.rec.stepsDone),
+          isolatedThroughput: a.throughput,
+        }),
+      );
     }
     const snapshot: PolicySnapshot = {
       now,
@@ -412,11 +401,6 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     // pair entries at arrival and re-seeds them at every reset, which is the state they have here).
     ledger = addRows(ledger, pairRows.map((r) => r.row.key), D);
     cfg.observer?.onAllocation?.(now, allocation.shares.size, dt);
-  };
-
-  const isolatedDuration = (a: Active): number => {
-    const best = Math.max(0, ...a.throughput);
-    return best > 0 ? a.rec.totalSteps / best : 0;
   };
 
   // Active jobs in arrival order (Map keeps insertion order = admission order).
@@ -796,9 +780,4 @@ function sameCluster(a: ClusterSpec, b: ClusterSpec): boolean {
     const t = b.servers[i]!;
     return s.gpuType === t.gpuType && s.gpus === t.gpus && s.firstGpu === t.firstGpu;
   });
-}
-
-/** Ledger row of an assignment: the job id, or the pair's key (independent of the order of its ids). */
-function rowKeyOf(jobIds: readonly string[]): RowKey {
-  return jobIds.length === 2 ? pairKey(jobIds[0]!, jobIds[1]!) : jobIds[0]!;
 }

@@ -76,7 +76,7 @@ export async function whatIf(store: Store, scheduler: Scheduler, extra?: Hypothe
   const now = Date.now();
   const live = buildCluster(scheduler.liveWorkers());
   const { cluster } = live;
-  const snapshotJobs = scheduler.policyJobs(cluster, live);
+  const snapshotJobs = scheduler.policyJobs(cluster);
   const rows = new Map<string, readonly number[]>();
   const jobs: Job[] = [];
   const unknown = new Set<string>();
