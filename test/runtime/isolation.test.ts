@@ -68,7 +68,7 @@ describe('jobs isolated from each other and from the scheduler (real processes)'
     const srv = await startServer(db, await freePort());
     const { token: workerToken } = await srv.admin.post<{ token: string }>('/api/v1/tokens', { kind: 'worker', label: 'w' });
     const w = rondo(['worker', '--server', srv.url, '--gpus', 'v100:2', '--name', 'w', '--quiet'], { RONDO_WORKER_TOKEN: workerToken });
-    await waitFor('worker', () => w.stdout.includes('ready'), 20_000);
+    await waitFor('worker', () => w.stdout.includes('ready'), 60_000);
     const bob = await tenantClient(srv.url, srv.admin, 'bob');
     const alice = await tenantClient(srv.url, srv.admin, 'alice');
     const bobSecret = `bob-s3cret-${process.pid}-${Date.now()}`;
@@ -78,7 +78,7 @@ describe('jobs isolated from each other and from the scheduler (real processes)'
       cwd: dir,
       env: { BOB_SECRET: bobSecret },
     });
-    await waitFor('bob\'s job to run', async () => (await logsOf(srv.admin, bobJob.id)).includes('ready'), 20_000, 100);
+    await waitFor('bob\'s job to run', async () => (await logsOf(srv.admin, bobJob.id)).includes('ready'), 60_000, 100);
     // Control: the secret is there to find for someone allowed to (root, the same user).
     const environs = (): string => procsWith(marker).map((p) => { try { return readFileSync(`/proc/${p}/environ`, 'utf8'); } catch { return ''; } }).join('\n');
     await waitFor('bob\'s secret in his job\'s environment, as root sees it', () => environs().includes(bobSecret), 10_000, 50);
@@ -130,7 +130,7 @@ describe('jobs isolated from each other and from the scheduler (real processes)'
     });
     const carol = await tenantClient(srv.url, srv.admin, 'carol');
     const job = await carol.post<JobView>('/api/v1/jobs', { command: ['sh', '-c', 'env; echo END'], cwd: dir, env: { DECLARED_VAR: 'declared-5' } });
-    await waitFor('the env dump', async () => (await srv.admin.get<JobView>(`/api/v1/jobs/${job.id}`)).state === 'completed', 20_000, 100);
+    await waitFor('the env dump', async () => (await srv.admin.get<JobView>(`/api/v1/jobs/${job.id}`)).state === 'completed', 60_000, 100);
     const out = await logsOf(srv.admin, job.id);
     expect(out).toContain('END');
     for (const leak of ['leak-1', 'leak-2', 'leak-3', 'rdo_wrk_', 'rdo_adm_']) expect(out).not.toContain(leak);
@@ -148,7 +148,7 @@ describe('jobs isolated from each other and from the scheduler (real processes)'
       expect((err as HttpError).status).toBe(403);
       expect((err as HttpError).message).toMatch(/working directory must be inside \/home or /);
     }
-  }, 60_000);
+  }, 120_000);
 
   it('kill -9 of rondo serve --local-workers: no process of its jobs survives it', async () => {
     const dir = tempDir('iso-serve9');
@@ -161,13 +161,13 @@ describe('jobs isolated from each other and from the scheduler (real processes)'
         cwd: dir,
       });
     }
-    await waitFor('both jobs with their children', () => procsWith(marker).length >= 6, 30_000, 50);
+    await waitFor('both jobs with their children', () => procsWith(marker).length >= 6, 60_000, 50);
     srv.proc.kill('SIGKILL');
     const killedAt = Date.now();
     await srv.proc.exited;
     const ms = await goneWithin(marker, killedAt, 1000);
     console.log(`kill -9 of rondo serve --local-workers -> all job processes gone: ${ms} ms`);
-  }, 60_000);
+  }, 120_000);
 
   it.skipIf(!isRoot)('kill -9 of a worker: the job\'s processes die with it, and its next attempt starts only after the old lease plus grace', async () => {
     const dir = tempDir('iso-fence');
@@ -176,7 +176,7 @@ describe('jobs isolated from each other and from the scheduler (real processes)'
     const start = async (name: string) => {
       const { token } = await srv.admin.post<{ token: string }>('/api/v1/tokens', { kind: 'worker', label: name });
       const w = rondo(['worker', '--server', srv.url, '--gpus', 'v100:1', '--name', name, '--quiet'], { RONDO_WORKER_TOKEN: token });
-      await waitFor(`worker ${name}`, () => w.stdout.includes('ready'), 20_000);
+      await waitFor(`worker ${name}`, () => w.stdout.includes('ready'), 60_000);
       return w;
     };
     const a = await start('a');
@@ -185,7 +185,7 @@ describe('jobs isolated from each other and from the scheduler (real processes)'
       command: ['sh', '-c', `trap "" TERM; sleep ${marker} & setsid sleep ${marker} </dev/null >/dev/null 2>&1 & echo up; sleep ${marker}`],
       cwd: dir,
     });
-    await waitFor('the job with its children', () => procsWith(marker).length >= 3, 20_000, 50);
+    await waitFor('the job with its children', () => procsWith(marker).length >= 3, 60_000, 50);
     await start('b');
     a.kill('SIGKILL');
     const killedAt = Date.now();
