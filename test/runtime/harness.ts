@@ -160,7 +160,7 @@ export async function startServer(db: string, port: number, extra: readonly stri
       if (proc.child.exitCode !== null) throw new Error(`server exited: ${proc.stderr}`);
       return /listening on (http:\/\/\S+)/.exec(proc.stdout)?.[1];
     },
-    20_000,
+    60_000, // a loaded 2-core machine takes 10-20 s to start a server
   );
   const token = readFileSync(`${db}.admin-token`, 'utf8').trim();
   return { proc, url, admin: new ApiClient({ server: url, token }), token };
