@@ -100,3 +100,9 @@ export function parseProgressLine(line: string): Omit<SyncProgress, 'attempt'> |
   }
   return Object.keys(out).length > 0 ? out : undefined;
 }
+
+/** GPUs a worker offers: `count` devices of one type (what `--gpus v100:4` says). */
+export interface WorkerGpus {
+  readonly type: string;
+  readonly count: number;
+}

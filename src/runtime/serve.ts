@@ -1,12 +1,12 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { RondoError } from '../model/errors.js';
-import { loadPolicy } from './policy-source.js';
-import { Scheduler, DEFAULT_TIMING, type RuntimeTiming } from './scheduler.js';
-import { buildServer } from './server.js';
-import { Store } from './store.js';
-import { WorkerAgent } from './worker.js';
-import type { WorkerGpus } from './store.js';
+import { loadPolicy } from './server/policy-source.js';
+import { Scheduler, DEFAULT_TIMING, type RuntimeTiming } from './server/scheduler.js';
+import { buildServer } from './server/app.js';
+import { Store } from './server/store/index.js';
+import { WorkerAgent } from './agent/worker.js';
+import type { WorkerGpus } from './protocol.js';
 
 export interface ServeOptions {
   readonly db: string;

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient } from '../../src/runtime/http-client.js';
+import { ApiClient } from '../../src/runtime/client/http-client.js';
 import { loadReportData, writeReport } from '../../src/report/index.js';
 import { makeSweepDir } from '../report/helpers.js';
 import { EXAMPLE, ROOT, ensureBuilt, freePort, killAll, newest, rondo, tempDir, waitFor } from '../runtime/harness.js';

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import { startServer, type RunningServer } from '../../src/runtime/serve.js';
 import { tempDir } from './harness.js';
 import { seededRandom } from '../../src/model/index.js';
@@ -133,7 +134,9 @@ describe('auth', () => {
   it('tokens are stored hashed and a revoked token stops working', async () => {
     const t = await req('POST', '/api/v1/tokens', { token: admin, body: { kind: 'tenant', tenant: 'carol' } });
     const token = t.json.token as string;
-    const raw = srv.store.db.prepare('SELECT hash FROM tokens').all() as Array<{ hash: string }>;
+    const db = new Database(srv.store.path, { readonly: true });
+    const raw = db.prepare('SELECT hash FROM tokens').all() as Array<{ hash: string }>;
+    db.close();
     expect(raw.some((r) => r.hash === token)).toBe(false);
     expect(raw.every((r) => /^[0-9a-f]{64}$/.test(r.hash))).toBe(true);
     expect((await req('GET', '/api/v1/jobs', { token })).status).toBe(200);

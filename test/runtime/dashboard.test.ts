@@ -5,7 +5,7 @@ import { startServer, type RunningServer } from '../../src/runtime/serve.js';
 import { tempDir, waitFor } from './harness.js';
 
 /**
- * The dashboard's part of the server (src/runtime/dashboard.ts): the built UI at `/`, the change stream and the read
+ * The dashboard's part of the server (src/runtime/server/routes/dashboard.ts): the built UI at `/`, the change stream and the read
  * endpoints the UI joins on one screen, with a real store and one in-process worker running real processes.
  */
 

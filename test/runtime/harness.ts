@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApiClient } from '../../src/runtime/http-client.js';
+import { ApiClient } from '../../src/runtime/client/http-client.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = join(ROOT, 'bin', 'rondo.js');
@@ -32,7 +32,7 @@ export function ensureBuilt(): void {
   const main = join(ROOT, 'dist', 'cli', 'main.js');
   const lock = join(ROOT, 'dist', '.runtime-test-build.lock');
   const stale = (): boolean => {
-    const built = statSync(join(ROOT, 'dist', 'runtime', 'server.js'), { throwIfNoEntry: false });
+    const built = statSync(join(ROOT, 'dist', 'runtime', 'server', 'app.js'), { throwIfNoEntry: false });
     return !existsSync(main) || !built || newest(join(ROOT, 'src')) > built.mtimeMs;
   };
   if (!stale()) return;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { positiveInt, seconds } from '../../runtime/cli-support.js';
+import { positiveInt, seconds } from '../../runtime/client/cli-support.js';
 import { startServer } from '../../runtime/serve.js';
-import { parseGpuSpec } from '../../runtime/worker.js';
+import { parseGpuSpec } from '../../runtime/agent/worker.js';
 
 interface ServeFlags {
   db: string;

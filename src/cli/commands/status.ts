@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { call, clientFrom, table } from '../../runtime/cli-support.js';
+import { call, clientFrom, table } from '../../runtime/client/cli-support.js';
 
 interface StatusFlags {
   server?: string;

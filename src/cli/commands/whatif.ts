@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { RondoError } from '../../model/errors.js';
-import { call, clientFrom, positiveInt, table } from '../../runtime/cli-support.js';
+import { call, clientFrom, positiveInt, table } from '../../runtime/client/cli-support.js';
 
 interface WhatIfFlags {
   server?: string;

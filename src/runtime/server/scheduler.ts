@@ -1,4 +1,4 @@
-import type { Allocation, Assignment, ClusterSpec, Job, RoundPlan, Server } from '../model/index.js';
+import type { Allocation, Assignment, ClusterSpec, Job, RoundPlan, Server } from '../../model/index.js';
 import {
   runEngine,
   type ClusterView,
@@ -10,11 +10,11 @@ import {
   type JobSource,
   type RoundReport,
   type SavedJob,
-} from '../engine/index.js';
-import type { Policy, PolicyJob, PolicyResult, PolicySnapshot } from '../policies/types.js';
+} from '../../engine/index.js';
+import type { Policy, PolicyJob, PolicyResult, PolicySnapshot } from '../../policies/types.js';
 import type { LoadedPolicy } from './policy-source.js';
 import { allocationJson, PolicyThread } from './policy-worker.js';
-import type { JobRow, Store, WorkerRow } from './store.js';
+import type { JobRow, Store, WorkerRow } from './store/index.js';
 
 /**
  * The runtime as the engine's Clock, Executor and JobSource: the live server runs the same scheduler loop as the
@@ -32,7 +32,7 @@ import type { JobRow, Store, WorkerRow } from './store.js';
  *     (policy-worker.ts) and the engine yields to pending I/O between its stages (`EngineConfig.live`), so requests
  *     are served while a round over 10,000 jobs is planned. What changed meanwhile (a job cancelled or finished, an
  *     attempt ended) is checked again when the plan is committed.
- * Workers pull their leases at each heartbeat (server.ts `sync`) and stop a process when its lease ends.
+ * Workers pull their leases at each heartbeat (routes/workers.ts `sync`) and stop a process when its lease ends.
  */
 
 export interface RuntimeTiming {

@@ -1,5 +1,5 @@
 import type { Scheduler } from './scheduler.js';
-import type { Store } from './store.js';
+import type { Store } from './store/index.js';
 
 /** Prometheus text exposition (format 0.0.4) of the runtime's state, computed from the store on each scrape. */
 export function renderMetrics(store: Store, scheduler: Scheduler): string {

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { RondoError } from '../model/errors.js';
+import { RondoError } from '../../model/errors.js';
 import { ApiClient, HttpError } from './http-client.js';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8470';
