@@ -99,7 +99,7 @@ describe('auth', () => {
     expect((await req('GET', '/api/v1/jobs', { headers: { authorization: `Basic ${admin}` } })).status).toBe(401);
   });
 
-  it("a tenant sees and cancels only its own jobs: another tenant's job is 403", async () => {
+  it("a tenant sees and cancels only its own jobs: another tenant's job is 404, exactly as an unknown id", async () => {
     for (const [m, p] of [
       ['GET', `/api/v1/jobs/${jobB}`],
       ['POST', `/api/v1/jobs/${jobB}/cancel`],
@@ -108,8 +108,12 @@ describe('auth', () => {
       ['GET', `/api/v1/jobs/${jobB}/timeline`],
     ] as const) {
       const r = await req(m, p, { token: tenantA });
-      expect(r.status, `${m} ${p}`).toBe(403);
-      expect(r.json.error?.message).toMatch(/another tenant/);
+      expect(r.status, `${m} ${p}`).toBe(404);
+      expect(r.json.error?.message).toBe(`no job ${jobB}`);
+      // Same answer as for an id that does not exist: nothing tells the tenant that jobB exists.
+      const unknown = await req(m, p.replace(jobB, 'job-987654'), { token: tenantA });
+      expect(unknown.status).toBe(404);
+      expect(unknown.json.error?.code).toBe(r.json.error?.code);
     }
     expect((await req('GET', `/api/v1/jobs/${jobA}`, { token: tenantA })).status).toBe(200);
     const list = await req('GET', '/api/v1/jobs', { token: tenantA });
@@ -237,7 +241,7 @@ describe('hostile input', () => {
     // 7. Another tenant's jobs, unknown jobs, malformed ids.
     for (let i = 0; i < 80; i++) {
       const [m, suffix] = pick([['GET', ''], ['POST', '/cancel'], ['GET', '/logs'], ['GET', '/events']] as const);
-      cases.push({ m, p: `/api/v1/jobs/${jobB}${suffix}`, o: { token: tenantA }, expect: [403] });
+      cases.push({ m, p: `/api/v1/jobs/${jobB}${suffix}`, o: { token: tenantA }, expect: [404] });
     }
     for (const id of ['job-99999', 'job-0']) cases.push({ m: 'GET', p: `/api/v1/jobs/${id}`, o: { token: admin }, expect: [404] });
     for (const id of ['..%2F..%2Fetc%2Fpasswd', 'job-abc', 'job-' + '9'.repeat(40), '%00', 'job-1%00', 'JOB-1', 'job-1;DROP TABLE jobs']) {

@@ -197,7 +197,7 @@ describe('dashboard endpoints', () => {
     expect(tl.attempts.some((a) => a.startedAt !== null)).toBe(true);
     expect(tl.rounds.length).toBeGreaterThan(0);
     expect(tl.rounds.every((r) => r.gpuType === 'local')).toBe(true);
-    expect((await get(`/api/v1/jobs/${bobJob}/timeline`, tok.alice)).status).toBe(403);
+    expect((await get(`/api/v1/jobs/${bobJob}/timeline`, tok.alice)).status).toBe(404);
     expect((await get('/api/v1/jobs/job-999/timeline', tok.admin)).status).toBe(404);
 
     // GPU use over time: the one local GPU was busy lately. (Bob's lease shows above before its process has run for a

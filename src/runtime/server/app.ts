@@ -1,8 +1,9 @@
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { isRondoError } from '../../model/errors.js';
 import { ApiError } from './api-error.js';
 import { bearerToken } from './auth.js';
-import { sendError, validationMessage, type RouteDeps } from './http.js';
+import { DEFAULT_LIMITS, SECURITY_HEADERS, sendError, validationMessage, type ApiLimits, type RouteDeps } from './http.js';
 import type { RouteInfo } from './openapi.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { dashboardRoutes } from './routes/dashboard.js';
@@ -17,8 +18,9 @@ import { workerRoutes } from './routes/workers.js';
  * one fastify plugin per resource (routes/). The OpenAPI document is built from the registered routes' schemas.
  */
 
-export interface ServerOptions extends RouteDeps {
+export interface ServerOptions extends Omit<RouteDeps, 'limits'> {
   readonly logger?: boolean;
+  readonly limits?: Partial<ApiLimits>;
 }
 
 export { ApiError };
@@ -33,7 +35,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     logger: opts.logger ?? false,
     bodyLimit: MAX_BODY,
     // Strict validation: no type coercion, no silent removal of undeclared properties.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false, verbose: true } },
     return503OnClosing: true,
   });
   const routes: RouteInfo[] = [];
@@ -58,6 +60,10 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   });
   app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'E_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
 
+  app.addHook('onRequest', async (_req, reply) => {
+    reply.headers(SECURITY_HEADERS);
+  });
+
   // Authentication before the body is read: an unauthenticated client cannot make the server parse anything.
   app.addHook('onRequest', async (req) => {
     const allowed = req.routeOptions.config.auth;
@@ -70,7 +76,24 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     req.principal = p;
   });
 
+  const limits: ApiLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  if (limits.ratePerMinute > 0) {
+    // Per token, after authentication (preHandler): tenants and job (lease) tokens are limited; the admin and
+    // workers (trusted, and a worker syncs every heartbeat) are not. Requests without a valid token never reach a
+    // handler; the limit still counts them per address through the routes without a token.
+    void app.register(rateLimit, {
+      global: true,
+      hook: 'preHandler',
+      max: limits.ratePerMinute,
+      timeWindow: 60_000,
+      keyGenerator: (req) => (req.principal ? `token:${req.principal.tokenId}` : `ip:${req.ip}`),
+      allowList: (req) => req.principal?.kind === 'admin' || req.principal?.kind === 'worker',
+      errorResponseBuilder: (_req, ctx) => new ApiError(429, 'E_RATE_LIMIT', `too many requests: at most ${ctx.max} a minute per token; retry in ${ctx.after}`),
+    });
+  }
+
   const deps: RouteDeps = {
+    limits,
     store,
     scheduler: opts.scheduler,
     checkpointRoot: opts.checkpointRoot,

@@ -14,6 +14,7 @@ import {
 import type { Policy, PolicyJob, PolicyResult, PolicySnapshot } from '../../policies/types.js';
 import type { LoadedPolicy } from './policy-source.js';
 import { allocationJson, PolicyThread } from './policy-worker.js';
+import { allocateGuarded, allocateGuardedSync } from './quarantine.js';
 import type { JobRow, Store, WorkerRow } from './store/index.js';
 
 /**
@@ -128,6 +129,9 @@ export interface SchedulerStats {
   solverCount: number;
   lastRoundGapMs: number;
   lastPlanAt: number;
+  /** Jobs quarantined by this process (the policy failed with them), and the last 20 of them. */
+  quarantined: number;
+  quarantinedJobs: ReadonlyArray<{ readonly jobId: string; readonly tenant: string }>;
 }
 
 /** Largest gang one worker can hold per type of `cluster`: the runtime does not launch one job across machines. */
@@ -343,6 +347,8 @@ export class Scheduler {
     solverCount: 0,
     lastRoundGapMs: 0,
     lastPlanAt: 0,
+    quarantined: 0,
+    quarantinedJobs: [],
   };
   readonly epochMs: number;
 
@@ -544,7 +550,7 @@ export class Scheduler {
     return {
       meta: loaded.meta,
       allocate: (s) => {
-        const r = nothingToDivide(s) ?? loaded.allocate(s);
+        const r = allocateGuardedSync(s, (p) => nothingToDivide(p) ?? loaded.allocate(p), (job, error) => this.quarantine(job.id, error));
         this.lastAllocation = r.allocation;
         return r;
       },
@@ -560,10 +566,31 @@ export class Scheduler {
     }
     // The engine built the snapshot (10,000 jobs) in this turn; sending it (a structured clone) gets a turn of its own.
     await turn();
-    const r = await this.thread!.allocate(s);
-    this.allocationJson.set(r.allocation, r.allocationJson);
+    const r = await allocateGuarded(
+      s,
+      async (p) => {
+        const none = nothingToDivide(p);
+        if (none) return none;
+        const t = await this.thread!.allocate(p);
+        this.allocationJson.set(t.allocation, t.allocationJson);
+        return t.state === undefined ? { allocation: t.allocation } : { allocation: t.allocation, state: t.state };
+      },
+      (job, error) => this.quarantine(job.id, error),
+    );
     this.lastAllocation = r.allocation;
-    return r.state === undefined ? { allocation: r.allocation } : { allocation: r.allocation, state: r.state };
+    return r;
+  }
+
+  /**
+   * The policy fails with this job (quarantine.ts found it): the job is failed with the reason, the log and /metrics
+   * name it, and the round goes on without it.
+   */
+  private quarantine(jobId: string, error: string): void {
+    const reason = `quarantined: the ${this.policy.name} policy fails with this job (${error}); it was removed so the other jobs keep being scheduled`;
+    const job = this.store.quarantineJob(jobId, reason);
+    this.stats.quarantined++;
+    this.stats.quarantinedJobs = [...this.stats.quarantinedJobs.slice(-19), { jobId, tenant: job?.tenant ?? '' }];
+    this.log(`quarantined ${jobId} (tenant ${job?.tenant ?? '?'}): the ${this.policy.name} policy fails with it: ${error}`);
   }
 
   private persistence(): EnginePersistence {

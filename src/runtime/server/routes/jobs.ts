@@ -77,17 +77,28 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
     },
   );
 
-  app.get('/api/v1/jobs', { schema: { querystring: S.listJobsQuery }, config: { auth: USER, summary: 'List jobs (a tenant sees its own)' } }, async (req) => {
-    const q = req.query as { state?: string; limit?: string; after?: string };
-    const p = req.principal!;
-    const jobs = store.listJobs({
-      ...(p.kind === 'tenant' ? { tenant: p.tenant } : {}),
-      ...(q.state ? { states: q.state.split(',') as JobState[] } : {}),
-      limit: q.limit ? Math.max(1, Number(q.limit)) : 1000,
-      afterSeq: q.after ? Number(q.after) : 0,
-    });
-    return { jobs: jobs.map(jobView) };
-  });
+  app.get(
+    '/api/v1/jobs',
+    {
+      schema: { querystring: S.listJobsQuery },
+      config: { auth: USER, summary: `List jobs in submission order, one page (a tenant sees its own; ${S.JOBS_PAGE.default} per page unless \`limit\`; \`next\` is the cursor for \`after\`)` },
+    },
+    async (req) => {
+      const q = req.query as { state?: string; limit?: string; after?: string };
+      const limit = q.limit === undefined ? S.JOBS_PAGE.default : Number(q.limit);
+      if (limit < 1 || limit > S.JOBS_PAGE.maximum) throw new ApiError(400, 'E_SCHEMA', `query.limit must be 1 to ${S.JOBS_PAGE.maximum} (got ${q.limit})`);
+      const p = req.principal!;
+      // One more than the page, to know whether another page follows.
+      const jobs = store.listJobs({
+        ...(p.kind === 'tenant' ? { tenant: p.tenant } : {}),
+        ...(q.state ? { states: q.state.split(',') as JobState[] } : {}),
+        limit: limit + 1,
+        afterSeq: q.after ? Number(q.after) : 0,
+      });
+      const page = jobs.slice(0, limit);
+      return { jobs: page.map(jobView), next: jobs.length > limit ? String(page[page.length - 1]!.seq) : null };
+    },
+  );
 
   app.get('/api/v1/jobs/:id', { schema: { params: S.jobIdParams }, config: { auth: USER, summary: 'One job, with its attempts', responses: { 200: S.jobSchema } } }, async (req) => {
     const job = ownJob(store, req, (req.params as { id: string }).id);

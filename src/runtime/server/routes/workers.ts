@@ -96,7 +96,12 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
         const job = store.getJob(a.jobId)!;
         const reason = endReason(job, e);
         const msg = e.spawnError ?? (e.signal ? `killed by ${e.signal}` : `exit code ${e.exitCode}`);
-        store.endAttempt(a.id, reason, { exitCode: e.exitCode, at: Math.min(e.at, now), message: msg });
+        const endedAt = Math.min(e.at, now);
+        if (a.state === 'leased' && e.spawnError === null) {
+          // It ran and ended between two syncs: it was never reported running, but it did start.
+          store.markAttemptRunning(a.id, Math.min(e.startedAt ?? Math.max(a.notBefore, a.deliveredAt ?? a.notBefore), endedAt));
+        }
+        store.endAttempt(a.id, reason, { exitCode: e.exitCode, at: endedAt, message: msg });
       }
     });
     const leases: LeaseMessage[] = [];

@@ -1,7 +1,7 @@
 import { RondoError } from '../../../model/errors.js';
 import { createToken } from './identity.js';
 import { getJob } from './jobs.js';
-import { TERMINAL_STATES, attemptFromRow, type AttemptRow, type EndReason, type JobRow, type JobState, type Row } from './rows.js';
+import { MEASURED_THROUGHPUT, TERMINAL_STATES, attemptFromRow, type AttemptRow, type EndReason, type JobRow, type JobState, type Row } from './rows.js';
 import type { Sql } from './sql.js';
 
 /**
@@ -123,7 +123,8 @@ export function endAttempt(c: Sql, attemptId: number, reason: EndReason, fields:
     if (reason === 'completed') next = 'completed';
     else if (reason === 'failed' || reason === 'spawn_failed') next = 'failed';
     // A cancelled job ends when its last attempt does.
-    else if (job.cancelRequested || reason === 'cancelled') next = others.length > 0 ? waiting : 'cancelled';
+    // A quarantined job (cancel requested with a failure recorded) fails when its last attempt ends.
+    else if (job.cancelRequested || reason === 'cancelled') next = others.length > 0 ? waiting : job.cancelRequested && job.failure !== null ? 'failed' : 'cancelled';
     else next = waiting;
     if (TERMINAL_STATES.includes(job.state)) next = job.state;
     const terminal = TERMINAL_STATES.includes(next);
@@ -186,7 +187,7 @@ export function recordProgress(c: Sql,
       args.push(p.checkpoint);
     }
     if (sets.length > 0) c.q(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...args, a.jobId);
-    if (p.throughput !== undefined && p.throughput > 0) {
+    if (p.throughput !== undefined && p.throughput >= MEASURED_THROUGHPUT.minimum && p.throughput <= MEASURED_THROUGHPUT.maximum) {
       // Exponential average: one noisy report (a step right after a restart) should not swing the policy.
       c.q(
         `INSERT INTO throughputs(job_id, gpu_type, steps_per_s, updated_at) VALUES (?, ?, ?, ?)
@@ -199,3 +200,25 @@ export function recordProgress(c: Sql,
   });
 }
 
+
+/**
+ * Takes a job out of scheduling because the policy fails with it: it is failed with `reason` at once when no
+ * process of it may run, otherwise stopped like a cancel and failed when its last attempt ends. A pending
+ * failure on a job that is not terminal means exactly this (other failures end the job at once).
+ */
+export function quarantineJob(c: Sql, id: string, reason: string): JobRow | undefined {
+  return c.tx(() => {
+    const job = getJob(c, id);
+    if (!job || TERMINAL_STATES.includes(job.state)) return job;
+    c.q('UPDATE jobs SET cancel_requested = 1, failure = ? WHERE id = ?').run(reason, id);
+    c.event('job.quarantined', { jobId: id, detail: { reason } });
+    for (const a of openAttemptsOfJob(c, id)) {
+      if (a.state === 'leased' && a.deliveredAt === null) endAttempt(c, a.id, 'cancelled', { message: 'quarantined before it started' });
+    }
+    if (openAttemptsOfJob(c, id).length === 0 && getJob(c, id)!.state !== 'failed') {
+      c.q("UPDATE jobs SET state = 'failed', finished_at = ? WHERE id = ?").run(c.now(), id);
+      c.event('job.failed', { jobId: id });
+    }
+    return getJob(c, id);
+  });
+}

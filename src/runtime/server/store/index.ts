@@ -102,6 +102,8 @@ export class Store {
   cancelJob(id: string, by: string): JobRow { return attempts.cancelJob(this.sql, id, by); }
   recordProgress(attemptId: number, p: { steps?: number; total?: number; throughput?: number; checkpoint?: string }): JobRow | undefined { return attempts.recordProgress(this.sql, attemptId, p); }
 
+  quarantineJob(id: string, reason: string): JobRow | undefined { return attempts.quarantineJob(this.sql, id, reason); }
+
   // ---- identity: tokens and workers (identity.ts) ----
   createToken(kind: TokenKind, fields: { tenant?: string; workerId?: string; attemptId?: number; label?: string } = {}): { id: number; token: string } { return identity.createToken(this.sql, kind, fields); }
   hasAdminToken(): boolean { return identity.hasAdminToken(this.sql); }

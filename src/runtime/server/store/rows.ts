@@ -100,6 +100,12 @@ export interface LogLine {
   readonly text: string;
 }
 
+/**
+ * Measured throughputs (steps/s) the store keeps; a report outside is no measurement (a job reporting 1e-300 steps/s
+ * would otherwise give the policies an infinite remaining time).
+ */
+export const MEASURED_THROUGHPUT = { minimum: 1e-6, maximum: 1e9 } as const;
+
 /** Per-job log cap: older lines are dropped first, so a chatty job cannot fill the disk. */
 export const DEFAULT_MAX_LOG_BYTES = 256 * 1024;
 
