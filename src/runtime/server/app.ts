@@ -79,8 +79,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   const limits: ApiLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   if (limits.ratePerMinute > 0) {
     // Per token, after authentication (preHandler): tenants and job (lease) tokens are limited; the admin and
-    // workers (trusted, and a worker syncs every heartbeat) are not. Requests without a valid token never reach a
-    // handler; the limit still counts them per address through the routes without a token.
+    // workers (trusted, and a worker syncs every heartbeat) are not. The public routes (/healthz, the dashboard's
+    // files) are limited per address. A request with a bad token is refused before this hook, reading nothing.
     void app.register(rateLimit, {
       global: true,
       hook: 'preHandler',
