@@ -6,7 +6,8 @@ import { jsonText, plain } from '../../src/runtime/client/cli-support.js';
 import { startServer, type RunningServer } from '../../src/runtime/serve.js';
 import { allocateGuardedSync } from '../../src/runtime/server/quarantine.js';
 import { SCHEMA_VERSION, type JobSpec } from '../../src/runtime/server/store/index.js';
-import { ensureBuilt, rondo, ROOT, tempDir, waitFor } from './harness.js';
+import { ensureBuilt, freePort, killAll, rondo, ROOT, startServer as startCli, tempDir, waitFor } from './harness.js';
+import Database from 'better-sqlite3';
 
 /**
  * What a hostile tenant tried (issue 21), each through the real server over loopback HTTP: out-of-range numbers, a
@@ -274,6 +275,38 @@ describe('a job the policy fails with', () => {
     }
     expect(srv.store.checkInvariants()).toEqual([]);
   });
+});
+
+describe('a job the policy fails with, in `rondo serve` (the policy on its thread)', () => {
+  afterAll(killAll);
+
+  it('is quarantined and the queue behind it runs', async () => {
+    ensureBuilt();
+    const dir = tempDir('quarantine-cli');
+    const db = join(dir, 'r.db');
+    const srv = await startCli(db, await freePort(), ['--local-workers', '1', '--local-gpus', 'local:2']);
+    // A row no API would accept, written into the live store from outside (as a hand edit or an older server could).
+    const raw = new Database(db);
+    raw.pragma('busy_timeout = 5000');
+    const bad = raw.transaction(() => {
+      const seq = Number((raw.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'").get() as { seq: number } | undefined)?.seq ?? 0) + 1;
+      raw.prepare(
+        "INSERT INTO jobs(seq, id, tenant, command, cwd, env, scale_factor, priority_weight, total_steps, state, submitted_at) VALUES (?, ?, 'mallory', '[\"true\"]', ?, '{}', 1, 5e-324, 10, 'queued', ?)",
+      ).run(seq, `job-${seq}`, dir, Date.now());
+      return `job-${seq}`;
+    })();
+    raw.close();
+    const good: string[] = [];
+    for (let i = 0; i < 4; i++) good.push((await srv.admin.post<{ id: string }>('/api/v1/jobs', { command: ['true'], cwd: dir, totalSteps: 10 })).id);
+    await waitFor('the other jobs to complete', async () => {
+      const js = await Promise.all(good.map((id) => srv.admin.get<{ state: string }>(`/api/v1/jobs/${id}`)));
+      return js.every((j) => j.state === 'completed');
+    }, 90_000, 200);
+    const b = await srv.admin.get<{ state: string; failure: string }>(`/api/v1/jobs/${bad}`);
+    expect(b.state).toBe('failed');
+    expect(b.failure).toMatch(/^quarantined: the max_min_fairness_perf policy fails with this job/);
+    expect(await srv.admin.get<string>('/metrics')).toMatch(new RegExp(`rondo_quarantined_job\\{job="${bad}",tenant="mallory"\\} 1`));
+  }, 240_000);
 });
 
 describe('the quarantine search', () => {
