@@ -113,6 +113,7 @@ describe('a server without workers (limits and answers)', () => {
     expect(submit.priorityWeight).toMatchObject({ minimum: 0.01, maximum: 100 });
     const whatif = doc.paths['/api/v1/whatif']!.post!.requestBody!.content['application/json'].schema.properties;
     expect(whatif.priorityWeight).toMatchObject({ minimum: 0.01, maximum: 100 });
+    expect((doc.paths['/api/v1/whatif']!.post as unknown as { responses: Record<string, unknown> }).responses['429']).toMatchObject({ headers: { 'Retry-After': {} } });
     const limit = doc.paths['/api/v1/jobs']!.get!.parameters.find((p) => p.name === 'limit')!;
     expect(limit.schema.description).toMatch(/1 to 1000 \(default 100\)/);
   });

@@ -27,6 +27,13 @@ export function openApi(routes: readonly RouteInfo[]): unknown {
       responses[code] = { description: 'success', content: { 'application/json': { schema } } };
     }
     if (Object.keys(responses).length === 0) responses['200'] = { description: 'success' };
+    if (auth) {
+      responses['429'] = {
+        description: 'too many requests: the per-token rate limit (tenant and lease tokens), or the what-if cap; retry after Retry-After seconds',
+        headers: { 'Retry-After': { schema: { type: 'integer' } } },
+        content: { 'application/json': { schema: S.errorSchema } },
+      };
+    }
     responses['4XX'] = { description: 'client error', content: { 'application/json': { schema: S.errorSchema } } };
     paths[path] ??= {};
     paths[path]![r.method.toLowerCase()] = {
