@@ -102,6 +102,19 @@ describe('a server without workers (limits and answers)', () => {
     await call(srv, 'POST', `/api/v1/jobs/${ok.json.id as string}/cancel`, alice);
   });
 
+  it('bounds the numbers of the worker protocol too (a stolen worker token is not a way in)', async () => {
+    const wt = (await call(srv, 'POST', '/api/v1/tokens', srv.adminToken, { kind: 'worker' })).json.token as string;
+    const id = (await call(srv, 'POST', '/api/v1/workers', wt, { name: 'w', gpus: [{ type: 'v100', count: 1 }] })).json.id as string;
+    const sync = (body: object) => call(srv, 'POST', `/api/v1/workers/${id}/sync`, wt, { running: [], ended: [], progress: [], logs: [], ...body });
+    expect((await sync({})).status).toBe(200);
+    const r = await sync({ running: [{ attempt: 1, pid: 1e300, startedAt: 0 }] });
+    expect(r.status).toBe(400);
+    expect(r.json.error?.message).toMatch(/body\.running\.0\.pid must be <= 2147483647 \(allowed: from 0 to 2147483647\)/);
+    const e = await sync({ ended: [{ attempt: 1, exitCode: 2 ** 40, signal: null, stoppedByWorker: false, spawnError: null, at: 0 }] });
+    expect(e.status).toBe(400);
+    expect(e.json.error?.message).toMatch(/exitCode/);
+  });
+
   it('documents every bound in the OpenAPI document', async () => {
     const doc = (await call(srv, 'GET', '/api/v1/openapi.json', srv.adminToken)).json as {
       paths: Record<string, Record<string, { requestBody?: { content: { 'application/json': { schema: { properties: Record<string, Record<string, unknown>> } } } }; parameters: Array<{ name: string; schema: { description?: string } }> }>>;

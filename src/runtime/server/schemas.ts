@@ -93,7 +93,7 @@ export const jobSchema = {
     submittedAt: { type: 'string', format: 'date-time' },
     startedAt: { type: ['string', 'null'] },
     finishedAt: { type: ['string', 'null'] },
-    exitCode: { type: ['integer', 'null'] },
+    exitCode: { type: ['integer', 'null'], minimum: -2147483648, maximum: 2147483647 },
     failure: { type: ['string', 'null'] },
     cancelRequested: { type: 'boolean' },
   },
@@ -202,7 +202,7 @@ export const syncBody = {
         type: 'object',
         additionalProperties: false,
         required: ['attempt', 'pid', 'startedAt'],
-        properties: { attempt: attemptId, pid: { type: 'integer', minimum: 0 }, startedAt: epochMs },
+        properties: { attempt: attemptId, pid: { type: 'integer', minimum: 0, maximum: 2147483647 }, startedAt: epochMs },
       },
     },
     ended: {
@@ -214,7 +214,7 @@ export const syncBody = {
         required: ['attempt', 'exitCode', 'signal', 'stoppedByWorker', 'spawnError', 'at'],
         properties: {
           attempt: attemptId,
-          exitCode: { type: ['integer', 'null'] },
+          exitCode: { type: ['integer', 'null'], minimum: -2147483648, maximum: 2147483647 },
           signal: { type: ['string', 'null'], maxLength: 32 },
           stoppedByWorker: { type: 'boolean' },
           spawnError: { type: ['string', 'null'], maxLength: 4096 },
