@@ -8,11 +8,12 @@ import type { Policy, PolicyMeta, PolicySnapshot } from '../policies/types.js';
  */
 export interface LoadedPolicy {
   readonly name: string;
-  /** The registry's description (the engine reads whether the policy is heterogeneity-aware, FIFO-like, ...). */
+  /**
+   * The registry's description: the engine reads the policy's traits here (heterogeneity-aware, space sharing,
+   * `onlyAllocatedRowsRun`, ...), never its name.
+   */
   readonly meta: PolicyMeta;
   readonly allocate: (snapshot: PolicySnapshot) => { allocation: Allocation; state?: unknown };
-  /** True for FIFO-style policies: the mechanism never starts a row with priority 0. */
-  readonly fifo: boolean;
 }
 
 /**
@@ -50,7 +51,7 @@ export async function loadPolicy(name: string): Promise<LoadedPolicy> {
       needsPrices: false,
       usesSlos: false,
     };
-    return { name, meta, allocate: (s) => ({ allocation: equalShareAllocation(s) }), fifo: false };
+    return { name, meta, allocate: (s) => ({ allocation: equalShareAllocation(s) }) };
   }
   const policy: Policy = getPolicy(name); // RondoError naming the known policies when unknown
   if (policy.meta.spaceSharing) {
@@ -66,6 +67,5 @@ export async function loadPolicy(name: string): Promise<LoadedPolicy> {
     name: policy.meta.name,
     meta: policy.meta,
     allocate: (s) => policy.allocate(s),
-    fifo: /^fifo/i.test(policy.meta.name),
   };
 }
