@@ -5,3 +5,4 @@ export * from './generate.js';
 export * from './throughput.js';
 export * from './simulate.js';
 export * from './timeline.js';
+export * from './stop.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runEngine } from '../../src/engine/index.js';
 import type { Clock, Executor, JobSource } from '../../src/engine/index.js';
-import { SimClock, SimExecutor, TraceSource, tableThroughputs } from '../../src/sim/index.js';
+import { SimClock, SimExecutor, TraceSource, WindowStop, tableThroughputs } from '../../src/sim/index.js';
 import type { Job, RoundPlan } from '../../src/model/index.js';
 import { cluster2, equalShare, job, smallTable, testFifo } from '../sim/helpers.js';
 
@@ -17,7 +17,7 @@ function run(jobs: Job[], opts: { policy?: ReturnType<typeof testFifo>; v100?: n
     source: new TraceSource(jobs),
     throughputOf: tableThroughputs(table, cluster),
     roundDuration: 360,
-    ...(opts.window ? { window: opts.window } : {}),
+    ...(opts.window ? { stop: new WindowStop(opts.window) } : {}),
   });
 }
 
@@ -61,6 +61,9 @@ describe('engine with the simulated clock and executor', () => {
     expect(r.stopReason).toBe('window');
     expect(r.jobs[1]!.finishTime).toBeDefined();
     expect(r.jobs[2]!.finishTime).toBeDefined();
+    // The rule stopped the run early: later jobs are still unfinished, and the last round reports the window done.
+    expect(r.jobs[5]!.finishTime).toBeUndefined();
+    expect(r.timeline.filter((t) => t.round >= 0).at(-1)!.windowFinished).toBe(2);
   });
 
   it('gives every job about its share over many rounds (equal share, agnostic: types shuffled per round)', async () => {
