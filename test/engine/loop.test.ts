@@ -5,7 +5,10 @@ import { SimClock, SimExecutor, TraceSource, WindowStop, tableThroughputs } from
 import type { Job, RoundPlan } from '../../src/model/index.js';
 import { cluster2, equalShare, job, smallTable, testFifo } from '../sim/helpers.js';
 
-function run(jobs: Job[], opts: { policy?: ReturnType<typeof testFifo>; v100?: number; k80?: number; perServer?: number; window?: { start: number; end: number } } = {}) {
+function run(
+  jobs: Job[],
+  opts: { policy?: ReturnType<typeof testFifo>; v100?: number; k80?: number; perServer?: number; window?: { start: number; end: number }; stopwatch?: () => number } = {},
+) {
   const cluster = cluster2(opts.v100 ?? 2, opts.k80 ?? 2, opts.perServer ?? 1);
   const table = smallTable();
   const clock = new SimClock();
@@ -18,6 +21,7 @@ function run(jobs: Job[], opts: { policy?: ReturnType<typeof testFifo>; v100?: n
     throughputOf: tableThroughputs(table, cluster),
     roundDuration: 360,
     ...(opts.window ? { stop: new WindowStop(opts.window) } : {}),
+    ...(opts.stopwatch ? { stopwatch: opts.stopwatch } : {}),
   });
 }
 
@@ -43,6 +47,21 @@ describe('engine with the simulated clock and executor', () => {
     const [a, b] = r.jobs;
     expect(a!.finishTime).toBeCloseTo(10, 9);
     expect(b!.finishTime).toBeCloseTo(20, 9);
+  });
+
+  it('times its phases only with the stopwatch it is given, and plans the same without one', async () => {
+    const jobs = [job('a'), job('b', { arrivalTime: 5000 }), job('c', { totalSteps: 9000, arrivalTime: 200 })];
+    // A fake stopwatch advancing 1 s per reading: every timed stretch is whole readings apart.
+    let t = 0;
+    const timed = await run(jobs, { stopwatch: () => t++ });
+    const untimed = await run(jobs);
+    expect(t).toBeGreaterThan(0);
+    expect(timed.policySeconds).toBe(timed.policyCalls);
+    expect(timed.executorSeconds).toBe(timed.rounds);
+    expect(timed.mechanismSeconds).toBeGreaterThanOrEqual(timed.rounds);
+    expect([untimed.policySeconds, untimed.mechanismSeconds, untimed.executorSeconds]).toEqual([0, 0, 0]);
+    expect(untimed.jobs).toEqual(timed.jobs);
+    expect(untimed.timeline).toEqual(timed.timeline);
   });
 
   it('keeps policy state between calls and passes it back', async () => {
