@@ -518,6 +518,7 @@ export class Scheduler {
       keepHistory: false,
       persist: this.persistence(),
       signal: this.abort.signal,
+      stopwatch: () => performance.now() / 1000,
       live: {
         // Requests that arrived during a stage are served before the next one.
         pause: turn,

@@ -64,11 +64,9 @@ class FirstRun implements Executor {
   }
 }
 
+/** The server's policy with its own metadata, so the engine treats it as live (e.g. the type shuffle of agnostic policies). */
 function asPolicy(p: LoadedPolicy): Policy {
-  return {
-    meta: { name: p.name, aliases: [], description: 'the server policy', heterogeneityAware: true, spaceSharing: false, needsPrices: false, usesSlos: false },
-    allocate: p.allocate,
-  };
+  return { meta: p.meta, allocate: p.allocate };
 }
 
 export async function whatIf(store: Store, scheduler: Scheduler, extra?: HypotheticalJob, limits: WhatIfLimits = {}): Promise<WhatIfResult> {

@@ -6,3 +6,4 @@ export * from './throughput.js';
 export * from './simulate.js';
 export * from './timeline.js';
 export * from './workload.js';
+export * from './stop.js';
