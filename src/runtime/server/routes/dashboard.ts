@@ -391,7 +391,7 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
     const live = buildCluster(scheduler.liveWorkers());
     const { cluster } = live;
     const all = store.activeJobs();
-    const policyJobs = new Map(scheduler.policyJobs(cluster, live, all).map((j) => [j.id, j]));
+    const policyJobs = new Map(scheduler.policyJobs(cluster, all).map((j) => [j.id, j]));
     const est = await estimates.get(digest(), all.map((j) => j.id));
     const byId = new Map((est?.jobs ?? []).map((j) => [j.id, j]));
     const now = Date.now();
