@@ -142,7 +142,8 @@ export async function startServer(db: string, port: number, extra: readonly stri
       if (proc.child.exitCode !== null) throw new Error(`server exited: ${proc.stderr}`);
       return /listening on (http:\/\/\S+)/.exec(proc.stdout)?.[1];
     },
-    20_000,
+    // Loading the policy and the solver takes seconds on a loaded 2-core machine (20 s was exceeded at load 27).
+    60_000,
   );
   const token = readFileSync(`${db}.admin-token`, 'utf8').trim();
   return { proc, url, admin: new ApiClient({ server: url, token }), token };
