@@ -10,3 +10,4 @@ export * from './throughputs.js';
 export * from './cluster.js';
 export * from './atomic.js';
 export * from './summary.js';
+export * from './tenants.js';
