@@ -184,7 +184,9 @@ export function tenantLevels(tp: TenantProblem, policy: string): Stage1Result {
   const guarded = flat.nodes.map((_, i) => i).filter((i) => E[i]! > 0);
   let lambda = 1;
   // GPU guarantees of a flat tree always fit together (each leaf alone on its own GPUs); others may not.
-  const mayConflict = flat.nodes.some((n, i) => n.guarantee?.kind === 'normalized' || (n.guarantee && flat.parent[i]! >= 0));
+  const mayConflict = flat.nodes.some(
+    (n, i) => n.guarantee?.kind === 'normalized' || (n.guarantee !== undefined && flat.ancestors[i]!.some((a) => a !== i && flat.nodes[a]!.guarantee !== undefined)),
+  );
   if (guarded.length > 0 && mayConflict) {
     const s = tenantPolytope(tp, 'max');
     const l = s.lp.addVar({ lb: 0, ub: 1, cost: 1 });

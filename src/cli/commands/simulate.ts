@@ -7,12 +7,14 @@ import { DEFAULT_TIMELINE_MAX_JOBS, readEmpiricalDistribution, simulate, type Si
 import type { EngineObserver, RoundInfo } from '../../engine/index.js';
 import { DEFAULT_THROUGHPUTS } from './validate.js';
 import { writeSimulationReport } from '../../report/index.js';
+import type { TenantTree } from '../../model/tenants.js';
+import { addTenantOptions, applyTenantFlags, withTenantAccounting, type TenantFlags } from '../tenant-options.js';
 
 /** Per-GPU-hour prices used for the cost metric unless --prices is given (Gavel's GCP prices, utils.py). */
 export const DEFAULT_PRICES: Readonly<Record<GpuType, number>> = { v100: 0.74, p100: 0.43, k80: 0.135 };
 
 /** Flags shared by `simulate` and `compare`. */
-export interface WorkloadFlags {
+export interface WorkloadFlags extends TenantFlags {
   trace?: string;
   format?: string;
   generate?: boolean;
@@ -40,7 +42,7 @@ export interface WorkloadFlags {
 }
 
 export function addWorkloadOptions(cmd: Command): Command {
-  return cmd
+  return addTenantOptions(cmd)
     .option('--trace <file>', 'job trace: Gavel msr/10-column, Shockwave, Gavel generator JSON, canonical JSONL')
     .option('--format <format>', 'trace format (default: detected)')
     .option('--generate', "generate Gavel's continuous-arrival workload instead of reading a trace")
@@ -108,6 +110,8 @@ export interface Workload {
   readonly partitions: number;
   readonly label: string;
   readonly traceJobs?: number;
+  /** `--tenants`: the tenant tree for tenant policies and per-tenant reports. */
+  readonly tenants?: TenantTree;
 }
 
 export function buildWorkload(flags: WorkloadFlags): Workload {
@@ -155,7 +159,9 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
       if (e instanceof RondoError && e.code === 'E_EMPTY') jobs = [];
       else throw e;
     }
-    return { base: { ...common, jobs }, label: flags.trace, traceJobs: jobs.length, partitions };
+    const t = applyTenantFlags(flags, cluster, jobs, seed);
+    jobs = t.jobs ?? jobs;
+    return { base: { ...common, jobs }, label: flags.trace, traceJobs: jobs.length, partitions, ...(t.tenants ? { tenants: t.tenants } : {}) };
   }
   if (flags.rate === undefined) throw new RondoError({ code: 'E_USAGE', problem: '--generate needs --rate <jobs per hour>' });
   const rate = numFlag('--rate', flags.rate, 1e-6, 1e6);
@@ -164,7 +170,9 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
     throw new RondoError({ code: 'E_USAGE', problem: '--generate needs --window <start:end> or --limit <n> to know when to stop' });
   }
   const empirical = flags.philly ? readEmpiricalDistribution(flags.philly) : undefined;
+  const gt = applyTenantFlags(flags, cluster, undefined, seed);
   return {
+    ...(gt.tenants ? { tenants: gt.tenants } : {}),
     base: {
       ...common,
       generate: {
@@ -228,20 +236,24 @@ export function progressObserver(total: number, what: string, quiet: boolean): {
 /** Runs one policy on a workload with progress and Ctrl-C handling. */
 export async function runPolicy(workload: Workload, policyName: string, quiet: boolean, opts: { timelineMaxJobs?: number } = {}): Promise<SimulationOutput> {
   // POP's random split is seeded with the run's seed, so a run stays reproducible.
-  const policy = getPolicy(policyName, { partitions: workload.partitions, seed: workload.base.seed });
+  const base = getPolicy(policyName, { partitions: workload.partitions, seed: workload.base.seed, ...(workload.tenants ? { tenants: workload.tenants } : {}) });
   await initSolver();
   const w = workload.base.window;
   const total = w ? w.end - w.start : (workload.traceJobs ?? workload.base.generate?.limit ?? 0);
-  const progress = progressObserver(total, policy.meta.name, quiet);
+  const progress = progressObserver(total, base.meta.name, quiet);
+  // Per-tenant accounting when the run has a tenant tree or jobs that name tenants.
+  const tenanted = workload.tenants !== undefined || (workload.base.jobs ?? []).some((j) => j.tenant !== undefined);
+  const acct = tenanted ? withTenantAccounting(base, progress.observer, workload.tenants, workload.base.cluster, workload.base.jobs) : undefined;
+  const policy = acct?.policy ?? base;
   const ac = new AbortController();
   const onSigint = (): void => ac.abort();
   process.once('SIGINT', onSigint);
   try {
-    const out = await simulate({ ...workload.base, policy, observer: progress.observer, signal: ac.signal, timelineMaxJobs: opts.timelineMaxJobs ?? 0 });
+    const out = await simulate({ ...workload.base, policy, observer: acct?.observer ?? progress.observer, signal: ac.signal, timelineMaxJobs: opts.timelineMaxJobs ?? 0 });
     if (out.result.stopReason === 'aborted') {
       throw new RondoError({ code: 'E_USAGE', problem: 'interrupted', hint: 'no output was written' });
     }
-    return out;
+    return acct ? { ...out, tenants: acct.accounting.reports() } : out;
   } finally {
     progress.stop();
     process.removeListener('SIGINT', onSigint);
@@ -284,6 +296,7 @@ export function runJson(out: SimulationOutput): Record<string, unknown> {
     skippedTooLarge: out.dropped.tooLarge.length,
     stopReason: s.stopReason,
     wallSeconds: out.wallSeconds,
+    ...(out.tenants ? { tenants: out.tenants } : {}),
   };
 }
 
