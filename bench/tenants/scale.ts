@@ -1,13 +1,14 @@
 import { isolatedThroughput, jobKeys, makeCluster, parseJobKey, seededRandom, throughputRow, type ThroughputTable } from '../../src/model/index.js';
 import type { TenantNode, TenantTree } from '../../src/model/tenants.js';
 import { getPolicy } from '../../src/policies/registry.js';
+import { clearSolveCache, configureSolveCache } from '../../src/solver/index.js';
 import type { PolicyJob, PolicySnapshot } from '../../src/policies/types.js';
 
 /**
  * One allocation of a large tenant tree: `cohorts` cohorts of `perCohort` tenants each (weights 1-3, every tenant
  * guaranteed 4 GPUs of each type, some lending-limited), `jobs` active jobs from Gavel's job table spread over the
  * tenants at random, on a cluster with 1.25x the guaranteed GPUs. Times the whole `allocate` (median of `reps`
- * after one warm-up).
+ * after one warm-up), with the solve cache off so that no repetition reuses an earlier answer.
  */
 export function scaleCase(table: ThroughputTable, opts: { cohorts: number; perCohort: number; jobs: number; reps: number; policy: string; capture?: { snap?: PolicySnapshot; tree?: TenantTree } }): {
   tenants: number;
@@ -15,6 +16,9 @@ export function scaleCase(table: ThroughputTable, opts: { cohorts: number; perCo
   gpus: number;
   seconds: number[];
   medianSeconds: number;
+  /** CPU time of this process per repetition (user + system): less sensitive than wall time to a loaded machine. */
+  cpuSeconds: number[];
+  medianCpuSeconds: number;
 } {
   const types = ['v100', 'p100', 'k80'];
   const rnd = seededRandom(7);
@@ -60,13 +64,21 @@ export function scaleCase(table: ThroughputTable, opts: { cohorts: number; perCo
   const snapshot: PolicySnapshot = { now: 0, cluster, jobs };
   if (opts.capture) Object.assign(opts.capture, { snap: snapshot, tree });
   const policy = getPolicy(opts.policy, { tenants: tree });
+  // Repeated identical LPs would come from the solve cache: time every repetition from scratch.
+  configureSolveCache({ maxBytes: 0 });
   policy.allocate(snapshot);
   const seconds: number[] = [];
+  const cpuSeconds: number[] = [];
   for (let r = 0; r < opts.reps; r++) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     policy.allocate(snapshot);
+    const c = process.cpuUsage(c0);
     seconds.push((performance.now() - t0) / 1000);
+    cpuSeconds.push((c.user + c.system) / 1e6);
   }
-  const sorted = [...seconds].sort((a, b) => a - b);
-  return { tenants: names.length, jobs: opts.jobs, gpus: per * 3, seconds, medianSeconds: sorted[Math.floor(sorted.length / 2)]! };
+  clearSolveCache();
+  configureSolveCache({ maxBytes: 64 * 2 ** 20 }); // the default of src/solver/cache.ts
+  const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+  return { tenants: names.length, jobs: opts.jobs, gpus: per * 3, seconds, medianSeconds: median(seconds), cpuSeconds, medianCpuSeconds: median(cpuSeconds) };
 }

@@ -8,8 +8,7 @@ import type { Stage1Result } from './tenant-quota.js';
  *
  * - `fair`: max-min over the jobs' normalised throughput per unit of priority weight (`u_j / w_j`, reference-GPU
  *   equivalents, so equal jobs get equal GPU-time), keeping the leaf's normalised throughput at what the tenant
- *   level gave it. All fair leaves are solved in one block-diagonal LP (objective: the sum of their levels, which
- *   decomposes), interior point without crossover for a central optimum, as LAS.
+ *   level gave it: one small LP per leaf (simplex; classes of identical jobs get identical shares).
  * - `fifo` / `sjf`: jobs in arrival order / by remaining time alone on their fastest type (ties by arrival) take
  *   time on their most valuable types until the leaf's GPUs run out. The leaf's order comes first here, so its
  *   normalised throughput may fall below what the tenant level found (the tenant's own choice).
@@ -64,9 +63,10 @@ export function innerShares(tp: TenantProblem, s1: Stage1Result): number[][] {
 function fairInner(tp: TenantProblem, s1: Stage1Result, leaves: readonly number[], jobsOf: ReadonlyMap<number, number[]>, shares: number[][]): void {
   const { p } = tp;
   const K = p.types.length;
-  const lp = new LpBuilder('max');
-  const plans: Array<{ members: number[][]; cols: Int32Array }> = [];
+  // One LP per leaf: the leaves are independent here, and many small interior-point solves cost far less than one
+  // block-diagonal LP of the same total size.
   for (const leaf of leaves) {
+    const lp = new LpBuilder('max');
     const jobs = jobsOf.get(leaf)!;
     const cls = groupBy(jobs.length, (i) => {
       const j = jobs[i]!;
@@ -98,24 +98,23 @@ function fairInner(tp: TenantProblem, s1: Stage1Result, leaves: readonly number[
       if (idx.length > 1) lp.addRow(-Infinity, 1, idx, idx.map(() => 1));
       lp.addRow(0, Infinity, [...idx, tau], [...val, -1]);
     });
+    if (uIdx.length === 0) continue;
     for (let k = 0; k < K; k++) if (capIdx[k]!.length > 0) lp.addRow(-Infinity, s1.gpus[leaf]![k]! * (1 + 1e-9) + 1e-9, capIdx[k]!, capVal[k]!);
     const target = s1.u[leaf]!;
-    if (uIdx.length > 0 && target > 0) lp.addRow(target - 1e-6 * target - 1e-6, Infinity, uIdx, uVal);
-    plans.push({ members, cols });
-  }
-  const r = lp.solve({ method: 'ipm', crossover: false });
-  if (r.status !== 'optimal') {
-    // The tenant-level solution is a feasible division too: keep it rather than fail the round.
-    tp.classes.members.forEach((members, c) => {
-      for (const j of members) if (leaves.includes(tp.leafOf[j]!)) shares[j] = Array.from(s1.classShares[c]!);
-    });
-    return;
-  }
-  for (const plan of plans) {
-    plan.members.forEach((m, c) => {
+    if (target > 0) lp.addRow(target - 1e-6 * target - 1e-6, Infinity, uIdx, uVal);
+    // Small LPs: simplex (an interior-point solve costs several times more per call at this size).
+    const r = lp.solve({ method: 'simplex' });
+    if (r.status !== 'optimal') {
+      // The tenant-level solution is a feasible division too: keep it rather than fail the round.
+      tp.classes.members.forEach((ms, c) => {
+        for (const j of ms) if (tp.leafOf[j] === leaf) shares[j] = Array.from(s1.classShares[c]!);
+      });
+      continue;
+    }
+    members.forEach((m, c) => {
       const row = new Array<number>(K).fill(0);
       for (let k = 0; k < K; k++) {
-        const v = plan.cols[c * K + k]!;
+        const v = cols[c * K + k]!;
         if (v >= 0) row[k] = Math.min(1, Math.max(0, r.x[v]!));
       }
       for (const j of m) shares[j] = [...row];

@@ -96,17 +96,34 @@ export function tenantProblem(snapshot: PolicySnapshot, tree: TenantTree | undef
  * (its objective is a sum over independent blocks, so each block is at its own optimum).
  */
 export function entitlements(tp: TenantProblem, policy: string): Float64Array {
+  const { p, flat } = tp;
+  const todo = flat.nodes.map((n, i) => i).filter((i) => flat.nodes[i]!.guarantee !== undefined && tp.hasDemand[i]);
+  const best = bestUse(tp, policy, todo, (i) => {
+    const g = flat.nodes[i]!.guarantee!;
+    return p.types.map((t, k) => (g.kind === 'gpus' ? Math.min(g.gpus[t] ?? 0, p.caps[k]!) : p.caps[k]!));
+  });
+  for (const i of todo) {
+    const g = flat.nodes[i]!.guarantee!;
+    if (g.kind === 'normalized') best[i] = Math.min(g.units, best[i]!);
+  }
+  return best;
+}
+
+/** Per node: the most normalised throughput its own jobs can get from the whole cluster (0 for nodes not listed). */
+export function demandCaps(tp: TenantProblem, policy: string, nodes: readonly number[]): Float64Array {
+  return bestUse(tp, policy, nodes, () => tp.p.caps);
+}
+
+/** Per listed node, max U over its subtree's classes with `capsOf(node)` GPUs per type, each alone. */
+function bestUse(tp: TenantProblem, policy: string, todo: readonly number[], capsOf: (i: number) => readonly number[]): Float64Array {
   const { p, flat, classes } = tp;
   const K = p.types.length;
-  const N = flat.nodes.length;
-  const out = new Float64Array(N);
-  const todo = flat.nodes.map((n, i) => i).filter((i) => flat.nodes[i]!.guarantee !== undefined && tp.hasDemand[i]);
+  const out = new Float64Array(flat.nodes.length);
   if (todo.length === 0) return out;
   const lp = new LpBuilder('max');
   const blocks: Array<{ node: number; cols: Array<[number, number]> }> = [];
   for (const i of todo) {
-    const g = flat.nodes[i]!.guarantee!;
-    const caps = p.types.map((t, k) => (g.kind === 'gpus' ? Math.min(g.gpus[t] ?? 0, p.caps[k]!) : p.caps[k]!));
+    const caps = capsOf(i);
     const cols: Array<[number, number]> = [];
     const capIdx: number[][] = caps.map(() => []);
     const capVal: number[][] = caps.map(() => []);
@@ -134,8 +151,7 @@ export function entitlements(tp: TenantProblem, policy: string): Float64Array {
   for (const b of blocks) {
     let u = 0;
     for (const [col, coef] of b.cols) u += coef * r.x[col]!;
-    const g = flat.nodes[b.node]!.guarantee!;
-    out[b.node] = g.kind === 'normalized' ? Math.min(g.units, u) : u;
+    out[b.node] = u;
   }
   return out;
 }

@@ -1,7 +1,7 @@
 import { LpBuilder } from '../solver/index.js';
 import type { TenantTree } from '../model/tenants.js';
 import { classSize, finishAllocation, solverFailure, zeroShares } from './common.js';
-import { entitlements, tenantProblem, type TenantProblem } from './tenant-model.js';
+import { demandCaps, entitlements, tenantProblem, type TenantProblem } from './tenant-model.js';
 import { innerShares } from './tenant-inner.js';
 import type { Policy, PolicyResult, PolicySnapshot } from './types.js';
 
@@ -229,6 +229,8 @@ export function tenantLevels(tp: TenantProblem, policy: string): Stage1Result {
     x = solveOrThrow(s.lp, policy);
     col = s.col;
     const th = Math.max(0, x[theta]!);
+    // Round 1 stopped at a tenant's own demand: freeze every such tenant at once, then go on with the rest.
+    if (rounds === 1 && preFreeze(tp, policy, { leaves, frozen, base, entitled, floorRows }, th)) continue;
     for (let i = 0; i < N; i++) if (!frozen[i]) base[i] = base[i]! + w[i]! * th;
     const grow = improvable(tp, policy, frozen, (s2) => floorRows(s2, () => false), entitled, base);
     let newly = 0;
@@ -239,6 +241,13 @@ export function tenantLevels(tp: TenantProblem, policy: string): Stage1Result {
       }
     }
     if (newly === 0) break;
+  }
+  if (!x && leaves.some((l) => l)) {
+    // Every leaf was frozen before the first round (all saturated by their own demand): any point at the floors.
+    const s = tenantPolytope(tp, 'max');
+    floorRows(s, () => false);
+    x = solveOrThrow(s.lp, policy);
+    col = s.col;
   }
   const gpus = flat.nodes.map(() => new Float64Array(K));
   const u = new Float64Array(N);
@@ -260,6 +269,67 @@ export function tenantLevels(tp: TenantProblem, policy: string): Stage1Result {
     });
   }
   return { gpus, u, entitled, lambda, rounds, classShares };
+}
+
+/**
+ * Leaves whose own jobs cannot absorb the common water level freeze at their demand in one go, instead of one
+ * water-filling round each (200 small tenants would take 200 rounds). With the leaf weights w_t of the first
+ * round, leaf t is saturated at level `tmax_t = (D_t - E_t) / w_t` (D_t its jobs' best use of the whole cluster);
+ * a bisection over the sorted `tmax` finds the largest one at which every leaf can be at `E_t + w_t min(level,
+ * tmax_t)` together. Leaves at or below it are frozen at D_t; the others start from that level. For a flat tree this
+ * is exactly where sequential water-filling ends (levels stay proportional to the weights); in a nested tree the
+ * reweighting among siblings starts from the next round.
+ */
+function preFreeze(
+  tp: TenantProblem,
+  policy: string,
+  st: { leaves: readonly boolean[]; frozen: boolean[]; base: Float64Array; entitled: Float64Array; floorRows: (s: Polytope, skip: (i: number) => boolean) => void },
+  reached: number,
+): boolean {
+  const N = tp.flat.nodes.length;
+  const open = st.leaves.map((l, i) => l && !st.frozen[i]);
+  const ids = [...Array(N).keys()].filter((i) => open[i]);
+  if (ids.length < 2) return false;
+  const w = leafWeights(tp, open);
+  const D = demandCaps(tp, policy, ids);
+  const tmax = new Map(ids.map((i) => [i, Math.max(0, (D[i]! - st.entitled[i]!) / w[i]!)]));
+  const levels = [...new Set(tmax.values())].sort((a, b) => a - b);
+  // Below the lowest saturation level the first round's LP already decided (capacity binds first).
+  if (reached < levels[0]! * (1 - 1e-6) - 1e-9) return false;
+  // Feasible when the largest fraction lambda of the way from the entitlements to the targets reaches 1: an LP
+  // that is always feasible, which simplex solves far faster than it proves an infeasible one infeasible.
+  const feasible = (level: number): boolean => {
+    const s = tenantPolytope(tp, 'max');
+    st.floorRows(s, (i) => open[i]!);
+    const lambda = s.lp.addVar({ lb: 0, ub: 1, cost: 1 });
+    for (const i of ids) {
+      const [idx, val] = uExpr(tp, s.col, i);
+      const from = relaxed(st.entitled[i]!);
+      const to = relaxed(st.entitled[i]! + w[i]! * Math.min(level, tmax.get(i)!));
+      s.lp.addRow(from, Infinity, [...idx, lambda], [...val, -(to - from)]);
+    }
+    const r = s.lp.solve({ method: 'simplex' });
+    return r.status === 'optimal' && r.x[lambda]! >= 1 - 1e-9;
+  };
+  // The first round reached `reached`, so every level up to it is feasible.
+  let lo = 0;
+  while (lo + 1 < levels.length && levels[lo + 1]! <= reached) lo++;
+  if (lo < levels.length - 1 && feasible(levels[levels.length - 1]!)) lo = levels.length - 1;
+  else {
+    let hi = levels.length - 1;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1;
+      if (feasible(levels[mid]!)) lo = mid;
+      else hi = mid;
+    }
+  }
+  const level = levels[lo]!;
+  for (const i of ids) {
+    const t = tmax.get(i)!;
+    st.base[i] = w[i]! * Math.min(level, t);
+    if (t <= level) st.frozen[i] = true;
+  }
+  return true;
 }
 
 /** Which unfrozen leaves can still raise U above their level while every other keeps its floor. */

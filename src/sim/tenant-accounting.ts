@@ -40,6 +40,19 @@ export interface TenantAccountingOptions {
   readonly periodRounds?: number;
   /** Fraction of the entitlement below which a round counts as below guarantee (default 0.95). */
   readonly threshold?: number;
+  /** Keep every round's figures per tenant (`series()`), for benchmarks and plots of small runs. */
+  readonly keepRounds?: boolean;
+}
+
+/** One round of one tenant (`TenantAccountingOptions.keepRounds`). */
+export interface TenantRound {
+  readonly start: number;
+  readonly end: number;
+  readonly tenant: string;
+  readonly activeJobs: number;
+  readonly gpus: readonly number[];
+  readonly received: number;
+  readonly entitlement: number;
 }
 
 interface PerTenant {
@@ -68,6 +81,7 @@ export class TenantAccounting {
   private plan: RoundPlan | undefined;
   private readonly periodRounds: number;
   private readonly threshold: number;
+  private readonly kept: TenantRound[] | undefined;
   readonly observer: EngineObserver;
 
   constructor(
@@ -80,6 +94,7 @@ export class TenantAccounting {
     this.caps = cluster.gpuTypes.map((t) => cluster.gpus[t] ?? 0);
     this.periodRounds = opts.periodRounds ?? 10;
     this.threshold = opts.threshold ?? 0.95;
+    this.kept = opts.keepRounds ? [] : undefined;
     const walk = (nodes: TenantTree['roots']): void => {
       for (const n of nodes) {
         if (n.children.length === 0) {
@@ -188,6 +203,7 @@ export class TenantAccounting {
           if (unusedOn[k]! > 0) p.lent += (unused * Math.min(1, fromLenders / unusedOn[k]!)) * dur;
         }
       }
+      this.kept?.push({ start: info.start, end: info.end, tenant: t, activeJobs: p.active, gpus: row, received: u.get(t) ?? 0, entitlement: p.active > 0 ? (this.ent.get(t) ?? 0) : 0 });
       if (p.active === 0) {
         if (p.period.rounds > 0) p.period.broken = true;
         this.closePeriod(p);
@@ -217,6 +233,11 @@ export class TenantAccounting {
       p.worst = p.worst === null ? r : Math.min(p.worst, r);
     }
     p.period = { rounds: 0, e: 0, u: 0, broken: false };
+  }
+
+  /** Every round's figures (empty unless `keepRounds`). */
+  series(): readonly TenantRound[] {
+    return this.kept ?? [];
   }
 
   /** One report per tenant, sorted by name. */

@@ -120,6 +120,26 @@ tenants:
     expect(u.b).toBeCloseTo(3, 5);
   });
 
+  it('freezes tenants at their own demand and gives the rest by weight', () => {
+    const s = snap({ v100: 10, k80: 0 }, [
+      ...many(1, { t: [1, 1], tenant: 'a' }),
+      ...many(2, { t: [1, 1], tenant: 'b' }),
+      ...many(20, { t: [1, 1], tenant: 'c' }),
+      ...many(20, { t: [1, 1], tenant: 'd' }),
+    ]);
+    const tree = parseTenants('tenants:\n  - {name: a}\n  - {name: b}\n  - {name: c, weight: 3}\n  - {name: d, weight: 1}\n');
+    const u = received(s, getPolicy('tenant_quota', { tenants: tree }).allocate(s).allocation);
+    // Weights 1:1:3:1: a stops at its one job; the other 9 GPUs go 1:3:1 (b's 2 jobs would need more).
+    expect(u.a).toBeCloseTo(1, 4);
+    expect(u.b).toBeCloseTo(1.8, 4);
+    expect(u.c).toBeCloseTo(5.4, 4);
+    expect(u.d).toBeCloseTo(1.8, 4);
+    // Everyone saturated: each gets its whole demand.
+    const all = snap({ v100: 30, k80: 0 }, s.jobs.map((j) => ({ t: [...j.throughput], tenant: j.tenant!, id: j.id })));
+    const v = received(all, getPolicy('tenant_quota', { tenants: tree }).allocate(all).allocation);
+    expect([v.a, v.b, v.c, v.d].map((x) => Math.round(x! * 1e4) / 1e4)).toEqual([1, 2, 20, 7]);
+  });
+
   it('meets a normalised guarantee in v100-equivalents of the tenant\'s own jobs', () => {
     const tree = parseTenants('tenants:\n  - {name: a, guarantee: {normalized: 3}}\n  - {name: b, weight: 100}\n');
     const s = snap({ v100: 2, k80: 2 }, [...many(6, { t: [2, 1], tenant: 'a' }), ...many(6, { t: [1, 1], tenant: 'b' })]);
