@@ -11,3 +11,4 @@ export * from './cluster.js';
 export * from './atomic.js';
 export * from './summary.js';
 export * from './tenants.js';
+export * from './philly-vcs.js';

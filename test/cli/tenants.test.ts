@@ -1,9 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { register as registerSimulate } from '../../src/cli/commands/simulate.js';
 import { register as registerCompare } from '../../src/cli/commands/compare.js';
+import { register as registerConvert } from '../../src/cli/commands/convert.js';
+import { readJobs, readPhillyVcs } from '../../src/io/index.js';
+import { ROOT } from '../io/helpers.js';
 import { assignTenants } from '../../src/sim/tenant-assign.js';
 import type { Job } from '../../src/model/index.js';
 import { runCommand } from '../io/cli-helpers.js';
@@ -73,5 +76,28 @@ describe('--assign-tenants', () => {
     expect(() => assignTenants(jobs, 'by-type:ResNet=vision', 0)).toThrow(/no rule matches job 0/);
     expect(() => assignTenants(jobs, 'round-robin:a', 0)).toThrow(/--assign-tenants/);
     expect(() => assignTenants(jobs, 'random:a=0', 0)).toThrow(/weight above 0/);
+  });
+});
+
+describe("Philly's virtual clusters as tenants (rondo convert <folder>)", () => {
+  const msr = join(ROOT, 'data/gavel/traces/msr');
+  it('reads every VC trace of a folder with tenant = VC, merged by arrival', async () => {
+    const out = join(dir, 'philly.jsonl');
+    const r = await runCommand(registerConvert, ['convert', msr, out, '--json']);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, jobs: 533 });
+    const read = readJobs(out);
+    expect(new Set(read.jobs.map((j) => j.tenant))).toEqual(new Set(['2869ce']));
+    expect(read.jobs[0]!.id).toBe('2869ce:0');
+    expect(read.header?.sourceFormat).toContain('philly-vcs');
+  });
+
+  it('merges several VCs (the shared data, when present)', () => {
+    const shared = join(ROOT, '../shared/data/gavel/traces/msr/seed=0');
+    if (!existsSync(shared)) return;
+    const { jobs, vcs } = readPhillyVcs(shared);
+    expect(vcs.length).toBe(10);
+    expect(jobs.length).toBe(7341);
+    for (let i = 1; i < jobs.length; i++) expect(jobs[i]!.arrivalTime).toBeGreaterThanOrEqual(jobs[i - 1]!.arrivalTime);
+    expect(new Set(jobs.map((j) => j.tenant)).size).toBe(10);
   });
 });
