@@ -221,18 +221,26 @@ export function tenantLevels(tp: TenantProblem, policy: string): Stage1Result {
     const s = tenantPolytope(tp, 'max');
     const theta = s.lp.addVar({ lb: -Infinity, ub: Infinity, cost: 1 });
     floorRows(s, (i) => leaves[i]! && !frozen[i]);
+    const levelRow = new Map<number, number>();
     for (let i = 0; i < N; i++) {
       if (frozen[i]) continue;
       const [idx, val] = uExpr(tp, s.col, i);
-      s.lp.addRow(entitled[i]! + base[i]!, Infinity, [...idx, theta], [...val, -w[i]!]);
+      levelRow.set(i, s.lp.addRow(entitled[i]! + base[i]!, Infinity, [...idx, theta], [...val, -w[i]!]));
     }
-    x = solveOrThrow(s.lp, policy);
+    const r = s.lp.solve({ method: 'simplex' });
+    if (r.status !== 'optimal') throw solverFailure(policy, r.status, r.message);
+    x = r.x;
     col = s.col;
     const th = Math.max(0, x[theta]!);
     // Round 1 stopped at a tenant's own demand: freeze every such tenant at once, then go on with the rest.
     if (rounds === 1 && preFreeze(tp, policy, { leaves, frozen, base, entitled, floorRows }, th)) continue;
     for (let i = 0; i < N; i++) if (!frozen[i]) base[i] = base[i]! + w[i]! * th;
-    const grow = improvable(tp, policy, frozen, (s2) => floorRows(s2, () => false), entitled, base);
+    // A tenant whose level row has a nonzero dual is tight in every optimal solution (complementary slackness holds
+    // between any optimal primal and any optimal dual), so it cannot grow: frozen without the bottleneck LP, which
+    // then only looks at the tenants whose dual is zero.
+    const pending = frozen.slice();
+    for (const [i, row] of levelRow) if (Math.abs(r.rowDual?.[row] ?? 0) > 1e-9) pending[i] = true;
+    const grow = pending.every((f) => f) ? pending.map(() => false) : improvable(tp, policy, pending, (s2) => floorRows(s2, () => false), entitled, base);
     let newly = 0;
     for (let i = 0; i < N; i++) {
       if (!frozen[i] && !grow[i]) {
