@@ -12,3 +12,4 @@ export * from './atomic.js';
 export * from './summary.js';
 export * from './tenants.js';
 export * from './philly-vcs.js';
+export * from './helios.js';

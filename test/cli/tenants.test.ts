@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { register as registerSimulate } from '../../src/cli/commands/simulate.js';
 import { register as registerCompare } from '../../src/cli/commands/compare.js';
 import { register as registerConvert } from '../../src/cli/commands/convert.js';
-import { readJobs, readPhillyVcs } from '../../src/io/index.js';
+import { register as registerTenants } from '../../src/cli/commands/tenants.js';
+import { readJobs, readPhillyVcs, readTenants } from '../../src/io/index.js';
+import { checkTenantsOnCluster, makeCluster } from '../../src/model/index.js';
 import { ROOT } from '../io/helpers.js';
 import { assignTenants } from '../../src/sim/tenant-assign.js';
 import type { Job } from '../../src/model/index.js';
@@ -99,5 +101,25 @@ describe("Philly's virtual clusters as tenants (rondo convert <folder>)", () => 
     expect(jobs.length).toBe(7341);
     for (let i = 1; i < jobs.length; i++) expect(jobs[i]!.arrivalTime).toBeGreaterThanOrEqual(jobs[i - 1]!.arrivalTime);
     expect(new Set(jobs.map((j) => j.tenant)).size).toBe(10);
+  });
+});
+
+describe('rondo tenants check | from-helios', () => {
+  it('checks a tree against a cluster and a trace', async () => {
+    const r = await runCommand(registerTenants, ['tenants', 'check', tree, '--cluster', 'v100:4,k80:4', '--trace', trace, '--json']);
+    expect(JSON.parse(r.stdout)).toEqual({ ok: true, file: tree, tenants: ['vision', 'rl'], cohorts: [] });
+    await expect(runCommand(registerTenants, ['tenants', 'check', tree, '--cluster', 'v100:3,k80:4'])).rejects.toMatchObject({ code: 'E_INFEASIBLE' });
+  });
+
+  it("writes Helios' VC quotas of a day as a tree that reads back (the shared data, when present)", async () => {
+    const csv = join(ROOT, '../shared/data/helios/Venus/cluster_gpu_number.csv');
+    if (!existsSync(csv)) return;
+    const out = join(dir, 'helios.yaml');
+    await runCommand(registerTenants, ['tenants', 'from-helios', csv, out, '--date', '2020-04-01']);
+    const t = readTenants(out);
+    expect(t.roots.length).toBe(18);
+    expect(t.roots.reduce((s, n) => s + (n.guarantee?.kind === 'gpus' ? n.guarantee.gpus.v100! : 0), 0)).toBe(968);
+    checkTenantsOnCluster(t, makeCluster({ v100: 968 }));
+    await expect(runCommand(registerTenants, ['tenants', 'from-helios', csv, out, '--date', '1999-01-01'])).rejects.toMatchObject({ code: 'E_USAGE' });
   });
 });
