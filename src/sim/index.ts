@@ -7,3 +7,6 @@ export * from './simulate.js';
 export * from './timeline.js';
 export * from './tenant-accounting.js';
 export * from './tenant-assign.js';
+export * from './workload.js';
+export * from './stop.js';
+export * from './tenant-workload.js';

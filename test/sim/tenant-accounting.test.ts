@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { emptyAllocation, makeCluster, type RoundPlan } from '../../src/model/index.js';
+import { makeCluster, type RoundPlan } from '../../src/model/index.js';
 import { parseTenants } from '../../src/io/tenants.js';
 import { initSolver } from '../../src/solver/index.js';
 import { TenantAccounting } from '../../src/sim/tenant-accounting.js';
@@ -12,7 +12,7 @@ beforeAll(async () => {
 
 const idle: Policy = {
   meta: { name: 'none', aliases: [], description: '', heterogeneityAware: false, spaceSharing: false, needsPrices: false, usesSlos: false },
-  allocate: (s: PolicySnapshot) => ({ allocation: emptyAllocation(s.cluster.gpuTypes) }),
+  allocate: (s: PolicySnapshot) => ({ allocation: { gpuTypes: s.cluster.gpuTypes, shares: new Map() } }),
 };
 
 function plan(round: number, runs: Array<[string, string, number]>): RoundPlan {
