@@ -37,6 +37,8 @@ export function createKueueQuotaPolicy(name: string, aliases: readonly string[],
       spaceSharing: false,
       needsPrices: false,
       usesSlos: false,
+      // A job Kueue did not admit does not run, even on idle GPUs.
+      onlyAllocatedRowsRun: true,
     },
     allocate(snapshot: PolicySnapshot): PolicyResult {
       const tp = tenantProblem(snapshot, tree);

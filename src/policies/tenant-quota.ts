@@ -389,6 +389,8 @@ export function createTenantQuotaPolicy(name: string, aliases: readonly string[]
       spaceSharing: false,
       needsPrices: false,
       usesSlos: false,
+      // Idle GPUs must stay idle where the quotas say so (lending and borrowing limits): only allocated rows run.
+      onlyAllocatedRowsRun: true,
     },
     allocate(snapshot: PolicySnapshot): PolicyResult {
       const tp = tenantProblem(snapshot, tree);
