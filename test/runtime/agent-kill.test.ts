@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GroupRecord } from '../../src/runtime/agent/leftovers.js';
-import { WorkerAgent } from '../../src/runtime/worker.js';
+import { WorkerAgent } from '../../src/runtime/agent/worker.js';
 import { ensureBuilt, killAll, rondo, tempDir, waitFor } from './harness.js';
 import { FakeServer, goneWithin, procsWith } from './procs.js';
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultTenantJobRoots } from '../../src/runtime/agent/job-rules.js';
 import { AUTO_UID_BASE, autoUid, jobEnvironment, mayExecute, parseRunAs, prepareCheckpointDir, resolveIdentity } from '../../src/runtime/agent/sandbox.js';
-import { checkWorkingDir } from '../../src/runtime/server.js';
+import { checkWorkingDir } from '../../src/runtime/server/app.js';
 import { defaultCheckpointRoot } from '../../src/runtime/serve.js';
 import { tempDir } from './harness.js';
 import { isRoot } from './procs.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { positiveInt, seconds } from '../../runtime/cli-support.js';
+import { positiveInt, seconds } from '../../runtime/client/cli-support.js';
 import { startServer } from '../../runtime/serve.js';
-import { parseGpuSpec } from '../../runtime/worker.js';
+import { parseGpuSpec } from '../../runtime/agent/worker.js';
 import { parseRunAs } from '../../runtime/agent/sandbox.js';
 
 interface ServeFlags {
@@ -20,6 +20,7 @@ interface ServeFlags {
   runAs?: string[];
   passEnv?: string[];
   quiet?: boolean;
+  rateLimit: string;
 }
 
 export function register(program: Command): void {
@@ -40,6 +41,7 @@ export function register(program: Command): void {
     .option('--job-root <dir...>', 'only accept jobs whose working directory is inside one of these (default for tenants: /home and the temporary directory)')
     .option('--run-as <tenant=user...>', 'Unix user per tenant for the local workers\' jobs (name, UID:GID, auto or self; * for the rest); needs root')
     .option('--pass-env <name...>', 'environment variables of this process the local workers\' jobs also get')
+    .option('--rate-limit <n>', 'requests a minute per tenant or job token, 429 beyond (0 = no limit)', '1200')
     .option('--quiet', 'do not log scheduler and worker events')
     .action(async (f: ServeFlags) => {
       const log = f.quiet ? () => {} : (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`);
@@ -60,6 +62,7 @@ export function register(program: Command): void {
         ...(f.passEnv ? { passEnv: f.passEnv.flatMap((s) => s.split(',')).filter(Boolean) } : {}),
         ...(f.checkpointDir ? { checkpointRoot: f.checkpointDir } : {}),
         ...(f.jobRoot ? { jobRoots: f.jobRoot } : {}),
+        limits: { ratePerMinute: positiveInt('--rate-limit', f.rateLimit) },
         log,
       });
       // One write: a reader that sees the URL also sees the token line.

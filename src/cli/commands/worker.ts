@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { DEFAULT_SERVER } from '../../runtime/cli-support.js';
-import { WorkerAgent, parseGpuSpec } from '../../runtime/worker.js';
+import { DEFAULT_SERVER } from '../../runtime/client/cli-support.js';
+import { WorkerAgent, parseGpuSpec } from '../../runtime/agent/worker.js';
 import { parseRunAs } from '../../runtime/agent/sandbox.js';
 import { readWorkerToken } from '../../runtime/agent/token.js';
 

@@ -2,23 +2,23 @@ import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { RondoError } from '../model/errors.js';
-import { ApiClient, HttpError } from './http-client.js';
-import { parseProgressLine, type LeaseMessage, type SyncEnded, type SyncLogs, type SyncProgress, type SyncRequest, type SyncResponse } from './protocol.js';
-import type { WorkerGpus } from './store.js';
-import type { CgroupSupport } from './agent/cgroup.js';
-import { jobAlive, launchJob, releaseJob, SETPRIV, setupIsolation, signalJob, type JobGroup } from './agent/launch.js';
-import { jobEnvironment, mayExecute, prepareCheckpointDir, resolveIdentity, type JobIdentity, type RunAsMap } from './agent/sandbox.js';
-import type { Warden } from './agent/warden.js';
-import type { GroupRecord } from './agent/leftovers.js';
+import { RondoError } from '../../model/errors.js';
+import { ApiClient, HttpError } from '../client/http-client.js';
+import { parseProgressLine, type LeaseMessage, type SyncEnded, type SyncLogs, type SyncProgress, type SyncRequest, type SyncResponse } from '../protocol.js';
+import type { WorkerGpus } from '../protocol.js';
+import type { CgroupSupport } from './cgroup.js';
+import { jobAlive, launchJob, releaseJob, SETPRIV, setupIsolation, signalJob, type JobGroup } from './launch.js';
+import { jobEnvironment, mayExecute, prepareCheckpointDir, resolveIdentity, type JobIdentity, type RunAsMap } from './sandbox.js';
+import type { Warden } from './warden.js';
+import type { GroupRecord } from './leftovers.js';
 
 /**
  * The worker agent: registers its GPUs, syncs with the server every heartbeat, and runs each lease as a child
- * process (argv, never a shell) in its own process group and cgroup (agent/launch.ts), under the tenant's Unix user
- * and with a clean environment (agent/sandbox.ts). It enforces leases on its own clock: when a lease ends without an
+ * process (argv, never a shell) in its own process group and cgroup (launch.ts), under the tenant's Unix user
+ * and with a clean environment (sandbox.ts). It enforces leases on its own clock: when a lease ends without an
  * extension the whole job gets SIGTERM, then SIGKILL after the grace period, even when the server is unreachable;
  * an attempt is reported ended only once none of its processes is left. A warden process kills the jobs if the
- * agent dies (agent/warden.ts). So the server can hand a job to another worker once the old attempt is reported
+ * agent dies (warden.ts). So the server can hand a job to another worker once the old attempt is reported
  * over, or once its lease plus grace is over, without ever running it twice.
  */
 
@@ -44,7 +44,7 @@ export interface WorkerOptions {
   readonly cgroups?: boolean;
   /**
    * Folder for the record of the jobs' process groups that lets the next agent kill what a dead agent left
-   * (agent/leftovers.ts); default /run/rondo as root, else under $XDG_RUNTIME_DIR or the temporary directory.
+   * (leftovers.ts); default /run/rondo as root, else under $XDG_RUNTIME_DIR or the temporary directory.
    */
   readonly stateDir?: string;
 }
