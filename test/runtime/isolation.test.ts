@@ -54,7 +54,7 @@ check READ_OTHER_CHECKPOINT 'cat "$OTHER_DIR/secret.txt"'
 check WRITE_OTHER_CHECKPOINT 'echo pwned > "$OTHER_DIR/pwned.txt"'
 check ADMIN_TOKEN_DERIVED 'cat "\${RONDO_CHECKPOINT_DIR%.checkpoints/*}.admin-token"'
 check ADMIN_TOKEN 'cat "$DB.admin-token"'
-check STORE 'cat "$DB" | head -c 1'
+check STORE 'head -c 1 "$DB"'
 check OWN_CHECKPOINT 'echo ok > "$RONDO_CHECKPOINT_DIR/mine.txt"'
 rm -rf "$W"
 `;
