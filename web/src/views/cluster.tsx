@@ -5,12 +5,12 @@ import { typeColor } from '../colors';
 import { duration, int, pct } from '../format';
 import { Empty, ErrorBox, Section, Truncate, useLive } from '../ui';
 
-function utilisationOption(h: ClusterHistory, types: readonly string[]): ChartOption {
+function utilisationOption(h: ClusterHistory): ChartOption {
   const from = new Date(h.from).getTime();
   const x = (i: number): number => from + (i + 0.5) * h.bucketMs;
   return {
     animation: false,
-    color: h.types.map((t) => typeColor(types, t.type)),
+    color: h.types.map((t) => typeColor(t.type)),
     grid: { left: 48, right: 16, top: 36, bottom: 32 },
     legend: { top: 0, data: h.types.map((t) => t.type) },
     tooltip: { trigger: 'axis', valueFormatter: (v: unknown) => pct(Number(v) / 100) },
@@ -27,12 +27,19 @@ function utilisationOption(h: ClusterHistory, types: readonly string[]): ChartOp
   };
 }
 
+/** The worker-wide index of the first device of its `gi`-th GPU group. */
+function deviceOffset(gpus: ReadonlyArray<{ count: number }>, gi: number): number {
+  let d = 0;
+  for (let i = 0; i < gi; i++) d += gpus[i]!.count;
+  return d;
+}
+
 export function ClusterView() {
   const cluster = useLive<ClusterData>('/api/v1/cluster');
   const history = useLive<ClusterHistory>('/api/v1/cluster/history?minutes=30', 3000);
   const c = cluster.data;
   const types = useMemo(() => (c ? Object.keys(c.gpus).sort() : []), [c]);
-  const option = useMemo(() => (history.data ? utilisationOption(history.data, [...new Set([...types, ...history.data.types.map((t) => t.type)])]) : null), [history.data, types]);
+  const option = useMemo(() => (history.data ? utilisationOption(history.data) : null), [history.data]);
   const alive = c?.workers.filter((w) => w.state === 'alive') ?? [];
   const gone = c?.workers.filter((w) => w.state !== 'alive') ?? [];
 
@@ -45,7 +52,7 @@ export function ClusterView() {
             types.map((t) => {
               const g = c.gpus[t]!;
               return (
-                <div class="stat" style={{ borderTopColor: typeColor(types, t) }}>
+                <div class="stat" style={{ borderTopColor: typeColor(t) }}>
                   <div class="stat-label">
                     <Truncate text={t} max="10rem" />
                   </div>
@@ -53,7 +60,7 @@ export function ClusterView() {
                     {g.busy} / {g.total} <span class="muted">busy</span>
                   </div>
                   <div class="meter" aria-hidden="true">
-                    <span style={{ width: pct(g.total ? g.busy / g.total : 0), background: typeColor(types, t) }} />
+                    <span style={{ width: pct(g.total ? g.busy / g.total : 0), background: typeColor(t) }} />
                   </div>
                 </div>
               );
@@ -99,17 +106,20 @@ export function ClusterView() {
                 <span class="muted">{w.id}</span>
                 {w.state !== 'alive' ? <span class="badge gone">gone</span> : null}
               </div>
-              {w.gpus.map((g) => (
-                <div class="gpu-row">
-                  <span class="gpu-type" style={{ color: typeColor(types.length ? types : [g.type], g.type) }}>
+              {w.gpus.map((g, gi) => (
+                <div class="gpu-row" data-type={g.type}>
+                  <span class="gpu-type" style={{ color: typeColor(g.type) }}>
                     {g.type}
                   </span>
                   <div class="slots">
-                    {Array.from({ length: g.count }, (_, d) => {
+                    {Array.from({ length: g.count }, (_, k) => {
+                      // Devices are numbered per worker across its types (as the agent sets CUDA_VISIBLE_DEVICES and
+                      // as the job page lists them): a worker with v100:2,k80:2 has k80 GPUs 2 and 3.
+                      const d = deviceOffset(w.gpus, gi) + k;
                       const r = w.running.find((x) => x.gpuType === g.type && x.devices.includes(d));
                       const label = r ? (r.jobId ?? 'other tenant') : 'idle';
                       const cls = r ? (r.jobId ? 'slot busy' : 'slot other') : 'slot idle';
-                      const style = r && r.jobId ? { background: typeColor(types.length ? types : [g.type], g.type) } : undefined;
+                      const style = r && r.jobId ? { background: typeColor(g.type) } : undefined;
                       const body = (
                         <>
                           <span class="slot-dev">GPU {d}</span>
@@ -117,11 +127,11 @@ export function ClusterView() {
                         </>
                       );
                       return r?.jobId ? (
-                        <a class={cls} style={style} href={`#/jobs/${r.jobId}`} title={`${g.type} GPU ${d}: ${r.jobId}`}>
+                        <a class={cls} style={style} href={`#/jobs/${r.jobId}`} title={`${g.type} GPU ${d}: ${r.jobId}`} data-device={d} data-slot="busy">
                           {body}
                         </a>
                       ) : (
-                        <span class={cls} title={`${g.type} GPU ${d}: ${label}`}>
+                        <span class={cls} title={`${g.type} GPU ${d}: ${label}`} data-device={d} data-slot={r ? 'other' : 'idle'}>
                           {body}
                         </span>
                       );

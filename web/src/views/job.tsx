@@ -20,7 +20,7 @@ function timelineOption(t: Timeline, types: readonly string[]): ChartOption {
     .filter((a) => a.startedAt)
     .map((a) => ({
       value: [types.indexOf(a.gpuType), new Date(a.startedAt!).getTime(), new Date(a.endedAt ?? now).getTime(), a.id],
-      itemStyle: { color: typeColor(types, a.gpuType) },
+      itemStyle: { color: typeColor(a.gpuType) },
       info: `attempt ${a.id} on ${a.workerName} (${a.gpuType} GPU ${a.devices.join(',')}): ${when(a.startedAt)} – ${a.endedAt ? when(a.endedAt) : 'now'}${a.endReason ? `, ${a.endReason}` : ', running'}`,
     }));
   const rounds = t.rounds.map((r) => ({
@@ -53,7 +53,7 @@ function timelineOption(t: Timeline, types: readonly string[]): ChartOption {
   };
 }
 
-function throughputOption(tp: Record<string, number>, types: readonly string[]): ChartOption {
+function throughputOption(tp: Record<string, number>): ChartOption {
   const ks = Object.keys(tp).sort();
   return {
     animation: false,
@@ -61,7 +61,7 @@ function throughputOption(tp: Record<string, number>, types: readonly string[]):
     tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v: unknown) => `${num(Number(v), 2)} steps/s` },
     xAxis: { type: 'category', data: ks },
     yAxis: { type: 'value', name: 'steps/s' },
-    series: [{ type: 'bar', barMaxWidth: 48, data: ks.map((k) => ({ value: tp[k], itemStyle: { color: typeColor(types, k) } })) }],
+    series: [{ type: 'bar', barMaxWidth: 48, data: ks.map((k) => ({ value: tp[k], itemStyle: { color: typeColor(k) } })) }],
   };
 }
 
@@ -121,7 +121,7 @@ export function JobView(props: { id: string }) {
     return t ? [...new Set([...t.attempts.map((a) => a.gpuType), ...t.rounds.map((r) => r.gpuType), ...Object.keys(t.throughputs)])].sort() : [];
   }, [tl.data]);
   const timeline = useMemo(() => (tl.data && types.length ? timelineOption(tl.data, types) : null), [tl.data, types]);
-  const throughput = useMemo(() => (tl.data && Object.keys(tl.data.throughputs).length ? throughputOption(tl.data.throughputs, types) : null), [tl.data, types]);
+  const throughput = useMemo(() => (tl.data && Object.keys(tl.data.throughputs).length ? throughputOption(tl.data.throughputs) : null), [tl.data]);
 
   if (job.error && !j) {
     return (
@@ -223,7 +223,7 @@ export function JobView(props: { id: string }) {
       {ran.length > 0 ? (
         <Section title="Attempts">
           <div class="table-wrap">
-            <table>
+            <table data-testid="attempts-table">
               <thead>
                 <tr>
                   <th scope="col">#</th>
@@ -244,7 +244,7 @@ export function JobView(props: { id: string }) {
                       <Truncate text={a.workerName} max="12rem" />
                     </td>
                     <td>
-                      {a.gpuType} {a.devices.join(',')}
+                      {a.gpuType} GPU {a.devices.join(', ')}
                     </td>
                     <td>
                       {when(a.startedAt)} – {a.endedAt ? when(a.endedAt) : 'now'}

@@ -1,0 +1,187 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+/**
+ * The dashboard at a desktop size (1440x900) and a phone size (390x844) against `rondo serve` with two workers of two
+ * GPU types each (v100:2,k80:2), two tenants and real jobs: the cluster grid numbers devices as the jobs use them,
+ * a GPU type has one colour everywhere (never a state's colour), nothing overflows the phone's width, chart labels do
+ * not overlap, and a job page says without hovering why the job waits. Screenshots: test-artifacts/dashboard-screen-*.png.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gpuTypeColor } from '../../src/report/gpu-colors.js';
+import { ApiClient } from '../../src/runtime/http-client.js';
+import { EXAMPLE, ensureBuilt, killAll, tempDir, waitFor } from '../runtime/harness.js';
+import { ARTIFACTS, CHROMIUM, HAVE_CHROMIUM, ensureWebBuilt, launch, login, serve, shot, tenantToken, watch, type Server } from './helpers.js';
+
+if (!HAVE_CHROMIUM) console.warn(`screen-size browser test skipped: no Chromium at ${CHROMIUM}`);
+
+const STATE_COLORS = ['#0072B2', '#009E73', '#D55E00', '#6b6b6b', '#8c8c8c', '#E69F00'];
+const SIZES = [
+  { name: 'desktop', width: 1440, height: 900 },
+  { name: 'phone', width: 390, height: 844 },
+] as const;
+
+const tmp = tempDir('screens');
+let ctx: BrowserContext | undefined;
+
+beforeAll(() => {
+  if (!HAVE_CHROMIUM) return;
+  ensureBuilt();
+  ensureWebBuilt();
+  mkdirSync(ARTIFACTS, { recursive: true });
+}, 180_000);
+
+afterAll(async () => {
+  await ctx?.close();
+  await killAll();
+  rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+});
+
+/** A CSS colour as the browser computes it (rgb(...)), so hex and rgb spellings compare equal. */
+async function rgb(page: Page, colours: readonly string[]): Promise<string[]> {
+  return page.evaluate((cs) => {
+    const e = document.createElement('i');
+    document.body.append(e);
+    const out = cs.map((c) => {
+      e.style.color = '';
+      e.style.color = c;
+      return getComputedStyle(e).color;
+    });
+    e.remove();
+    return out;
+  }, colours);
+}
+
+/** Nothing wider than the window: the page does not scroll sideways and the header's controls are on screen. */
+async function expectFits(page: Page, where: string): Promise<void> {
+  const r = await page.evaluate(() => {
+    const w = window.innerWidth;
+    const off = [...document.querySelectorAll<HTMLElement>('header.top > *, header.top nav a')]
+      .map((e) => ({ e, b: e.getBoundingClientRect() }))
+      .filter(({ e, b }) => (e.closest('nav') ? b.left < 0 || b.right > w + 1 : b.right > w + 1 || b.left < 0))
+      .map(({ e }) => e.textContent);
+    return { w, scroll: document.documentElement.scrollWidth, off };
+  });
+  expect(r.scroll, `${where}: page is ${r.scroll} px wide in a ${r.w} px window`).toBeLessThanOrEqual(r.w);
+  expect(r.off, `${where}: header items off screen`).toEqual([]);
+}
+
+/** No two text labels of a chart overlap (axis labels, legend, axis names). */
+async function expectChartLabelsApart(page: Page, testId: string, where: string): Promise<void> {
+  await page.waitForSelector(`[data-testid=${testId}] svg text`);
+  const clashes = await page.evaluate((id) => {
+    const boxes = [...document.querySelectorAll(`[data-testid=${id}] svg text`)]
+      .map((t) => ({ s: t.textContent ?? '', b: t.getBoundingClientRect() }))
+      .filter((x) => x.s.trim() !== '' && x.b.width > 0);
+    const out: string[] = [];
+    for (let i = 0; i < boxes.length; i++)
+      for (let j = i + 1; j < boxes.length; j++) {
+        const a = boxes[i]!.b;
+        const b = boxes[j]!.b;
+        const ox = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+        const oy = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+        if (ox > 1 && oy > 1) out.push(`${boxes[i]!.s} / ${boxes[j]!.s}`);
+      }
+    return out;
+  }, testId);
+  expect(clashes, `${where}: overlapping labels in ${testId}`).toEqual([]);
+}
+
+async function jobs(c: ApiClient): Promise<Array<{ id: string; state: string }>> {
+  return (await c.get<{ jobs: Array<{ id: string; state: string }> }>('/api/v1/jobs')).jobs;
+}
+
+describe.skipIf(!HAVE_CHROMIUM)('dashboard at desktop and phone sizes', () => {
+  it('numbers devices one way, colours a type one way, fits a phone, and says why a job waits', async () => {
+    const dir = join(tmp, 'screens');
+    mkdirSync(dir, { recursive: true });
+    const s: Server = await serve(dir, ['--local-workers', '2', '--local-gpus', 'v100:2,k80:2', '--round', '2']);
+    const alice = new ApiClient({ server: s.url, token: await tenantToken(s, 'alice') });
+    const bob = new ApiClient({ server: s.url, token: await tenantToken(s, 'bob') });
+    const long = (name: string, extra: Record<string, unknown>): Record<string, unknown> => ({
+      command: ['python3', EXAMPLE, '--steps', '100000', '--step-seconds', '0.05'],
+      cwd: dir,
+      totalSteps: 100000,
+      name,
+      ...extra,
+    });
+    // Alice's k80 pair lands on devices 2 and 3 of a worker (its v100s are 0 and 1); Bob holds a v100.
+    const k80Job = (await alice.post<{ id: string }>('/api/v1/jobs', long('alice-k80-pair', { gpuTypes: ['k80'], scaleFactor: 2 }))).id;
+    const bobJob = (await bob.post<{ id: string }>('/api/v1/jobs', long('bob-v100', { gpuTypes: ['v100'] }))).id;
+    await waitFor('both jobs to run', async () => (await jobs(s.admin)).filter((j) => [k80Job, bobJob].includes(j.id)).every((j) => j.state === 'running'), 30_000, 100);
+    // Waits behind nothing but its shape: 2 v100 on one worker exist, so this one fits once Bob's job moves or ends.
+    const waiting = (await alice.post<{ id: string }>('/api/v1/jobs', long('alice-waits-for-v100s', { gpuTypes: ['v100'], scaleFactor: 2, priorityWeight: 0.5 }))).id;
+
+    const cluster = await s.admin.get<{ workers: Array<{ id: string; running: Array<{ jobId: string | null; gpuType: string; devices: number[] }> }> }>('/api/v1/cluster');
+    const k80Run = cluster.workers.flatMap((w) => w.running.map((r) => ({ ...r, workerId: w.id }))).find((r) => r.jobId === k80Job)!;
+    expect(k80Run.devices).toEqual([2, 3]);
+
+    ctx = await launch(join(tmp, 'profile'), { width: 1440, height: 900 });
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    const seen = watch(page);
+    await login(page, s.url, s.token);
+    const [k80Colour, ...stateColours] = await rgb(page, [gpuTypeColor('k80'), ...STATE_COLORS]);
+
+    for (const size of SIZES) {
+      await page.setViewportSize({ width: size.width, height: size.height });
+      const where = (v: string): string => `${v} at ${size.width}x${size.height}`;
+
+      // Cluster: the k80 job's two slots are the busy ones, numbered as the job runs on them (GPU 2 and 3).
+      await page.goto(`${s.url}/#/cluster`);
+      const card = `.worker[data-worker="${k80Run.workerId}"] .gpu-row[data-type=k80]`;
+      await page.waitForSelector(`${card} [data-slot=busy]`);
+      const slots = await page.$$eval(`${card} [data-device]`, (es) => es.map((e) => ({ d: Number((e as HTMLElement).dataset.device), state: (e as HTMLElement).dataset.slot, text: e.textContent ?? '', bg: getComputedStyle(e).backgroundColor })));
+      expect(slots.map((x) => x.d)).toEqual([2, 3]);
+      for (const x of slots) {
+        expect(x.state, where('cluster')).toBe('busy');
+        expect(x.text).toContain(`GPU ${x.d}`);
+        expect(x.text).toContain(k80Job);
+        expect(x.bg).toBe(k80Colour);
+      }
+      expect(stateColours).not.toContain(k80Colour);
+      await page.waitForSelector('[data-testid=utilisation-chart] svg');
+      await expectFits(page, where('cluster'));
+      await expectChartLabelsApart(page, 'utilisation-chart', where('cluster'));
+      await shot(page, `screen-cluster-${size.name}`);
+
+      // Queue: the k80 share bar has the same colour; the table fits (cards on a phone).
+      await page.goto(`${s.url}/#/queue`);
+      await page.waitForSelector(`tr[data-job="${k80Job}"] .share[data-type=k80] rect[data-fill=received]`);
+      const shareFill = await page.$eval(`tr[data-job="${k80Job}"] .share[data-type=k80] rect[data-fill=received]`, (e) => getComputedStyle(e).fill);
+      expect(shareFill).toBe(k80Colour);
+      const wrap = await page.$eval('[data-testid=queue-table]', (t) => ({ scroll: t.parentElement!.scrollWidth, client: t.parentElement!.clientWidth }));
+      expect(wrap.scroll, where('queue table')).toBeLessThanOrEqual(wrap.client + 1);
+      await expectFits(page, where('queue'));
+      await shot(page, `screen-queue-${size.name}`);
+
+      // Job page: the same devices and colour, and the reason it waits, written out.
+      await page.goto(`${s.url}/#/jobs/${k80Job}`);
+      await page.waitForSelector('[data-testid=timeline-chart] svg');
+      await page.waitForSelector('[data-testid=attempts-table]');
+      expect(await page.textContent('[data-testid=attempts-table] tbody')).toContain('k80 GPU 2, 3');
+      const fills = await page.$$eval('[data-testid=timeline-chart] svg path', (ps) => ps.map((p) => getComputedStyle(p).fill));
+      expect(fills).toContain(k80Colour);
+      await expectFits(page, where('job'));
+      await expectChartLabelsApart(page, 'timeline-chart', where('job'));
+      await shot(page, `screen-job-${size.name}`);
+
+      await page.goto(`${s.url}/#/jobs/${waiting}`);
+      // WHY await page.waitForSelector('[data-testid=why]');
+      await expectFits(page, where('waiting job'));
+      await shot(page, `screen-why-${size.name}`);
+
+      for (const view of ['fairness', 'submit', 'reports']) {
+        await page.goto(`${s.url}/#/${view}`);
+        await page.waitForSelector('main.page > *');
+        await page.waitForTimeout(300);
+        await expectFits(page, where(view));
+        await shot(page, `screen-${view}-${size.name}`);
+      }
+    }
+    expect(seen.errors).toEqual([]);
+    await ctx.close();
+    ctx = undefined;
+  }, 180_000);
+});
