@@ -12,7 +12,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gpuTypeColor } from '../../src/report/gpu-colors.js';
 import { ApiClient } from '../../src/runtime/http-client.js';
-import { EXAMPLE, ensureBuilt, killAll, tempDir, waitFor } from '../runtime/harness.js';
+import { EXAMPLE, ensureBuilt, killAll, rondo, tempDir, waitFor } from '../runtime/harness.js';
 import { ARTIFACTS, CHROMIUM, HAVE_CHROMIUM, ensureWebBuilt, launch, login, serve, shot, tenantToken, watch, type Server } from './helpers.js';
 
 if (!HAVE_CHROMIUM) console.warn(`screen-size browser test skipped: no Chromium at ${CHROMIUM}`);
@@ -111,8 +111,9 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard at desktop and phone sizes', () => {
     const k80Job = (await alice.post<{ id: string }>('/api/v1/jobs', long('alice-k80-pair', { gpuTypes: ['k80'], scaleFactor: 2 }))).id;
     const bobJob = (await bob.post<{ id: string }>('/api/v1/jobs', long('bob-v100', { gpuTypes: ['v100'] }))).id;
     await waitFor('both jobs to run', async () => (await jobs(s.admin)).filter((j) => [k80Job, bobJob].includes(j.id)).every((j) => j.state === 'running'), 30_000, 100);
-    // Waits behind nothing but its shape: 2 v100 on one worker exist, so this one fits once Bob's job moves or ends.
-    const waiting = (await alice.post<{ id: string }>('/api/v1/jobs', long('alice-waits-for-v100s', { gpuTypes: ['v100'], scaleFactor: 2, priorityWeight: 0.5 }))).id;
+    // Jobs no worker can hold: four v100 on one machine (the largest has two), and a type no worker has.
+    const tooBig = (await alice.post<{ id: string }>('/api/v1/jobs', long('alice-4-v100', { gpuTypes: ['v100'], scaleFactor: 4 }))).id;
+    const noType = (await alice.post<{ id: string }>('/api/v1/jobs', long('alice-a100', { gpuTypes: ['a100'] }))).id;
 
     const cluster = await s.admin.get<{ workers: Array<{ id: string; running: Array<{ jobId: string | null; gpuType: string; devices: number[] }> }> }>('/api/v1/cluster');
     const k80Run = cluster.workers.flatMap((w) => w.running.map((r) => ({ ...r, workerId: w.id }))).find((r) => r.jobId === k80Job)!;
@@ -167,10 +168,18 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard at desktop and phone sizes', () => {
       await expectChartLabelsApart(page, 'timeline-chart', where('job'));
       await shot(page, `screen-job-${size.name}`);
 
-      await page.goto(`${s.url}/#/jobs/${waiting}`);
-      // WHY await page.waitForSelector('[data-testid=why]');
+      // A job that can never run says so on its page, in words, with no queue position; so does the queue row.
+      await page.goto(`${s.url}/#/jobs/${tooBig}`);
+      await page.waitForSelector('[data-testid=why][data-kind=never]');
+      expect(await page.textContent('[data-testid=why]')).toContain('needs 4×v100 on one worker; the largest has 2 v100');
+      expect(await page.isVisible('[data-testid=why-text]')).toBe(true);
+      expect(await page.$('[data-testid=why-position]')).toBeNull();
       await expectFits(page, where('waiting job'));
       await shot(page, `screen-why-${size.name}`);
+      await page.goto(`${s.url}/#/queue`);
+      await page.waitForSelector(`tr[data-job="${noType}"] [data-testid=why-inline]`);
+      expect(await page.textContent(`tr[data-job="${noType}"] [data-testid=why-inline]`)).toContain('no live worker has a100 GPUs');
+      expect(await page.isVisible(`tr[data-job="${noType}"] [data-testid=why-inline]`)).toBe(true);
 
       for (const view of ['fairness', 'submit', 'reports']) {
         await page.goto(`${s.url}/#/${view}`);
@@ -181,6 +190,23 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard at desktop and phone sizes', () => {
       }
     }
     expect(seen.errors).toEqual([]);
+
+    // `rondo status JOB` says the same.
+    const status = rondo(['status', tooBig, '--server', s.url, '--token', s.token]);
+    await waitFor('rondo status', () => status.child.exitCode !== null, 30_000);
+    expect(status.stdout).toMatch(/position\s+none: it cannot start on the current workers/);
+    expect(status.stdout).toMatch(/why\s+cannot run on the live workers: needs 4×v100 on one worker; the largest has 2 v100/);
+
+    // A tenant opening another tenant's job: one clean "no job" view, one refused request, nothing asked again.
+    await page.evaluate(() => sessionStorage.clear());
+    await login(page, s.url, await tenantToken(s, 'alice'));
+    seen.errors.length = 0;
+    await page.goto(`${s.url}/#/jobs/${bobJob}`);
+    await page.waitForSelector('[data-testid=job-not-found]');
+    expect(await page.textContent('[data-testid=job-not-found]')).toContain(`No job ${bobJob}.`);
+    await page.waitForTimeout(3000); // a few change events arrive meanwhile (jobs progress)
+    expect(seen.errors.length, seen.errors.join('\n')).toBeLessThanOrEqual(1);
+    await shot(page, 'screen-not-found-phone');
     await ctx.close();
     ctx = undefined;
   }, 180_000);

@@ -148,6 +148,28 @@ export interface QueueRow {
   receivedShare: number[];
   runningOn: { workerId: string; gpuType: string; devices: number[] } | null;
   failure: string | null;
+  /** Why a queued job is not running (the planner's last round; `never`: no live worker can hold it). */
+  why: Why | null;
+  preemption: Why | null;
+}
+
+export interface Why {
+  kind: string;
+  text: string;
+  round: number | null;
+}
+
+export interface JobWhy {
+  id: string;
+  state: JobState;
+  position: number | null;
+  queued: number;
+  estimatedStart: string | null;
+  estimatedFinish: string | null;
+  estimated: boolean;
+  why: Why | null;
+  preemption: Why | null;
+  preemptions: number;
 }
 
 export interface QueuePage {

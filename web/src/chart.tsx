@@ -18,7 +18,9 @@ function labelsApart(option: ChartOption): ChartOption {
     if (Array.isArray(a)) return a.map(fix);
     if (!a || typeof a !== 'object') return a;
     const ax = a as Axis;
-    return { ...ax, axisLabel: { hideOverlap: true, ...ax.axisLabel } };
+    // A time axis: its end labels sit on the corners, and its labels keep clear of the value axis's lowest one.
+    const time = ax.type === 'time' ? { showMinLabel: false, showMaxLabel: false, margin: 14 } : {};
+    return { ...ax, axisLabel: { hideOverlap: true, ...time, ...ax.axisLabel } };
   };
   return { ...option, xAxis: fix(option.xAxis), yAxis: fix(option.yAxis) };
 }

@@ -46,8 +46,11 @@ export function useLive<T>(path: string | null, minGapMs = 700): Loaded<T> {
     [],
   );
 
+  // A 403 or 404 does not change with the next event: asking again would only repeat it (and log it each time).
+  const final = useRef<string | null>(null);
+
   useEffect(() => {
-    if (path === null) return;
+    if (path === null || final.current === path) return;
     const run = async (): Promise<void> => {
       if (busy.current) {
         again.current = true;
@@ -63,6 +66,7 @@ export function useLive<T>(path: string | null, minGapMs = 700): Loaded<T> {
         if (alive.current && asked === current.current) setState({ data, loading: false, path: asked });
       } catch (e) {
         const error = e instanceof ApiError ? e : new ApiError(0, 'E_CLIENT', String(e));
+        if (error.status === 403 || error.status === 404) final.current = asked;
         if (alive.current && asked === current.current) setState((s) => ({ ...(s.path === asked ? { data: s.data } : {}), error, loading: false, path: asked }));
       } finally {
         busy.current = false;
@@ -76,7 +80,11 @@ export function useLive<T>(path: string | null, minGapMs = 700): Loaded<T> {
   }, [path, version, kick]);
 
   const same = state.path === path;
-  return { data: same ? state.data : undefined, error: same ? state.error : undefined, loading: !same || state.loading, reload: () => setKick((k) => k + 1) };
+  const reload = (): void => {
+    final.current = null;
+    setKick((k) => k + 1);
+  };
+  return { data: same ? state.data : undefined, error: same ? state.error : undefined, loading: !same || state.loading, reload };
 }
 
 export function navigate(hash: string): void {

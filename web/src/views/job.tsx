@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, ApiError, type JobDetail, type LogLine, type Timeline } from '../api';
+import { api, ApiError, type JobDetail, type JobWhy, type LogLine, type Timeline } from '../api';
 import { Chart, echarts, type ChartOption } from '../chart';
 import { typeColor } from '../colors';
 import { duration, num, relative, when } from '../format';
@@ -102,7 +102,7 @@ function Logs(props: { id: string }) {
         <pre class="logs" ref={box} data-testid="logs" tabIndex={0} aria-label="job output">
           {lines.map((l) => (
             <div class={`log-${l.stream}`}>
-              <span class="log-time">{new Date(l.at).toLocaleTimeString()}</span> {l.text}
+              <span class="log-time">{when(l.at)}</span> {l.text}
             </div>
           ))}
         </pre>
@@ -111,11 +111,88 @@ function Logs(props: { id: string }) {
   );
 }
 
+/** Where a job stands and why, in words, on the page (never only in a tooltip): the planner's own reason. */
+function WhyPanel(props: { why: JobWhy | undefined; job: JobDetail }) {
+  const w = props.why;
+  const j = props.job;
+  if (!w || (j.state !== 'queued' && j.state !== 'running')) return null;
+  const lastPreemption = w.preemption ? (
+    <p class="why-line" data-testid="why-preemption">
+      <strong>Last {w.preemption.kind === 'moved' ? 'move' : 'preemption'}:</strong> {w.preemption.text}
+      {w.preemptions > 1 ? <span class="muted"> ({w.preemptions} preemptions in all)</span> : null}
+    </p>
+  ) : null;
+  if (j.state === 'running') return lastPreemption ? <div class="card why" data-testid="why">{lastPreemption}</div> : null;
+  const never = w.why?.kind === 'never';
+  return (
+    <div class={`card why ${never ? 'why-never' : ''}`} data-testid="why" data-kind={w.why?.kind ?? 'unknown'}>
+      <p class="why-line why-head">
+        {never ? (
+          <strong>Cannot start on the current workers.</strong>
+        ) : (
+          <>
+            <strong>Waiting</strong>
+            {w.position !== null ? (
+              <>
+                {' '}
+                — position <span data-testid="why-position">{w.position}</span> of {w.queued} in the queue
+              </>
+            ) : null}
+            {w.estimatedStart ? (
+              <>
+                ; estimated start <span data-testid="why-start">{when(w.estimatedStart)}</span> ({relative(w.estimatedStart)})
+              </>
+            ) : w.estimated ? (
+              '; no start within the estimate’s horizon'
+            ) : (
+              '; estimating its start…'
+            )}
+            {w.estimatedFinish ? <>, finish {when(w.estimatedFinish)}</> : null}.
+          </>
+        )}
+      </p>
+      <p class="why-line" data-testid="why-text">
+        <strong>Why:</strong> {w.why ? w.why.text : 'the scheduler has not planned a round since it arrived.'}
+        {w.why?.round ? <span class="muted"> (round {w.why.round})</span> : null}
+      </p>
+      {lastPreemption}
+    </div>
+  );
+}
+
+/** One clean view for a job that does not exist or belongs to another tenant: nothing else is fetched. */
+function NotFound(props: { id: string; error: ApiError }) {
+  const gone = props.error.status === 404 || props.error.status === 403;
+  return (
+    <div class="job-page" data-testid="job-not-found">
+      <p>
+        <a href="#/queue">← Queue</a>
+      </p>
+      {gone ? (
+        <Empty title={`No job ${props.id}.`}>
+          <p>There is no job with this id that this token can see. Jobs of other tenants are not shown.</p>
+        </Empty>
+      ) : (
+        <ErrorBox error={props.error} what={`Job ${props.id}`} />
+      )}
+    </div>
+  );
+}
+
+/** "Failed (exit code 3)" once, not "Failed (exit code 3): exit code 3"; other reasons in full. */
+export function failureText(failure: string, exitCode: number | null): string {
+  const code = exitCode !== null ? ` (exit code ${exitCode})` : '';
+  const plain = failure.trim().replace(/\.$/, '');
+  return exitCode !== null && new RegExp(`^(exit(ed)?( with)?( code)? ${exitCode}|exit code ${exitCode})$`, 'i').test(plain) ? `Failed${code}` : `Failed${code}: ${failure}`;
+}
+
 export function JobView(props: { id: string }) {
   const id = props.id;
   const job = useLive<JobDetail>(`/api/v1/jobs/${encodeURIComponent(id)}`);
-  const tl = useLive<Timeline>(`/api/v1/jobs/${encodeURIComponent(id)}/timeline`, 1500);
   const j = job.data;
+  // The rest is asked for only once the job is known to be visible.
+  const tl = useLive<Timeline>(j ? `/api/v1/jobs/${encodeURIComponent(id)}/timeline` : null, 1500);
+  const why = useLive<JobWhy>(j && (j.state === 'queued' || j.state === 'running') ? `/api/v1/jobs/${encodeURIComponent(id)}/why` : null, 1500);
   const types = useMemo(() => {
     const t = tl.data;
     return t ? [...new Set([...t.attempts.map((a) => a.gpuType), ...t.rounds.map((r) => r.gpuType), ...Object.keys(t.throughputs)])].sort() : [];
@@ -123,16 +200,7 @@ export function JobView(props: { id: string }) {
   const timeline = useMemo(() => (tl.data && types.length ? timelineOption(tl.data, types) : null), [tl.data, types]);
   const throughput = useMemo(() => (tl.data && Object.keys(tl.data.throughputs).length ? throughputOption(tl.data.throughputs) : null), [tl.data]);
 
-  if (job.error && !j) {
-    return (
-      <div class="job-page">
-        <p>
-          <a href="#/queue">← Queue</a>
-        </p>
-        <ErrorBox error={job.error} what={`Job ${id}`} />
-      </div>
-    );
-  }
+  if (job.error && !j) return <NotFound id={id} error={job.error} />;
   if (!j) return <p class="muted">Loading…</p>;
   const ran = tl.data?.attempts.filter((a) => a.startedAt) ?? [];
   return (
@@ -185,7 +253,7 @@ export function JobView(props: { id: string }) {
           </div>
           <div>
             <dt>Attempts</dt>
-            <dd>{j.attempts}</dd>
+            <dd title="times a process of the job was started">{ran.length}</dd>
           </div>
         </dl>
         <div class="command">
@@ -193,11 +261,12 @@ export function JobView(props: { id: string }) {
           <span class="muted">in</span> <Truncate text={j.cwd} class="mono" max="24rem" />
         </div>
         {j.failure ? (
-          <div class="error" role="alert">
-            Failed{j.exitCode !== null ? ` (exit code ${j.exitCode})` : ''}: {j.failure}
+          <div class="error" role="alert" data-testid="failure">
+            {failureText(j.failure, j.exitCode)}
           </div>
         ) : null}
       </header>
+      <WhyPanel why={why.data} job={j} />
 
       <div class="two-col">
         <Section title="Timeline: attempts and rounds by GPU type">
@@ -208,7 +277,7 @@ export function JobView(props: { id: string }) {
               <p class="muted small">Thick bars: the process ran; thin grey bars: rounds in which the job held GPUs.</p>
             </>
           ) : tl.data ? (
-            <Empty title="Not placed yet.">The job has waited since {when(j.submittedAt)}; it appears here once a round gives it GPUs.</Empty>
+            <Empty title="Not placed yet.">The job has waited since {when(j.submittedAt)}; it appears here once a round gives it GPUs (why it waits: above).</Empty>
           ) : null}
         </Section>
         <Section title="Throughput per GPU type">
@@ -237,9 +306,9 @@ export function JobView(props: { id: string }) {
                 </tr>
               </thead>
               <tbody>
-                {ran.map((a) => (
+                {ran.map((a, n) => (
                   <tr>
-                    <td>{a.id}</td>
+                    <td title={`attempt id ${a.id}`}>{n + 1}</td>
                     <td>
                       <Truncate text={a.workerName} max="12rem" />
                     </td>

@@ -97,11 +97,11 @@ function Where(props: { row: QueueRow; horizon: string | null; skipped: string |
     return <span title={r.startedAt ? `first started ${when(r.startedAt)}` : ''}>{on ? `on ${on.workerId} · ${on.gpuType}` : 'starting'}</span>;
   }
   if (r.state === 'queued') {
-    if (!r.fits) {
+    if (r.why?.kind === 'never' || !r.fits) {
       const what = `${r.scaleFactor} GPU${r.scaleFactor > 1 ? 's' : ''}${r.gpuTypes ? ` of ${r.gpuTypes.join(' or ')}` : ''}`;
       return (
-        <span class="warn-text" title={`needs ${what} on one worker; no live worker has that many`}>
-          no worker fits
+        <span class="warn-text why-text-inline" data-testid="why-inline">
+          {r.why?.text ?? `cannot run on the live workers: needs ${what} on one worker`}
         </span>
       );
     }

@@ -1,0 +1,71 @@
+/**
+ * Why a job is not running, as the live server keeps it: the planner's latest reason per waiting job and the reason of
+ * its last preemption (from `RoundPlan.explain`, src/mechanism/explain.ts), plus the one check that needs no round at
+ * all: a shape no live worker can hold. In memory: a restarted server knows again after its first round.
+ */
+import type { RoundPlan } from '../model/index.js';
+
+export interface JobWhy {
+  readonly kind: string;
+  readonly text: string;
+  readonly round: number;
+  readonly at: number;
+}
+
+interface Shape {
+  readonly scaleFactor: number;
+  readonly gpuTypes: readonly string[] | null;
+}
+
+interface WorkerGpus {
+  readonly gpus: ReadonlyArray<{ readonly type: string; readonly count: number }>;
+}
+
+/**
+ * Null when some live worker can hold the job's gang (all its GPUs of one allowed type on one machine, as the runtime
+ * launches them); otherwise what is missing, e.g. "needs 4×v100 on one worker; the largest has 2".
+ */
+export function shapeProblem(job: Shape, workers: readonly WorkerGpus[]): string | null {
+  const most = new Map<string, number>();
+  for (const w of workers) for (const g of w.gpus) most.set(g.type, Math.max(most.get(g.type) ?? 0, g.count));
+  if (most.size === 0) return 'no worker is registered yet';
+  const allowed = job.gpuTypes ?? [...most.keys()].sort();
+  if (allowed.some((t) => (most.get(t) ?? 0) >= job.scaleFactor)) return null;
+  const present = allowed.filter((t) => most.has(t));
+  const missing = allowed.filter((t) => !most.has(t));
+  const parts: string[] = [];
+  if (present.length > 0) {
+    parts.push(`needs ${job.scaleFactor}×${present.join(' or ')} on one worker; the largest has ${present.map((t) => `${most.get(t)} ${t}`).join(', ')}`);
+  }
+  if (missing.length > 0) parts.push(`no live worker has ${missing.join(' or ')} GPUs (there are ${[...most.keys()].sort().join(', ')})`);
+  return parts.join('; ');
+}
+
+export class WhyBook {
+  private waiting = new Map<string, JobWhy>();
+  private readonly preempted = new Map<string, JobWhy>();
+
+  /** Takes a round's reasons; jobs the plan runs lose their waiting reason. `shape` rewrites "never" with the live workers. */
+  record(plan: RoundPlan, round: number, atMs: number, never: (jobId: string) => string | null): void {
+    const reasons = plan.explain?.();
+    if (!reasons) return;
+    const next = new Map<string, JobWhy>();
+    for (const [id, w] of reasons) {
+      const text = w.kind === 'never' ? (never(id) ?? w.text) : w.text;
+      const why: JobWhy = { kind: w.kind, text: text.replace(/in round \d+/, `in round ${round}`), round, at: atMs };
+      if (w.kind === 'preempted' || w.kind === 'moved') this.preempted.set(id, why);
+      if (w.kind !== 'moved') next.set(id, why);
+    }
+    this.waiting = next;
+  }
+
+  /** The latest reason a job waits (null while it runs), and its last preemption or move. */
+  of(jobId: string): { waiting: JobWhy | null; preemption: JobWhy | null } {
+    return { waiting: this.waiting.get(jobId) ?? null, preemption: this.preempted.get(jobId) ?? null };
+  }
+
+  forget(jobId: string): void {
+    this.waiting.delete(jobId);
+    this.preempted.delete(jobId);
+  }
+}
