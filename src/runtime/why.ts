@@ -4,41 +4,13 @@
  * all: a shape no live worker can hold. In memory: a restarted server knows again after its first round.
  */
 import type { RoundPlan } from '../model/index.js';
+export { shapeProblem } from '../model/worker-fit.js';
 
 export interface JobWhy {
   readonly kind: string;
   readonly text: string;
   readonly round: number;
   readonly at: number;
-}
-
-interface Shape {
-  readonly scaleFactor: number;
-  readonly gpuTypes: readonly string[] | null;
-}
-
-interface WorkerGpus {
-  readonly gpus: ReadonlyArray<{ readonly type: string; readonly count: number }>;
-}
-
-/**
- * Null when some live worker can hold the job's gang (all its GPUs of one allowed type on one machine, as the runtime
- * launches them); otherwise what is missing, e.g. "needs 4×v100 on one worker; the largest has 2".
- */
-export function shapeProblem(job: Shape, workers: readonly WorkerGpus[]): string | null {
-  const most = new Map<string, number>();
-  for (const w of workers) for (const g of w.gpus) most.set(g.type, Math.max(most.get(g.type) ?? 0, g.count));
-  if (most.size === 0) return 'no worker is registered yet';
-  const allowed = job.gpuTypes ?? [...most.keys()].sort();
-  if (allowed.some((t) => (most.get(t) ?? 0) >= job.scaleFactor)) return null;
-  const present = allowed.filter((t) => most.has(t));
-  const missing = allowed.filter((t) => !most.has(t));
-  const parts: string[] = [];
-  if (present.length > 0) {
-    parts.push(`needs ${job.scaleFactor}×${present.join(' or ')} on one worker; the largest has ${present.map((t) => `${most.get(t)} ${t}`).join(', ')}`);
-  }
-  if (missing.length > 0) parts.push(`no live worker has ${missing.join(' or ')} GPUs (there are ${[...most.keys()].sort().join(', ')})`);
-  return parts.join('; ');
 }
 
 export class WhyBook {

@@ -181,7 +181,25 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard at desktop and phone sizes', () => {
       expect(await page.textContent(`tr[data-job="${noType}"] [data-testid=why-inline]`)).toContain('no live worker has a100 GPUs');
       expect(await page.isVisible(`tr[data-job="${noType}"] [data-testid=why-inline]`)).toBe(true);
 
-      for (const view of ['fairness', 'submit', 'reports']) {
+      // The submit form checks the shape against the live workers and estimates each allowed type.
+      await page.goto(`${s.url}/#/submit`);
+      await page.waitForSelector('[data-testid=shape-check]');
+      await page.fill('input[name=scaleFactor]', '4');
+      await page.fill('input[name=gpuTypes]', 'v100');
+      await page.waitForSelector('[data-testid=shape-check].error');
+      expect(await page.textContent('[data-testid=shape-check]')).toContain('needs 4×v100 on one worker; the largest has 2 v100');
+      await page.fill('input[name=gpuTypes]', 'h100');
+      await page.waitForFunction(() => /no live worker has h100 GPUs/.test(document.querySelector('[data-testid=shape-check]')?.textContent ?? ''));
+      await page.fill('input[name=scaleFactor]', '1');
+      await page.fill('input[name=gpuTypes]', '');
+      await page.click('.whatif-box summary');
+      await page.fill('input[name=minutes]', '30');
+      await page.waitForSelector('[data-testid=whatif] tr[data-type=k80]');
+      expect(await page.$$eval('[data-testid=whatif] tbody tr', (rs) => rs.map((r) => (r as HTMLElement).dataset.type))).toEqual(['k80', 'v100']);
+      await expectFits(page, where('submit'));
+      await shot(page, `screen-submit-${size.name}`);
+
+      for (const view of ['fairness', 'reports']) {
         await page.goto(`${s.url}/#/${view}`);
         await page.waitForSelector('main.page > *');
         await page.waitForTimeout(300);
