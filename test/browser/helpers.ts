@@ -30,15 +30,16 @@ export interface Server {
   proc: ReturnType<typeof rondo>;
 }
 
-export async function serve(dir: string, extra: readonly string[]): Promise<Server> {
+/** `again`: the port and admin token of an earlier start on the same store (a restart prints no token). */
+export async function serve(dir: string, extra: readonly string[], again?: { port: number; token: string }): Promise<Server> {
   const db = join(dir, 'r.db');
-  const port = await freePort();
+  const port = again?.port ?? (await freePort());
   const proc = rondo(['serve', '--db', db, '--port', String(port), '--quiet', '--heartbeat', '0.1', '--grace', '0.5', '--worker-timeout', '2', ...extra]);
   const url = await waitFor('server to listen', () => {
     if (proc.child.exitCode !== null) throw new Error(`server exited: ${proc.stderr}`);
     return /listening on (http:\/\/\S+)/.exec(proc.stdout)?.[1];
   });
-  const token = /^(rdo_adm_\S+)$/m.exec(proc.stdout)?.[1] ?? (await waitFor('admin token', () => /^(rdo_adm_\S+)$/m.exec(proc.stdout)?.[1]));
+  const token = again?.token ?? /^(rdo_adm_\S+)$/m.exec(proc.stdout)?.[1] ?? (await waitFor('admin token', () => /^(rdo_adm_\S+)$/m.exec(proc.stdout)?.[1]));
   return { url, token, admin: new ApiClient({ server: url, token }), proc };
 }
 

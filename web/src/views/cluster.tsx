@@ -2,9 +2,13 @@ import { useMemo } from 'preact/hooks';
 import type { ClusterHistory, ClusterView as ClusterData } from '../api';
 import { Chart, type ChartOption } from '../chart';
 import { typeColor } from '../colors';
-import { duration, int, pct } from '../format';
+import { duration, int, num, pct } from '../format';
 import { Empty, ErrorBox, Section, Truncate, useLive } from '../ui';
 
+/**
+ * Busy GPUs per type as counts, not as a share of today's capacity: a stretch drawn while a worker was away (or
+ * before one joined) keeps its height when the cluster changes later.
+ */
 function utilisationOption(h: ClusterHistory): ChartOption {
   const from = new Date(h.from).getTime();
   const x = (i: number): number => from + (i + 0.5) * h.bucketMs;
@@ -13,18 +17,43 @@ function utilisationOption(h: ClusterHistory): ChartOption {
     color: h.types.map((t) => typeColor(t.type)),
     grid: { left: 48, right: 16, top: 36, bottom: 32 },
     legend: { top: 0, data: h.types.map((t) => t.type) },
-    tooltip: { trigger: 'axis', valueFormatter: (v: unknown) => pct(Number(v) / 100) },
+    tooltip: { trigger: 'axis', valueFormatter: (v: unknown) => `${num(Number(v), 1)} GPUs` },
     xAxis: { type: 'time', min: from, max: new Date(h.to).getTime() },
-    yAxis: { type: 'value', min: 0, max: 100, name: '% busy', nameGap: 12, axisLabel: { formatter: '{value}%' } },
+    yAxis: { type: 'value', min: 0, minInterval: 1, name: 'busy GPUs', nameGap: 12 },
     series: h.types.map((t) => ({
       name: t.type,
       type: 'line',
       step: 'middle',
       showSymbol: false,
       lineStyle: { width: 2 },
-      data: t.busy.map((b, i) => [x(i), t.capacity > 0 ? Math.min(100, (100 * b) / t.capacity) : 0]),
+      data: t.busy.map((b, i) => [x(i), b]),
     })),
   };
+}
+
+type Worker = ClusterData['workers'][number];
+
+/**
+ * A worker that restarted registers again under the same name; until the old registration times out both look
+ * alive. The newest registration per name is the worker; older live ones are shown as replaced, not counted.
+ */
+function splitWorkers(all: readonly Worker[]): { alive: Worker[]; replaced: Array<{ w: Worker; by: Worker }>; gone: Worker[] } {
+  const seq = (w: Worker): number => Number(/(\d+)$/.exec(w.id)?.[1] ?? 0);
+  const newest = new Map<string, Worker>();
+  for (const w of all) if (w.state === 'alive' && (!newest.has(w.name) || seq(w) > seq(newest.get(w.name)!))) newest.set(w.name, w);
+  const replaced: Array<{ w: Worker; by: Worker }> = [];
+  // Jobs still recorded on an old registration run on the same machine: they are shown on its current card.
+  const carried = new Map<Worker, Worker['running']>();
+  for (const w of all) {
+    if (w.state !== 'alive') continue;
+    const n = newest.get(w.name)!;
+    if (n === w) continue;
+    replaced.push({ w, by: n });
+    carried.set(n, [...(carried.get(n) ?? []), ...w.running]);
+  }
+  const alive = [...newest.values()].map((w) => (carried.get(w)?.length ? { ...w, running: [...w.running, ...carried.get(w)!] } : w));
+  alive.sort((a, b) => seq(a) - seq(b));
+  return { alive, replaced, gone: all.filter((w) => w.state !== 'alive') };
 }
 
 /** The worker-wide index of the first device of its `gi`-th GPU group. */
@@ -40,8 +69,16 @@ export function ClusterView() {
   const c = cluster.data;
   const types = useMemo(() => (c ? Object.keys(c.gpus).sort() : []), [c]);
   const option = useMemo(() => (history.data ? utilisationOption(history.data) : null), [history.data]);
-  const alive = c?.workers.filter((w) => w.state === 'alive') ?? [];
-  const gone = c?.workers.filter((w) => w.state !== 'alive') ?? [];
+  const { alive, replaced, gone } = useMemo(() => splitWorkers(c?.workers ?? []), [c]);
+  // Totals from the workers shown as live (a replaced registration's GPUs are the same GPUs).
+  const totals = useMemo(() => {
+    const t: Record<string, { total: number; busy: number }> = {};
+    for (const w of alive) {
+      for (const g of w.gpus) (t[g.type] ??= { total: 0, busy: 0 }).total += g.count;
+      for (const r of w.running) (t[r.gpuType] ??= { total: 0, busy: 0 }).busy += r.devices.length;
+    }
+    return t;
+  }, [alive]);
 
   return (
     <div class="cluster">
@@ -50,7 +87,7 @@ export function ClusterView() {
         <div class="summary" data-testid="gpu-summary">
           {types.length === 0 ? null : (
             types.map((t) => {
-              const g = c.gpus[t]!;
+              const g = totals[t] ?? { total: 0, busy: 0 };
               return (
                 <div class="stat" style={{ borderTopColor: typeColor(t) }}>
                   <div class="stat-label">
@@ -78,7 +115,7 @@ export function ClusterView() {
         </div>
       ) : null}
 
-      <Section title="GPU utilisation, last 30 minutes">
+      <Section title="Busy GPUs per type, last 30 minutes">
         {option && history.data && history.data.types.length > 0 ? (
           <Chart option={option} height={220} label="busy GPUs per type over the last 30 minutes" testId="utilisation-chart" />
         ) : history.data ? (
@@ -89,6 +126,12 @@ export function ClusterView() {
       </Section>
 
       <Section title={`Workers (${alive.length} live${gone.length ? `, ${gone.length} gone` : ''})`}>
+        {replaced.length > 0 ? (
+          <p class="muted small" data-testid="replaced">
+            Re-registered after a restart (the old registration times out by itself):{' '}
+            {replaced.map(({ w, by }) => `${w.name} ${w.id} → ${by.id}`).join(', ')}.
+          </p>
+        ) : null}
         {c && c.workers.length === 0 ? (
           <Empty title="No workers have registered.">
             <p>
