@@ -534,6 +534,12 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
     });
     const alloc = lastAllocation();
     const visible = (id: string): boolean => tenant === undefined || tenantOf.get(id) === tenant;
+    const allowedTypes = new Map(
+      (store.db.prepare("SELECT id, gpu_types FROM jobs WHERE state IN ('queued','running') AND gpu_types IS NOT NULL").all() as Array<{ id: string; gpu_types: string }>).map((r) => [
+        r.id,
+        JSON.parse(r.gpu_types) as string[],
+      ]),
+    );
     return {
       policy: scheduler.policyName,
       at: iso(now),
@@ -546,7 +552,8 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
         gpuTypes: alloc.gpuTypes,
         rows: Object.entries(alloc.shares)
           .filter(([id]) => tenantOf.has(id) && visible(id))
-          .map(([id, shares]) => ({ jobId: id, tenant: tenantOf.get(id)!, shares })),
+          // `allowed`: the job's GPU types (null: any), so the heat map tells "not allowed" from a 0% share.
+          .map(([id, shares]) => ({ jobId: id, tenant: tenantOf.get(id)!, shares, allowed: allowedTypes.get(id) ?? null })),
       },
     };
   });

@@ -199,6 +199,30 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard at desktop and phone sizes', () => {
       await expectFits(page, where('submit'));
       await shot(page, `screen-submit-${size.name}`);
 
+      // The allocation heat map tells a type the job may not use from a 0% share.
+      await page.goto(`${s.url}/#/fairness`);
+      await page.waitForSelector('[data-testid=allocation-heatmap] svg');
+      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=allocation-heatmap] svg text')].some((t) => t.textContent === 'not allowed'));
+      await expectFits(page, where('fairness'));
+
+      // Dark mode follows the system setting: a dark page with light text, charts included.
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await page.goto(`${s.url}/#/cluster`);
+      await page.waitForSelector('[data-testid=utilisation-chart] svg text');
+      const dark = await page.evaluate(() => {
+        const lum = (c: string): number => {
+          const [r, g, b] = (c.match(/\d+/g) ?? []).map(Number);
+          return (0.2126 * r! + 0.7152 * g! + 0.0722 * b!) / 255;
+        };
+        const axis = [...document.querySelectorAll('[data-testid=utilisation-chart] svg text')].map((t) => getComputedStyle(t).fill).find((f) => f.startsWith('rgb'));
+        return { bg: lum(getComputedStyle(document.body).backgroundColor || getComputedStyle(document.documentElement).backgroundColor), fg: lum(getComputedStyle(document.body).color), axis: axis ? lum(axis) : 0 };
+      });
+      expect(dark.bg, where('dark background')).toBeLessThan(0.2);
+      expect(dark.fg, where('dark text')).toBeGreaterThan(0.7);
+      expect(dark.axis, where('dark chart labels')).toBeGreaterThan(0.5);
+      await shot(page, `screen-dark-cluster-${size.name}`);
+      await page.emulateMedia({ colorScheme: 'light' });
+
       for (const view of ['fairness', 'reports']) {
         await page.goto(`${s.url}/#/${view}`);
         await page.waitForSelector('main.page > *');
@@ -225,6 +249,15 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard at desktop and phone sizes', () => {
     await page.waitForTimeout(3000); // a few change events arrive meanwhile (jobs progress)
     expect(seen.errors.length, seen.errors.join('\n')).toBeLessThanOrEqual(1);
     await shot(page, 'screen-not-found-phone');
+    // Alice's cluster grid names Bob's GPUs in full ("other tenant", never cut to "other ten…"), at both sizes.
+    for (const size of SIZES) {
+      await page.setViewportSize({ width: size.width, height: size.height });
+      await page.goto(`${s.url}/#/cluster`);
+      await page.waitForSelector('[data-slot=other]');
+      const cut = await page.$$eval('[data-slot=other] .slot-job', (es) => es.filter((e) => e.scrollWidth > e.clientWidth + 1 || e.textContent !== 'other tenant').length);
+      expect(cut, `other tenant label at ${size.width}`).toBe(0);
+      await expectFits(page, `tenant cluster at ${size.width}`);
+    }
     await ctx.close();
     ctx = undefined;
   }, 180_000);

@@ -212,7 +212,8 @@ export interface FairnessView {
   estimatesSkipped: string | null;
   jobs: Array<{ id: string; name: string | null; tenant: string; state: JobState; estimatedFinish: string | null; fairSeconds: number | null; rho: number | null; rhoAtLeast: number | null; lengthUnknown: boolean }>;
   tenants: Array<{ tenant: string; activeJobs: number; gpusHeld: number; gpuShare: number; fairShare: number; meanRho: number | null; maxRho: number | null }>;
-  allocation: { gpuTypes: string[]; rows: Array<{ jobId: string; tenant: string; shares: number[] }> };
+  /** `allowed`: the job's GPU types, null for any (older servers leave it out). */
+  allocation: { gpuTypes: string[]; rows: Array<{ jobId: string; tenant: string; shares: number[]; allowed?: string[] | null }> };
 }
 
 export interface JobDetail {

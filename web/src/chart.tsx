@@ -22,7 +22,7 @@ function labelsApart(option: ChartOption): ChartOption {
     const time = ax.type === 'time' ? { showMinLabel: false, showMaxLabel: false, margin: 14 } : {};
     return { ...ax, axisLabel: { hideOverlap: true, ...time, ...ax.axisLabel } };
   };
-  return { ...option, xAxis: fix(option.xAxis), yAxis: fix(option.yAxis) };
+  return { backgroundColor: 'transparent', ...option, xAxis: fix(option.xAxis), yAxis: fix(option.yAxis) };
 }
 
 /** An echarts chart that follows its options and its box size. */
@@ -31,7 +31,9 @@ export function Chart(props: { option: ChartOption; height: number; label: strin
   const chart = useRef<echarts.ECharts | null>(null);
   useEffect(() => {
     const el = box.current!;
-    const c = echarts.init(el, undefined, { renderer: 'svg' });
+    // echarts' built-in dark theme when the system asks for dark (its background is left to the page).
+    const dark = window.matchMedia?.('(prefers-color-scheme: dark)').matches ?? false;
+    const c = echarts.init(el, dark ? 'dark' : undefined, { renderer: 'svg' });
     chart.current = c;
     const ro = new ResizeObserver(() => c.resize());
     ro.observe(el);

@@ -56,6 +56,7 @@ export function useLive<T>(path: string | null, minGapMs = 700): Loaded<T> {
         again.current = true;
         return;
       }
+      if (final.current !== null && final.current === current.current) return;
       busy.current = true;
       const wait = last.current + minGapMs - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
