@@ -83,8 +83,8 @@ export function explainRound(input: MechanismInput, plan: RoundPlan): Map<string
     }
     if (!allocation?.shares.has(row.key)) return { kind: 'no-allocation', text: 'not in the allocation yet: it arrived after the policy last divided the cluster; it is considered at the next recompute' };
     const shared = usable.filter((k) => share(row.key, k) > 0);
-    if (shared.length === 0) return { kind: 'no-share', text: `the policy gives it no time on ${usable.map((k) => types[k]).join(' or ')} for now` };
     if (input.skipZeroPriority && shared.every((k) => rank(row.key, k) <= 0)) return { kind: 'fifo', text: 'first in, first out: jobs submitted earlier hold the GPUs' };
+    if (shared.length === 0) return { kind: 'no-share', text: `the policy gives it no time on ${usable.map((k) => types[k]).join(' or ')} for now` };
     // The type where it stood highest in the queue.
     const k = shared.reduce((b, x) => (rank(row.key, x) > rank(row.key, b) ? x : b), shared[0]!);
     const t = types[k]!;
