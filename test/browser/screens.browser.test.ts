@@ -162,6 +162,9 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard at desktop and phone sizes', () => {
       await page.waitForSelector('[data-testid=timeline-chart] svg');
       await page.waitForSelector('[data-testid=attempts-table]');
       expect(await page.textContent('[data-testid=attempts-table] tbody')).toContain('k80 GPU 2, 3');
+      // Heterogeneity: the type it runs on against the best one measured.
+      await page.waitForSelector('[data-testid=heterogeneity]', { timeout: 30_000 });
+      expect(await page.textContent('[data-testid=heterogeneity]')).toMatch(/Runs on k80/);
       const fills = await page.$$eval('[data-testid=timeline-chart] svg path', (ps) => ps.map((p) => getComputedStyle(p).fill));
       expect(fills).toContain(k80Colour);
       await expectFits(page, where('job'));

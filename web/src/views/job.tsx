@@ -160,6 +160,33 @@ function WhyPanel(props: { why: JobWhy | undefined; job: JobDetail }) {
   );
 }
 
+/** The job's throughput where it runs now against the best type measured: what heterogeneity costs or gains it. */
+function Heterogeneity(props: { throughputs: Record<string, number>; current: string | null }) {
+  const entries = Object.entries(props.throughputs).filter(([, v]) => v > 0);
+  if (entries.length === 0) return null;
+  const [bestType, best] = entries.reduce((b, e) => (e[1] > b[1] ? e : b));
+  const now = props.current ? props.throughputs[props.current] : undefined;
+  return (
+    <p class="small" data-testid="heterogeneity">
+      {props.current && now ? (
+        props.current === bestType ? (
+          <>
+            Runs on <strong>{props.current}</strong>, its fastest measured type ({num(now, 2)} steps/s).
+          </>
+        ) : (
+          <>
+            Runs on <strong>{props.current}</strong> at {num(now, 2)} steps/s, {num(now / best, 2)}× its best measured type (<strong>{bestType}</strong>, {num(best, 2)} steps/s).
+          </>
+        )
+      ) : (
+        <>
+          Fastest measured type: <strong>{bestType}</strong> ({num(best, 2)} steps/s){entries.length > 1 ? `, ${num(best / Math.min(...entries.map((e) => e[1])), 1)}× the slowest` : ''}.
+        </>
+      )}
+    </p>
+  );
+}
+
 /** One clean view for a job that does not exist or belongs to another tenant: nothing else is fetched. */
 function NotFound(props: { id: string; error: ApiError }) {
   const gone = props.error.status === 404 || props.error.status === 403;
@@ -282,7 +309,10 @@ export function JobView(props: { id: string }) {
         </Section>
         <Section title="Throughput per GPU type">
           {throughput ? (
-            <Chart option={throughput} height={180} label="measured throughput per GPU type" testId="throughput-chart" />
+            <>
+              <Chart option={throughput} height={180} label="measured throughput per GPU type" testId="throughput-chart" />
+              <Heterogeneity throughputs={tl.data!.throughputs} current={ran.find((a) => a.state === 'running')?.gpuType ?? null} />
+            </>
           ) : (
             <Empty title="No throughput reported yet.">Jobs report steps/s through the Rondo client or a RONDO_PROGRESS line.</Empty>
           )}
