@@ -184,10 +184,12 @@ describe.skipIf(!have)('dashboard in a browser', () => {
 
     expect(seen.errors).toEqual([]);
 
-    // Another tenant's job by its address: a clear refusal, not a blank page.
+    // Another tenant's job by its address: the same clean "No job" view as a job that does not exist.
     await page.goto(`${s.url}/#/jobs/${bobJobs[0]}`);
-    await page.waitForSelector('.error');
-    expect(await page.textContent('.error')).toMatch(/Not allowed: job job-\d+ belongs to another tenant/);
+    await page.waitForSelector('[data-testid=job-not-found]');
+    expect(await page.textContent('[data-testid=job-not-found]')).toMatch(/No job job-\d+\./);
+    await page.goto(`${s.url}/#/queue`);
+    await page.waitForSelector('[data-testid=queue-table]');
     // A revoked token sends the user back to the login screen with the reason.
     const tokens = await s.admin.get<{ tokens: Array<{ id: number; tenant: string | null }> }>('/api/v1/tokens');
     await s.admin.request('DELETE', `/api/v1/tokens/${tokens.tokens.find((t) => t.tenant === 'alice')!.id}`);

@@ -38,7 +38,7 @@ export async function serve(dir: string, extra: readonly string[], again?: { por
   const url = await waitFor('server to listen', () => {
     if (proc.child.exitCode !== null) throw new Error(`server exited: ${proc.stderr}`);
     return /listening on (http:\/\/\S+)/.exec(proc.stdout)?.[1];
-  });
+  }, 60_000);
   const token = again?.token ?? /^(rdo_adm_\S+)$/m.exec(proc.stdout)?.[1] ?? (await waitFor('admin token', () => /^(rdo_adm_\S+)$/m.exec(proc.stdout)?.[1]));
   return { url, token, admin: new ApiClient({ server: url, token }), proc };
 }
@@ -61,7 +61,7 @@ export async function launch(profileDir: string, viewport = { width: 1360, heigh
 export function watch(page: Page): { errors: string[] } {
   const errors: string[] = [];
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
+    if (m.type() === 'error') errors.push(`${m.text()}${m.location()?.url ? ` (${m.location().url})` : ''}`);
   });
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('requestfailed', (r) => {

@@ -56,14 +56,16 @@ export function useLive<T>(path: string | null, minGapMs = 700): Loaded<T> {
         again.current = true;
         return;
       }
-      if (final.current !== null && final.current === current.current) return;
+      // The path may have gone (a view that stopped asking) or been refused for good since this run was queued.
+      if (current.current === null || (final.current !== null && final.current === current.current)) return;
       busy.current = true;
       const wait = last.current + minGapMs - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       last.current = Date.now();
       const asked = current.current;
       try {
-        const data = await api<T>('GET', asked!);
+        if (asked === null) return;
+        const data = await api<T>('GET', asked);
         if (alive.current && asked === current.current) setState({ data, loading: false, path: asked });
       } catch (e) {
         const error = e instanceof ApiError ? e : new ApiError(0, 'E_CLIENT', String(e));
