@@ -114,6 +114,8 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard at desktop and phone sizes', () => {
     // Jobs no worker can hold: four v100 on one machine (the largest has two), and a type no worker has.
     const tooBig = (await alice.post<{ id: string }>('/api/v1/jobs', long('alice-4-v100', { gpuTypes: ['v100'], scaleFactor: 4 }))).id;
     const noType = (await alice.post<{ id: string }>('/api/v1/jobs', long('alice-a100', { gpuTypes: ['a100'] }))).id;
+    // A job that fails at once, with exit code 3.
+    const failing = (await alice.post<{ id: string }>('/api/v1/jobs', { command: ['python3', '-c', 'import sys; sys.exit(3)'], cwd: dir, name: 'alice-fails', gpuTypes: ['v100'] })).id;
 
     const cluster = await s.admin.get<{ workers: Array<{ id: string; running: Array<{ jobId: string | null; gpuType: string; devices: number[] }> }> }>('/api/v1/cluster');
     const k80Run = cluster.workers.flatMap((w) => w.running.map((r) => ({ ...r, workerId: w.id }))).find((r) => r.jobId === k80Job)!;
@@ -150,6 +152,8 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard at desktop and phone sizes', () => {
       // Queue: the k80 share bar has the same colour; the table fits (cards on a phone).
       await page.goto(`${s.url}/#/queue`);
       await page.waitForSelector(`tr[data-job="${k80Job}"] .share[data-type=k80] rect[data-fill=received]`);
+      // Share bars carry their numbers (target/received).
+      expect(await page.textContent(`tr[data-job="${k80Job}"] .share[data-type=k80] .share-num`)).toMatch(/^(\d+|–)\/\d+%$/);
       const shareFill = await page.$eval(`tr[data-job="${k80Job}"] .share[data-type=k80] rect[data-fill=received]`, (e) => getComputedStyle(e).fill);
       expect(shareFill).toBe(k80Colour);
       const wrap = await page.$eval('[data-testid=queue-table]', (t) => ({ scroll: t.parentElement!.scrollWidth, client: t.parentElement!.clientWidth }));
@@ -162,6 +166,9 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard at desktop and phone sizes', () => {
       await page.waitForSelector('[data-testid=timeline-chart] svg');
       await page.waitForSelector('[data-testid=attempts-table]');
       expect(await page.textContent('[data-testid=attempts-table] tbody')).toContain('k80 GPU 2, 3');
+      // Attempts are numbered from 1 as they ran; times carry their zone.
+      expect(await page.textContent('[data-testid=attempts-table] tbody tr:first-child td:first-child')).toBe('1');
+      expect(await page.textContent('.facts')).toMatch(/\d\d:\d\d:\d\d [A-Z][A-Za-z0-9+:-]*/);
       // Heterogeneity: the type it runs on against the best one measured.
       await page.waitForSelector('[data-testid=heterogeneity]', { timeout: 30_000 });
       // (between two rounds the job may have no running attempt: then the fastest type measured is named)
@@ -171,6 +178,11 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard at desktop and phone sizes', () => {
       await expectFits(page, where('job'));
       await expectChartLabelsApart(page, 'timeline-chart', where('job'));
       await shot(page, `screen-job-${size.name}`);
+
+      // A failed job says "Failed (exit code 3)" once.
+      await page.goto(`${s.url}/#/jobs/${failing}`);
+      await page.waitForSelector('[data-testid=failure]', { timeout: 30_000 });
+      expect((await page.textContent('[data-testid=failure]'))!.trim()).toBe('Failed (exit code 3)');
 
       // A job that can never run says so on its page, in words, with no queue position; so does the queue row.
       await page.goto(`${s.url}/#/jobs/${tooBig}`);
