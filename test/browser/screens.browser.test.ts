@@ -255,6 +255,12 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard at desktop and phone sizes', () => {
     expect(status.stdout).toMatch(/position\s+none: it cannot start on the current workers/);
     expect(status.stdout).toMatch(/why\s+cannot run on the live workers: needs 4×v100 on one worker; the largest has 2 v100/);
 
+    // `rondo submit` of a shape no worker holds: accepted, with a warning that says why.
+    const sub = rondo(['submit', '--gpus', '4', '--gpu-types', 'v100', '--cwd', dir, '--server', s.url, '--token', s.token, '--', 'python3', EXAMPLE]);
+    await waitFor('rondo submit', () => sub.child.exitCode !== null, 30_000);
+    expect(sub.stdout).toMatch(/^job-\d+$/m);
+    expect(sub.stderr).toMatch(/warning: job-\d+ cannot run on the live workers: needs 4×v100 on one worker; the largest has 2 v100/);
+
     // A tenant opening another tenant's job: one clean "no job" view, one refused request, nothing asked again.
     await page.evaluate(() => sessionStorage.clear());
     await login(page, s.url, await tenantToken(s, 'alice'));

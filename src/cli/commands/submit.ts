@@ -62,5 +62,8 @@ export function register(program: Command): void {
       const client = clientFrom(f);
       const job = await call(() => client.post<{ id: string; state: string }>('/api/v1/jobs', body));
       process.stdout.write(f.json ? JSON.stringify(job, null, 2) + '\n' : `${job.id}\n`);
+      // A shape no live worker can hold is accepted (a bigger worker may join) but said at once, on stderr.
+      const why = await client.get<{ why: { kind: string; text: string } | null }>(`/api/v1/jobs/${encodeURIComponent(job.id)}/why`).catch(() => undefined);
+      if (why?.why?.kind === 'never') process.stderr.write(`rondo: warning: ${job.id} ${why.why.text}\n`);
     });
 }
