@@ -9,7 +9,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient } from '../../src/runtime/http-client.js';
+import { ApiClient } from '../../src/runtime/client/http-client.js';
 import { loadReportData, writeReport } from '../../src/report/index.js';
 import { makeSweepDir } from '../report/helpers.js';
 import { EXAMPLE, ensureBuilt, killAll, tempDir, waitFor } from '../runtime/harness.js';
@@ -184,10 +184,17 @@ describe.skipIf(!have)('dashboard in a browser', () => {
 
     expect(seen.errors).toEqual([]);
 
-    // Another tenant's job by its address: the same clean "No job" view as a job that does not exist.
+    // Another tenant's job by its address: the same clean "No job" view as a job that does not exist (its id is not
+    // confirmed), asked once, not at every change.
+    const asked: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes(`/api/v1/jobs/${bobJobs[0]}`)) asked.push(r.url());
+    });
     await page.goto(`${s.url}/#/jobs/${bobJobs[0]}`);
     await page.waitForSelector('[data-testid=job-not-found]');
     expect(await page.textContent('[data-testid=job-not-found]')).toMatch(/No job job-\d+\./);
+    await page.waitForTimeout(2500);
+    expect(asked).toHaveLength(1);
     await page.goto(`${s.url}/#/queue`);
     await page.waitForSelector('[data-testid=queue-table]');
     // A revoked token sends the user back to the login screen with the reason.

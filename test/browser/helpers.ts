@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { ApiClient } from '../../src/runtime/http-client.js';
+import { ApiClient } from '../../src/runtime/client/http-client.js';
 import { ROOT, freePort, newest, rondo, waitFor } from '../runtime/harness.js';
 
 export const CHROMIUM = process.env.RONDO_CHROMIUM ?? '/usr/bin/chromium';

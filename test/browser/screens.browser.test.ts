@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gpuTypeColor } from '../../src/report/gpu-colors.js';
-import { ApiClient } from '../../src/runtime/http-client.js';
+import { ApiClient } from '../../src/runtime/client/http-client.js';
 import { EXAMPLE, ensureBuilt, killAll, rondo, tempDir, waitFor } from '../runtime/harness.js';
 import { ARTIFACTS, CHROMIUM, HAVE_CHROMIUM, ensureWebBuilt, launch, login, serve, shot, tenantToken, watch, type Server } from './helpers.js';
 

@@ -2,13 +2,13 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { validateAllocation } from '../../src/model/index.js';
-import { equalShareAllocation } from '../../src/runtime/policy-source.js';
+import { getPolicy } from '../../src/policies/index.js';
 import { parseProgressLine } from '../../src/runtime/protocol.js';
 import type { EngineState } from '../../src/engine/index.js';
-import { buildCluster, decodeState, encodeState, encodeStateSliced } from '../../src/runtime/scheduler.js';
-import { ApiError, checkWorkingDir } from '../../src/runtime/server.js';
-import { MIGRATIONS, SCHEMA_VERSION, Store, type JobSpec } from '../../src/runtime/store.js';
-import { parseGpuSpec } from '../../src/runtime/worker.js';
+import { buildCluster, decodeState, encodeState, encodeStateSliced } from '../../src/runtime/server/scheduler.js';
+import { ApiError, checkWorkingDir } from '../../src/runtime/server/app.js';
+import { MIGRATIONS, SCHEMA_VERSION, Store, type JobSpec } from '../../src/runtime/server/store/index.js';
+import { parseGpuSpec } from '../../src/runtime/agent/worker.js';
 import { tempDir } from './harness.js';
 
 const spec = (extra: Partial<JobSpec> = {}): JobSpec => ({
@@ -68,7 +68,7 @@ describe('store', () => {
     raw.close();
     const s = new Store(path);
     try {
-      expect(s.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      expect(s.schemaVersion()).toBe(SCHEMA_VERSION);
       expect(s.getJob('job-1')).toMatchObject({ tenant: 't', command: ['x'], state: 'queued' });
       const w = s.registerWorker('w', [{ type: 'v100', count: 1 }], null);
       expect(s.createAttempt({ jobId: 'job-1', workerId: w.id, round: 1, gpuType: 'v100', gpus: [0], notBefore: 0, leaseEnd: 1 }).deliveredAt).toBeNull();
@@ -181,7 +181,10 @@ describe('store', () => {
       expect(s.authenticate(lease)).toMatchObject({ kind: 'lease', attemptId: a.id, jobId: j.id });
       s.endAttempt(a.id, 'preempted');
       expect(s.authenticate(lease)).toBeUndefined();
-      const dump = JSON.stringify(s.db.prepare('SELECT * FROM tokens').all());
+      // Read the file as an attacker with a copy of it would, not through the store.
+      const raw = new Database(s.path, { readonly: true });
+      const dump = JSON.stringify(raw.prepare('SELECT * FROM tokens').all());
+      raw.close();
       expect(dump).not.toContain(token);
       expect(dump).not.toContain(lease);
     });
@@ -243,7 +246,7 @@ describe('runtime helpers', () => {
     ]);
   });
 
-  it('equal-share allocations satisfy the allocation constraints', () => {
+  it('equal-share (isolated) allocations on a live cluster satisfy the allocation constraints', () => {
     const { cluster } = buildCluster([{ id: 'w-1', name: 'a', gpus: [{ type: 'v100', count: 3 }, { type: 'k80', count: 1 }], registeredAt: 0, state: 'alive' }]);
     const jobs = [1, 2, 1, 4].map((scale, i) => ({
       id: `j${i}`,
@@ -255,7 +258,7 @@ describe('runtime helpers', () => {
       remainingSteps: 10,
       arrivalTime: 0,
     }));
-    const alloc = equalShareAllocation({ now: 0, cluster, jobs });
+    const alloc = getPolicy('equal-share').allocate({ now: 0, cluster, jobs }).allocation;
     const scale = new Map(jobs.map((j) => [j.id, j.scaleFactor]));
     expect(() => validateAllocation(alloc, cluster, (id) => scale.get(id)!)).not.toThrow();
     expect(alloc.shares.get('j0')![0]).toBe(0);

@@ -38,6 +38,11 @@ export function useLive<T>(path: string | null, minGapMs = 700): Loaded<T> {
   const current = useRef(path);
   current.current = path;
 
+  /**
+   * A path that answered 404 (or 403) is not asked again on every change: job ids are never reused, it will not
+   * appear, and asking again would only repeat the refusal (and log it each time).
+   */
+  const gone = useRef<string | null>(null);
   const alive = useRef(true);
   useEffect(
     () => () => {
@@ -46,18 +51,15 @@ export function useLive<T>(path: string | null, minGapMs = 700): Loaded<T> {
     [],
   );
 
-  // A 403 or 404 does not change with the next event: asking again would only repeat it (and log it each time).
-  const final = useRef<string | null>(null);
-
   useEffect(() => {
-    if (path === null || final.current === path) return;
+    if (path === null || gone.current === path) return;
     const run = async (): Promise<void> => {
       if (busy.current) {
         again.current = true;
         return;
       }
       // The path may have gone (a view that stopped asking) or been refused for good since this run was queued.
-      if (current.current === null || (final.current !== null && final.current === current.current)) return;
+      if (current.current === null || gone.current === current.current) return;
       busy.current = true;
       const wait = last.current + minGapMs - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -69,7 +71,7 @@ export function useLive<T>(path: string | null, minGapMs = 700): Loaded<T> {
         if (alive.current && asked === current.current) setState({ data, loading: false, path: asked });
       } catch (e) {
         const error = e instanceof ApiError ? e : new ApiError(0, 'E_CLIENT', String(e));
-        if (error.status === 403 || error.status === 404) final.current = asked;
+        if (error.status === 403 || error.status === 404) gone.current = asked;
         if (alive.current && asked === current.current) setState((s) => ({ ...(s.path === asked ? { data: s.data } : {}), error, loading: false, path: asked }));
       } finally {
         busy.current = false;
@@ -84,7 +86,7 @@ export function useLive<T>(path: string | null, minGapMs = 700): Loaded<T> {
 
   const same = state.path === path;
   const reload = (): void => {
-    final.current = null;
+    gone.current = null;
     setKick((k) => k + 1);
   };
   return { data: same ? state.data : undefined, error: same ? state.error : undefined, loading: !same || state.loading, reload };

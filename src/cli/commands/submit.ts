@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { RondoError } from '../../model/errors.js';
-import { call, clientFrom, positiveInt } from '../../runtime/cli-support.js';
+import { call, clientFrom, jsonText, plain, positiveInt } from '../../runtime/client/cli-support.js';
 
 interface SubmitFlags {
   server?: string;
@@ -61,9 +61,9 @@ export function register(program: Command): void {
       };
       const client = clientFrom(f);
       const job = await call(() => client.post<{ id: string; state: string }>('/api/v1/jobs', body));
-      process.stdout.write(f.json ? JSON.stringify(job, null, 2) + '\n' : `${job.id}\n`);
+      process.stdout.write(f.json ? jsonText(job) + '\n' : `${job.id}\n`);
       // A shape no live worker can hold is accepted (a bigger worker may join) but said at once, on stderr.
       const why = await client.get<{ why: { kind: string; text: string } | null }>(`/api/v1/jobs/${encodeURIComponent(job.id)}/why`).catch(() => undefined);
-      if (why?.why?.kind === 'never') process.stderr.write(`rondo: warning: ${job.id} ${why.why.text}\n`);
+      if (why?.why?.kind === 'never') process.stderr.write(`rondo: warning: ${job.id} ${plain(why.why.text)}\n`);
     });
 }

@@ -1,4 +1,4 @@
-import type { Allocation, Assignment, ClusterSpec, Job, RoundPlan, Server } from '../model/index.js';
+import { policyJob, type Allocation, type Assignment, type ClusterSpec, type Job, type RoundPlan, type Server } from '../../model/index.js';
 import { shapeProblem, WhyBook } from './why.js';
 import {
   runEngine,
@@ -11,11 +11,12 @@ import {
   type JobSource,
   type RoundReport,
   type SavedJob,
-} from '../engine/index.js';
-import type { Policy, PolicyJob, PolicyResult, PolicySnapshot } from '../policies/types.js';
+} from '../../engine/index.js';
+import type { Policy, PolicyJob, PolicyResult, PolicySnapshot } from '../../policies/types.js';
 import type { LoadedPolicy } from './policy-source.js';
 import { allocationJson, PolicyThread } from './policy-worker.js';
-import type { JobRow, Store, WorkerRow } from './store.js';
+import { allocateGuarded, allocateGuardedSync } from './quarantine.js';
+import type { JobRow, Store, WorkerRow } from './store/index.js';
 
 /**
  * The runtime as the engine's Clock, Executor and JobSource: the live server runs the same scheduler loop as the
@@ -33,7 +34,7 @@ import type { JobRow, Store, WorkerRow } from './store.js';
  *     (policy-worker.ts) and the engine yields to pending I/O between its stages (`EngineConfig.live`), so requests
  *     are served while a round over 10,000 jobs is planned. What changed meanwhile (a job cancelled or finished, an
  *     attempt ended) is checked again when the plan is committed.
- * Workers pull their leases at each heartbeat (server.ts `sync`) and stop a process when its lease ends.
+ * Workers pull their leases at each heartbeat (routes/workers.ts `sync`) and stop a process when its lease ends.
  */
 
 export interface RuntimeTiming {
@@ -129,6 +130,9 @@ export interface SchedulerStats {
   solverCount: number;
   lastRoundGapMs: number;
   lastPlanAt: number;
+  /** Jobs quarantined by this process (the policy failed with them), and the last 20 of them. */
+  quarantined: number;
+  quarantinedJobs: ReadonlyArray<{ readonly jobId: string; readonly tenant: string }>;
 }
 
 /** Largest gang one worker can hold per type of `cluster`: the runtime does not launch one job across machines. */
@@ -344,6 +348,8 @@ export class Scheduler {
     solverCount: 0,
     lastRoundGapMs: 0,
     lastPlanAt: 0,
+    quarantined: 0,
+    quarantinedJobs: [],
   };
   readonly epochMs: number;
   /** The planner's latest reason per waiting job and each job's last preemption (served to the job page). */
@@ -522,6 +528,7 @@ export class Scheduler {
       keepHistory: false,
       persist: this.persistence(),
       signal: this.abort.signal,
+      stopwatch: () => performance.now() / 1000,
       live: {
         // Requests that arrived during a stage are served before the next one.
         pause: turn,
@@ -548,7 +555,7 @@ export class Scheduler {
     return {
       meta: loaded.meta,
       allocate: (s) => {
-        const r = nothingToDivide(s) ?? loaded.allocate(s);
+        const r = allocateGuardedSync(s, (p) => nothingToDivide(p) ?? loaded.allocate(p), (job, error) => this.quarantine(job.id, error));
         this.lastAllocation = r.allocation;
         return r;
       },
@@ -564,10 +571,31 @@ export class Scheduler {
     }
     // The engine built the snapshot (10,000 jobs) in this turn; sending it (a structured clone) gets a turn of its own.
     await turn();
-    const r = await this.thread!.allocate(s);
-    this.allocationJson.set(r.allocation, r.allocationJson);
+    const r = await allocateGuarded(
+      s,
+      async (p) => {
+        const none = nothingToDivide(p);
+        if (none) return none;
+        const t = await this.thread!.allocate(p);
+        this.allocationJson.set(t.allocation, t.allocationJson);
+        return t.state === undefined ? { allocation: t.allocation } : { allocation: t.allocation, state: t.state };
+      },
+      (job, error) => this.quarantine(job.id, error),
+    );
     this.lastAllocation = r.allocation;
-    return r.state === undefined ? { allocation: r.allocation } : { allocation: r.allocation, state: r.state };
+    return r;
+  }
+
+  /**
+   * The policy fails with this job (quarantine.ts found it): the job is failed with the reason, the log and /metrics
+   * name it, and the round goes on without it.
+   */
+  private quarantine(jobId: string, error: string): void {
+    const reason = `quarantined: the ${this.policy.name} policy fails with this job (${error}); it was removed so the other jobs keep being scheduled`;
+    const job = this.store.quarantineJob(jobId, reason);
+    this.stats.quarantined++;
+    this.stats.quarantinedJobs = [...this.stats.quarantinedJobs.slice(-19), { jobId, tenant: job?.tenant ?? '' }];
+    this.log(`quarantined ${jobId} (tenant ${job?.tenant ?? '?'}): the ${this.policy.name} policy fails with it: ${error}`);
   }
 
   private persistence(): EnginePersistence {
@@ -636,6 +664,7 @@ export class Scheduler {
       priorityWeight: j.priorityWeight,
       tenant: j.tenant,
       ...(j.deadlineS !== null ? { deadlineS: j.deadlineS } : {}),
+      ...(j.sloFactor !== null ? { sloFactor: j.sloFactor } : {}),
       ...(j.gpuTypes ? { gpuTypes: j.gpuTypes } : {}),
     };
   }
@@ -772,24 +801,17 @@ export class Scheduler {
   }
 
   /** Active jobs (not being cancelled) as the policy sees them, on this cluster (for `whatif`). */
-  policyJobs(cluster: ClusterSpec, _live: LiveCluster, jobs: readonly JobRow[] = this.store.activeJobs().filter((j) => !j.cancelRequested)): PolicyJob[] {
+  policyJobs(cluster: ClusterSpec, jobs: readonly JobRow[] = this.store.activeJobs().filter((j) => !j.cancelRequested)): PolicyJob[] {
     const measured = this.store.activeThroughputs();
     return jobs.map((j) => {
-      const total = j.reportedTotal ?? j.totalSteps ?? UNKNOWN_TOTAL_STEPS;
-      const arrival = this.nowS(j.submittedAt);
-      return {
-        id: j.id,
-        jobType: j.jobType ?? 'unknown',
-        scaleFactor: j.scaleFactor,
-        priorityWeight: j.priorityWeight,
+      // The job as the engine admits it (toJob), so what-if and the fairness view see the deadlines the live rounds do.
+      const job = this.toJob(j);
+      const total = job.totalSteps!;
+      return policyJob(job, {
         throughput: liveThroughput(cluster, measured.get(j.id) ?? {}, j.scaleFactor, j.gpuTypes),
         totalSteps: total,
         remainingSteps: Math.max(1e-9, total - j.stepsDone),
-        arrivalTime: Math.max(0, arrival),
-        ...(j.deadlineS !== null ? { deadline: arrival + j.deadlineS } : {}),
-        tenant: j.tenant,
-        ...(j.gpuTypes ? { allowedGpuTypes: j.gpuTypes } : {}),
-      };
+      });
     });
   }
 }

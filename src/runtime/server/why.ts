@@ -3,8 +3,8 @@
  * its last preemption (from `RoundPlan.explain`, src/mechanism/explain.ts), plus the one check that needs no round at
  * all: a shape no live worker can hold. In memory: a restarted server knows again after its first round.
  */
-import type { RoundPlan } from '../model/index.js';
-export { shapeProblem } from '../model/worker-fit.js';
+import type { RoundPlan } from '../../model/index.js';
+export { shapeProblem } from '../../model/worker-fit.js';
 
 export interface JobWhy {
   readonly kind: string;
