@@ -1,0 +1,2 @@
+export * from './lowrank.js';
+export * from './estimator.js';
