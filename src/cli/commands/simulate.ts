@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { RondoError, normaliseGpuType, type ClusterSpec, type GpuType, type Job, type ThroughputTable } from '../../model/index.js';
+import { RondoError, jobTypes, normaliseGpuType, type ClusterSpec, type GpuType, type Job, type ThroughputTable } from '../../model/index.js';
 import { parseCluster, parseTraceFormat, readJobs, readThroughputs, writeFileAtomic } from '../../io/index.js';
 import { getPolicy, initSolver } from '../../policies/index.js';
 import { DEFAULT_TIMELINE_MAX_JOBS, readEmpiricalDistribution, simulate, type SimulationInput, type SimulationOutput } from '../../sim/index.js';
@@ -35,6 +35,9 @@ export interface WorkloadFlags {
   reallocWhenIdle?: boolean;
   prices?: string;
   partitions?: string;
+  estimateThroughputs?: boolean;
+  referenceJobTypes?: string;
+  estimateSeed?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -63,6 +66,9 @@ export function addWorkloadOptions(cmd: Command): Command {
     .option('--realloc-when-idle', 'recompute at once when waiting jobs cannot run only for lack of an allocation (Gavel: wait)')
     .option('--prices <spec>', "per-GPU-hour prices for the cost metric, e.g. v100:2.48,p100:1.46,k80:0.45 (default: Gavel's GCP prices)")
     .option('--partitions <k>', 'POP: split jobs and GPUs into k random sub-problems, allocate each apart and join (default 1: the whole problem)')
+    .option('--estimate-throughputs', 'the policy sees estimated throughputs (every job unseen, refined by the types it ran on); the executor uses the table (docs/estimate.md)')
+    .option('--reference-job-types <n>', 'with --estimate-throughputs: how many of the table\'s job types the estimator may use as references (default: all)')
+    .option('--estimate-seed <n>', 'with --estimate-throughputs: seed for drawing the reference job types', '0')
     .option('--json', 'print one JSON object instead of a table')
     .option('--quiet', 'no progress output');
 }
@@ -132,6 +138,17 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
   const minReallocationInterval = numFlag('--realloc-interval', flags.reallocInterval ?? '1920', 0, 1e7);
   const prices = flags.prices ? parsePrices(flags.prices) : { ...DEFAULT_PRICES };
   const partitions = flags.partitions === undefined ? 1 : intFlag('--partitions', flags.partitions, 1, 100_000);
+  if (!flags.estimateThroughputs && flags.referenceJobTypes !== undefined) {
+    throw new RondoError({ code: 'E_USAGE', problem: '--reference-job-types needs --estimate-throughputs' });
+  }
+  const estimateThroughputs = flags.estimateThroughputs
+    ? {
+        seed: intFlag('--estimate-seed', flags.estimateSeed ?? '0', 0, 2 ** 31 - 1),
+        ...(flags.referenceJobTypes !== undefined
+          ? { referenceJobTypes: intFlag('--reference-job-types', flags.referenceJobTypes, 1, jobTypes(throughputs).length) }
+          : {}),
+      }
+    : undefined;
   const common = {
     cluster,
     throughputs,
@@ -145,6 +162,7 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
     recomputeWhenIdle: !!flags.reallocWhenIdle,
     ...(window ? { window } : {}),
     ...(jctCapHours !== undefined ? { jctCapHours } : {}),
+    ...(estimateThroughputs ? { estimateThroughputs } : {}),
   };
   if (flags.trace) {
     let jobs: readonly Job[];
@@ -364,6 +382,7 @@ export function register(program: Command): void {
             reallocWhenIdle: workload.base.recomputeWhenIdle,
             prices: workload.base.prices,
             ...(workload.partitions > 1 ? { partitions: workload.partitions } : {}),
+            ...(workload.base.estimateThroughputs ? { estimateThroughputs: workload.base.estimateThroughputs } : {}),
           },
           // Wall-clock timings are left out so that the file is byte-for-byte the same for the same input.
           summary: Object.fromEntries(Object.entries(runJson(out)).filter(([k]) => k !== 'wallSeconds' && k !== 'policySeconds')),

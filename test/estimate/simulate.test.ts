@@ -1,0 +1,67 @@
+/**
+ * `simulate --estimate-throughputs`: the policy sees estimates that follow what each job has run on; the executor
+ * and the metrics keep the table.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseCluster, readThroughputs } from '../../src/io/index.js';
+import { isolatedThroughput, jobKey, type Job, type RoundPlan } from '../../src/model/index.js';
+import { getPolicy } from '../../src/policies/registry.js';
+import { initSolver } from '../../src/solver/index.js';
+import { simulate, type SimulationInput } from '../../src/sim/index.js';
+import { EstimatedThroughputs } from '../../src/sim/estimated.js';
+import type { Executor, RoundReport } from '../../src/engine/types.js';
+
+const throughputs = readThroughputs('data/gavel/simulation_throughputs.json');
+const cluster = parseCluster('v100:2,p100:2,k80:2');
+
+describe('EstimatedThroughputs', () => {
+  const job: Job = { id: 'j1', jobType: 'ResNet-50 (batch size 64)', scaleFactor: 1, arrivalTime: 0, totalSteps: 100, priorityWeight: 1 };
+  const truth = cluster.gpuTypes.map((t) => isolatedThroughput(throughputs, t, jobKey(job.jobType, 1))!);
+
+  it('starts from the reference shape and takes the measured type once the job ran there', async () => {
+    const est = new EstimatedThroughputs(throughputs);
+    const before = est.row(job, truth, cluster);
+    expect(before).not.toEqual(truth);
+    expect(before.every((v) => v > 0)).toBe(true);
+    const inner: Executor = {
+      runRound: (): Promise<RoundReport> =>
+        Promise.resolve({ end: 360, progress: [{ jobId: 'j1', gpuType: 'v100', steps: 10, runTime: 360, finished: false }] }),
+    };
+    await est.observe(inner).runRound({} as RoundPlan, new Map());
+    const after = est.row(job, truth, cluster);
+    const v = cluster.gpuTypes.indexOf('v100');
+    expect(after[v]).toBe(truth[v]);
+    // Zero where the job cannot run stays zero.
+    const blocked = truth.map((x, k) => (k === v ? 0 : x));
+    expect(est.row(job, blocked, cluster)[v]).toBe(0);
+  });
+});
+
+describe('simulate --estimate-throughputs', () => {
+  beforeAll(async () => {
+    await initSolver();
+  });
+  const input = (extra: Partial<SimulationInput> = {}): SimulationInput => ({
+    cluster,
+    throughputs,
+    policy: getPolicy('max_min_fairness_perf'),
+    generate: { rate: 6, limit: 30 },
+    seed: 1,
+    ...extra,
+  });
+
+  it('completes every job, deterministically, and differs from the run with the true table', async () => {
+    const a = await simulate(input({ estimateThroughputs: { seed: 0 } }));
+    const b = await simulate(input({ estimateThroughputs: { seed: 0 } }));
+    const t = await simulate(input());
+    expect(a.metrics.summary.completedWindowJobs).toBe(30);
+    expect(a.metrics.perJob).toEqual(b.metrics.perJob);
+    expect(a.metrics.perJob).not.toEqual(t.metrics.perJob);
+  });
+
+  it('draws the reference job types by seed', async () => {
+    const a = await simulate(input({ estimateThroughputs: { referenceJobTypes: 5, seed: 0 } }));
+    const b = await simulate(input({ estimateThroughputs: { referenceJobTypes: 5, seed: 7 } }));
+    expect(a.metrics.perJob).not.toEqual(b.metrics.perJob);
+  });
+});
