@@ -106,13 +106,23 @@ export class ThroughputEstimator {
   /**
    * Isolated throughput on each of `types`: measured where measured; the table's row (scaled to the job's
    * measured speed) for a known key; otherwise the low-rank estimate. A type the table has no column for gets the
-   * mean of the measurements (or 1) as a `default` with confidence 0.
+   * mean of the measurements as a `default` with confidence 0 (with none: the mean of the other types' values, or 1).
    */
   isolated(q: IsolatedQuery, types: readonly GpuType[]): TypeThroughput[] {
+    const row = this.isolatedOrDefault(q, types);
+    if (values(q.measured).length > 0 || !row.some((r) => r.source === 'default')) return row;
+    // Nothing measured: a type the table lacks counts as fast as the job's mean estimate elsewhere (same units).
+    const known = row.filter((r) => r.source !== 'default').map((r) => r.value);
+    if (known.length === 0) return row;
+    const mean = known.reduce((a, b) => a + b, 0) / known.length;
+    return row.map((r) => (r.source === 'default' ? { ...r, value: mean } : r));
+  }
+
+  private isolatedOrDefault(q: IsolatedQuery, types: readonly GpuType[]): TypeThroughput[] {
     const measured = q.measured ?? {};
     const key = jobKey(q.jobType, q.scaleFactor);
-    const values = Object.values(measured).filter((v) => v > 0);
-    const fallback = values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : 1;
+    const got = values(measured);
+    const fallback = got.length > 0 ? got.reduce((a, b) => a + b, 0) / got.length : 1;
     const out = types.map((t): TypeThroughput | undefined => {
       const m = measured[t];
       return m !== undefined && m > 0 ? { gpuType: t, value: m, source: 'measured', confidence: 1, uncertainty: 0 } : undefined;
@@ -251,6 +261,10 @@ export class ThroughputEstimator {
     }
     return m;
   }
+}
+
+function values(measured: Readonly<Record<GpuType, number>> | undefined): number[] {
+  return Object.values(measured ?? {}).filter((v) => v > 0);
 }
 
 /** Co-located throughput of `key` next to `other` on `gpuType`, divided by its isolated throughput there. */

@@ -221,6 +221,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const job = ownJob(req, (req.params as { id: string }).id);
     return {
       ...jobView(job),
+      throughputs: scheduler.throughputView(job),
       attemptsDetail: store.attemptsOfJob(job.id).map((a) => ({
         id: a.id,
         workerId: a.workerId,
