@@ -83,6 +83,7 @@ export async function runPoint(point: SweepPoint, sweepHash: string, opts: { tim
       reallocWhenIdle: b.recomputeWhenIdle,
       prices: b.prices ?? DEFAULT_PRICES,
       ...(workload.partitions > 1 ? { partitions: workload.partitions } : {}),
+      ...(b.estimateThroughputs ? { estimateThroughputs: b.estimateThroughputs } : {}),
     },
     summary,
     dropped: out.dropped,
