@@ -10,7 +10,8 @@
  *    deviations (log space).
  * 2. Co-located throughputs (Gavel's estimator), leave-one-job-type-out: each held-out key is profiled against a
  *    fraction of the reference co-locations, matched to a reference key, and its normalised co-located throughputs
- *    with every reference key on every type are predicted from the match; relative error as above, per fraction.
+ *    with every reference key on every type are predicted from the match; relative error as above, per fraction,
+ *    and at 25% profiled with 13 and 6 reference job types (drawn with the seed).
  *
  *   npm run bench:estimate [-- --throughputs FILE --out FILE]
  */
@@ -110,8 +111,8 @@ function withoutRows(table: ThroughputTable, drop: (key: string) => boolean): Th
 }
 
 /** Gavel's estimator, leave-one-job-type-out: error of the predicted normalised co-located throughputs. */
-function colocationLoo(table: ThroughputTable, fraction: number, seed: number) {
-  const est = new ThroughputEstimator(table);
+function colocationLoo(table: ThroughputTable, fraction: number, seed: number, referenceJobTypes?: number) {
+  const est = new ThroughputEstimator(table, { seed, ...(referenceJobTypes !== undefined ? { referenceJobTypes } : {}) });
   const random = seededRandom(seed);
   const err: number[] = [];
   let matchedSameModel = 0;
@@ -133,7 +134,7 @@ function colocationLoo(table: ThroughputTable, fraction: number, seed: number) {
       }
     }
   }
-  return { profiledFraction: fraction, seed, heldOutKeys: matched, matchedSameModelFamily: round(matchedSameModel / Math.max(1, matched)), error: stats(err) };
+  return { profiledFraction: fraction, referenceJobTypes: est.referenceJobTypes.length, seed, heldOutKeys: matched, matchedSameModelFamily: round(matchedSameModel / Math.max(1, matched)), error: stats(err) };
 }
 
 const table = readThroughputs(tablePath);
@@ -147,7 +148,10 @@ const result = {
     leaveOneJobTypeOut: [1, 2].map((m) => isolatedLoo(table, (j) => j, m)),
     leaveOneModelFamilyOut: [1, 2].map((m) => isolatedLoo(table, family, m)),
   },
-  colocated: [0.1, 0.25, 0.5, 1].map((f) => colocationLoo(table, f, 0)),
+  colocated: [
+    ...[0.1, 0.25, 0.5, 1].map((f) => colocationLoo(table, f, 0)),
+    ...[13, 6].map((r) => colocationLoo(table, 0.25, 0, r)),
+  ],
   seconds: 0,
 };
 result.seconds = round((performance.now() - t0) / 1000);
