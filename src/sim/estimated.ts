@@ -1,11 +1,27 @@
 import { ThroughputEstimator } from '../estimate/index.js';
-import { isolatedThroughput, jobKey, type ClusterSpec, type Job, type RoundPlan, type ThroughputTable } from '../model/index.js';
+import {
+  isolatedThroughput,
+  jobKey,
+  seededRandom,
+  type ClusterSpec,
+  type Job,
+  type RoundPlan,
+  type ThroughputEntry,
+  type ThroughputTable,
+} from '../model/index.js';
 import type { ExecJob, Executor, RoundReport } from '../engine/types.js';
+import type { Policy, PolicyJob, PolicySnapshot } from '../policies/types.js';
 
 export interface EstimateSettings {
   /** Reference job types (model names) drawn from the table with `seed` (default: all). */
   readonly referenceJobTypes?: number;
   readonly seed?: number;
+  /**
+   * Space-sharing policies: the fraction of (GPU type, reference job) co-locations each job key is profiled against
+   * (Gavel's `profiling_percentage`, default 1); its co-located throughputs are then those of the reference key it
+   * matches (Gavel's estimator).
+   */
+  readonly profiledFraction?: number;
 }
 
 /**
@@ -22,12 +38,72 @@ export class EstimatedThroughputs {
   /** Job id -> GPU types it has run on. */
   private readonly ran = new Map<string, Set<string>>();
   private readonly rows = new Map<string, readonly number[]>();
+  /** Job key -> the reference key it is matched to for co-location (undefined: no match possible). */
+  private readonly matches = new Map<string, string | undefined>();
+  private readonly random: () => number;
+  private readonly fraction: number;
 
   constructor(
     private readonly table: ThroughputTable,
     settings: EstimateSettings = {},
   ) {
     this.estimator = new ThroughputEstimator(table, settings);
+    this.random = seededRandom((settings.seed ?? 0) + 1);
+    this.fraction = settings.profiledFraction ?? 1;
+    if (!(this.fraction >= 0 && this.fraction <= 1)) throw new Error(`the profiled fraction must be from 0 to 1, not ${this.fraction}`);
+  }
+
+  /**
+   * Wraps a space-sharing policy so that it sees estimated co-located throughputs: each class of jobs (job key and
+   * estimated row) gets a key of its own in a table made for this call, whose isolated throughputs are the estimated
+   * row and whose co-located throughputs with another job's key are, relative to that row, those of the reference key
+   * the job was matched to (Gavel). Allocation rows are keyed by job ids, so the result needs no translation.
+   */
+  wrapPolicy(policy: Policy): Policy {
+    if (!policy.meta.spaceSharing) return policy;
+    return { meta: policy.meta, allocate: (s) => policy.allocate(this.believed(s)) };
+  }
+
+  private matchOf(key: string, jobType: string, scaleFactor: number): string | undefined {
+    if (!this.matches.has(key)) {
+      // Profiled once per job key, in arrival order of the keys (deterministic for a seed).
+      const profile = this.estimator.profileColocations(key, this.fraction, this.random, jobType);
+      this.matches.set(key, this.estimator.matchReference(scaleFactor, profile, jobType)?.key);
+    }
+    return this.matches.get(key);
+  }
+
+  private believed(s: PolicySnapshot): PolicySnapshot {
+    const types = s.cluster.gpuTypes;
+    const classOf = new Map<string, { key: string; job: PolicyJob; match: string | undefined }>();
+    const jobs = s.jobs.map((j) => {
+      const key = jobKey(j.jobType, j.scaleFactor);
+      const id = `${key}\n${j.throughput.join(',')}`;
+      let c = classOf.get(id);
+      if (!c) {
+        c = { key: `${j.jobType}#${classOf.size}`, job: j, match: this.matchOf(key, j.jobType, j.scaleFactor) };
+        classOf.set(id, c);
+      }
+      return { ...j, jobType: c.key };
+    });
+    const consolidated: Record<string, Record<string, ThroughputEntry>> = Object.fromEntries(types.map((t) => [t, {}]));
+    const classes = [...classOf.values()];
+    types.forEach((t, k) => {
+      for (const a of classes) {
+        const colocated: Record<string, readonly [number, number]> = {};
+        for (const b of classes) {
+          if (a.job.scaleFactor !== b.job.scaleFactor || !a.match) continue;
+          // a's side from its match next to b's true key; b's side from b's match next to a's true key.
+          const mine = this.estimator.colocatedLike(a.match, jobKey(b.job.jobType, b.job.scaleFactor), t, a.job.throughput[k]!, b.job.throughput[k]!);
+          const theirs = b.match
+            ? this.estimator.colocatedLike(b.match, jobKey(a.job.jobType, a.job.scaleFactor), t, b.job.throughput[k]!, a.job.throughput[k]!)
+            : undefined;
+          if (mine && theirs) colocated[jobKey(b.key, b.job.scaleFactor)] = [mine[0], theirs[0]];
+        }
+        consolidated[t]![jobKey(a.key, a.job.scaleFactor)] = { isolated: a.job.throughput[k]!, colocated };
+      }
+    });
+    return { ...s, jobs, throughputs: { gpuTypes: types, consolidated, unconsolidated: {} } };
   }
 
   /** What the policy sees: the estimate per cluster type, 0 where the true row is 0 (the job cannot run there). */

@@ -207,7 +207,7 @@ export async function simulate(input: SimulationInput): Promise<SimulationOutput
   }
   const result = await runEngine({
     cluster,
-    policy,
+    policy: estimated ? estimated.wrapPolicy(policy) : policy,
     clock,
     executor,
     source,

@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCluster, readThroughputs } from '../../src/io/index.js';
-import { isolatedThroughput, jobKey, type Job, type RoundPlan } from '../../src/model/index.js';
+import { colocatedThroughput, isolatedThroughput, jobKey, type Job, type RoundPlan } from '../../src/model/index.js';
 import { getPolicy } from '../../src/policies/registry.js';
 import { initSolver } from '../../src/solver/index.js';
 import { simulate, type SimulationInput } from '../../src/sim/index.js';
@@ -34,6 +34,39 @@ describe('EstimatedThroughputs', () => {
     // Zero where the job cannot run stays zero.
     const blocked = truth.map((x, k) => (k === v ? 0 : x));
     expect(est.row(job, blocked, cluster)[v]).toBe(0);
+  });
+});
+
+describe('EstimatedThroughputs.wrapPolicy (space sharing)', () => {
+  beforeAll(async () => {
+    await initSolver();
+  });
+  it('hands a space-sharing policy a table of estimated co-located throughputs per class of jobs', () => {
+    const est = new EstimatedThroughputs(throughputs, { profiledFraction: 0.5, seed: 2 });
+    const keys = ['ResNet-50 (batch size 64)', 'Transformer (batch size 64)'];
+    const jobs = keys.map((jobType, i) => {
+      const row = cluster.gpuTypes.map((t) => isolatedThroughput(throughputs, t, jobKey(jobType, 1))!);
+      return { id: `j${i}`, jobType, scaleFactor: 1, priorityWeight: 1, throughput: row, totalSteps: 10, remainingSteps: 10, arrivalTime: 0 };
+    });
+    let seen: import('../../src/policies/types.js').PolicySnapshot | undefined;
+    const inner = getPolicy('max_min_fairness_packed');
+    const spy = { meta: inner.meta, allocate: (s: import('../../src/policies/types.js').PolicySnapshot) => ((seen = s), inner.allocate(s)) };
+    est.wrapPolicy(spy).allocate({ now: 0, cluster, jobs, throughputs, state: undefined });
+    const table = seen!.throughputs!;
+    const [a, b] = seen!.jobs.map((j) => jobKey(j.jobType, 1));
+    expect(a).not.toBe(jobKey(keys[0]!, 1));
+    const k = 'v100';
+    const pair = table.consolidated[k]![a!]!.colocated[b!]!;
+    const truth = colocatedThroughput(throughputs, k, jobKey(keys[0]!, 1), jobKey(keys[1]!, 1))!;
+    // Estimated from other models' co-locations: the right magnitude, not the table's value.
+    for (const i of [0, 1]) {
+      expect(pair[i]! / truth[i]!).toBeGreaterThan(0.4);
+      expect(pair[i]! / truth[i]!).toBeLessThan(2.5);
+    }
+    expect(pair).not.toEqual(truth);
+    // A policy without space sharing is not wrapped.
+    const las = getPolicy('max_min_fairness_perf');
+    expect(est.wrapPolicy(las)).toBe(las);
   });
 });
 

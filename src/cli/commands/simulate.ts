@@ -38,6 +38,7 @@ export interface WorkloadFlags {
   estimateThroughputs?: boolean;
   referenceJobTypes?: string;
   estimateSeed?: string;
+  profiledFraction?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -68,7 +69,8 @@ export function addWorkloadOptions(cmd: Command): Command {
     .option('--partitions <k>', 'POP: split jobs and GPUs into k random sub-problems, allocate each apart and join (default 1: the whole problem)')
     .option('--estimate-throughputs', 'the policy sees estimated throughputs (every job unseen, refined by the types it ran on); the executor uses the table (docs/estimate.md)')
     .option('--reference-job-types <n>', 'with --estimate-throughputs: how many of the table\'s job types the estimator may use as references (default: all)')
-    .option('--estimate-seed <n>', 'with --estimate-throughputs: seed for drawing the reference job types', '0')
+    .option('--estimate-seed <n>', 'with --estimate-throughputs: seed for drawing the reference job types and the profiled co-locations', '0')
+    .option('--profiled-fraction <f>', "with --estimate-throughputs and a space-sharing policy: fraction of reference co-locations each job key is profiled against (Gavel's estimator; default 1)")
     .option('--json', 'print one JSON object instead of a table')
     .option('--quiet', 'no progress output');
 }
@@ -138,8 +140,8 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
   const minReallocationInterval = numFlag('--realloc-interval', flags.reallocInterval ?? '1920', 0, 1e7);
   const prices = flags.prices ? parsePrices(flags.prices) : { ...DEFAULT_PRICES };
   const partitions = flags.partitions === undefined ? 1 : intFlag('--partitions', flags.partitions, 1, 100_000);
-  if (!flags.estimateThroughputs && flags.referenceJobTypes !== undefined) {
-    throw new RondoError({ code: 'E_USAGE', problem: '--reference-job-types needs --estimate-throughputs' });
+  if (!flags.estimateThroughputs && (flags.referenceJobTypes !== undefined || flags.profiledFraction !== undefined)) {
+    throw new RondoError({ code: 'E_USAGE', problem: `${flags.referenceJobTypes !== undefined ? '--reference-job-types' : '--profiled-fraction'} needs --estimate-throughputs` });
   }
   const estimateThroughputs = flags.estimateThroughputs
     ? {
@@ -147,6 +149,7 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
         ...(flags.referenceJobTypes !== undefined
           ? { referenceJobTypes: intFlag('--reference-job-types', flags.referenceJobTypes, 1, jobTypes(throughputs).length) }
           : {}),
+        ...(flags.profiledFraction !== undefined ? { profiledFraction: numFlag('--profiled-fraction', flags.profiledFraction, 0, 1) } : {}),
       }
     : undefined;
   const common = {
