@@ -20,6 +20,8 @@ const UNNAMED = '\u0000unnamed';
  */
 export class LiveThroughputs {
   readonly estimator: ThroughputEstimator;
+  /** Rows of jobs that measured nothing yet (most of a long queue), by everything they depend on. */
+  private readonly unmeasured = new Map<string, number[]>();
 
   constructor(table: ThroughputTable, opts: EstimatorOptions = {}) {
     this.estimator = new ThroughputEstimator(table, opts);
@@ -35,11 +37,20 @@ export class LiveThroughputs {
    * has `scaleFactor` GPUs of the type (`largestPerWorker`, aligned with `types`).
    */
   row(types: readonly GpuType[], largestPerWorker: readonly number[], job: LiveJob, measured: Readonly<Record<GpuType, number>>): number[] {
+    let id: string | undefined;
+    if (Object.keys(measured).length === 0) {
+      id = `${job.jobType ?? UNNAMED}\n${job.scaleFactor}\n${types.join(',')}\n${largestPerWorker.join(',')}\n${job.gpuTypes?.join(',') ?? '*'}`;
+      const hit = this.unmeasured.get(id);
+      if (hit) return [...hit];
+      if (this.unmeasured.size > 10_000) this.unmeasured.clear();
+    }
     const v = this.view(types, job, measured);
-    return types.map((t, k) => {
+    const row = types.map((t, k) => {
       if (job.gpuTypes && !job.gpuTypes.includes(t)) return 0;
       if (job.scaleFactor > largestPerWorker[k]!) return 0;
       return v[k]!.value;
     });
+    if (id !== undefined) this.unmeasured.set(id, [...row]);
+    return row;
   }
 }

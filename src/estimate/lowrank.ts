@@ -158,34 +158,77 @@ function reconstruct(svd: SingularValueDecomposition, k: number): Matrix {
 }
 
 /**
+ * What conditioning on one set of observed columns needs, whatever their values: the gain from each observed
+ * (standardised) value to each column's posterior mean, and each column's posterior sd. It depends only on which
+ * columns are observed, so it is computed once per set (a server completes thousands of rows per allocation).
+ */
+interface Conditioner {
+  readonly cols: readonly number[];
+  /** d x |cols|, row-major. */
+  readonly gain: Float64Array;
+  /** Standard deviation per column in the model's units (0 for observed columns). */
+  readonly sd: Float64Array;
+}
+
+const conditioners = new WeakMap<LowRankModel, Map<string, Conditioner>>();
+
+function conditioner(model: LowRankModel, cols: readonly number[]): Conditioner {
+  let byModel = conditioners.get(model);
+  if (!byModel) conditioners.set(model, (byModel = new Map()));
+  const id = cols.join(',');
+  const hit = byModel.get(id);
+  if (hit) return hit;
+  const { d, scale, sigma2 } = model;
+  // The row's level, when free, is one more factor whose loading on every (unscaled) column is its prior sd.
+  const k = model.k + (model.offsetSd > 0 ? 1 : 0);
+  const w = (c: number, f: number): number => (f < model.k ? model.loadings[c * model.k + f]! : model.offsetSd);
+  // Posterior covariance of z: (I + W_O^T W_O / sigma2)^-1.
+  const prec = Matrix.eye(k, k);
+  for (const c of cols) for (let f = 0; f < k; f++) for (let g = 0; g < k; g++) prec.set(f, g, prec.get(f, g) + (w(c, f) * w(c, g)) / sigma2);
+  const cov = inverse(prec);
+  // Posterior mean of z = B y with B = cov W_O^T / sigma2 (k x |cols|).
+  const o = cols.length;
+  const b = new Float64Array(k * o);
+  for (let f = 0; f < k; f++) {
+    for (let i = 0; i < o; i++) {
+      let v = 0;
+      for (let g = 0; g < k; g++) v += cov.get(f, g) * w(cols[i]!, g);
+      b[f * o + i] = v / sigma2;
+    }
+  }
+  const gain = new Float64Array(d * o);
+  const sd = new Float64Array(d);
+  const observed = new Set(cols);
+  for (let c = 0; c < d; c++) {
+    if (observed.has(c)) continue;
+    for (let i = 0; i < o; i++) {
+      let v = 0;
+      for (let f = 0; f < k; f++) v += w(c, f) * b[f * o + i]!;
+      gain[c * o + i] = v;
+    }
+    let v = sigma2;
+    for (let f = 0; f < k; f++) for (let g = 0; g < k; g++) v += w(c, f) * cov.get(f, g) * w(c, g);
+    sd[c] = scale[c]! * Math.sqrt(Math.max(0, v));
+  }
+  const out = { cols, gain, sd };
+  byModel.set(id, out);
+  return out;
+}
+
+/**
  * The row completed from its observed entries (column -> value, in the model's units): the posterior mean of each
  * column and its standard deviation. With nothing observed this is the reference mean and spread.
  */
 export function completeRow(model: LowRankModel, observed: ReadonlyMap<number, number>): RowEstimate {
-  const { d, mean, scale, sigma2 } = model;
-  // The row's level, when free, is one more factor whose loading on every (unscaled) column is its prior sd.
-  const k = model.k + (model.offsetSd > 0 ? 1 : 0);
-  const loadings = new Float64Array(d * k);
-  for (let c = 0; c < d; c++) {
-    for (let f = 0; f < model.k; f++) loadings[c * k + f] = model.loadings[c * model.k + f]!;
-    if (k > model.k) loadings[c * k + model.k] = model.offsetSd;
-  }
-  // Posterior precision of z: I + W_O^T W_O / sigma2; right-hand side W_O^T y / sigma2.
-  const prec = Matrix.eye(k, k);
-  const rhs = new Matrix(k, 1);
+  const { d, mean, scale } = model;
   for (const [c, x] of observed) {
-    if (c < 0 || c >= d || !Number.isFinite(x)) throw new Error(`observed column ${c} is out of range or not finite`);
-    const y = (x - mean[c]!) / scale[c]!;
-    for (let f = 0; f < k; f++) {
-      const wf = loadings[c * k + f]!;
-      rhs.set(f, 0, rhs.get(f, 0) + (wf * y) / sigma2);
-      for (let g = 0; g < k; g++) prec.set(f, g, prec.get(f, g) + (wf * loadings[c * k + g]!) / sigma2);
-    }
+    if (!Number.isInteger(c) || c < 0 || c >= d || !Number.isFinite(x)) throw new Error(`observed column ${c} is out of range or not finite`);
   }
-  const cov = inverse(prec);
-  const mz = cov.mmul(rhs);
+  const cols = [...observed.keys()].sort((a, b) => a - b);
+  const cond = conditioner(model, cols);
+  const y = cols.map((c) => (observed.get(c)! - mean[c]!) / scale[c]!);
   const outMean = new Float64Array(d);
-  const outSd = new Float64Array(d);
+  const o = cols.length;
   for (let c = 0; c < d; c++) {
     const x = observed.get(c);
     if (x !== undefined) {
@@ -193,14 +236,8 @@ export function completeRow(model: LowRankModel, observed: ReadonlyMap<number, n
       continue;
     }
     let m = 0;
-    let v = sigma2;
-    for (let f = 0; f < k; f++) {
-      const wf = loadings[c * k + f]!;
-      m += wf * mz.get(f, 0);
-      for (let g = 0; g < k; g++) v += wf * cov.get(f, g) * loadings[c * k + g]!;
-    }
+    for (let i = 0; i < o; i++) m += cond.gain[c * o + i]! * y[i]!;
     outMean[c] = mean[c]! + scale[c]! * m;
-    outSd[c] = scale[c]! * Math.sqrt(Math.max(0, v));
   }
-  return { mean: outMean, sd: outSd };
+  return { mean: outMean, sd: Float64Array.from(cond.sd) };
 }
