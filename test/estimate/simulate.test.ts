@@ -101,7 +101,7 @@ describe('simulate --estimate-throughputs', () => {
 
 describe('simulate flags', () => {
   it('refuses --reference-job-types without --estimate-throughputs, and out of range', async () => {
-    const { buildWorkload } = await import('../../src/cli/commands/simulate.js');
+    const { buildWorkload } = await import('../../src/sim/index.js');
     const base = { generate: true, rate: '4', limit: '5', seed: '0', cluster: 'v100:1,k80:1', round: '360', throughputs: 'data/gavel/simulation_throughputs.json' };
     expect(() => buildWorkload({ ...base, referenceJobTypes: '3' })).toThrow(/--reference-job-types needs --estimate-throughputs/);
     expect(() => buildWorkload({ ...base, estimateThroughputs: true, referenceJobTypes: '99' })).toThrow(/bad --reference-job-types/);

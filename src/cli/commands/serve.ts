@@ -3,7 +3,7 @@ import { positiveInt, seconds } from '../../runtime/cli-support.js';
 import { startServer } from '../../runtime/serve.js';
 import { parseGpuSpec } from '../../runtime/worker.js';
 import { readThroughputs } from '../../io/index.js';
-import { DEFAULT_THROUGHPUTS } from './validate.js';
+import { DEFAULT_THROUGHPUTS } from '../../sim/index.js';
 
 interface ServeFlags {
   db: string;
