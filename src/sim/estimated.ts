@@ -40,6 +40,7 @@ export class EstimatedThroughputs {
   private readonly rows = new Map<string, readonly number[]>();
   /** Job key -> the reference key it is matched to for co-location (undefined: no match possible). */
   private readonly matches = new Map<string, string | undefined>();
+  private readonly factors = new Map<string, number | undefined>();
   private readonly random: () => number;
   private readonly fraction: number;
 
@@ -73,6 +74,13 @@ export class EstimatedThroughputs {
     return this.matches.get(key);
   }
 
+  /** Co-located / isolated throughput of reference key `like` next to `partner` on `gpuType` (memoised). */
+  private factor(like: string, partner: string, gpuType: string): number | undefined {
+    const id = `${like}\n${partner}\n${gpuType}`;
+    if (!this.factors.has(id)) this.factors.set(id, this.estimator.colocatedLike(like, partner, gpuType, 1, 1)?.[0]);
+    return this.factors.get(id);
+  }
+
   private believed(s: PolicySnapshot): PolicySnapshot {
     const types = s.cluster.gpuTypes;
     const classOf = new Map<string, { key: string; job: PolicyJob; match: string | undefined }>();
@@ -92,13 +100,13 @@ export class EstimatedThroughputs {
       for (const a of classes) {
         const colocated: Record<string, readonly [number, number]> = {};
         for (const b of classes) {
-          if (a.job.scaleFactor !== b.job.scaleFactor || !a.match) continue;
+          if (a.job.scaleFactor !== b.job.scaleFactor || !a.match || !b.match) continue;
           // a's side from its match next to b's true key; b's side from b's match next to a's true key.
-          const mine = this.estimator.colocatedLike(a.match, jobKey(b.job.jobType, b.job.scaleFactor), t, a.job.throughput[k]!, b.job.throughput[k]!);
-          const theirs = b.match
-            ? this.estimator.colocatedLike(b.match, jobKey(a.job.jobType, a.job.scaleFactor), t, b.job.throughput[k]!, a.job.throughput[k]!)
-            : undefined;
-          if (mine && theirs) colocated[jobKey(b.key, b.job.scaleFactor)] = [mine[0], theirs[0]];
+          const mine = this.factor(a.match, jobKey(b.job.jobType, b.job.scaleFactor), t);
+          const theirs = this.factor(b.match, jobKey(a.job.jobType, a.job.scaleFactor), t);
+          if (mine !== undefined && theirs !== undefined) {
+            colocated[jobKey(b.key, b.job.scaleFactor)] = [mine * a.job.throughput[k]!, theirs * b.job.throughput[k]!];
+          }
         }
         consolidated[t]![jobKey(a.key, a.job.scaleFactor)] = { isolated: a.job.throughput[k]!, colocated };
       }
