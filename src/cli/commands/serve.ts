@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { positiveInt, seconds } from '../../runtime/cli-support.js';
+import { positiveInt, seconds } from '../../runtime/client/cli-support.js';
 import { startServer } from '../../runtime/serve.js';
-import { parseGpuSpec } from '../../runtime/worker.js';
+import { parseGpuSpec } from '../../runtime/agent/worker.js';
 import { readThroughputs } from '../../io/index.js';
 import { DEFAULT_THROUGHPUTS } from '../../sim/index.js';
 
@@ -21,6 +21,7 @@ interface ServeFlags {
   quiet?: boolean;
   throughputs: string;
   estimate: boolean;
+  rateLimit: string;
 }
 
 export function register(program: Command): void {
@@ -41,6 +42,7 @@ export function register(program: Command): void {
     .option('--job-root <dir...>', 'only accept jobs whose working directory is inside one of these')
     .option('--throughputs <file>', "throughput table (Gavel JSON): jobs naming a job type it knows get its throughputs, others estimates from it (docs/estimate.md)", DEFAULT_THROUGHPUTS)
     .option('--no-estimate', 'no table and no estimates: a job counts as equally fast on every type it has not run on')
+    .option('--rate-limit <n>', 'requests a minute per tenant or job token, 429 beyond (0 = no limit)', '1200')
     .option('--quiet', 'do not log scheduler and worker events')
     .action(async (f: ServeFlags) => {
       const log = f.quiet ? () => {} : (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`);
@@ -60,6 +62,7 @@ export function register(program: Command): void {
         ...(f.estimate ? { throughputs: readThroughputs(f.throughputs) } : {}),
         ...(f.checkpointDir ? { checkpointRoot: f.checkpointDir } : {}),
         ...(f.jobRoot ? { jobRoots: f.jobRoot } : {}),
+        limits: { ratePerMinute: positiveInt('--rate-limit', f.rateLimit) },
         log,
       });
       // One write: a reader that sees the URL also sees the token line.
