@@ -152,7 +152,7 @@ export async function startServer(db: string, port: number, extra: readonly stri
 export async function startWorker(url: string, admin: ApiClient, gpus: string, name: string): Promise<Proc> {
   const { token } = await admin.post<{ token: string }>('/api/v1/tokens', { kind: 'worker', label: name });
   const w = rondo(['worker', '--server', url, '--gpus', gpus, '--name', name, '--quiet'], { RONDO_TOKEN: token });
-  await waitFor('worker to register', () => w.stdout.includes('ready') || (w.child.exitCode !== null ? Promise.reject(new Error(w.stderr)) : false));
+  await waitFor('worker to register', () => w.stdout.includes('ready') || (w.child.exitCode !== null ? Promise.reject(new Error(w.stderr)) : false), 60_000);
   return w;
 }
 
