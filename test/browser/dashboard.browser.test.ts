@@ -155,6 +155,8 @@ describe.skipIf(!have)('dashboard in a browser', () => {
     await page.goto(`${s.url}/#/jobs/${ids[2]}`);
     await page.waitForSelector('[data-testid=timeline-chart] svg');
     await page.waitForSelector('[data-testid=throughput-chart] svg');
+    // What the scheduler assumes per type, and where it comes from (docs/estimate.md).
+    await page.waitForSelector('[data-testid=throughput-sources] tr[data-source=measured]');
     await page.waitForSelector('[data-testid=logs] >> text=done: 30 steps');
     await shot(page, 'job');
 

@@ -237,6 +237,8 @@ export interface JobDetail {
   exitCode: number | null;
   failure: string | null;
   cancelRequested: boolean;
+  /** Per GPU type of the live cluster: steps/s the scheduler uses, where it comes from, and its confidence. */
+  throughputs?: Array<{ gpuType: string; value: number; source: 'table' | 'measured' | 'estimated' | 'default'; confidence: number; uncertainty: number }>;
 }
 
 export interface Timeline {

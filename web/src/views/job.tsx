@@ -316,6 +316,35 @@ export function JobView(props: { id: string }) {
           ) : (
             <Empty title="No throughput reported yet.">Jobs report steps/s through the Rondo client or a RONDO_PROGRESS line.</Empty>
           )}
+          {j.throughputs && j.throughputs.length > 0 ? (
+            <div class="table-wrap">
+              <table data-testid="throughput-sources">
+                <caption class="muted small">What the scheduler assumes: measured, from the throughput table, or estimated from it.</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">GPU</th>
+                    <th scope="col" class="num">
+                      steps/s
+                    </th>
+                    <th scope="col">source</th>
+                    <th scope="col" class="num">
+                      confidence
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {j.throughputs.map((t) => (
+                    <tr data-source={t.source}>
+                      <td>{t.gpuType}</td>
+                      <td class="num">{num(t.value)}</td>
+                      <td title={t.source === 'estimated' ? `about ±${Math.round(t.uncertainty * 100)}% (one standard deviation)` : undefined}>{t.source}</td>
+                      <td class="num">{t.confidence.toFixed(2)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          ) : null}
         </Section>
       </div>
 
