@@ -3,6 +3,8 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, writeFileSync } 
 import { homedir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { RondoError } from '../model/errors.js';
+import type { ThroughputTable } from '../model/throughput.js';
+import { LiveThroughputs } from '../estimate/index.js';
 import { loadPolicy } from './server/policy-source.js';
 import { Scheduler, DEFAULT_TIMING, type RuntimeTiming } from './server/scheduler.js';
 import { buildServer } from './server/app.js';
@@ -28,6 +30,8 @@ export interface ServeOptions {
   /** Agent environment variables the local workers' jobs also get (`--pass-env`). */
   readonly passEnv?: readonly string[];
   readonly log?: (msg: string) => void;
+  /** Throughput table: known job types' throughputs and the references for estimating the rest (src/estimate). */
+  readonly throughputs?: ThroughputTable;
   /** Folder of the built web dashboard (default `<package>/dist/web`). */
   readonly webDir?: string;
   /** Rate limit and what-if bounds (defaults in server/http.ts). */
@@ -83,7 +87,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     writeFileSync(adminTokenFile, adminToken + '\n', { mode: 0o600 });
     chmodSync(adminTokenFile, 0o600);
   }
-  const scheduler = new Scheduler(store, timing, policy, log);
+  const scheduler = new Scheduler(store, timing, policy, log, opts.throughputs ? new LiveThroughputs(opts.throughputs) : undefined);
   const host = opts.host ?? '127.0.0.1';
   let url = '';
   const app = buildServer({

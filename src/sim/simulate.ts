@@ -22,6 +22,7 @@ import { workloadStream, type GenerateOptions } from './generate.js';
 import { tableThroughputs } from './throughput.js';
 import { DynamicBatchModel } from './dynamic.js';
 import { TimelineRecorder, type RunTimeline } from './timeline.js';
+import { EstimatedThroughputs, type EstimateSettings } from './estimated.js';
 import type { TenantReport } from './tenant-accounting.js';
 import { WindowStop } from './stop.js';
 
@@ -65,6 +66,11 @@ export interface SimulationInput {
   readonly queueIndex?: boolean;
   /** Record the per-job timeline (`SimulationOutput.timeline`) when at most this many jobs run (default 0: never). */
   readonly timelineMaxJobs?: number;
+  /**
+   * The policy sees estimated throughputs (src/sim/estimated.ts: every job unseen, estimates refined by the types it
+   * ran on); the executor and the metrics use the table.
+   */
+  readonly estimateThroughputs?: EstimateSettings;
   readonly observer?: EngineObserver;
   readonly signal?: AbortSignal;
 }
@@ -185,7 +191,9 @@ export async function simulate(input: SimulationInput): Promise<SimulationOutput
   const dynamic = useDynamic ? new DynamicBatchModel(throughputs, cluster, (j) => j.totalSteps ?? 0) : undefined;
   const simExecutor = new SimExecutor(clock, throughputs, { spreadPenalty: !!input.spreadPenalty, ...(dynamic ? { dynamic } : {}) });
   const recorder = (input.timelineMaxJobs ?? 0) > 0 ? new TimelineRecorder(simExecutor, cluster.gpuTypes, input.timelineMaxJobs!) : undefined;
-  const executor = recorder ?? simExecutor;
+  const estimated = input.estimateThroughputs ? new EstimatedThroughputs(throughputs, input.estimateThroughputs) : undefined;
+  const executor = estimated ? estimated.observe(recorder ?? simExecutor) : (recorder ?? simExecutor);
+  const policyRow = estimated ? (j: Job): readonly number[] => estimated.row(j, throughputOf(j), cluster) : throughputOf;
   let source: JobSource;
   let unknown: string[] = [];
   let tooLarge: string[] = [];
@@ -205,12 +213,16 @@ export async function simulate(input: SimulationInput): Promise<SimulationOutput
   }
   const result = await runEngine({
     cluster,
-    policy,
+    policy: estimated ? estimated.wrapPolicy(policy) : policy,
     clock,
     executor,
     source,
     throughputOf,
-    ...(dynamic ? { currentThroughputOf: (j: Job, done: number) => dynamic.currentRow(j, done, throughputOf(j)) } : {}),
+    ...(dynamic
+      ? { currentThroughputOf: (j: Job, done: number) => dynamic.currentRow(j, done, policyRow(j)) }
+      : estimated
+        ? { currentThroughputOf: (j: Job) => policyRow(j) }
+        : {}),
     throughputs,
     seed,
     stopwatch,

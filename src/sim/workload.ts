@@ -3,7 +3,7 @@
  * points, so both turn the same flags into the same run. `--name` in the errors is the flag a user typed.
  */
 import { fileURLToPath } from 'node:url';
-import { RondoError, normaliseGpuType, type ClusterSpec, type GpuType, type Job, type ThroughputTable } from '../model/index.js';
+import { RondoError, jobTypes, normaliseGpuType, type ClusterSpec, type GpuType, type Job, type ThroughputTable } from '../model/index.js';
 import type { TenantTree } from '../model/tenants.js';
 import { applyTenantFlags, type TenantFlags } from './tenant-workload.js';
 import { parseCluster, parseTraceFormat, readJobs, readThroughputs } from '../io/index.js';
@@ -44,6 +44,10 @@ export interface WorkloadFlags extends TenantFlags {
   reallocWhenIdle?: boolean;
   prices?: string;
   partitions?: string;
+  estimateThroughputs?: boolean;
+  referenceJobTypes?: string;
+  estimateSeed?: string;
+  profiledFraction?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -115,6 +119,18 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
   const minReallocationInterval = numFlag('--realloc-interval', flags.reallocInterval ?? '1920', 0, 1e7);
   const prices = flags.prices ? parsePrices(flags.prices) : { ...GCP_PRICES };
   const partitions = flags.partitions === undefined ? 1 : intFlag('--partitions', flags.partitions, 1, 100_000);
+  if (!flags.estimateThroughputs && (flags.referenceJobTypes !== undefined || flags.profiledFraction !== undefined)) {
+    throw new RondoError({ code: 'E_USAGE', problem: `${flags.referenceJobTypes !== undefined ? '--reference-job-types' : '--profiled-fraction'} needs --estimate-throughputs` });
+  }
+  const estimateThroughputs = flags.estimateThroughputs
+    ? {
+        seed: intFlag('--estimate-seed', flags.estimateSeed ?? '0', 0, 2 ** 31 - 1),
+        ...(flags.referenceJobTypes !== undefined
+          ? { referenceJobTypes: intFlag('--reference-job-types', flags.referenceJobTypes, 1, jobTypes(throughputs).length) }
+          : {}),
+        ...(flags.profiledFraction !== undefined ? { profiledFraction: numFlag('--profiled-fraction', flags.profiledFraction, 0, 1) } : {}),
+      }
+    : undefined;
   const common = {
     cluster,
     throughputs,
@@ -128,6 +144,7 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
     recomputeWhenIdle: !!flags.reallocWhenIdle,
     ...(window ? { window } : {}),
     ...(jctCapHours !== undefined ? { jctCapHours } : {}),
+    ...(estimateThroughputs ? { estimateThroughputs } : {}),
   };
   if (flags.trace) {
     let jobs: readonly Job[];

@@ -81,6 +81,7 @@ export async function runPoint(point: SweepPoint, sweepHash: string, opts: { tim
       reallocWhenIdle: b.recomputeWhenIdle,
       prices: b.prices ?? GCP_PRICES,
       ...(workload.partitions > 1 ? { partitions: workload.partitions } : {}),
+      ...(b.estimateThroughputs ? { estimateThroughputs: b.estimateThroughputs } : {}),
     },
     summary,
     dropped: out.dropped,

@@ -3,6 +3,8 @@ import { positiveInt, seconds } from '../../runtime/client/cli-support.js';
 import { startServer } from '../../runtime/serve.js';
 import { parseGpuSpec } from '../../runtime/agent/worker.js';
 import { parseRunAs } from '../../runtime/agent/sandbox.js';
+import { readThroughputs } from '../../io/index.js';
+import { DEFAULT_THROUGHPUTS } from '../../sim/index.js';
 
 interface ServeFlags {
   db: string;
@@ -20,6 +22,8 @@ interface ServeFlags {
   runAs?: string[];
   passEnv?: string[];
   quiet?: boolean;
+  throughputs: string;
+  estimate: boolean;
   rateLimit: string;
 }
 
@@ -41,6 +45,8 @@ export function register(program: Command): void {
     .option('--job-root <dir...>', 'only accept jobs whose working directory is inside one of these (default for tenants: /home and the temporary directory)')
     .option('--run-as <tenant=user...>', 'Unix user per tenant for the local workers\' jobs (name, UID:GID, auto or self; * for the rest); needs root')
     .option('--pass-env <name...>', 'environment variables of this process the local workers\' jobs also get')
+    .option('--throughputs <file>', "throughput table (Gavel JSON): jobs naming a job type it knows get its throughputs, others estimates from it (docs/estimate.md)", DEFAULT_THROUGHPUTS)
+    .option('--no-estimate', 'no table and no estimates: a job counts as equally fast on every type it has not run on')
     .option('--rate-limit <n>', 'requests a minute per tenant or job token, 429 beyond (0 = no limit)', '1200')
     .option('--quiet', 'do not log scheduler and worker events')
     .action(async (f: ServeFlags) => {
@@ -60,6 +66,7 @@ export function register(program: Command): void {
         localGpus: parseGpuSpec(f.localGpus),
         runAs: parseRunAs(f.runAs ?? []),
         ...(f.passEnv ? { passEnv: f.passEnv.flatMap((s) => s.split(',')).filter(Boolean) } : {}),
+        ...(f.estimate ? { throughputs: readThroughputs(f.throughputs) } : {}),
         ...(f.checkpointDir ? { checkpointRoot: f.checkpointDir } : {}),
         ...(f.jobRoot ? { jobRoots: f.jobRoot } : {}),
         limits: { ratePerMinute: positiveInt('--rate-limit', f.rateLimit) },

@@ -33,6 +33,10 @@ export function addWorkloadOptions(cmd: Command): Command {
     .option('--realloc-when-idle', 'recompute at once when waiting jobs cannot run only for lack of an allocation (Gavel: wait)')
     .option('--prices <spec>', "per-GPU-hour prices for the cost metric, e.g. v100:2.48,p100:1.46,k80:0.45 (default: Gavel's GCP prices)")
     .option('--partitions <k>', 'POP: split jobs and GPUs into k random sub-problems, allocate each apart and join (default 1: the whole problem)')
+    .option('--estimate-throughputs', 'the policy sees estimated throughputs (every job unseen, refined by the types it ran on); the executor uses the table (docs/estimate.md)')
+    .option('--reference-job-types <n>', 'with --estimate-throughputs: how many of the table\'s job types the estimator may use as references (default: all)')
+    .option('--estimate-seed <n>', 'with --estimate-throughputs: seed for drawing the reference job types and the profiled co-locations', '0')
+    .option('--profiled-fraction <f>', "with --estimate-throughputs and a space-sharing policy: fraction of reference co-locations each job key is profiled against (Gavel's estimator; default 1)")
     .option('--json', 'print one JSON object instead of a table')
     .option('--quiet', 'no progress output');
 }
@@ -189,6 +193,7 @@ export function register(program: Command): void {
             reallocWhenIdle: workload.base.recomputeWhenIdle,
             prices: workload.base.prices,
             ...(workload.partitions > 1 ? { partitions: workload.partitions } : {}),
+            ...(workload.base.estimateThroughputs ? { estimateThroughputs: workload.base.estimateThroughputs } : {}),
           },
           // Wall-clock timings are left out so that the file is byte-for-byte the same for the same input.
           summary: Object.fromEntries(Object.entries(runJson(out)).filter(([k]) => k !== 'wallSeconds' && k !== 'policySeconds')),
