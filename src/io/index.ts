@@ -10,3 +10,5 @@ export * from './throughputs.js';
 export * from './cluster.js';
 export * from './atomic.js';
 export * from './summary.js';
+export * from './capacity.js';
+export * from './prices.js';

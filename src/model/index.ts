@@ -6,3 +6,4 @@ export * from './allocation.js';
 export * from './round.js';
 export * from './random.js';
 export * from './policy-job.js';
+export * from './spot.js';

@@ -6,3 +6,7 @@ export * from './throughput.js';
 export * from './simulate.js';
 export * from './timeline.js';
 export * from './workload.js';
+export * from './capacity.js';
+export * from './spot.js';
+export * from './spot-executor.js';
+export * from './spot-table.js';
