@@ -36,8 +36,10 @@ export class CapacitySchedule {
   /** All effective change times within one period, sorted, distinct. */
   private readonly changeTimes: number[];
 
-  constructor(trace: CapacityTrace, readonly loopS?: number) {
-    this.types = trace.keys.map((k) => k.type);
+  /** `rank` orders the types (stable; lower first), e.g. by price so that idle-GPU filling takes the cheapest first. */
+  constructor(trace: CapacityTrace, readonly loopS?: number, rank?: (type: GpuType) => number) {
+    const types = trace.keys.map((k) => k.type);
+    this.types = rank ? types.map((t, i) => ({ t, i, r: rank(t) })).sort((a, b) => a.r - b.r || a.i - b.i).map((x) => x.t) : types;
     const last = new Map<GpuType, number>();
     const raw = new Map<GpuType, Array<{ t: number; v: number; i: number }>>();
     trace.events.forEach((e, i) => {

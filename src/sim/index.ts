@@ -10,3 +10,4 @@ export * from './capacity.js';
 export * from './spot.js';
 export * from './spot-executor.js';
 export * from './spot-table.js';
+export * from './spot-flags.js';

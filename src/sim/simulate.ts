@@ -187,7 +187,7 @@ export async function simulate(input: SimulationInput): Promise<SimulationOutput
   }
   const clock = new SimClock(0);
   const cluster = spot ? spot.cluster() : input.cluster;
-  const throughputOf = tableThroughputs(throughputs, cluster);
+  const throughputOf = spot ? spot.throughputOf(tableThroughputs(throughputs, cluster), clock) : tableThroughputs(throughputs, cluster);
   const useDynamic = !spot && (input.dynamicBatchSizes ?? !!input.jobs?.some((j) => j.mode === 'accordion' || j.mode === 'gns'));
   const dynamic = useDynamic ? new DynamicBatchModel(throughputs, cluster, (j) => j.totalSteps ?? 0) : undefined;
   // With spot capacity the workers keep their own clock: the spot executor moves the run's clock to where the round
@@ -209,7 +209,7 @@ export async function simulate(input: SimulationInput): Promise<SimulationOutput
     if (!input.window && g.limit === undefined && input.maxRounds === undefined) {
       throw new RondoError({ code: 'E_USAGE', problem: 'a generated workload needs a window (or a job limit) to stop', hint: 'e.g. --window 4000:5000' });
     }
-    screened = new ScreenedStream(workloadStream({ ...g, seed, throughputs }), cluster, throughputOf, input);
+    screened = new ScreenedStream(workloadStream({ ...g, seed, throughputs: input.throughputs }), cluster, throughputOf, input);
     source = new StreamSource(screened, g.limit);
   }
   if (spot) source = spot.wrapSource(source, clock);

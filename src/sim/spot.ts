@@ -2,7 +2,7 @@
  * Wiring of a spot/preemptible simulation (issue 23): capacity and price schedules, the tiered throughput table,
  * the spot executor and source, prices for cost-aware policies, and the run's cost summary.
  */
-import { RondoError, makeCluster, seededRandom, type ClusterSpec, type GpuType, type Job, type SpotMarket, type ThroughputTable } from '../model/index.js';
+import { RondoError, isSpotType, makeCluster, seededRandom, type ClusterSpec, type GpuType, type Job, type SpotMarket, type ThroughputTable } from '../model/index.js';
 import type { Executor, JobSource } from '../engine/types.js';
 import type { EngineResult } from '../engine/loop.js';
 import type { Policy, PolicySnapshot } from '../policies/types.js';
@@ -29,9 +29,20 @@ export interface SpotInput {
    * type), drawn with the run's seed, as Gavel's cost-with-SLO experiments do (1.2, 2, 10).
    */
   readonly sloFactors?: readonly number[];
+  /**
+   * Which tier each job may use: `any` (default: the policy decides), `on-demand` or `spot` only (the baselines), or
+   * `deadline` (Proteus-like: a job runs on spot while it can still meet its deadline there, with revocations
+   * expected at the trace's rate and 25% slack; otherwise, or once it falls behind, on on-demand). Jobs without a
+   * deadline run on spot under `deadline`.
+   */
+  readonly strategy?: TierStrategy;
   /** Keep every assignment's span (`SpotRun.usage`), for capacity checks. */
   readonly keepUsage?: boolean;
 }
+
+export type TierStrategy = 'any' | 'on-demand' | 'spot' | 'deadline';
+
+export const TIER_STRATEGIES: readonly TierStrategy[] = ['any', 'on-demand', 'spot', 'deadline'];
 
 export interface SpotSummary {
   readonly totalCost: number;
@@ -60,8 +71,10 @@ export class SpotRun {
   private readonly jobs = new Map<string, Job>();
 
   constructor(readonly input: SpotInput, base: ThroughputTable, private readonly seed: number) {
-    this.capacity = new CapacitySchedule(input.capacity, input.loopS);
     this.prices = new PriceSchedule(input.prices);
+    // Cheapest first at the start: Gavel's round mechanism fills idle GPUs in type order whatever the shares, so
+    // the order decides which tier a work-conserving round spends on.
+    this.capacity = new CapacitySchedule(input.capacity, input.loopS, (t) => this.prices.priceAt(t, 0));
     this.prices.check(this.capacity.types, input.pricesFile ?? '<prices>');
     this.checkpoint = input.checkpoint ?? { intervalS: Infinity, costS: 0 };
     if (!(this.checkpoint.intervalS > 0) || !(this.checkpoint.costS >= 0)) {
@@ -78,10 +91,46 @@ export class SpotRun {
     };
   }
 
+  /**
+   * The engine's throughput function under the tier strategy: a job's row with the types of the tier it may not use
+   * zeroed, so neither the policy nor the round mechanism (which fills idle GPUs whatever the shares) places it
+   * there. The engine asks again at every capacity change, so a `deadline` job moves when it falls behind.
+   */
+  throughputOf(base: (j: Job) => readonly number[], clock: SimClock): (j: Job) => readonly number[] {
+    const strategy = this.input.strategy ?? 'any';
+    if (strategy === 'any') return base;
+    const types = this.capacity.types;
+    const spot = types.map((t) => isSpotType(t));
+    return (j) => {
+      const row = base(j);
+      const tier = strategy === 'deadline' ? this.deadlineTier(j, row, spot, clock.now()) : strategy;
+      return row.map((v, k) => (spot[k] === (tier === 'spot') ? v : 0));
+    };
+  }
+
+  private deadlineTier(j: Job, row: readonly number[], spot: readonly boolean[], now: number): 'spot' | 'on-demand' {
+    const job = this.jobs.get(j.id) ?? j;
+    if (job.sloFactor === undefined && job.deadlineS === undefined) return 'spot';
+    const best = Math.max(0, ...row);
+    const total = job.totalSteps ?? (best > 0 ? (job.durationS ?? 0) * best : 0);
+    const deadline = job.deadlineS !== undefined ? job.arrivalTime + job.deadlineS : job.arrivalTime + job.sloFactor! * (best > 0 ? total / best : 0);
+    const left = this.executor?.remaining.get(j.id) ?? total;
+    let spotRate = 0;
+    row.forEach((v, k) => {
+      if (!spot[k]) return;
+      const t = this.capacity.types[k]!;
+      const slow = 1 + (this.market.revocationRate[t] ?? 0) * (this.market.lossPerRevocationS / 3600);
+      spotRate = Math.max(spotRate, v / slow);
+    });
+    if (!(spotRate > 0)) return 'on-demand';
+    return now + 1.25 * (left / spotRate) <= deadline ? 'spot' : 'on-demand';
+  }
+
   /** The cluster at its largest: what the engine starts from and jobs are screened against. */
   cluster(): ClusterSpec {
     const max = this.capacity.maxCounts();
     return makeCluster(this.capacity.types.map((t) => [t, max[t]!] as [string, number]), 1);
+
   }
 
   wrapExecutor(clock: SimClock, inner: Executor): SpotExecutor {

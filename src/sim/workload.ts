@@ -7,6 +7,7 @@ import { RondoError, normaliseGpuType, type ClusterSpec, type GpuType, type Job,
 import { parseCluster, parseTraceFormat, readJobs, readThroughputs } from '../io/index.js';
 import { readEmpiricalDistribution } from './generate.js';
 import type { SimulationInput, SimulationOutput } from './simulate.js';
+import { spotFromFlags, type SpotFlags } from './spot-flags.js';
 
 /** Throughputs shipped with the package (Gavel's simulation matrix). */
 export const DEFAULT_THROUGHPUTS = fileURLToPath(new URL('../../data/gavel/simulation_throughputs.json', import.meta.url));
@@ -19,7 +20,7 @@ export const DEFAULT_THROUGHPUTS = fileURLToPath(new URL('../../data/gavel/simul
 export const GCP_PRICES: Readonly<Record<GpuType, number>> = { v100: 0.74, p100: 0.43, k80: 0.135 };
 
 /** Flags shared by `simulate`, `compare` and sweep points, as strings (the sweep grid stores them so). */
-export interface WorkloadFlags {
+export interface WorkloadFlags extends SpotFlags {
   trace?: string;
   format?: string;
   generate?: boolean;
@@ -40,7 +41,6 @@ export interface WorkloadFlags {
   spreadPenalty?: boolean;
   reallocInterval?: string;
   reallocWhenIdle?: boolean;
-  prices?: string;
   partitions?: string;
   json?: boolean;
   quiet?: boolean;
@@ -109,7 +109,9 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
   }
   const jctCapHours = flags.jctCap === undefined ? undefined : numFlag('--jct-cap', flags.jctCap, 1e-6, 1e9);
   const minReallocationInterval = numFlag('--realloc-interval', flags.reallocInterval ?? '1920', 0, 1e7);
-  const prices = flags.prices ? parsePrices(flags.prices) : { ...GCP_PRICES };
+  const spot = spotFromFlags(flags);
+  // With --capacity, --prices names a price trace (src/sim/spot-flags.ts); the static prices do not apply.
+  const prices = spot ? undefined : flags.prices ? parsePrices(flags.prices) : { ...GCP_PRICES };
   const partitions = flags.partitions === undefined ? 1 : intFlag('--partitions', flags.partitions, 1, 100_000);
   const common = {
     cluster,
@@ -117,7 +119,8 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
     seed,
     roundDuration,
     minReallocationInterval,
-    prices,
+    ...(prices ? { prices } : {}),
+    ...(spot ? { spot } : {}),
     dropUnknown: !!flags.dropUnknown,
     skipTooLarge: !!flags.skipTooLarge,
     spreadPenalty: !!flags.spreadPenalty,
@@ -184,7 +187,8 @@ export function runJson(out: SimulationOutput): Record<string, unknown> {
     preemptions: s.preemptions,
     preemptionsPerJob: s.preemptionsPerJob,
     leaseExtensionFraction: s.leaseExtensionFraction,
-    cost: s.cost,
+    cost: out.spot ? out.spot.totalCost : s.cost,
+    ...(out.spot ? { spot: out.spot } : {}),
     rounds: s.rounds,
     policyCalls: s.policyCalls,
     policySeconds: s.policySeconds,

@@ -120,3 +120,26 @@ describe('spot simulation', () => {
     ).rejects.toThrow(/no price for k80/);
   });
 });
+
+describe('tier strategies', () => {
+  beforeAll(async () => {
+    await initSolver();
+  });
+
+  it('on-demand and spot baselines use only their tier; deadline uses both and costs less than on-demand', async () => {
+    const by: Record<string, SimulationOutput> = {};
+    for (const strategy of ['on-demand', 'spot', 'deadline'] as const) by[strategy] = await run('max_min_fairness_perf', 3, { strategy });
+    const used = (o: SimulationOutput, spot: boolean): number =>
+      Object.entries(o.spot!.busyGpuHoursByType).filter(([t]) => t.endsWith('-spot') === spot).reduce((a, [, v]) => a + v, 0);
+    expect(used(by['on-demand']!, true)).toBe(0);
+    expect(used(by['on-demand']!, false)).toBeGreaterThan(0);
+    expect(used(by['spot']!, false)).toBe(0);
+    expect(by['spot']!.spot!.revocations).toBeGreaterThan(0);
+    expect(used(by['deadline']!, true)).toBeGreaterThan(0);
+    expect(by['deadline']!.spot!.totalCost).toBeLessThan(by['on-demand']!.spot!.totalCost);
+    for (const o of Object.values(by)) {
+      expect(o.spot!.completedJobs).toBe(25);
+      checkCapacity(o);
+    }
+  }, 120_000);
+});
