@@ -11,3 +11,4 @@ export * from './spot.js';
 export * from './spot-executor.js';
 export * from './spot-table.js';
 export * from './spot-flags.js';
+export * from './spot-generate.js';
