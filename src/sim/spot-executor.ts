@@ -5,15 +5,15 @@
  *
  * - Before every plan the engine asks `observe(now)`: the cluster is the capacity in force at `now` (one GPU per
  *   server), and jobs that kept their GPUs are reported running on them, so their leases can be extended.
- * - When a type's capacity drops inside a round, the GPUs with the highest offsets of that type go first; a job on
- *   one of them stops at the notice time, and the progress since its last checkpoint is lost (reported as negative
+ * - When a type's capacity drops inside a round, the lost GPUs are drawn at random (seeded) among all of the type's
+ *   GPUs, busy or idle, as a provider reclaims running VMs; a job on one of them stops at the notice time, and the progress since its last checkpoint is lost (reported as negative
  *   steps, which the engine subtracts). The job stays queued and runs again when the policy places it.
  * - Checkpoints: every `intervalS` of continuous run time a job writes one, pausing `costS` seconds (its throughput is
  *   scaled by intervalS / (intervalS + costS)); a planned preemption at a round end checkpoints for free, as in
  *   Gavel. Without an interval only planned preemptions checkpoint.
  * - Billing: a GPU costs the price of its type (tier and region) in force, per second, while a job runs on it.
  */
-import { makeCluster, RondoError, type Assignment, type ClusterSpec, type GpuType, type Job, type RoundPlan } from '../model/index.js';
+import { makeCluster, RondoError, seededRandom, type Assignment, type ClusterSpec, type GpuType, type Job, type RoundPlan } from '../model/index.js';
 import type { ClusterView, ExecJob, Executor, JobProgress, JobSource, RoundReport } from '../engine/types.js';
 import type { SimClock } from './clock.js';
 import type { CapacitySchedule, PriceSchedule } from './capacity.js';
@@ -82,6 +82,7 @@ export class SpotExecutor implements Executor {
     private readonly prices: PriceSchedule,
     checkpoint: CheckpointModel,
     private readonly keepUsage = false,
+    private readonly seed = 0,
   ) {
     this.period = Number.isFinite(checkpoint.intervalS) ? checkpoint.intervalS + checkpoint.costS : Infinity;
     this.accounting = { totalCost: 0, costByType: {}, costByJob: new Map(), revocations: 0, lostGpuSeconds: 0, busyByType: {} };
@@ -108,12 +109,41 @@ export class SpotExecutor implements Executor {
     return { cluster, running };
   }
 
-  /** First time in (start, end) at which the capacity of `type` falls below `need`, or undefined. */
-  private revokedAt(type: GpuType, need: number, start: number, end: number): number | undefined {
-    for (let t = this.capacity.nextChangeAfter(start); t !== undefined && t < end; t = this.capacity.nextChangeAfter(t)) {
-      if (this.capacity.countAt(type, t) < need) return t;
+  /**
+   * Which assignments lose GPUs, and when, over (start, end): at each drop of a type from N to M GPUs, N - M of its
+   * N slots are revoked, drawn uniformly (seeded by the run seed, the type and the time): a provider reclaims running
+   * VMs, not the ones a scheduler happens to leave idle. Survivors are renumbered into 0..M-1; returns each
+   * assignment's revocation time (absent: not revoked) and its slots at the end.
+   */
+  private revocations(plan: RoundPlan, offsetsOf: ReadonlyMap<Assignment, number[]>, end: number): { at: Map<Assignment, number>; slots: Map<Assignment, number[]> } {
+    const at = new Map<Assignment, number>();
+    const slots = new Map<Assignment, number[]>([...offsetsOf].map(([a, o]) => [a, [...o]]));
+    for (let c = this.capacity.nextChangeAfter(plan.start); c !== undefined && c < end; c = this.capacity.nextChangeAfter(c)) {
+      for (const type of this.capacity.types) {
+        const n = this.capacity.countAt(type, c - 1e-6);
+        const m = this.capacity.countAt(type, c);
+        if (m >= n) continue;
+        const rng = seededRandom((this.seed * 2654435761 + hashType(type) + Math.round(c * 1000)) >>> 0);
+        // Partial Fisher-Yates: n - m distinct victims among slots 0..n-1.
+        const pool = Array.from({ length: n }, (_, i) => i);
+        for (let i = 0; i < n - m; i++) {
+          const j = i + Math.floor(rng() * (n - i));
+          [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+        }
+        const victims = pool.slice(0, n - m).sort((x, y) => x - y);
+        const below = (slot: number): number => {
+          let k = 0;
+          while (k < victims.length && victims[k]! < slot) k++;
+          return k;
+        };
+        for (const [a, list] of slots) {
+          if (a.gpuType !== type || at.has(a)) continue;
+          if (list.some((o) => victims.includes(o) || o >= n)) at.set(a, c);
+          else slots.set(a, list.map((o) => o - below(o)));
+        }
+      }
     }
-    return undefined;
+    return { at, slots };
   }
 
   async runRound(plan: RoundPlan, jobs: ReadonlyMap<string, ExecJob>): Promise<RoundReport> {
@@ -134,13 +164,23 @@ export class SpotExecutor implements Executor {
     const progress: JobProgress[] = [];
     const held = new Map<string, Held>();
     let end = plan.start;
+    const offsetsOf = new Map<Assignment, number[]>();
+    let roundEnd = plan.start;
     for (const a of plan.assignments) {
       const first = this.firstGpu(cluster, a.gpuType);
-      const offsets = a.gpus.map((g) => g - first);
-      const need = Math.max(...offsets) + 1;
+      offsetsOf.set(a, a.gpus.map((g) => g - first));
+      for (const id of a.jobIds) {
+        const p = byJob.get(id);
+        if (p && !p.failed) roundEnd = Math.max(roundEnd, plan.start + p.runTime);
+      }
+    }
+    const rev = this.revocations(plan, offsetsOf, roundEnd);
+    for (const a of plan.assignments) {
+      const offsets = rev.slots.get(a)!;
       const stops = a.jobIds.map((id) => byJob.get(id)).map((p) => (p && !p.failed ? plan.start + p.runTime : plan.start));
       const runEnd = Math.max(plan.start, ...stops);
-      const revoked = this.revokedAt(a.gpuType, need, plan.start, runEnd);
+      const at = rev.at.get(a);
+      const revoked = at !== undefined && at < runEnd ? at : undefined;
       let spanEnd = plan.start;
       for (const id of a.jobIds) {
         const p = byJob.get(id);
@@ -256,4 +296,10 @@ export class CapacityAwareSource implements JobSource {
   exhausted(): boolean {
     return this.inner.exhausted() && !this.executor.waitingForCapacity(this.clock.now());
   }
+}
+
+function hashType(t: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < t.length; i++) h = Math.imul(h ^ t.charCodeAt(i), 16777619);
+  return h >>> 0;
 }

@@ -134,7 +134,7 @@ export class SpotRun {
   }
 
   wrapExecutor(clock: SimClock, inner: Executor): SpotExecutor {
-    this.executor = new SpotExecutor(clock, inner, this.capacity, this.prices, this.checkpoint, !!this.input.keepUsage);
+    this.executor = new SpotExecutor(clock, inner, this.capacity, this.prices, this.checkpoint, !!this.input.keepUsage, this.seed);
     return this.executor;
   }
 
