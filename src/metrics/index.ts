@@ -9,9 +9,7 @@
  * rho <= 1 means the job did at least as well as under an equal split; rho > 1 marks an unfairly treated job.
  */
 import type { ClusterSpec, GpuType } from '../model/index.js';
-// Issue 18: these types move to engine/types.ts in the engine's phase split; then import them from there and drop this.
-// eslint-disable-next-line @typescript-eslint/no-restricted-imports
-import type { EngineResult, JobRecord } from '../engine/loop.js';
+import type { EngineResult, JobRecord } from '../engine/types.js';
 
 export interface JobMetrics {
   readonly id: string;

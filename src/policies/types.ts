@@ -41,6 +41,12 @@ export interface PolicyMeta {
   readonly spaceSharing: boolean;
   readonly needsPrices: boolean;
   readonly usesSlos: boolean;
+  /**
+   * Only rows the allocation gives time may run: the mechanism never starts a row whose priority is 0, even on GPUs
+   * no other row wants (default false: such GPUs go to zero-priority rows rather than idle). Set by the FIFO
+   * policies, whose allocation is the decision of who runs; Gavel decides this by the policy's name (`FIFO*`).
+   */
+  readonly onlyAllocatedRowsRun?: boolean;
 }
 
 export interface Policy {

@@ -4,7 +4,7 @@
  */
 import { RondoError, isSpotType, makeCluster, seededRandom, type ClusterSpec, type GpuType, type Job, type SpotMarket, type ThroughputTable } from '../model/index.js';
 import type { Executor, JobSource } from '../engine/types.js';
-import type { EngineResult } from '../engine/loop.js';
+import type { EngineResult } from '../engine/types.js';
 import type { Policy, PolicySnapshot } from '../policies/types.js';
 import type { CapacityTrace, PriceTrace } from '../io/index.js';
 import { CapacitySchedule, PriceSchedule } from './capacity.js';

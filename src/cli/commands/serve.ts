@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { positiveInt, seconds } from '../../runtime/cli-support.js';
+import { positiveInt, seconds } from '../../runtime/client/cli-support.js';
 import { startServer } from '../../runtime/serve.js';
-import { parseGpuSpec } from '../../runtime/worker.js';
+import { parseGpuSpec } from '../../runtime/agent/worker.js';
 
 interface ServeFlags {
   db: string;
@@ -17,6 +17,7 @@ interface ServeFlags {
   checkpointDir?: string;
   jobRoot?: string[];
   quiet?: boolean;
+  rateLimit: string;
 }
 
 export function register(program: Command): void {
@@ -35,6 +36,7 @@ export function register(program: Command): void {
     .option('--local-gpus <spec>', 'GPUs of each local worker, TYPE:COUNT[,...]', 'local:1')
     .option('--checkpoint-dir <dir>', 'root of per-job checkpoint directories (default <db>.checkpoints)')
     .option('--job-root <dir...>', 'only accept jobs whose working directory is inside one of these')
+    .option('--rate-limit <n>', 'requests a minute per tenant or job token, 429 beyond (0 = no limit)', '1200')
     .option('--quiet', 'do not log scheduler and worker events')
     .action(async (f: ServeFlags) => {
       const log = f.quiet ? () => {} : (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`);
@@ -53,6 +55,7 @@ export function register(program: Command): void {
         localGpus: parseGpuSpec(f.localGpus),
         ...(f.checkpointDir ? { checkpointRoot: f.checkpointDir } : {}),
         ...(f.jobRoot ? { jobRoots: f.jobRoot } : {}),
+        limits: { ratePerMinute: positiveInt('--rate-limit', f.rateLimit) },
         log,
       });
       // One write: a reader that sees the URL also sees the token line.

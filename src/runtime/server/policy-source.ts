@@ -1,6 +1,6 @@
-import { RondoError, type Allocation } from '../model/index.js';
-import { getPolicy, initSolver } from '../policies/index.js';
-import type { Policy, PolicyMeta, PolicySnapshot } from '../policies/types.js';
+import { RondoError, type Allocation } from '../../model/index.js';
+import { getPolicy, initSolver } from '../../policies/index.js';
+import type { Policy, PolicyMeta, PolicySnapshot } from '../../policies/types.js';
 
 /**
  * A policy from the shared registry (src/policies, `getPolicy(name)`, with the LP solver loaded by `initSolver()`),
@@ -8,7 +8,10 @@ import type { Policy, PolicyMeta, PolicySnapshot } from '../policies/types.js';
  */
 export interface LoadedPolicy {
   readonly name: string;
-  /** The registry's description (the engine reads whether the policy is heterogeneity-aware, FIFO-like, ...). */
+  /**
+   * The registry's description: the engine reads the policy's traits here (heterogeneity-aware, space sharing,
+   * `onlyAllocatedRowsRun`, ...), never its name.
+   */
   readonly meta: PolicyMeta;
   readonly allocate: (snapshot: PolicySnapshot) => { allocation: Allocation; state?: unknown };
 }

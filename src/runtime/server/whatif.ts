@@ -1,10 +1,10 @@
-import { runEngine, type ExecJob, type Executor, type RoundReport } from '../engine/index.js';
-import { jobKey, type Job, type RoundPlan, type ThroughputEntry, type ThroughputTable } from '../model/index.js';
-import type { Policy } from '../policies/types.js';
-import { SimClock, SimExecutor, TraceSource } from '../sim/index.js';
+import { runEngine, type ExecJob, type Executor, type RoundReport } from '../../engine/index.js';
+import { jobKey, type Job, type RoundPlan, type ThroughputEntry, type ThroughputTable } from '../../model/index.js';
+import type { Policy } from '../../policies/types.js';
+import { SimClock, SimExecutor, TraceSource } from '../../sim/index.js';
 import type { LoadedPolicy } from './policy-source.js';
 import { buildCluster, type Scheduler } from './scheduler.js';
-import type { Store } from './store.js';
+import type { Store } from './store/index.js';
 
 /**
  * "What if": runs the shared engine loop with the simulator's clock and executor forward from the live state (live
@@ -64,11 +64,9 @@ class FirstRun implements Executor {
   }
 }
 
+/** The server's policy with its own metadata, so the engine treats it as live (e.g. the type shuffle of agnostic policies). */
 function asPolicy(p: LoadedPolicy): Policy {
-  return {
-    meta: { name: p.name, aliases: [], description: 'the server policy', heterogeneityAware: true, spaceSharing: false, needsPrices: false, usesSlos: false },
-    allocate: p.allocate,
-  };
+  return { meta: p.meta, allocate: p.allocate };
 }
 
 export async function whatIf(store: Store, scheduler: Scheduler, extra?: HypotheticalJob, limits: WhatIfLimits = {}): Promise<WhatIfResult> {
