@@ -4,7 +4,7 @@
  * workload (Poisson arrivals of Gavel's single-GPU job mix; durations in V100 time, run on A100 at the documented
  * v100 x 2 mapping) and Gavel's SLO factors 1.2 / 2 / 10. Writes bench/results/spot.{json,md}.
  *
- *   npm run bench:spot [-- --rate 3 --jobs 120 --seed 0 --on-demand 16]
+ *   npm run bench:spot [-- --rate 4 --jobs 300 --seed 0 --on-demand 16]
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,8 +16,8 @@ import { flag, repoRoot } from '../root.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = repoRoot(here);
-const rate = Number(flag('rate', '3'));
-const jobs = Number(flag('jobs', '120'));
+const rate = Number(flag('rate', '4'));
+const jobs = Number(flag('jobs', '300'));
 const seed = Number(flag('seed', '0'));
 // About the spot trace's mean (45 VMs), so on-demand only is not short of GPUs.
 const onDemand = Number(flag('on-demand', '48'));
@@ -61,7 +61,8 @@ const LITERATURE =
   'pricing on EC2 spot markets, and the DISPA\'20 study up to 3.5x lower training cost than a static instance choice ' +
   'by following prices across types, regions and the spot market. Here the direction is the same and the order of ' +
   'magnitude close (spot-heavy configurations cost about 40-50% of on-demand only). The saving is smaller because ' +
-  'GCP\'s A100 spot discount in this window is ~60% (spot/on-demand ~0.4, against 0.1-0.3 for 2016 EC2 spot), ' +
+  'GCP\'s A100 spot discount in this window is ~60% (spot/on-demand ~0.4; the AWS p3 spot prices recorded in ' +
+  '../shared/data/spot/README.md are 0.11-0.35 of on-demand, and Proteus bid in 2016 EC2 markets), ' +
   'the run uses one card type in one region (DISPA\'s cross-type and cross-region moves are not exercised), ' +
   'revocations throw work away (1,800 s checkpoints), and Proteus also buys free compute from revoked-within-the-hour ' +
   'instances under EC2\'s old billing, which GCP\'s per-second billing does not give.';
