@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { RondoError } from '../../model/errors.js';
-import { call, clientFrom, jsonText, positiveInt } from '../../runtime/client/cli-support.js';
+import { call, clientFrom, jsonText, plain, positiveInt } from '../../runtime/client/cli-support.js';
 
 interface SubmitFlags {
   server?: string;
@@ -62,5 +62,8 @@ export function register(program: Command): void {
       const client = clientFrom(f);
       const job = await call(() => client.post<{ id: string; state: string }>('/api/v1/jobs', body));
       process.stdout.write(f.json ? jsonText(job) + '\n' : `${job.id}\n`);
+      // A shape no live worker can hold is accepted (a bigger worker may join) but said at once, on stderr.
+      const why = await client.get<{ why: { kind: string; text: string } | null }>(`/api/v1/jobs/${encodeURIComponent(job.id)}/why`).catch(() => undefined);
+      if (why?.why?.kind === 'never') process.stderr.write(`rondo: warning: ${job.id} ${plain(why.why.text)}\n`);
     });
 }

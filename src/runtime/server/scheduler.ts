@@ -1,4 +1,5 @@
 import { policyJob, type Allocation, type Assignment, type ClusterSpec, type Job, type RoundPlan, type Server } from '../../model/index.js';
+import { shapeProblem, WhyBook } from './why.js';
 import {
   runEngine,
   type ClusterView,
@@ -351,6 +352,8 @@ export class Scheduler {
     quarantinedJobs: [],
   };
   readonly epochMs: number;
+  /** The planner's latest reason per waiting job and each job's last preemption (served to the job page). */
+  readonly why = new WhyBook();
 
   constructor(
     private readonly store: Store,
@@ -513,6 +516,7 @@ export class Scheduler {
           return this.observe();
         },
         runRound: (plan, jobs) => this.runRound(plan, jobs),
+        release: (id) => this.why.forget(id),
       },
       source: new StoreJobSource(this.store, (j) => this.toJob(j)),
       roundDuration: this.timing.roundMs / 1000,
@@ -696,6 +700,10 @@ export class Scheduler {
     const now = Date.now();
     const last = this.store.lastRoundInfo();
     const round = (last?.round ?? 0) + 1;
+    this.why.record(plan, round, now, (id) => {
+      const j = this.store.getJob(id);
+      return j ? shapeProblem(j, this.liveWorkers()) : null;
+    });
     // After a restart the engine plans at once; the round still starts when the one before the restart ends.
     const startMs = Math.round(Math.max(this.epochMs + plan.start * 1000, last ? last.start + last.duration : 0));
     const endMs = startMs + this.timing.roundMs;
