@@ -13,3 +13,5 @@ export * from './summary.js';
 export * from './tenants.js';
 export * from './philly-vcs.js';
 export * from './helios.js';
+export * from './capacity.js';
+export * from './prices.js';

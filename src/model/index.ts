@@ -7,3 +7,4 @@ export * from './round.js';
 export * from './random.js';
 export * from './tenants.js';
 export * from './policy-job.js';
+export * from './spot.js';

@@ -25,6 +25,7 @@ import { TimelineRecorder, type RunTimeline } from './timeline.js';
 import { EstimatedThroughputs, type EstimateSettings } from './estimated.js';
 import type { TenantReport } from './tenant-accounting.js';
 import { WindowStop } from './stop.js';
+import { SpotRun, marketPolicy, type SpotInput, type SpotSummary } from './spot.js';
 
 export interface GenerateSpec extends Omit<GenerateOptions, 'throughputs' | 'seed'> {
   /** Stop generating after this many jobs (default: unbounded; the window stops the run). */
@@ -73,6 +74,11 @@ export interface SimulationInput {
   readonly estimateThroughputs?: EstimateSettings;
   readonly observer?: EngineObserver;
   readonly signal?: AbortSignal;
+  /**
+   * Capacity that comes and goes and prices that change (src/sim/spot.ts): the cluster is the capacity trace's
+   * types (`cluster` is ignored), the table gains rows for tiered types, and `SimulationOutput.spot` reports cost.
+   */
+  readonly spot?: SpotInput;
 }
 
 export interface SimulationOutput {
@@ -85,6 +91,10 @@ export interface SimulationOutput {
   readonly timeline?: RunTimeline;
   /** Per-tenant accounting (`rondo simulate --tenants`; see tenant-accounting.ts). */
   readonly tenants?: readonly TenantReport[];
+  /** Cost, revocations and SLO misses of a run with `SimulationInput.spot`. */
+  readonly spot?: SpotSummary;
+  /** The spot run itself (schedules, usage spans), for checks. */
+  readonly spotRun?: SpotRun;
 }
 
 type Verdict = 'ok' | 'unknown' | 'tooLarge';
@@ -180,19 +190,25 @@ function engineSettings(input: SimulationInput): Partial<EngineConfig> {
 
 export async function simulate(input: SimulationInput): Promise<SimulationOutput> {
   const t0 = performance.now();
-  const { cluster, throughputs, policy } = input;
+  const seed = input.seed ?? 0;
+  const spot = input.spot ? new SpotRun(input.spot, input.throughputs, seed) : undefined;
+  const throughputs = spot ? spot.table : input.throughputs;
+  const policy = spot ? marketPolicy(input.policy, spot.market) : input.policy;
   if ((input.jobs === undefined) === (input.generate === undefined)) {
     throw new RondoError({ code: 'E_USAGE', problem: 'give either a trace or a workload to generate, not both or neither' });
   }
-  const seed = input.seed ?? 0;
-  const throughputOf = tableThroughputs(throughputs, cluster);
   const clock = new SimClock(0);
-  const useDynamic = input.dynamicBatchSizes ?? !!input.jobs?.some((j) => j.mode === 'accordion' || j.mode === 'gns');
+  const cluster = spot ? spot.cluster() : input.cluster;
+  const throughputOf = spot ? spot.throughputOf(tableThroughputs(throughputs, cluster), clock) : tableThroughputs(throughputs, cluster);
+  const useDynamic = !spot && (input.dynamicBatchSizes ?? !!input.jobs?.some((j) => j.mode === 'accordion' || j.mode === 'gns'));
   const dynamic = useDynamic ? new DynamicBatchModel(throughputs, cluster, (j) => j.totalSteps ?? 0) : undefined;
-  const simExecutor = new SimExecutor(clock, throughputs, { spreadPenalty: !!input.spreadPenalty, ...(dynamic ? { dynamic } : {}) });
+  // With spot capacity the workers keep their own clock: the spot executor moves the run's clock to where the round
+  // really ended (revocations end runs early).
+  const simExecutor = new SimExecutor(spot ? new SimClock(0) : clock, throughputs, { spreadPenalty: !!input.spreadPenalty, ...(dynamic ? { dynamic } : {}) });
   const recorder = (input.timelineMaxJobs ?? 0) > 0 ? new TimelineRecorder(simExecutor, cluster.gpuTypes, input.timelineMaxJobs!) : undefined;
   const estimated = input.estimateThroughputs ? new EstimatedThroughputs(throughputs, input.estimateThroughputs) : undefined;
-  const executor = estimated ? estimated.observe(recorder ?? simExecutor) : (recorder ?? simExecutor);
+  const observed = estimated ? estimated.observe(recorder ?? simExecutor) : (recorder ?? simExecutor);
+  const executor = spot ? spot.wrapExecutor(clock, observed) : observed;
   const policyRow = estimated ? (j: Job): readonly number[] => estimated.row(j, throughputOf(j), cluster) : throughputOf;
   let source: JobSource;
   let unknown: string[] = [];
@@ -208,9 +224,10 @@ export async function simulate(input: SimulationInput): Promise<SimulationOutput
     if (!input.window && g.limit === undefined && input.maxRounds === undefined) {
       throw new RondoError({ code: 'E_USAGE', problem: 'a generated workload needs a window (or a job limit) to stop', hint: 'e.g. --window 4000:5000' });
     }
-    screened = new ScreenedStream(workloadStream({ ...g, seed, throughputs }), cluster, throughputOf, input);
+    screened = new ScreenedStream(workloadStream({ ...g, seed, throughputs: input.throughputs }), cluster, throughputOf, input);
     source = new StreamSource(screened, g.limit);
   }
+  if (spot) source = spot.wrapSource(source, clock);
   const result = await runEngine({
     cluster,
     policy: estimated ? estimated.wrapPolicy(policy) : policy,
@@ -252,5 +269,9 @@ export async function simulate(input: SimulationInput): Promise<SimulationOutput
     { ...(input.window ? { window: input.window } : {}), ...(input.prices ? { prices: input.prices } : {}) },
   );
   const timeline = recorder && result.stopReason !== 'aborted' ? recorder.timeline(result.jobs.map((j) => j.id)) : undefined;
-  return { result, metrics, dropped: { unknown, tooLarge }, wallSeconds: (performance.now() - t0) / 1000, ...(timeline ? { timeline } : {}) };
+  const spotSummary = spot?.summary(result, throughputOf);
+  return {
+    result, metrics, dropped: { unknown, tooLarge }, wallSeconds: (performance.now() - t0) / 1000,
+    ...(timeline ? { timeline } : {}), ...(spot ? { spot: spotSummary!, spotRun: spot } : {}),
+  };
 }

@@ -9,6 +9,7 @@ import { applyTenantFlags, type TenantFlags } from './tenant-workload.js';
 import { parseCluster, parseTraceFormat, readJobs, readThroughputs } from '../io/index.js';
 import { readEmpiricalDistribution } from './generate.js';
 import type { SimulationInput, SimulationOutput } from './simulate.js';
+import { spotFromFlags, type SpotFlags } from './spot-flags.js';
 
 /** Throughputs shipped with the package (Gavel's simulation matrix). */
 export const DEFAULT_THROUGHPUTS = fileURLToPath(new URL('../../data/gavel/simulation_throughputs.json', import.meta.url));
@@ -21,7 +22,7 @@ export const DEFAULT_THROUGHPUTS = fileURLToPath(new URL('../../data/gavel/simul
 export const GCP_PRICES: Readonly<Record<GpuType, number>> = { v100: 0.74, p100: 0.43, k80: 0.135 };
 
 /** Flags shared by `simulate`, `compare` and sweep points, as strings (the sweep grid stores them so). */
-export interface WorkloadFlags extends TenantFlags {
+export interface WorkloadFlags extends TenantFlags, SpotFlags {
   trace?: string;
   format?: string;
   generate?: boolean;
@@ -42,7 +43,6 @@ export interface WorkloadFlags extends TenantFlags {
   spreadPenalty?: boolean;
   reallocInterval?: string;
   reallocWhenIdle?: boolean;
-  prices?: string;
   partitions?: string;
   estimateThroughputs?: boolean;
   referenceJobTypes?: string;
@@ -117,7 +117,9 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
   }
   const jctCapHours = flags.jctCap === undefined ? undefined : numFlag('--jct-cap', flags.jctCap, 1e-6, 1e9);
   const minReallocationInterval = numFlag('--realloc-interval', flags.reallocInterval ?? '1920', 0, 1e7);
-  const prices = flags.prices ? parsePrices(flags.prices) : { ...GCP_PRICES };
+  const spot = spotFromFlags(flags);
+  // With --capacity, --prices names a price trace (src/sim/spot-flags.ts); the static prices do not apply.
+  const prices = spot ? undefined : flags.prices ? parsePrices(flags.prices) : { ...GCP_PRICES };
   const partitions = flags.partitions === undefined ? 1 : intFlag('--partitions', flags.partitions, 1, 100_000);
   if (!flags.estimateThroughputs && (flags.referenceJobTypes !== undefined || flags.profiledFraction !== undefined)) {
     throw new RondoError({ code: 'E_USAGE', problem: `${flags.referenceJobTypes !== undefined ? '--reference-job-types' : '--profiled-fraction'} needs --estimate-throughputs` });
@@ -137,7 +139,8 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
     seed,
     roundDuration,
     minReallocationInterval,
-    prices,
+    ...(prices ? { prices } : {}),
+    ...(spot ? { spot } : {}),
     dropUnknown: !!flags.dropUnknown,
     skipTooLarge: !!flags.skipTooLarge,
     spreadPenalty: !!flags.spreadPenalty,
@@ -209,7 +212,8 @@ export function runJson(out: SimulationOutput): Record<string, unknown> {
     preemptions: s.preemptions,
     preemptionsPerJob: s.preemptionsPerJob,
     leaseExtensionFraction: s.leaseExtensionFraction,
-    cost: s.cost,
+    cost: out.spot ? out.spot.totalCost : s.cost,
+    ...(out.spot ? { spot: out.spot } : {}),
     rounds: s.rounds,
     policyCalls: s.policyCalls,
     policySeconds: s.policySeconds,

@@ -8,9 +8,10 @@ import type { EngineObserver, RoundInfo } from '../../engine/index.js';
 import { writeSimulationReport } from '../../report/index.js';
 import { withTenantAccounting } from '../../sim/tenant-workload.js';
 import { addTenantOptions } from '../tenant-options.js';
+import { addSpotOptions } from '../spot-options.js';
 
 export function addWorkloadOptions(cmd: Command): Command {
-  return addTenantOptions(cmd)
+  return addSpotOptions(addTenantOptions(cmd))
     .option('--trace <file>', 'job trace: Gavel msr/10-column, Shockwave, Gavel generator JSON, canonical JSONL')
     .option('--format <format>', 'trace format (default: detected)')
     .option('--generate', "generate Gavel's continuous-arrival workload instead of reading a trace")
@@ -31,7 +32,7 @@ export function addWorkloadOptions(cmd: Command): Command {
     .option('--spread-penalty', 'multi-GPU jobs spread over servers run at their _unconsolidated throughput (Gavel: off)')
     .option('--realloc-interval <seconds>', 'minimum time between allocation recomputes (Gavel: 1920)', '1920')
     .option('--realloc-when-idle', 'recompute at once when waiting jobs cannot run only for lack of an allocation (Gavel: wait)')
-    .option('--prices <spec>', "per-GPU-hour prices for the cost metric, e.g. v100:2.48,p100:1.46,k80:0.45 (default: Gavel's GCP prices)")
+    .option('--prices <spec>', "per-GPU-hour prices for the cost metric, e.g. v100:2.48,p100:1.46,k80:0.45 (default: Gavel's GCP prices); with --capacity, a price trace file")
     .option('--partitions <k>', 'POP: split jobs and GPUs into k random sub-problems, allocate each apart and join (default 1: the whole problem)')
     .option('--estimate-throughputs', 'the policy sees estimated throughputs (every job unseen, refined by the types it ran on); the executor uses the table (docs/estimate.md)')
     .option('--reference-job-types <n>', 'with --estimate-throughputs: how many of the table\'s job types the estimator may use as references (default: all)')
@@ -136,11 +137,23 @@ function summaryTable(out: SimulationOutput, label: string): string {
     ['utilisation', `${pct(s.utilization)} (${util})`],
     ['preemptions', `${s.preemptions} (${fmt(s.preemptionsPerJob)} per measured job), leases extended ${pct(s.leaseExtensionFraction)}`],
     ['cost', s.cost === null ? '-' : `$${s.cost.toFixed(2)}`],
+    ...spotRows(out),
     ['rounds / allocations', `${s.rounds} / ${s.policyCalls} (${fmt(s.policySeconds)} s in the policy)`],
     ['wall time', `${out.wallSeconds.toFixed(2)} s`],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
+}
+
+function spotRows(out: SimulationOutput): Array<[string, string]> {
+  const p = out.spot;
+  if (!p) return [];
+  const byType = Object.entries(p.costByType).filter(([, v]) => v > 0).map(([t, v]) => `${t} $${v.toFixed(2)}`).join(', ');
+  return [
+    ['cost (spot model)', `$${p.totalCost.toFixed(2)} (${byType || 'nothing ran'}), $${fmt(p.costPerCompletedJob)} per completed job`],
+    ['revocations', `${p.revocations} job stops, ${fmt(p.lostGpuHours)} GPU-h of work lost`],
+    ['SLO misses', p.jobsWithSlo > 0 ? `${p.sloMisses} of ${p.jobsWithSlo} (${pct(p.sloMissRate)})` : '- (no job has an SLO)'],
+  ];
 }
 
 function csvCell(v: unknown): string {
