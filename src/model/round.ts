@@ -20,4 +20,9 @@ export interface RoundPlan {
   readonly start: number;
   readonly duration: number;
   readonly assignments: readonly Assignment[];
+  /**
+   * A partial round that fills GPUs idle before the current round's end (engine's backfill phase): its jobs start
+   * on GPUs no lease holds, until `start + duration`; other leases are left as they are.
+   */
+  readonly backfill?: boolean;
 }

@@ -40,6 +40,7 @@ export interface WorkloadFlags {
   spreadPenalty?: boolean;
   reallocInterval?: string;
   reallocWhenIdle?: boolean;
+  backfill?: boolean;
   prices?: string;
   partitions?: string;
   json?: boolean;
@@ -122,6 +123,7 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
     skipTooLarge: !!flags.skipTooLarge,
     spreadPenalty: !!flags.spreadPenalty,
     recomputeWhenIdle: !!flags.reallocWhenIdle,
+    ...(flags.backfill ? { backfill: true } : {}),
     ...(window ? { window } : {}),
     ...(jctCapHours !== undefined ? { jctCapHours } : {}),
   };
