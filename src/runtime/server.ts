@@ -240,7 +240,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.post('/api/v1/jobs/:id/cancel', { schema: { params: S.jobIdParams }, config: { auth: USER, summary: 'Cancel a job' } }, async (req) => {
     const job = ownJob(req, (req.params as { id: string }).id);
     const p = req.principal!;
-    return jobView(await store.commit(() => store.cancelJob(job.id, p.kind === 'tenant' ? `tenant ${p.tenant}` : 'admin')));
+    const view = jobView(await store.commit(() => store.cancelJob(job.id, p.kind === 'tenant' ? `tenant ${p.tenant}` : 'admin')));
+    scheduler.poke(); // its GPUs may be backfilled now
+    return view;
   });
 
   app.get('/api/v1/jobs/:id/logs', { schema: { params: S.jobIdParams, querystring: S.logsQuery }, config: { auth: USER, summary: 'Captured stdout/stderr of a job' } }, async (req) => {
@@ -435,6 +437,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
         store.endAttempt(a.id, reason, { exitCode: e.exitCode, at: Math.min(e.at, now), message: msg });
       }
     });
+    // GPUs freed before the round's end may be backfilled now.
+    if (body.ended.length > 0) scheduler.poke();
     const leases: LeaseMessage[] = [];
     for (const a of store.openAttemptsOfWorker(workerId)) {
       const job = store.getJob(a.jobId)!;

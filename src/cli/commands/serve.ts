@@ -17,6 +17,7 @@ interface ServeFlags {
   checkpointDir?: string;
   jobRoot?: string[];
   quiet?: boolean;
+  backfill: boolean;
 }
 
 export function register(program: Command): void {
@@ -35,6 +36,7 @@ export function register(program: Command): void {
     .option('--local-gpus <spec>', 'GPUs of each local worker, TYPE:COUNT[,...]', 'local:1')
     .option('--checkpoint-dir <dir>', 'root of per-job checkpoint directories (default <db>.checkpoints)')
     .option('--job-root <dir...>', 'only accept jobs whose working directory is inside one of these')
+    .option('--no-backfill', 'keep idle GPUs idle until the next round (default: a job that arrives, or a GPU freed early, is used at once)')
     .option('--quiet', 'do not log scheduler and worker events')
     .action(async (f: ServeFlags) => {
       const log = f.quiet ? () => {} : (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`);
@@ -49,6 +51,7 @@ export function register(program: Command): void {
           heartbeatMs: seconds('--heartbeat', f.heartbeat) * 1000,
           workerTimeoutMs: seconds('--worker-timeout', f.workerTimeout) * 1000,
         },
+        backfill: f.backfill,
         localWorkers: positiveInt('--local-workers', f.localWorkers, 64),
         localGpus: parseGpuSpec(f.localGpus),
         ...(f.checkpointDir ? { checkpointRoot: f.checkpointDir } : {}),
