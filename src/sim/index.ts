@@ -5,5 +5,8 @@ export * from './generate.js';
 export * from './throughput.js';
 export * from './simulate.js';
 export * from './timeline.js';
+export * from './tenant-accounting.js';
+export * from './tenant-assign.js';
 export * from './workload.js';
 export * from './stop.js';
+export * from './tenant-workload.js';

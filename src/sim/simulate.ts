@@ -22,6 +22,7 @@ import { workloadStream, type GenerateOptions } from './generate.js';
 import { tableThroughputs } from './throughput.js';
 import { DynamicBatchModel } from './dynamic.js';
 import { TimelineRecorder, type RunTimeline } from './timeline.js';
+import type { TenantReport } from './tenant-accounting.js';
 import { WindowStop } from './stop.js';
 
 export interface GenerateSpec extends Omit<GenerateOptions, 'throughputs' | 'seed'> {
@@ -78,6 +79,8 @@ export interface SimulationOutput {
   readonly wallSeconds: number;
   /** Which GPU type each job ran on, round by round: present when asked for and the run was small enough. */
   readonly timeline?: RunTimeline;
+  /** Per-tenant accounting (`rondo simulate --tenants`; see tenant-accounting.ts). */
+  readonly tenants?: readonly TenantReport[];
 }
 
 type Verdict = 'ok' | 'unknown' | 'tooLarge';

@@ -4,6 +4,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { RondoError, normaliseGpuType, type ClusterSpec, type GpuType, type Job, type ThroughputTable } from '../model/index.js';
+import type { TenantTree } from '../model/tenants.js';
+import { applyTenantFlags, type TenantFlags } from './tenant-workload.js';
 import { parseCluster, parseTraceFormat, readJobs, readThroughputs } from '../io/index.js';
 import { readEmpiricalDistribution } from './generate.js';
 import type { SimulationInput, SimulationOutput } from './simulate.js';
@@ -19,7 +21,7 @@ export const DEFAULT_THROUGHPUTS = fileURLToPath(new URL('../../data/gavel/simul
 export const GCP_PRICES: Readonly<Record<GpuType, number>> = { v100: 0.74, p100: 0.43, k80: 0.135 };
 
 /** Flags shared by `simulate`, `compare` and sweep points, as strings (the sweep grid stores them so). */
-export interface WorkloadFlags {
+export interface WorkloadFlags extends TenantFlags {
   trace?: string;
   format?: string;
   generate?: boolean;
@@ -88,6 +90,8 @@ export interface Workload {
   readonly partitions: number;
   readonly label: string;
   readonly traceJobs?: number;
+  /** `--tenants`: the tenant tree for tenant policies and per-tenant reports. */
+  readonly tenants?: TenantTree;
 }
 
 export function buildWorkload(flags: WorkloadFlags): Workload {
@@ -136,7 +140,9 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
       if (e instanceof RondoError && e.code === 'E_EMPTY') jobs = [];
       else throw e;
     }
-    return { base: { ...common, jobs }, label: flags.trace, traceJobs: jobs.length, partitions };
+    const t = applyTenantFlags(flags, cluster, jobs, seed);
+    jobs = t.jobs ?? jobs;
+    return { base: { ...common, jobs }, label: flags.trace, traceJobs: jobs.length, partitions, ...(t.tenants ? { tenants: t.tenants } : {}) };
   }
   if (flags.rate === undefined) throw new RondoError({ code: 'E_USAGE', problem: '--generate needs --rate <jobs per hour>' });
   const rate = numFlag('--rate', flags.rate, 1e-6, 1e6);
@@ -145,7 +151,9 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
     throw new RondoError({ code: 'E_USAGE', problem: '--generate needs --window <start:end> or --limit <n> to know when to stop' });
   }
   const empirical = flags.philly ? readEmpiricalDistribution(flags.philly) : undefined;
+  const gt = applyTenantFlags(flags, cluster, undefined, seed);
   return {
+    ...(gt.tenants ? { tenants: gt.tenants } : {}),
     base: {
       ...common,
       generate: {
@@ -194,6 +202,7 @@ export function runJson(out: SimulationOutput): Record<string, unknown> {
     skippedTooLarge: out.dropped.tooLarge.length,
     stopReason: s.stopReason,
     wallSeconds: out.wallSeconds,
+    ...(out.tenants ? { tenants: out.tenants } : {}),
   };
 }
 

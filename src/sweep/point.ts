@@ -57,7 +57,7 @@ export function commandLine(policy: string, flags: FlagValues): string {
 export async function runPoint(point: SweepPoint, sweepHash: string, opts: { timelineMaxJobs: number; signal?: AbortSignal }): Promise<PointResult> {
   const flags = { ...SIMULATE_DEFAULTS, ...point.flags } as unknown as WorkloadFlags;
   const workload = buildWorkload(flags);
-  const policy = getPolicy(point.policy, { partitions: workload.partitions, seed: workload.base.seed });
+  const policy = getPolicy(point.policy, { partitions: workload.partitions, seed: workload.base.seed, ...(workload.tenants ? { tenants: workload.tenants } : {}) });
   await initSolver();
   const lp0 = solverSeconds();
   const out = await simulate({ ...workload.base, policy, timelineMaxJobs: opts.timelineMaxJobs, ...(opts.signal ? { signal: opts.signal } : {}) });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { positiveInt, seconds } from '../../runtime/cli-support.js';
+import { positiveInt, seconds } from '../../runtime/client/cli-support.js';
 import { startServer } from '../../runtime/serve.js';
-import { parseGpuSpec } from '../../runtime/worker.js';
+import { parseGpuSpec } from '../../runtime/agent/worker.js';
 
 interface ServeFlags {
   db: string;
@@ -18,6 +18,7 @@ interface ServeFlags {
   jobRoot?: string[];
   quiet?: boolean;
   backfill: boolean;
+  rateLimit: string;
 }
 
 export function register(program: Command): void {
@@ -37,6 +38,7 @@ export function register(program: Command): void {
     .option('--checkpoint-dir <dir>', 'root of per-job checkpoint directories (default <db>.checkpoints)')
     .option('--job-root <dir...>', 'only accept jobs whose working directory is inside one of these')
     .option('--no-backfill', 'keep idle GPUs idle until the next round (default: a job that arrives, or a GPU freed early, is used at once)')
+    .option('--rate-limit <n>', 'requests a minute per tenant or job token, 429 beyond (0 = no limit)', '1200')
     .option('--quiet', 'do not log scheduler and worker events')
     .action(async (f: ServeFlags) => {
       const log = f.quiet ? () => {} : (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`);
@@ -56,6 +58,7 @@ export function register(program: Command): void {
         localGpus: parseGpuSpec(f.localGpus),
         ...(f.checkpointDir ? { checkpointRoot: f.checkpointDir } : {}),
         ...(f.jobRoot ? { jobRoots: f.jobRoot } : {}),
+        limits: { ratePerMinute: positiveInt('--rate-limit', f.rateLimit) },
         log,
       });
       // One write: a reader that sees the URL also sees the token line.

@@ -6,9 +6,11 @@ import { getPolicy, initSolver } from '../../policies/index.js';
 import { buildWorkload, DEFAULT_THROUGHPUTS, DEFAULT_TIMELINE_MAX_JOBS, runJson, simulate, type SimulationOutput, type Workload, type WorkloadFlags } from '../../sim/index.js';
 import type { EngineObserver, RoundInfo } from '../../engine/index.js';
 import { writeSimulationReport } from '../../report/index.js';
+import { withTenantAccounting } from '../../sim/tenant-workload.js';
+import { addTenantOptions } from '../tenant-options.js';
 
 export function addWorkloadOptions(cmd: Command): Command {
-  return cmd
+  return addTenantOptions(cmd)
     .option('--trace <file>', 'job trace: Gavel msr/10-column, Shockwave, Gavel generator JSON, canonical JSONL')
     .option('--format <format>', 'trace format (default: detected)')
     .option('--generate', "generate Gavel's continuous-arrival workload instead of reading a trace")
@@ -84,20 +86,24 @@ export function progressObserver(total: number, what: string, quiet: boolean): {
 /** Runs one policy on a workload with progress and Ctrl-C handling. */
 export async function runPolicy(workload: Workload, policyName: string, quiet: boolean, opts: { timelineMaxJobs?: number } = {}): Promise<SimulationOutput> {
   // POP's random split is seeded with the run's seed, so a run stays reproducible.
-  const policy = getPolicy(policyName, { partitions: workload.partitions, seed: workload.base.seed });
+  const base = getPolicy(policyName, { partitions: workload.partitions, seed: workload.base.seed, ...(workload.tenants ? { tenants: workload.tenants } : {}) });
   await initSolver();
   const w = workload.base.window;
   const total = w ? w.end - w.start : (workload.traceJobs ?? workload.base.generate?.limit ?? 0);
-  const progress = progressObserver(total, policy.meta.name, quiet);
+  const progress = progressObserver(total, base.meta.name, quiet);
+  // Per-tenant accounting when the run has a tenant tree or jobs that name tenants.
+  const tenanted = workload.tenants !== undefined || (workload.base.jobs ?? []).some((j) => j.tenant !== undefined);
+  const acct = tenanted ? withTenantAccounting(base, progress.observer, workload.tenants, workload.base.cluster, workload.base.jobs) : undefined;
+  const policy = acct?.policy ?? base;
   const ac = new AbortController();
   const onSigint = (): void => ac.abort();
   process.once('SIGINT', onSigint);
   try {
-    const out = await simulate({ ...workload.base, policy, observer: progress.observer, signal: ac.signal, timelineMaxJobs: opts.timelineMaxJobs ?? 0 });
+    const out = await simulate({ ...workload.base, policy, observer: acct?.observer ?? progress.observer, signal: ac.signal, timelineMaxJobs: opts.timelineMaxJobs ?? 0 });
     if (out.result.stopReason === 'aborted') {
       throw new RondoError({ code: 'E_USAGE', problem: 'interrupted', hint: 'no output was written' });
     }
-    return out;
+    return acct ? { ...out, tenants: acct.accounting.reports() } : out;
   } finally {
     progress.stop();
     process.removeListener('SIGINT', onSigint);
