@@ -41,6 +41,11 @@ export interface EngineConfig {
    * (default, as Gavel's simulator) waits for the next arrival or completion. See docs/fidelity.md.
    */
   readonly recomputeWhenIdle?: boolean;
+  /**
+   * Work-conserving rounds (backfill.ts): GPUs a round leaves idle before its end go to queued jobs at once, by the
+   * mechanism's order, without moving leases already handed out. Default false: Gavel's rounds, bit for bit.
+   */
+  readonly backfill?: boolean;
   readonly observer?: EngineObserver;
   readonly signal?: AbortSignal;
   /**

@@ -12,11 +12,13 @@
  *   8. execute: run the plan through the executor (execute.ts);
  *   9. credit: progress, received time and contention from the executor's report (credit.ts);
  *  10. retire: remove finished and dropped jobs (retire.ts); record the round (credit.ts);
- *  11. admit: take the jobs that arrived meanwhile (admit.ts), and save the state (persistence.ts).
+ *  11. admit: take the jobs that arrived meanwhile (admit.ts), and save the state (persistence.ts);
+ *  12. backfill (only with `EngineConfig.backfill`): partial rounds on GPUs the round left idle (backfill.ts).
  * A restart loads the saved state first (persistence.ts). The engine reads no clock but `Clock` (and the driver's
  * `stopwatch`, for timing statistics only) and has no "simulated" branch.
  */
 import { admit } from './admit.js';
+import { backfill } from './backfill.js';
 import { settle } from './contention.js';
 import type { EngineConfig } from './config.js';
 import { closeRound, credit } from './credit.js';
@@ -65,6 +67,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     closeRound(s, out.plan, credited, runningJobs);
     admit(s, await cfg.source.poll(s.now));
     await save(s);
+    if (cfg.backfill) await backfill(s, out.plan, report);
   }
   for (const a of s.active.values()) settle(s, a);
   return result(s);

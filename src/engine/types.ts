@@ -57,6 +57,12 @@ export interface RoundReport {
   readonly end: number;
   /** One entry per job in the plan's assignments (an executor may omit jobs that did not run). */
   readonly progress: readonly JobProgress[];
+  /**
+   * Set by a live executor with backfill on when it resolved before the round's planning point because something
+   * changed (a job arrived, an attempt ended): `end` is now, the round goes on until `backfillUntil`, and the engine
+   * may place queued jobs on the GPUs free meanwhile (backfill.ts) before it plans the next round.
+   */
+  readonly backfillUntil?: number;
 }
 
 /**

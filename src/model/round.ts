@@ -25,4 +25,9 @@ export interface RoundPlan {
    * computed only when called (src/mechanism/explain.ts). Call it before the round's run time is credited.
    */
   readonly explain?: () => ReadonlyMap<string, { readonly kind: string; readonly text: string; readonly gpuType?: GpuType }>;
+  /**
+   * A partial round that fills GPUs idle before the current round's end (engine's backfill phase): its jobs start
+   * on GPUs no lease holds, until `start + duration`; other leases are left as they are.
+   */
+  readonly backfill?: boolean;
 }

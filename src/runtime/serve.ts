@@ -20,6 +20,8 @@ export interface ServeOptions {
   readonly port?: number;
   readonly policy?: string;
   readonly timing?: Partial<RuntimeTiming>;
+  /** Work-conserving rounds: idle GPUs go to queued jobs at once, not at the next round (default true). */
+  readonly backfill?: boolean;
   readonly checkpointRoot?: string;
   readonly jobRoots?: readonly string[];
   /** Worker agents to run inside this process (the single-machine mode). */
@@ -87,7 +89,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     writeFileSync(adminTokenFile, adminToken + '\n', { mode: 0o600 });
     chmodSync(adminTokenFile, 0o600);
   }
-  const scheduler = new Scheduler(store, timing, policy, log, opts.throughputs ? new LiveThroughputs(opts.throughputs) : undefined);
+  const scheduler = new Scheduler(store, timing, policy, log, opts.throughputs ? new LiveThroughputs(opts.throughputs) : undefined, opts.backfill ?? true);
   const host = opts.host ?? '127.0.0.1';
   let url = '';
   const app = buildServer({

@@ -63,6 +63,8 @@ export interface SimulationInput {
   readonly prices?: Readonly<Record<GpuType, number>>;
   readonly maxRounds?: number;
   readonly recomputeWhenIdle?: boolean;
+  /** Work-conserving rounds (`EngineConfig.backfill`; default false, as Gavel). */
+  readonly backfill?: boolean;
   /** See `EngineConfig.queueIndex` (default true; the results are the same). */
   readonly queueIndex?: boolean;
   /** Record the per-job timeline (`SimulationOutput.timeline`) when at most this many jobs run (default 0: never). */
@@ -183,6 +185,7 @@ function engineSettings(input: SimulationInput): Partial<EngineConfig> {
     ...(input.window ? { stop: new WindowStop(input.window, input.jctCapHours !== undefined ? input.jctCapHours * 3600 : undefined) } : {}),
     ...(input.maxRounds !== undefined ? { maxRounds: input.maxRounds } : {}),
     ...(input.recomputeWhenIdle !== undefined ? { recomputeWhenIdle: input.recomputeWhenIdle } : {}),
+    ...(input.backfill ? { backfill: true } : {}),
     ...(input.queueIndex !== undefined ? { queueIndex: input.queueIndex } : {}),
     ...(input.prices ? { prices: input.prices } : {}),
   };

@@ -43,6 +43,7 @@ export interface WorkloadFlags extends TenantFlags, SpotFlags {
   spreadPenalty?: boolean;
   reallocInterval?: string;
   reallocWhenIdle?: boolean;
+  backfill?: boolean;
   partitions?: string;
   estimateThroughputs?: boolean;
   referenceJobTypes?: string;
@@ -145,6 +146,7 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
     skipTooLarge: !!flags.skipTooLarge,
     spreadPenalty: !!flags.spreadPenalty,
     recomputeWhenIdle: !!flags.reallocWhenIdle,
+    ...(flags.backfill ? { backfill: true } : {}),
     ...(window ? { window } : {}),
     ...(jctCapHours !== undefined ? { jctCapHours } : {}),
     ...(estimateThroughputs ? { estimateThroughputs } : {}),

@@ -79,6 +79,7 @@ export async function runPoint(point: SweepPoint, sweepHash: string, opts: { tim
       reallocIntervalSeconds: b.minReallocationInterval,
       spreadPenalty: b.spreadPenalty,
       reallocWhenIdle: b.recomputeWhenIdle,
+      ...(b.backfill ? { backfill: true } : {}),
       prices: b.prices ?? GCP_PRICES,
       ...(workload.partitions > 1 ? { partitions: workload.partitions } : {}),
       ...(b.estimateThroughputs ? { estimateThroughputs: b.estimateThroughputs } : {}),

@@ -24,6 +24,7 @@ interface ServeFlags {
   quiet?: boolean;
   throughputs: string;
   estimate: boolean;
+  backfill: boolean;
   rateLimit: string;
 }
 
@@ -47,6 +48,7 @@ export function register(program: Command): void {
     .option('--pass-env <name...>', 'environment variables of this process the local workers\' jobs also get')
     .option('--throughputs <file>', "throughput table (Gavel JSON): jobs naming a job type it knows get its throughputs, others estimates from it (docs/estimate.md)", DEFAULT_THROUGHPUTS)
     .option('--no-estimate', 'no table and no estimates: a job counts as equally fast on every type it has not run on')
+    .option('--no-backfill', 'keep idle GPUs idle until the next round (default: a job that arrives, or a GPU freed early, is used at once)')
     .option('--rate-limit <n>', 'requests a minute per tenant or job token, 429 beyond (0 = no limit)', '1200')
     .option('--quiet', 'do not log scheduler and worker events')
     .action(async (f: ServeFlags) => {
@@ -62,6 +64,7 @@ export function register(program: Command): void {
           heartbeatMs: seconds('--heartbeat', f.heartbeat) * 1000,
           workerTimeoutMs: seconds('--worker-timeout', f.workerTimeout) * 1000,
         },
+        backfill: f.backfill,
         localWorkers: positiveInt('--local-workers', f.localWorkers, 64),
         localGpus: parseGpuSpec(f.localGpus),
         runAs: parseRunAs(f.runAs ?? []),

@@ -32,6 +32,7 @@ export function addWorkloadOptions(cmd: Command): Command {
     .option('--spread-penalty', 'multi-GPU jobs spread over servers run at their _unconsolidated throughput (Gavel: off)')
     .option('--realloc-interval <seconds>', 'minimum time between allocation recomputes (Gavel: 1920)', '1920')
     .option('--realloc-when-idle', 'recompute at once when waiting jobs cannot run only for lack of an allocation (Gavel: wait)')
+    .option('--backfill', 'work-conserving rounds: GPUs idle before a round ends go to queued jobs at once (Gavel: off)')
     .option('--prices <spec>', "per-GPU-hour prices for the cost metric, e.g. v100:2.48,p100:1.46,k80:0.45 (default: Gavel's GCP prices); with --capacity, a price trace file")
     .option('--partitions <k>', 'POP: split jobs and GPUs into k random sub-problems, allocate each apart and join (default 1: the whole problem)')
     .option('--estimate-throughputs', 'the policy sees estimated throughputs (every job unseen, refined by the types it ran on); the executor uses the table (docs/estimate.md)')
@@ -204,6 +205,7 @@ export function register(program: Command): void {
             reallocIntervalSeconds: workload.base.minReallocationInterval,
             spreadPenalty: workload.base.spreadPenalty,
             reallocWhenIdle: workload.base.recomputeWhenIdle,
+            ...(workload.base.backfill ? { backfill: true } : {}),
             prices: workload.base.prices,
             ...(workload.partitions > 1 ? { partitions: workload.partitions } : {}),
             ...(workload.base.estimateThroughputs ? { estimateThroughputs: workload.base.estimateThroughputs } : {}),

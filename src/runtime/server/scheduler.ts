@@ -370,6 +370,11 @@ export class Scheduler {
     private readonly log: (msg: string) => void = () => {},
     /** Known job types' throughputs and estimates for the rest; without it, unmeasured types count as equally fast. */
     private readonly throughputs?: LiveThroughputs,
+    /**
+     * Work-conserving rounds (engine's backfill phase): a job that arrives while GPUs are idle, or a GPU freed early
+     * (finish, failure, cancel), is used at once instead of at the next round. `rondo serve --no-backfill` turns it off.
+     */
+    private readonly backfill = true,
   ) {
     const e = store.getMeta('epoch_ms');
     if (e === undefined) {
@@ -557,6 +562,7 @@ export class Scheduler {
       // Recompute on every arrival, completion and change of the cluster (no minimum interval) as the runtime did.
       minReallocationInterval: 0,
       recomputeWhenIdle: true,
+      backfill: this.backfill,
       keepHistory: false,
       persist: this.persistence(),
       signal: this.abort.signal,
@@ -732,13 +738,18 @@ export class Scheduler {
     const now = Date.now();
     const last = this.store.lastRoundInfo();
     const round = (last?.round ?? 0) + 1;
-    this.why.record(plan, round, now, (id) => {
-      const j = this.store.getJob(id);
-      return j ? shapeProblem(j, this.liveWorkers()) : null;
-    });
-    // After a restart the engine plans at once; the round still starts when the one before the restart ends.
-    const startMs = Math.round(Math.max(this.epochMs + plan.start * 1000, last ? last.start + last.duration : 0));
-    const endMs = startMs + this.timing.roundMs;
+    // A backfill plan places rows on free GPUs only: its reasons would describe that partial view, so the round's stand.
+    if (!plan.backfill) {
+      this.why.record(plan, round, now, (id) => {
+        const j = this.store.getJob(id);
+        return j ? shapeProblem(j, this.liveWorkers()) : null;
+      });
+    }
+    // After a restart the engine plans at once; the round still starts when the one before the restart ends. A
+    // backfill plan starts now, on GPUs no lease holds, and ends with the current round.
+    const startMs = plan.backfill ? now : Math.round(Math.max(this.epochMs + plan.start * 1000, last ? last.start + last.duration : 0));
+    const endMs = plan.backfill ? Math.round(this.epochMs + (plan.start + plan.duration) * 1000) : startMs + this.timing.roundMs;
+    if (plan.backfill && plan.assignments.length === 0) return this.awaitRound(plan, jobs, endMs);
     const live = this.live;
     const open = this.store.openAttempts();
     const placed: Array<{ jobId: string; gpuType: string; workerId: string; devices: number[]; attempt: number; extended: boolean }> = [];
@@ -759,7 +770,7 @@ export class Scheduler {
         const same = (openByJob.get(jobId) ?? []).find(
           (a) => a.workerId === workerId && a.gpuType === asg.gpuType && a.gpus.length === devices.length && a.gpus.every((d) => devices.includes(d)),
         );
-        if (same) {
+        if (same && !plan.backfill) {
           this.store.extendLease(same.id, endMs, round);
           keep.add(same.id);
           placed.push({ jobId, gpuType: asg.gpuType, workerId, devices, attempt: same.id, extended: true });
@@ -771,7 +782,7 @@ export class Scheduler {
       }
       // Leases never delivered to their worker, and not in this plan: withdraw them (a delivered one may be running).
       for (const a of open) {
-        if (!keep.has(a.id) && a.state === 'leased' && a.deliveredAt === null) {
+        if (!plan.backfill && !keep.has(a.id) && a.state === 'leased' && a.deliveredAt === null) {
           this.store.endAttempt(a.id, 'preempted', { message: 'not placed in the next round before it was delivered' });
         }
       }
@@ -800,13 +811,23 @@ export class Scheduler {
     this.stats.lastPlanMs = performance.now() - this.planStartedAt;
     const cpu = process.cpuUsage(this.planCpuAt);
     this.stats.lastPlanCpuMs = (cpu.user + cpu.system) / 1000;
-    // A slow plan (a large LP) starts earlier next time, so extensions still reach workers before their leases end.
-    await this.sleepUntilMs(endMs - planAheadMs(this.timing, this.stats.lastPlanMs), false);
-    return this.report(plan, jobs, endMs);
+    return this.awaitRound(plan, jobs, endMs);
+  }
+
+  /**
+   * Waits until the next round must be planned and reports. A slow plan (a large LP) starts earlier next time, so
+   * extensions still reach workers before their leases end. With backfill, a poke (a submit, an attempt that ended)
+   * ends the wait early: the report then says the round goes on (`backfillUntil`) so the engine can fill idle GPUs.
+   */
+  private async awaitRound(plan: RoundPlan, jobs: ReadonlyMap<string, ExecJob>, endMs: number): Promise<RoundReport> {
+    const planAt = endMs - planAheadMs(this.timing, this.stats.lastPlanMs);
+    await this.sleepUntilMs(planAt, this.backfill);
+    const early = this.backfill && !this.stopped && Date.now() < planAt;
+    return this.report(plan, jobs, endMs, early);
   }
 
   /** Steps and run time of the plan's jobs since the last report, from the store (workers report into it). */
-  private report(plan: RoundPlan, jobs: ReadonlyMap<string, ExecJob>, endMs: number): RoundReport {
+  private report(plan: RoundPlan, jobs: ReadonlyMap<string, ExecJob>, endMs: number, early = false): RoundReport {
     const nowMs = Date.now();
     const totals = this.receivedTotals(nowMs);
     const progress: JobProgress[] = [];
@@ -828,8 +849,11 @@ export class Scheduler {
         });
       }
     }
-    this.received = totals;
-    return { end: this.nowS(endMs), progress };
+    // A backfill plan reports only its own jobs: the others' time since the last report is credited when they are next
+    // reported.
+    if (plan.backfill) for (const p of progress) this.received.set(p.jobId, totals.get(p.jobId) ?? 0);
+    else this.received = totals;
+    return early ? { end: this.nowS(nowMs), progress, backfillUntil: this.nowS(endMs) } : { end: this.nowS(endMs), progress };
   }
 
   /** Active jobs (not being cancelled) as the policy sees them, on this cluster (for `whatif`). */

@@ -126,7 +126,9 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
   app.post('/api/v1/jobs/:id/cancel', { schema: { params: S.jobIdParams }, config: { auth: USER, summary: 'Cancel a job' } }, async (req) => {
     const job = ownJob(store, req, (req.params as { id: string }).id);
     const p = req.principal!;
-    return jobView(await store.commit(() => store.cancelJob(job.id, p.kind === 'tenant' ? `tenant ${p.tenant}` : 'admin')));
+    const view = jobView(await store.commit(() => store.cancelJob(job.id, p.kind === 'tenant' ? `tenant ${p.tenant}` : 'admin')));
+    scheduler.poke(); // its GPUs may be backfilled now
+    return view;
   });
 
   app.get('/api/v1/jobs/:id/logs', { schema: { params: S.jobIdParams, querystring: S.logsQuery }, config: { auth: USER, summary: 'Captured stdout/stderr of a job' } }, async (req) => {

@@ -105,6 +105,8 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
         store.endAttempt(a.id, reason, { exitCode: e.exitCode, at: endedAt, message: msg });
       }
     });
+    // GPUs freed before the round's end may be backfilled now.
+    if (body.ended.length > 0) scheduler.poke();
     const leases: LeaseMessage[] = [];
     for (const a of store.openAttemptsOfWorker(workerId)) {
       const job = store.getJob(a.jobId)!;

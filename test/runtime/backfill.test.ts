@@ -1,0 +1,44 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, freePort, killAll, startServer, tempDir, waitFor, type JobView, type ServerHandle } from './harness.js';
+
+/** Issue 21, finding 1: GPUs sat idle while jobs waited for the next round. */
+describe('work-conserving rounds (real processes)', () => {
+  beforeAll(() => ensureBuilt(), 120_000);
+  afterAll(killAll);
+
+  // 60 s rounds: without backfill only the job that found the cluster idle starts before the next round (60 s).
+  const serve = async (name: string, extra: string[]): Promise<ServerHandle> => {
+    const dir = tempDir(name);
+    return startServer(join(dir, 'r.db'), await freePort(), ['--local-workers', '2', '--round', '60', '--heartbeat', '0.2', '--worker-timeout', '2', ...extra]);
+  };
+  const submit = async (srv: ServerHandle, dir: string, n: number): Promise<string[]> => {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) ids.push((await srv.admin.post<JobView>('/api/v1/jobs', { command: ['sh', '-c', 'sleep 1'], cwd: dir })).id);
+    return ids;
+  };
+  const completed = async (srv: ServerHandle, ids: readonly string[]): Promise<number> => {
+    let n = 0;
+    for (const id of ids) if ((await srv.admin.get<JobView>(`/api/v1/jobs/${id}`)).state === 'completed') n++;
+    return n;
+  };
+
+  it('12 one-second jobs on 2 local GPUs with 60 s rounds all finish within 30 s; --no-backfill keeps them waiting', async () => {
+    const dir = tempDir('backfill-jobs');
+    const [on, off] = await Promise.all([serve('backfill-on', []), serve('backfill-off', ['--no-backfill'])]);
+    // Both servers wait for their local workers before the first submit, so the first job finds an idle cluster.
+    const alive = async (srv: ServerHandle): Promise<number> =>
+      (await srv.admin.get<{ workers: Array<{ state: string }> }>('/api/v1/cluster')).workers.filter((w) => w.state === 'alive').length;
+    await waitFor('local workers', async () => (await alive(on)) === 2 && (await alive(off)) === 2, 20_000, 100);
+    const t0 = Date.now();
+    const [onIds, offIds] = await Promise.all([submit(on, dir, 12), submit(off, dir, 12)]);
+    await waitFor('all 12 jobs to complete with backfill', async () => (await completed(on, onIds)) === 12, 30_000, 200);
+    const took = (Date.now() - t0) / 1000;
+    // The same jobs without backfill: the round that started with the first job still runs, so the other 11 wait.
+    const offDone = await completed(off, offIds);
+    expect(took, `12 jobs took ${took} s`).toBeLessThan(30);
+    if (process.env.RONDO_TEST_VERBOSE) console.log(`backfill: 12 jobs took ${took.toFixed(1)} s; without: ${offDone}/12 done by then`);
+    expect(offDone).toBeLessThanOrEqual(2);
+    expect(offIds.length - offDone).toBeGreaterThanOrEqual(10);
+  }, 120_000);
+});
