@@ -63,6 +63,8 @@ export interface LeaseMessage {
   /** Absolute lease end (Unix ms), for RONDO_LEASE_END. */
   readonly leaseEnd: number;
   readonly checkpointDir: string;
+  /** The job's tenant: the worker runs the job as the Unix user `--run-as` maps it to (absent: `default`). */
+  readonly tenant?: string;
   /** Present only while the worker has not reported the attempt as running: a token for the job's own reports. */
   readonly token?: string;
   /** The job was cancelled: stop the process now. */

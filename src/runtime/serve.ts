@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, join, resolve, sep } from 'node:path';
 import { RondoError } from '../model/errors.js';
 import type { ThroughputTable } from '../model/throughput.js';
 import { LiveThroughputs } from '../estimate/index.js';
@@ -10,6 +12,7 @@ import type { ApiLimits } from './server/http.js';
 import { Store } from './server/store/index.js';
 import { WorkerAgent } from './agent/worker.js';
 import type { WorkerGpus } from './protocol.js';
+import type { RunAsMap } from './agent/sandbox.js';
 
 export interface ServeOptions {
   readonly db: string;
@@ -22,6 +25,10 @@ export interface ServeOptions {
   /** Worker agents to run inside this process (the single-machine mode). */
   readonly localWorkers?: number;
   readonly localGpus?: readonly WorkerGpus[];
+  /** Tenant -> Unix user for the local workers' jobs (`--run-as`). */
+  readonly runAs?: RunAsMap;
+  /** Agent environment variables the local workers' jobs also get (`--pass-env`). */
+  readonly passEnv?: readonly string[];
   readonly log?: (msg: string) => void;
   /** Throughput table: known job types' throughputs and the references for estimating the rest (src/estimate). */
   readonly throughputs?: ThroughputTable;
@@ -67,6 +74,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   }
   const policy = await loadPolicy(opts.policy ?? 'max_min_fairness_perf');
   const dbPath = resolve(opts.db);
+  const checkpointRoot = resolve(opts.checkpointRoot ?? defaultCheckpointRoot(dbPath, log));
+  if (dbPath.startsWith(checkpointRoot.endsWith(sep) ? checkpointRoot : checkpointRoot + sep)) {
+    throw new RondoError({ code: 'E_USAGE', problem: `the store ${dbPath} is inside the checkpoint root ${checkpointRoot}, where jobs could reach it`, hint: 'pass a --checkpoint-dir outside the store\'s folder' });
+  }
   const store = new Store(privateStoreFile(dbPath));
   for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) if (existsSync(f)) chmodSync(f, 0o600); // stores made before 0600
   let adminToken: string | undefined;
@@ -82,7 +93,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const app = buildServer({
     store,
     scheduler,
-    checkpointRoot: resolve(opts.checkpointRoot ?? `${dbPath}.checkpoints`),
+    checkpointRoot,
     ...(opts.jobRoots ? { jobRoots: opts.jobRoots.map((r) => resolve(r)) } : {}),
     publicUrl: () => url,
     ...(opts.webDir ? { webDir: opts.webDir } : {}),
@@ -107,7 +118,15 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     for (const t of store.listTokens()) if (t.kind === 'worker' && t.label === 'local' && !t.revoked) store.revokeToken(t.id);
     for (let i = 0; i < n; i++) {
       const token = store.createToken('worker', { label: 'local' }).token;
-      const w = new WorkerAgent({ server: url, token, gpus: opts.localGpus ?? [{ type: 'local', count: 1 }], name: `local-${i + 1}`, log: (m) => log(`[local-${i + 1}] ${m}`) });
+      const w = new WorkerAgent({
+        server: url,
+        token,
+        gpus: opts.localGpus ?? [{ type: 'local', count: 1 }],
+        name: `local-${i + 1}`,
+        log: (m) => log(`[local-${i + 1}] ${m}`),
+        ...(opts.runAs ? { runAs: opts.runAs } : {}),
+        ...(opts.passEnv ? { passEnv: opts.passEnv } : {}),
+      });
       await w.start();
       workers.push(w);
     }
@@ -129,4 +148,20 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       store.close();
     },
   };
+}
+
+/**
+ * Where checkpoints go without `--checkpoint-dir`: not beside the store, since every job learns its checkpoint
+ * path (RONDO_CHECKPOINT_DIR) and must not learn the store's from it. One folder per store (a hash of its path,
+ * which does not reveal it) under /var/lib/rondo (root) or the user's data directory. A store that already has its
+ * checkpoints beside it (`<db>.checkpoints`, the old default) keeps them there, with a warning.
+ */
+export function defaultCheckpointRoot(dbPath: string, log: (m: string) => void): string {
+  const legacy = `${dbPath}.checkpoints`;
+  if (existsSync(legacy)) {
+    log(`warning: checkpoints stay in ${legacy}, from which jobs can tell where the store is; move them and pass --checkpoint-dir`);
+    return legacy;
+  }
+  const base = process.getuid?.() === 0 ? '/var/lib/rondo' : join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'rondo');
+  return join(base, 'checkpoints', createHash('sha256').update(dbPath).digest('hex').slice(0, 16));
 }

@@ -8,7 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { ApiClient } from '../../src/runtime/client/http-client.js';
-import { ROOT, freePort, newest, rondo, waitFor } from '../runtime/harness.js';
+import { ROOT, RUN_AS, freePort, newest, rondo, waitFor } from '../runtime/harness.js';
 
 export const CHROMIUM = process.env.RONDO_CHROMIUM ?? '/usr/bin/chromium';
 export const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -34,7 +34,7 @@ export interface Server {
 export async function serve(dir: string, extra: readonly string[], again?: { port: number; token: string }): Promise<Server> {
   const db = join(dir, 'r.db');
   const port = again?.port ?? (await freePort());
-  const proc = rondo(['serve', '--db', db, '--port', String(port), '--quiet', '--heartbeat', '0.1', '--grace', '0.5', '--worker-timeout', '2', ...extra]);
+  const proc = rondo(['serve', '--db', db, '--port', String(port), '--quiet', '--checkpoint-dir', `${db}.checkpoints`, ...RUN_AS, '--heartbeat', '0.1', '--grace', '0.5', '--worker-timeout', '2', ...extra]);
   const url = await waitFor('server to listen', () => {
     if (proc.child.exitCode !== null) throw new Error(`server exited: ${proc.stderr}`);
     return /listening on (http:\/\/\S+)/.exec(proc.stdout)?.[1];

@@ -50,6 +50,7 @@ beforeAll(async () => {
     policy: 'fifo',
     webDir: web,
     localWorkers: 1,
+    checkpointRoot: join(dir, 'ck'),
     timing: { roundMs: 500, heartbeatMs: 100, workerTimeoutMs: 5000, graceMs: 300 },
   });
   tok.admin = srv.adminToken!;

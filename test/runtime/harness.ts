@@ -14,6 +14,23 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = join(ROOT, 'bin', 'rondo.js');
 export const EXAMPLE = join(ROOT, 'examples', 'train_counter.py');
 
+/** Whether any user may read `file`: every folder above it searchable by others, the file readable by others. */
+function worldReadable(file: string): boolean {
+  const parts = file.split('/').filter(Boolean);
+  for (let i = 0; i < parts.length; i++) {
+    const st = statSync('/' + parts.slice(0, i).join('/'));
+    if ((st.mode & 0o001) === 0) return false;
+  }
+  return (statSync(file).mode & 0o004) !== 0;
+}
+
+/**
+ * As root, agents run jobs under per-tenant uids, which must be able to read the examples in this checkout. Where
+ * they cannot (a checkout under a 0750 home), the tests' servers and workers run jobs as themselves instead; the
+ * isolation tests, which need other uids, run only `sh` from system folders.
+ */
+export const RUN_AS: string[] = process.getuid?.() === 0 && !worldReadable(EXAMPLE) ? ['--run-as', '*=self'] : [];
+
 /** Latest modification time (ms) of any file under `dir`. */
 export function newest(dir: string): number {
   let t = 0;
@@ -134,8 +151,9 @@ export interface ServerHandle {
   token: string;
 }
 
-export async function startServer(db: string, port: number, extra: readonly string[] = []): Promise<ServerHandle> {
-  const proc = rondo(['serve', '--db', db, '--port', String(port), '--quiet', ...FAST, ...extra]);
+export async function startServer(db: string, port: number, extra: readonly string[] = [], env: Record<string, string> = {}): Promise<ServerHandle> {
+  // Checkpoints beside the store, where the tests look (the default keeps them away from the store).
+  const proc = rondo(['serve', '--db', db, '--port', String(port), '--quiet', '--checkpoint-dir', `${db}.checkpoints`, ...RUN_AS, ...FAST, ...extra], env);
   const url = await waitFor(
     'server to listen',
     () => {
@@ -151,7 +169,7 @@ export async function startServer(db: string, port: number, extra: readonly stri
 
 export async function startWorker(url: string, admin: ApiClient, gpus: string, name: string): Promise<Proc> {
   const { token } = await admin.post<{ token: string }>('/api/v1/tokens', { kind: 'worker', label: name });
-  const w = rondo(['worker', '--server', url, '--gpus', gpus, '--name', name, '--quiet'], { RONDO_TOKEN: token });
+  const w = rondo(['worker', '--server', url, '--gpus', gpus, '--name', name, '--quiet', ...RUN_AS], { RONDO_TOKEN: token });
   await waitFor('worker to register', () => w.stdout.includes('ready') || (w.child.exitCode !== null ? Promise.reject(new Error(w.stderr)) : false), 60_000);
   return w;
 }

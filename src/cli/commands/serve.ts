@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { positiveInt, seconds } from '../../runtime/client/cli-support.js';
 import { startServer } from '../../runtime/serve.js';
 import { parseGpuSpec } from '../../runtime/agent/worker.js';
+import { parseRunAs } from '../../runtime/agent/sandbox.js';
 import { readThroughputs } from '../../io/index.js';
 import { DEFAULT_THROUGHPUTS } from '../../sim/index.js';
 
@@ -18,6 +19,8 @@ interface ServeFlags {
   localGpus: string;
   checkpointDir?: string;
   jobRoot?: string[];
+  runAs?: string[];
+  passEnv?: string[];
   quiet?: boolean;
   throughputs: string;
   estimate: boolean;
@@ -38,8 +41,10 @@ export function register(program: Command): void {
     .option('--worker-timeout <s>', 'seconds of silence after which a worker is lost', '15')
     .option('--local-workers <n>', 'worker agents to run inside this process', '0')
     .option('--local-gpus <spec>', 'GPUs of each local worker, TYPE:COUNT[,...]', 'local:1')
-    .option('--checkpoint-dir <dir>', 'root of per-job checkpoint directories (default <db>.checkpoints)')
-    .option('--job-root <dir...>', 'only accept jobs whose working directory is inside one of these')
+    .option('--checkpoint-dir <dir>', 'root of per-job checkpoint directories (default /var/lib/rondo/checkpoints/<id> as root, else ~/.local/share/rondo/checkpoints/<id>)')
+    .option('--job-root <dir...>', 'only accept jobs whose working directory is inside one of these (default for tenants: /home and the temporary directory)')
+    .option('--run-as <tenant=user...>', 'Unix user per tenant for the local workers\' jobs (name, UID:GID, auto or self; * for the rest); needs root')
+    .option('--pass-env <name...>', 'environment variables of this process the local workers\' jobs also get')
     .option('--throughputs <file>', "throughput table (Gavel JSON): jobs naming a job type it knows get its throughputs, others estimates from it (docs/estimate.md)", DEFAULT_THROUGHPUTS)
     .option('--no-estimate', 'no table and no estimates: a job counts as equally fast on every type it has not run on')
     .option('--rate-limit <n>', 'requests a minute per tenant or job token, 429 beyond (0 = no limit)', '1200')
@@ -59,6 +64,8 @@ export function register(program: Command): void {
         },
         localWorkers: positiveInt('--local-workers', f.localWorkers, 64),
         localGpus: parseGpuSpec(f.localGpus),
+        runAs: parseRunAs(f.runAs ?? []),
+        ...(f.passEnv ? { passEnv: f.passEnv.flatMap((s) => s.split(',')).filter(Boolean) } : {}),
         ...(f.estimate ? { throughputs: readThroughputs(f.throughputs) } : {}),
         ...(f.checkpointDir ? { checkpointRoot: f.checkpointDir } : {}),
         ...(f.jobRoot ? { jobRoots: f.jobRoot } : {}),

@@ -1,17 +1,25 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { RondoError } from '../../model/errors.js';
 import { ApiClient, HttpError } from '../client/http-client.js';
 import { parseProgressLine, type LeaseMessage, type SyncEnded, type SyncLogs, type SyncProgress, type SyncRequest, type SyncResponse } from '../protocol.js';
 import type { WorkerGpus } from '../protocol.js';
+import type { CgroupSupport } from './cgroup.js';
+import { jobAlive, launchJob, releaseJob, SETPRIV, setupIsolation, signalJob, type JobGroup } from './launch.js';
+import { jobEnvironment, mayExecute, prepareCheckpointDir, resolveIdentity, type JobIdentity, type RunAsMap } from './sandbox.js';
+import type { Warden } from './warden.js';
+import type { GroupRecord } from './leftovers.js';
 
 /**
  * The worker agent: registers its GPUs, syncs with the server every heartbeat, and runs each lease as a child
- * process (argv, never a shell). It enforces leases on its own clock: when a lease ends without an extension the
- * process gets SIGTERM, then SIGKILL after the grace period, even when the server is unreachable. So the server
- * can hand a job to another worker once the old lease (plus grace) is over, without ever running it twice.
+ * process (argv, never a shell) in its own process group and cgroup (launch.ts), under the tenant's Unix user
+ * and with a clean environment (sandbox.ts). It enforces leases on its own clock: when a lease ends without an
+ * extension the whole job gets SIGTERM, then SIGKILL after the grace period, even when the server is unreachable;
+ * an attempt is reported ended only once none of its processes is left. A warden process kills the jobs if the
+ * agent dies (warden.ts). So the server can hand a job to another worker once the old attempt is reported
+ * over, or once its lease plus grace is over, without ever running it twice.
  */
 
 export interface WorkerOptions {
@@ -23,10 +31,22 @@ export interface WorkerOptions {
   readonly jobServerUrl?: string;
   readonly log?: (msg: string) => void;
   /**
-   * Kill a job's process when the agent dies (Linux `setpriv --pdeathsig KILL`), so a crashed agent leaves no
-   * orphan that could run alongside the job's next attempt. Default: on when setpriv exists.
+   * Kill a job's processes when the agent dies, even by kill -9: a warden process kills every job group and
+   * cgroup when the agent is gone, and the main process also gets `setpriv --pdeathsig KILL` where setpriv exists.
+   * Default: on.
    */
   readonly killOnAgentDeath?: boolean;
+  /** Tenant -> Unix user for jobs (`--run-as`). An agent running as root maps unlisted tenants to `auto`. */
+  readonly runAs?: RunAsMap;
+  /** Names of agent environment variables jobs also get (`--pass-env`), beyond the allow-list. */
+  readonly passEnv?: readonly string[];
+  /** Put each job in its own cgroup v2 where the machine allows (default: on). */
+  readonly cgroups?: boolean;
+  /**
+   * Folder for the record of the jobs' process groups that lets the next agent kill what a dead agent left
+   * (leftovers.ts); default /run/rondo as root, else under $XDG_RUNTIME_DIR or the temporary directory.
+   */
+  readonly stateDir?: string;
 }
 
 /** Per-attempt cap on log lines waiting to be sent: a job that floods stdout while the server is down loses its oldest lines. */
@@ -42,6 +62,15 @@ interface Proc {
   deadline: number;
   child?: ChildProcess;
   pid?: number;
+  group?: JobGroup;
+  /** How the main process ended; the attempt ends once the rest of its processes are gone too. */
+  exit?: { code: number | null; signal: NodeJS.Signals | null; at: number };
+  /** stdout and stderr both closed. */
+  streamsClosed?: boolean;
+  /** When the job was first seen with no process left. */
+  emptyAt?: number;
+  killAt?: number;
+  survivorsLogged?: boolean;
   startedAt?: number;
   termSentAt?: number;
   stoppedByWorker: boolean;
@@ -52,11 +81,13 @@ interface Proc {
   droppedLines: number;
 }
 
-const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
-
-/** Resolves a command like a shell would (PATH search), so a missing program is a clear spawn error. */
-export function resolveCommand(cmd: string, cwd: string, pathVar: string | undefined): string | undefined {
+/**
+ * Resolves a command like a shell would (PATH search), so a missing program is a clear spawn error; with an
+ * identity, as that user would (what only the agent's user may run is skipped).
+ */
+export function resolveCommand(cmd: string, cwd: string, pathVar: string | undefined, identity?: JobIdentity): string | undefined {
   const ok = (p: string): boolean => {
+    if (identity) return mayExecute(p, identity);
     try {
       accessSync(p, constants.X_OK);
       return statSync(p).isFile();
@@ -102,6 +133,10 @@ export class WorkerAgent {
   private ticker: NodeJS.Timeout | undefined;
   private readonly log: (msg: string) => void;
   private readonly pdeathsig: boolean;
+  private readonly isRoot = process.getuid?.() === 0;
+  private cgroups: CgroupSupport | undefined;
+  private warden: Warden | undefined;
+  private record: GroupRecord | undefined;
   private wakeSync: (() => void) | undefined;
   lastSyncOk = 0;
 
@@ -109,6 +144,11 @@ export class WorkerAgent {
     this.client = new ApiClient({ server: opts.server, token: opts.token, timeoutMs: 10_000 });
     this.log = opts.log ?? (() => {});
     this.pdeathsig = (opts.killOnAgentDeath ?? true) && SETPRIV !== undefined && process.platform === 'linux';
+  }
+
+  /** How jobs are confined on this machine, for the start-up log and tests. */
+  isolation(): { cgroup: string | undefined; warden: number | undefined } {
+    return { cgroup: this.cgroups?.dir, warden: this.warden?.pid };
   }
 
   /** Registers (retrying while the server is unreachable) and starts syncing. */
@@ -132,6 +172,8 @@ export class WorkerAgent {
         await new Promise((r) => setTimeout(r, delay));
       }
     }
+    ({ cgroups: this.cgroups, warden: this.warden, record: this.record } = setupIsolation(this.opts, this.log));
+    if (this.isRoot && !this.opts.runAs?.has('*')) this.log('tenants without a --run-as entry run as a per-tenant uid (auto)');
     this.log(`registered as ${this.id} with ${this.opts.gpus.map((g) => `${g.type}:${g.count}`).join(',')}`);
     this.ticker = setInterval(() => this.tick(), 50);
     this.loop = this.syncLoop();
@@ -143,9 +185,12 @@ export class WorkerAgent {
     for (const p of this.procs.values()) this.terminate(p, 'agent shutting down');
     const until = Date.now() + this.graceMs + 2000;
     while ([...this.procs.values()].some((p) => p.child && !p.ended) && Date.now() < until) {
+      this.reapEnded();
       await new Promise((r) => setTimeout(r, 50));
     }
     if (this.ticker) clearInterval(this.ticker);
+    this.warden?.close();
+    if (![...this.procs.values()].some((p) => p.child && !p.ended)) this.record?.close();
     this.wakeSync?.();
     await this.loop;
     if (this.id) await this.syncOnce().catch(() => undefined); // best effort: report the ends
@@ -177,6 +222,7 @@ export class WorkerAgent {
 
   private async syncOnce(): Promise<void> {
     const body = this.buildSync();
+    const sentAt = Date.now();
     const res = await this.client.post<SyncResponse>(`/api/v1/workers/${this.id}/sync`, body.request);
     const receivedAt = Date.now();
     this.lastSyncOk = receivedAt;
@@ -208,15 +254,17 @@ export class WorkerAgent {
         p = {
           lease,
           token: lease.token,
+          // The lease ends by the server's clock no later than here (the reply left after this request did), and
+          // starts no earlier: the server may count on the process being gone at lease end plus grace.
           startAt: receivedAt + lease.startInMs,
-          deadline: receivedAt + lease.leaseEndInMs,
+          deadline: sentAt + lease.leaseEndInMs,
           stoppedByWorker: false,
           logs: [],
           droppedLines: 0,
         };
         this.procs.set(lease.attempt, p);
       } else {
-        p.deadline = receivedAt + lease.leaseEndInMs; // extension (or the same end again)
+        p.deadline = sentAt + lease.leaseEndInMs; // extension (or the same end again)
         p.token ??= lease.token;
       }
       if (lease.stop) this.terminate(p, 'job cancelled');
@@ -262,6 +310,7 @@ export class WorkerAgent {
 
   /** Starts due leases and enforces lease ends. Runs every 50 ms and after each sync. */
   private tick(): void {
+    this.reapEnded();
     const now = Date.now();
     const held = new Set<string>();
     for (const p of this.procs.values()) {
@@ -293,28 +342,62 @@ export class WorkerAgent {
       return;
     }
     if (p.termSentAt !== undefined) return;
-    p.termSentAt = Date.now();
-    p.stoppedByWorker = true;
-    this.pushLog(p, 'system', `rondo: SIGTERM (${why}); SIGKILL in ${this.graceMs} ms if still running`);
+    const now = Date.now();
+    p.termSentAt = now;
+    if (!p.exit) p.stoppedByWorker = true; // leftovers of a process that ended on its own do not change its result
+    // At lease end the grace runs from the lease end itself, so the job is gone by lease end + grace.
+    const killIn = why === 'lease ended' ? Math.max(0, p.deadline + this.graceMs - now) : this.graceMs;
+    this.pushLog(p, 'system', `rondo: SIGTERM to all processes of the job (${why}); SIGKILL in ${killIn} ms if any is left`);
     this.signal(p, 'SIGTERM');
-    p.killTimer = setTimeout(() => {
-      if (!p.ended) {
-        this.pushLog(p, 'system', 'rondo: grace period over, SIGKILL');
-        this.signal(p, 'SIGKILL');
-      }
-    }, this.graceMs);
+    p.killAt = now + killIn;
+    p.killTimer = setTimeout(() => this.kill(p), killIn);
+  }
+
+  private kill(p: Proc): void {
+    if (p.ended) return;
+    this.pushLog(p, 'system', 'rondo: grace period over, SIGKILL to all processes of the job');
+    this.signal(p, 'SIGKILL');
   }
 
   private signal(p: Proc, sig: NodeJS.Signals): void {
-    if (p.pid === undefined) return;
-    try {
-      process.kill(-p.pid, sig); // the job's whole process group (it runs detached)
-    } catch {
-      try {
-        process.kill(p.pid, sig);
-      } catch {
-        // already gone
+    if (p.group) signalJob(p.group, sig, this.cgroups);
+  }
+
+  /**
+   * Ends the attempts whose main process has exited once no process of theirs is left (leftover background
+   * processes get SIGTERM, then SIGKILL after the grace period) and their output is read: only then are the GPUs
+   * free for the next job and is the end reported to the server.
+   */
+  private reapEnded(): void {
+    const now = Date.now();
+    for (const p of this.procs.values()) {
+      if (p.ended || !p.exit || !p.group) continue;
+      if (jobAlive(p.group)) {
+        p.emptyAt = undefined;
+        if (p.termSentAt === undefined) {
+          this.pushLog(p, 'system', 'rondo: the main process ended but other processes of the job are still running');
+          this.terminate(p, 'the main process ended');
+        } else if (p.killAt !== undefined && now > p.killAt + 5000 && !p.survivorsLogged) {
+          // Only a process in uninterruptible I/O outlives SIGKILL; it dies when the I/O returns.
+          p.survivorsLogged = true;
+          this.pushLog(p, 'system', 'rondo: processes of the job survive SIGKILL (uninterruptible I/O?); the GPUs stay held until they are gone');
+          this.signal(p, 'SIGKILL');
+        }
+        continue;
       }
+      p.emptyAt ??= now;
+      // Output still buffered in the pipes arrives within moments of the last writer's exit.
+      if (!p.streamsClosed && now - p.emptyAt < 1000) continue;
+      if (p.killTimer) clearTimeout(p.killTimer);
+      releaseJob(p.group, this.warden);
+      this.record?.remove(p.group.pgid);
+      this.finish(p, {
+        exitCode: p.exit.code,
+        signal: p.exit.signal ?? null,
+        stoppedByWorker: p.stoppedByWorker,
+        spawnError: null,
+      });
+      this.wakeSync?.(); // report the end promptly
     }
   }
 
@@ -322,54 +405,65 @@ export class WorkerAgent {
     const l = p.lease;
     const now = Date.now();
     p.startedAt = now;
+    const tenant = l.tenant ?? 'default';
+    const identity = resolveIdentity(this.opts.runAs ?? new Map(), tenant, this.isRoot);
     let spawnError: string | undefined;
     try {
-      mkdirSync(l.checkpointDir, { recursive: true });
+      prepareCheckpointDir(l.checkpointDir, identity);
     } catch (e) {
       spawnError = `cannot create checkpoint directory ${l.checkpointDir}: ${(e as Error).message}`;
     }
     if (!spawnError && !(existsSync(l.cwd) && statSync(l.cwd).isDirectory())) spawnError = `working directory ${l.cwd} does not exist on this worker`;
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) {
-      // The worker's own token and settings never reach a job.
-      if (v !== undefined && !k.startsWith('RONDO_') && k !== 'CUDA_VISIBLE_DEVICES') env[k] = v;
-    }
-    Object.assign(env, l.env, {
-      RONDO_JOB_ID: l.jobId,
-      RONDO_ATTEMPT_ID: String(l.attempt),
-      RONDO_LEASE_END: (l.leaseEnd / 1000).toFixed(3),
-      RONDO_CHECKPOINT_DIR: l.checkpointDir,
-      RONDO_SERVER: this.opts.jobServerUrl ?? this.opts.server,
-      RONDO_LEASE_TOKEN: p.token ?? '',
-      CUDA_VISIBLE_DEVICES: l.devices.join(','),
-      RONDO_GPU_TYPE: l.gpuType,
+    const env = jobEnvironment({
+      agentEnv: process.env,
+      passEnv: this.opts.passEnv ?? [],
+      identity,
+      checkpointDir: l.checkpointDir,
+      declared: l.env,
+      rondo: {
+        RONDO_JOB_ID: l.jobId,
+        RONDO_ATTEMPT_ID: String(l.attempt),
+        RONDO_LEASE_END: (l.leaseEnd / 1000).toFixed(3),
+        RONDO_CHECKPOINT_DIR: l.checkpointDir,
+        RONDO_SERVER: this.opts.jobServerUrl ?? this.opts.server,
+        RONDO_LEASE_TOKEN: p.token ?? '',
+        CUDA_VISIBLE_DEVICES: l.devices.join(','),
+        RONDO_GPU_TYPE: l.gpuType,
+      },
     });
-    const file = spawnError ? undefined : resolveCommand(l.command[0]!, l.cwd, env.PATH);
+    const file = spawnError ? undefined : resolveCommand(l.command[0]!, l.cwd, env.PATH, identity);
     if (!spawnError && !file) spawnError = `command not found or not executable: ${l.command[0]}`;
     if (spawnError || !file) {
       this.pushLog(p, 'system', `rondo: could not start: ${spawnError}`);
       this.finish(p, { exitCode: null, signal: null, stoppedByWorker: false, spawnError: spawnError ?? 'unknown' });
       return;
     }
-    const [cmd, args] = this.pdeathsig ? [SETPRIV!, ['--pdeathsig', 'KILL', '--', file, ...l.command.slice(1)]] : [file, l.command.slice(1)];
-    let child: ChildProcess;
+    let group: JobGroup;
     try {
-      child = spawn(cmd, args, { cwd: l.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true, shell: false });
+      group = launchJob({ attempt: l.attempt, file, args: l.command.slice(1), cwd: l.cwd, env, identity, pdeathsig: this.pdeathsig }, this.cgroups, this.warden);
     } catch (e) {
+      this.pushLog(p, 'system', `rondo: could not start: ${(e as Error).message}`);
       this.finish(p, { exitCode: null, signal: null, stoppedByWorker: false, spawnError: (e as Error).message });
       return;
     }
+    const child = group.child;
+    if (group.pgid > 0) this.record?.add(group.pgid);
     p.child = child;
+    p.group = group;
     p.pid = child.pid;
-    this.pushLog(p, 'system', `rondo: started attempt ${l.attempt} on ${l.gpuType} [${l.devices.join(',')}] pid ${child.pid}`);
-    let failed: string | undefined;
+    const who = identity ? ` as uid ${identity.uid}${identity.name ? ` (${identity.name})` : ''}` : '';
+    this.pushLog(p, 'system', `rondo: started attempt ${l.attempt} on ${l.gpuType} [${l.devices.join(',')}] pid ${child.pid}${who}${group.cgroup ? ' in its own cgroup' : ''}`);
     child.on('error', (e) => {
-      failed = e.message;
-      // A process that never started emits no 'close' on every Node version: end the attempt here.
+      // A process that never started emits no 'exit' on every Node version: end the attempt here.
       if (child.pid === undefined) this.finish(p, { exitCode: null, signal: null, stoppedByWorker: false, spawnError: e.message });
     });
+    let open = 0;
     for (const [stream, src] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
       if (!src) continue;
+      open++;
+      src.on('close', () => {
+        if (--open === 0) p.streamsClosed = true;
+      });
       const rl = createInterface({ input: src, crlfDelay: Infinity });
       rl.on('line', (line) => {
         if (stream === 'stdout') {
@@ -379,17 +473,12 @@ export class WorkerAgent {
         this.pushLog(p, stream, line);
       });
     }
-    child.on('close', (code, signal) => {
-      if (p.killTimer) clearTimeout(p.killTimer);
-      this.finish(p, {
-        exitCode: code,
-        signal: signal ?? null,
-        stoppedByWorker: p.stoppedByWorker,
-        spawnError: failed !== undefined && p.pid === undefined ? failed : null,
-      });
-      this.wakeSync?.(); // report the end promptly
+    // 'exit', not 'close': background processes holding stdout open must not hide the main process's end.
+    child.on('exit', (code, signal) => {
+      p.exit = { code, signal, at: Date.now() };
+      this.reapEnded();
     });
-    this.log(`${l.jobId}: attempt ${l.attempt} started (pid ${child.pid})`);
+    this.log(`${l.jobId}: attempt ${l.attempt} started (pid ${child.pid}${who})`);
   }
 
   private finish(p: Proc, e: Omit<SyncEnded, 'attempt' | 'at'>): void {

@@ -4,6 +4,7 @@ import { ApiError } from '../api-error.js';
 import { iso, jobView, ownJob, USER, type RouteDeps } from '../http.js';
 import * as S from '../schemas.js';
 import type { JobState } from '../store/index.js';
+import { defaultTenantJobRoots } from '../../agent/job-rules.js';
 
 /** Jobs: submit, list, read one (with its attempts), cancel, logs, events. */
 
@@ -50,7 +51,8 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
         tenant = p.tenant;
       }
       if (b.command.some((a) => a.includes('\0'))) throw new ApiError(400, 'E_SCHEMA', 'command arguments must not contain NUL bytes');
-      checkWorkingDir(b.cwd, deps.jobRoots);
+      // Without --job-root a tenant's job still may not start just anywhere (/, /root/.ssh): see job-rules.ts.
+      checkWorkingDir(b.cwd, deps.jobRoots ?? (p.kind === 'tenant' ? defaultTenantJobRoots() : undefined));
       for (const [k, v] of Object.entries(b.env ?? {})) {
         if (RESERVED_ENV.test(k)) throw new ApiError(400, 'E_SCHEMA', `environment variable ${k} is reserved (set by the worker or unsafe)`);
         if (v.includes('\0')) throw new ApiError(400, 'E_SCHEMA', `environment variable ${k} contains a NUL byte`);

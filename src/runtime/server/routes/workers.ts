@@ -6,6 +6,7 @@ import type { Principal } from '../auth.js';
 import { iso, type RouteDeps } from '../http.js';
 import * as S from '../schemas.js';
 import type { EndReason, JobRow } from '../store/index.js';
+import { KILL_SLACK_MS } from '../../agent/job-rules.js';
 
 /**
  * The worker protocol: a worker registers, then syncs at every heartbeat (what it runs, what ended, progress and
@@ -109,9 +110,12 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
       const job = store.getJob(a.jobId)!;
       if (a.state === 'leased') {
         // Hold a lease back until every earlier attempt of the job is over: one process per job at any time. An
-        // attempt lost with its worker may still run until its lease end plus the grace period.
+        // attempt lost with its worker may still run until its lease end plus the grace period (plus the moment its
+        // worker needs to see the SIGKILL through).
         const others = store.attemptsOfJob(a.jobId).filter((o) => o.id !== a.id);
-        const blocked = others.some((o) => o.state !== 'ended' || (o.endReason === 'lost' && now < o.leaseEnd + scheduler.timing.graceMs));
+        const blocked = others.some(
+          (o) => o.state !== 'ended' || (o.endReason === 'lost' && now < o.leaseEnd + scheduler.timing.graceMs + KILL_SLACK_MS),
+        );
         if (blocked || (job.cancelRequested && a.deliveredAt === null)) continue;
       }
       leases.push({
@@ -126,6 +130,7 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
         leaseEndInMs: a.leaseEnd - now,
         leaseEnd: a.leaseEnd,
         checkpointDir: join(deps.checkpointRoot, a.jobId),
+        tenant: job.tenant,
         ...(a.state === 'leased' && !reportedRunning.has(a.id) ? { token: store.mintLeaseToken(a.id) } : {}),
         stop: job.cancelRequested,
       });
