@@ -428,8 +428,10 @@ export class Solver {
     if (result.status === 'error' && (options.method ?? 'simplex') === 'ipm' && !options.crossover && !lp.isMip) {
       // Without crossover HiGHS' interior point can stop short of its tolerances on a badly scaled LP and report
       // "unknown". Crossover from that point reaches an optimal vertex: still an optimum, only not the central one.
+      // On some infeasible LPs the central run fails outright (HiGHS status -1, before any iteration) while this
+      // run proves infeasibility: that verdict is kept too, so callers can relax the model (Gavel's SLO fallback).
       const again = this.solveUncached(lp, { ...options, crossover: true }, true, t0);
-      if (again.status === 'optimal') {
+      if (again.status === 'optimal' || again.status === 'infeasible' || again.status === 'unbounded') {
         this.crossoverFallbacks++;
         result = again;
       }
