@@ -17,7 +17,7 @@ import type { LeaseMessage, SyncEnded, SyncRequest } from '../runtime/protocol.j
 import { A_ATTEMPT, A_RONDO_JOB, A_STOPPING, A_WORKER, QUEUE_LABEL, type KubeOptions } from './config.js';
 import { Reflector, type KList, type KObj } from './reflector.js';
 import { RondoClient, type RondoJobView } from './rondo-client.js';
-import { admitPatch, jobFinished, jobKey, managed, nodeOffers, podJobUid, restorePatch, submitBody, suspendPatch, uidOfRondoName, type NodeOffer } from './objects.js';
+import { admitPatch, gpusPerPod, jobFinished, jobKey, managed, nodeOffers, podJobUid, restorePatch, submitBody, suspendPatch, uidOfRondoName, type NodeOffer } from './objects.js';
 import { LeaderElector } from './leader.js';
 
 type Phase = 'pending' | 'starting' | 'running' | 'stopping';
@@ -73,7 +73,9 @@ export class KubeController {
   /** Jobs we could not submit (uid -> reason), so the Event is sent once. */
   private readonly rejected = new Map<string, string>();
   /** GPU type -> until (ms): a Pending timeout said kube-scheduler has fewer GPUs of it than Rondo thought. */
-  private readonly short = new Map<string, number>();
+  private readonly short = new Map<string, { gpus: number; until: number }>();
+  /** Nodes synced in the last pass: an attempt on any other node is stopped (NotReady, cordoned, gone). */
+  private offered = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private stopped = false;
@@ -187,8 +189,11 @@ export class KubeController {
     this.running = true;
     const t0 = Date.now();
     try {
+      if (process.env.RONDO_KUBE_TRACE) this.log('pass: intake');
       await this.intake();
+      if (process.env.RONDO_KUBE_TRACE) this.log('pass: sync');
       await this.syncWorkers();
+      if (process.env.RONDO_KUBE_TRACE) this.log(`pass: execute ${JSON.stringify(this.snapshot().attempts)}`);
       await this.execute();
       this.stats.passes++;
     } catch (e) {
@@ -205,8 +210,12 @@ export class KubeController {
     return out;
   }
 
+  private podsGpus(pods: KObj[]): number {
+    return pods.reduce((n, p) => n + gpusPerPod(p), 0);
+  }
+
   private attemptOfKube(key: string): Attempt | undefined {
-    for (const a of this.attempts.values()) if (a.kube === key) return a;
+    for (const a of this.attempts.values()) if (a.kube === key && !a.ended) return a;
     return undefined;
   }
 
@@ -262,11 +271,24 @@ export class KubeController {
 
   // ---- Nodes -> workers, and the sync protocol ----
 
+  /**
+   * What each usable node offers now. A type marked short (a Pending timeout) offers that many GPUs fewer, taken
+   * from its nodes in name order; a node left with none is dropped unless it still has attempts to report on.
+   */
   private offers(): NodeOffer[] {
     const ours = new Set(this.links.keys());
     const offers = nodeOffers(this.nodes.items.values(), this.pods.items.values(), this.opts.typeLabel, this.opts.typeMap, (p) => ours.has(podJobUid(p) ?? ''));
     const now = Date.now();
-    return offers.filter((o) => (this.short.get(o.gpuType) ?? 0) <= now || this.hasOpenAttempts(o.node));
+    const left = new Map<string, number>();
+    for (const [t, s] of this.short) if (s.until > now) left.set(t, s.gpus);
+    const out: NodeOffer[] = [];
+    for (const o of offers) {
+      const cut = Math.min(left.get(o.gpuType) ?? 0, o.gpus);
+      if (cut > 0) left.set(o.gpuType, left.get(o.gpuType)! - cut);
+      if (o.gpus - cut > 0) out.push({ ...o, gpus: o.gpus - cut });
+      else if (this.hasOpenAttempts(o.node)) out.push(o);
+    }
+    return out;
   }
 
   private hasOpenAttempts(node: string): boolean {
@@ -276,6 +298,7 @@ export class KubeController {
 
   private async syncWorkers(): Promise<void> {
     const offers = this.offers();
+    this.offered = new Set(offers.map((o) => o.node));
     await Promise.all(
       offers.map(async (o) => {
         try {
@@ -363,6 +386,10 @@ export class KubeController {
         void this.event(o, fin === 'Complete' ? 'Normal' : 'Warning', fin === 'Complete' ? 'Completed' : 'Failed', `${fin === 'Complete' ? 'completed' : 'failed'} on ${a.gpuType} (attempt ${a.id})`);
         continue;
       }
+      if (!this.offered.has(a.worker) && !a.withdrawn) {
+        a.withdrawn = true;
+        a.stop ??= `node ${a.worker} is no longer usable (NotReady, cordoned or gone)`;
+      }
       const leaseOver = now >= a.deadline || a.withdrawn === true;
       if (a.phase === 'pending') {
         if (a.stop || leaseOver || fin) {
@@ -381,7 +408,9 @@ export class KubeController {
           a.startedAt = Date.now();
         } else if (!a.stop && now - (a.admittedAt ?? now) > this.opts.pendingTimeoutMs) {
           a.stop = `pending longer than ${Math.round(this.opts.pendingTimeoutMs / 1000)} s: kube-scheduler found no ${a.gpuType} node with free GPUs`;
-          this.short.set(a.gpuType, now + this.opts.shortForMs);
+          const prev = this.short.get(a.gpuType);
+          const gpus = this.podsGpus(pods) || gpusPerPod(o.spec?.template) || 1;
+          this.short.set(a.gpuType, { gpus: (prev && prev.until > now ? prev.gpus : 0) + gpus, until: now + this.opts.shortForMs });
         }
       }
       if (a.phase === 'starting' || a.phase === 'running') {
