@@ -443,6 +443,8 @@ export class FakeApiServer {
 
   private watch(res: ServerResponse, plural: string, ns: string | undefined, sel: (l: Record<string, string> | undefined) => boolean, rvParam: string | null): void {
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    // Headers go out at once, as the real server sends them, before any event.
+    res.flushHeaders();
     const matches = (o: Obj): boolean => (ns === undefined || o.metadata.namespace === ns) && sel(o.metadata.labels);
     if (rvParam === null || rvParam === '' || rvParam === '0') {
       // No version: the current state as ADDED events, then changes.

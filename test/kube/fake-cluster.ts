@@ -38,6 +38,8 @@ interface PodRun {
   startedAt?: number;
   termAt?: number;
   lastReport?: number;
+  /** Simulated time of the last progress step. */
+  last?: number;
 }
 
 export class FakeCluster {
@@ -240,8 +242,8 @@ export class FakeCluster {
       const jobType = job?.metadata.annotations?.['rondo.dev/job-type'] ?? 'default';
       const rate = this.opts.throughputs[product]?.[jobType] ?? 0;
       const total = Number(job?.metadata.annotations?.['rondo.dev/total-steps'] ?? 100);
-      const dt = now - (run as { last?: number }).last! || 0;
-      (run as { last?: number }).last = now;
+      const dt = run.last === undefined ? 0 : now - run.last;
+      run.last = now;
       if (p.metadata.deletionTimestamp) {
         if (run.termAt === undefined) {
           run.termAt = now;
