@@ -38,6 +38,8 @@ interface Attempt {
   ended?: SyncEnded;
   /** The server no longer lists it. */
   withdrawn?: boolean;
+  /** A write for it is in flight: the next pass leaves it alone. */
+  busy?: boolean;
 }
 
 interface WorkerRecord {
@@ -80,6 +82,8 @@ export class KubeController {
   private running = false;
   private stopped = false;
   private leader: LeaderElector | undefined;
+  private stageMs: number[] = [];
+  private intaking = false;
   readonly stats: KubeStats = { passes: 0, writes: 0, conflicts: 0, lastPassMs: 0, events: 0 };
 
   constructor(
@@ -138,7 +142,8 @@ export class KubeController {
     if (this.timer) clearInterval(this.timer);
     for (const r of [this.jobs, this.nodes, this.pods]) r.stop();
     await this.leader?.stop();
-    for (let i = 0; i < 200 && this.running; i++) await new Promise((r) => setTimeout(r, 10));
+    const busy = (): boolean => this.running || this.intaking || [...this.attempts.values()].some((a) => a.busy);
+    for (let i = 0; i < 300 && busy(); i++) await new Promise((r) => setTimeout(r, 10));
   }
 
   /** Rebuilds attempts from the Jobs' admission annotations (after a restart of Rondo). */
@@ -189,17 +194,25 @@ export class KubeController {
     this.running = true;
     const t0 = Date.now();
     try {
-      if (process.env.RONDO_KUBE_TRACE) this.log('pass: intake');
-      await this.intake();
-      if (process.env.RONDO_KUBE_TRACE) this.log('pass: sync');
+      // Intake (new Jobs: a submit, an Event and an annotation each) runs beside the syncs, so a burst of new Jobs
+      // never delays the heartbeats of the node-workers.
+      if (!this.intaking) {
+        this.intaking = true;
+        void this.intake()
+          .catch((e: Error) => this.log(`intake failed: ${e.message}`))
+          .finally(() => (this.intaking = false));
+      }
+      const t1 = Date.now();
       await this.syncWorkers();
-      if (process.env.RONDO_KUBE_TRACE) this.log(`pass: execute ${JSON.stringify(this.snapshot().attempts)}`);
-      await this.execute();
+      const t2 = Date.now();
+      this.execute();
+      this.stageMs = [t1 - t0, t2 - t1, Date.now() - t2];
       this.stats.passes++;
     } catch (e) {
       this.log(`pass failed: ${(e as Error).message}`);
     } finally {
       this.stats.lastPassMs = Date.now() - t0;
+      if (this.stats.lastPassMs > this.opts.heartbeatMs * 2) this.log(`slow pass: ${this.stats.lastPassMs} ms (intake start, sync, execute: ${this.stageMs.join(', ')} ms)`);
       this.running = false;
     }
   }
@@ -365,16 +378,21 @@ export class KubeController {
 
   // ---- leases -> Job writes ----
 
-  private async execute(): Promise<void> {
+  private execute(): void {
     const now = Date.now();
     const productOf = new Map<string, string>();
     for (const n of this.nodes.items.values()) {
       const p = n.metadata?.labels?.[this.opts.typeLabel];
       if (p !== undefined && this.opts.typeMap[p] !== undefined) productOf.set(this.opts.typeMap[p]!, p);
     }
-    const work: Array<Promise<void>> = [];
+    // Writes run beside the passes (an attempt with one in flight is skipped), so a slow API server never delays
+    // the next sync: a node-worker that misses syncs is lost to the scheduler.
+    const work = (a: Attempt, p: Promise<void>): void => {
+      a.busy = true;
+      void p.finally(() => (a.busy = false));
+    };
     for (const a of this.attempts.values()) {
-      if (a.ended) continue;
+      if (a.ended || a.busy) continue;
       const o = this.jobs.items.get(a.kube);
       if (!o) {
         this.end(a, { exitCode: null, signal: 'SIGKILL', stoppedByWorker: true, spawnError: null });
@@ -397,7 +415,10 @@ export class KubeController {
           continue;
         }
         const other = [...this.attempts.values()].find((b) => b !== a && b.kube === a.kube && !b.ended);
-        if (now >= a.startAt && !other) work.push(this.admit(a, o, productOf.get(a.gpuType)));
+        // Admit only a suspended Job whose pods are all gone (one suspended by hand or by intake may still have
+        // terminating pods): its template may then change once startTime is cleared.
+        const ready = o.spec?.suspend === true && this.podsOfJob(o.metadata?.uid ?? '').length === 0;
+        if (now >= a.startAt && !other && ready) work(a, this.admit(a, o, productOf.get(a.gpuType)));
         continue;
       }
       const pods = this.podsOfJob(o.metadata?.uid ?? '');
@@ -416,13 +437,12 @@ export class KubeController {
       if (a.phase === 'starting' || a.phase === 'running') {
         if (a.stop || leaseOver) {
           a.stop ??= a.withdrawn ? 'lease withdrawn by the scheduler' : 'its lease ended: Rondo gave the GPUs to other jobs this round';
-          work.push(this.beginStop(a, o));
+          work(a, this.beginStop(a, o));
         }
         continue;
       }
-      if (a.phase === 'stopping') work.push(this.finishStop(a, o, pods));
+      if (a.phase === 'stopping') work(a, this.finishStop(a, o, pods));
     }
-    await Promise.all(work);
   }
 
   private end(a: Attempt, e: Omit<SyncEnded, 'attempt' | 'at'>): void {
@@ -439,7 +459,7 @@ export class KubeController {
     try {
       // The template may change only while suspended and never started (KEP-2926): a Job suspended by us before
       // (not admitted, or a stop interrupted by a restart) may still carry a startTime.
-      if (o.status?.startTime && o.spec?.suspend === true && this.podsOfJob(o.metadata?.uid ?? '').length === 0) await this.clearStartTime(o);
+      if (o.status?.startTime) await this.clearStartTime(o);
       await this.writeSecret(o, a);
       let round = 0;
       try {

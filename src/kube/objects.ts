@@ -152,7 +152,8 @@ export function admitPatch(o: KObj, typeLabel: string, product: string, gpuType:
       resourceVersion: o.metadata?.resourceVersion,
       annotations: { [A_GPU_TYPE]: gpuType, [A_ROUND]: String(round), [A_ATTEMPT]: String(attempt), [A_WORKER]: worker, [A_ORIGINAL_SELECTOR]: original, [A_STOPPING]: null },
     },
-    spec: { suspend: false, template: { spec: { nodeSelector: { [typeLabel]: product } } } },
+    // The type also goes on the pod template, where the downward API lets the training code read it.
+    spec: { suspend: false, template: { metadata: { annotations: { [A_GPU_TYPE]: gpuType } }, spec: { nodeSelector: { [typeLabel]: product } } } },
   };
 }
 
@@ -172,6 +173,6 @@ export function restorePatch(o: KObj, typeLabel: string): object {
   }
   return {
     metadata: { resourceVersion: o.metadata?.resourceVersion, annotations: { [A_ATTEMPT]: null, [A_WORKER]: null, [A_STOPPING]: null, [A_GPU_TYPE]: null } },
-    spec: { template: { spec: { nodeSelector: { [typeLabel]: original[typeLabel] ?? null } } } },
+    spec: { template: { metadata: { annotations: { [A_GPU_TYPE]: null } }, spec: { nodeSelector: { [typeLabel]: original[typeLabel] ?? null } } } },
   };
 }

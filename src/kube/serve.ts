@@ -19,6 +19,8 @@ export async function startKube(srv: RunningServer, opts: KubeOptions, log?: (m:
   const adminToken = srv.store.createToken('admin', { label: LABEL }).token;
   const controller = new KubeController({
     ...opts,
+    // Without a URL for jobs, the server's own (right when jobs run where it listens, as in tests).
+    jobServerUrl: opts.jobServerUrl ?? srv.url,
     serverUrl: srv.url,
     adminToken,
     stateFile: `${srv.store.path}.kube-workers.json`,

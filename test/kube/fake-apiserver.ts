@@ -130,6 +130,8 @@ function withoutSchedulingDirectives(tpl: any): string {
   if (t.metadata) {
     delete t.metadata.labels;
     delete t.metadata.annotations;
+    // An empty ObjectMeta is the same as none.
+    if (Object.keys(t.metadata).length === 0) delete t.metadata;
   }
   if (t.spec) {
     delete t.spec.nodeSelector;
@@ -211,7 +213,7 @@ export class FakeApiServer {
   /** Forgets all history: every watch resumed from an older resourceVersion gets 410 Gone. */
   compact(): void {
     this.history = [];
-    this.oldestRetained = this.rv;
+    this.oldestRetained = this.rv + 1;
   }
 
   get watchCount(): number {

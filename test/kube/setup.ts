@@ -45,7 +45,8 @@ export async function startEnv(o: {
   o.nodes?.(cluster);
   cluster.start();
   const roundMs = o.roundMs ?? 1500;
-  const timing = { roundMs, heartbeatMs: 200, graceMs: 500, workerTimeoutMs: 1500 };
+  // A generous worker timeout: CI machines are shared, and a lost node-worker requeues its jobs.
+  const timing = { roundMs, heartbeatMs: 200, graceMs: 500, workerTimeoutMs: 5000 };
   const db = join(dir, 'rondo.db');
   const kubeOpts: KubeOptions = { typeLabel: 'nvidia.com/gpu.product', typeMap: PRODUCTS, pendingTimeoutMs: 10_000, shortForMs: 5_000, kubeconfig, tickMs: 100, ...o.kube };
   const env: Env = {
