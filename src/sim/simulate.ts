@@ -50,6 +50,8 @@ export interface SimulationInput {
   readonly skipTooLarge?: boolean;
   /** Spread multi-GPU gangs run at their `_unconsolidated` throughput (off: Gavel's simulator). */
   readonly spreadPenalty?: boolean;
+  /** Seconds a (re)started job holds its GPUs without progress (Kubernetes pod start and checkpoint load); 0: none. */
+  readonly restartOverhead?: number;
   /**
    * Jobs in `accordion`/`gns` mode change batch size during training (src/sim/dynamic.ts). Default: on when a
    * trace job has such a mode; false runs every job at its initial batch size.
@@ -177,7 +179,7 @@ export async function simulate(input: SimulationInput): Promise<SimulationOutput
   const clock = new SimClock(0);
   const useDynamic = input.dynamicBatchSizes ?? !!input.jobs?.some((j) => j.mode === 'accordion' || j.mode === 'gns');
   const dynamic = useDynamic ? new DynamicBatchModel(throughputs, cluster, (j) => j.totalSteps ?? 0) : undefined;
-  const simExecutor = new SimExecutor(clock, throughputs, { spreadPenalty: !!input.spreadPenalty, ...(dynamic ? { dynamic } : {}) });
+  const simExecutor = new SimExecutor(clock, throughputs, { spreadPenalty: !!input.spreadPenalty, ...(dynamic ? { dynamic } : {}), ...(input.restartOverhead ? { restartOverhead: input.restartOverhead } : {}) });
   const recorder = (input.timelineMaxJobs ?? 0) > 0 ? new TimelineRecorder(simExecutor, cluster.gpuTypes, input.timelineMaxJobs!) : undefined;
   const executor = recorder ?? simExecutor;
   let source: JobSource;

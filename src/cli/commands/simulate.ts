@@ -31,6 +31,7 @@ export interface WorkloadFlags {
   dropUnknown?: boolean;
   skipTooLarge?: boolean;
   spreadPenalty?: boolean;
+  restartOverhead?: string;
   reallocInterval?: string;
   reallocWhenIdle?: boolean;
   prices?: string;
@@ -59,6 +60,7 @@ export function addWorkloadOptions(cmd: Command): Command {
     .option('--drop-unknown', 'skip jobs whose (job type, scale factor) has no throughput, instead of failing')
     .option('--skip-too-large', 'skip jobs needing more GPUs than any type has, instead of failing')
     .option('--spread-penalty', 'multi-GPU jobs spread over servers run at their _unconsolidated throughput (Gavel: off)')
+    .option('--restart-overhead <seconds>', 'a (re)started job holds its GPUs this long without progress (Kubernetes pod start, checkpoint load; default 0)')
     .option('--realloc-interval <seconds>', 'minimum time between allocation recomputes (Gavel: 1920)', '1920')
     .option('--realloc-when-idle', 'recompute at once when waiting jobs cannot run only for lack of an allocation (Gavel: wait)')
     .option('--prices <spec>', "per-GPU-hour prices for the cost metric, e.g. v100:2.48,p100:1.46,k80:0.45 (default: Gavel's GCP prices)")
@@ -142,6 +144,7 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
     dropUnknown: !!flags.dropUnknown,
     skipTooLarge: !!flags.skipTooLarge,
     spreadPenalty: !!flags.spreadPenalty,
+    ...(flags.restartOverhead !== undefined ? { restartOverhead: numFlag('--restart-overhead', flags.restartOverhead, 0, 86_400) } : {}),
     recomputeWhenIdle: !!flags.reallocWhenIdle,
     ...(window ? { window } : {}),
     ...(jctCapHours !== undefined ? { jctCapHours } : {}),
