@@ -16,7 +16,7 @@ import { KubeConfig, BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } fr
 import type { LeaseMessage, SyncEnded, SyncRequest } from '../runtime/protocol.js';
 import { A_ATTEMPT, A_RONDO_JOB, A_STOPPING, A_WORKER, QUEUE_LABEL, type KubeOptions } from './config.js';
 import { Reflector, type KList, type KObj } from './reflector.js';
-import { RondoClient, type RondoJobView } from './rondo-client.js';
+import { RondoApiError, RondoClient, type RondoJobView } from './rondo-client.js';
 import { admitPatch, gpusPerPod, jobFinished, jobKey, managed, nodeOffers, podJobUid, restorePatch, submitBody, suspendPatch, uidOfRondoName, type NodeOffer } from './objects.js';
 import { LeaderElector } from './leader.js';
 
@@ -256,8 +256,12 @@ export class KubeController {
           await this.event(o, 'Normal', 'Queued', `queued in Rondo as ${j.id} (queue ${req.body.tenant}, ${req.body.scaleFactor} GPU${req.body.scaleFactor > 1 ? 's' : ''})`);
           await this.patchJob(jobKey(o), () => ({ metadata: { annotations: { [A_RONDO_JOB]: j.id } } }));
         } catch (e) {
-          this.rejected.set(uid, (e as Error).message);
-          await this.event(o, 'Warning', 'NotAdmitted', `Rondo refused this Job: ${(e as Error).message}`);
+          // A refusal (4xx) is final for this Job; anything else (the server busy or restarting) is tried again.
+          const status = e instanceof RondoApiError ? e.status : 0;
+          if (status >= 400 && status < 500) {
+            this.rejected.set(uid, (e as Error).message);
+            await this.event(o, 'Warning', 'NotAdmitted', `Rondo refused this Job: ${(e as Error).message}`);
+          } else this.log(`submit ${jobKey(o)}: ${(e as Error).message}; trying again`);
           continue;
         }
       }

@@ -105,3 +105,38 @@ describe('kubernetes driver: rounds', () => {
     expect(e.srv.store.listJobs({ limit: 10, afterSeq: 0 }).map((j) => j.name)).toEqual([expect.stringMatching(/^k8s\/default\/rogue\//)]);
   }, 60_000);
 });
+
+describe('kubernetes driver: faults', () => {
+  it('suspends a Job whose pod stays Pending, marks its type short, and says why', async () => {
+    // The node carries the product, but a taint-like mismatch (a zone the node lacks) keeps the pod Pending.
+    env = await startEnv({ name: 'pending', throughputs: TPUT, kube: { pendingTimeoutMs: 1500, shortForMs: 60_000 }, nodes: (c) => c.addNode('v100-a', 'Tesla-V100-SXM2-16GB', 2) });
+    const e = env;
+    e.api.create('jobs', trainingJob('stuck', { queue: 'q', steps: 1e6, nodeSelector: { 'example.com/zone': 'nowhere' } }));
+    await until('suspended after the timeout', () => {
+      const j = e.api.get('jobs', 'default', 'stuck');
+      return writesTo(e, 'stuck').some((w) => (w.body as { spec?: { suspend?: boolean } })?.spec?.suspend === true) && j?.spec.suspend === true;
+    }, 30_000);
+    const ev = await until('Preempted event with the reason', () => e.api.list('events', 'default').find((x) => x.involvedObject.name === 'stuck' && x.reason === 'Preempted'));
+    expect(ev.message).toMatch(/pending longer than 2 s/);
+    // The type is short by the Job's GPU: the node-worker now offers one GPU instead of two.
+    await until('offer cut', () => e.srv.store.listWorkers().some((w) => w.gpus[0]?.count === 1), 20_000);
+    // The user's selector came back intact.
+    await until('selector restored', () => {
+      const j = e.api.get('jobs', 'default', 'stuck');
+      return JSON.stringify(j?.spec.template.spec.nodeSelector) === JSON.stringify({ 'example.com/zone': 'nowhere' });
+    }, 20_000);
+  }, 60_000);
+
+  it('refuses a labelled Job it cannot schedule with a Warning Event, and never writes it', async () => {
+    env = await startEnv({ name: 'refuse', throughputs: TPUT, nodes: (c) => c.addNode('v100-a', 'Tesla-V100-SXM2-16GB', 1) });
+    const e = env;
+    const bad = trainingJob('nogpu', { queue: 'q' });
+    delete bad.spec.template.spec.containers[0].resources;
+    e.api.create('jobs', bad);
+    const ev = await until('NotAdmitted', () => e.api.list('events', 'default').find((x) => x.involvedObject.name === 'nogpu' && x.reason === 'NotAdmitted'));
+    expect(ev.type).toBe('Warning');
+    expect(ev.message).toMatch(/nvidia\.com\/gpu/);
+    expect(writesTo(e, 'nogpu')).toEqual([]);
+    expect(e.srv.store.listJobs({ limit: 10, afterSeq: 0 })).toEqual([]);
+  }, 60_000);
+});
