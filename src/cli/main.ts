@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isRondoError } from '../model/errors.js';
+import { defaultSolver } from '../solver/index.js';
 import { registerCommands } from './commands/index.js';
 
 function packageVersion(): string {
@@ -27,6 +28,9 @@ export function buildProgram(): Command {
 
 /** Runs the CLI; returns the exit code instead of calling process.exit so output streams drain. */
 export async function main(argv: string[]): Promise<number> {
+  // RONDO_LP_DEBUG=1: one line per HiGHS run on stderr (this thread's solver; sweep and policy worker threads have
+  // their own and stay quiet). Only the CLI reads the environment; the solver just takes a sink.
+  if (process.env['RONDO_LP_DEBUG']) defaultSolver.debug = (line) => process.stderr.write(`${line}\n`);
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

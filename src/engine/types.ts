@@ -1,7 +1,8 @@
 /**
- * The two seams between the scheduler loop and the world. The loop (src/engine/loop.ts) never knows whether it is
- * simulated: the simulator (src/sim) and the real server (src/runtime) each implement `Clock`, `Executor` and
- * `JobSource`. All methods may be async so that a real implementation can talk to workers.
+ * The seams between the scheduler loop and the world, and what the loop hands back. The loop (src/engine/loop.ts)
+ * never knows whether it is simulated: the simulator (src/sim) and the real server (src/runtime) each implement
+ * `Clock`, `Executor` and `JobSource` (and may add a `StopRule`). All methods may be async so that a real
+ * implementation can talk to workers. Consumers of results (src/metrics) need only this file.
  */
 import type { Allocation, Assignment, ClusterSpec, GpuType, Job, RoundPlan } from '../model/index.js';
 import type { ShareLedger } from '../mechanism/index.js';
@@ -137,7 +138,7 @@ export interface RoundInfo {
   readonly activeJobs: number;
   readonly runningJobs: number;
   readonly finishedJobs: number;
-  /** Finished jobs of the measurement window (0 when the engine runs without one). */
+  /** Finished jobs of the measurement window (`StopRule.finished`; 0 when the engine runs without a stop rule). */
   readonly windowFinished?: number;
   /** GPU-seconds busy in this round per type, aligned with `cluster.gpuTypes`. */
   readonly busyGpuSeconds: readonly number[];
@@ -152,4 +153,67 @@ export interface EngineObserver {
   /** A job left without finishing: cancelled, or dropped after repeated failures. */
   onJobRemoved?(jobId: string, time: number, reason: 'cancelled' | 'failed'): void;
   onAllocation?(time: number, rows: number, seconds: number): void;
+}
+
+export interface JobRecord {
+  readonly id: string;
+  /** Position in arrival order (0-based), Gavel's job id. */
+  readonly index: number;
+  readonly jobType: string;
+  readonly scaleFactor: number;
+  readonly arrivalTime: number;
+  /** Fixed at admission unless the executor reports another length (`JobProgress.totalSteps`). */
+  totalSteps: number;
+  stepsDone: number;
+  finishTime: number | undefined;
+  /** Seconds run on each cluster type (aligned with the cluster's types while the job is active). */
+  runSeconds: number[];
+  /** Rounds in which the job was placed. */
+  roundsRun: number;
+  /** Times the job was stopped (not kept in place) while unfinished. */
+  preemptions: number;
+  /** Consecutive failed rounds; at `maxFailures` the job is dropped and marked `failed`. */
+  failures: number;
+  failed: boolean;
+  /** Cancelled through the job source before finishing. */
+  cancelled: boolean;
+  /** Time-integral of the number of active jobs over the job's life (for finish-time fairness). */
+  activeJobSeconds: number;
+}
+
+export type StopReason = 'drained' | 'window' | 'jctCap' | 'maxRounds' | 'aborted';
+
+export interface EngineResult {
+  readonly cluster: ClusterSpec;
+  readonly policy: string;
+  readonly roundDuration: number;
+  readonly jobs: readonly JobRecord[];
+  readonly rounds: number;
+  readonly startTime: number;
+  readonly endTime: number;
+  /** One entry per round, plus entries for spans where jobs waited and nothing ran. */
+  readonly timeline: readonly RoundInfo[];
+  readonly policyCalls: number;
+  readonly policySeconds: number;
+  /** Wall seconds in the mechanism (priorities, picking, placement) and in the executor, for profiling. */
+  readonly mechanismSeconds: number;
+  readonly executorSeconds: number;
+  readonly leaseExtensions: number;
+  readonly leaseOpportunities: number;
+  readonly stopReason: StopReason;
+}
+
+/**
+ * A driver's rule for stopping before the source is drained, e.g. the simulator's measurement window and JCT cap
+ * (src/sim/stop.ts). The engine tells it about every job that enters and leaves, and asks it before every round.
+ */
+export interface StopRule {
+  /** A job was admitted. */
+  admitted(rec: JobRecord): void;
+  /** A job left the engine: finished (`finishTime` set), dropped after failures, or cancelled. */
+  left(rec: JobRecord): void;
+  /** Asked before every round with the engine's time: a reason to stop now, or undefined to go on. */
+  reason(now: number): StopReason | undefined;
+  /** Jobs the rule has seen finish so far, reported as `RoundInfo.windowFinished`. */
+  finished(): number;
 }

@@ -4,7 +4,6 @@ import { jobKey, parseJobKey, type ThroughputEntry, type ThroughputTable } from 
 import { bufferToText, readInput, type ReadOptions } from './input.js';
 import { jsonPlace, parseJsonText } from './json-locate.js';
 import { pythonFloatRepr } from './fields.js';
-import { writeFileAtomic } from './atomic.js';
 
 const UNCONSOLIDATED = '_unconsolidated';
 // Python's repr of a (str, int) tuple: ('name', 4), or ("it's", 4) when the name holds a single quote. Linear: the
@@ -166,8 +165,4 @@ export function formatThroughputs(table: ThroughputTable): string {
   });
   out.push('}');
   return out.join('\n');
-}
-
-export function writeThroughputs(path: string, table: ThroughputTable): void {
-  writeFileAtomic(path, formatThroughputs(table));
 }

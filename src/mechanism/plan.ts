@@ -16,7 +16,8 @@
  * received time and deficit, gang-scheduled on `scaleFactor` GPUs of one type that both jobs share. A job is in at
  * most one assignment per round: once a row is picked, every other row containing one of its jobs is skipped.
  */
-import { pairKey, type Allocation, type Assignment, type ClusterSpec, type GpuType, type RoundPlan, type RowKey } from '../model/index.js';
+import { rowKeyOf, type Allocation, type Assignment, type ClusterSpec, type GpuType, type RoundPlan, type RowKey } from '../model/index.js';
+import { BinaryHeap } from './heap.js';
 import type { ShareLedger } from './ledger.js';
 import { priorityFor, type QueueIndex } from './queue-index.js';
 
@@ -129,16 +130,17 @@ export function computePriorities(
  * Rows of one type's queue in Gavel's order, produced lazily: (priority, deficit, share) descending, then row order
  * (Python's stable sort). A binary heap, so a round costs O(n + picks x log n) rather than a full sort per type.
  */
-class TypeQueue {
-  /** Positions in `candidates`; ascending positions are ascending rows, so the row-order tie-break compares them. */
-  private readonly heap: Int32Array;
-  private size: number;
+class TypeQueue extends BinaryHeap<number> {
   // This type's column of the row tables for the candidates only, contiguous (compared O(m) times per round).
   private readonly priority: Float64Array;
   private readonly deficit: Float64Array;
   private readonly share: Float64Array;
 
-  /** `candidates`: the row indices, ascending, that may still be picked on type k (the heap needs no others). */
+  /**
+   * `candidates`: the row indices, ascending, that may still be picked on type k (the heap needs no others). The
+   * heap holds positions in `candidates`; ascending positions are ascending rows, so the row-order tie-break
+   * compares them.
+   */
   constructor(
     private readonly candidates: readonly number[],
     k: number,
@@ -146,23 +148,23 @@ class TypeQueue {
     t: RowTables,
   ) {
     const m = candidates.length;
+    const positions: number[] = [];
+    for (let c = 0; c < m; c++) positions.push(c);
+    super(positions);
     this.priority = new Float64Array(m);
     this.deficit = new Float64Array(m);
     this.share = new Float64Array(m);
-    this.heap = new Int32Array(m);
     for (let c = 0; c < m; c++) {
       const i = candidates[c]!;
       this.priority[c] = t.priority[i * T + k]!;
       this.deficit[c] = t.deficit[i * T + k]!;
       this.share[c] = t.share[i * T + k]!;
-      this.heap[c] = c;
     }
-    this.size = m;
-    for (let i = (m >> 1) - 1; i >= 0; i--) this.down(i);
+    this.heapify();
   }
 
   /** True when candidate a comes before candidate b. */
-  private before(a: number, b: number): boolean {
+  protected before(a: number, b: number): boolean {
     const pa = this.priority[a]!;
     const pb = this.priority[b]!;
     if (pa !== pb) return pa > pb;
@@ -175,33 +177,10 @@ class TypeQueue {
     return a < b;
   }
 
-  private down(i: number): void {
-    const h = this.heap;
-    const n = this.size;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) return;
-      const r = l + 1;
-      const c = r < n && this.before(h[r]!, h[l]!) ? r : l;
-      if (!this.before(h[c]!, h[i]!)) return;
-      const tmp = h[i]!;
-      h[i] = h[c]!;
-      h[c] = tmp;
-      i = c;
-    }
-  }
-
   /** The next row index in queue order. */
-  pop(): number | undefined {
-    if (this.size === 0) return undefined;
-    const h = this.heap;
-    const top = this.candidates[h[0]!]!;
-    const last = h[--this.size]!;
-    if (this.size > 0) {
-      h[0] = last;
-      this.down(0);
-    }
-    return top;
+  next(): number | undefined {
+    const c = this.pop();
+    return c === undefined ? undefined : this.candidates[c];
   }
 }
 
@@ -253,7 +232,7 @@ export function planRound(input: MechanismInput): MechanismOutput {
         candidates.push(i);
       }
       const q = new TypeQueue(candidates, k, T, t);
-      for (let i = q.pop(); i !== undefined && left[k]! >= minScale; i = q.pop()) {
+      for (let i = q.next(); i !== undefined && left[k]! >= minScale; i = q.next()) {
         const row = rows[i]!;
         if (taken(i)) continue;
         if (row.scaleFactor > left[k]!) continue;
@@ -465,49 +444,11 @@ class FreeGpus {
   }
 }
 
-/** Binary min-heap of integers. */
-class MinHeap {
-  private readonly h: number[] = [];
-
-  push(v: number): void {
-    const h = this.h;
-    h.push(v);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (h[p]! <= v) break;
-      h[i] = h[p]!;
-      i = p;
-    }
-    h[i] = v;
+/** Server indices, smallest first. */
+class MinHeap extends BinaryHeap<number> {
+  protected before(a: number, b: number): boolean {
+    return a < b;
   }
-
-  peek(): number | undefined {
-    return this.h[0];
-  }
-
-  pop(): void {
-    const h = this.h;
-    const last = h.pop();
-    if (last === undefined || h.length === 0) return;
-    let i = 0;
-    const n = h.length;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && h[r]! < h[l]! ? r : l;
-      if (h[c]! >= last) break;
-      h[i] = h[c]!;
-      i = c;
-    }
-    h[i] = last;
-  }
-}
-
-/** Row key of an assignment's jobs (a pair's key does not depend on the order of its ids). */
-function rowKeyOf(jobIds: readonly string[]): RowKey {
-  return jobIds.length === 2 ? pairKey(jobIds[0]!, jobIds[1]!) : jobIds.join('+');
 }
 
 function sameSet(a: readonly number[], b: readonly number[]): boolean {

@@ -21,6 +21,7 @@
  * pairs with a share per pair of job classes).
  */
 import type { Allocation, GpuType, RowKey } from '../model/index.js';
+import { BinaryHeap } from './heap.js';
 import type { ShareLedger } from './ledger.js';
 
 /** Gavel: `new_priority = allocation * 1e9` when the row has no credited fraction yet. */
@@ -94,16 +95,16 @@ class Slots {
 }
 
 /** Slots of one type with one share value and the seeded received time, by (deficit desc, slot asc). */
-class Group {
-  readonly heap: number[] = [];
-
+class Group extends BinaryHeap<number> {
   constructor(
     readonly share: number,
     private readonly k: number,
     private readonly slots: Slots,
-  ) {}
+  ) {
+    super();
+  }
 
-  private before(a: number, b: number): boolean {
+  protected before(a: number, b: number): boolean {
     const T = this.slots.T;
     const d = this.slots.deficit;
     const da = d[a * T + this.k]!;
@@ -111,53 +112,12 @@ class Group {
     return da !== db ? da > db : a < b;
   }
 
-  heapify(): void {
-    for (let i = (this.heap.length >> 1) - 1; i >= 0; i--) this.down(i);
-  }
-
-  push(e: number): void {
-    const h = this.heap;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.before(e, h[p]!)) break;
-      h[i] = h[p]!;
-      i = p;
-    }
-    h[i] = e;
-  }
-
   /** The first live, non-solo slot (dropping the others for good: they never come back before a rebuild). */
   top(): number | undefined {
-    const h = this.heap;
+    const h = this.items;
     const { dead, solo } = this.slots;
     while (h.length > 0 && (dead[h[0]!] === 1 || solo[h[0]!] === 1)) this.pop();
     return h[0];
-  }
-
-  pop(): void {
-    const h = this.heap;
-    const last = h.pop()!;
-    if (h.length === 0) return;
-    h[0] = last;
-    this.down(0);
-  }
-
-  private down(i: number): void {
-    const h = this.heap;
-    const n = h.length;
-    const e = h[i]!;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && this.before(h[r]!, h[l]!) ? r : l;
-      if (!this.before(h[c]!, e)) break;
-      h[i] = h[c]!;
-      i = c;
-    }
-    h[i] = e;
   }
 }
 
@@ -341,7 +301,7 @@ export class QueueIndex {
         this.lastGroups[k] = g;
       }
       if (sift) g.push(e);
-      else g.heap.push(e);
+      else g.append(e);
     }
     return e;
   }
@@ -455,8 +415,8 @@ export class QueueIndex {
           if (next !== undefined) {
             s.slot = next;
             heap.fixTop();
-          } else heap.popTop();
-        } else heap.popTop();
+          } else heap.pop();
+        } else heap.pop();
         if (pickedJobs ? row.jobIds.some((j) => pickedJobs.has(j)) : picked[e] === stamp) continue;
         if (row.scaleFactor > left[k]!) continue;
         left[k]! -= row.scaleFactor;
@@ -473,19 +433,17 @@ export class QueueIndex {
 }
 
 /** Max-heap of streams by their head's keys: (priority, deficit, share) descending, then row order. */
-class StreamHeap {
-  private readonly h: Stream[];
-
+class StreamHeap extends BinaryHeap<Stream> {
   constructor(
     streams: Stream[],
     private readonly k: number,
     private readonly slots: Slots,
   ) {
-    this.h = streams;
-    for (let i = (streams.length >> 1) - 1; i >= 0; i--) this.down(i);
+    super(streams);
+    this.heapify();
   }
 
-  private before(a: Stream, b: Stream): boolean {
+  protected before(a: Stream, b: Stream): boolean {
     if (a.priority !== b.priority) return a.priority > b.priority;
     const T = this.slots.T;
     const d = this.slots.deficit;
@@ -494,37 +452,5 @@ class StreamHeap {
     if (da !== db) return da > db;
     if (a.share !== b.share) return a.share > b.share;
     return a.slot < b.slot;
-  }
-
-  peek(): Stream | undefined {
-    return this.h[0];
-  }
-
-  /** The top stream's head changed (it can only come later in the order). */
-  fixTop(): void {
-    this.down(0);
-  }
-
-  popTop(): void {
-    const last = this.h.pop()!;
-    if (this.h.length === 0) return;
-    this.h[0] = last;
-    this.down(0);
-  }
-
-  private down(i: number): void {
-    const h = this.h;
-    const n = h.length;
-    const s = h[i]!;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && this.before(h[r]!, h[l]!) ? r : l;
-      if (!this.before(h[c]!, s)) break;
-      h[i] = h[c]!;
-      i = c;
-    }
-    h[i] = s;
   }
 }

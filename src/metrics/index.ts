@@ -9,7 +9,7 @@
  * rho <= 1 means the job did at least as well as under an equal split; rho > 1 marks an unfairly treated job.
  */
 import type { ClusterSpec, GpuType } from '../model/index.js';
-import type { EngineResult, JobRecord } from '../engine/loop.js';
+import type { EngineResult, JobRecord } from '../engine/types.js';
 
 export interface JobMetrics {
   readonly id: string;

@@ -11,6 +11,14 @@ export function pairKey(a: string, b: string): RowKey {
   return a < b ? `${a}+${b}` : `${b}+${a}`;
 }
 
+/**
+ * Row key of an assignment's job ids (one job, or a pair whose key does not depend on the order of its ids). The
+ * mechanism and the engine both key their ledgers by it, so there is one definition.
+ */
+export function rowKeyOf(jobIds: readonly string[]): RowKey {
+  return jobIds.length === 2 ? pairKey(jobIds[0]!, jobIds[1]!) : jobIds[0]!;
+}
+
 export function rowJobs(key: RowKey): string[] {
   return key.split('+');
 }
@@ -29,10 +37,6 @@ export function rowHasAnyJob(key: RowKey, jobs: ReadonlySet<string>): boolean {
 export interface Allocation {
   readonly gpuTypes: readonly GpuType[];
   readonly shares: ReadonlyMap<RowKey, readonly number[]>;
-}
-
-export function emptyAllocation(gpuTypes: readonly GpuType[]): Allocation {
-  return { gpuTypes, shares: new Map() };
 }
 
 /** Sum of a job's shares over every row it appears in, per type. */

@@ -5,3 +5,4 @@ export * from './throughput.js';
 export * from './allocation.js';
 export * from './round.js';
 export * from './random.js';
+export * from './policy-job.js';

@@ -132,6 +132,29 @@ export function classSize(classes: Classes, c: number): number {
   return classes.size ? classes.size[c]! : classes.members[c]!.length;
 }
 
+/** The job standing for class c in an LP over classes (its first member; every member has the same row). */
+export function classJob(classes: Classes, c: number): number {
+  return classes.members[c]![0]!;
+}
+
+/**
+ * One class's terms of an LP row: clears `idx` and `val`, then appends, for each type k in order where class c has a
+ * column (`col[c * K + k] >= 0`), that column and `coef(k, column)`. The class-per-row LPs of the allocation
+ * policies (max-min, finish-time fairness, makespan, max-sum, packing) all build their per-class rows with it;
+ * callers may append further terms (a `t` or slack column) before adding the row.
+ */
+export function classTerms(col: Int32Array, K: number, c: number, coef: (k: number, column: number) => number, idx: number[], val: number[]): void {
+  idx.length = 0;
+  val.length = 0;
+  for (let k = 0; k < K; k++) {
+    const v = col[c * K + k]!;
+    if (v >= 0) {
+      idx.push(v);
+      val.push(coef(k, v));
+    }
+  }
+}
+
 /**
  * Groups jobs that are interchangeable for throughput-based policies: equal scale factor, weight, allowed types
  * and throughput row. Keys are walked through nested maps of numbers (no string building: this runs on every
@@ -270,16 +293,6 @@ export function groupBy(n: number, keyOf: (j: number) => string): Classes {
   return { members, classOf };
 }
 
-export function singletons(n: number): Classes {
-  const classOf = new Int32Array(n);
-  const members: number[][] = [];
-  for (let j = 0; j < n; j++) {
-    classOf[j] = j;
-    members.push([j]);
-  }
-  return { members, classOf };
-}
-
 /**
  * Cleans solver output into a valid allocation: negatives and round-off are clipped, unusable cells zeroed, rows
  * summing above 1 scaled to 1, and any type used above capacity scaled to capacity (interior-point solutions
@@ -313,13 +326,6 @@ export function finishAllocation(p: Problem, shares: number[][]): Allocation {
 
 export function zeroShares(p: Problem): number[][] {
   return p.jobs.map(() => p.types.map(() => 0));
-}
-
-/** Effective throughput of a job under its shares. */
-export function effectiveThroughput(row: readonly number[], shares: readonly number[]): number {
-  let s = 0;
-  for (let k = 0; k < row.length; k++) s += row[k]! * shares[k]!;
-  return s;
 }
 
 export function solverFailure(policy: string, status: string, message?: string): RondoError {

@@ -28,6 +28,7 @@ export function createPackedFifoPolicy(name: string, aliases: readonly string[],
       spaceSharing: true,
       needsPrices: false,
       usesSlos: false,
+      onlyAllocatedRowsRun: true,
     },
     allocate(snapshot: PolicySnapshot): PolicyResult {
       const p = makeProblem(snapshot);

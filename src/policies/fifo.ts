@@ -140,6 +140,7 @@ export function createFifoPolicy(name: string, aliases: readonly string[], opts:
       spaceSharing: false,
       needsPrices: false,
       usesSlos: false,
+      onlyAllocatedRowsRun: true,
     },
     allocate(snapshot: PolicySnapshot): PolicyResult {
       const p = makeProblem(snapshot);

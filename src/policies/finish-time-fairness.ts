@@ -4,7 +4,6 @@ import type { Problem } from './common.js';
 import {
   agnosticReferenceType,
   anyUsable,
-  effectiveThroughput,
   finishAllocation,
   isolatedShares,
   isolatedThroughput,
@@ -13,7 +12,7 @@ import {
   zeroShares,
 } from './common.js';
 import { buildAllocationLp, classSharesOf } from './maxmin.js';
-import { expandClasses, groupBy, rowKey } from './common.js';
+import { classJob, classTerms, expandClasses, groupBy, rowKey } from './common.js';
 import type { Classes } from './common.js';
 import type { Policy, PolicyResult, PolicySnapshot } from './types.js';
 
@@ -74,20 +73,15 @@ function feasibleAt(f: Ftf, r: number, central: boolean, method: LpMethod): numb
   const { p, t, classes } = f;
   const K = p.types.length;
   const b = buildAllocationLp(p, classes, 'max', false, (j, k) => f.inLp[j]! && t[j]![k]! > 0);
+  const idx: number[] = [];
+  const val: number[] = [];
   for (let c = 0; c < classes.members.length; c++) {
-    const j = classes.members[c]![0]!;
+    const j = classJob(classes, c);
     if (!f.inLp[j] || f.rem[j]! <= 0) continue;
     const slack = r * f.denom[j]! - f.elapsed[j]!;
     if (slack <= 0) return undefined;
-    const idx: number[] = [];
-    const val: number[] = [];
-    for (let k = 0; k < K; k++) {
-      const v = b.col[c * K + k]!;
-      if (v >= 0) {
-        idx.push(v);
-        val.push(t[j]![k]!);
-      }
-    }
+    const tj = t[j]!;
+    classTerms(b.col, K, c, (k) => tj[k]!, idx, val);
     b.lp.addRow(f.rem[j]! / slack, Infinity, idx, val);
   }
   const res = b.lp.solve(central ? { method, crossover: false } : { method: 'simplex' });
@@ -179,18 +173,6 @@ export function solveFinishTimeFairness(
     return { shares: p.jobs.map((job) => isolatedShares(p.caps, m, job.scaleFactor)), rho: Infinity, state, problem: p };
   }
   return { shares: found.shares, rho: found.rho, state, problem: p };
-}
-
-/** rho of each job under given shares (for tests and reports). */
-export function finishTimeRatios(snapshot: PolicySnapshot, shares: readonly (readonly number[])[], cumIsolated: readonly number[]): number[] {
-  const p = makeProblem(snapshot);
-  const m = p.jobs.length;
-  return p.jobs.map((job, j) => {
-    const iso = isolatedThroughput(p.caps, m, job.scaleFactor, job.throughput);
-    const thr = effectiveThroughput(job.throughput, shares[j]!);
-    const num = Math.max(0, snapshot.now - job.arrivalTime) + job.remainingSteps / thr;
-    return num / (cumIsolated[j]! + job.remainingSteps / iso);
-  });
 }
 
 export function createFinishTimeFairnessPolicy(name: string, aliases: readonly string[], opts: FtfOptions): Policy {

@@ -11,7 +11,7 @@ export { createLasPolicy } from './las.js';
 export { createPackedLasPolicy, packedLasObjective, solvePackedLas } from './las-packed.js';
 export type { PackedLasOptions, PackedLasResult } from './las-packed.js';
 export type { LasOptions } from './las.js';
-export { createMaxSumPolicy, DEFAULT_PRICES } from './max-sum-throughput.js';
+export { createMaxSumPolicy, AWS_ON_DEMAND_PRICES } from './max-sum-throughput.js';
 export { createMinTotalDurationPolicy } from './min-total-duration.js';
 export { createSjfPolicy } from './sjf.js';
 export { createWaterFillingPolicy } from './water-filling.js';

@@ -2,7 +2,7 @@ import { RondoError } from '../model/errors.js';
 import type { GpuType } from '../model/index.js';
 import type { LpMethod } from '../solver/index.js';
 import type { Problem } from './common.js';
-import { anyUsable, classSize, expandClasses, finishAllocation, groupBy, makeProblem, rowKey, solverFailure } from './common.js';
+import { anyUsable, classJob, classSize, classTerms, expandClasses, finishAllocation, groupBy, makeProblem, rowKey, solverFailure } from './common.js';
 import { buildAllocationLp, classSharesOf } from './maxmin.js';
 import type { Policy, PolicyResult, PolicySnapshot } from './types.js';
 
@@ -21,7 +21,7 @@ import type { Policy, PolicyResult, PolicySnapshot } from './types.js';
  * v100 = p3.2xlarge ($3.06), k80 = p2.xlarge ($0.90); AWS has no one-GPU P100 instance, so p100 follows Gavel's
  * proxy of 1.5 x the K80 price ($1.35). Override with `snapshot.prices`.
  */
-export const DEFAULT_PRICES: Readonly<Record<GpuType, number>> = { v100: 3.06, p100: 1.35, k80: 0.9 };
+export const AWS_ON_DEMAND_PRICES: Readonly<Record<GpuType, number>> = { v100: 3.06, p100: 1.35, k80: 0.9 };
 
 export interface MaxSumOptions {
   readonly cost: boolean;
@@ -31,12 +31,12 @@ export interface MaxSumOptions {
 
 function pricesFor(p: Problem, snapshot: PolicySnapshot, policy: string): number[] {
   return p.types.map((t) => {
-    const v = snapshot.prices?.[t] ?? DEFAULT_PRICES[t];
+    const v = snapshot.prices?.[t] ?? AWS_ON_DEMAND_PRICES[t];
     if (v === undefined) {
       throw new RondoError({
         code: 'E_USAGE',
         problem: `policy ${policy} needs a price for GPU type ${t}`,
-        hint: `give $/hour prices for ${p.types.join(', ')} (defaults exist only for ${Object.keys(DEFAULT_PRICES).join(', ')})`,
+        hint: `give $/hour prices for ${p.types.join(', ')} (defaults exist only for ${Object.keys(AWS_ON_DEMAND_PRICES).join(', ')})`,
       });
     }
     if (!Number.isFinite(v) || v <= 0) {
@@ -64,19 +64,18 @@ function solveMaxSum(p: Problem, price: number[], rates: number[] | undefined, m
     return include(j) ? `${job.scaleFactor}|${rates?.[j] ?? 0}|${rowKey(job.throughput)}|${p.usable[j]!.join('')}` : '-';
   });
   const b = buildAllocationLp(p, classes, 'max', false);
+  const idx: number[] = [];
+  const val: number[] = [];
   for (let c = 0; c < classes.members.length; c++) {
-    const j = classes.members[c]![0]!;
+    const j = classJob(classes, c);
     if (!include(j)) continue;
-    const idx: number[] = [];
-    const val: number[] = [];
-    for (let k = 0; k < K; k++) {
-      const v = b.col[c * K + k]!;
-      if (v < 0) continue;
+    const thr = p.jobs[j]!.throughput;
+    const size = classSize(classes, c);
+    classTerms(b.col, K, c, (k, v) => {
       // Every member contributes to the sum: weight the class column by its size.
-      b.lp.setCost(v, (classSize(classes, c) * p.jobs[j]!.throughput[k]!) / price[k]!);
-      idx.push(v);
-      val.push(p.jobs[j]!.throughput[k]!);
-    }
+      b.lp.setCost(v, (size * thr[k]!) / price[k]!);
+      return thr[k]!;
+    }, idx, val);
     const rate = rates?.[j] ?? 0;
     if (rate > 0) b.lp.addRow(rate, Infinity, idx, val);
   }

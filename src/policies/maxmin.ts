@@ -1,7 +1,7 @@
 import { LpBuilder } from '../solver/index.js';
 import type { LpMethod } from '../solver/index.js';
 import type { Classes, Problem } from './common.js';
-import { classSize, solverFailure } from './common.js';
+import { classJob, classSize, classTerms, solverFailure } from './common.js';
 
 /**
  * The max-min LP shared by LAS and water-filling, solved over classes of interchangeable jobs.
@@ -64,7 +64,7 @@ export function buildAllocationLp(
   const lp = new LpBuilder(sense, { cols: C * K + 1, rows: 2 * C + K, nonzeros: 3 * C * K + C });
   const col = new Int32Array(C * K).fill(-1);
   for (let c = 0; c < C; c++) {
-    const j = classes.members[c]![0]!;
+    const j = classJob(classes, c);
     for (let k = 0; k < K; k++) {
       if (p.usable[j]![k] && useCell(j, k)) col[c * K + k] = lp.addVar({ lb: 0, ub: 1 });
     }
@@ -76,15 +76,7 @@ export function buildAllocationLp(
   const idx: number[] = [];
   const val: number[] = [];
   for (let c = 0; c < C; c++) {
-    idx.length = 0;
-    val.length = 0;
-    for (let k = 0; k < K; k++) {
-      const v = col[c * K + k]!;
-      if (v >= 0) {
-        idx.push(v);
-        val.push(1);
-      }
-    }
+    classTerms(col, K, c, () => 1, idx, val);
     if (idx.length > 1) lp.addRow(-Infinity, 1, idx, val);
   }
   // Capacity.
@@ -128,18 +120,11 @@ export function solveMaxMin(inp: MaxMinInput): MaxMinOutput {
   const val: number[] = [];
   let anyActive = false;
   for (let c = 0; c < classes.members.length; c++) {
-    const j = classes.members[c]![0]!;
-    idx.length = 0;
-    val.length = 0;
+    const j = classJob(classes, c);
     const act = inp.active[j]!;
     const m = act ? inp.mult[j]! : 1;
-    for (let k = 0; k < K; k++) {
-      const v = b.col[c * K + k]!;
-      if (v >= 0) {
-        idx.push(v);
-        val.push(m * inp.a[j]![k]!);
-      }
-    }
+    const a = inp.a[j]!;
+    classTerms(b.col, K, c, (k) => m * a[k]!, idx, val);
     if (act) {
       anyActive = true;
       // mult * u - t >= mult * base
@@ -176,16 +161,9 @@ export function improvableClasses(inp: MaxMinInput, relSlack = 1e-4, absSlack = 
     const idx: number[] = [];
     const val: number[] = [];
     for (let c = 0; c < C; c++) {
-      const j = classes.members[c]![0]!;
-      idx.length = 0;
-      val.length = 0;
-      for (let k = 0; k < K; k++) {
-        const v = b.col[c * K + k]!;
-        if (v >= 0) {
-          idx.push(v);
-          val.push(inp.a[j]![k]!);
-        }
-      }
+      const j = classJob(classes, c);
+      const a = inp.a[j]!;
+      classTerms(b.col, K, c, (k) => a[k]!, idx, val);
       if (candidates.has(c)) {
         const level = inp.floor[j]!;
         const step = level * relSlack + absSlack;

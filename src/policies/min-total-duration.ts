@@ -1,6 +1,6 @@
 import type { LpMethod } from '../solver/index.js';
 import type { Problem } from './common.js';
-import { agnosticReferenceType, anyUsable, expandClasses, finishAllocation, groupBy, makeProblem, rowKey, usableRow } from './common.js';
+import { agnosticReferenceType, anyUsable, classJob, classTerms, expandClasses, finishAllocation, groupBy, makeProblem, rowKey, usableRow } from './common.js';
 import { buildAllocationLp, classSharesOf } from './maxmin.js';
 import type { Policy, PolicyResult, PolicySnapshot } from './types.js';
 
@@ -36,18 +36,13 @@ function feasibleAt(p: Problem, t: number[][], include: (j: number) => boolean, 
   const K = p.types.length;
   const classes = groupBy(n, (j) => (include(j) ? `${p.jobs[j]!.scaleFactor}|${p.jobs[j]!.remainingSteps}|${rowKey(t[j]!)}` : '-'));
   const b = buildAllocationLp(p, classes, 'max', false, (j, k) => t[j]![k]! > 0);
+  const idx: number[] = [];
+  const val: number[] = [];
   for (let c = 0; c < classes.members.length; c++) {
-    const j = classes.members[c]![0]!;
+    const j = classJob(classes, c);
     if (!include(j)) continue;
-    const idx: number[] = [];
-    const val: number[] = [];
-    for (let k = 0; k < K; k++) {
-      const v = b.col[c * K + k]!;
-      if (v >= 0) {
-        idx.push(v);
-        val.push(t[j]![k]!);
-      }
-    }
+    const tj = t[j]!;
+    classTerms(b.col, K, c, (k) => tj[k]!, idx, val);
     b.lp.addRow(p.jobs[j]!.remainingSteps / T, Infinity, idx, val);
   }
   const r = b.lp.solve(central ? { method, crossover: false } : { method: 'simplex' });

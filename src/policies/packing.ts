@@ -1,7 +1,7 @@
 import { colocatedThroughput, jobKey, pairKey, type Allocation, type RowKey } from '../model/index.js';
 import { LpBuilder } from '../solver/index.js';
 import type { Classes, Problem } from './common.js';
-import { groupBy, makeProblem } from './common.js';
+import { classJob, classTerms, groupBy, makeProblem } from './common.js';
 import type { PolicySnapshot } from './types.js';
 
 /**
@@ -220,16 +220,8 @@ export function buildPackedLp(model: PackedModel, sense: 'min' | 'max', withT: b
     zCol,
     tCol,
     utility(c: number, scale: number, ix: number[], vx: number[]): void {
-      ix.length = 0;
-      vx.length = 0;
-      const j = classes.members[c]![0]!;
-      for (let k = 0; k < K; k++) {
-        const v = yCol[c * K + k]!;
-        if (v >= 0) {
-          ix.push(v);
-          vx.push(scale * p.jobs[j]!.throughput[k]!);
-        }
-      }
+      const thr = p.jobs[classJob(classes, c)]!.throughput;
+      classTerms(yCol, K, c, (k) => scale * thr[k]!, ix, vx);
       for (const q of byClass[c]!) {
         const pr = pairs[q]!;
         const mult = pr.c === pr.d ? 2 : 1;

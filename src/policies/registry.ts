@@ -71,10 +71,10 @@ reg('max_sum_throughput_perf', ['max-throughput', 'max-sum-throughput'], (n, a) 
 reg('max_sum_throughput_normalized_by_cost_perf', ['min-cost', 'cost'], (n, a) => createMaxSumPolicy(n, a, { cost: true, slos: false }));
 reg('max_sum_throughput_normalized_by_cost_perf_SLOs', ['min-cost-slo', 'cost-slo'], (n, a) => createMaxSumPolicy(n, a, { cost: true, slos: true }));
 reg('isolated', ['equal-share'], (n, a) => createIsolatedPolicy(n, a));
-reg('shortest_job_first', ['sjf', 'srtf'], (n, a) => createSjfPolicy(n, a));
+reg('shortest_job_first', ['sjf'], (n, a) => createSjfPolicy(n, a));
 // Baselines from the literature and Shockwave (docs/baselines.md).
 reg('sjf_nonpreemptive', ['sjf-nonpreemptive', 'sjf-np'], (n, a) => createShortestJobPolicy(n, a, { preemptive: false }));
-reg('srtf_preemptive', ['srtf-preemptive'], (n, a) => createShortestJobPolicy(n, a, { preemptive: true }));
+reg('srtf_preemptive', ['srtf', 'srtf-preemptive'], (n, a) => createShortestJobPolicy(n, a, { preemptive: true }));
 reg('tiresias', ['tiresias-las', '2d-las'], (n, a) => createTiresiasPolicy(n, a, { mode: 'las' }));
 reg('tiresias_gittins', ['tiresias-gittins'], (n, a) => createTiresiasPolicy(n, a, { mode: 'gittins' }));
 reg('gandiva', ['gandiva_packing'], (n, a) => createGandivaPolicy(n, a, { packing: true }));

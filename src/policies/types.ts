@@ -1,27 +1,7 @@
-import type { Allocation, ClusterSpec, GpuType, ThroughputTable } from '../model/index.js';
+import type { Allocation, ClusterSpec, GpuType, PolicyJob, ThroughputTable } from '../model/index.js';
 
-/**
- * What a policy sees of one active job. Throughputs are given per job (not looked up by the policy) so that the
- * same policy serves traces with a throughput table, jobs whose throughput is measured online, and benchmarks with
- * synthetic rows.
- */
-export interface PolicyJob {
-  readonly id: string;
-  readonly jobType: string;
-  readonly scaleFactor: number;
-  readonly priorityWeight: number;
-  /** Isolated, consolidated steps/s on each of `snapshot.cluster.gpuTypes`; 0 = cannot run on that type. */
-  readonly throughput: readonly number[];
-  readonly totalSteps: number;
-  readonly remainingSteps: number;
-  /** Arrival time, same time base as `snapshot.now` (seconds). */
-  readonly arrivalTime: number;
-  /** Absolute deadline (seconds, same base as `now`), from an SLO; absent when the job has none. */
-  readonly deadline?: number;
-  readonly tenant?: string;
-  /** GPU types the job may use; absent = any. */
-  readonly allowedGpuTypes?: readonly GpuType[];
-}
+/** What a policy sees of one job (defined in the model, where its one builder `policyJob` lives). */
+export type { PolicyJob };
 
 /** Everything a policy may read. Policies are pure: the same snapshot gives the same allocation. */
 export interface PolicySnapshot {
@@ -61,6 +41,12 @@ export interface PolicyMeta {
   readonly spaceSharing: boolean;
   readonly needsPrices: boolean;
   readonly usesSlos: boolean;
+  /**
+   * Only rows the allocation gives time may run: the mechanism never starts a row whose priority is 0, even on GPUs
+   * no other row wants (default false: such GPUs go to zero-priority rows rather than idle). Set by the FIFO
+   * policies, whose allocation is the decision of who runs; Gavel decides this by the policy's name (`FIFO*`).
+   */
+  readonly onlyAllocatedRowsRun?: boolean;
 }
 
 export interface Policy {

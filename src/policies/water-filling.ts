@@ -137,6 +137,8 @@ export function createWaterFillingPolicy(name: string, aliases: readonly string[
       spaceSharing: false,
       needsPrices: false,
       usesSlos: false,
+      // fifo_hierarchical*: FIFO inside each tenant decides who runs.
+      onlyAllocatedRowsRun: opts.reweighting === 'fifo',
     },
     allocate(snapshot: PolicySnapshot): PolicyResult {
       const r = solveWaterFilling(snapshot, opts, name);

@@ -449,7 +449,7 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
     const live = buildCluster(scheduler.liveWorkers());
     const { cluster } = live;
     const all = store.activeJobs();
-    const policyJobs = new Map(scheduler.policyJobs(cluster, live, all).map((j) => [j.id, j]));
+    const policyJobs = new Map(scheduler.policyJobs(cluster, all).map((j) => [j.id, j]));
     const est = await estimates.get(digest(), all.map((j) => j.id));
     const byId = new Map((est?.jobs ?? []).map((j) => [j.id, j]));
     const now = Date.now();

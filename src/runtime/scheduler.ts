@@ -1,4 +1,4 @@
-import type { Allocation, Assignment, ClusterSpec, Job, RoundPlan, Server } from '../model/index.js';
+import { policyJob, type Allocation, type Assignment, type ClusterSpec, type Job, type RoundPlan, type Server } from '../model/index.js';
 import {
   runEngine,
   type ClusterView,
@@ -518,6 +518,7 @@ export class Scheduler {
       keepHistory: false,
       persist: this.persistence(),
       signal: this.abort.signal,
+      stopwatch: () => performance.now() / 1000,
       live: {
         // Requests that arrived during a stage are served before the next one.
         pause: turn,
@@ -632,6 +633,7 @@ export class Scheduler {
       priorityWeight: j.priorityWeight,
       tenant: j.tenant,
       ...(j.deadlineS !== null ? { deadlineS: j.deadlineS } : {}),
+      ...(j.sloFactor !== null ? { sloFactor: j.sloFactor } : {}),
       ...(j.gpuTypes ? { gpuTypes: j.gpuTypes } : {}),
     };
   }
@@ -764,24 +766,17 @@ export class Scheduler {
   }
 
   /** Active jobs (not being cancelled) as the policy sees them, on this cluster (for `whatif`). */
-  policyJobs(cluster: ClusterSpec, _live: LiveCluster, jobs: readonly JobRow[] = this.store.activeJobs().filter((j) => !j.cancelRequested)): PolicyJob[] {
+  policyJobs(cluster: ClusterSpec, jobs: readonly JobRow[] = this.store.activeJobs().filter((j) => !j.cancelRequested)): PolicyJob[] {
     const measured = this.store.activeThroughputs();
     return jobs.map((j) => {
-      const total = j.reportedTotal ?? j.totalSteps ?? UNKNOWN_TOTAL_STEPS;
-      const arrival = this.nowS(j.submittedAt);
-      return {
-        id: j.id,
-        jobType: j.jobType ?? 'unknown',
-        scaleFactor: j.scaleFactor,
-        priorityWeight: j.priorityWeight,
+      // The job as the engine admits it (toJob), so what-if and the fairness view see the deadlines the live rounds do.
+      const job = this.toJob(j);
+      const total = job.totalSteps!;
+      return policyJob(job, {
         throughput: liveThroughput(cluster, measured.get(j.id) ?? {}, j.scaleFactor, j.gpuTypes),
         totalSteps: total,
         remainingSteps: Math.max(1e-9, total - j.stepsDone),
-        arrivalTime: Math.max(0, arrival),
-        ...(j.deadlineS !== null ? { deadline: arrival + j.deadlineS } : {}),
-        tenant: j.tenant,
-        ...(j.gpuTypes ? { allowedGpuTypes: j.gpuTypes } : {}),
-      };
+      });
     });
   }
 }

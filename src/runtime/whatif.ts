@@ -64,11 +64,9 @@ class FirstRun implements Executor {
   }
 }
 
+/** The server's policy with its own metadata, so the engine treats it as live (e.g. the type shuffle of agnostic policies). */
 function asPolicy(p: LoadedPolicy): Policy {
-  return {
-    meta: { name: p.name, aliases: [], description: 'the server policy', heterogeneityAware: true, spaceSharing: false, needsPrices: false, usesSlos: false },
-    allocate: p.allocate,
-  };
+  return { meta: p.meta, allocate: p.allocate };
 }
 
 export async function whatIf(store: Store, scheduler: Scheduler, extra?: HypotheticalJob, limits: WhatIfLimits = {}): Promise<WhatIfResult> {
@@ -76,7 +74,7 @@ export async function whatIf(store: Store, scheduler: Scheduler, extra?: Hypothe
   const now = Date.now();
   const live = buildCluster(scheduler.liveWorkers());
   const { cluster } = live;
-  const snapshotJobs = scheduler.policyJobs(cluster, live);
+  const snapshotJobs = scheduler.policyJobs(cluster);
   const rows = new Map<string, readonly number[]>();
   const jobs: Job[] = [];
   const unknown = new Set<string>();

@@ -5,3 +5,5 @@ export * from './generate.js';
 export * from './throughput.js';
 export * from './simulate.js';
 export * from './timeline.js';
+export * from './workload.js';
+export * from './stop.js';

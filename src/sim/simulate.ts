@@ -12,8 +12,8 @@ import {
   type ThroughputTable,
 } from '../model/index.js';
 import type { Policy } from '../policies/types.js';
-import { runEngine, type EngineConfig, type EngineResult } from '../engine/loop.js';
-import type { EngineObserver, JobSource } from '../engine/types.js';
+import { runEngine, type EngineConfig } from '../engine/loop.js';
+import type { EngineObserver, EngineResult, JobSource } from '../engine/types.js';
 import { computeMetrics, type ComputedMetrics } from '../metrics/index.js';
 import { SimClock } from './clock.js';
 import { SimExecutor } from './executor.js';
@@ -22,6 +22,7 @@ import { workloadStream, type GenerateOptions } from './generate.js';
 import { tableThroughputs } from './throughput.js';
 import { DynamicBatchModel } from './dynamic.js';
 import { TimelineRecorder, type RunTimeline } from './timeline.js';
+import { WindowStop } from './stop.js';
 
 export interface GenerateSpec extends Omit<GenerateOptions, 'throughputs' | 'seed'> {
   /** Stop generating after this many jobs (default: unbounded; the window stops the run). */
@@ -40,7 +41,7 @@ export interface SimulationInput {
   /** Measurement window by arrival index [start, end): the run stops when all of these jobs finished. */
   readonly window?: { readonly start: number; readonly end: number };
   /**
-   * Hours. Stop once the window's average JCT is certain to exceed this (see `EngineConfig.jctCap`); the summary
+   * Hours. Stop once the window's average JCT is certain to exceed this (see `WindowStop`, src/sim/stop.ts); the summary
    * then reports `saturated` and the lower bound `avgJctLowerBoundHours`.
    */
   readonly jctCapHours?: number;
@@ -154,13 +155,15 @@ class ScreenedStream implements JobStream {
   }
 }
 
+/** Monotonic seconds for the engine's timing statistics (the engine reads no clock of its own). */
+const stopwatch = (): number => performance.now() / 1000;
+
 /** The engine settings a simulation input fixes (everything but the clock, executor, source and throughput functions). */
 function engineSettings(input: SimulationInput): Partial<EngineConfig> {
   return {
     ...(input.roundDuration !== undefined ? { roundDuration: input.roundDuration } : {}),
     ...(input.minReallocationInterval !== undefined ? { minReallocationInterval: input.minReallocationInterval } : {}),
-    ...(input.window ? { window: input.window } : {}),
-    ...(input.jctCapHours !== undefined ? { jctCap: input.jctCapHours * 3600 } : {}),
+    ...(input.window ? { stop: new WindowStop(input.window, input.jctCapHours !== undefined ? input.jctCapHours * 3600 : undefined) } : {}),
     ...(input.maxRounds !== undefined ? { maxRounds: input.maxRounds } : {}),
     ...(input.recomputeWhenIdle !== undefined ? { recomputeWhenIdle: input.recomputeWhenIdle } : {}),
     ...(input.queueIndex !== undefined ? { queueIndex: input.queueIndex } : {}),
@@ -209,6 +212,7 @@ export async function simulate(input: SimulationInput): Promise<SimulationOutput
     ...(dynamic ? { currentThroughputOf: (j: Job, done: number) => dynamic.currentRow(j, done, throughputOf(j)) } : {}),
     throughputs,
     seed,
+    stopwatch,
     ...engineSettings(input),
     ...(input.observer ? { observer: input.observer } : {}),
     ...(input.signal ? { signal: input.signal } : {}),

@@ -41,37 +41,6 @@ const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 /** Models above this many words (about 2 MiB) are rare, slow to compare, and unlikely to repeat: not stored. */
 const MAX_MODEL_WORDS = 512 * 1024;
 
-let maxBytes = DEFAULT_MAX_BYTES;
-let bytes = 0;
-let hits = 0;
-let misses = 0;
-// Map iteration order is insertion order; a hit re-inserts, so the first key is the least recently used.
-const entries = new Map<number, Entry>();
-
-/**
- * Sets the memory the cache may use (bytes); 0 turns it off and empties it. Benchmarks that time the solver on
- * repeated identical models turn it off, or they would time lookups.
- */
-export function configureSolveCache(opts: { maxBytes: number }): void {
-  maxBytes = Math.max(0, opts.maxBytes);
-  evict();
-}
-
-export function clearSolveCache(): void {
-  entries.clear();
-  bytes = 0;
-  hits = 0;
-  misses = 0;
-}
-
-export function solveCacheStats(): SolveCacheStats {
-  return { hits, misses, entries: entries.size, bytes };
-}
-
-export function solveCacheEnabled(): boolean {
-  return maxBytes > 0;
-}
-
 function hashWords(w: Uint32Array): number {
   // FNV-1a over 32-bit words, then a final avalanche (murmur3's fmix32).
   let h = 0x811c9dc5;
@@ -102,50 +71,87 @@ function copySolution(s: CachedSolution): CachedSolution {
   return { objective: s.objective, x: s.x.slice(), rowValue: s.rowValue.slice(), rowDual: s.rowDual?.slice(), warmStart: copyWarm(s.warmStart) };
 }
 
-export function lookupSolve(model: ModelWords): CachedSolution | undefined {
-  if (maxBytes === 0 || model.words.length > MAX_MODEL_WORDS) return undefined;
-  const key = hashWords(model.words);
-  const e = entries.get(key);
-  if (!e || !sameWords(e.words, model.words)) {
-    misses++;
-    return undefined;
-  }
-  hits++;
-  entries.delete(key);
-  entries.set(key, e);
-  // Copies: callers own what a solve returns and may write to it.
-  return copySolution(e.solution);
-}
+/**
+ * The memo of one `Solver` (lp.ts): exact-match models to their solutions, least recently used out first, within
+ * `maxBytes`.
+ */
+export class SolveCache {
+  private maxBytes = DEFAULT_MAX_BYTES;
+  private bytes = 0;
+  private hits = 0;
+  private misses = 0;
+  // Map iteration order is insertion order; a hit re-inserts, so the first key is the least recently used.
+  private readonly entries = new Map<number, Entry>();
 
-export function storeSolve(model: ModelWords, solution: CachedSolution): void {
-  if (maxBytes === 0 || model.words.length > MAX_MODEL_WORDS) return;
-  const key = hashWords(model.words);
-  const old = entries.get(key);
-  if (old) {
-    bytes -= old.bytes;
-    entries.delete(key);
+  /**
+   * Sets the memory the cache may use (bytes); 0 turns it off and empties it. Benchmarks that time the solver on
+   * repeated identical models turn it off, or they would time lookups.
+   */
+  configure(opts: { maxBytes: number }): void {
+    this.maxBytes = Math.max(0, opts.maxBytes);
+    this.evict();
   }
-  const kept = copySolution(solution);
-  const w = kept.warmStart;
-  const size =
-    model.words.byteLength +
-    8 * (kept.x.length + kept.rowValue.length + (kept.rowDual?.length ?? 0) + (w?.colValue?.length ?? 0)) +
-    4 * ((w?.colStatus?.length ?? 0) + (w?.rowStatus?.length ?? 0)) +
-    64;
-  entries.set(key, { words: model.words.slice(), solution: kept, bytes: size });
-  bytes += size;
-  evict();
-}
 
-function evict(): void {
-  if (maxBytes === 0) {
-    entries.clear();
-    bytes = 0;
-    return;
+  clear(): void {
+    this.entries.clear();
+    this.bytes = 0;
+    this.hits = 0;
+    this.misses = 0;
   }
-  for (const [key, e] of entries) {
-    if (bytes <= maxBytes) break;
-    entries.delete(key);
-    bytes -= e.bytes;
+
+  stats(): SolveCacheStats {
+    return { hits: this.hits, misses: this.misses, entries: this.entries.size, bytes: this.bytes };
+  }
+
+  get enabled(): boolean {
+    return this.maxBytes > 0;
+  }
+
+  lookup(model: ModelWords): CachedSolution | undefined {
+    if (this.maxBytes === 0 || model.words.length > MAX_MODEL_WORDS) return undefined;
+    const key = hashWords(model.words);
+    const e = this.entries.get(key);
+    if (!e || !sameWords(e.words, model.words)) {
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
+    this.entries.delete(key);
+    this.entries.set(key, e);
+    // Copies: callers own what a solve returns and may write to it.
+    return copySolution(e.solution);
+  }
+
+  store(model: ModelWords, solution: CachedSolution): void {
+    if (this.maxBytes === 0 || model.words.length > MAX_MODEL_WORDS) return;
+    const key = hashWords(model.words);
+    const old = this.entries.get(key);
+    if (old) {
+      this.bytes -= old.bytes;
+      this.entries.delete(key);
+    }
+    const kept = copySolution(solution);
+    const w = kept.warmStart;
+    const size =
+      model.words.byteLength +
+      8 * (kept.x.length + kept.rowValue.length + (kept.rowDual?.length ?? 0) + (w?.colValue?.length ?? 0)) +
+      4 * ((w?.colStatus?.length ?? 0) + (w?.rowStatus?.length ?? 0)) +
+      64;
+    this.entries.set(key, { words: model.words.slice(), solution: kept, bytes: size });
+    this.bytes += size;
+    this.evict();
+  }
+
+  private evict(): void {
+    if (this.maxBytes === 0) {
+      this.entries.clear();
+      this.bytes = 0;
+      return;
+    }
+    for (const [key, e] of this.entries) {
+      if (this.bytes <= this.maxBytes) break;
+      this.entries.delete(key);
+      this.bytes -= e.bytes;
+    }
   }
 }

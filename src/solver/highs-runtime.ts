@@ -20,7 +20,6 @@ interface WasmApi {
   instantiate(module: object, imports: object): Promise<WasmInstance>;
 }
 type ImportFn = ((...args: never[]) => unknown) & { readonly name: string };
-let compiled: object | undefined;
 
 /**
  * HiGHS reads its clock thousands of times per solve (its timers guard time limits and profile phases), and the
@@ -35,20 +34,12 @@ let compiled: object | undefined;
  * costs more than 1 ns, so the ticking clock falls behind the real one and never runs ahead of it; readings are
  * non-decreasing across the switch.
  */
-let untimed = false;
-let lastMonotonicNs = 0;
-
-/** Runs `solve` with the ticking clock (see above). Only for solves whose answer cannot depend on time. */
-export function untimedRun<T>(solve: () => T): T {
-  untimed = true;
-  try {
-    return solve();
-  } finally {
-    untimed = false;
-  }
+interface ClockState {
+  untimed: boolean;
+  lastMonotonicNs: number;
 }
 
-function fastClock(memoryOf: () => { readonly buffer: ArrayBuffer } | undefined): (clk: number, precision: bigint, ptime: number) => number {
+function fastClock(clock: ClockState, memoryOf: () => { readonly buffer: ArrayBuffer } | undefined): (clk: number, precision: bigint, ptime: number) => number {
   let view: Uint32Array | undefined;
   return (clk, _precision, ptime) => {
     if (clk < 0 || clk > 3) return 28; // EINVAL, as WASI
@@ -57,8 +48,8 @@ function fastClock(memoryOf: () => { readonly buffer: ArrayBuffer } | undefined)
       ns = Math.round(Date.now() * 1e6);
     } else {
       // Exact in a double for 104 days of process time (2^53 ns).
-      ns = untimed ? lastMonotonicNs + 1 : Math.max(lastMonotonicNs, Math.round(performance.now() * 1e6));
-      lastMonotonicNs = ns;
+      ns = clock.untimed ? clock.lastMonotonicNs + 1 : Math.max(clock.lastMonotonicNs, Math.round(performance.now() * 1e6));
+      clock.lastMonotonicNs = ns;
     }
     const memory = memoryOf();
     if (!memory) return 28;
@@ -70,20 +61,21 @@ function fastClock(memoryOf: () => { readonly buffer: ArrayBuffer } | undefined)
   };
 }
 
-function loadHighs(): Promise<Highs> {
+function compileHighs(): object {
   const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-  if (!compiled) {
-    const require = createRequire(import.meta.url);
-    compiled = new wasm.Module(readFileSync(require.resolve('highs/runtime')));
-  }
-  const module = compiled;
+  const require = createRequire(import.meta.url);
+  return new wasm.Module(readFileSync(require.resolve('highs/runtime')));
+}
+
+function loadHighs(module: object, clock: ClockState): Promise<Highs> {
+  const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
   const instantiateWasm = (info: { a?: Record<string, ImportFn> }, receive: (instance: WasmInstance) => void): object => {
     let memory: { readonly buffer: ArrayBuffer } | undefined;
     const imports = info.a;
     if (imports) {
       // Found by name, not by the build's minified import key, so another build of the package keeps working.
       const key = Object.keys(imports).find((k) => imports[k]!.name === '_clock_time_get');
-      if (key) imports[key] = fastClock(() => memory) as unknown as ImportFn;
+      if (key) imports[key] = fastClock(clock, () => memory) as unknown as ImportFn;
     }
     wasm.instantiate(module, info).then((instance) => {
       memory = Object.values(instance.exports).find((v): v is { readonly buffer: ArrayBuffer } => v instanceof wasm.Memory);
@@ -99,93 +91,112 @@ function loadHighs(): Promise<Highs> {
   return Promise.race([loader({ instantiateWasm } as unknown as Parameters<Loader>[0]), failed]);
 }
 
-/**
- * Owns the HiGHS WASM instances. HiGHS' heap is capped at 2 GiB and never shrinks, and after an `Aborted()` the
- * instance is unusable; reloading is asynchronous while solving must stay synchronous. So we keep a loaded standby
- * instance: when the active one dies (or its heap has grown past a threshold) we swap to the standby at once and
- * load a new standby in the background.
- */
-
-let active: Highs | undefined;
-let standby: Highs | undefined;
-let standbyLoading: Promise<void> | undefined;
-let initPromise: Promise<void> | undefined;
-
 /** Swap to a fresh instance once the heap has grown past this (it never shrinks). */
 const RECYCLE_HEAP_BYTES = 1024 * 1024 * 1024;
 
-function loadStandby(): Promise<void> {
-  if (standbyLoading) return standbyLoading;
-  if (standby) return Promise.resolve();
-  standbyLoading = loadHighs()
-    .then((h) => {
-      standby = h;
-    })
-    .catch(() => {
-      // A failed background load only matters if the active instance dies; then `activeHighs` reports it.
-    })
-    .finally(() => {
-      standbyLoading = undefined;
-    });
-  return standbyLoading;
-}
+/**
+ * Owns the HiGHS WASM instances of one `Solver` (lp.ts). HiGHS' heap is capped at 2 GiB and never shrinks, and after
+ * an `Aborted()` the instance is unusable; reloading is asynchronous while solving must stay synchronous. So we keep
+ * a loaded standby instance: when the active one dies (or its heap has grown past a threshold) we swap to the
+ * standby at once and load a new standby in the background.
+ */
+export class HighsInstances {
+  /** The WASM compiled once; every instance (active, standby, replacements) is instantiated from it. */
+  private compiled: object | undefined;
+  private readonly clock: ClockState = { untimed: false, lastMonotonicNs: 0 };
+  private active: Highs | undefined;
+  private standby: Highs | undefined;
+  private standbyLoading: Promise<void> | undefined;
+  private initPromise: Promise<void> | undefined;
 
-/** Loads the solver (once). Every solve after this resolves is synchronous. */
-export function initSolver(): Promise<void> {
-  if (active) return loadStandby();
-  // Cleared when settled, so that a later call reloads if the active instance has died in the meantime.
-  initPromise ??= (async () => {
+  /** Runs `solve` with the ticking clock (see `fastClock`). Only for solves whose answer cannot depend on time. */
+  untimedRun<T>(solve: () => T): T {
+    this.clock.untimed = true;
     try {
-      active = standby ?? (await loadHighs());
-      if (standby === active) standby = undefined;
-    } catch (e) {
-      throw new RondoError({ code: 'E_SOLVER', problem: `could not load the HiGHS solver: ${(e as Error).message}` });
+      return solve();
+    } finally {
+      this.clock.untimed = false;
     }
-    await loadStandby();
-  })().finally(() => {
-    initPromise = undefined;
-  });
-  return initPromise;
-}
-
-export function solverReady(): boolean {
-  return active !== undefined;
-}
-
-/** The live instance; throws a RondoError when `initSolver()` has not finished. */
-export function activeHighs(): Highs {
-  if (!active) {
-    throw new RondoError({
-      code: 'E_SOLVER',
-      problem: 'the LP solver is not loaded',
-      hint: 'await initSolver() from src/solver before calling a policy',
-    });
   }
-  return active;
-}
 
-/** Replaces the active instance by the standby (after an abort, or when the heap has grown too large). */
-export function recycleHighs(reason: 'aborted' | 'heap'): boolean {
-  if (!standby) {
-    if (reason === 'aborted') active = undefined;
-    void loadStandby().then(() => {
-      if (!active && standby) {
-        active = standby;
-        standby = undefined;
-        void loadStandby();
+  private load(): Promise<Highs> {
+    this.compiled ??= compileHighs();
+    return loadHighs(this.compiled, this.clock);
+  }
+
+  private loadStandby(): Promise<void> {
+    if (this.standbyLoading) return this.standbyLoading;
+    if (this.standby) return Promise.resolve();
+    this.standbyLoading = this.load()
+      .then((h) => {
+        this.standby = h;
+      })
+      .catch(() => {
+        // A failed background load only matters if the active instance dies; then `activeHighs` reports it.
+      })
+      .finally(() => {
+        this.standbyLoading = undefined;
+      });
+    return this.standbyLoading;
+  }
+
+  /** Loads the solver (once). Every solve after this resolves is synchronous. */
+  init(): Promise<void> {
+    if (this.active) return this.loadStandby();
+    // Cleared when settled, so that a later call reloads if the active instance has died in the meantime.
+    this.initPromise ??= (async () => {
+      try {
+        this.active = this.standby ?? (await this.load());
+        if (this.standby === this.active) this.standby = undefined;
+      } catch (e) {
+        throw new RondoError({ code: 'E_SOLVER', problem: `could not load the HiGHS solver: ${(e as Error).message}` });
       }
+      await this.loadStandby();
+    })().finally(() => {
+      this.initPromise = undefined;
     });
-    return false;
+    return this.initPromise;
   }
-  active = standby;
-  standby = undefined;
-  void loadStandby();
-  return true;
-}
 
-/** Called after each solve: recycles a grown heap before it can hit the 2 GiB cap. */
-export function afterSolve(): void {
-  if (active && active.memoryBytes > RECYCLE_HEAP_BYTES && standby) recycleHighs('heap');
+  get ready(): boolean {
+    return this.active !== undefined;
+  }
+
+  /** The live instance; throws a RondoError when `init()` has not finished. */
+  activeHighs(): Highs {
+    if (!this.active) {
+      throw new RondoError({
+        code: 'E_SOLVER',
+        problem: 'the LP solver is not loaded',
+        hint: 'await initSolver() from src/solver before calling a policy',
+      });
+    }
+    return this.active;
+  }
+
+  /** Replaces the active instance by the standby (after an abort, or when the heap has grown too large). */
+  recycle(reason: 'aborted' | 'heap'): boolean {
+    if (!this.standby) {
+      if (reason === 'aborted') this.active = undefined;
+      void this.loadStandby().then(() => {
+        if (!this.active && this.standby) {
+          this.active = this.standby;
+          this.standby = undefined;
+          void this.loadStandby();
+        }
+      });
+      return false;
+    }
+    this.active = this.standby;
+    this.standby = undefined;
+    void this.loadStandby();
+    return true;
+  }
+
+  /** Called after each solve: recycles a grown heap before it can hit the 2 GiB cap. */
+  afterSolve(): void {
+    if (this.active && this.active.memoryBytes > RECYCLE_HEAP_BYTES && this.standby) this.recycle('heap');
+  }
 }
 
 export function isAbort(e: unknown): boolean {

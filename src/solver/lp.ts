@@ -1,7 +1,7 @@
 import type { Highs, ModelData } from 'highs';
 import { RondoError } from '../model/errors.js';
-import { activeHighs, afterSolve, isAbort, recycleHighs, untimedRun } from './highs-runtime.js';
-import { lookupSolve, solveCacheEnabled, storeSolve, type CachedSolution, type ModelWords } from './cache.js';
+import { HighsInstances, isAbort } from './highs-runtime.js';
+import { SolveCache, type CachedSolution, type ModelWords, type SolveCacheStats } from './cache.js';
 
 /**
  * A small LP/MILP layer over HiGHS. Models are built with typed arrays (columns with bounds and costs, rows in
@@ -211,8 +211,8 @@ export class LpBuilder {
   }
 
   /** Solves the model (synchronously; `await initSolver()` first) in the solver instance's reused native model. */
-  solve(options: SolveOptions = {}): LpResult {
-    return solveBuilt(this, options, true);
+  solve(options: SolveOptions = {}, solver: Solver = defaultSolver): LpResult {
+    return solver.solve(this, options);
   }
 
   /** @internal */
@@ -332,22 +332,6 @@ function trivial(lp: LpBuilder, t0: number): LpResult {
   };
 }
 
-let crossoverFallbacks = 0;
-let solverRunSeconds = 0;
-
-/**
- * Seconds spent in HiGHS' `run()` since the thread started (for timing reports: a sweep records them per point, to
- * show how much of its time the LP solver takes).
- */
-export function solverSeconds(): number {
-  return solverRunSeconds;
-}
-
-/** How many central interior-point solves fell back to crossover (see solveBuilt), for diagnostics and tests. */
-export function centralFallbackCount(): number {
-  return crossoverFallbacks;
-}
-
 function fromCache(lp: LpBuilder, hit: CachedSolution, t0: number): LpResult {
   const names = lp.columnNames();
   const x = hit.x;
@@ -365,32 +349,6 @@ function fromCache(lp: LpBuilder, hit: CachedSolution, t0: number): LpResult {
       return x[j]!;
     },
   };
-}
-
-function solveBuilt(lp: LpBuilder, options: SolveOptions, retry: boolean): LpResult {
-  const t0 = performance.now();
-  if (lp.numCols === 0) return trivial(lp, t0);
-  // Only complete, deterministic solves are memoised: a time limit or a warm start can change the answer.
-  const cacheable = solveCacheEnabled() && options.cache !== false && options.timeLimit === undefined && options.warmStart === undefined;
-  const key = cacheable ? lp.modelWords(options) : undefined;
-  if (key) {
-    const hit = lookupSolve(key);
-    if (hit) return fromCache(lp, hit, t0);
-  }
-  let result = solveUncached(lp, options, retry, t0);
-  if (result.status === 'error' && (options.method ?? 'simplex') === 'ipm' && !options.crossover && !lp.isMip) {
-    // Without crossover HiGHS' interior point can stop short of its tolerances on a badly scaled LP and report
-    // "unknown". Crossover from that point reaches an optimal vertex: still an optimum, only not the central one.
-    const again = solveUncached(lp, { ...options, crossover: true }, retry, t0);
-    if (again.status === 'optimal') {
-      crossoverFallbacks++;
-      result = again;
-    }
-  }
-  if (key && result.status === 'optimal') {
-    storeSolve(key, { objective: result.objective, x: result.x, rowValue: result.rowValue, rowDual: result.rowDual, warmStart: result.warmStart });
-  }
-  return result;
 }
 
 type HighsModel = ReturnType<Highs['createModel']>;
@@ -423,137 +381,228 @@ interface ReusedModel {
   /** The last solve set an option that is not in `defaults`: reset all options first. */
   dirty: boolean;
 }
-const reusable = new WeakMap<Highs, ReusedModel>();
+/**
+ * The LP solver: one owner for the HiGHS instances, the solve cache, the reused native models, the timing counters
+ * and the debug sink. Policies solve through `defaultSolver` (the one instance a thread has) unless given another.
+ */
+export class Solver {
+  readonly instances = new HighsInstances();
+  readonly cache = new SolveCache();
+  /** Receives one line per HiGHS run (the CLI sets it for RONDO_LP_DEBUG); none by default. */
+  debug: ((line: string) => void) | undefined;
+  private crossoverFallbacks = 0;
+  private runSeconds = 0;
+  private readonly reusable = new WeakMap<Highs, ReusedModel>();
 
-function reusableModel(highs: Highs): ReusedModel {
-  let r = reusable.get(highs);
-  if (!r) {
-    const model = highs.createModel();
-    const defaults: Record<string, string | number | boolean> = {};
-    for (const k of SOLVE_OPTIONS) {
-      const v = model.options.get(k) as string | number | boolean;
-      if (typeof v !== 'number' || Number.isFinite(v)) defaults[k] = v;
-    }
-    r = { model, defaults, dirty: false };
-    reusable.set(highs, r);
+  /** Loads HiGHS (once). Every solve after this resolves is synchronous. */
+  init(): Promise<void> {
+    return this.instances.init();
   }
-  return r;
-}
 
-function solveUncached(lp: LpBuilder, options: SolveOptions, retry: boolean, t0: number): LpResult {
-  const highs = activeHighs();
-  let model: HighsModel | undefined;
-  // HiGHS measures a time limit from the creation of the model (its run clock keeps going between solves), so a
-  // solve with a time limit gets a model of its own.
-  let own: HighsModel | undefined;
-  try {
-    const reused: ReusedModel =
-      options.timeLimit === undefined ? reusableModel(highs) : { model: (own = highs.createModel()), defaults: {}, dirty: false };
-    model = reused.model;
-    model.passModel(lp.data(highs));
-    const method = options.method ?? 'simplex';
-    const central = method === 'ipm' && !options.crossover;
-    const presolve = options.presolve ?? !central;
-    const opts: Record<string, string | number | boolean> = {
-      output_flag: false,
-      presolve: presolve ? 'choose' : 'off',
-    };
-    if (!lp.isMip) {
-      opts['solver'] = method;
-      if (method === 'ipm') opts['run_crossover'] = options.crossover ? 'on' : 'off';
-    } else if (options.mipGap !== undefined) {
-      opts['mip_rel_gap'] = options.mipGap;
+  get ready(): boolean {
+    return this.instances.ready;
+  }
+
+  /** Seconds spent in HiGHS' `run()` (for timing reports: a sweep records them per point). */
+  get seconds(): number {
+    return this.runSeconds;
+  }
+
+  /** How many central interior-point solves fell back to crossover (see `solve`), for diagnostics and tests. */
+  get centralFallbacks(): number {
+    return this.crossoverFallbacks;
+  }
+
+  /** Solves a built model (synchronously; `await init()` first), from the cache when it holds the same model. */
+  solve(lp: LpBuilder, options: SolveOptions = {}): LpResult {
+    const t0 = performance.now();
+    if (lp.numCols === 0) return trivial(lp, t0);
+    // Only complete, deterministic solves are memoised: a time limit or a warm start can change the answer.
+    const cacheable = this.cache.enabled && options.cache !== false && options.timeLimit === undefined && options.warmStart === undefined;
+    const key = cacheable ? lp.modelWords(options) : undefined;
+    if (key) {
+      const hit = this.cache.lookup(key);
+      if (hit) return fromCache(lp, hit, t0);
     }
-    if (options.timeLimit !== undefined) opts['time_limit'] = options.timeLimit;
-    if (options.feasibilityTolerance !== undefined) {
-      opts['primal_feasibility_tolerance'] = options.feasibilityTolerance;
-      opts['dual_feasibility_tolerance'] = options.feasibilityTolerance;
+    let result = this.solveUncached(lp, options, true, t0);
+    if (result.status === 'error' && (options.method ?? 'simplex') === 'ipm' && !options.crossover && !lp.isMip) {
+      // Without crossover HiGHS' interior point can stop short of its tolerances on a badly scaled LP and report
+      // "unknown". Crossover from that point reaches an optimal vertex: still an optimum, only not the central one.
+      const again = this.solveUncached(lp, { ...options, crossover: true }, true, t0);
+      if (again.status === 'optimal') {
+        this.crossoverFallbacks++;
+        result = again;
+      }
     }
-    if (options.ipmTolerance !== undefined) opts['ipm_optimality_tolerance'] = options.ipmTolerance;
-    if (reused.dirty) model.options.reset();
-    reused.dirty = Object.keys(opts).some((k) => !(k in reused.defaults));
-    model.options.set({ ...reused.defaults, ...opts });
-    const ws = options.warmStart;
-    if (ws?.colStatus && ws.rowStatus && ws.colStatus.length === lp.numCols && ws.rowStatus.length === lp.numRows) {
-      model.setBasis({ colStatus: ws.colStatus, rowStatus: ws.rowStatus } as Parameters<typeof model.setBasis>[0]);
-    } else if (ws?.colValue && ws.colValue.length === lp.numCols) {
-      model.setSolution({ colValue: ws.colValue });
+    if (key && result.status === 'optimal') {
+      this.cache.store(key, { objective: result.objective, x: result.x, rowValue: result.rowValue, rowDual: result.rowDual, warmStart: result.warmStart });
     }
-    const tRun = performance.now();
-    // A time limit makes the answer depend on the clock. MIP solves keep the real clock too: they are rare, and
-    // HiGHS' branch and bound is not audited here for other uses of time.
-    if (own || lp.isMip) model.run();
-    else untimedRun(() => model!.run());
-    solverRunSeconds += (performance.now() - tRun) / 1000;
-    if (process.env['RONDO_LP_DEBUG']) {
-      console.error(`lp ${lp.numCols}x${lp.numRows} ${method} run=${(performance.now() - tRun).toFixed(2)}ms total=${(performance.now() - t0).toFixed(2)}ms simplex_it=${String(model.info.get('simplex_iteration_count'))} ipm_it=${String(model.info.get('ipm_iteration_count'))} status=${model.getModelStatus()} primal=${String(model.info.get('primal_solution_status'))}`);
+    return result;
+  }
+
+  private reusableModel(highs: Highs): ReusedModel {
+    let r = this.reusable.get(highs);
+    if (!r) {
+      const model = highs.createModel();
+      const defaults: Record<string, string | number | boolean> = {};
+      for (const k of SOLVE_OPTIONS) {
+        const v = model.options.get(k) as string | number | boolean;
+        if (typeof v !== 'number' || Number.isFinite(v)) defaults[k] = v;
+      }
+      r = { model, defaults, dirty: false };
+      this.reusable.set(highs, r);
     }
-    const status = mapStatus(highs, model.getModelStatus());
-    const sol = model.getSolution();
-    const primalOk = (model.info.get('primal_solution_status') as number) >= 2;
-    let warm: WarmStart | undefined;
-    if (status === 'optimal' && !lp.isMip && (method !== 'ipm' || options.crossover)) {
-      try {
-        const b = model.getBasis();
-        warm = { colStatus: b.colStatus, rowStatus: b.rowStatus, colValue: sol.colValue };
-      } catch {
+    return r;
+  }
+
+  private solveUncached(lp: LpBuilder, options: SolveOptions, retry: boolean, t0: number): LpResult {
+    const highs = this.instances.activeHighs();
+    let model: HighsModel | undefined;
+    // HiGHS measures a time limit from the creation of the model (its run clock keeps going between solves), so a
+    // solve with a time limit gets a model of its own.
+    let own: HighsModel | undefined;
+    try {
+      const reused: ReusedModel =
+        options.timeLimit === undefined ? this.reusableModel(highs) : { model: (own = highs.createModel()), defaults: {}, dirty: false };
+      model = reused.model;
+      model.passModel(lp.data(highs));
+      const method = options.method ?? 'simplex';
+      const central = method === 'ipm' && !options.crossover;
+      const presolve = options.presolve ?? !central;
+      const opts: Record<string, string | number | boolean> = {
+        output_flag: false,
+        presolve: presolve ? 'choose' : 'off',
+      };
+      if (!lp.isMip) {
+        opts['solver'] = method;
+        if (method === 'ipm') opts['run_crossover'] = options.crossover ? 'on' : 'off';
+      } else if (options.mipGap !== undefined) {
+        opts['mip_rel_gap'] = options.mipGap;
+      }
+      if (options.timeLimit !== undefined) opts['time_limit'] = options.timeLimit;
+      if (options.feasibilityTolerance !== undefined) {
+        opts['primal_feasibility_tolerance'] = options.feasibilityTolerance;
+        opts['dual_feasibility_tolerance'] = options.feasibilityTolerance;
+      }
+      if (options.ipmTolerance !== undefined) opts['ipm_optimality_tolerance'] = options.ipmTolerance;
+      if (reused.dirty) model.options.reset();
+      reused.dirty = Object.keys(opts).some((k) => !(k in reused.defaults));
+      model.options.set({ ...reused.defaults, ...opts });
+      const ws = options.warmStart;
+      if (ws?.colStatus && ws.rowStatus && ws.colStatus.length === lp.numCols && ws.rowStatus.length === lp.numRows) {
+        model.setBasis({ colStatus: ws.colStatus, rowStatus: ws.rowStatus } as Parameters<typeof model.setBasis>[0]);
+      } else if (ws?.colValue && ws.colValue.length === lp.numCols) {
+        model.setSolution({ colValue: ws.colValue });
+      }
+      const tRun = performance.now();
+      // A time limit makes the answer depend on the clock. MIP solves keep the real clock too: they are rare, and
+      // HiGHS' branch and bound is not audited here for other uses of time.
+      if (own || lp.isMip) model.run();
+      else this.instances.untimedRun(() => model!.run());
+      this.runSeconds += (performance.now() - tRun) / 1000;
+      if (this.debug) {
+        this.debug(`lp ${lp.numCols}x${lp.numRows} ${method} run=${(performance.now() - tRun).toFixed(2)}ms total=${(performance.now() - t0).toFixed(2)}ms simplex_it=${String(model.info.get('simplex_iteration_count'))} ipm_it=${String(model.info.get('ipm_iteration_count'))} status=${model.getModelStatus()} primal=${String(model.info.get('primal_solution_status'))}`);
+      }
+      const status = mapStatus(highs, model.getModelStatus());
+      const sol = model.getSolution();
+      const primalOk = (model.info.get('primal_solution_status') as number) >= 2;
+      let warm: WarmStart | undefined;
+      if (status === 'optimal' && !lp.isMip && (method !== 'ipm' || options.crossover)) {
+        try {
+          const b = model.getBasis();
+          warm = { colStatus: b.colStatus, rowStatus: b.rowStatus, colValue: sol.colValue };
+        } catch {
+          warm = { colValue: sol.colValue };
+        }
+      } else if (primalOk) {
         warm = { colValue: sol.colValue };
       }
-    } else if (primalOk) {
-      warm = { colValue: sol.colValue };
+      const x = primalOk ? sol.colValue : new Float64Array(lp.numCols);
+      const names = lp.columnNames();
+      return {
+        status: status === 'time_limit' || primalOk || status !== 'optimal' ? status : 'error',
+        objective: primalOk ? model.getObjectiveValue() : NaN,
+        x,
+        rowValue: primalOk ? sol.rowValue : new Float64Array(lp.numRows),
+        rowDual: !lp.isMip && primalOk ? sol.rowDual : undefined,
+        warmStart: warm,
+        solveSeconds: (performance.now() - t0) / 1000,
+        value(name: string): number {
+          const j = names.get(name);
+          if (j === undefined) throw new RondoError({ code: 'E_SOLVER', problem: `no column named ${name}` });
+          return x[j]!;
+        },
+      };
+    } catch (e) {
+      if (e instanceof RondoError) throw e;
+      if (isAbort(e)) {
+        // The instance is dead. Swap to the standby and try once more on a fresh heap.
+        model = undefined;
+        const swapped = this.instances.recycle('aborted');
+        if (swapped && retry) return this.solveUncached(lp, options, false, t0);
+        throw new RondoError({
+          code: 'E_SOLVER',
+          problem: `the LP solver aborted (${(e as Error).message})`,
+          hint: swapped ? 'the model may be too large for the 2 GiB solver heap' : 'await initSolver() again to reload the solver',
+        });
+      }
+      const names = lp.columnNames();
+      const x = new Float64Array(lp.numCols);
+      return {
+        status: 'error',
+        objective: NaN,
+        x,
+        rowValue: new Float64Array(lp.numRows),
+        rowDual: undefined,
+        warmStart: undefined,
+        solveSeconds: (performance.now() - t0) / 1000,
+        message: (e as Error).message,
+        value(name: string): number {
+          const j = names.get(name);
+          if (j === undefined) throw new RondoError({ code: 'E_SOLVER', problem: `no column named ${name}` });
+          return 0;
+        },
+      };
+    } finally {
+      try {
+        own?.dispose();
+      } catch {
+        // Disposing a model of a dead instance can throw; the instance is being replaced anyway.
+      }
+      this.instances.afterSolve();
     }
-    const x = primalOk ? sol.colValue : new Float64Array(lp.numCols);
-    const names = lp.columnNames();
-    return {
-      status: status === 'time_limit' || primalOk || status !== 'optimal' ? status : 'error',
-      objective: primalOk ? model.getObjectiveValue() : NaN,
-      x,
-      rowValue: primalOk ? sol.rowValue : new Float64Array(lp.numRows),
-      rowDual: !lp.isMip && primalOk ? sol.rowDual : undefined,
-      warmStart: warm,
-      solveSeconds: (performance.now() - t0) / 1000,
-      value(name: string): number {
-        const j = names.get(name);
-        if (j === undefined) throw new RondoError({ code: 'E_SOLVER', problem: `no column named ${name}` });
-        return x[j]!;
-      },
-    };
-  } catch (e) {
-    if (e instanceof RondoError) throw e;
-    if (isAbort(e)) {
-      // The instance is dead. Swap to the standby and try once more on a fresh heap.
-      model = undefined;
-      const swapped = recycleHighs('aborted');
-      if (swapped && retry) return solveUncached(lp, options, false, t0);
-      throw new RondoError({
-        code: 'E_SOLVER',
-        problem: `the LP solver aborted (${(e as Error).message})`,
-        hint: swapped ? 'the model may be too large for the 2 GiB solver heap' : 'await initSolver() again to reload the solver',
-      });
-    }
-    const names = lp.columnNames();
-    const x = new Float64Array(lp.numCols);
-    return {
-      status: 'error',
-      objective: NaN,
-      x,
-      rowValue: new Float64Array(lp.numRows),
-      rowDual: undefined,
-      warmStart: undefined,
-      solveSeconds: (performance.now() - t0) / 1000,
-      message: (e as Error).message,
-      value(name: string): number {
-        const j = names.get(name);
-        if (j === undefined) throw new RondoError({ code: 'E_SOLVER', problem: `no column named ${name}` });
-        return 0;
-      },
-    };
-  } finally {
-    try {
-      own?.dispose();
-    } catch {
-      // Disposing a model of a dead instance can throw; the instance is being replaced anyway.
-    }
-    afterSolve();
   }
+}
+
+/** The thread's solver: what `LpBuilder.solve` uses unless given another. */
+export const defaultSolver = new Solver();
+
+/** Loads the default solver (once). Every solve after this resolves is synchronous. */
+export function initSolver(): Promise<void> {
+  return defaultSolver.init();
+}
+
+export function solverReady(): boolean {
+  return defaultSolver.ready;
+}
+
+/** Seconds the default solver has spent in HiGHS' `run()` since the thread started. */
+export function solverSeconds(): number {
+  return defaultSolver.seconds;
+}
+
+export function centralFallbackCount(): number {
+  return defaultSolver.centralFallbacks;
+}
+
+export function configureSolveCache(opts: { maxBytes: number }): void {
+  defaultSolver.cache.configure(opts);
+}
+
+export function clearSolveCache(): void {
+  defaultSolver.cache.clear();
+}
+
+export function solveCacheStats(): SolveCacheStats {
+  return defaultSolver.cache.stats();
 }

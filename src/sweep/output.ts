@@ -150,7 +150,3 @@ export function writeSummary(dir: string): SummaryRow[] {
   writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify(rows, null, 1)}\n`);
   return rows;
 }
-
-export function readPointDoc(dir: string, key: string): PointDoc {
-  return readJson(pointFile(dir, key)) as PointDoc;
-}

@@ -2,11 +2,9 @@
  * One sweep point: the flags of a `rondo simulate` run, turned into a simulation input the same way the CLI does,
  * run, and written up as a document with no wall-clock fields, so the same point always gives the same bytes.
  */
-import { buildWorkload, DEFAULT_PRICES, runJson, type WorkloadFlags } from '../cli/commands/simulate.js';
-import { DEFAULT_THROUGHPUTS } from '../cli/commands/validate.js';
 import { getPolicy, initSolver } from '../policies/index.js';
 import { solverSeconds } from '../solver/index.js';
-import { simulate, type RunTimeline } from '../sim/index.js';
+import { buildWorkload, DEFAULT_THROUGHPUTS, GCP_PRICES, runJson, simulate, type RunTimeline, type WorkloadFlags } from '../sim/index.js';
 import type { FlagValues, SweepPoint } from './grid.js';
 
 /** Defaults of `rondo simulate` flags, for points built without the CLI (tests, library users). */
@@ -81,7 +79,7 @@ export async function runPoint(point: SweepPoint, sweepHash: string, opts: { tim
       reallocIntervalSeconds: b.minReallocationInterval,
       spreadPenalty: b.spreadPenalty,
       reallocWhenIdle: b.recomputeWhenIdle,
-      prices: b.prices ?? DEFAULT_PRICES,
+      prices: b.prices ?? GCP_PRICES,
       ...(workload.partitions > 1 ? { partitions: workload.partitions } : {}),
     },
     summary,

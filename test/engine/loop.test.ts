@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { runEngine } from '../../src/engine/index.js';
 import type { Clock, Executor, JobSource } from '../../src/engine/index.js';
-import { SimClock, SimExecutor, TraceSource, tableThroughputs } from '../../src/sim/index.js';
+import { SimClock, SimExecutor, TraceSource, WindowStop, tableThroughputs } from '../../src/sim/index.js';
 import type { Job, RoundPlan } from '../../src/model/index.js';
 import { cluster2, equalShare, job, smallTable, testFifo } from '../sim/helpers.js';
 
-function run(jobs: Job[], opts: { policy?: ReturnType<typeof testFifo>; v100?: number; k80?: number; perServer?: number; window?: { start: number; end: number } } = {}) {
+function run(
+  jobs: Job[],
+  opts: { policy?: ReturnType<typeof testFifo>; v100?: number; k80?: number; perServer?: number; window?: { start: number; end: number }; stopwatch?: () => number } = {},
+) {
   const cluster = cluster2(opts.v100 ?? 2, opts.k80 ?? 2, opts.perServer ?? 1);
   const table = smallTable();
   const clock = new SimClock();
@@ -17,7 +20,8 @@ function run(jobs: Job[], opts: { policy?: ReturnType<typeof testFifo>; v100?: n
     source: new TraceSource(jobs),
     throughputOf: tableThroughputs(table, cluster),
     roundDuration: 360,
-    ...(opts.window ? { window: opts.window } : {}),
+    ...(opts.window ? { stop: new WindowStop(opts.window) } : {}),
+    ...(opts.stopwatch ? { stopwatch: opts.stopwatch } : {}),
   });
 }
 
@@ -45,6 +49,21 @@ describe('engine with the simulated clock and executor', () => {
     expect(b!.finishTime).toBeCloseTo(20, 9);
   });
 
+  it('times its phases only with the stopwatch it is given, and plans the same without one', async () => {
+    const jobs = [job('a'), job('b', { arrivalTime: 5000 }), job('c', { totalSteps: 9000, arrivalTime: 200 })];
+    // A fake stopwatch advancing 1 s per reading: every timed stretch is whole readings apart.
+    let t = 0;
+    const timed = await run(jobs, { stopwatch: () => t++ });
+    const untimed = await run(jobs);
+    expect(t).toBeGreaterThan(0);
+    expect(timed.policySeconds).toBe(timed.policyCalls);
+    expect(timed.executorSeconds).toBe(timed.rounds);
+    expect(timed.mechanismSeconds).toBeGreaterThanOrEqual(timed.rounds);
+    expect([untimed.policySeconds, untimed.mechanismSeconds, untimed.executorSeconds]).toEqual([0, 0, 0]);
+    expect(untimed.jobs).toEqual(timed.jobs);
+    expect(untimed.timeline).toEqual(timed.timeline);
+  });
+
   it('keeps policy state between calls and passes it back', async () => {
     const seen: unknown[] = [];
     const base = testFifo();
@@ -61,6 +80,9 @@ describe('engine with the simulated clock and executor', () => {
     expect(r.stopReason).toBe('window');
     expect(r.jobs[1]!.finishTime).toBeDefined();
     expect(r.jobs[2]!.finishTime).toBeDefined();
+    // The rule stopped the run early: later jobs are still unfinished, and the last round reports the window done.
+    expect(r.jobs[5]!.finishTime).toBeUndefined();
+    expect(r.timeline.filter((t) => t.round >= 0).at(-1)!.windowFinished).toBe(2);
   });
 
   it('gives every job about its share over many rounds (equal share, agnostic: types shuffled per round)', async () => {

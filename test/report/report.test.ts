@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getPolicy, initSolver } from '../../src/policies/index.js';
 import { simulate } from '../../src/sim/index.js';
-import { buildWorkload } from '../../src/cli/commands/simulate.js';
+import { buildWorkload } from '../../src/sim/index.js';
 import { SIMULATE_DEFAULTS, expandGrid, pointFile, type SummaryRow } from '../../src/sweep/index.js';
 import { buildCharts, cdfPoints, jctVsRate, loadReportData, renderHtml, writeReport } from '../../src/report/index.js';
 import { register as registerSimulate } from '../../src/cli/commands/simulate.js';

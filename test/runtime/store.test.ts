@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { validateAllocation } from '../../src/model/index.js';
-import { equalShareAllocation } from '../../src/runtime/policy-source.js';
+import { getPolicy } from '../../src/policies/index.js';
 import { parseProgressLine } from '../../src/runtime/protocol.js';
 import type { EngineState } from '../../src/engine/index.js';
 import { buildCluster, decodeState, encodeState, encodeStateSliced } from '../../src/runtime/scheduler.js';
@@ -243,7 +243,7 @@ describe('runtime helpers', () => {
     ]);
   });
 
-  it('equal-share allocations satisfy the allocation constraints', () => {
+  it('equal-share (isolated) allocations on a live cluster satisfy the allocation constraints', () => {
     const { cluster } = buildCluster([{ id: 'w-1', name: 'a', gpus: [{ type: 'v100', count: 3 }, { type: 'k80', count: 1 }], registeredAt: 0, state: 'alive' }]);
     const jobs = [1, 2, 1, 4].map((scale, i) => ({
       id: `j${i}`,
@@ -255,7 +255,7 @@ describe('runtime helpers', () => {
       remainingSteps: 10,
       arrivalTime: 0,
     }));
-    const alloc = equalShareAllocation({ now: 0, cluster, jobs });
+    const alloc = getPolicy('equal-share').allocate({ now: 0, cluster, jobs }).allocation;
     const scale = new Map(jobs.map((j) => [j.id, j.scaleFactor]));
     expect(() => validateAllocation(alloc, cluster, (id) => scale.get(id)!)).not.toThrow();
     expect(alloc.shares.get('j0')![0]).toBe(0);

@@ -30,7 +30,7 @@ export function cluster2(v100 = 2, k80 = 2, perServer = 1): ClusterSpec {
 /** Test FIFO: each job, in arrival order, gets all of its time on the first type that still has room. */
 export function testFifo(name = 'fifo_test'): Policy {
   return {
-    meta: { name, aliases: [], description: 'test FIFO', heterogeneityAware: true, spaceSharing: false, needsPrices: false, usesSlos: false },
+    meta: { name, aliases: [], description: 'test FIFO', heterogeneityAware: true, spaceSharing: false, needsPrices: false, usesSlos: false, onlyAllocatedRowsRun: true },
     allocate(s: PolicySnapshot) {
       const left = s.cluster.gpuTypes.map((t) => s.cluster.gpus[t] ?? 0);
       const shares = new Map<string, number[]>();

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initSolver, LpBuilder } from '../../src/solver/index.js';
+import { defaultSolver, initSolver, LpBuilder, Solver } from '../../src/solver/index.js';
 
 beforeAll(async () => {
   await initSolver();
@@ -143,7 +143,8 @@ describe('LpBuilder', () => {
 
 describe('solver instances', () => {
   it('keeps solving after the active instance is replaced by the standby (as after an abort)', async () => {
-    const { recycleHighs, solverReady } = await import('../../src/solver/highs-runtime.js');
+    const recycleHighs = (r: 'aborted' | 'heap'): boolean => defaultSolver.instances.recycle(r);
+    const solverReady = (): boolean => defaultSolver.ready;
     const lp = new LpBuilder('max');
     const x = lp.addVar({ cost: 1, ub: 3 });
     lp.addRow(-Infinity, 2, [x], [1]);
@@ -160,7 +161,7 @@ describe('solver instances', () => {
 
 describe('solver reload', () => {
   it('initSolver() brings the solver back after an abort with no standby ready', async () => {
-    const rt = await import('../../src/solver/highs-runtime.js');
+    const rt = { recycleHighs: (r: 'aborted' | 'heap') => defaultSolver.instances.recycle(r), solverReady: () => defaultSolver.ready };
     // Use up the standby, then "abort" the active instance with none left to swap in.
     await initSolver();
     expect(rt.recycleHighs('heap')).toBe(true);
@@ -175,5 +176,29 @@ describe('solver reload', () => {
     const x = lp.addVar({ cost: 1, lb: 1 });
     lp.addRow(-Infinity, 5, [x], [1]);
     expect(lp.solve().objective).toBeCloseTo(1, 9);
+  });
+});
+
+describe('a Solver of its own', () => {
+  it('owns its instances, cache, counters and debug sink apart from the default one', async () => {
+    const own = new Solver();
+    const lines: string[] = [];
+    own.debug = (line) => lines.push(line);
+    expect(own.ready).toBe(false);
+    await own.init();
+    const build = (): LpBuilder => {
+      const lp = new LpBuilder('max');
+      const x = lp.addVar({ cost: 1, ub: 3 });
+      lp.addRow(-Infinity, 2, [x], [1]);
+      return lp;
+    };
+    const before = defaultSolver.cache.stats();
+    expect(build().solve({}, own).objective).toBeCloseTo(2, 9);
+    expect(build().solve({}, own).objective).toBeCloseTo(2, 9);
+    expect(own.cache.stats()).toMatchObject({ hits: 1, misses: 1, entries: 1 });
+    expect(defaultSolver.cache.stats()).toEqual(before);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^lp 1x1 simplex run=/);
+    expect(own.seconds).toBeGreaterThan(0);
   });
 });

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { RondoError } from '../../model/index.js';
 import { isPolicyName } from '../../policies/index.js';
-import { DEFAULT_TIMELINE_MAX_JOBS, type SimulationOutput } from '../../sim/index.js';
-import { addWorkloadOptions, buildWorkload, runJson, runPolicy, type WorkloadFlags } from './simulate.js';
+import { buildWorkload, DEFAULT_TIMELINE_MAX_JOBS, runJson, type SimulationOutput, type WorkloadFlags } from '../../sim/index.js';
+import { addWorkloadOptions, runPolicy } from './simulate.js';
 import { writeSimulationReport } from '../../report/index.js';
 
 interface CompareFlags extends WorkloadFlags {

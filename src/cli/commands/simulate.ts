@@ -1,44 +1,11 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { RondoError, normaliseGpuType, type ClusterSpec, type GpuType, type Job, type ThroughputTable } from '../../model/index.js';
-import { parseCluster, parseTraceFormat, readJobs, readThroughputs, writeFileAtomic } from '../../io/index.js';
+import { RondoError } from '../../model/index.js';
+import { writeFileAtomic } from '../../io/index.js';
 import { getPolicy, initSolver } from '../../policies/index.js';
-import { DEFAULT_TIMELINE_MAX_JOBS, readEmpiricalDistribution, simulate, type SimulationInput, type SimulationOutput } from '../../sim/index.js';
+import { buildWorkload, DEFAULT_THROUGHPUTS, DEFAULT_TIMELINE_MAX_JOBS, runJson, simulate, type SimulationOutput, type Workload, type WorkloadFlags } from '../../sim/index.js';
 import type { EngineObserver, RoundInfo } from '../../engine/index.js';
-import { DEFAULT_THROUGHPUTS } from './validate.js';
 import { writeSimulationReport } from '../../report/index.js';
-
-/** Per-GPU-hour prices used for the cost metric unless --prices is given (Gavel's GCP prices, utils.py). */
-export const DEFAULT_PRICES: Readonly<Record<GpuType, number>> = { v100: 0.74, p100: 0.43, k80: 0.135 };
-
-/** Flags shared by `simulate` and `compare`. */
-export interface WorkloadFlags {
-  trace?: string;
-  format?: string;
-  generate?: boolean;
-  rate?: string;
-  multiGpu?: boolean;
-  philly?: string;
-  gavelRng?: boolean;
-  limit?: string;
-  window?: string;
-  jctCap?: string;
-  seed: string;
-  cluster: string;
-  gpusPerServer?: string;
-  round: string;
-  throughputs: string;
-  dropUnknown?: boolean;
-  skipTooLarge?: boolean;
-  spreadPenalty?: boolean;
-  restartOverhead?: string;
-  reallocInterval?: string;
-  reallocWhenIdle?: boolean;
-  prices?: string;
-  partitions?: string;
-  json?: boolean;
-  quiet?: boolean;
-}
 
 export function addWorkloadOptions(cmd: Command): Command {
   return cmd
@@ -67,120 +34,6 @@ export function addWorkloadOptions(cmd: Command): Command {
     .option('--partitions <k>', 'POP: split jobs and GPUs into k random sub-problems, allocate each apart and join (default 1: the whole problem)')
     .option('--json', 'print one JSON object instead of a table')
     .option('--quiet', 'no progress output');
-}
-
-function intFlag(name: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const n = Number(v);
-  if (!/^\s*-?\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new RondoError({ code: 'E_USAGE', problem: `bad ${name}`, expected: `an integer from ${min} to ${max}`, found: JSON.stringify(v) });
-  }
-  return n;
-}
-
-function numFlag(name: string, v: string, min: number, max: number): number {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
-    throw new RondoError({ code: 'E_USAGE', problem: `bad ${name}`, expected: `a number from ${min} to ${max}`, found: JSON.stringify(v) });
-  }
-  return n;
-}
-
-export function parseWindow(spec: string): { start: number; end: number } {
-  const m = /^\s*(\d+)\s*[:-]\s*(\d+)\s*$/.exec(spec);
-  if (!m || Number(m[1]) >= Number(m[2])) {
-    throw new RondoError({ code: 'E_USAGE', problem: 'bad --window', expected: 'start:end job indexes with start < end, e.g. 4000:5000', found: JSON.stringify(spec) });
-  }
-  return { start: Number(m[1]), end: Number(m[2]) };
-}
-
-export function parsePrices(spec: string): Record<GpuType, number> {
-  const out: Record<GpuType, number> = {};
-  for (const part of spec.split(',')) {
-    const m = /^\s*([^:=\s]+)\s*[:=]\s*([^\s]+)\s*$/.exec(part);
-    if (!m) throw new RondoError({ code: 'E_USAGE', problem: 'bad --prices', expected: 'type:dollars-per-GPU-hour,...', found: JSON.stringify(part) });
-    out[normaliseGpuType(m[1]!)] = numFlag(`price of ${m[1]}`, m[2]!, 0, 1e6);
-  }
-  return out;
-}
-
-/** Everything but the policy: read once, shared by every run of `compare`. */
-export interface Workload {
-  readonly base: Omit<SimulationInput, 'policy'>;
-  /** POP sub-problems for the policy (`--partitions`); 1 = none. */
-  readonly partitions: number;
-  readonly label: string;
-  readonly traceJobs?: number;
-}
-
-export function buildWorkload(flags: WorkloadFlags): Workload {
-  if (!!flags.trace === !!flags.generate) {
-    throw new RondoError({ code: 'E_USAGE', problem: 'give exactly one of --trace <file> and --generate', hint: 'e.g. --generate --rate 4.8 --window 4000:5000' });
-  }
-  if (!flags.generate && (flags.rate || flags.multiGpu || flags.philly || flags.limit || flags.gavelRng)) {
-    throw new RondoError({ code: 'E_USAGE', problem: '--rate, --multi-gpu, --philly, --gavel-rng and --limit need --generate' });
-  }
-  if (flags.gavelRng && flags.philly) {
-    throw new RondoError({ code: 'E_USAGE', problem: '--gavel-rng reproduces Gavel\'s parametric generator and cannot sample --philly' });
-  }
-  const throughputs: ThroughputTable = readThroughputs(flags.throughputs);
-  const cluster: ClusterSpec = parseCluster(flags.cluster, flags.gpusPerServer, { knownTypes: throughputs.gpuTypes });
-  const seed = intFlag('--seed', flags.seed, 0, 2 ** 31 - 1);
-  const roundDuration = numFlag('--round', flags.round, 1, 86_400);
-  const window = flags.window ? parseWindow(flags.window) : undefined;
-  if (flags.jctCap !== undefined && !window) {
-    throw new RondoError({ code: 'E_USAGE', problem: '--jct-cap needs --window: the cap bounds the measured jobs\' average JCT', hint: 'e.g. --window 4000:5000 --jct-cap 100' });
-  }
-  const jctCapHours = flags.jctCap === undefined ? undefined : numFlag('--jct-cap', flags.jctCap, 1e-6, 1e9);
-  const minReallocationInterval = numFlag('--realloc-interval', flags.reallocInterval ?? '1920', 0, 1e7);
-  const prices = flags.prices ? parsePrices(flags.prices) : { ...DEFAULT_PRICES };
-  const partitions = flags.partitions === undefined ? 1 : intFlag('--partitions', flags.partitions, 1, 100_000);
-  const common = {
-    cluster,
-    throughputs,
-    seed,
-    roundDuration,
-    minReallocationInterval,
-    prices,
-    dropUnknown: !!flags.dropUnknown,
-    skipTooLarge: !!flags.skipTooLarge,
-    spreadPenalty: !!flags.spreadPenalty,
-    ...(flags.restartOverhead !== undefined ? { restartOverhead: numFlag('--restart-overhead', flags.restartOverhead, 0, 86_400) } : {}),
-    recomputeWhenIdle: !!flags.reallocWhenIdle,
-    ...(window ? { window } : {}),
-    ...(jctCapHours !== undefined ? { jctCapHours } : {}),
-  };
-  if (flags.trace) {
-    let jobs: readonly Job[];
-    try {
-      jobs = readJobs(flags.trace, { format: flags.format === undefined ? undefined : parseTraceFormat(flags.format) }).jobs;
-    } catch (e) {
-      // An empty trace is a valid (empty) workload: report zero jobs rather than fail.
-      if (e instanceof RondoError && e.code === 'E_EMPTY') jobs = [];
-      else throw e;
-    }
-    return { base: { ...common, jobs }, label: flags.trace, traceJobs: jobs.length, partitions };
-  }
-  if (flags.rate === undefined) throw new RondoError({ code: 'E_USAGE', problem: '--generate needs --rate <jobs per hour>' });
-  const rate = numFlag('--rate', flags.rate, 1e-6, 1e6);
-  const limit = flags.limit === undefined ? undefined : intFlag('--limit', flags.limit, 1);
-  if (!window && limit === undefined) {
-    throw new RondoError({ code: 'E_USAGE', problem: '--generate needs --window <start:end> or --limit <n> to know when to stop' });
-  }
-  const empirical = flags.philly ? readEmpiricalDistribution(flags.philly) : undefined;
-  return {
-    base: {
-      ...common,
-      generate: {
-        rate,
-        multiGpu: !!flags.multiGpu,
-        rng: flags.gavelRng ? 'gavel' : 'pure-rand',
-        ...(empirical ? { empirical } : {}),
-        ...(limit !== undefined ? { limit } : {}),
-      },
-    },
-    label: `generated ${rate} jobs/h${flags.multiGpu ? ' multi-GPU' : ''}${flags.philly ? ' (Philly)' : ''}${flags.gavelRng ? " (Gavel's RNG)" : ''}, seed ${seed}`,
-    partitions,
-  };
 }
 
 /** Progress: a bar on a terminal, a plain line every few seconds otherwise; both on stderr. */
@@ -253,42 +106,6 @@ export async function runPolicy(workload: Workload, policyName: string, quiet: b
 
 const fmt = (v: number | null | undefined, d = 2): string => (v === null || v === undefined ? '-' : v.toFixed(d));
 const pct = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : `${(100 * v).toFixed(1)}%`);
-
-/** The `--json` object of one run. */
-export function runJson(out: SimulationOutput): Record<string, unknown> {
-  const s = out.metrics.summary;
-  return {
-    policy: s.policy,
-    jobs: s.jobs,
-    windowJobs: s.windowJobs,
-    completedWindowJobs: s.completedWindowJobs,
-    failedJobs: s.failedJobs,
-    avgJctHours: s.avgJctHours,
-    avgJctLowerBoundHours: s.avgJctLowerBoundHours,
-    saturated: s.saturated,
-    medianJctHours: s.medianJctHours,
-    p95JctHours: s.p95JctHours,
-    p99JctHours: s.p99JctHours,
-    makespanHours: s.makespanHours,
-    endTimeHours: s.endTimeHours,
-    maxRho: s.maxRho,
-    meanRho: s.meanRho,
-    unfairFraction: s.unfairFraction,
-    utilization: s.utilization,
-    utilizationByType: s.utilizationByType,
-    preemptions: s.preemptions,
-    preemptionsPerJob: s.preemptionsPerJob,
-    leaseExtensionFraction: s.leaseExtensionFraction,
-    cost: s.cost,
-    rounds: s.rounds,
-    policyCalls: s.policyCalls,
-    policySeconds: s.policySeconds,
-    droppedUnknown: out.dropped.unknown.length,
-    skippedTooLarge: out.dropped.tooLarge.length,
-    stopReason: s.stopReason,
-    wallSeconds: out.wallSeconds,
-  };
-}
 
 function summaryTable(out: SimulationOutput, label: string): string {
   const s = out.metrics.summary;

@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { RondoError } from '../../model/errors.js';
 import type { ThroughputTable } from '../../model/throughput.js';
@@ -12,9 +11,8 @@ import {
   summariseJobs,
   summaryWarnings,
 } from '../../io/index.js';
+import { DEFAULT_THROUGHPUTS } from '../../sim/index.js';
 
-/** Throughputs shipped with the package (Gavel's simulation matrix). */
-export const DEFAULT_THROUGHPUTS = fileURLToPath(new URL('../../../data/gavel/simulation_throughputs.json', import.meta.url));
 
 interface ValidateFlags {
   format?: string;

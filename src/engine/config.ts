@@ -1,0 +1,81 @@
+/** What a caller gives `runEngine`: the driver's seams, the policy and the settings of the cycle. */
+import type { ClusterSpec, GpuType, Job, ThroughputTable } from '../model/index.js';
+import type { Policy, PolicyResult, PolicySnapshot } from '../policies/types.js';
+import type { Clock, EngineObserver, EnginePersistence, Executor, JobSource, StopRule } from './types.js';
+
+/** Gavel's `minimum_time_between_allocation_resets`. */
+export const DEFAULT_MIN_REALLOCATION_INTERVAL_S = 1920;
+export const DEFAULT_ROUND_DURATION_S = 360;
+
+export interface EngineConfig {
+  readonly cluster: ClusterSpec;
+  readonly policy: Policy;
+  readonly clock: Clock;
+  readonly executor: Executor;
+  readonly source: JobSource;
+  /** Seconds per round (Gavel: 360). */
+  readonly roundDuration?: number;
+  /**
+   * Isolated, consolidated steps/s of a job on each of `cluster.gpuTypes` (0 = cannot run there). Asked at admission
+   * and again for every active job when `Executor.observe` reports a different cluster.
+   */
+  readonly throughputOf: (job: Job, cluster: ClusterSpec) => readonly number[];
+  /** Throughput the policy should see now, for jobs whose throughput changes with progress; default `throughputOf`. */
+  readonly currentThroughputOf?: (job: Job, stepsDone: number, cluster: ClusterSpec) => readonly number[];
+  /** Steps a job must do; default `job.totalSteps`, else `durationS` x throughput on its reference type. */
+  readonly totalStepsOf?: (job: Job) => number;
+  /** Minimum seconds between allocation recomputes (Gavel: 1920). 0 recomputes on every arrival/finish. */
+  readonly minReallocationInterval?: number;
+  /** Seeds the per-round shuffle of GPU types for heterogeneity-agnostic policies. */
+  readonly seed?: number;
+  /**
+   * Stops the run early (the simulator's measurement window and JCT cap, src/sim/stop.ts); without one the engine
+   * runs until the source is drained, `maxRounds` or the signal.
+   */
+  readonly stop?: StopRule;
+  readonly maxRounds?: number;
+  /** Consecutive failed rounds after which a job is dropped (Gavel: 5). */
+  readonly maxFailures?: number;
+  /**
+   * When nothing can run only because the allocation predates the waiting jobs: true recomputes at once; false
+   * (default, as Gavel's simulator) waits for the next arrival or completion. See docs/fidelity.md.
+   */
+  readonly recomputeWhenIdle?: boolean;
+  readonly observer?: EngineObserver;
+  readonly signal?: AbortSignal;
+  /**
+   * Full table: policies read it, and the engine takes space-sharing pairs' co-located throughputs from it (a pair
+   * row of the allocation can run on a type only where the table measures the pair and both jobs may run).
+   */
+  readonly throughputs?: ThroughputTable;
+  readonly prices?: Readonly<Record<GpuType, number>>;
+  readonly tenantWeights?: Readonly<Record<string, number>>;
+  /** Keeps the engine's state across calls (a live server restarting on its store); see `EnginePersistence`. */
+  readonly persist?: EnginePersistence;
+  /**
+   * Keep every job's record and the timeline for the result (default true). A server that runs for months sets
+   * false: the engine then holds only what its active jobs need.
+   */
+  readonly keepHistory?: boolean;
+  /**
+   * A live server's hooks to keep its event loop free while a round is planned (the simulator sets neither):
+   * `allocate` computes the policy's allocation instead of `policy.allocate` (same contract; e.g. on a worker
+   * thread), and `pause` is awaited between the stages of a plan (cluster observed, allocation computed, plan
+   * made) so requests waiting on the loop are served between them.
+   */
+  readonly live?: {
+    readonly allocate?: (snapshot: PolicySnapshot) => Promise<PolicyResult>;
+    readonly pause?: () => Promise<void>;
+  };
+  /**
+   * Keep the mechanism's queues indexed from round to round (`QueueIndex`; default true). The plans are the same
+   * either way; false exists for tests and benchmarks that compare the two.
+   */
+  readonly queueIndex?: boolean;
+  /**
+   * Monotonic seconds for the timing statistics (`policySeconds`, `mechanismSeconds`, `executorSeconds`, the
+   * `onAllocation` duration). The engine reads no clock of its own: a driver passes its monotonic source (e.g.
+   * `performance.now() / 1000`); without one those statistics stay 0. Plans never depend on it.
+   */
+  readonly stopwatch?: () => number;
+}
