@@ -12,13 +12,14 @@
  * in its store, so a restarted driver rebuilds its view from both. Decisions are Events on the Job.
  */
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
-import { KubeConfig, BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { KubeConfig, BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { LeaseMessage, SyncEnded, SyncRequest } from '../runtime/protocol.js';
 import { A_ATTEMPT, A_RONDO_JOB, A_STOPPING, A_WORKER, QUEUE_LABEL, type KubeOptions } from './config.js';
 import { Reflector, type KList, type KObj } from './reflector.js';
 import { RondoApiError, RondoClient, type RondoJobView } from './rondo-client.js';
 import { admitPatch, gpusPerPod, jobFinished, jobKey, managed, nodeOffers, podJobUid, restorePatch, submitBody, suspendPatch, uidOfRondoName, type NodeOffer } from './objects.js';
 import { LeaderElector } from './leader.js';
+import { JobWriter } from './writer.js';
 
 type Phase = 'pending' | 'starting' | 'running' | 'stopping';
 
@@ -51,13 +52,9 @@ interface WorkerRecord {
 
 export interface KubeStats {
   passes: number;
-  writes: number;
-  conflicts: number;
   lastPassMs: number;
-  events: number;
 }
 
-const PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 export class KubeController {
   private readonly kc = new KubeConfig();
@@ -84,7 +81,8 @@ export class KubeController {
   private leader: LeaderElector | undefined;
   private stageMs: number[] = [];
   private intaking = false;
-  readonly stats: KubeStats = { passes: 0, writes: 0, conflicts: 0, lastPassMs: 0, events: 0 };
+  readonly stats: KubeStats = { passes: 0, lastPassMs: 0 };
+  readonly writer: JobWriter;
 
   constructor(
     private readonly opts: KubeOptions & {
@@ -113,6 +111,7 @@ export class KubeController {
     this.nodes = new Reflector(this.kc, '/api/v1/nodes', () => this.core.listNode() as unknown as Promise<KList>, { log });
     // All pods: GPUs held by pods Rondo does not manage are subtracted from what a node offers.
     this.pods = new Reflector(this.kc, '/api/v1/pods', () => this.core.listPodForAllNamespaces() as unknown as Promise<KList>, { log });
+    this.writer = new JobWriter(this.kc, { jobs: this.jobs, jobServerUrl: opts.jobServerUrl, identity: opts.leader?.identity ?? 'rondo', log });
   }
 
   private log(m: string): void {
@@ -245,7 +244,7 @@ export class KubeController {
         const req = submitBody(o);
         if ('error' in req) {
           this.rejected.set(uid, req.error);
-          await this.event(o, 'Warning', 'NotAdmitted', `Rondo cannot schedule this Job: ${req.error}`);
+          await this.writer.event(o, 'Warning', 'NotAdmitted', `Rondo cannot schedule this Job: ${req.error}`);
           continue;
         }
         try {
@@ -253,14 +252,14 @@ export class KubeController {
           jobId = j.id;
           this.links.set(uid, j.id);
           this.rondoJobs.set(j.id, j);
-          await this.event(o, 'Normal', 'Queued', `queued in Rondo as ${j.id} (queue ${req.body.tenant}, ${req.body.scaleFactor} GPU${req.body.scaleFactor > 1 ? 's' : ''})`);
-          await this.patchJob(jobKey(o), () => ({ metadata: { annotations: { [A_RONDO_JOB]: j.id } } }));
+          await this.writer.event(o, 'Normal', 'Queued', `queued in Rondo as ${j.id} (queue ${req.body.tenant}, ${req.body.scaleFactor} GPU${req.body.scaleFactor > 1 ? 's' : ''})`);
+          await this.writer.patchJob(jobKey(o), () => ({ metadata: { annotations: { [A_RONDO_JOB]: j.id } } }));
         } catch (e) {
           // A refusal (4xx) is final for this Job; anything else (the server busy or restarting) is tried again.
           const status = e instanceof RondoApiError ? e.status : 0;
           if (status >= 400 && status < 500) {
             this.rejected.set(uid, (e as Error).message);
-            await this.event(o, 'Warning', 'NotAdmitted', `Rondo refused this Job: ${(e as Error).message}`);
+            await this.writer.event(o, 'Warning', 'NotAdmitted', `Rondo refused this Job: ${(e as Error).message}`);
           } else this.log(`submit ${jobKey(o)}: ${(e as Error).message}; trying again`);
           continue;
         }
@@ -269,8 +268,8 @@ export class KubeController {
       const live = this.rondoJobs.get(jobId ?? '');
       const open = live && (live.state === 'queued' || live.state === 'running');
       if (o.spec?.suspend === false && !jobFinished(o) && open && o.metadata?.annotations?.[A_ATTEMPT] === undefined && !this.attemptOfKube(jobKey(o))) {
-        await this.patchJob(jobKey(o), (cur) => (cur.spec?.suspend === false && cur.metadata?.annotations?.[A_ATTEMPT] === undefined ? suspendPatch(cur, 'not admitted') : undefined));
-        await this.event(o, 'Normal', 'Suspended', 'suspended: this Job runs only when Rondo admits it (create it with spec.suspend: true)');
+        await this.writer.patchJob(jobKey(o), (cur) => (cur.spec?.suspend === false && cur.metadata?.annotations?.[A_ATTEMPT] === undefined ? suspendPatch(cur, 'not admitted') : undefined));
+        await this.writer.event(o, 'Normal', 'Suspended', 'suspended: this Job runs only when Rondo admits it (create it with spec.suspend: true)');
       }
     }
     // A Job deleted from the cluster cancels its Rondo job.
@@ -405,7 +404,7 @@ export class KubeController {
       const fin = jobFinished(o);
       if (fin && a.phase !== 'pending') {
         this.end(a, { exitCode: fin === 'Complete' ? 0 : 1, signal: null, stoppedByWorker: false, spawnError: null });
-        void this.event(o, fin === 'Complete' ? 'Normal' : 'Warning', fin === 'Complete' ? 'Completed' : 'Failed', `${fin === 'Complete' ? 'completed' : 'failed'} on ${a.gpuType} (attempt ${a.id})`);
+        void this.writer.event(o, fin === 'Complete' ? 'Normal' : 'Warning', fin === 'Complete' ? 'Completed' : 'Failed', `${fin === 'Complete' ? 'completed' : 'failed'} on ${a.gpuType} (attempt ${a.id})`);
         continue;
       }
       if (!this.offered.has(a.worker) && !a.withdrawn) {
@@ -463,8 +462,8 @@ export class KubeController {
     try {
       // The template may change only while suspended and never started (KEP-2926): a Job suspended by us before
       // (not admitted, or a stop interrupted by a restart) may still carry a startTime.
-      if (o.status?.startTime) await this.clearStartTime(o);
-      await this.writeSecret(o, a);
+      if (o.status?.startTime) await this.writer.clearStartTime(o);
+      await this.writer.writeSecret(o, a);
       let round = 0;
       try {
         const info = await this.rondo.job(a.jobId);
@@ -472,9 +471,9 @@ export class KubeController {
       } catch {
         // the round number is informational only
       }
-      const written = await this.patchJob(a.kube, (cur) => admitPatch(cur, this.opts.typeLabel, product, a.gpuType, round, a.id, a.worker));
+      const written = await this.writer.patchJob(a.kube, (cur) => admitPatch(cur, this.opts.typeLabel, product, a.gpuType, round, a.id, a.worker));
       if (!written) throw new Error('the Job is gone');
-      await this.event(o, 'Normal', 'Admitted', `admitted on ${a.gpuType} (${product}) in round ${round}, attempt ${a.id}`);
+      await this.writer.event(o, 'Normal', 'Admitted', `admitted on ${a.gpuType} (${product}) in round ${round}, attempt ${a.id}`);
     } catch (e) {
       this.log(`admit ${a.kube}: ${(e as Error).message}`);
       this.end(a, { exitCode: null, signal: null, stoppedByWorker: true, spawnError: `admission failed: ${(e as Error).message}`.slice(0, 4000) });
@@ -484,8 +483,8 @@ export class KubeController {
   private async beginStop(a: Attempt, o: KObj): Promise<void> {
     a.phase = 'stopping';
     try {
-      await this.patchJob(a.kube, (cur) => (cur.spec?.suspend === true && cur.metadata?.annotations?.[A_STOPPING] !== undefined ? undefined : suspendPatch(cur, a.stop!)));
-      await this.event(o, 'Normal', a.stop === 'cancelled' ? 'Cancelled' : 'Preempted', `suspended on ${a.gpuType} (attempt ${a.id}): ${a.stop}`);
+      await this.writer.patchJob(a.kube, (cur) => (cur.spec?.suspend === true && cur.metadata?.annotations?.[A_STOPPING] !== undefined ? undefined : suspendPatch(cur, a.stop!)));
+      await this.writer.event(o, 'Normal', a.stop === 'cancelled' ? 'Cancelled' : 'Preempted', `suspended on ${a.gpuType} (attempt ${a.id}): ${a.stop}`);
     } catch (e) {
       a.phase = 'running';
       this.log(`suspend ${a.kube}: ${(e as Error).message}`);
@@ -495,95 +494,11 @@ export class KubeController {
   private async finishStop(a: Attempt, o: KObj, pods: KObj[]): Promise<void> {
     if (pods.length > 0) return; // the kubelet is still stopping them (SIGTERM, grace period)
     try {
-      if (o.status?.startTime) await this.clearStartTime(o);
-      await this.patchJob(a.kube, (cur) => restorePatch(cur, this.opts.typeLabel));
+      if (o.status?.startTime) await this.writer.clearStartTime(o);
+      await this.writer.patchJob(a.kube, (cur) => restorePatch(cur, this.opts.typeLabel));
       this.end(a, { exitCode: null, signal: a.startedAt !== undefined ? 'SIGTERM' : null, stoppedByWorker: true, spawnError: null });
     } catch (e) {
       this.log(`stop ${a.kube}: ${(e as Error).message}`);
-    }
-  }
-
-  private async clearStartTime(o: KObj): Promise<void> {
-    const [namespace, name] = jobKey(o).split('/') as [string, string];
-    const res = await this.batch.patchNamespacedJobStatus({ namespace, name, body: { status: { startTime: null } } }, PATCH);
-    this.stats.writes++;
-    this.jobs.upsert(res as KObj);
-  }
-
-  /** The Secret the pod template references (`<job>-rondo` through envFrom): the job's API token and server. */
-  private async writeSecret(o: KObj, a: Attempt): Promise<void> {
-    const name = `${o.metadata?.name}-rondo`;
-    const refs = JSON.stringify(o.spec?.template?.spec?.containers ?? []).includes(`"${name}"`);
-    if (!refs || !a.token || !this.opts.jobServerUrl) return;
-    const namespace = o.metadata!.namespace!;
-    const stringData = { RONDO_SERVER: this.opts.jobServerUrl, RONDO_TOKEN: a.token, RONDO_JOB_ID: a.jobId, RONDO_ATTEMPT: String(a.id) };
-    try {
-      await this.core.patchNamespacedSecret({ namespace, name, body: { stringData } }, PATCH);
-    } catch (e) {
-      if ((e as { code?: number }).code !== 404) throw e;
-      await this.core.createNamespacedSecret({
-        namespace,
-        body: {
-          metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'rondo' }, ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: o.metadata!.name!, uid: o.metadata!.uid!, controller: false }] },
-          stringData,
-          type: 'Opaque',
-        },
-      });
-    }
-    this.stats.writes++;
-  }
-
-  /**
-   * A merge patch computed from the cached Job and guarded by its resourceVersion; on 409 the patch is computed
-   * again from a fresh GET (a few times). `build` returns undefined when nothing needs writing. Returns false when
-   * the Job is gone.
-   */
-  private async patchJob(key: string, build: (cur: KObj) => object | undefined): Promise<boolean> {
-    const [namespace, name] = key.split('/') as [string, string];
-    let cur: KObj | undefined = this.jobs.items.get(key);
-    for (let i = 0; i < 5; i++) {
-      if (!cur) return false;
-      const body = build(cur);
-      if (!body) return true;
-      try {
-        const res = await this.batch.patchNamespacedJob({ namespace, name, body }, PATCH);
-        this.stats.writes++;
-        this.jobs.upsert(res as KObj);
-        return true;
-      } catch (e) {
-        const code = (e as { code?: number }).code;
-        if (code === 404) return false;
-        if (code !== 409) throw e;
-        this.stats.conflicts++;
-        cur = (await this.batch.readNamespacedJob({ namespace, name })) as KObj;
-      }
-    }
-    throw new Error(`${key}: still conflicting after 5 tries`);
-  }
-
-  private async event(o: KObj, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    const namespace = o.metadata?.namespace ?? 'default';
-    const now = new Date();
-    try {
-      await this.core.createNamespacedEvent({
-        namespace,
-        body: {
-          metadata: { generateName: `${o.metadata?.name}.`, namespace },
-          involvedObject: { apiVersion: 'batch/v1', kind: 'Job', name: o.metadata?.name ?? '', namespace, uid: o.metadata?.uid ?? '' },
-          reason,
-          message,
-          type,
-          source: { component: 'rondo' },
-          reportingComponent: 'rondo.dev/scheduler',
-          reportingInstance: this.opts.leader?.identity ?? 'rondo',
-          firstTimestamp: now,
-          lastTimestamp: now,
-          count: 1,
-        },
-      });
-      this.stats.events++;
-    } catch (e) {
-      this.log(`event on ${jobKey(o)}: ${(e as Error).message}`);
     }
   }
 

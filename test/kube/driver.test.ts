@@ -75,7 +75,12 @@ describe('kubernetes driver: rounds', () => {
     env = await startEnv({ name: 'extend', throughputs: TPUT, roundMs: 1000, nodes: (c) => c.addNode('v100-a', 'Tesla-V100-SXM2-16GB', 1) });
     env.api.create('jobs', trainingJob('solo', { queue: 'q', steps: 1e6 }));
     const e = env;
-    await until('admitted', () => e.api.get('jobs', 'default', 'solo')?.spec.suspend === false);
+    // Admitted, running, and the one-time bookkeeping (the job-id annotation) written.
+    await until('admitted and running', () => {
+      const j = e.api.get('jobs', 'default', 'solo');
+      return j?.spec.suspend === false && j.metadata.annotations?.['rondo.dev/job-id'] !== undefined && e.api.list('pods').some((p) => p.status.phase === 'Running');
+    });
+    await new Promise((r) => setTimeout(r, 300));
     const before = writesTo(e, 'solo').length;
     const round0 = e.srv.scheduler.stats.rounds;
     await until('three more rounds', () => e.srv.scheduler.stats.rounds >= round0 + 3, 30_000);
