@@ -42,6 +42,21 @@ function layer(folder, allowed, extra = []) {
   };
 }
 
+/**
+ * src/runtime is three parts: server/ (API, store, scheduler), agent/ (worker agent), client/ (CLI and job client),
+ * sharing protocol.ts. The agent and the client talk to the server over HTTP and never import it. A second block on
+ * the same rule replaces the first for its files, so it repeats the runtime's own patterns.
+ */
+function runtimeLayers() {
+  const allowed = ['model', 'solver', 'policies', 'mechanism', 'io', 'engine', 'metrics', 'sim'];
+  const sim = { regex: to('sim', '/(?!index\\.js$)'), message: 'src/runtime may use the simulator only through src/sim/index.js.' };
+  const server = {
+    regex: '^(\\.\\./)+server(/|$)',
+    message: 'src/runtime/agent and src/runtime/client talk to the server over HTTP (src/runtime/protocol.ts); they never import src/runtime/server.',
+  };
+  return [layer('runtime', allowed, [sim]), { ...layer('runtime', allowed, [sim, server]), files: ['src/runtime/agent/**/*.ts', 'src/runtime/client/**/*.ts'] }];
+}
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test-artifacts/**', 'bench/results/**', 'web/dist/**'] },
   js.configs.recommended,
@@ -70,9 +85,7 @@ export default tseslint.config(
   ]),
   // The simulator and the runtime are both engine users; what-if reaches the simulator through its public entry.
   layer('sim', ['model', 'solver', 'policies', 'mechanism', 'io', 'engine', 'metrics']),
-  layer('runtime', ['model', 'solver', 'policies', 'mechanism', 'io', 'engine', 'metrics', 'sim'], [
-    { regex: to('sim', '/(?!index\\.js$)'), message: 'src/runtime may use the simulator only through src/sim/index.js.' },
-  ]),
+  ...runtimeLayers(),
   // The Kubernetes driver talks to the server through its REST API: it needs the wire types and the server handle.
   layer('kube', ['model', 'runtime']),
   layer('sweep', ['model', 'solver', 'policies', 'mechanism', 'io', 'engine', 'metrics', 'sim']),

@@ -3,7 +3,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkpointDir, onPreempt, report } from '../dist/runtime/job-client.js';
+import { checkpointDir, onPreempt, report } from '../dist/runtime/client/job-client.js';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);

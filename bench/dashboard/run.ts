@@ -1,5 +1,5 @@
 /**
- * What the dashboard costs the server: latency of the endpoints the web UI polls (src/runtime/dashboard.ts) with
+ * What the dashboard costs the server: latency of the endpoints the web UI polls (src/runtime/server/routes/dashboard.ts) with
  * 1,000 and 10,000 jobs in the store, the bounded `whatif` estimate they share, and the size of the built UI.
  * Writes bench/results/dashboard.{json,md}.
  *
@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { writeFileAtomic } from '../../src/io/index.js';
 import { startServer } from '../../src/runtime/serve.js';
-import { whatIf } from '../../src/runtime/whatif.js';
+import { whatIf } from '../../src/runtime/server/whatif.js';
 import { flag, repoRoot } from '../root.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -24,7 +24,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../../src/io/index.js';
-import { ApiClient } from '../../src/runtime/http-client.js';
+import { ApiClient } from '../../src/runtime/client/http-client.js';
 import type { LeaseMessage, SyncEnded, SyncResponse } from '../../src/runtime/protocol.js';
 import { flag, peakMemory, repoRoot } from '../root.js';
 import { seededRandom } from '../../src/model/index.js';
@@ -106,7 +106,7 @@ interface SimRun {
   base: number;
 }
 
-/** A worker agent without processes: the protocol of src/runtime/worker.ts, with jobs advancing at a fixed rate. */
+/** A worker agent without processes: the protocol of src/runtime/agent/worker.ts, with jobs advancing at a fixed rate. */
 class SimWorker {
   private readonly runs = new Map<number, SimRun>();
   private readonly ended = new Map<number, SyncEnded>();

@@ -20,6 +20,11 @@ export interface SyncEnded {
   /** The process could not be started (bad command, missing working directory). */
   readonly spawnError: string | null;
   readonly at: number;
+  /**
+   * Unix ms when the process started. Optional: a process that started and ended between two syncs was never
+   * reported running; without this the server takes the lease's start (not before delivery) as its start.
+   */
+  readonly startedAt?: number;
 }
 
 export interface SyncProgress {
@@ -99,4 +104,10 @@ export function parseProgressLine(line: string): Omit<SyncProgress, 'attempt'> |
     else if (k === 'throughput') out.throughput = n;
   }
   return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** GPUs a worker offers: `count` devices of one type (what `--gpus v100:4` says). */
+export interface WorkerGpus {
+  readonly type: string;
+  readonly count: number;
 }

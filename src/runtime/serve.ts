@@ -1,12 +1,13 @@
-import { chmodSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { RondoError } from '../model/errors.js';
-import { loadPolicy } from './policy-source.js';
-import { Scheduler, DEFAULT_TIMING, type RuntimeTiming } from './scheduler.js';
-import { buildServer } from './server.js';
-import { Store } from './store.js';
-import { WorkerAgent } from './worker.js';
-import type { WorkerGpus } from './store.js';
+import { loadPolicy } from './server/policy-source.js';
+import { Scheduler, DEFAULT_TIMING, type RuntimeTiming } from './server/scheduler.js';
+import { buildServer } from './server/app.js';
+import type { ApiLimits } from './server/http.js';
+import { Store } from './server/store/index.js';
+import { WorkerAgent } from './agent/worker.js';
+import type { WorkerGpus } from './protocol.js';
 
 export interface ServeOptions {
   readonly db: string;
@@ -22,6 +23,8 @@ export interface ServeOptions {
   readonly log?: (msg: string) => void;
   /** Folder of the built web dashboard (default `<package>/dist/web`). */
   readonly webDir?: string;
+  /** Rate limit and what-if bounds (defaults in server/http.ts). */
+  readonly limits?: Partial<ApiLimits>;
 }
 
 export interface RunningServer {
@@ -37,6 +40,18 @@ export interface RunningServer {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
+/**
+ * The store holds job environments and token hashes: only the server's user may read it. A missing folder is made
+ * 0700 and a new file is created 0600 before SQLite opens it (SQLite gives its -wal and -shm files the same mode),
+ * so there is no moment when it is readable by others.
+ */
+function privateStoreFile(dbPath: string): string {
+  const dir = dirname(dbPath);
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!existsSync(dbPath)) closeSync(openSync(dbPath, 'a', 0o600));
+  return dbPath;
+}
+
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const log = opts.log ?? (() => {});
   const timing: RuntimeTiming = { ...DEFAULT_TIMING, ...opts.timing };
@@ -48,7 +63,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   }
   const policy = await loadPolicy(opts.policy ?? 'max_min_fairness_perf');
   const dbPath = resolve(opts.db);
-  const store = new Store(dbPath);
+  const store = new Store(privateStoreFile(dbPath));
+  for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) if (existsSync(f)) chmodSync(f, 0o600); // stores made before 0600
   let adminToken: string | undefined;
   const adminTokenFile = `${dbPath}.admin-token`;
   if (!store.hasAdminToken()) {
@@ -66,6 +82,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     ...(opts.jobRoots ? { jobRoots: opts.jobRoots.map((r) => resolve(r)) } : {}),
     publicUrl: () => url,
     ...(opts.webDir ? { webDir: opts.webDir } : {}),
+    ...(opts.limits ? { limits: opts.limits } : {}),
   });
   let address: string;
   try {

@@ -39,6 +39,9 @@ const FORBIDDEN: Array<[file: string, code: string, says: string]> = [
   ['src/sweep/probe.ts', "import { buildWorkload } from '../cli/commands/simulate.js';", 'only src/cli may import src/cli'],
   ['src/sweep/probe.ts', "import { writeSimulationReport } from '../report/index.js';", 'src/sweep may import only'],
   ['src/report/probe.ts', "import { Store } from '../runtime/store.js';", 'src/report may import only'],
+  ['src/runtime/agent/probe.ts', "import type { JobRow } from '../server/store/index.js';", 'never import src/runtime/server'],
+  ['src/runtime/client/probe.ts', "import { ApiError } from '../server/api-error.js';", 'never import src/runtime/server'],
+  ['src/runtime/agent/probe.ts', "import { simulate } from '../../sim/simulate.js';", 'only through src/sim/index.js'],
 ];
 
 const ALLOWED: Array<[file: string, code: string]> = [
@@ -50,6 +53,9 @@ const ALLOWED: Array<[file: string, code: string]> = [
   ['src/metrics/probe.ts', "import type { Clock } from '../engine/types.js';"],
   ['src/runtime/probe.ts', "import { simulate } from '../sim/index.js';"],
   ['src/runtime/store/probe.ts', "import { parseJobsSpec } from '../protocol.js';"],
+  ['src/runtime/agent/probe.ts', "import type { LeaseMessage } from '../protocol.js';"],
+  ['src/runtime/agent/probe.ts', "import { ApiClient } from '../client/http-client.js';"],
+  ['src/runtime/server/probe.ts', "import type { Store } from './store/index.js';"],
   ['src/sweep/probe.ts', "import { simulate } from '../sim/index.js';"],
   ['src/cli/commands/probe.ts', "import { getPolicy } from '../../policies/index.js';"],
 ];

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import { startServer, type RunningServer } from '../../src/runtime/serve.js';
 import { tempDir } from './harness.js';
 import { seededRandom } from '../../src/model/index.js';
@@ -98,7 +99,7 @@ describe('auth', () => {
     expect((await req('GET', '/api/v1/jobs', { headers: { authorization: `Basic ${admin}` } })).status).toBe(401);
   });
 
-  it("a tenant sees and cancels only its own jobs: another tenant's job is 403", async () => {
+  it("a tenant sees and cancels only its own jobs: another tenant's job is 404, exactly as an unknown id", async () => {
     for (const [m, p] of [
       ['GET', `/api/v1/jobs/${jobB}`],
       ['POST', `/api/v1/jobs/${jobB}/cancel`],
@@ -107,8 +108,12 @@ describe('auth', () => {
       ['GET', `/api/v1/jobs/${jobB}/timeline`],
     ] as const) {
       const r = await req(m, p, { token: tenantA });
-      expect(r.status, `${m} ${p}`).toBe(403);
-      expect(r.json.error?.message).toMatch(/another tenant/);
+      expect(r.status, `${m} ${p}`).toBe(404);
+      expect(r.json.error?.message).toBe(`no job ${jobB}`);
+      // Same answer as for an id that does not exist: nothing tells the tenant that jobB exists.
+      const unknown = await req(m, p.replace(jobB, 'job-987654'), { token: tenantA });
+      expect(unknown.status).toBe(404);
+      expect(unknown.json.error?.code).toBe(r.json.error?.code);
     }
     expect((await req('GET', `/api/v1/jobs/${jobA}`, { token: tenantA })).status).toBe(200);
     const list = await req('GET', '/api/v1/jobs', { token: tenantA });
@@ -133,7 +138,9 @@ describe('auth', () => {
   it('tokens are stored hashed and a revoked token stops working', async () => {
     const t = await req('POST', '/api/v1/tokens', { token: admin, body: { kind: 'tenant', tenant: 'carol' } });
     const token = t.json.token as string;
-    const raw = srv.store.db.prepare('SELECT hash FROM tokens').all() as Array<{ hash: string }>;
+    const db = new Database(srv.store.path, { readonly: true });
+    const raw = db.prepare('SELECT hash FROM tokens').all() as Array<{ hash: string }>;
+    db.close();
     expect(raw.some((r) => r.hash === token)).toBe(false);
     expect(raw.every((r) => /^[0-9a-f]{64}$/.test(r.hash))).toBe(true);
     expect((await req('GET', '/api/v1/jobs', { token })).status).toBe(200);
@@ -234,7 +241,7 @@ describe('hostile input', () => {
     // 7. Another tenant's jobs, unknown jobs, malformed ids.
     for (let i = 0; i < 80; i++) {
       const [m, suffix] = pick([['GET', ''], ['POST', '/cancel'], ['GET', '/logs'], ['GET', '/events']] as const);
-      cases.push({ m, p: `/api/v1/jobs/${jobB}${suffix}`, o: { token: tenantA }, expect: [403] });
+      cases.push({ m, p: `/api/v1/jobs/${jobB}${suffix}`, o: { token: tenantA }, expect: [404] });
     }
     for (const id of ['job-99999', 'job-0']) cases.push({ m: 'GET', p: `/api/v1/jobs/${id}`, o: { token: admin }, expect: [404] });
     for (const id of ['..%2F..%2Fetc%2Fpasswd', 'job-abc', 'job-' + '9'.repeat(40), '%00', 'job-1%00', 'JOB-1', 'job-1;DROP TABLE jobs']) {

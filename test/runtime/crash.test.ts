@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Store } from '../../src/runtime/store.js';
+import { Store } from '../../src/runtime/server/store/index.js';
 import { checkpointStep, counterJob, ensureBuilt, freePort, killAll, startServer, startWorker, stepLog, tempDir, waitFor, type JobView } from './harness.js';
 
 interface JobDetail extends JobView {

@@ -5,7 +5,7 @@ import { startServer, type RunningServer } from '../../src/runtime/serve.js';
 import { tempDir, waitFor } from './harness.js';
 
 /**
- * The dashboard's part of the server (src/runtime/dashboard.ts): the built UI at `/`, the change stream and the read
+ * The dashboard's part of the server (src/runtime/server/routes/dashboard.ts): the built UI at `/`, the change stream and the read
  * endpoints the UI joins on one screen, with a real store and one in-process worker running real processes.
  */
 
@@ -197,7 +197,7 @@ describe('dashboard endpoints', () => {
     expect(tl.attempts.some((a) => a.startedAt !== null)).toBe(true);
     expect(tl.rounds.length).toBeGreaterThan(0);
     expect(tl.rounds.every((r) => r.gpuType === 'local')).toBe(true);
-    expect((await get(`/api/v1/jobs/${bobJob}/timeline`, tok.alice)).status).toBe(403);
+    expect((await get(`/api/v1/jobs/${bobJob}/timeline`, tok.alice)).status).toBe(404);
     expect((await get('/api/v1/jobs/job-999/timeline', tok.admin)).status).toBe(404);
 
     // GPU use over time: the one local GPU was busy lately. (Bob's lease shows above before its process has run for a

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Store } from '../../src/runtime/store.js';
+import { Store } from '../../src/runtime/server/store/index.js';
 import { statSync } from 'node:fs';
 import { checkpointStep, counterJob, EXAMPLE, ensureBuilt, freePort, killAll, rondo, startServer, startWorker, stepLog, tempDir, waitFor, type JobView } from './harness.js';
 

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApiClient } from '../../src/runtime/http-client.js';
+import { ApiClient } from '../../src/runtime/client/http-client.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = join(ROOT, 'bin', 'rondo.js');
@@ -32,7 +32,7 @@ export function ensureBuilt(): void {
   const main = join(ROOT, 'dist', 'cli', 'main.js');
   const lock = join(ROOT, 'dist', '.runtime-test-build.lock');
   const stale = (): boolean => {
-    const built = statSync(join(ROOT, 'dist', 'runtime', 'server.js'), { throwIfNoEntry: false });
+    const built = statSync(join(ROOT, 'dist', 'runtime', 'server', 'app.js'), { throwIfNoEntry: false });
     return !existsSync(main) || !built || newest(join(ROOT, 'src')) > built.mtimeMs;
   };
   if (!stale()) return;
@@ -142,7 +142,8 @@ export async function startServer(db: string, port: number, extra: readonly stri
       if (proc.child.exitCode !== null) throw new Error(`server exited: ${proc.stderr}`);
       return /listening on (http:\/\/\S+)/.exec(proc.stdout)?.[1];
     },
-    20_000,
+    // Loading the policy and the solver takes seconds on a loaded 2-core machine (20 s was exceeded at load 27).
+    60_000,
   );
   const token = readFileSync(`${db}.admin-token`, 'utf8').trim();
   return { proc, url, admin: new ApiClient({ server: url, token }), token };
@@ -151,7 +152,7 @@ export async function startServer(db: string, port: number, extra: readonly stri
 export async function startWorker(url: string, admin: ApiClient, gpus: string, name: string): Promise<Proc> {
   const { token } = await admin.post<{ token: string }>('/api/v1/tokens', { kind: 'worker', label: name });
   const w = rondo(['worker', '--server', url, '--gpus', gpus, '--name', name, '--quiet'], { RONDO_TOKEN: token });
-  await waitFor('worker to register', () => w.stdout.includes('ready') || (w.child.exitCode !== null ? Promise.reject(new Error(w.stderr)) : false));
+  await waitFor('worker to register', () => w.stdout.includes('ready') || (w.child.exitCode !== null ? Promise.reject(new Error(w.stderr)) : false), 60_000);
   return w;
 }
 

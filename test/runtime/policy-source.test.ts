@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadPolicy } from '../../src/runtime/policy-source.js';
+import { loadPolicy } from '../../src/runtime/server/policy-source.js';
 import { RondoError } from '../../src/model/index.js';
 
 describe('rondo serve policy selection', () => {

@@ -3,8 +3,8 @@ import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterSpec } from '../../src/model/index.js';
 import type { PolicySnapshot } from '../../src/policies/types.js';
-import { loadPolicy } from '../../src/runtime/policy-source.js';
-import { allocationJson, type PolicyThread as Thread } from '../../src/runtime/policy-worker.js';
+import { loadPolicy } from '../../src/runtime/server/policy-source.js';
+import { allocationJson, type PolicyThread as Thread } from '../../src/runtime/server/policy-worker.js';
 import { ensureBuilt, ROOT } from './harness.js';
 
 // The thread needs compiled JavaScript (a worker cannot load TypeScript), so this test runs the built dist/.
@@ -12,7 +12,7 @@ let PolicyThread: typeof Thread;
 
 beforeAll(async () => {
   ensureBuilt();
-  ({ PolicyThread } = (await import(pathToFileURL(join(ROOT, 'dist', 'runtime', 'policy-worker.js')).href)) as { PolicyThread: typeof Thread });
+  ({ PolicyThread } = (await import(pathToFileURL(join(ROOT, 'dist', 'runtime', 'server', 'policy-worker.js')).href)) as { PolicyThread: typeof Thread });
 }, 120_000);
 
 const cluster: ClusterSpec = {

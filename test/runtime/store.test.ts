@@ -5,10 +5,10 @@ import { validateAllocation } from '../../src/model/index.js';
 import { getPolicy } from '../../src/policies/index.js';
 import { parseProgressLine } from '../../src/runtime/protocol.js';
 import type { EngineState } from '../../src/engine/index.js';
-import { buildCluster, decodeState, encodeState, encodeStateSliced } from '../../src/runtime/scheduler.js';
-import { ApiError, checkWorkingDir } from '../../src/runtime/server.js';
-import { MIGRATIONS, SCHEMA_VERSION, Store, type JobSpec } from '../../src/runtime/store.js';
-import { parseGpuSpec } from '../../src/runtime/worker.js';
+import { buildCluster, decodeState, encodeState, encodeStateSliced } from '../../src/runtime/server/scheduler.js';
+import { ApiError, checkWorkingDir } from '../../src/runtime/server/app.js';
+import { MIGRATIONS, SCHEMA_VERSION, Store, type JobSpec } from '../../src/runtime/server/store/index.js';
+import { parseGpuSpec } from '../../src/runtime/agent/worker.js';
 import { tempDir } from './harness.js';
 
 const spec = (extra: Partial<JobSpec> = {}): JobSpec => ({
@@ -68,7 +68,7 @@ describe('store', () => {
     raw.close();
     const s = new Store(path);
     try {
-      expect(s.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      expect(s.schemaVersion()).toBe(SCHEMA_VERSION);
       expect(s.getJob('job-1')).toMatchObject({ tenant: 't', command: ['x'], state: 'queued' });
       const w = s.registerWorker('w', [{ type: 'v100', count: 1 }], null);
       expect(s.createAttempt({ jobId: 'job-1', workerId: w.id, round: 1, gpuType: 'v100', gpus: [0], notBefore: 0, leaseEnd: 1 }).deliveredAt).toBeNull();
@@ -181,7 +181,10 @@ describe('store', () => {
       expect(s.authenticate(lease)).toMatchObject({ kind: 'lease', attemptId: a.id, jobId: j.id });
       s.endAttempt(a.id, 'preempted');
       expect(s.authenticate(lease)).toBeUndefined();
-      const dump = JSON.stringify(s.db.prepare('SELECT * FROM tokens').all());
+      // Read the file as an attacker with a copy of it would, not through the store.
+      const raw = new Database(s.path, { readonly: true });
+      const dump = JSON.stringify(raw.prepare('SELECT * FROM tokens').all());
+      raw.close();
       expect(dump).not.toContain(token);
       expect(dump).not.toContain(lease);
     });

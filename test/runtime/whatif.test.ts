@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient } from '../../src/runtime/http-client.js';
+import { ApiClient } from '../../src/runtime/client/http-client.js';
 import { startServer, type RunningServer } from '../../src/runtime/serve.js';
 import { tempDir } from './harness.js';
 

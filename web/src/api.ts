@@ -109,7 +109,7 @@ export async function followChanges(onChange: () => void, onState: (s: StreamSta
   }
 }
 
-// ---- response shapes (see src/runtime/dashboard.ts and server.ts) ----
+// ---- response shapes (see src/runtime/server/routes/) ----
 
 export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 export const JOB_STATES: readonly JobState[] = ['queued', 'running', 'completed', 'failed', 'cancelled'];

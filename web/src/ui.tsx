@@ -38,6 +38,8 @@ export function useLive<T>(path: string | null, minGapMs = 700): Loaded<T> {
   const current = useRef(path);
   current.current = path;
 
+  /** A path that answered 404 is not asked again on every change: job ids are never reused, it will not appear. */
+  const gone = useRef<string | null>(null);
   const alive = useRef(true);
   useEffect(
     () => () => {
@@ -49,6 +51,7 @@ export function useLive<T>(path: string | null, minGapMs = 700): Loaded<T> {
   useEffect(() => {
     if (path === null) return;
     const run = async (): Promise<void> => {
+      if (gone.current === current.current) return;
       if (busy.current) {
         again.current = true;
         return;
@@ -63,6 +66,7 @@ export function useLive<T>(path: string | null, minGapMs = 700): Loaded<T> {
         if (alive.current && asked === current.current) setState({ data, loading: false, path: asked });
       } catch (e) {
         const error = e instanceof ApiError ? e : new ApiError(0, 'E_CLIENT', String(e));
+        if (error.status === 404) gone.current = asked;
         if (alive.current && asked === current.current) setState((s) => ({ ...(s.path === asked ? { data: s.data } : {}), error, loading: false, path: asked }));
       } finally {
         busy.current = false;

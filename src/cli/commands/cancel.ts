@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { call, clientFrom } from '../../runtime/cli-support.js';
+import { call, clientFrom } from '../../runtime/client/cli-support.js';
 
 export function register(program: Command): void {
   program

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { positiveInt, seconds } from '../../runtime/cli-support.js';
+import { positiveInt, seconds } from '../../runtime/client/cli-support.js';
 import { startServer } from '../../runtime/serve.js';
-import { parseGpuSpec } from '../../runtime/worker.js';
+import { parseGpuSpec } from '../../runtime/agent/worker.js';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { RondoError } from '../../model/errors.js';
@@ -22,6 +22,7 @@ interface ServeFlags {
   checkpointDir?: string;
   jobRoot?: string[];
   quiet?: boolean;
+  rateLimit: string;
   // Kubernetes driver (src/kube)
   kube?: boolean;
   kubeTypes?: string;
@@ -50,6 +51,7 @@ export function register(program: Command): void {
     .option('--local-gpus <spec>', 'GPUs of each local worker, TYPE:COUNT[,...]', 'local:1')
     .option('--checkpoint-dir <dir>', 'root of per-job checkpoint directories (default <db>.checkpoints)')
     .option('--job-root <dir...>', 'only accept jobs whose working directory is inside one of these')
+    .option('--rate-limit <n>', 'requests a minute per tenant or job token, 429 beyond (0 = no limit)', '1200')
     .option('--quiet', 'do not log scheduler and worker events')
     // Kubernetes driver (src/kube, docs/kubernetes.md)
     .option('--kube', 'schedule labelled batch/v1 Jobs (rondo.dev/queue) on this Kubernetes cluster\'s GPU nodes')
@@ -78,6 +80,7 @@ export function register(program: Command): void {
         localGpus: parseGpuSpec(f.localGpus),
         ...(f.checkpointDir ? { checkpointRoot: f.checkpointDir } : {}),
         ...(f.jobRoot ? { jobRoots: f.jobRoot } : {}),
+        limits: { ratePerMinute: positiveInt('--rate-limit', f.rateLimit) },
         log,
       });
       const kube = f.kube ? await startKube(srv, kubeOptions(f), log) : undefined;

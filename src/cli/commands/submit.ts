@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { RondoError } from '../../model/errors.js';
-import { call, clientFrom, positiveInt } from '../../runtime/cli-support.js';
+import { call, clientFrom, jsonText, positiveInt } from '../../runtime/client/cli-support.js';
 
 interface SubmitFlags {
   server?: string;
@@ -61,6 +61,6 @@ export function register(program: Command): void {
       };
       const client = clientFrom(f);
       const job = await call(() => client.post<{ id: string; state: string }>('/api/v1/jobs', body));
-      process.stdout.write(f.json ? JSON.stringify(job, null, 2) + '\n' : `${job.id}\n`);
+      process.stdout.write(f.json ? jsonText(job) + '\n' : `${job.id}\n`);
     });
 }

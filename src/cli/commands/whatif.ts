@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { RondoError } from '../../model/errors.js';
-import { call, clientFrom, positiveInt, table } from '../../runtime/cli-support.js';
+import { call, clientFrom, jsonText, positiveInt, table } from '../../runtime/client/cli-support.js';
 
 interface WhatIfFlags {
   server?: string;
@@ -55,7 +55,7 @@ export function register(program: Command): void {
       const client = clientFrom(f);
       const r = await call(() => client.post<{ now: string; policy: string; jobs: Est[]; hypothetical?: Est }>('/api/v1/whatif', body));
       if (f.json) {
-        process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+        process.stdout.write(jsonText(r) + '\n');
         return;
       }
       const now = Date.parse(r.now);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { RondoError } from '../../model/errors.js';
-import { DEFAULT_SERVER } from '../../runtime/cli-support.js';
-import { WorkerAgent, parseGpuSpec } from '../../runtime/worker.js';
+import { DEFAULT_SERVER } from '../../runtime/client/cli-support.js';
+import { WorkerAgent, parseGpuSpec } from '../../runtime/agent/worker.js';
 
 interface WorkerFlags {
   server?: string;

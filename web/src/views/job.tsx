@@ -114,8 +114,9 @@ function Logs(props: { id: string }) {
 export function JobView(props: { id: string }) {
   const id = props.id;
   const job = useLive<JobDetail>(`/api/v1/jobs/${encodeURIComponent(id)}`);
-  const tl = useLive<Timeline>(`/api/v1/jobs/${encodeURIComponent(id)}/timeline`, 1500);
   const j = job.data;
+  // The timeline only for a job that loaded: a job that is not there (or not the tenant's) is one 404, not several.
+  const tl = useLive<Timeline>(j ? `/api/v1/jobs/${encodeURIComponent(id)}/timeline` : null, 1500);
   const types = useMemo(() => {
     const t = tl.data;
     return t ? [...new Set([...t.attempts.map((a) => a.gpuType), ...t.rounds.map((r) => r.gpuType), ...Object.keys(t.throughputs)])].sort() : [];

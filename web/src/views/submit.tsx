@@ -38,7 +38,8 @@ function toBody(f: Form, admin: boolean): { body?: Record<string, unknown>; erro
   }
   if (f.priorityWeight.trim()) {
     const w = Number(f.priorityWeight);
-    if (!(w > 0)) return { error: 'Priority weight: a positive number' };
+    // The server's bounds (src/runtime/server/schemas.ts BOUNDS.priorityWeight).
+    if (!(w >= 0.01 && w <= 100)) return { error: 'Priority weight: a number from 0.01 to 100' };
     body.priorityWeight = w;
   }
   if (admin && f.tenant.trim()) body.tenant = f.tenant.trim();
@@ -138,7 +139,7 @@ export function SubmitView() {
           </label>
           <label>
 <span class="caption">Priority weight</span>
-            <input name="priorityWeight" type="number" min={0} step="any" value={f.priorityWeight} onInput={set('priorityWeight')} />
+            <input name="priorityWeight" type="number" min={0.01} max={100} step="any" value={f.priorityWeight} onInput={set('priorityWeight')} />
           </label>
         </div>
         <label>

@@ -11,6 +11,32 @@ export const JOB_ID_PATTERN = '^job-[0-9]{1,15}$';
 export const WORKER_ID_PATTERN = '^w-[0-9]{1,15}$';
 const DIGITS = '^[0-9]{1,15}$';
 
+/**
+ * Bounds of every number a tenant controls. A value outside them is a 400 naming the field and the range; inside
+ * them the policies' LPs stay well scaled (a weight of 5e-324 once made every round fail for every tenant).
+ */
+export const BOUNDS = {
+  priorityWeight: { minimum: 0.01, maximum: 100 },
+  sloFactor: { minimum: 1, maximum: 1000 },
+  deadlineS: { minimum: 1, maximum: 1e9 },
+  totalSteps: { minimum: 1, maximum: 1e15 },
+  scaleFactor: { minimum: 1, maximum: 1024 },
+  stepsPerSecond: { minimum: 1e-6, maximum: 1e9 },
+  durationS: { minimum: 1, maximum: 1e9 },
+  /** A job's own report of its throughput (steps/s); values below the minimum are no measurement. */
+  throughput: { minimum: 0, maximum: 1e9 },
+} as const;
+
+const bounded = (kind: 'number' | 'integer', b: { readonly minimum: number; readonly maximum: number }, description?: string) => ({
+  type: kind,
+  minimum: b.minimum,
+  maximum: b.maximum,
+  ...(description ? { description } : {}),
+});
+
+/** Query-string page sizes: `GET /api/v1/jobs` answers this many jobs when `limit` is absent, and never more than the maximum. */
+export const JOBS_PAGE = { default: 100, maximum: 1000 } as const;
+
 export const errorSchema = {
   type: 'object',
   properties: {
@@ -37,13 +63,13 @@ export const submitJobBody = {
       propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' },
       additionalProperties: { type: 'string', maxLength: 4096 },
     },
-    scaleFactor: { type: 'integer', minimum: 1, maximum: 1024, description: 'GPUs, gang-scheduled on one worker and one GPU type' },
+    scaleFactor: bounded('integer', BOUNDS.scaleFactor, 'GPUs, gang-scheduled on one worker and one GPU type'),
     jobType: str(256, { description: 'model name as in a throughput table, when known' }),
-    priorityWeight: { type: 'number', exclusiveMinimum: 0, maximum: 1e6 },
+    priorityWeight: bounded('number', BOUNDS.priorityWeight, 'relative weight in weighted policies (default 1)'),
     tenant: { type: 'string', pattern: TENANT_PATTERN },
-    sloFactor: { type: 'number', exclusiveMinimum: 0, maximum: 1e6 },
-    deadlineS: { type: 'number', exclusiveMinimum: 0, maximum: 1e11 },
-    totalSteps: { type: 'number', exclusiveMinimum: 0, maximum: 1e15 },
+    sloFactor: bounded('number', BOUNDS.sloFactor, 'SLO as a multiple of the time the job takes alone'),
+    deadlineS: bounded('number', BOUNDS.deadlineS, 'seconds from submission'),
+    totalSteps: bounded('number', BOUNDS.totalSteps),
     gpuTypes: { type: 'array', minItems: 1, maxItems: 32, uniqueItems: true, items: { type: 'string', pattern: GPU_TYPE_PATTERN } },
   },
 };
@@ -67,7 +93,7 @@ export const jobSchema = {
     submittedAt: { type: 'string', format: 'date-time' },
     startedAt: { type: ['string', 'null'] },
     finishedAt: { type: ['string', 'null'] },
-    exitCode: { type: ['integer', 'null'] },
+    exitCode: { type: ['integer', 'null'], minimum: -2147483648, maximum: 2147483647 },
     failure: { type: ['string', 'null'] },
     cancelRequested: { type: 'boolean' },
   },
@@ -92,8 +118,8 @@ export const listJobsQuery = {
   additionalProperties: false,
   properties: {
     state: { type: 'string', pattern: '^(queued|running|completed|failed|cancelled)(,(queued|running|completed|failed|cancelled)){0,4}$' },
-    limit: { type: 'string', pattern: DIGITS },
-    after: { type: 'string', pattern: DIGITS, description: 'return jobs submitted after this sequence number' },
+    limit: { type: 'string', pattern: '^[0-9]{1,4}$', description: `jobs per page, 1 to ${JOBS_PAGE.maximum} (default ${JOBS_PAGE.default})` },
+    after: { type: 'string', pattern: DIGITS, description: 'cursor: return jobs submitted after this sequence number (the previous page\'s `next`)' },
   },
 };
 
@@ -148,9 +174,20 @@ const epochMs = { type: 'number', minimum: 0, maximum: 1e14 };
 
 const progressProps = {
   steps: { type: 'number', minimum: 0, maximum: 1e15 },
-  total: { type: 'number', exclusiveMinimum: 0, maximum: 1e15 },
-  throughput: { type: 'number', minimum: 0, maximum: 1e12 },
+  total: bounded('number', BOUNDS.totalSteps),
+  throughput: bounded('number', BOUNDS.throughput, 'steps/s; below 1e-6 counts as no measurement'),
   checkpoint: { type: 'string', minLength: 1, maxLength: 4096 },
+};
+
+/**
+ * In a worker's sync the same reports are relayed from job output (`RONDO_PROGRESS` lines, which the agent bounds at
+ * 1e15): a job must not be able to make its worker's heartbeat a 400, so the store drops out-of-range throughputs
+ * rather than the schema rejecting them.
+ */
+const relayedProgressProps = {
+  ...progressProps,
+  total: { type: 'number', exclusiveMinimum: 0, maximum: 1e15 },
+  throughput: { type: 'number', minimum: 0, maximum: 1e15 },
 };
 
 export const syncBody = {
@@ -165,7 +202,7 @@ export const syncBody = {
         type: 'object',
         additionalProperties: false,
         required: ['attempt', 'pid', 'startedAt'],
-        properties: { attempt: attemptId, pid: { type: 'integer', minimum: 0 }, startedAt: epochMs },
+        properties: { attempt: attemptId, pid: { type: 'integer', minimum: 0, maximum: 2147483647 }, startedAt: epochMs },
       },
     },
     ended: {
@@ -177,18 +214,19 @@ export const syncBody = {
         required: ['attempt', 'exitCode', 'signal', 'stoppedByWorker', 'spawnError', 'at'],
         properties: {
           attempt: attemptId,
-          exitCode: { type: ['integer', 'null'] },
+          exitCode: { type: ['integer', 'null'], minimum: -2147483648, maximum: 2147483647 },
           signal: { type: ['string', 'null'], maxLength: 32 },
           stoppedByWorker: { type: 'boolean' },
           spawnError: { type: ['string', 'null'], maxLength: 4096 },
           at: epochMs,
+          startedAt: epochMs,
         },
       },
     },
     progress: {
       type: 'array',
       maxItems: 1024,
-      items: { type: 'object', additionalProperties: false, required: ['attempt'], properties: { attempt: attemptId, ...progressProps } },
+      items: { type: 'object', additionalProperties: false, required: ['attempt'], properties: { attempt: attemptId, ...relayedProgressProps } },
     },
     logs: {
       type: 'array',
@@ -221,11 +259,11 @@ export const whatIfBody = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    scaleFactor: { type: 'integer', minimum: 1, maximum: 1024 },
-    totalSteps: { type: 'number', exclusiveMinimum: 0, maximum: 1e15 },
-    stepsPerSecond: { type: 'number', exclusiveMinimum: 0, maximum: 1e12 },
-    durationS: { type: 'number', exclusiveMinimum: 0, maximum: 1e9 },
+    scaleFactor: bounded('integer', BOUNDS.scaleFactor),
+    totalSteps: bounded('number', BOUNDS.totalSteps),
+    stepsPerSecond: bounded('number', BOUNDS.stepsPerSecond),
+    durationS: bounded('number', BOUNDS.durationS),
     gpuTypes: { type: 'array', minItems: 1, maxItems: 32, uniqueItems: true, items: { type: 'string', pattern: GPU_TYPE_PATTERN } },
-    priorityWeight: { type: 'number', exclusiveMinimum: 0, maximum: 1e6 },
+    priorityWeight: bounded('number', BOUNDS.priorityWeight),
   },
 };

@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { RondoError } from '../model/errors.js';
-import { ApiClient, HttpError } from './http-client.js';
-import { parseProgressLine, type LeaseMessage, type SyncEnded, type SyncLogs, type SyncProgress, type SyncRequest, type SyncResponse } from './protocol.js';
-import type { WorkerGpus } from './store.js';
+import { RondoError } from '../../model/errors.js';
+import { ApiClient, HttpError } from '../client/http-client.js';
+import { parseProgressLine, type LeaseMessage, type SyncEnded, type SyncLogs, type SyncProgress, type SyncRequest, type SyncResponse } from '../protocol.js';
+import type { WorkerGpus } from '../protocol.js';
 
 /**
  * The worker agent: registers its GPUs, syncs with the server every heartbeat, and runs each lease as a child

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { RondoError } from '../model/errors.js';
+import { RondoError } from '../../model/errors.js';
 import { ApiClient, HttpError } from './http-client.js';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8470';
@@ -43,9 +43,31 @@ export function positiveInt(flag: string, v: string, max = 1_000_000): number {
   return n;
 }
 
-/** Fixed-width table for terminals. */
-export function table(rows: readonly (readonly string[])[]): string {
-  if (rows.length === 0) return '';
+/** Fixed-width table for terminals; cells are made `plain` (they hold tenants' strings). */
+export function table(input: readonly (readonly string[])[]): string {
+  if (input.length === 0) return '';
+  const rows = input.map((r) => r.map(plain));
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join('  ')).join('\n') + '\n';
+}
+
+/**
+ * Terminal escape sequences and control characters removed, so a tenant's strings (job names, commands, log lines)
+ * cannot retitle, rewrite or hide what the admin's terminal shows, or write its clipboard (OSC 52). Removed: ESC
+ * sequences (CSI, OSC, DCS/SOS/PM/APC strings, two-byte escapes), C1 controls (U+0080-U+009F, which some terminals
+ * obey as 8-bit escapes) and the C0 controls but tab and newline (a carriage return can overwrite a line).
+ */
+export function plain(text: string): string {
+  return (
+    text
+      // eslint-disable-next-line no-control-regex
+      .replace(/\u001b\[[0-?]*[ -/]*[@-~]|\u001b[\]PX^_][\s\S]*?(?:\u0007|\u001b\\|\u009c|$)|\u001b[ -/]*[0-~]?|[\u0090\u0098\u009d-\u009f][\s\S]*?(?:\u0007|\u009c|$)|\u009b[0-?]*[ -/]*[@-~]?/g, '')
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '')
+  );
+}
+
+/** JSON for a terminal: JSON.stringify escapes C0 controls but prints DEL and C1 controls raw. */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -7,9 +7,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { RondoError, type RondoErrorInit } from '../model/errors.js';
-import type { Allocation } from '../model/index.js';
-import type { PolicyResult, PolicySnapshot } from '../policies/types.js';
+import { RondoError, type RondoErrorInit } from '../../model/errors.js';
+import type { Allocation } from '../../model/index.js';
+import type { PolicyResult, PolicySnapshot } from '../../policies/types.js';
 import { loadPolicy } from './policy-source.js';
 
 /** A policy's result, with its allocation as the store records it with each round (`allocationJson`). */

@@ -2,11 +2,11 @@
  * For training scripts written in TypeScript/JavaScript and run by a rondo worker: report progress, learn about the
  * lease, and turn SIGTERM into a flag. Mirrors examples/rondo_client.py. Outside rondo every call is a no-op.
  *
- *   import { report, onPreempt, checkpointDir } from 'rondo/dist/runtime/job-client.js';
+ *   import { report, onPreempt, checkpointDir } from 'rondo/dist/runtime/client/job-client.js';
  *   const stop = onPreempt();
  *   for (let step = start; step < total && !stop.requested; step++) { ...; await report({ steps: step + 1, total }); }
  */
-import { PROGRESS_PREFIX } from './protocol.js';
+import { PROGRESS_PREFIX } from '../protocol.js';
 
 export interface ProgressReport {
   readonly steps?: number;

@@ -1,6 +1,6 @@
-import { RondoError, type Allocation } from '../model/index.js';
-import { getPolicy, initSolver } from '../policies/index.js';
-import type { Policy, PolicyMeta, PolicySnapshot } from '../policies/types.js';
+import { RondoError, type Allocation } from '../../model/index.js';
+import { getPolicy, initSolver } from '../../policies/index.js';
+import type { Policy, PolicyMeta, PolicySnapshot } from '../../policies/types.js';
 
 /**
  * A policy from the shared registry (src/policies, `getPolicy(name)`, with the LP solver loaded by `initSolver()`),

@@ -1,10 +1,10 @@
-import { runEngine, type ExecJob, type Executor, type RoundReport } from '../engine/index.js';
-import { jobKey, type Job, type RoundPlan, type ThroughputEntry, type ThroughputTable } from '../model/index.js';
-import type { Policy } from '../policies/types.js';
-import { SimClock, SimExecutor, TraceSource } from '../sim/index.js';
+import { runEngine, type ExecJob, type Executor, type RoundReport } from '../../engine/index.js';
+import { jobKey, type Job, type RoundPlan, type ThroughputEntry, type ThroughputTable } from '../../model/index.js';
+import type { Policy } from '../../policies/types.js';
+import { SimClock, SimExecutor, TraceSource } from '../../sim/index.js';
 import type { LoadedPolicy } from './policy-source.js';
 import { buildCluster, type Scheduler } from './scheduler.js';
-import type { Store } from './store.js';
+import type { Store } from './store/index.js';
 
 /**
  * "What if": runs the shared engine loop with the simulator's clock and executor forward from the live state (live

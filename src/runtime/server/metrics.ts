@@ -1,5 +1,5 @@
 import type { Scheduler } from './scheduler.js';
-import type { Store } from './store.js';
+import type { Store } from './store/index.js';
 
 /** Prometheus text exposition (format 0.0.4) of the runtime's state, computed from the store on each scrape. */
 export function renderMetrics(store: Store, scheduler: Scheduler): string {
@@ -43,6 +43,13 @@ export function renderMetrics(store: Store, scheduler: Scheduler): string {
   metric('rondo_rounds_total', 'counter', 'Rounds planned by this server process.', [[{}, s.rounds]]);
   metric('rondo_current_round', 'gauge', 'Number of the last planned round.', [[{}, s.lastRound]]);
   metric('rondo_solver_last_seconds', 'gauge', 'Time of the last policy (allocation) computation.', [[{}, s.lastSolverMs / 1000]]);
+  metric('rondo_jobs_quarantined_total', 'counter', 'Jobs this server process failed because the policy failed with them.', [[{}, s.quarantined]]);
+  metric(
+    'rondo_quarantined_job',
+    'gauge',
+    'The last jobs quarantined by this server process (1 each; the job failed, the policy failed with it).',
+    s.quarantinedJobs.map((q) => [{ job: q.jobId, tenant: q.tenant }, 1]),
+  );
   lines.push(
     '# HELP rondo_solver_seconds Policy (allocation) computation time.',
     '# TYPE rondo_solver_seconds summary',

@@ -3,13 +3,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
-import { equalShareThroughput } from '../metrics/index.js';
-import type { TokenKind } from './auth.js';
-import { ApiError } from './api-error.js';
-import { buildCluster, type Scheduler } from './scheduler.js';
-import * as S from './schemas.js';
-import type { AttemptRow, JobState, Store } from './store.js';
-import { whatIf, type WhatIfResult } from './whatif.js';
+import { equalShareThroughput } from '../../../metrics/index.js';
+import { ApiError } from '../api-error.js';
+import { iso, ownJob, USER, type RouteDeps } from '../http.js';
+import { buildCluster, type Scheduler } from '../scheduler.js';
+import * as S from '../schemas.js';
+import type { AttemptRow, JobState, QueueJob, Store } from '../store/index.js';
+import { whatIf, type WhatIfResult } from '../whatif.js';
 
 /**
  * What the web dashboard (web/, built into dist/web) needs beyond the REST API: the built UI itself at `/`, a
@@ -18,18 +18,10 @@ import { whatIf, type WhatIfResult } from './whatif.js';
  * endpoint here only reads; a tenant sees its own jobs only, exactly as on the REST API.
  */
 
-export interface DashboardOptions {
-  readonly store: Store;
-  readonly scheduler: Scheduler;
-  /** Folder of the built UI; default `<package>/dist/web`. */
-  readonly webDir?: string;
+export interface DashboardOptions extends RouteDeps {
   /** How often the change stream looks for changes (default 500 ms). */
   readonly streamTickMs?: number;
-  /** The server's `--job-root` folders, offered by the submit form as working directories. */
-  readonly jobRoots?: readonly string[];
 }
-
-const USER: TokenKind[] = ['admin', 'tenant'];
 
 /** The package root: the nearest folder above this module with rondo's package.json (works from src/ and dist/). */
 function packageRoot(): string {
@@ -106,8 +98,6 @@ export interface QueueRow {
   readonly failure: string | null;
 }
 
-const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
-
 /** Above this many active jobs the dashboard shows no estimates (`rondo whatif` still gives them, in its own time). */
 export const MAX_ESTIMATED_JOBS = 2000;
 const SKIPPED = `not estimated: more than ${MAX_ESTIMATED_JOBS.toLocaleString('en-US')} active jobs (rondo whatif gives estimates at its own pace)`;
@@ -163,7 +153,7 @@ function estimateHorizon(r: WhatIfResult): number | null {
   return r.truncated ? r.now + r.simulatedRounds * r.roundS * 1000 : null;
 }
 
-export function registerDashboard(app: FastifyInstance, opts: DashboardOptions): void {
+export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptions): Promise<void> {
   const { store, scheduler } = opts;
   const webDir = opts.webDir ?? defaultWebDir();
   const estimates = new Estimates(store, scheduler);
@@ -178,10 +168,9 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
 
   /** A digest of everything the dashboard shows: it changes when any job, attempt, worker or round does. */
   function digest(): string {
-    const ev = store.db.prepare('SELECT MAX(id) AS id FROM events').get() as { id: number | null };
-    const prog = store.db.prepare("SELECT COUNT(*) AS n, TOTAL(steps_done) AS s FROM jobs WHERE state = 'running'").get() as { n: number; s: number };
+    const m = store.changeMarks();
     const live = scheduler.liveWorkers().map((w) => w.id).join(',');
-    return `${ev.id ?? 0}/${store.lastRoundInfo()?.round ?? 0}/${prog.n}/${prog.s}/${live}`;
+    return `${m.lastEventId}/${store.lastRoundInfo()?.round ?? 0}/${m.running}/${m.runningSteps}/${live}`;
   }
 
   // ---- live updates: Server-Sent Events ----
@@ -256,40 +245,7 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
     return (r?.allocation as { gpuTypes: string[]; shares: Record<string, number[]> } | undefined) ?? { gpuTypes: [], shares: {} };
   }
 
-  function activeIds(): string[] {
-    return (store.db.prepare("SELECT id FROM jobs WHERE state IN ('queued','running')").all() as Array<{ id: string }>).map((r) => r.id);
-  }
-
-  /** Preemptions of the jobs named (through their attempts, not a pass over every attempt ever made). */
-  function preemptionCounts(ids: readonly string[]): Map<string, number> {
-    const rows = store.db
-      .prepare(
-        `SELECT job_id, COUNT(*) AS n FROM attempts INDEXED BY attempts_job WHERE job_id IN (SELECT value FROM json_each(?))
-         AND end_reason IN ('preempted','lost') AND started_at IS NOT NULL GROUP BY job_id`,
-      )
-      .all(JSON.stringify(ids)) as Array<{ job_id: string; n: number }>;
-    return new Map(rows.map((r) => [r.job_id, Number(r.n)]));
-  }
-
-  /** The columns the queue needs, without the command and environment (their JSON is most of a row's cost). */
-  interface LiteJob {
-    seq: number;
-    id: string;
-    name: string | null;
-    tenant: string;
-    state: JobState;
-    scale_factor: number;
-    gpu_types: string | null;
-    steps_done: number;
-    total_steps: number | null;
-    reported_total: number | null;
-    attempts: number;
-    submitted_at: number;
-    started_at: number | null;
-    finished_at: number | null;
-    failure: string | null;
-    cancel_requested: number;
-  }
+  type LiteJob = QueueJob;
 
   /**
    * Every job of the scope in display order (running, queued by position, then finished, newest first), and a
@@ -297,10 +253,7 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
    */
   async function queueRows(tenant: string | undefined): Promise<{ jobs: LiteJob[]; build: (page: readonly LiteJob[]) => QueueRow[]; gpuTypes: string[]; estimates: WhatIfResult | null }> {
     const now = Date.now();
-    const cols = 'seq, id, name, tenant, state, scale_factor, gpu_types, steps_done, total_steps, reported_total, attempts, submitted_at, started_at, finished_at, failure, cancel_requested';
-    const jobs = (
-      tenant !== undefined ? store.db.prepare(`SELECT ${cols} FROM jobs WHERE tenant = ?`).all(tenant) : store.db.prepare(`SELECT ${cols} FROM jobs`).all()
-    ) as LiteJob[];
+    const jobs = store.queueJobs(tenant);
     const alloc = lastAllocation();
     const liveCluster = buildCluster(scheduler.liveWorkers());
     const live = liveCluster.cluster.gpuTypes;
@@ -312,7 +265,7 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
       const allowed = j.gpu_types === null ? live : (JSON.parse(j.gpu_types) as string[]);
       return allowed.some((t) => (maxPerWorker.get(t) ?? 0) >= j.scale_factor);
     };
-    const est = await estimates.get(digest(), activeIds());
+    const est = await estimates.get(digest(), store.activeJobIds());
     const byId = new Map((est?.jobs ?? []).map((j) => [j.id, j]));
     // Waiting jobs by estimated start; those beyond the estimate's horizon next, those no worker can hold last.
     const fits = new Map(jobs.filter((j) => j.state === 'queued').map((j) => [j.id, fitsNow(j)]));
@@ -366,7 +319,7 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
     const build = (page: readonly LiteJob[]): QueueRow[] => {
       const ids = page.map((j) => j.id);
       const received = store.timeReceived(now, ids);
-      const preempted = preemptionCounts(ids);
+      const preempted = store.preemptionCounts(ids);
       return page.map((j) => row(j, received, preempted));
     };
     return { jobs, build, gpuTypes, estimates: est };
@@ -387,7 +340,7 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
       const counts: Record<JobState, number> = { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
       for (const r of rows) counts[r.state]++;
       const p = req.principal!;
-      const tenants = p.kind === 'tenant' ? [p.tenant] : (store.db.prepare('SELECT DISTINCT tenant FROM jobs ORDER BY tenant').all() as Array<{ tenant: string }>).map((r) => r.tenant);
+      const tenants = p.kind === 'tenant' ? [p.tenant] : store.tenantNames();
       return {
         gpuTypes,
         total: filtered.length,
@@ -405,20 +358,9 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
 
   app.get('/api/v1/jobs/:id/timeline', { schema: { params: S.jobIdParams }, config: { auth: USER, summary: "A job's attempts, rounds placed, and measured throughput per GPU type" } }, async (req) => {
     const id = (req.params as { id: string }).id;
-    const job = store.getJob(id);
-    if (!job) throw new ApiError(404, 'E_NOT_FOUND', `no job ${id}`);
-    const p = req.principal!;
-    if (p.kind === 'tenant' && p.tenant !== job.tenant) throw new ApiError(403, 'E_FORBIDDEN', `job ${id} belongs to another tenant`);
+    const job = ownJob(store, req, id);
     const workers = new Map(store.listWorkers().map((w) => [w.id, w.name]));
-    // The rounds kept in the store (the last 1,000) in which this job had GPUs, straight from the plans' JSON.
-    const rounds = store.db
-      .prepare(
-        `SELECT r.round, r.start, r.duration, json_extract(a.value, '$.gpuType') AS gpu_type, json_extract(a.value, '$.workerId') AS worker_id,
-                json_extract(a.value, '$.leaseExtended') AS extended
-         FROM rounds r, json_each(r.plan, '$.assignments') a
-         WHERE json_extract(a.value, '$.jobId') = ? AND r.start >= ? ORDER BY r.round`,
-      )
-      .all(id, job.submittedAt - 1) as Array<{ round: number; start: number; duration: number; gpu_type: string; worker_id: string; extended: number }>;
+    const rounds = store.roundsOfJob(id, job.submittedAt - 1);
     return {
       jobId: id,
       state: job.state,
@@ -439,7 +381,7 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
         leaseEnd: iso(a.leaseEnd),
         stepsAtStart: a.stepsAtStart,
       })),
-      rounds: rounds.map((r) => ({ round: r.round, start: iso(r.start), end: iso(r.start + r.duration), gpuType: r.gpu_type, workerId: r.worker_id, leaseExtended: r.extended === 1 })),
+      rounds: rounds.map((r) => ({ round: r.round, start: iso(r.start), end: iso(r.start + r.duration), gpuType: r.gpuType, workerId: r.workerId, leaseExtended: r.leaseExtended })),
     };
   });
 
@@ -528,19 +470,17 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
     const buckets = 120;
     const width = (to - from) / buckets;
     const live = buildCluster(scheduler.liveWorkers()).cluster;
-    const rows = store.db
-      .prepare('SELECT gpu_type, gpus, started_at, ended_at FROM attempts WHERE started_at IS NOT NULL AND (ended_at IS NULL OR ended_at > ?) AND started_at < ?')
-      .all(from, to) as Array<{ gpu_type: string; gpus: string; started_at: number; ended_at: number | null }>;
-    const types = [...new Set([...live.gpuTypes, ...rows.map((r) => r.gpu_type)])].sort();
+    const rows = store.attemptsInWindow(from, to);
+    const types = [...new Set([...live.gpuTypes, ...rows.map((r) => r.gpuType)])].sort();
     const busy: Record<string, number[]> = Object.fromEntries(types.map((t) => [t, new Array<number>(buckets).fill(0)]));
     for (const r of rows) {
-      const n = (JSON.parse(r.gpus) as number[]).length;
-      const s = Math.max(from, r.started_at);
-      const e = Math.min(to, r.ended_at ?? to);
+      const n = r.devices;
+      const s = Math.max(from, r.startedAt);
+      const e = Math.min(to, r.endedAt ?? to);
       for (let b = Math.max(0, Math.floor((s - from) / width)); b < buckets && from + b * width < e; b++) {
         const lo = from + b * width;
         const overlap = Math.min(e, lo + width) - Math.max(s, lo);
-        if (overlap > 0) busy[r.gpu_type]![b]! += (n * overlap) / width;
+        if (overlap > 0) busy[r.gpuType]![b]! += (n * overlap) / width;
       }
     }
     return {

@@ -1,4 +1,4 @@
-import { policyJob, type Allocation, type Assignment, type ClusterSpec, type Job, type RoundPlan, type Server } from '../model/index.js';
+import { policyJob, type Allocation, type Assignment, type ClusterSpec, type Job, type RoundPlan, type Server } from '../../model/index.js';
 import {
   runEngine,
   type ClusterView,
@@ -10,11 +10,12 @@ import {
   type JobSource,
   type RoundReport,
   type SavedJob,
-} from '../engine/index.js';
-import type { Policy, PolicyJob, PolicyResult, PolicySnapshot } from '../policies/types.js';
+} from '../../engine/index.js';
+import type { Policy, PolicyJob, PolicyResult, PolicySnapshot } from '../../policies/types.js';
 import type { LoadedPolicy } from './policy-source.js';
 import { allocationJson, PolicyThread } from './policy-worker.js';
-import type { JobRow, Store, WorkerRow } from './store.js';
+import { allocateGuarded, allocateGuardedSync } from './quarantine.js';
+import type { JobRow, Store, WorkerRow } from './store/index.js';
 
 /**
  * The runtime as the engine's Clock, Executor and JobSource: the live server runs the same scheduler loop as the
@@ -32,7 +33,7 @@ import type { JobRow, Store, WorkerRow } from './store.js';
  *     (policy-worker.ts) and the engine yields to pending I/O between its stages (`EngineConfig.live`), so requests
  *     are served while a round over 10,000 jobs is planned. What changed meanwhile (a job cancelled or finished, an
  *     attempt ended) is checked again when the plan is committed.
- * Workers pull their leases at each heartbeat (server.ts `sync`) and stop a process when its lease ends.
+ * Workers pull their leases at each heartbeat (routes/workers.ts `sync`) and stop a process when its lease ends.
  */
 
 export interface RuntimeTiming {
@@ -128,6 +129,9 @@ export interface SchedulerStats {
   solverCount: number;
   lastRoundGapMs: number;
   lastPlanAt: number;
+  /** Jobs quarantined by this process (the policy failed with them), and the last 20 of them. */
+  quarantined: number;
+  quarantinedJobs: ReadonlyArray<{ readonly jobId: string; readonly tenant: string }>;
 }
 
 /** Largest gang one worker can hold per type of `cluster`: the runtime does not launch one job across machines. */
@@ -343,6 +347,8 @@ export class Scheduler {
     solverCount: 0,
     lastRoundGapMs: 0,
     lastPlanAt: 0,
+    quarantined: 0,
+    quarantinedJobs: [],
   };
   readonly epochMs: number;
 
@@ -545,7 +551,7 @@ export class Scheduler {
     return {
       meta: loaded.meta,
       allocate: (s) => {
-        const r = nothingToDivide(s) ?? loaded.allocate(s);
+        const r = allocateGuardedSync(s, (p) => nothingToDivide(p) ?? loaded.allocate(p), (job, error) => this.quarantine(job.id, error));
         this.lastAllocation = r.allocation;
         return r;
       },
@@ -561,10 +567,31 @@ export class Scheduler {
     }
     // The engine built the snapshot (10,000 jobs) in this turn; sending it (a structured clone) gets a turn of its own.
     await turn();
-    const r = await this.thread!.allocate(s);
-    this.allocationJson.set(r.allocation, r.allocationJson);
+    const r = await allocateGuarded(
+      s,
+      async (p) => {
+        const none = nothingToDivide(p);
+        if (none) return none;
+        const t = await this.thread!.allocate(p);
+        this.allocationJson.set(t.allocation, t.allocationJson);
+        return t.state === undefined ? { allocation: t.allocation } : { allocation: t.allocation, state: t.state };
+      },
+      (job, error) => this.quarantine(job.id, error),
+    );
     this.lastAllocation = r.allocation;
-    return r.state === undefined ? { allocation: r.allocation } : { allocation: r.allocation, state: r.state };
+    return r;
+  }
+
+  /**
+   * The policy fails with this job (quarantine.ts found it): the job is failed with the reason, the log and /metrics
+   * name it, and the round goes on without it.
+   */
+  private quarantine(jobId: string, error: string): void {
+    const reason = `quarantined: the ${this.policy.name} policy fails with this job (${error}); it was removed so the other jobs keep being scheduled`;
+    const job = this.store.quarantineJob(jobId, reason);
+    this.stats.quarantined++;
+    this.stats.quarantinedJobs = [...this.stats.quarantinedJobs.slice(-19), { jobId, tenant: job?.tenant ?? '' }];
+    this.log(`quarantined ${jobId} (tenant ${job?.tenant ?? '?'}): the ${this.policy.name} policy fails with it: ${error}`);
   }
 
   private persistence(): EnginePersistence {

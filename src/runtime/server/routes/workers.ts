@@ -1,0 +1,135 @@
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { LeaseMessage, SyncEnded, SyncRequest, SyncResponse } from '../../protocol.js';
+import { ApiError } from '../api-error.js';
+import type { Principal } from '../auth.js';
+import { iso, type RouteDeps } from '../http.js';
+import * as S from '../schemas.js';
+import type { EndReason, JobRow } from '../store/index.js';
+
+/**
+ * The worker protocol: a worker registers, then syncs at every heartbeat (what it runs, what ended, progress and
+ * logs; it gets back every lease it should hold). A job's own process reports progress and reads its lease with the
+ * lease token it was handed.
+ */
+
+/** Why an attempt ended, from the worker's report and the job's state. */
+function endReason(job: JobRow, e: SyncEnded): EndReason {
+  if (e.spawnError !== null) return 'spawn_failed';
+  if (job.cancelRequested) return 'cancelled';
+  if (!e.stoppedByWorker) return e.exitCode === 0 ? 'completed' : 'failed';
+  // Stopped at lease end: finished only if it had reported all its steps.
+  const total = job.reportedTotal ?? job.totalSteps;
+  return total !== null && job.stepsDone >= total ? 'completed' : 'preempted';
+}
+
+export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
+  const { store, scheduler } = deps;
+
+  app.post('/api/v1/workers', { schema: { body: S.registerWorkerBody }, config: { auth: ['worker'], summary: 'Register a worker (worker token)' } }, async (req, reply) => {
+    const p = req.principal as Extract<Principal, { kind: 'worker' }>;
+    const b = req.body as { name: string; gpus: Array<{ type: string; count: number }> };
+    const types = b.gpus.map((g) => g.type);
+    if (new Set(types).size !== types.length) throw new ApiError(400, 'E_SCHEMA', 'each GPU type may be listed once');
+    let id: string;
+    if (p.workerId) {
+      id = p.workerId;
+      store.reregisterWorker(id, b.name, b.gpus);
+    } else {
+      id = store.tx(() => {
+        const w = store.registerWorker(b.name, b.gpus, p.tokenId);
+        store.bindWorkerToken(p.tokenId, w.id);
+        return w.id;
+      });
+    }
+    scheduler.touch(id);
+    scheduler.poke();
+    reply.code(201);
+    return { id, heartbeatMs: scheduler.timing.heartbeatMs, graceMs: scheduler.timing.graceMs };
+  });
+
+  app.post('/api/v1/workers/:id/sync', { schema: { params: S.workerIdParams, body: S.syncBody }, config: { auth: ['worker'], summary: 'Worker heartbeat: report, receive leases' } }, async (req) => {
+    const p = req.principal as Extract<Principal, { kind: 'worker' }>;
+    const id = (req.params as { id: string }).id;
+    if (p.workerId !== id) throw new ApiError(403, 'E_FORBIDDEN', `this token belongs to ${p.workerId ?? 'no worker yet'}, not ${id}`);
+    scheduler.touch(id);
+    return store.commit(() => sync(id, req.body as SyncRequest));
+  });
+
+  app.post('/api/v1/progress', { schema: { body: S.progressBody }, config: { auth: ['lease'], summary: "A job's own progress report (lease token)" } }, async (req) => {
+    const p = req.principal as Extract<Principal, { kind: 'lease' }>;
+    const job = await store.commit(() => store.recordProgress(p.attemptId, req.body as { steps?: number; total?: number; throughput?: number; checkpoint?: string }));
+    if (!job) throw new ApiError(409, 'E_LEASE', 'the lease has ended');
+    return { ok: true, stepsDone: job.stepsDone, stop: job.cancelRequested };
+  });
+
+  app.get('/api/v1/lease', { schema: { querystring: S.emptyQuery }, config: { auth: ['lease'], summary: "The calling job's lease" } }, async (req) => {
+    const p = req.principal as Extract<Principal, { kind: 'lease' }>;
+    const a = store.getAttempt(p.attemptId)!;
+    const job = store.getJob(a.jobId)!;
+    return { jobId: a.jobId, attempt: a.id, leaseEnd: iso(a.leaseEnd), leaseEndInMs: Math.max(0, a.leaseEnd - Date.now()), stop: job.cancelRequested };
+  });
+
+  function sync(workerId: string, body: SyncRequest): SyncResponse {
+    scheduler.touch(workerId);
+    scheduler.revive(workerId);
+    const now = Date.now();
+    const acked: number[] = [];
+    const reportedRunning = new Set(body.running.map((r) => r.attempt));
+    store.tx(() => {
+      for (const r of body.running) {
+        const a = store.getAttempt(r.attempt);
+        if (a && a.workerId === workerId && a.state === 'leased') store.markAttemptRunning(a.id, Math.min(r.startedAt, now));
+      }
+      for (const pr of body.progress) {
+        const a = store.getAttempt(pr.attempt);
+        if (a && a.workerId === workerId) store.recordProgress(a.id, pr);
+      }
+      for (const l of body.logs) {
+        const a = store.getAttempt(l.attempt);
+        if (a && a.workerId === workerId) store.appendLogs(a.jobId, a.id, l.lines);
+      }
+      for (const e of body.ended) {
+        const a = store.getAttempt(e.attempt);
+        acked.push(e.attempt);
+        if (!a || a.workerId !== workerId || a.state === 'ended') continue;
+        const job = store.getJob(a.jobId)!;
+        const reason = endReason(job, e);
+        const msg = e.spawnError ?? (e.signal ? `killed by ${e.signal}` : `exit code ${e.exitCode}`);
+        const endedAt = Math.min(e.at, now);
+        if (a.state === 'leased' && e.spawnError === null) {
+          // It ran and ended between two syncs: it was never reported running, but it did start.
+          store.markAttemptRunning(a.id, Math.min(e.startedAt ?? Math.max(a.notBefore, a.deliveredAt ?? a.notBefore), endedAt));
+        }
+        store.endAttempt(a.id, reason, { exitCode: e.exitCode, at: endedAt, message: msg });
+      }
+    });
+    const leases: LeaseMessage[] = [];
+    for (const a of store.openAttemptsOfWorker(workerId)) {
+      const job = store.getJob(a.jobId)!;
+      if (a.state === 'leased') {
+        // Hold a lease back until every earlier attempt of the job is over: one process per job at any time. An
+        // attempt lost with its worker may still run until its lease end plus the grace period.
+        const others = store.attemptsOfJob(a.jobId).filter((o) => o.id !== a.id);
+        const blocked = others.some((o) => o.state !== 'ended' || (o.endReason === 'lost' && now < o.leaseEnd + scheduler.timing.graceMs));
+        if (blocked || (job.cancelRequested && a.deliveredAt === null)) continue;
+      }
+      leases.push({
+        attempt: a.id,
+        jobId: a.jobId,
+        command: job.command,
+        cwd: job.cwd,
+        env: job.env,
+        gpuType: a.gpuType,
+        devices: a.gpus,
+        startInMs: Math.max(0, a.notBefore - now),
+        leaseEndInMs: a.leaseEnd - now,
+        leaseEnd: a.leaseEnd,
+        checkpointDir: join(deps.checkpointRoot, a.jobId),
+        ...(a.state === 'leased' && !reportedRunning.has(a.id) ? { token: store.mintLeaseToken(a.id) } : {}),
+        stop: job.cancelRequested,
+      });
+    }
+    return { leases, acked, heartbeatMs: scheduler.timing.heartbeatMs, graceMs: scheduler.timing.graceMs };
+  }
+}

@@ -1,0 +1,58 @@
+import { json, type Row, type RoundRow } from './rows.js';
+import type { Sql } from './sql.js';
+
+/** The scheduler's own state: planned rounds (a bounded history) and small key/value entries (`meta`). */
+
+/** The last round as parsed, per connection: its allocation has a share per active job and is read on every poll. */
+const lastRoundCache = new WeakMap<Sql, { key: string; row: RoundRow }>();
+
+export function getMeta(c: Sql, key: string): string | undefined {
+  const r = c.q('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined;
+  return r ? String(r.value) : undefined;
+}
+
+export function setMeta(c: Sql, key: string, value: string): void {
+  c.q('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+}
+
+/** Records a planned round; its allocation as a value, or already encoded (`allocationJson`, as lastRound() reads it). */
+export function saveRound(c: Sql, r: Omit<RoundRow, 'allocation'> & ({ readonly allocation: unknown } | { readonly allocationJson: string })): void {
+  c.q(
+    `INSERT INTO rounds(round, start, duration, planned_at, policy, solver_ms, allocation, plan) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT(round) DO UPDATE SET start = excluded.start, duration = excluded.duration, planned_at = excluded.planned_at,
+     policy = excluded.policy, solver_ms = excluded.solver_ms, allocation = excluded.allocation, plan = excluded.plan`,
+  )
+  .run(r.round, r.start, r.duration, r.plannedAt, r.policy, r.solverMs, 'allocationJson' in r ? r.allocationJson : JSON.stringify(r.allocation), JSON.stringify(r.plan));
+  // Keep a bounded history: the plan of every round since the start is not worth its disk.
+  c.q('DELETE FROM rounds WHERE round < ?').run(r.round - 1000);
+}
+
+/** The last round's timing and size without parsing its plan (the scheduler loop asks on every wake-up). */
+export function lastRoundInfo(c: Sql): { round: number; start: number; duration: number; assignments: number } | undefined {
+  const r = c.q("SELECT round, start, duration, json_array_length(plan, '$.assignments') AS n FROM rounds ORDER BY round DESC LIMIT 1")
+    .get() as Row | undefined;
+  return r ? { round: Number(r.round), start: Number(r.start), duration: Number(r.duration), assignments: Number(r.n ?? 0) } : undefined;
+}
+
+/** The last round, parsed once per round: its allocation has a share per active job and is read on every poll. */
+export function lastRound(c: Sql): RoundRow | undefined {
+  const head = c.q('SELECT round, planned_at FROM rounds ORDER BY round DESC LIMIT 1').get() as Row | undefined;
+  if (!head) return undefined;
+  const cached = lastRoundCache.get(c);
+  const key = `${Number(head.round)}:${Number(head.planned_at)}`;
+  if (cached?.key === key) return cached.row;
+  const r = c.q('SELECT * FROM rounds WHERE round = ?').get(head.round) as Row;
+  const row: RoundRow = {
+    round: Number(r.round),
+    start: Number(r.start),
+    duration: Number(r.duration),
+    plannedAt: Number(r.planned_at),
+    policy: String(r.policy),
+    solverMs: Number(r.solver_ms),
+    allocation: json(r.allocation),
+    plan: json(r.plan),
+  };
+  lastRoundCache.set(c, { key, row });
+  return row;
+}
+

@@ -1,0 +1,87 @@
+import type Database from 'better-sqlite3';
+import { openDatabase } from './schema.js';
+
+/**
+ * The store's connection, shared by its parts (jobs, attempts, identity, read models) and by nothing outside
+ * src/runtime/server/store: prepared statements, transactions, group commit and the event journal.
+ * better-sqlite3 is synchronous, so a handler's writes are committed before it answers.
+ */
+export class Sql {
+  readonly db: Database.Database;
+  private readonly stmts = new Map<string, Database.Statement>();
+  private pending: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
+
+  constructor(
+    readonly path: string,
+    /** Wall clock (ms since the Unix epoch); injectable so tests of the store are deterministic. */
+    readonly now: () => number,
+    /** Per-job log cap in bytes. */
+    readonly maxLogBytes: number,
+  ) {
+    this.db = openDatabase(path);
+  }
+
+  close(): void {
+    this.flush();
+    this.db.close();
+  }
+
+  /** Prepared statements by SQL text, each prepared once: preparing costs more than running most of these queries. */
+  q(sql: string): Database.Statement {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  /**
+   * Group commit: runs `fn` in one transaction with every other write queued in the same turn of the event loop and
+   * resolves once that transaction is committed, so many concurrent requests share one fsync (each one still answers
+   * only after its change is durable). Each `fn` runs in its own savepoint: one that throws rolls back only its own
+   * changes and rejects only its own promise. `fn` runs when the batch is flushed, not when it is queued.
+   */
+  commit<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    const out: Array<{ ok: true; v: unknown } | { ok: false; e: unknown }> = [];
+    try {
+      this.db.transaction(() => {
+        for (const b of batch) {
+          try {
+            out.push({ ok: true, v: this.db.transaction(b.fn)() });
+          } catch (e) {
+            out.push({ ok: false, e });
+          }
+        }
+      })();
+    } catch (e) {
+      for (const b of batch) b.reject(e);
+      return;
+    }
+    batch.forEach((b, i) => {
+      const r = out[i]!;
+      if (r.ok) b.resolve(r.v);
+      else b.reject(r.e);
+    });
+  }
+
+  /** Appends to the event journal (every part of the store records its state changes here). */
+  event(kind: string, fields: { jobId?: string | null; workerId?: string | null; detail?: unknown } = {}): void {
+    this.q('INSERT INTO events(at, kind, job_id, worker_id, detail) VALUES (?, ?, ?, ?, ?)')
+      .run(this.now(), kind, fields.jobId ?? null, fields.workerId ?? null, fields.detail === undefined ? null : JSON.stringify(fields.detail));
+  }
+}
