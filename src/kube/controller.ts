@@ -413,7 +413,13 @@ export class KubeController {
       }
       const leaseOver = now >= a.deadline || a.withdrawn === true;
       if (a.phase === 'pending') {
-        if (a.stop || leaseOver || fin) {
+        // The Job completed under an earlier attempt whose end was reported as a stop (it finished while being
+        // suspended): this lease is where Rondo learns it, so report the completion rather than a stop.
+        if (fin) {
+          this.end(a, { exitCode: fin === 'Complete' ? 0 : 1, signal: null, stoppedByWorker: false, spawnError: null });
+          continue;
+        }
+        if (a.stop || leaseOver) {
           this.end(a, { exitCode: null, signal: null, stoppedByWorker: true, spawnError: null });
           continue;
         }
@@ -493,6 +499,12 @@ export class KubeController {
 
   private async finishStop(a: Attempt, o: KObj, pods: KObj[]): Promise<void> {
     if (pods.length > 0) return; // the kubelet is still stopping them (SIGTERM, grace period)
+    const fin = jobFinished(this.jobs.items.get(a.kube) ?? o);
+    if (fin) {
+      // It finished during the stop: that is its end, not a preemption.
+      this.end(a, { exitCode: fin === 'Complete' ? 0 : 1, signal: null, stoppedByWorker: false, spawnError: null });
+      return;
+    }
     try {
       if (o.status?.startTime) await this.writer.clearStartTime(o);
       await this.writer.patchJob(a.kube, (cur) => restorePatch(cur, this.opts.typeLabel));
