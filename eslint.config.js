@@ -8,7 +8,7 @@ import tseslint from 'typescript-eslint';
  * per folder. Imports are relative, so a pattern names a folder reached through `../`: `^(\.\./)+policies(/|$)`.
  * test/lint/boundaries.test.ts lints bad imports against this file, so the rules cannot rot unnoticed.
  */
-const FOLDERS = ['cli', 'engine', 'io', 'kube', 'mechanism', 'metrics', 'model', 'policies', 'report', 'runtime', 'sim', 'solver', 'sweep'];
+const FOLDERS = ['cli', 'engine', 'estimate', 'io', 'kube', 'mechanism', 'metrics', 'model', 'policies', 'report', 'runtime', 'sim', 'solver', 'sweep'];
 
 /** A relative import reaching src/<folder> (optionally only paths under it matching `rest`). */
 const to = (folder, rest = '(/|$)') => `^(\\.\\./)+${folder}${rest}`;
@@ -48,7 +48,7 @@ function layer(folder, allowed, extra = []) {
  * the same rule replaces the first for its files, so it repeats the runtime's own patterns.
  */
 function runtimeLayers() {
-  const allowed = ['model', 'solver', 'policies', 'mechanism', 'io', 'engine', 'metrics', 'sim'];
+  const allowed = ['model', 'solver', 'policies', 'mechanism', 'io', 'engine', 'metrics', 'sim', 'estimate'];
   const sim = { regex: to('sim', '/(?!index\\.js$)'), message: 'src/runtime may use the simulator only through src/sim/index.js.' };
   const server = {
     regex: '^(\\.\\./)+server(/|$)',
@@ -74,6 +74,8 @@ export default tseslint.config(
   layer('policies', ['model', 'solver']),
   layer('mechanism', ['model']),
   layer('io', ['model']),
+  // Throughput estimation is pure arithmetic over the model's tables.
+  layer('estimate', ['model']),
   // The engine sees policies only through their types (the policy object is passed in).
   layer('engine', ['model', 'mechanism', 'policies'], [
     { regex: to('policies', '(/(?!types\\.js$)|$)'), message: 'src/engine may use only `import type` from src/policies/types.js.' },
@@ -84,11 +86,11 @@ export default tseslint.config(
     { regex: to('engine', '(/(?!types\\.js$)|$)'), message: 'src/metrics may import only src/engine/types.js (the result types), not the engine itself.' },
   ]),
   // The simulator and the runtime are both engine users; what-if reaches the simulator through its public entry.
-  layer('sim', ['model', 'solver', 'policies', 'mechanism', 'io', 'engine', 'metrics']),
+  layer('sim', ['model', 'solver', 'policies', 'mechanism', 'io', 'engine', 'metrics', 'estimate']),
   ...runtimeLayers(),
   // The Kubernetes driver talks to the server through its REST API: it needs the wire types and the server handle.
   layer('kube', ['model', 'runtime']),
-  layer('sweep', ['model', 'solver', 'policies', 'mechanism', 'io', 'engine', 'metrics', 'sim']),
-  layer('report', ['model', 'solver', 'policies', 'mechanism', 'io', 'engine', 'metrics', 'sim', 'sweep']),
+  layer('sweep', ['model', 'solver', 'policies', 'mechanism', 'io', 'engine', 'metrics', 'sim', 'estimate']),
+  layer('report', ['model', 'solver', 'policies', 'mechanism', 'io', 'engine', 'metrics', 'sim', 'sweep', 'estimate']),
   layer('cli', FOLDERS),
 );

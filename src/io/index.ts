@@ -10,3 +10,8 @@ export * from './throughputs.js';
 export * from './cluster.js';
 export * from './atomic.js';
 export * from './summary.js';
+export * from './tenants.js';
+export * from './philly-vcs.js';
+export * from './helios.js';
+export * from './capacity.js';
+export * from './prices.js';

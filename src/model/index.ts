@@ -5,4 +5,6 @@ export * from './throughput.js';
 export * from './allocation.js';
 export * from './round.js';
 export * from './random.js';
+export * from './tenants.js';
 export * from './policy-job.js';
+export * from './spot.js';

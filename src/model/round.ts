@@ -20,4 +20,9 @@ export interface RoundPlan {
   readonly start: number;
   readonly duration: number;
   readonly assignments: readonly Assignment[];
+  /**
+   * Why each job the plan does not run (or took GPUs from) is in that state: `planRound` sets it, non-enumerable and
+   * computed only when called (src/mechanism/explain.ts). Call it before the round's run time is credited.
+   */
+  readonly explain?: () => ReadonlyMap<string, { readonly kind: string; readonly text: string; readonly gpuType?: GpuType }>;
 }

@@ -1,5 +1,10 @@
 export type { Policy, PolicyJob, PolicyMeta, PolicyResult, PolicySnapshot } from './types.js';
 export { getPolicy, isPolicyName, listPolicies, registerPolicy } from './registry.js';
+export type { PolicyContext } from './registry.js';
+export { createTenantQuotaPolicy, tenantLevels } from './tenant-quota.js';
+export { createKueueQuotaPolicy } from './kueue-quota.js';
+export { DEFAULT_TENANT, entitlements, tenantProblem } from './tenant-model.js';
+export type { TenantProblem } from './tenant-model.js';
 export { initSolver } from '../solver/index.js';
 // Factories, for variants the registry does not name (e.g. base FIFO without Gavel's quirk, the plain per-job LP).
 export { createFifoPolicy } from './fifo.js';

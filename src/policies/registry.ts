@@ -19,13 +19,21 @@ import { createThemisPolicy } from './themis.js';
 import { createTiresiasPolicy } from './tiresias.js';
 import type { Policy, PolicyMeta } from './types.js';
 import { withPartitions } from './pop.js';
+import type { TenantTree } from '../model/tenants.js';
+import { createTenantQuotaPolicy } from './tenant-quota.js';
+import { createKueueQuotaPolicy } from './kueue-quota.js';
 
 /**
  * Policies by Gavel name, plus readable aliases. `getPolicy` returns a fresh instance; policies are pure (state
  * they need travels through `snapshot.state`), so sharing an instance between schedulers is also safe.
  */
 
-type Factory = () => Policy;
+/** What a factory may be given besides the name: the tenant tree of `--tenants` (tenant policies read it). */
+export interface PolicyContext {
+  readonly tenants?: TenantTree;
+}
+
+type Factory = (ctx: PolicyContext) => Policy;
 
 const factories = new Map<string, Factory>();
 const aliasOf = new Map<string, string>();
@@ -82,6 +90,10 @@ reg('allox', [], (n, a) => createAlloxPolicy(n, a));
 reg('themis_auction', ['themis-auction'], (n, a) => createThemisPolicy(n, a));
 reg('shockwave', [], (n, a) => createShockwavePolicy(n, a));
 reg('shockwave_milp', ['shockwave-milp'], (n, a) => createShockwavePolicy(n, a, { integral: true }));
+// Tenant quotas (docs/tenants.md): the tree comes from `getPolicy(name, { tenants })`; without one every tenant of
+// the jobs is a leaf of weight 1 without a guarantee.
+registerPolicy({ name: 'tenant_quota', aliases: ['tenant-quota', 'tenants'] }, (ctx) => createTenantQuotaPolicy('tenant_quota', ['tenant-quota', 'tenants'], ctx.tenants));
+registerPolicy({ name: 'kueue_quota', aliases: ['kueue-quota', 'kueue'] }, (ctx) => createKueueQuotaPolicy('kueue_quota', ['kueue-quota', 'kueue'], ctx.tenants));
 
 function canonical(name: string): string | undefined {
   const n = name.trim();
@@ -96,12 +108,12 @@ function canonical(name: string): string | undefined {
  * The policy of a Gavel name or alias; an unknown name is a RondoError listing the known ones. With
  * `partitions` > 1 it is wrapped in POP (`pop.ts`): k random sub-problems solved apart and joined.
  */
-export function getPolicy(name: string, opts: { partitions?: number; seed?: number } = {}): Policy {
-  const base = namedPolicy(name);
+export function getPolicy(name: string, opts: { partitions?: number; seed?: number; tenants?: TenantTree } = {}): Policy {
+  const base = namedPolicy(name, opts.tenants ? { tenants: opts.tenants } : {});
   return opts.partitions === undefined ? base : withPartitions(base, opts.partitions, { seed: opts.seed ?? 0 });
 }
 
-function namedPolicy(name: string): Policy {
+function namedPolicy(name: string, ctx: PolicyContext): Policy {
   const c = canonical(name);
   if (!c) {
     throw new RondoError({
@@ -110,12 +122,12 @@ function namedPolicy(name: string): Policy {
       expected: `one of ${[...factories.keys()].join(', ')} (aliases: ${[...aliasOf.keys()].join(', ')})`,
     });
   }
-  return factories.get(c)!();
+  return factories.get(c)!(ctx);
 }
 
 /** Metadata of every registered policy, by Gavel name. */
 export function listPolicies(): PolicyMeta[] {
-  return [...factories.values()].map((f) => f().meta);
+  return [...factories.values()].map((f) => f({}).meta);
 }
 
 export function isPolicyName(name: string): boolean {

@@ -1,10 +1,14 @@
 /**
- * Charts as echarts options, rendered server-side to SVG strings (no DOM, no browser). Colours are Okabe-Ito
- * (distinguishable with the common colour-vision deficiencies); every axis names its unit.
+ * Charts as echarts options, rendered server-side to SVG strings (no DOM, no browser). Policies are Okabe-Ito
+ * (distinguishable with the common colour-vision deficiencies), GPU types the palette they have on the dashboard
+ * (gpu-colors.ts); every axis names its unit, and every chart carries the run's setup, so a PNG or SVG alone still
+ * says what it shows.
  */
 import * as echarts from 'echarts';
 import type { SummaryRow } from '../sweep/output.js';
 import type { ReportData, RunData } from './data.js';
+import { gpuTypeColor } from './gpu-colors.js';
+import { policyName } from './names.js';
 
 export const OKABE_ITO = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#56B4E9', '#CC79A7', '#F0E442', '#000000'] as const;
 
@@ -45,40 +49,69 @@ export function rowJct(r: SummaryRow): number | null {
   return r.saturated ? r.avgJctLowerBoundHours : r.avgJctHours;
 }
 
-const SATURATED_SYMBOL = 'triangle';
+/** echarts' built-in arrow points up: "the value is at least here, and higher". */
+const SATURATED_SYMBOL = 'arrow';
 
 /**
  * Average JCT against input rate: the mean over seeds as a line, each seed as a dot (the spread). A run stopped at
- * the JCT cap contributes its lower bound and is drawn as a triangle, as is a mean that includes one.
+ * the JCT cap has only a lower bound: such a rate is left off the line (a plateau at the cap would hide the knee),
+ * drawn instead as an upward arrow at the bound, in a shaded band that marks the saturated region.
  */
 export function jctVsRate(rows: readonly SummaryRow[], policies: readonly string[]): Chart {
   const colour = colourOf(policies);
   const series: echarts.SeriesOption[] = [];
-  let anySaturated = false;
+  let lowestBound = Infinity;
+  let highest = 0;
   for (const p of policies) {
     const mine = rows.filter((r) => r.policy === p && r.rate !== null && rowJct(r) !== null);
     const rates = [...new Set(mine.map((r) => r.rate!))].sort((a, b) => a - b);
     const atRate = (x: number): SummaryRow[] => mine.filter((r) => r.rate === x);
-    anySaturated ||= mine.some((r) => r.saturated);
-    const mark = (saturated: boolean, size: number): Record<string, unknown> => (saturated ? { symbol: SATURATED_SYMBOL, symbolSize: size } : {});
+    const saturatedAt = (x: number): boolean => atRate(x).some((r) => r.saturated);
+    for (const r of mine) highest = Math.max(highest, rowJct(r)!);
+    const name = policyName(p);
+    const dash = policies.indexOf(p) % 2 ? 'solid' : 'dashed';
     series.push({
-      name: p,
+      name,
       type: 'line',
       symbol: 'circle',
       symbolSize: 6,
-      lineStyle: { width: 2.5, color: colour(p), type: policies.indexOf(p) % 2 ? 'solid' : 'dashed' },
+      lineStyle: { width: 2.5, color: colour(p), type: dash },
       itemStyle: { color: colour(p) },
-      data: rates.map((x) => ({
-        value: [x, mean(atRate(x).map((r) => rowJct(r)!))],
-        ...mark(atRate(x).some((r) => r.saturated), 12),
-      })),
+      data: rates.filter((x) => !saturatedAt(x)).map((x) => ({ value: [x, mean(atRate(x).map((r) => rowJct(r)!))] })),
     });
+    const sat = rates.filter(saturatedAt);
+    for (const x of sat) lowestBound = Math.min(lowestBound, mean(atRate(x).map((r) => rowJct(r)!)));
+    if (sat.length > 0) {
+      series.push({
+        name,
+        type: 'scatter',
+        symbol: SATURATED_SYMBOL,
+        symbolSize: [12, 16],
+        itemStyle: { color: colour(p) },
+        data: sat.map((x) => ({ value: [x, mean(atRate(x).map((r) => rowJct(r)!))], symbol: SATURATED_SYMBOL })),
+      });
+    }
     series.push({
-      name: p,
+      name,
       type: 'scatter',
       symbolSize: 5,
       itemStyle: { color: colour(p), opacity: 0.45 },
-      data: mine.map((r) => ({ value: [r.rate!, rowJct(r)!], ...mark(r.saturated, 9) })),
+      data: mine.filter((r) => !r.saturated).map((r) => ({ value: [r.rate!, rowJct(r)!] })),
+    });
+  }
+  const anySaturated = Number.isFinite(lowestBound);
+  const top = anySaturated ? highest * 1.15 : undefined;
+  if (anySaturated) {
+    series.push({
+      name: 'saturated',
+      type: 'line',
+      data: [],
+      markArea: {
+        silent: true,
+        itemStyle: { color: 'rgba(120,120,120,0.12)' },
+        label: { show: true, position: 'insideTopLeft', ...FONT, fontSize: 11, color: '#555', formatter: 'saturated: stopped at the JCT cap, true JCT higher' },
+        data: [[{ yAxis: lowestBound }, { yAxis: top! }]],
+      },
     });
   }
   return {
@@ -86,14 +119,14 @@ export function jctVsRate(rows: readonly SummaryRow[], policies: readonly string
     title: 'Average JCT vs input job rate',
     caption:
       'Mean over seeds (line) and each seed (dots). Lower is better.' +
-      (anySaturated ? ' Triangles: overloaded runs stopped at the JCT cap; the average JCT there is at least the value drawn.' : ''),
+      (anySaturated ? ' Arrows in the shaded band: overloaded runs stopped at the JCT cap; their average JCT is at least the value drawn, so the line stops before them.' : ''),
     width: 760,
     height: 440,
     option: {
       ...base('Average JCT vs input job rate'),
-      legend: { top: 36, textStyle: FONT, itemGap: 24, data: policies.map((p) => ({ name: p })) },
+      legend: { top: 36, textStyle: FONT, itemGap: 24, data: policies.map((p) => ({ name: policyName(p) })) },
       xAxis: axis('Input job rate (jobs/hour)', { min: 0 }),
-      yAxis: axis('Average JCT (hours)', { nameGap: 48 }),
+      yAxis: axis('Average JCT (hours)', { nameGap: 48, ...(top !== undefined ? { max: Number(top.toPrecision(2)) } : {}) }),
       series,
     },
   };
@@ -117,17 +150,28 @@ function byPolicy(runs: readonly RunData[]): Map<string, RunData[]> {
   return m;
 }
 
-function cdfChart(id: string, title: string, xName: string, caption: string, runs: readonly RunData[], value: (r: RunData) => number[], log: boolean): Chart {
+function cdfChart(id: string, title: string, xName: string, caption: string, runs: readonly RunData[], value: (r: RunData) => number[], log: boolean, markX?: { at: number; label: string }): Chart {
   const groups = byPolicy(runs);
   const colour = colourOf([...groups.keys()]);
   const series: echarts.SeriesOption[] = [...groups].map(([p, rs], i) => ({
-    name: p,
+    name: policyName(p),
     type: 'line',
     step: 'end',
     showSymbol: false,
     lineStyle: { width: 2.5, color: colour(p), type: i % 2 ? 'solid' : 'dashed' },
     itemStyle: { color: colour(p) },
     data: cdfPoints(rs.flatMap(value).filter((x) => !log || x > 0)),
+    ...(markX && i === 0
+      ? {
+          markLine: {
+            silent: true,
+            symbol: 'none',
+            lineStyle: { color: '#333', type: 'dotted', width: 1.5 },
+            label: { formatter: markX.label, position: 'end', ...FONT, fontSize: 12 },
+            data: [{ xAxis: markX.at }],
+          },
+        }
+      : {}),
   }));
   return {
     id,
@@ -157,14 +201,22 @@ export function jctCdf(runs: readonly RunData[]): Chart {
 }
 
 export function rhoCdf(runs: readonly RunData[]): Chart {
+  // Log scale: ρ spans orders of magnitude (0.1 to 200 in Gavel's traces); on a linear axis every policy collapses
+  // onto the left edge. The dotted line at ρ = 1 splits fair from unfair; each legend entry says its share above it.
+  const groups = byPolicy(runs);
+  const unfair = [...groups].map(([p, rs]) => {
+    const v = rs.flatMap((r) => r.jobs.filter((j) => j.inWindow && j.rho !== null).map((j) => j.rho!));
+    return `${policyName(p)} ${v.length ? ((100 * v.filter((x) => x > 1).length) / v.length).toFixed(1) : '–'}%`;
+  });
   return cdfChart(
     'ftf-cdf',
     'Finish-time fairness distribution',
-    'Finish-time fairness ρ (JCT / JCT on an equal 1/n share; unitless)',
-    'ρ ≤ 1: the job did at least as well as on an equal share of the cluster. Left is fairer.',
+    'Finish-time fairness ρ (JCT / JCT on an equal 1/n share; log scale)',
+    `ρ ≤ 1 (left of the dotted line): the job did at least as well as on an equal share of the cluster. Left is fairer. Jobs with ρ > 1: ${unfair.join(', ')}.`,
     runs,
     (r) => r.jobs.filter((j) => j.inWindow && j.rho !== null).map((j) => j.rho!),
-    false,
+    true,
+    { at: 1, label: 'ρ = 1' },
   );
 }
 
@@ -172,7 +224,7 @@ export function rhoCdf(runs: readonly RunData[]): Chart {
 export function utilisation(run: RunData, max = 240): Chart {
   const n = run.hourly.length;
   const per = Math.max(1, Math.ceil(n / max));
-  const colour = colourOf(run.gpuTypes);
+  const colour = gpuTypeColor;
   const series: echarts.SeriesOption[] = run.gpuTypes.map((t, k) => {
     const data: Array<[number, number]> = [];
     for (let i = 0; i < n; i += per) {
@@ -181,7 +233,7 @@ export function utilisation(run: RunData, max = 240): Chart {
     }
     return { name: t, type: 'line', showSymbol: false, lineStyle: { width: 2, color: colour(t), type: ['solid', 'dashed', 'dotted'][k % 3] as 'solid' }, itemStyle: { color: colour(t) }, data };
   });
-  const title = `GPU utilisation over time: ${run.policy}${run.seed !== null ? `, seed ${run.seed}` : ''}`;
+  const title = `GPU utilisation over time: ${policyName(run.policy)}${run.seed !== null ? `, seed ${run.seed}` : ''}`;
   return {
     id: `util-${run.policy}-${run.seed ?? 0}`.replace(/[^\w-]/g, '_'),
     title,
@@ -192,20 +244,41 @@ export function utilisation(run: RunData, max = 240): Chart {
   };
 }
 
-/** Which GPU type each job ran on, round by round (small runs). */
-export function timelineChart(run: RunData, maxRounds = 400): Chart | undefined {
+/**
+ * Which GPU type each measured job ran on, over the rounds in which measured jobs ran (jobs outside the measurement
+ * window and the rounds before and after are left out). More rounds than `maxColumns` are grouped into columns of
+ * several rounds each, a cell coloured by the type the job ran on last in its group.
+ */
+export function timelineChart(run: RunData, maxColumns = 400): Chart | undefined {
   const tl = run.timeline;
   if (!tl || tl.jobs.length === 0) return undefined;
-  const nRounds = Math.min(tl.roundStart.length, maxRounds);
-  const data: Array<[number, number, number]> = [];
-  tl.jobs.forEach((j, y) => j.rounds.forEach((r, i) => r < nRounds && data.push([r, y, j.types[i]!])));
-  const colour = colourOf(tl.gpuTypes);
-  const title = `Per-job timeline: ${run.policy}${run.seed !== null ? `, seed ${run.seed}` : ''}`;
-  const h = Math.min(1400, 140 + 16 * tl.jobs.length);
+  const measured = new Set(run.jobs.filter((j) => j.inWindow).map((j) => j.id));
+  const rows = measured.size > 0 ? tl.jobs.filter((j) => measured.has(j.id)) : tl.jobs;
+  const ran = rows.filter((j) => j.rounds.length > 0);
+  if (ran.length === 0) return undefined;
+  const first = Math.min(...ran.map((j) => j.rounds[0]!));
+  const last = Math.max(...ran.map((j) => j.rounds[j.rounds.length - 1]!));
+  const span = last - first + 1;
+  const per = Math.max(1, Math.ceil(span / maxColumns));
+  const columns = Math.ceil(span / per);
+  const cells = new Map<string, [number, number, number]>();
+  rows.forEach((j, y) =>
+    j.rounds.forEach((r, i) => {
+      if (r < first || r > last) return;
+      const x = Math.floor((r - first) / per);
+      cells.set(`${x},${y}`, [x, y, j.types[i]!]);
+    }),
+  );
+  const data = [...cells.values()];
+  const title = `Per-job timeline: ${policyName(run.policy)}${run.seed !== null ? `, seed ${run.seed}` : ''}`;
+  const h = Math.min(1400, 140 + 16 * rows.length);
+  const hours = (r: number): string => ((tl.roundStart[r] ?? 0) / 3600).toFixed(1);
   return {
     id: `timeline-${run.policy}-${run.seed ?? 0}`.replace(/[^\w-]/g, '_'),
     title,
-    caption: `Each cell is one round in which the job ran, coloured by GPU type${tl.roundStart.length > nRounds ? ` (first ${nRounds} of ${tl.roundStart.length} rounds)` : ''}.`,
+    caption:
+      `Each cell is ${per > 1 ? `a group of ${per} rounds` : 'one round'} in which the job ran, coloured by GPU type: ` +
+      `${rows.length} ${measured.size > 0 ? 'measured ' : ''}jobs, rounds ${first}–${last} of ${tl.roundStart.length}.`,
     width: 900,
     height: h,
     option: {
@@ -217,7 +290,7 @@ export function timelineChart(run: RunData, maxRounds = 400): Chart | undefined 
         nameLocation: 'middle',
         nameGap: 32,
         nameTextStyle: { ...FONT, fontWeight: 'bold' },
-        data: Array.from({ length: nRounds }, (_, r) => ((tl.roundStart[r] ?? 0) / 3600).toFixed(1)),
+        data: Array.from({ length: columns }, (_, c) => hours(first + c * per)),
         axisLabel: FONT,
       },
       yAxis: {
@@ -226,7 +299,7 @@ export function timelineChart(run: RunData, maxRounds = 400): Chart | undefined 
         nameLocation: 'middle',
         nameGap: 70,
         nameTextStyle: { ...FONT, fontWeight: 'bold' },
-        data: tl.jobs.map((j) => j.id),
+        data: rows.map((j) => j.id),
         inverse: true,
         axisLabel: { ...FONT, fontSize: 11 },
       },
@@ -237,11 +310,45 @@ export function timelineChart(run: RunData, maxRounds = 400): Chart | undefined 
         top: 36,
         left: 'center',
         textStyle: FONT,
-        pieces: tl.gpuTypes.map((t, k) => ({ value: k, label: t, color: colour(t) })),
+        pieces: tl.gpuTypes.map((t, k) => ({ value: k, label: t, color: gpuTypeColor(t) })),
       },
       legend: { show: false },
-      series: [{ type: 'heatmap', data, itemStyle: { borderColor: '#ffffff', borderWidth: 0.5 } }],
+      series: [{ type: 'heatmap', data, itemStyle: { borderColor: '#ffffff', borderWidth: per > 1 ? 0 : 0.5 } }],
     },
+  };
+}
+
+/** Wraps `text` into lines of at most `width` characters, at spaces. */
+function wrap(text: string, width: number): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const w of text.split(' ')) {
+    if (line && line.length + 1 + w.length > width) {
+      out.push(line);
+      line = w;
+    } else line = line ? `${line} ${w}` : w;
+  }
+  if (line) out.push(line);
+  return out;
+}
+
+/** The setup under the chart's title (in the SVG itself), everything below moved down to make room. */
+export function withSetup(c: Chart, setup: readonly string[]): Chart {
+  if (setup.length === 0) return c;
+  const lines = setup.flatMap((l) => wrap(l, Math.floor(c.width / 6.6)));
+  const extra = 15 * lines.length + 6;
+  const o = c.option as Record<string, unknown> & { title: Record<string, unknown>; legend?: Record<string, unknown>; grid?: Record<string, unknown>; visualMap?: Record<string, unknown> };
+  const down = (x: Record<string, unknown> | undefined): Record<string, unknown> | undefined => (x && typeof x.top === 'number' ? { ...x, top: x.top + extra } : x);
+  return {
+    ...c,
+    height: c.height + extra,
+    option: {
+      ...o,
+      title: { ...o.title, subtext: lines.join('\n'), itemGap: 6, subtextStyle: { ...FONT, fontSize: 11, color: '#555', lineHeight: 15 } },
+      ...(o.legend ? { legend: down(o.legend) } : {}),
+      ...(o.grid ? { grid: down(o.grid) } : {}),
+      ...(o.visualMap ? { visualMap: down(o.visualMap) } : {}),
+    } as echarts.EChartsOption,
   };
 }
 
@@ -263,7 +370,7 @@ export function buildCharts(data: ReportData): Chart[] {
       if (t) charts.push(t);
     }
   }
-  return charts;
+  return charts.map((c) => withSetup(c, data.setup ?? []));
 }
 
 export function renderSvg(chart: Chart): string {

@@ -3,12 +3,12 @@
  * directory, or a simulation just run in this process.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { RondoError } from '../model/errors.js';
 import type { RunTimeline, SimulationInput, SimulationOutput } from '../sim/index.js';
 import { expandGrid } from '../sweep/grid.js';
 import { isFinished, pointFile, readSweepFile, summaryRow, type SummaryRow } from '../sweep/output.js';
 import type { PointDoc } from '../sweep/point.js';
+import { policyName } from './names.js';
 
 export interface ReportJob {
   readonly id: string;
@@ -27,6 +27,21 @@ export interface RunData {
   readonly hourly: ReadonlyArray<{ readonly hour: number; readonly busy: readonly number[] }>;
   readonly summary: Readonly<Record<string, unknown>>;
   readonly timeline?: RunTimeline;
+  /** How the run was set up, for the setup lines every report and chart prints. */
+  readonly setup?: RunSetup;
+}
+
+export interface RunSetup {
+  /** The trace's file name (never its directory) or the generated workload's description. */
+  readonly workload: string;
+  readonly cluster: Readonly<Record<string, number>>;
+  readonly gpusPerServer?: Readonly<Record<string, number>> | number;
+  readonly roundSeconds?: number;
+  readonly window?: { readonly start: number; readonly end: number } | null;
+  /** Jobs simulated, and those removed before the run (no throughput: --drop-unknown; too large: --skip-too-large). */
+  readonly jobs: number;
+  readonly droppedUnknown: number;
+  readonly skippedTooLarge: number;
 }
 
 export interface ReportData {
@@ -37,6 +52,8 @@ export interface ReportData {
   /** Runs whose distributions are drawn (for a sweep: every point at the chosen rate). */
   readonly runs: readonly RunData[];
   readonly notes: readonly string[];
+  /** Workload, cluster, rounds, rate, seeds and dropped jobs: printed in the HTML and in every chart. */
+  readonly setup?: readonly string[];
 }
 
 interface RunFile {
@@ -46,8 +63,48 @@ interface RunFile {
   readonly jobs?: ReportJob[];
   readonly utilization?: { gpuTypes: string[]; hourly: Array<{ hour: number; busy: number[] }> };
   readonly point?: PointDoc['point'];
-  readonly settings?: { seed?: number };
+  readonly settings?: { seed?: number; cluster?: Record<string, number>; gpusPerServer?: Record<string, number> | number; roundSeconds?: number; window?: { start: number; end: number } | null };
+  readonly dropped?: { unknown?: readonly unknown[]; tooLarge?: readonly unknown[] };
   readonly timeline?: RunTimeline;
+}
+
+/** A workload label without the machine's directories: a trace path becomes its file name. */
+export function workloadName(label: string): string {
+  // A description ("generated 6 jobs/h, seed 0") has spaces; a path has none, or starts at the root.
+  const path = label.includes('/') && (!/\s/.test(label) || label.startsWith('/'));
+  return path ? (label.split('/').pop() ?? label) : label;
+}
+
+/** The setup lines of a report: what a reader needs to know to read (and rerun) every chart of it. */
+export function setupLines(runs: readonly RunData[], extra: { seeds?: readonly number[]; rate?: number | null; hash?: string } = {}): string[] {
+  const s = runs.find((r) => r.setup)?.setup;
+  if (!s) return [];
+  const cluster = Object.entries(s.cluster).map(([t, n]) => `${t}:${n}`).join(', ');
+  const per = typeof s.gpusPerServer === 'number' ? s.gpusPerServer : s.gpusPerServer ? Math.max(...Object.values(s.gpusPerServer)) : undefined;
+  const seeds = extra.seeds ?? [...new Set(runs.map((r) => r.seed).filter((x): x is number => x !== null))].sort((a, b) => a - b);
+  const total = s.jobs + s.droppedUnknown + s.skippedTooLarge;
+  const removed: string[] = [];
+  if (s.droppedUnknown > 0) removed.push(`--drop-unknown removed ${s.droppedUnknown} of ${total} jobs (no throughput for their type)`);
+  if (s.skippedTooLarge > 0) removed.push(`--skip-too-large removed ${s.skippedTooLarge} of ${total} jobs`);
+  const rate = extra.rate ?? runs.find((r) => r.rate !== null)?.rate ?? null;
+  return [
+    `Workload: ${s.workload}; ${s.jobs} jobs simulated${removed.length ? ` (${removed.join('; ')})` : ''}${s.window ? `; measured: jobs ${s.window.start}–${s.window.end - 1} by arrival` : ''}.`,
+    `Cluster: ${cluster}${per ? ` (${per} GPU${per > 1 ? 's' : ''} per server)` : ''}; rounds of ${s.roundSeconds ?? 360} s${rate !== null ? `; rate ${rate} jobs/h` : ''}; seed${seeds.length > 1 ? 's' : ''} ${seeds.join(', ') || '–'}${extra.hash ? `; sweep ${extra.hash}` : ''}.`,
+  ];
+}
+
+function setupOf(doc: RunFile): RunSetup | undefined {
+  if (!doc.settings?.cluster) return undefined;
+  return {
+    workload: workloadName(doc.workload ?? '?'),
+    cluster: doc.settings.cluster,
+    ...(doc.settings.gpusPerServer !== undefined ? { gpusPerServer: doc.settings.gpusPerServer } : {}),
+    ...(doc.settings.roundSeconds !== undefined ? { roundSeconds: doc.settings.roundSeconds } : {}),
+    window: doc.settings.window ?? null,
+    jobs: doc.jobs?.length ?? 0,
+    droppedUnknown: doc.dropped?.unknown?.length ?? 0,
+    skippedTooLarge: doc.dropped?.tooLarge?.length ?? 0,
+  };
 }
 
 function readJsonFile(path: string): unknown {
@@ -69,8 +126,10 @@ function runFromFile(doc: RunFile, path: string): RunData {
     });
   }
   const policy = String(doc.summary.policy ?? doc.point?.policy ?? '?');
+  const setup = setupOf(doc);
   return {
-    label: doc.workload ?? path,
+    label: workloadName(doc.workload ?? path),
+    ...(setup ? { setup } : {}),
     policy,
     seed: doc.point?.seed ?? doc.settings?.seed ?? null,
     rate: doc.point?.rate ?? null,
@@ -98,7 +157,7 @@ export function loadReportData(path: string, opts: { rate?: number } = {}): Repo
   if (!existsSync(path)) throw new RondoError({ code: 'E_IO', file: path, problem: 'no such file or directory' });
   if (!statSync(path).isDirectory()) {
     const run = runFromFile(readJsonFile(path) as RunFile, path);
-    return { title: `${run.policy}: ${run.label}`, subtitle: path, runs: [run], notes: [] };
+    return { title: `${policyName(run.policy)}: ${run.label}`, subtitle: `${run.policy}, file ${workloadName(path)}`, runs: [run], notes: [], setup: setupLines([run]) };
   }
   const sweep = readSweepFile(path);
   const points = expandGrid(sweep.definition).filter((p) => isFinished(path, p, sweep.hash));
@@ -118,22 +177,34 @@ export function loadReportData(path: string, opts: { rate?: number } = {}): Repo
     `${points.length} of ${total} points finished.`,
     rate !== null ? `Distributions and utilisation are drawn at ${rate} jobs/h (all seeds pooled).` : 'Distributions pool every point.',
   ];
+  // File arguments by name only: the report must not carry this machine's directories.
   const base = Object.entries(d.base)
-    .map(([k, v]) => (v === true ? k : `${k} ${String(v)}`))
+    .map(([k, v]) => (v === true ? k : `${k} ${typeof v === 'string' ? workloadName(v) : String(v)}`))
     .join(', ');
   return {
-    title: `Sweep${d.preset ? ` ${d.preset}` : ''}: ${d.policies.join(' vs ')}`,
-    subtitle: `${base}; seeds ${d.seeds.join(', ')}; definition ${sweep.hash}; ${join(path)}`,
+    title: `Sweep${d.preset ? ` ${d.preset}` : ''}: ${d.policies.map(policyName).join(' vs ')}`,
+    subtitle: `${base}; seeds ${d.seeds.join(', ')}; definition ${sweep.hash}`,
     sweepRows: rows,
     runs,
     notes,
+    setup: setupLines(runs, { seeds: d.seeds, rate, hash: sweep.hash }),
   };
 }
 
 /** Report data of a simulation run in this process (with its timeline when the run recorded one). */
 export function runDataFromSimulation(input: Omit<SimulationInput, 'policy'>, out: SimulationOutput, label: string): RunData {
   return {
-    label,
+    label: workloadName(label),
+    setup: {
+      workload: workloadName(label),
+      cluster: input.cluster.gpus,
+      gpusPerServer: input.cluster.gpusPerServer,
+      roundSeconds: input.roundDuration ?? 360,
+      window: input.window ?? null,
+      jobs: out.metrics.perJob.length,
+      droppedUnknown: out.dropped.unknown.length,
+      skippedTooLarge: out.dropped.tooLarge.length,
+    },
     policy: out.metrics.summary.policy,
     seed: input.seed ?? 0,
     rate: input.generate?.rate ?? null,
@@ -148,6 +219,6 @@ export function runDataFromSimulation(input: Omit<SimulationInput, 'policy'>, ou
 /** Report data of runs made in this process (`rondo simulate --report`, `rondo compare --report`). */
 export function reportDataFromSimulations(base: Omit<SimulationInput, 'policy'>, outs: readonly SimulationOutput[], label: string): ReportData {
   const runs = outs.map((out) => runDataFromSimulation(base, out, label));
-  const policies = runs.map((r) => r.policy);
-  return { title: `${policies.join(' vs ')}: ${label}`, subtitle: `seed ${base.seed ?? 0}`, runs, notes: [] };
+  const policies = runs.map((r) => policyName(r.policy));
+  return { title: `${policies.join(' vs ')}: ${workloadName(label)}`, subtitle: `policies ${runs.map((r) => r.policy).join(', ')}; seed ${base.seed ?? 0}`, runs, notes: [], setup: setupLines(runs) };
 }

@@ -9,6 +9,7 @@ import { RondoError } from '../model/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { buildCharts, renderSvg, rowJct, type Chart } from './charts.js';
 import { reportDataFromSimulations, type ReportData } from './data.js';
+import { policyNameWithId } from './names.js';
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const num = (v: unknown, d = 2): string => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '–');
@@ -30,7 +31,7 @@ function sweepTable(data: ReportData): string {
   };
   return `<h2>Average JCT (hours), mean over seeds</h2>
 <table><thead><tr><th>policy \\ rate (jobs/h)</th>${rates.map((r) => `<th>${r ?? 'trace'}</th>`).join('')}</tr></thead>
-<tbody>${policies.map((p) => `<tr><th>${esc(p)}</th>${rates.map((r) => cell(p, r)).join('')}</tr>`).join('\n')}</tbody></table>`;
+<tbody>${policies.map((p) => `<tr><th>${esc(policyNameWithId(p))}</th>${rates.map((r) => cell(p, r)).join('')}</tr>`).join('\n')}</tbody></table>`;
 }
 
 function runsTable(data: ReportData): string {
@@ -39,7 +40,7 @@ function runsTable(data: ReportData): string {
   const rows = data.runs.map((r) => {
     const s = r.summary;
     return [
-      esc(r.policy),
+      esc(policyNameWithId(r.policy)),
       r.seed ?? '–',
       `${num(s.completedWindowJobs, 0)} / ${num(s.windowJobs, 0)}`,
       s.saturated === true ? `≥ ${num(s.avgJctLowerBoundHours, 3)}` : num(s.avgJctHours, 3),
@@ -74,16 +75,18 @@ table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; } thead th { background: #f2f2f2; } tbody th { text-align: left; font-weight: normal; }
 figure.chart { margin: 24px 0; } figure.chart svg { max-width: 100%; height: auto; } figcaption { font-size: 13px; color: #444; }
 ul.notes { font-size: 13px; color: #444; }
+.setup { font-size: 13px; background: #f6f6f6; border: 1px solid #ddd; border-radius: 4px; padding: 6px 12px; margin: 12px 0; } .setup ul { margin: 4px 0; padding-left: 18px; }
 </style>
 </head>
 <body>
 <h1>${esc(data.title)}</h1>
 <p class="sub">${esc(data.subtitle)}</p>
+${data.setup?.length ? `<div class="setup" data-testid="setup"><strong>Setup</strong><ul>${data.setup.map((l) => `<li>${esc(l)}</li>`).join('')}</ul></div>` : ''}
 ${data.notes.length ? `<ul class="notes">${data.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''}
 ${sweepTable(data)}
 ${runsTable(data)}
 ${figures}
-<p class="sub">Made by rondo report. Charts: Apache ECharts, rendered to SVG on the server; colours: Okabe-Ito.</p>
+<p class="sub">Made by rondo report. Charts: Apache ECharts, rendered to SVG on the server; policies in Okabe-Ito colours, GPU types in the colours the dashboard gives them.</p>
 </body>
 </html>
 `;

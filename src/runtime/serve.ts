@@ -1,6 +1,8 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { RondoError } from '../model/errors.js';
+import type { ThroughputTable } from '../model/throughput.js';
+import { LiveThroughputs } from '../estimate/index.js';
 import { loadPolicy } from './server/policy-source.js';
 import { Scheduler, DEFAULT_TIMING, type RuntimeTiming } from './server/scheduler.js';
 import { buildServer } from './server/app.js';
@@ -21,6 +23,8 @@ export interface ServeOptions {
   readonly localWorkers?: number;
   readonly localGpus?: readonly WorkerGpus[];
   readonly log?: (msg: string) => void;
+  /** Throughput table: known job types' throughputs and the references for estimating the rest (src/estimate). */
+  readonly throughputs?: ThroughputTable;
   /** Folder of the built web dashboard (default `<package>/dist/web`). */
   readonly webDir?: string;
   /** Rate limit and what-if bounds (defaults in server/http.ts). */
@@ -72,7 +76,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     writeFileSync(adminTokenFile, adminToken + '\n', { mode: 0o600 });
     chmodSync(adminTokenFile, 0o600);
   }
-  const scheduler = new Scheduler(store, timing, policy, log);
+  const scheduler = new Scheduler(store, timing, policy, log, opts.throughputs ? new LiveThroughputs(opts.throughputs) : undefined);
   const host = opts.host ?? '127.0.0.1';
   let url = '';
   const app = buildServer({

@@ -22,7 +22,10 @@ import { workloadStream, type GenerateOptions } from './generate.js';
 import { tableThroughputs } from './throughput.js';
 import { DynamicBatchModel } from './dynamic.js';
 import { TimelineRecorder, type RunTimeline } from './timeline.js';
+import { EstimatedThroughputs, type EstimateSettings } from './estimated.js';
+import type { TenantReport } from './tenant-accounting.js';
 import { WindowStop } from './stop.js';
+import { SpotRun, marketPolicy, type SpotInput, type SpotSummary } from './spot.js';
 
 export interface GenerateSpec extends Omit<GenerateOptions, 'throughputs' | 'seed'> {
   /** Stop generating after this many jobs (default: unbounded; the window stops the run). */
@@ -66,8 +69,18 @@ export interface SimulationInput {
   readonly queueIndex?: boolean;
   /** Record the per-job timeline (`SimulationOutput.timeline`) when at most this many jobs run (default 0: never). */
   readonly timelineMaxJobs?: number;
+  /**
+   * The policy sees estimated throughputs (src/sim/estimated.ts: every job unseen, estimates refined by the types it
+   * ran on); the executor and the metrics use the table.
+   */
+  readonly estimateThroughputs?: EstimateSettings;
   readonly observer?: EngineObserver;
   readonly signal?: AbortSignal;
+  /**
+   * Capacity that comes and goes and prices that change (src/sim/spot.ts): the cluster is the capacity trace's
+   * types (`cluster` is ignored), the table gains rows for tiered types, and `SimulationOutput.spot` reports cost.
+   */
+  readonly spot?: SpotInput;
 }
 
 export interface SimulationOutput {
@@ -78,6 +91,12 @@ export interface SimulationOutput {
   readonly wallSeconds: number;
   /** Which GPU type each job ran on, round by round: present when asked for and the run was small enough. */
   readonly timeline?: RunTimeline;
+  /** Per-tenant accounting (`rondo simulate --tenants`; see tenant-accounting.ts). */
+  readonly tenants?: readonly TenantReport[];
+  /** Cost, revocations and SLO misses of a run with `SimulationInput.spot`. */
+  readonly spot?: SpotSummary;
+  /** The spot run itself (schedules, usage spans), for checks. */
+  readonly spotRun?: SpotRun;
 }
 
 type Verdict = 'ok' | 'unknown' | 'tooLarge';
@@ -173,18 +192,26 @@ function engineSettings(input: SimulationInput): Partial<EngineConfig> {
 
 export async function simulate(input: SimulationInput): Promise<SimulationOutput> {
   const t0 = performance.now();
-  const { cluster, throughputs, policy } = input;
+  const seed = input.seed ?? 0;
+  const spot = input.spot ? new SpotRun(input.spot, input.throughputs, seed) : undefined;
+  const throughputs = spot ? spot.table : input.throughputs;
+  const policy = spot ? marketPolicy(input.policy, spot.market) : input.policy;
   if ((input.jobs === undefined) === (input.generate === undefined)) {
     throw new RondoError({ code: 'E_USAGE', problem: 'give either a trace or a workload to generate, not both or neither' });
   }
-  const seed = input.seed ?? 0;
-  const throughputOf = tableThroughputs(throughputs, cluster);
   const clock = new SimClock(0);
-  const useDynamic = input.dynamicBatchSizes ?? !!input.jobs?.some((j) => j.mode === 'accordion' || j.mode === 'gns');
+  const cluster = spot ? spot.cluster() : input.cluster;
+  const throughputOf = spot ? spot.throughputOf(tableThroughputs(throughputs, cluster), clock) : tableThroughputs(throughputs, cluster);
+  const useDynamic = !spot && (input.dynamicBatchSizes ?? !!input.jobs?.some((j) => j.mode === 'accordion' || j.mode === 'gns'));
   const dynamic = useDynamic ? new DynamicBatchModel(throughputs, cluster, (j) => j.totalSteps ?? 0) : undefined;
-  const simExecutor = new SimExecutor(clock, throughputs, { spreadPenalty: !!input.spreadPenalty, ...(dynamic ? { dynamic } : {}), ...(input.restartOverhead ? { restartOverhead: input.restartOverhead } : {}) });
+  // With spot capacity the workers keep their own clock: the spot executor moves the run's clock to where the round
+  // really ended (revocations end runs early).
+  const simExecutor = new SimExecutor(spot ? new SimClock(0) : clock, throughputs, { spreadPenalty: !!input.spreadPenalty, ...(dynamic ? { dynamic } : {}), ...(input.restartOverhead ? { restartOverhead: input.restartOverhead } : {}) });
   const recorder = (input.timelineMaxJobs ?? 0) > 0 ? new TimelineRecorder(simExecutor, cluster.gpuTypes, input.timelineMaxJobs!) : undefined;
-  const executor = recorder ?? simExecutor;
+  const estimated = input.estimateThroughputs ? new EstimatedThroughputs(throughputs, input.estimateThroughputs) : undefined;
+  const observed = estimated ? estimated.observe(recorder ?? simExecutor) : (recorder ?? simExecutor);
+  const executor = spot ? spot.wrapExecutor(clock, observed) : observed;
+  const policyRow = estimated ? (j: Job): readonly number[] => estimated.row(j, throughputOf(j), cluster) : throughputOf;
   let source: JobSource;
   let unknown: string[] = [];
   let tooLarge: string[] = [];
@@ -199,17 +226,22 @@ export async function simulate(input: SimulationInput): Promise<SimulationOutput
     if (!input.window && g.limit === undefined && input.maxRounds === undefined) {
       throw new RondoError({ code: 'E_USAGE', problem: 'a generated workload needs a window (or a job limit) to stop', hint: 'e.g. --window 4000:5000' });
     }
-    screened = new ScreenedStream(workloadStream({ ...g, seed, throughputs }), cluster, throughputOf, input);
+    screened = new ScreenedStream(workloadStream({ ...g, seed, throughputs: input.throughputs }), cluster, throughputOf, input);
     source = new StreamSource(screened, g.limit);
   }
+  if (spot) source = spot.wrapSource(source, clock);
   const result = await runEngine({
     cluster,
-    policy,
+    policy: estimated ? estimated.wrapPolicy(policy) : policy,
     clock,
     executor,
     source,
     throughputOf,
-    ...(dynamic ? { currentThroughputOf: (j: Job, done: number) => dynamic.currentRow(j, done, throughputOf(j)) } : {}),
+    ...(dynamic
+      ? { currentThroughputOf: (j: Job, done: number) => dynamic.currentRow(j, done, policyRow(j)) }
+      : estimated
+        ? { currentThroughputOf: (j: Job) => policyRow(j) }
+        : {}),
     throughputs,
     seed,
     stopwatch,
@@ -239,5 +271,9 @@ export async function simulate(input: SimulationInput): Promise<SimulationOutput
     { ...(input.window ? { window: input.window } : {}), ...(input.prices ? { prices: input.prices } : {}) },
   );
   const timeline = recorder && result.stopReason !== 'aborted' ? recorder.timeline(result.jobs.map((j) => j.id)) : undefined;
-  return { result, metrics, dropped: { unknown, tooLarge }, wallSeconds: (performance.now() - t0) / 1000, ...(timeline ? { timeline } : {}) };
+  const spotSummary = spot?.summary(result, throughputOf);
+  return {
+    result, metrics, dropped: { unknown, tooLarge }, wallSeconds: (performance.now() - t0) / 1000,
+    ...(timeline ? { timeline } : {}), ...(spot ? { spot: spotSummary!, spotRun: spot } : {}),
+  };
 }

@@ -3,10 +3,13 @@
  * points, so both turn the same flags into the same run. `--name` in the errors is the flag a user typed.
  */
 import { fileURLToPath } from 'node:url';
-import { RondoError, normaliseGpuType, type ClusterSpec, type GpuType, type Job, type ThroughputTable } from '../model/index.js';
+import { RondoError, jobTypes, normaliseGpuType, type ClusterSpec, type GpuType, type Job, type ThroughputTable } from '../model/index.js';
+import type { TenantTree } from '../model/tenants.js';
+import { applyTenantFlags, type TenantFlags } from './tenant-workload.js';
 import { parseCluster, parseTraceFormat, readJobs, readThroughputs } from '../io/index.js';
 import { readEmpiricalDistribution } from './generate.js';
 import type { SimulationInput, SimulationOutput } from './simulate.js';
+import { spotFromFlags, type SpotFlags } from './spot-flags.js';
 
 /** Throughputs shipped with the package (Gavel's simulation matrix). */
 export const DEFAULT_THROUGHPUTS = fileURLToPath(new URL('../../data/gavel/simulation_throughputs.json', import.meta.url));
@@ -19,7 +22,7 @@ export const DEFAULT_THROUGHPUTS = fileURLToPath(new URL('../../data/gavel/simul
 export const GCP_PRICES: Readonly<Record<GpuType, number>> = { v100: 0.74, p100: 0.43, k80: 0.135 };
 
 /** Flags shared by `simulate`, `compare` and sweep points, as strings (the sweep grid stores them so). */
-export interface WorkloadFlags {
+export interface WorkloadFlags extends TenantFlags, SpotFlags {
   trace?: string;
   format?: string;
   generate?: boolean;
@@ -41,8 +44,11 @@ export interface WorkloadFlags {
   restartOverhead?: string;
   reallocInterval?: string;
   reallocWhenIdle?: boolean;
-  prices?: string;
   partitions?: string;
+  estimateThroughputs?: boolean;
+  referenceJobTypes?: string;
+  estimateSeed?: string;
+  profiledFraction?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -88,6 +94,8 @@ export interface Workload {
   readonly partitions: number;
   readonly label: string;
   readonly traceJobs?: number;
+  /** `--tenants`: the tenant tree for tenant policies and per-tenant reports. */
+  readonly tenants?: TenantTree;
 }
 
 export function buildWorkload(flags: WorkloadFlags): Workload {
@@ -110,15 +118,30 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
   }
   const jctCapHours = flags.jctCap === undefined ? undefined : numFlag('--jct-cap', flags.jctCap, 1e-6, 1e9);
   const minReallocationInterval = numFlag('--realloc-interval', flags.reallocInterval ?? '1920', 0, 1e7);
-  const prices = flags.prices ? parsePrices(flags.prices) : { ...GCP_PRICES };
+  const spot = spotFromFlags(flags);
+  // With --capacity, --prices names a price trace (src/sim/spot-flags.ts); the static prices do not apply.
+  const prices = spot ? undefined : flags.prices ? parsePrices(flags.prices) : { ...GCP_PRICES };
   const partitions = flags.partitions === undefined ? 1 : intFlag('--partitions', flags.partitions, 1, 100_000);
+  if (!flags.estimateThroughputs && (flags.referenceJobTypes !== undefined || flags.profiledFraction !== undefined)) {
+    throw new RondoError({ code: 'E_USAGE', problem: `${flags.referenceJobTypes !== undefined ? '--reference-job-types' : '--profiled-fraction'} needs --estimate-throughputs` });
+  }
+  const estimateThroughputs = flags.estimateThroughputs
+    ? {
+        seed: intFlag('--estimate-seed', flags.estimateSeed ?? '0', 0, 2 ** 31 - 1),
+        ...(flags.referenceJobTypes !== undefined
+          ? { referenceJobTypes: intFlag('--reference-job-types', flags.referenceJobTypes, 1, jobTypes(throughputs).length) }
+          : {}),
+        ...(flags.profiledFraction !== undefined ? { profiledFraction: numFlag('--profiled-fraction', flags.profiledFraction, 0, 1) } : {}),
+      }
+    : undefined;
   const common = {
     cluster,
     throughputs,
     seed,
     roundDuration,
     minReallocationInterval,
-    prices,
+    ...(prices ? { prices } : {}),
+    ...(spot ? { spot } : {}),
     dropUnknown: !!flags.dropUnknown,
     skipTooLarge: !!flags.skipTooLarge,
     spreadPenalty: !!flags.spreadPenalty,
@@ -126,6 +149,7 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
     recomputeWhenIdle: !!flags.reallocWhenIdle,
     ...(window ? { window } : {}),
     ...(jctCapHours !== undefined ? { jctCapHours } : {}),
+    ...(estimateThroughputs ? { estimateThroughputs } : {}),
   };
   if (flags.trace) {
     let jobs: readonly Job[];
@@ -136,7 +160,9 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
       if (e instanceof RondoError && e.code === 'E_EMPTY') jobs = [];
       else throw e;
     }
-    return { base: { ...common, jobs }, label: flags.trace, traceJobs: jobs.length, partitions };
+    const t = applyTenantFlags(flags, cluster, jobs, seed);
+    jobs = t.jobs ?? jobs;
+    return { base: { ...common, jobs }, label: flags.trace, traceJobs: jobs.length, partitions, ...(t.tenants ? { tenants: t.tenants } : {}) };
   }
   if (flags.rate === undefined) throw new RondoError({ code: 'E_USAGE', problem: '--generate needs --rate <jobs per hour>' });
   const rate = numFlag('--rate', flags.rate, 1e-6, 1e6);
@@ -145,7 +171,9 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
     throw new RondoError({ code: 'E_USAGE', problem: '--generate needs --window <start:end> or --limit <n> to know when to stop' });
   }
   const empirical = flags.philly ? readEmpiricalDistribution(flags.philly) : undefined;
+  const gt = applyTenantFlags(flags, cluster, undefined, seed);
   return {
+    ...(gt.tenants ? { tenants: gt.tenants } : {}),
     base: {
       ...common,
       generate: {
@@ -186,7 +214,8 @@ export function runJson(out: SimulationOutput): Record<string, unknown> {
     preemptions: s.preemptions,
     preemptionsPerJob: s.preemptionsPerJob,
     leaseExtensionFraction: s.leaseExtensionFraction,
-    cost: s.cost,
+    cost: out.spot ? out.spot.totalCost : s.cost,
+    ...(out.spot ? { spot: out.spot } : {}),
     rounds: s.rounds,
     policyCalls: s.policyCalls,
     policySeconds: s.policySeconds,
@@ -194,6 +223,7 @@ export function runJson(out: SimulationOutput): Record<string, unknown> {
     skippedTooLarge: out.dropped.tooLarge.length,
     stopReason: s.stopReason,
     wallSeconds: out.wallSeconds,
+    ...(out.tenants ? { tenants: out.tenants } : {}),
   };
 }
 

@@ -57,7 +57,7 @@ export function commandLine(policy: string, flags: FlagValues): string {
 export async function runPoint(point: SweepPoint, sweepHash: string, opts: { timelineMaxJobs: number; signal?: AbortSignal }): Promise<PointResult> {
   const flags = { ...SIMULATE_DEFAULTS, ...point.flags } as unknown as WorkloadFlags;
   const workload = buildWorkload(flags);
-  const policy = getPolicy(point.policy, { partitions: workload.partitions, seed: workload.base.seed });
+  const policy = getPolicy(point.policy, { partitions: workload.partitions, seed: workload.base.seed, ...(workload.tenants ? { tenants: workload.tenants } : {}) });
   await initSolver();
   const lp0 = solverSeconds();
   const out = await simulate({ ...workload.base, policy, timelineMaxJobs: opts.timelineMaxJobs, ...(opts.signal ? { signal: opts.signal } : {}) });
@@ -81,6 +81,7 @@ export async function runPoint(point: SweepPoint, sweepHash: string, opts: { tim
       reallocWhenIdle: b.recomputeWhenIdle,
       prices: b.prices ?? GCP_PRICES,
       ...(workload.partitions > 1 ? { partitions: workload.partitions } : {}),
+      ...(b.estimateThroughputs ? { estimateThroughputs: b.estimateThroughputs } : {}),
     },
     summary,
     dropped: out.dropped,

@@ -5,90 +5,29 @@
  * --local-workers 2` process running real jobs. Chromium comes from scripts/ensure-chromium.sh (run by `npm test`
  * through `pretest`); without it these tests skip. Screenshots go to test-artifacts/dashboard-*.png.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/runtime/client/http-client.js';
 import { loadReportData, writeReport } from '../../src/report/index.js';
 import { makeSweepDir } from '../report/helpers.js';
-import { EXAMPLE, ROOT, ensureBuilt, freePort, killAll, newest, rondo, tempDir, waitFor } from '../runtime/harness.js';
+import { EXAMPLE, ensureBuilt, killAll, tempDir, waitFor } from '../runtime/harness.js';
+import { ARTIFACTS, CHROMIUM, HAVE_CHROMIUM, ensureWebBuilt, launch, login, serve, shot as shotAt, tenantToken, watch } from './helpers.js';
 
-const CHROMIUM = process.env.RONDO_CHROMIUM ?? '/usr/bin/chromium';
-const have = existsSync(CHROMIUM);
+const have = HAVE_CHROMIUM;
 if (!have) console.warn(`dashboard browser test skipped: no Chromium at ${CHROMIUM} (run sh scripts/ensure-chromium.sh, or set RONDO_CHROMIUM)`);
-
-const ARTIFACTS = resolve('test-artifacts');
-
-/** The UI is built by `npm run build` (so by `npm ci`); in a working tree, rebuild it when web/ is newer. */
-function ensureWebBuilt(): void {
-  const index = join(ROOT, 'dist', 'web', 'index.html');
-  if (existsSync(index) && statSync(index).mtimeMs >= newest(join(ROOT, 'web'))) return;
-  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join(ROOT, 'web', 'vite.config.ts')], { cwd: ROOT, encoding: 'utf8' });
-  if (r.status !== 0 || !existsSync(index)) throw new Error(`could not build the dashboard (npm run build): ${r.stderr}`);
-}
-
-interface Server {
-  url: string;
-  token: string;
-  admin: ApiClient;
-  proc: ReturnType<typeof rondo>;
-}
-
-async function serve(dir: string, extra: readonly string[]): Promise<Server> {
-  const db = join(dir, 'r.db');
-  const port = await freePort();
-  const proc = rondo(['serve', '--db', db, '--port', String(port), '--quiet', '--local-workers', '2', '--heartbeat', '0.1', '--grace', '0.5', '--worker-timeout', '2', ...extra]);
-  const url = await waitFor('server to listen', () => {
-    if (proc.child.exitCode !== null) throw new Error(`server exited: ${proc.stderr}`);
-    return /listening on (http:\/\/\S+)/.exec(proc.stdout)?.[1];
-  });
-  const token = /^(rdo_adm_\S+)$/m.exec(proc.stdout)?.[1] ?? (await waitFor('admin token', () => /^(rdo_adm_\S+)$/m.exec(proc.stdout)?.[1]));
-  return { url, token, admin: new ApiClient({ server: url, token }), proc };
-}
-
-async function tenantToken(s: Server, tenant: string): Promise<string> {
-  return (await s.admin.post<{ token: string }>('/api/v1/tokens', { kind: 'tenant', tenant })).token;
-}
 
 let ctx: BrowserContext | undefined;
 const tmp = tempDir('dashboard');
 
 async function browser(): Promise<BrowserContext> {
-  const { chromium } = await import('playwright-core');
-  return chromium.launchPersistentContext(join(tmp, `profile-${Date.now()}`), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1360, height: 900 },
-  });
-}
-
-/** Console errors and uncaught exceptions of a page, plus failed requests. */
-function watch(page: Page): { errors: string[] } {
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('requestfailed', (r) => {
-    // The change stream is aborted when the page goes away; anything else failing is a bug.
-    if (!r.url().endsWith('/api/v1/stream')) errors.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`);
-  });
-  return { errors };
-}
-
-async function login(page: Page, url: string, token: string): Promise<void> {
-  await page.goto(url, { waitUntil: 'load' });
-  await page.fill('#token', token);
-  await page.click('button[type=submit]');
-  await page.waitForSelector('header.top');
+  return launch(join(tmp, `profile-${Date.now()}`));
 }
 
 const t0 = Date.now();
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(ARTIFACTS, `dashboard-${name}.png`), fullPage: true });
+async function shot(page: Parameters<typeof shotAt>[0], name: string): Promise<void> {
+  await shotAt(page, name);
   if (process.env.RONDO_TEST_TIMING) console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${name}`);
 }
 
@@ -109,7 +48,7 @@ describe.skipIf(!have)('dashboard in a browser', () => {
   it('a tenant logs in, submits jobs through the form and watches them queue, run and finish live; sees no other tenant', async () => {
     const dir = join(tmp, 'live');
     mkdirSync(dir, { recursive: true });
-    const s = await serve(dir, ['--round', '2']);
+    const s = await serve(dir, ['--local-workers', '2', '--round', '2']);
     const alice = await tenantToken(s, 'alice');
     const bobClient = new ApiClient({ server: s.url, token: await tenantToken(s, 'bob') });
     // Bob's two jobs hold both GPUs when Alice submits, so hers wait for a round before they run.
@@ -216,6 +155,8 @@ describe.skipIf(!have)('dashboard in a browser', () => {
     await page.goto(`${s.url}/#/jobs/${ids[2]}`);
     await page.waitForSelector('[data-testid=timeline-chart] svg');
     await page.waitForSelector('[data-testid=throughput-chart] svg');
+    // What the scheduler assumes per type, and where it comes from (docs/estimate.md).
+    await page.waitForSelector('[data-testid=throughput-sources] tr[data-source=measured]');
     await page.waitForSelector('[data-testid=logs] >> text=done: 30 steps');
     await shot(page, 'job');
 
@@ -245,15 +186,15 @@ describe.skipIf(!have)('dashboard in a browser', () => {
 
     expect(seen.errors).toEqual([]);
 
-    // Another tenant's job by its address: the same answer as a job that does not exist (its id is not confirmed),
-    // asked once, not at every change.
+    // Another tenant's job by its address: the same clean "No job" view as a job that does not exist (its id is not
+    // confirmed), asked once, not at every change.
     const asked: string[] = [];
     page.on('request', (r) => {
       if (r.url().includes(`/api/v1/jobs/${bobJobs[0]}`)) asked.push(r.url());
     });
     await page.goto(`${s.url}/#/jobs/${bobJobs[0]}`);
-    await page.waitForSelector('.error');
-    expect(await page.textContent('.error')).toMatch(/Not found: no job job-\d+/);
+    await page.waitForSelector('[data-testid=job-not-found]');
+    expect(await page.textContent('[data-testid=job-not-found]')).toMatch(/No job job-\d+\./);
     await page.waitForTimeout(2500);
     expect(asked).toHaveLength(1);
     await page.goto(`${s.url}/#/queue`);
@@ -275,7 +216,7 @@ describe.skipIf(!have)('dashboard in a browser', () => {
   it('stays usable with 1,000 jobs in the queue', async () => {
     const dir = join(tmp, 'many');
     mkdirSync(dir, { recursive: true });
-    const s = await serve(dir, ['--round', '5']);
+    const s = await serve(dir, ['--local-workers', '2', '--round', '5']);
     const tenants = ['alice', 'bob', 'carol-from-the-department-of-very-long-tenant-names'];
     const jobs = Array.from({ length: 1000 }, (_, i) => ({
       command: ['sleep', '600'],

@@ -5,7 +5,9 @@ describe('policy traits', () => {
   it("onlyAllocatedRowsRun is set exactly where Gavel's name rule (FIFO*) applies", () => {
     const metas = listPolicies();
     expect(metas.length).toBeGreaterThan(10);
-    for (const m of metas) expect(m.onlyAllocatedRowsRun === true, m.name).toBe(m.name.toLowerCase().startsWith('fifo'));
+    // Not Gavel's: the tenant quota policies set it so that quotas (borrowing and lending limits) hold (docs/tenants.md).
+    const quotas = new Set(['tenant_quota', 'kueue_quota']);
+    for (const m of metas) expect(m.onlyAllocatedRowsRun === true, m.name).toBe(quotas.has(m.name) || m.name.toLowerCase().startsWith('fifo'));
   });
 
   it('keeps the trait through aliases and POP', () => {

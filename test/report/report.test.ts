@@ -69,18 +69,24 @@ describe('charts', () => {
     expect((c.option.yAxis as { name: string }).name).toMatch(/hours/);
   });
 
-  it('JCT vs rate draws a run stopped at the JCT cap as a lower bound (triangle), and so is a mean including it', () => {
+  it('JCT vs rate leaves saturated rates off the line: an upward arrow at the lower bound, in a shaded band', () => {
     const row = (rate: number, seed: number, avg: number, saturated = false, bound = avg): SummaryRow =>
       ({ key: `a${rate}${seed}`, policy: 'a', rate, seed, vary: {}, avgJctHours: avg, avgJctLowerBoundHours: bound, saturated }) as unknown as SummaryRow;
     // The saturated seed's finished jobs average 30 h, but its bound (120 h) is what the chart must use.
     const rows = [row(1, 0, 2), row(1, 1, 4), row(2, 0, 50), row(2, 1, 30, true, 120)];
     const c = jctVsRate(rows, ['a']);
-    const series = c.option.series as Array<{ type: string; data: Array<{ value: number[]; symbol?: string }> }>;
-    const line = series.find((s) => s.type === 'line')!.data;
-    expect(line.map((d) => d.value)).toEqual([[1, 3], [2, 85]]);
-    expect(line.map((d) => d.symbol)).toEqual([undefined, 'triangle']);
-    const dots = series.find((s) => s.type === 'scatter')!.data;
-    expect(dots.filter((d) => d.symbol === 'triangle').map((d) => d.value)).toEqual([[2, 120]]);
+    type S = { name: string; type: string; symbol?: string; data: Array<{ value: number[]; symbol?: string }>; markArea?: { data: Array<Array<{ yAxis: number }>> } };
+    const series = c.option.series as S[];
+    // The line stops before the saturated rate (a plateau at the cap would hide the knee).
+    expect(series.find((s) => s.type === 'line' && s.name === 'a')!.data.map((d) => d.value)).toEqual([[1, 3]]);
+    const arrows = series.find((s) => s.symbol === 'arrow')!;
+    expect(arrows.data.map((d) => d.value)).toEqual([[2, 85]]);
+    // Seeds' dots: only the complete runs; the saturated one is in the arrow's mean.
+    const dots = series.filter((s) => s.type === 'scatter' && s.symbol !== 'arrow').flatMap((s) => s.data.map((d) => d.value));
+    expect(dots).toEqual([[1, 2], [1, 4], [2, 50]]);
+    const band = series.find((s) => s.name === 'saturated')!.markArea!.data[0]!;
+    expect(band[0]!.yAxis).toBe(85);
+    expect(band[1]!.yAxis).toBeGreaterThan(120);
     expect(c.caption).toMatch(/JCT cap/);
     const html = renderHtml({ title: 't', subtitle: 's', runs: [], notes: [], sweepRows: rows } as unknown as Parameters<typeof renderHtml>[0], []);
     expect(html).toContain('≥ 85.00');

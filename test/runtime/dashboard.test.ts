@@ -216,16 +216,41 @@ describe('dashboard endpoints', () => {
     for (const id of [bobJob, ...alice]) await fetch(`${srv.url}/api/v1/jobs/${id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${tok.admin}` } });
   });
 
-  it('a job no live worker can hold is marked as not fitting, and ranked after the others', async () => {
+  it("a waiting job carries the planner's own reason, with the round it is from", async () => {
+    const first = await submit(tok.admin!, { ...sleepJob(30), name: 'holds-the-gpu' });
+    const second = await submit(tok.admin!, { ...sleepJob(30), name: 'waits' });
+    type Why = { state: string; position: number | null; why: { kind: string; text: string; round: number | null } | null };
+    const w = await waitFor("the planner's reason for the waiting job", async () => {
+      const a = (await get(`/api/v1/jobs/${first}/why`, tok.admin)).json as Why;
+      const b = (await get(`/api/v1/jobs/${second}/why`, tok.admin)).json as Why;
+      const waiting = [a, b].find((x) => x.state === 'queued' && x.why?.round);
+      return waiting && [a, b].some((x) => x.state === 'running') ? waiting : undefined;
+    }, 20_000, 100);
+    // One GPU, FIFO: the other job holds it. The reason is the mechanism's, not a guess from the shape.
+    expect(['fifo', 'outranked', 'no-allocation', 'no-share']).toContain(w.why!.kind);
+    expect(w.why!.text.length).toBeGreaterThan(10);
+    expect(w.position).toBe(1);
+    for (const id of [first, second]) await fetch(`${srv.url}/api/v1/jobs/${id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${tok.admin}` } });
+  });
+
+  it('a job no live worker can hold is marked as not fitting, gets no place in the queue, and says why', async () => {
     const big = await submit(tok.admin!, { ...sleepJob(1), name: 'needs-two', scaleFactor: 2 });
     const small = await submit(tok.admin!, { ...sleepJob(1), name: 'needs-one' });
-    const rows = (await get('/api/v1/queue?state=queued,running', tok.admin)).json.jobs as Array<{ id: string; state: string; fits: boolean; position: number | null }>;
+    type Row = { id: string; state: string; fits: boolean; position: number | null; why: { kind: string; text: string } | null };
+    const rows = (await get('/api/v1/queue?state=queued,running', tok.admin)).json.jobs as Row[];
     const b = rows.find((r) => r.id === big)!;
     const s1 = rows.find((r) => r.id === small)!;
     expect(b.fits).toBe(false);
     expect(s1.fits).toBe(true);
-    // The small one may already run; if it waits, it waits ahead of the one that cannot start.
-    if (s1.state === 'queued') expect(b.position!).toBeGreaterThan(s1.position!);
+    // A job that cannot start has no position (it would never reach the front); its reason names the shape.
+    expect(b.position).toBeNull();
+    expect(b.why).toMatchObject({ kind: 'never' });
+    expect(b.why!.text).toMatch(/needs 2×\S+ on one worker; the largest has 1/);
+    const why = (await get(`/api/v1/jobs/${big}/why`, tok.admin)).json as { position: number | null; why: { kind: string } };
+    expect(why.position).toBeNull();
+    expect(why.why.kind).toBe('never');
+    // Another tenant's job: the same "no job" answer as a job that does not exist.
+    expect((await get(`/api/v1/jobs/${big}/why`, tok.alice)).status).toBe(404);
     for (const id of [big, small]) await fetch(`${srv.url}/api/v1/jobs/${id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${tok.admin}` } });
   });
 

@@ -148,6 +148,28 @@ export interface QueueRow {
   receivedShare: number[];
   runningOn: { workerId: string; gpuType: string; devices: number[] } | null;
   failure: string | null;
+  /** Why a queued job is not running (the planner's last round; `never`: no live worker can hold it). */
+  why: Why | null;
+  preemption: Why | null;
+}
+
+export interface Why {
+  kind: string;
+  text: string;
+  round: number | null;
+}
+
+export interface JobWhy {
+  id: string;
+  state: JobState;
+  position: number | null;
+  queued: number;
+  estimatedStart: string | null;
+  estimatedFinish: string | null;
+  estimated: boolean;
+  why: Why | null;
+  preemption: Why | null;
+  preemptions: number;
 }
 
 export interface QueuePage {
@@ -190,7 +212,8 @@ export interface FairnessView {
   estimatesSkipped: string | null;
   jobs: Array<{ id: string; name: string | null; tenant: string; state: JobState; estimatedFinish: string | null; fairSeconds: number | null; rho: number | null; rhoAtLeast: number | null; lengthUnknown: boolean }>;
   tenants: Array<{ tenant: string; activeJobs: number; gpusHeld: number; gpuShare: number; fairShare: number; meanRho: number | null; maxRho: number | null }>;
-  allocation: { gpuTypes: string[]; rows: Array<{ jobId: string; tenant: string; shares: number[] }> };
+  /** `allowed`: the job's GPU types, null for any (older servers leave it out). */
+  allocation: { gpuTypes: string[]; rows: Array<{ jobId: string; tenant: string; shares: number[]; allowed?: string[] | null }> };
 }
 
 export interface JobDetail {
@@ -214,6 +237,8 @@ export interface JobDetail {
   exitCode: number | null;
   failure: string | null;
   cancelRequested: boolean;
+  /** Per GPU type of the live cluster: steps/s the scheduler uses, where it comes from, and its confidence. */
+  throughputs?: Array<{ gpuType: string; value: number; source: 'table' | 'measured' | 'estimated' | 'default'; confidence: number; uncertainty: number }>;
 }
 
 export interface Timeline {

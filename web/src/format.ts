@@ -1,9 +1,10 @@
 /** Small display helpers shared by the views. */
 
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-const dateTimeFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+// One format everywhere, always with the zone: "14:05:09 UTC" today, "Dec 6, 14:05 UTC" on other days.
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZoneName: 'short' });
+const dateTimeFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'short' });
 
-/** A clock time today, a date and time otherwise; '–' for none. */
+/** A clock time with its zone today, a date and time with its zone otherwise; '–' for none. */
 export function when(isoOrMs: string | number | null | undefined): string {
   if (isoOrMs === null || isoOrMs === undefined) return '–';
   const d = new Date(isoOrMs);

@@ -2,6 +2,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, followChanges, saveToken, savedToken, setUnauthorizedHandler, type StreamState, type WhoAmI } from './api';
 import './style.css';
+import { when } from './format';
 import { App, navigate } from './ui';
 import { ClusterView } from './views/cluster';
 import { FairnessView } from './views/fairness';
@@ -115,9 +116,21 @@ function Shell(props: { me: WhoAmI; onOut: () => void }) {
   const route = useRoute();
   const [version, setVersion] = useState(0);
   const [stream, setStream] = useState<StreamState>('connecting');
+  // When the server was last heard from, so that numbers kept on screen while it is away say how old they are.
+  const [lostAt, setLostAt] = useState<number | null>(null);
   useEffect(() => {
     const ctl = new AbortController();
-    void followChanges(() => setVersion((v) => v + 1), setStream, ctl.signal);
+    let state: StreamState = 'connecting';
+    void followChanges(
+      () => setVersion((v) => v + 1),
+      (next) => {
+        if (next === 'reconnecting' && state !== 'reconnecting') setLostAt(Date.now());
+        if (next === 'live') setLostAt(null);
+        state = next;
+        setStream(next);
+      },
+      ctl.signal,
+    );
     return () => ctl.abort();
   }, []);
   const { me } = props;
@@ -149,7 +162,12 @@ function Shell(props: { me: WhoAmI; onOut: () => void }) {
           Sign out
         </button>
       </header>
-      <main class="page">
+      {lostAt !== null ? (
+        <div class="stale-banner" role="status" data-testid="stale">
+          <strong>Server unreachable since {when(lostAt)}.</strong> What you see is as of then and is not updating; the page reconnects by itself.
+        </div>
+      ) : null}
+      <main class={`page ${lostAt !== null ? 'stale' : ''}`}>
         {route.view === 'queue' ? <QueueView params={route.params} /> : null}
         {route.view === 'cluster' ? <ClusterView /> : null}
         {route.view === 'fairness' ? <FairnessView /> : null}

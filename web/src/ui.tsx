@@ -38,7 +38,10 @@ export function useLive<T>(path: string | null, minGapMs = 700): Loaded<T> {
   const current = useRef(path);
   current.current = path;
 
-  /** A path that answered 404 is not asked again on every change: job ids are never reused, it will not appear. */
+  /**
+   * A path that answered 404 (or 403) is not asked again on every change: job ids are never reused, it will not
+   * appear, and asking again would only repeat the refusal (and log it each time).
+   */
   const gone = useRef<string | null>(null);
   const alive = useRef(true);
   useEffect(
@@ -49,24 +52,26 @@ export function useLive<T>(path: string | null, minGapMs = 700): Loaded<T> {
   );
 
   useEffect(() => {
-    if (path === null) return;
+    if (path === null || gone.current === path) return;
     const run = async (): Promise<void> => {
-      if (gone.current === current.current) return;
       if (busy.current) {
         again.current = true;
         return;
       }
+      // The path may have gone (a view that stopped asking) or been refused for good since this run was queued.
+      if (current.current === null || gone.current === current.current) return;
       busy.current = true;
       const wait = last.current + minGapMs - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       last.current = Date.now();
       const asked = current.current;
       try {
-        const data = await api<T>('GET', asked!);
+        if (asked === null) return;
+        const data = await api<T>('GET', asked);
         if (alive.current && asked === current.current) setState({ data, loading: false, path: asked });
       } catch (e) {
         const error = e instanceof ApiError ? e : new ApiError(0, 'E_CLIENT', String(e));
-        if (error.status === 404) gone.current = asked;
+        if (error.status === 403 || error.status === 404) gone.current = asked;
         if (alive.current && asked === current.current) setState((s) => ({ ...(s.path === asked ? { data: s.data } : {}), error, loading: false, path: asked }));
       } finally {
         busy.current = false;
@@ -80,7 +85,11 @@ export function useLive<T>(path: string | null, minGapMs = 700): Loaded<T> {
   }, [path, version, kick]);
 
   const same = state.path === path;
-  return { data: same ? state.data : undefined, error: same ? state.error : undefined, loading: !same || state.loading, reload: () => setKick((k) => k + 1) };
+  const reload = (): void => {
+    gone.current = null;
+    setKick((k) => k + 1);
+  };
+  return { data: same ? state.data : undefined, error: same ? state.error : undefined, loading: !same || state.loading, reload };
 }
 
 export function navigate(hash: string): void {

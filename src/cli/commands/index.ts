@@ -12,6 +12,7 @@ import { register as registerLogs } from './logs.js';
 import { register as registerWhatif } from './whatif.js';
 import { register as registerSweep } from './sweep.js';
 import { register as registerReport } from './report.js';
+import { register as registerTenants } from './tenants.js';
 
 /** Each command lives in its own file and exports `register(program)`; add one line here per command. */
 export function registerCommands(program: Command): void {
@@ -28,4 +29,5 @@ export function registerCommands(program: Command): void {
   registerWhatif(program);
   registerSweep(program);
   registerReport(program);
+  registerTenants(program);
 }

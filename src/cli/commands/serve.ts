@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { positiveInt, seconds } from '../../runtime/client/cli-support.js';
 import { startServer } from '../../runtime/serve.js';
 import { parseGpuSpec } from '../../runtime/agent/worker.js';
+import { readThroughputs } from '../../io/index.js';
+import { DEFAULT_THROUGHPUTS } from '../../sim/index.js';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { RondoError } from '../../model/errors.js';
@@ -22,6 +24,8 @@ interface ServeFlags {
   checkpointDir?: string;
   jobRoot?: string[];
   quiet?: boolean;
+  throughputs: string;
+  estimate: boolean;
   rateLimit: string;
   // Kubernetes driver (src/kube)
   kube?: boolean;
@@ -51,6 +55,8 @@ export function register(program: Command): void {
     .option('--local-gpus <spec>', 'GPUs of each local worker, TYPE:COUNT[,...]', 'local:1')
     .option('--checkpoint-dir <dir>', 'root of per-job checkpoint directories (default <db>.checkpoints)')
     .option('--job-root <dir...>', 'only accept jobs whose working directory is inside one of these')
+    .option('--throughputs <file>', "throughput table (Gavel JSON): jobs naming a job type it knows get its throughputs, others estimates from it (docs/estimate.md)", DEFAULT_THROUGHPUTS)
+    .option('--no-estimate', 'no table and no estimates: a job counts as equally fast on every type it has not run on')
     .option('--rate-limit <n>', 'requests a minute per tenant or job token, 429 beyond (0 = no limit)', '1200')
     .option('--quiet', 'do not log scheduler and worker events')
     // Kubernetes driver (src/kube, docs/kubernetes.md)
@@ -78,6 +84,7 @@ export function register(program: Command): void {
         },
         localWorkers: positiveInt('--local-workers', f.localWorkers, 64),
         localGpus: parseGpuSpec(f.localGpus),
+        ...(f.estimate ? { throughputs: readThroughputs(f.throughputs) } : {}),
         ...(f.checkpointDir ? { checkpointRoot: f.checkpointDir } : {}),
         ...(f.jobRoot ? { jobRoots: f.jobRoot } : {}),
         limits: { ratePerMinute: positiveInt('--rate-limit', f.rateLimit) },

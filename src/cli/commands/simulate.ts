@@ -6,9 +6,12 @@ import { getPolicy, initSolver } from '../../policies/index.js';
 import { buildWorkload, DEFAULT_THROUGHPUTS, DEFAULT_TIMELINE_MAX_JOBS, runJson, simulate, type SimulationOutput, type Workload, type WorkloadFlags } from '../../sim/index.js';
 import type { EngineObserver, RoundInfo } from '../../engine/index.js';
 import { writeSimulationReport } from '../../report/index.js';
+import { withTenantAccounting } from '../../sim/tenant-workload.js';
+import { addTenantOptions } from '../tenant-options.js';
+import { addSpotOptions } from '../spot-options.js';
 
 export function addWorkloadOptions(cmd: Command): Command {
-  return cmd
+  return addSpotOptions(addTenantOptions(cmd))
     .option('--trace <file>', 'job trace: Gavel msr/10-column, Shockwave, Gavel generator JSON, canonical JSONL')
     .option('--format <format>', 'trace format (default: detected)')
     .option('--generate', "generate Gavel's continuous-arrival workload instead of reading a trace")
@@ -30,8 +33,12 @@ export function addWorkloadOptions(cmd: Command): Command {
     .option('--restart-overhead <seconds>', 'a (re)started job holds its GPUs this long without progress (Kubernetes pod start, checkpoint load; default 0)')
     .option('--realloc-interval <seconds>', 'minimum time between allocation recomputes (Gavel: 1920)', '1920')
     .option('--realloc-when-idle', 'recompute at once when waiting jobs cannot run only for lack of an allocation (Gavel: wait)')
-    .option('--prices <spec>', "per-GPU-hour prices for the cost metric, e.g. v100:2.48,p100:1.46,k80:0.45 (default: Gavel's GCP prices)")
+    .option('--prices <spec>', "per-GPU-hour prices for the cost metric, e.g. v100:2.48,p100:1.46,k80:0.45 (default: Gavel's GCP prices); with --capacity, a price trace file")
     .option('--partitions <k>', 'POP: split jobs and GPUs into k random sub-problems, allocate each apart and join (default 1: the whole problem)')
+    .option('--estimate-throughputs', 'the policy sees estimated throughputs (every job unseen, refined by the types it ran on); the executor uses the table (docs/estimate.md)')
+    .option('--reference-job-types <n>', 'with --estimate-throughputs: how many of the table\'s job types the estimator may use as references (default: all)')
+    .option('--estimate-seed <n>', 'with --estimate-throughputs: seed for drawing the reference job types and the profiled co-locations', '0')
+    .option('--profiled-fraction <f>', "with --estimate-throughputs and a space-sharing policy: fraction of reference co-locations each job key is profiled against (Gavel's estimator; default 1)")
     .option('--json', 'print one JSON object instead of a table')
     .option('--quiet', 'no progress output');
 }
@@ -84,20 +91,24 @@ export function progressObserver(total: number, what: string, quiet: boolean): {
 /** Runs one policy on a workload with progress and Ctrl-C handling. */
 export async function runPolicy(workload: Workload, policyName: string, quiet: boolean, opts: { timelineMaxJobs?: number } = {}): Promise<SimulationOutput> {
   // POP's random split is seeded with the run's seed, so a run stays reproducible.
-  const policy = getPolicy(policyName, { partitions: workload.partitions, seed: workload.base.seed });
+  const base = getPolicy(policyName, { partitions: workload.partitions, seed: workload.base.seed, ...(workload.tenants ? { tenants: workload.tenants } : {}) });
   await initSolver();
   const w = workload.base.window;
   const total = w ? w.end - w.start : (workload.traceJobs ?? workload.base.generate?.limit ?? 0);
-  const progress = progressObserver(total, policy.meta.name, quiet);
+  const progress = progressObserver(total, base.meta.name, quiet);
+  // Per-tenant accounting when the run has a tenant tree or jobs that name tenants.
+  const tenanted = workload.tenants !== undefined || (workload.base.jobs ?? []).some((j) => j.tenant !== undefined);
+  const acct = tenanted ? withTenantAccounting(base, progress.observer, workload.tenants, workload.base.cluster, workload.base.jobs) : undefined;
+  const policy = acct?.policy ?? base;
   const ac = new AbortController();
   const onSigint = (): void => ac.abort();
   process.once('SIGINT', onSigint);
   try {
-    const out = await simulate({ ...workload.base, policy, observer: progress.observer, signal: ac.signal, timelineMaxJobs: opts.timelineMaxJobs ?? 0 });
+    const out = await simulate({ ...workload.base, policy, observer: acct?.observer ?? progress.observer, signal: ac.signal, timelineMaxJobs: opts.timelineMaxJobs ?? 0 });
     if (out.result.stopReason === 'aborted') {
       throw new RondoError({ code: 'E_USAGE', problem: 'interrupted', hint: 'no output was written' });
     }
-    return out;
+    return acct ? { ...out, tenants: acct.accounting.reports() } : out;
   } finally {
     progress.stop();
     process.removeListener('SIGINT', onSigint);
@@ -127,11 +138,23 @@ function summaryTable(out: SimulationOutput, label: string): string {
     ['utilisation', `${pct(s.utilization)} (${util})`],
     ['preemptions', `${s.preemptions} (${fmt(s.preemptionsPerJob)} per measured job), leases extended ${pct(s.leaseExtensionFraction)}`],
     ['cost', s.cost === null ? '-' : `$${s.cost.toFixed(2)}`],
+    ...spotRows(out),
     ['rounds / allocations', `${s.rounds} / ${s.policyCalls} (${fmt(s.policySeconds)} s in the policy)`],
     ['wall time', `${out.wallSeconds.toFixed(2)} s`],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
+}
+
+function spotRows(out: SimulationOutput): Array<[string, string]> {
+  const p = out.spot;
+  if (!p) return [];
+  const byType = Object.entries(p.costByType).filter(([, v]) => v > 0).map(([t, v]) => `${t} $${v.toFixed(2)}`).join(', ');
+  return [
+    ['cost (spot model)', `$${p.totalCost.toFixed(2)} (${byType || 'nothing ran'}), $${fmt(p.costPerCompletedJob)} per completed job`],
+    ['revocations', `${p.revocations} job stops, ${fmt(p.lostGpuHours)} GPU-h of work lost`],
+    ['SLO misses', p.jobsWithSlo > 0 ? `${p.sloMisses} of ${p.jobsWithSlo} (${pct(p.sloMissRate)})` : '- (no job has an SLO)'],
+  ];
 }
 
 function csvCell(v: unknown): string {
@@ -184,6 +207,7 @@ export function register(program: Command): void {
             reallocWhenIdle: workload.base.recomputeWhenIdle,
             prices: workload.base.prices,
             ...(workload.partitions > 1 ? { partitions: workload.partitions } : {}),
+            ...(workload.base.estimateThroughputs ? { estimateThroughputs: workload.base.estimateThroughputs } : {}),
           },
           // Wall-clock timings are left out so that the file is byte-for-byte the same for the same input.
           summary: Object.fromEntries(Object.entries(runJson(out)).filter(([k]) => k !== 'wallSeconds' && k !== 'policySeconds')),

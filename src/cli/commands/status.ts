@@ -21,6 +21,35 @@ interface JobView {
   command: string[];
 }
 
+interface WhyView {
+  position: number | null;
+  queued: number;
+  estimatedStart: string | null;
+  estimatedFinish: string | null;
+  why: { kind: string; text: string; round: number | null } | null;
+  preemption: { kind: string; text: string; round: number } | null;
+  preemptions: number;
+}
+
+const at = (iso: string | null): string => (iso ? new Date(iso).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : '–');
+
+/** One job for a person: its facts, then where it stands in the queue and the planner's reason. */
+function jobText(j: JobView & Record<string, unknown>, w: WhyView | undefined): string {
+  const lines = [
+    `${j.id}  ${j.state}  tenant ${j.tenant}  ${j.scaleFactor} GPU${j.scaleFactor > 1 ? 's' : ''}${Array.isArray(j.gpuTypes) ? ` of ${(j.gpuTypes as string[]).join(' or ')}` : ''}`,
+    `steps     ${j.stepsDone}${j.totalSteps !== null ? ` / ${j.totalSteps}` : ''}`,
+    `command   ${j.command.join(' ')}`,
+  ];
+  if (w && j.state === 'queued') {
+    if (w.why?.kind === 'never') lines.push('position  none: it cannot start on the current workers');
+    else lines.push(`position  ${w.position ?? '–'} of ${w.queued} queued`, `start     ${w.estimatedStart ? `about ${at(w.estimatedStart)}` : 'not estimated yet'}`);
+    lines.push(`why       ${w.why ? w.why.text : 'no round has been planned since it arrived'}`);
+  }
+  if (w?.preemption) lines.push(`last ${w.preemption.kind === 'moved' ? 'move' : 'preemption'}  ${w.preemption.text}`);
+  if (typeof j.failure === 'string') lines.push(`failure   ${j.failure}`);
+  return lines.join('\n') + '\n';
+}
+
 export function register(program: Command): void {
   program
     .command('status')
@@ -35,8 +64,14 @@ export function register(program: Command): void {
     .action(async (jobId: string | undefined, f: StatusFlags) => {
       const client = clientFrom(f);
       if (jobId) {
-        const job = await call(() => client.get<Record<string, unknown>>(`/api/v1/jobs/${encodeURIComponent(jobId)}`));
-        process.stdout.write(jsonText(job) + '\n');
+        const job = await call(() => client.get<Record<string, unknown> & JobView>(`/api/v1/jobs/${encodeURIComponent(jobId)}`));
+        // Where it stands and why (a server without the endpoint simply has no answer).
+        const why = job.state === 'queued' || job.state === 'running' ? await client.get<WhyView>(`/api/v1/jobs/${encodeURIComponent(jobId)}/why`).catch(() => undefined) : undefined;
+        if (f.json) {
+          process.stdout.write(jsonText({ ...job, ...(why ? { why } : {}) }) + '\n');
+          return;
+        }
+        process.stdout.write(plain(jobText(job, why)));
         return;
       }
       const params = new URLSearchParams();

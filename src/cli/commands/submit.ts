@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import { RondoError } from '../../model/errors.js';
-import { call, clientFrom, jsonText, positiveInt } from '../../runtime/client/cli-support.js';
+import { call, clientFrom, jsonText, plain, positiveInt } from '../../runtime/client/cli-support.js';
 
 interface SubmitFlags {
   server?: string;
   token?: string;
   gpus: string;
   type?: string;
+  jobType?: string;
   tenant?: string;
   weight?: string;
   steps?: string;
@@ -25,7 +26,8 @@ export function register(program: Command): void {
     .option('--server <url>', 'server URL (default $RONDO_SERVER or http://127.0.0.1:8470)')
     .option('--token <token>', 'API token (default $RONDO_TOKEN or ./rondo.db.admin-token)')
     .option('--gpus <n>', 'GPUs (scale factor), gang-scheduled on one worker', '1')
-    .option('--type <jobType>', 'job type (model name) when known')
+    .option('--job-type <jobType>', "job type (model name, e.g. 'ResNet-50 (batch size 64)'): a type the server's throughput table knows gets its throughputs from there, any other is estimated")
+    .option('--type <jobType>', 'the same as --job-type')
     .option('--tenant <name>', 'tenant (admin tokens only; a tenant token implies its tenant)')
     .option('--weight <w>', 'priority weight')
     .option('--steps <n>', 'total steps, when known (the job may also report it)')
@@ -52,7 +54,7 @@ export function register(program: Command): void {
         cwd: f.cwd ?? process.cwd(),
         scaleFactor: Math.max(1, positiveInt('--gpus', f.gpus, 1024)),
         ...(Object.keys(env).length ? { env } : {}),
-        ...(f.type ? { jobType: f.type } : {}),
+        ...((f.jobType ?? f.type) ? { jobType: f.jobType ?? f.type } : {}),
         ...(f.tenant ? { tenant: f.tenant } : {}),
         ...(f.weight ? { priorityWeight: num('--weight', f.weight) } : {}),
         ...(f.steps ? { totalSteps: num('--steps', f.steps) } : {}),
@@ -62,5 +64,8 @@ export function register(program: Command): void {
       const client = clientFrom(f);
       const job = await call(() => client.post<{ id: string; state: string }>('/api/v1/jobs', body));
       process.stdout.write(f.json ? jsonText(job) + '\n' : `${job.id}\n`);
+      // A shape no live worker can hold is accepted (a bigger worker may join) but said at once, on stderr.
+      const why = await client.get<{ why: { kind: string; text: string } | null }>(`/api/v1/jobs/${encodeURIComponent(job.id)}/why`).catch(() => undefined);
+      if (why?.why?.kind === 'never') process.stderr.write(`rondo: warning: ${job.id} ${plain(why.why.text)}\n`);
     });
 }

@@ -1,4 +1,5 @@
 import { policyJob, type Allocation, type Assignment, type ClusterSpec, type Job, type RoundPlan, type Server } from '../../model/index.js';
+import { shapeProblem, WhyBook } from './why.js';
 import {
   runEngine,
   type ClusterView,
@@ -16,6 +17,7 @@ import type { LoadedPolicy } from './policy-source.js';
 import { allocationJson, PolicyThread } from './policy-worker.js';
 import { allocateGuarded, allocateGuardedSync } from './quarantine.js';
 import type { JobRow, Store, WorkerRow } from './store/index.js';
+import type { LiveThroughputs, TypeThroughput } from '../../estimate/index.js';
 
 /**
  * The runtime as the engine's Clock, Executor and JobSource: the live server runs the same scheduler loop as the
@@ -146,17 +148,24 @@ function maxPerWorker(cluster: ClusterSpec): readonly number[] {
 }
 
 /**
- * A job's throughput per type as the runtime knows it: its measured steps/s where it has run; on types where it has
- * not, the mean of its measurements (or 1 when it has none), so an unmeasured job counts as equally fast everywhere
- * until it reports. 0 where the job may not run or no single worker has enough GPUs.
+ * A job's throughput per type as the runtime knows it. With a throughput table (`rondo serve --throughputs`, the
+ * shipped Gavel table by default): measured steps/s where it has run, the table's row for a job type the table
+ * knows, the low-rank estimate otherwise (src/estimate). Without one, as before: the mean of its measurements (or 1)
+ * on types it has not run on. 0 where the job may not run or no single worker has enough GPUs.
  */
-function liveThroughput(cluster: ClusterSpec, measured: Readonly<Record<string, number>>, scaleFactor: number, allowed: readonly string[] | null | undefined): number[] {
+function liveThroughput(
+  cluster: ClusterSpec,
+  measured: Readonly<Record<string, number>>,
+  job: { readonly scaleFactor: number; readonly gpuTypes?: readonly string[] | null; readonly jobType?: string | null },
+  known: LiveThroughputs | undefined,
+): number[] {
+  if (known) return known.row(cluster.gpuTypes, maxPerWorker(cluster), job, measured);
   const values = Object.values(measured);
   const fallback = values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : 1;
   const most = maxPerWorker(cluster);
   return cluster.gpuTypes.map((t, k) => {
-    if (allowed && !allowed.includes(t)) return 0;
-    if (scaleFactor > most[k]!) return 0;
+    if (job.gpuTypes && !job.gpuTypes.includes(t)) return 0;
+    if (job.scaleFactor > most[k]!) return 0;
     return measured[t] ?? fallback;
   });
 }
@@ -351,18 +360,44 @@ export class Scheduler {
     quarantinedJobs: [],
   };
   readonly epochMs: number;
+  /** The planner's latest reason per waiting job and each job's last preemption (served to the job page). */
+  readonly why = new WhyBook();
 
   constructor(
     private readonly store: Store,
     readonly timing: RuntimeTiming,
     private readonly policy: LoadedPolicy,
     private readonly log: (msg: string) => void = () => {},
+    /** Known job types' throughputs and estimates for the rest; without it, unmeasured types count as equally fast. */
+    private readonly throughputs?: LiveThroughputs,
   ) {
     const e = store.getMeta('epoch_ms');
     if (e === undefined) {
       this.epochMs = Date.now();
       store.setMeta('epoch_ms', String(this.epochMs));
     } else this.epochMs = Number(e);
+  }
+
+  /** An engine job with the job type as submitted (`toJob` names an untyped job 'unknown'). */
+  private named(job: Job): { scaleFactor: number; gpuTypes?: readonly string[]; jobType: string | null } {
+    return { scaleFactor: job.scaleFactor, jobType: job.jobType === 'unknown' ? null : job.jobType, ...(job.gpuTypes ? { gpuTypes: job.gpuTypes } : {}) };
+  }
+
+  /**
+   * A job's throughput per GPU type of the live cluster (and any type it measured): value, source (table, measured,
+   * estimated, default) and confidence, for the API and the dashboard.
+   */
+  throughputView(j: JobRow): TypeThroughput[] {
+    const measured = this.store.throughputsOf(j.id);
+    const types = [...new Set([...buildCluster(this.liveWorkers()).cluster.gpuTypes, ...Object.keys(measured)])].sort();
+    if (this.throughputs) return this.throughputs.view(types, j, measured);
+    const got = Object.values(measured);
+    const mean = got.length > 0 ? got.reduce((a, b) => a + b, 0) / got.length : 1;
+    return types.map((t) =>
+      measured[t] !== undefined
+        ? { gpuType: t, value: measured[t], source: 'measured', confidence: 1, uncertainty: 0 }
+        : { gpuType: t, value: mean, source: 'default', confidence: 0, uncertainty: 0 },
+    );
   }
 
   get policyName(): string {
@@ -513,11 +548,12 @@ export class Scheduler {
           return this.observe();
         },
         runRound: (plan, jobs) => this.runRound(plan, jobs),
+        release: (id) => this.why.forget(id),
       },
       source: new StoreJobSource(this.store, (j) => this.toJob(j)),
       roundDuration: this.timing.roundMs / 1000,
-      throughputOf: (job, cluster) => liveThroughput(cluster, this.measured.get(job.id) ?? {}, job.scaleFactor, job.gpuTypes),
-      currentThroughputOf: (job, _steps, cluster) => liveThroughput(cluster, this.measured.get(job.id) ?? {}, job.scaleFactor, job.gpuTypes),
+      throughputOf: (job, cluster) => liveThroughput(cluster, this.measured.get(job.id) ?? {}, this.named(job), this.throughputs),
+      currentThroughputOf: (job, _steps, cluster) => liveThroughput(cluster, this.measured.get(job.id) ?? {}, this.named(job), this.throughputs),
       // Recompute on every arrival, completion and change of the cluster (no minimum interval) as the runtime did.
       minReallocationInterval: 0,
       recomputeWhenIdle: true,
@@ -696,6 +732,10 @@ export class Scheduler {
     const now = Date.now();
     const last = this.store.lastRoundInfo();
     const round = (last?.round ?? 0) + 1;
+    this.why.record(plan, round, now, (id) => {
+      const j = this.store.getJob(id);
+      return j ? shapeProblem(j, this.liveWorkers()) : null;
+    });
     // After a restart the engine plans at once; the round still starts when the one before the restart ends.
     const startMs = Math.round(Math.max(this.epochMs + plan.start * 1000, last ? last.start + last.duration : 0));
     const endMs = startMs + this.timing.roundMs;
@@ -800,7 +840,7 @@ export class Scheduler {
       const job = this.toJob(j);
       const total = job.totalSteps!;
       return policyJob(job, {
-        throughput: liveThroughput(cluster, measured.get(j.id) ?? {}, j.scaleFactor, j.gpuTypes),
+        throughput: liveThroughput(cluster, measured.get(j.id) ?? {}, j, this.throughputs),
         totalSteps: total,
         remainingSteps: Math.max(1e-9, total - j.stepsDone),
       });

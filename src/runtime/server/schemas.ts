@@ -96,6 +96,20 @@ export const jobSchema = {
     exitCode: { type: ['integer', 'null'], minimum: -2147483648, maximum: 2147483647 },
     failure: { type: ['string', 'null'] },
     cancelRequested: { type: 'boolean' },
+    throughputs: {
+      type: 'array',
+      description: 'GET /jobs/:id only: steps/s per GPU type of the live cluster, where each value comes from, and its confidence (docs/estimate.md)',
+      items: {
+        type: 'object',
+        properties: {
+          gpuType: { type: 'string' },
+          value: { type: 'number' },
+          source: { type: 'string', enum: ['table', 'measured', 'estimated', 'default'] },
+          confidence: { type: 'number' },
+          uncertainty: { type: 'number' },
+        },
+      },
+    },
   },
 };
 

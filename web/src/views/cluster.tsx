@@ -2,29 +2,65 @@ import { useMemo } from 'preact/hooks';
 import type { ClusterHistory, ClusterView as ClusterData } from '../api';
 import { Chart, type ChartOption } from '../chart';
 import { typeColor } from '../colors';
-import { duration, int, pct } from '../format';
+import { duration, int, num, pct } from '../format';
 import { Empty, ErrorBox, Section, Truncate, useLive } from '../ui';
 
-function utilisationOption(h: ClusterHistory, types: readonly string[]): ChartOption {
+/**
+ * Busy GPUs per type as counts, not as a share of today's capacity: a stretch drawn while a worker was away (or
+ * before one joined) keeps its height when the cluster changes later.
+ */
+function utilisationOption(h: ClusterHistory): ChartOption {
   const from = new Date(h.from).getTime();
   const x = (i: number): number => from + (i + 0.5) * h.bucketMs;
   return {
     animation: false,
-    color: h.types.map((t) => typeColor(types, t.type)),
+    color: h.types.map((t) => typeColor(t.type)),
     grid: { left: 48, right: 16, top: 36, bottom: 32 },
     legend: { top: 0, data: h.types.map((t) => t.type) },
-    tooltip: { trigger: 'axis', valueFormatter: (v: unknown) => pct(Number(v) / 100) },
+    tooltip: { trigger: 'axis', valueFormatter: (v: unknown) => `${num(Number(v), 1)} GPUs` },
     xAxis: { type: 'time', min: from, max: new Date(h.to).getTime() },
-    yAxis: { type: 'value', min: 0, max: 100, name: '% busy', nameGap: 12, axisLabel: { formatter: '{value}%' } },
+    yAxis: { type: 'value', min: 0, minInterval: 1, name: 'busy GPUs', nameGap: 12 },
     series: h.types.map((t) => ({
       name: t.type,
       type: 'line',
       step: 'middle',
       showSymbol: false,
       lineStyle: { width: 2 },
-      data: t.busy.map((b, i) => [x(i), t.capacity > 0 ? Math.min(100, (100 * b) / t.capacity) : 0]),
+      data: t.busy.map((b, i) => [x(i), b]),
     })),
   };
+}
+
+type Worker = ClusterData['workers'][number];
+
+/**
+ * A worker that restarted registers again under the same name; until the old registration times out both look
+ * alive. The newest registration per name is the worker; older live ones are shown as replaced, not counted.
+ */
+function splitWorkers(all: readonly Worker[]): { alive: Worker[]; replaced: Array<{ w: Worker; by: Worker }>; gone: Worker[] } {
+  const seq = (w: Worker): number => Number(/(\d+)$/.exec(w.id)?.[1] ?? 0);
+  const newest = new Map<string, Worker>();
+  for (const w of all) if (w.state === 'alive' && (!newest.has(w.name) || seq(w) > seq(newest.get(w.name)!))) newest.set(w.name, w);
+  const replaced: Array<{ w: Worker; by: Worker }> = [];
+  // Jobs still recorded on an old registration run on the same machine: they are shown on its current card.
+  const carried = new Map<Worker, Worker['running']>();
+  for (const w of all) {
+    if (w.state !== 'alive') continue;
+    const n = newest.get(w.name)!;
+    if (n === w) continue;
+    replaced.push({ w, by: n });
+    carried.set(n, [...(carried.get(n) ?? []), ...w.running]);
+  }
+  const alive = [...newest.values()].map((w) => (carried.get(w)?.length ? { ...w, running: [...w.running, ...carried.get(w)!] } : w));
+  alive.sort((a, b) => seq(a) - seq(b));
+  return { alive, replaced, gone: all.filter((w) => w.state !== 'alive') };
+}
+
+/** The worker-wide index of the first device of its `gi`-th GPU group. */
+function deviceOffset(gpus: ReadonlyArray<{ count: number }>, gi: number): number {
+  let d = 0;
+  for (let i = 0; i < gi; i++) d += gpus[i]!.count;
+  return d;
 }
 
 export function ClusterView() {
@@ -32,9 +68,17 @@ export function ClusterView() {
   const history = useLive<ClusterHistory>('/api/v1/cluster/history?minutes=30', 3000);
   const c = cluster.data;
   const types = useMemo(() => (c ? Object.keys(c.gpus).sort() : []), [c]);
-  const option = useMemo(() => (history.data ? utilisationOption(history.data, [...new Set([...types, ...history.data.types.map((t) => t.type)])]) : null), [history.data, types]);
-  const alive = c?.workers.filter((w) => w.state === 'alive') ?? [];
-  const gone = c?.workers.filter((w) => w.state !== 'alive') ?? [];
+  const option = useMemo(() => (history.data ? utilisationOption(history.data) : null), [history.data]);
+  const { alive, replaced, gone } = useMemo(() => splitWorkers(c?.workers ?? []), [c]);
+  // Totals from the workers shown as live (a replaced registration's GPUs are the same GPUs).
+  const totals = useMemo(() => {
+    const t: Record<string, { total: number; busy: number }> = {};
+    for (const w of alive) {
+      for (const g of w.gpus) (t[g.type] ??= { total: 0, busy: 0 }).total += g.count;
+      for (const r of w.running) (t[r.gpuType] ??= { total: 0, busy: 0 }).busy += r.devices.length;
+    }
+    return t;
+  }, [alive]);
 
   return (
     <div class="cluster">
@@ -43,9 +87,9 @@ export function ClusterView() {
         <div class="summary" data-testid="gpu-summary">
           {types.length === 0 ? null : (
             types.map((t) => {
-              const g = c.gpus[t]!;
+              const g = totals[t] ?? { total: 0, busy: 0 };
               return (
-                <div class="stat" style={{ borderTopColor: typeColor(types, t) }}>
+                <div class="stat" style={{ borderTopColor: typeColor(t) }}>
                   <div class="stat-label">
                     <Truncate text={t} max="10rem" />
                   </div>
@@ -53,7 +97,7 @@ export function ClusterView() {
                     {g.busy} / {g.total} <span class="muted">busy</span>
                   </div>
                   <div class="meter" aria-hidden="true">
-                    <span style={{ width: pct(g.total ? g.busy / g.total : 0), background: typeColor(types, t) }} />
+                    <span style={{ width: pct(g.total ? g.busy / g.total : 0), background: typeColor(t) }} />
                   </div>
                 </div>
               );
@@ -71,7 +115,7 @@ export function ClusterView() {
         </div>
       ) : null}
 
-      <Section title="GPU utilisation, last 30 minutes">
+      <Section title="Busy GPUs per type, last 30 minutes">
         {option && history.data && history.data.types.length > 0 ? (
           <Chart option={option} height={220} label="busy GPUs per type over the last 30 minutes" testId="utilisation-chart" />
         ) : history.data ? (
@@ -82,6 +126,12 @@ export function ClusterView() {
       </Section>
 
       <Section title={`Workers (${alive.length} live${gone.length ? `, ${gone.length} gone` : ''})`}>
+        {replaced.length > 0 ? (
+          <p class="muted small" data-testid="replaced">
+            Re-registered after a restart (the old registration times out by itself):{' '}
+            {replaced.map(({ w, by }) => `${w.name} ${w.id} → ${by.id}`).join(', ')}.
+          </p>
+        ) : null}
         {c && c.workers.length === 0 ? (
           <Empty title="No workers have registered.">
             <p>
@@ -99,17 +149,20 @@ export function ClusterView() {
                 <span class="muted">{w.id}</span>
                 {w.state !== 'alive' ? <span class="badge gone">gone</span> : null}
               </div>
-              {w.gpus.map((g) => (
-                <div class="gpu-row">
-                  <span class="gpu-type" style={{ color: typeColor(types.length ? types : [g.type], g.type) }}>
+              {w.gpus.map((g, gi) => (
+                <div class="gpu-row" data-type={g.type}>
+                  <span class="gpu-type" style={{ color: typeColor(g.type) }}>
                     {g.type}
                   </span>
                   <div class="slots">
-                    {Array.from({ length: g.count }, (_, d) => {
+                    {Array.from({ length: g.count }, (_, k) => {
+                      // Devices are numbered per worker across its types (as the agent sets CUDA_VISIBLE_DEVICES and
+                      // as the job page lists them): a worker with v100:2,k80:2 has k80 GPUs 2 and 3.
+                      const d = deviceOffset(w.gpus, gi) + k;
                       const r = w.running.find((x) => x.gpuType === g.type && x.devices.includes(d));
                       const label = r ? (r.jobId ?? 'other tenant') : 'idle';
                       const cls = r ? (r.jobId ? 'slot busy' : 'slot other') : 'slot idle';
-                      const style = r && r.jobId ? { background: typeColor(types.length ? types : [g.type], g.type) } : undefined;
+                      const style = r && r.jobId ? { background: typeColor(g.type) } : undefined;
                       const body = (
                         <>
                           <span class="slot-dev">GPU {d}</span>
@@ -117,11 +170,11 @@ export function ClusterView() {
                         </>
                       );
                       return r?.jobId ? (
-                        <a class={cls} style={style} href={`#/jobs/${r.jobId}`} title={`${g.type} GPU ${d}: ${r.jobId}`}>
+                        <a class={cls} style={style} href={`#/jobs/${r.jobId}`} title={`${g.type} GPU ${d}: ${r.jobId}`} data-device={d} data-slot="busy">
                           {body}
                         </a>
                       ) : (
-                        <span class={cls} title={`${g.type} GPU ${d}: ${label}`}>
+                        <span class={cls} title={`${g.type} GPU ${d}: ${label}`} data-device={d} data-slot={r ? 'other' : 'idle'}>
                           {body}
                         </span>
                       );

@@ -46,7 +46,14 @@ function rhoOption(jobs: FairnessData['jobs']): ChartOption {
 function heatOption(a: FairnessData['allocation']): ChartOption {
   const rows = a.rows;
   const data: Array<[number, number, number]> = [];
-  rows.forEach((r, y) => r.shares.forEach((v, x) => data.push([x, y, Math.round(v * 10000) / 10000])));
+  // Types a job may not use are hatched grey cells labelled "not allowed", apart from a 0% share it could get.
+  const notAllowed: Array<{ value: [number, number] }> = [];
+  rows.forEach((r, y) =>
+    r.shares.forEach((v, x) => {
+      if (r.allowed && !r.allowed.includes(a.gpuTypes[x]!)) notAllowed.push({ value: [x, y] });
+      else data.push([x, y, Math.round(v * 10000) / 10000]);
+    }),
+  );
   // Colour scale up to the largest share, so 1,000 jobs with 0.2% each are still told apart from 0.
   const top = Math.max(0.01, ...data.map((d) => d[2]));
   const visible = 30;
@@ -58,7 +65,31 @@ function heatOption(a: FairnessData['allocation']): ChartOption {
     yAxis: { type: 'category', data: rows.map((r) => r.jobId), inverse: true, axisLabel: { hideOverlap: true } },
     visualMap: { min: 0, max: top, calculable: false, orient: 'horizontal', left: 'center', bottom: 4, itemHeight: 120, text: [`${pct(top, top < 0.1 ? 1 : 0)} of the time`, '0'], inRange: { color: ['#f4f8fb', '#56B4E9', '#0072B2', '#003b5c'] } },
     ...(rows.length > visible ? { dataZoom: [{ type: 'slider', yAxisIndex: 0, right: 0, width: 14, start: 0, end: (100 * visible) / rows.length }, { type: 'inside', yAxisIndex: 0 }] } : {}),
-    series: [{ type: 'heatmap', data, label: { show: rows.length <= visible && a.gpuTypes.length <= 8, formatter: (p: { value: [number, number, number] }) => (p.value[2] > 0 ? pct(p.value[2]) : '') } }],
+    series: [
+      {
+        type: 'heatmap',
+        data,
+        label: { show: rows.length <= visible && a.gpuTypes.length <= 8, formatter: (p: { value: [number, number, number] }) => (p.value[2] > 0 ? pct(p.value[2]) : '0%') },
+      },
+      {
+        type: 'custom',
+        name: 'not allowed',
+        data: notAllowed,
+        encode: { x: 0, y: 1 },
+        tooltip: { formatter: (p: { value: [number, number] }) => `${rows[p.value[1]]?.jobId} may not run on ${a.gpuTypes[p.value[0]]}` },
+        renderItem: (_p: unknown, api: { value(d: number): number; coord(v: [number, number]): [number, number]; size(v: [number, number]): [number, number] }) => {
+          const [cx, cy] = api.coord([api.value(0), api.value(1)]);
+          const [w, h] = api.size([1, 1]);
+          return {
+            type: 'group',
+            children: [
+              { type: 'rect', shape: { x: cx - w / 2 + 1, y: cy - h / 2 + 1, width: w - 2, height: h - 2 }, style: { fill: '#8c8c8c33', stroke: '#8c8c8c' } },
+              ...(h >= 14 && w >= 70 ? [{ type: 'text', style: { x: cx, y: cy, text: 'not allowed', align: 'center', verticalAlign: 'middle', fill: '#8c8c8c', fontSize: 11 } }] : []),
+            ],
+          };
+        },
+      },
+    ],
   };
 }
 
@@ -161,7 +192,10 @@ export function FairnessView() {
 
           <Section title="Current allocation" aside={<span class="muted">time share of each job on each GPU type, from the last round</span>}>
             {data.allocation.rows.length > 0 && heat ? (
-              <Chart option={heat} height={Math.min(640, 110 + 22 * Math.min(30, data.allocation.rows.length))} label="allocation matrix heat map" testId="allocation-heatmap" />
+              <>
+                <Chart option={heat} height={Math.min(640, 110 + 22 * Math.min(30, data.allocation.rows.length))} label="allocation matrix heat map" testId="allocation-heatmap" />
+                <p class="muted small">Blue: the job's share of that type's time (0% when the policy gives it none). Grey outlined cells: the job may not run on that type.</p>
+              </>
             ) : (
               <Empty title="The allocation is empty.">It is computed at each round for the jobs that wait or run.</Empty>
             )}

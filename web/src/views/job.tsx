@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, ApiError, type JobDetail, type LogLine, type Timeline } from '../api';
+import { api, ApiError, type JobDetail, type JobWhy, type LogLine, type Timeline } from '../api';
 import { Chart, echarts, type ChartOption } from '../chart';
 import { typeColor } from '../colors';
 import { duration, num, relative, when } from '../format';
@@ -20,7 +20,7 @@ function timelineOption(t: Timeline, types: readonly string[]): ChartOption {
     .filter((a) => a.startedAt)
     .map((a) => ({
       value: [types.indexOf(a.gpuType), new Date(a.startedAt!).getTime(), new Date(a.endedAt ?? now).getTime(), a.id],
-      itemStyle: { color: typeColor(types, a.gpuType) },
+      itemStyle: { color: typeColor(a.gpuType) },
       info: `attempt ${a.id} on ${a.workerName} (${a.gpuType} GPU ${a.devices.join(',')}): ${when(a.startedAt)} – ${a.endedAt ? when(a.endedAt) : 'now'}${a.endReason ? `, ${a.endReason}` : ', running'}`,
     }));
   const rounds = t.rounds.map((r) => ({
@@ -53,7 +53,7 @@ function timelineOption(t: Timeline, types: readonly string[]): ChartOption {
   };
 }
 
-function throughputOption(tp: Record<string, number>, types: readonly string[]): ChartOption {
+function throughputOption(tp: Record<string, number>): ChartOption {
   const ks = Object.keys(tp).sort();
   return {
     animation: false,
@@ -61,7 +61,7 @@ function throughputOption(tp: Record<string, number>, types: readonly string[]):
     tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v: unknown) => `${num(Number(v), 2)} steps/s` },
     xAxis: { type: 'category', data: ks },
     yAxis: { type: 'value', name: 'steps/s' },
-    series: [{ type: 'bar', barMaxWidth: 48, data: ks.map((k) => ({ value: tp[k], itemStyle: { color: typeColor(types, k) } })) }],
+    series: [{ type: 'bar', barMaxWidth: 48, data: ks.map((k) => ({ value: tp[k], itemStyle: { color: typeColor(k) } })) }],
   };
 }
 
@@ -102,7 +102,7 @@ function Logs(props: { id: string }) {
         <pre class="logs" ref={box} data-testid="logs" tabIndex={0} aria-label="job output">
           {lines.map((l) => (
             <div class={`log-${l.stream}`}>
-              <span class="log-time">{new Date(l.at).toLocaleTimeString()}</span> {l.text}
+              <span class="log-time">{when(l.at)}</span> {l.text}
             </div>
           ))}
         </pre>
@@ -111,29 +111,123 @@ function Logs(props: { id: string }) {
   );
 }
 
+/** Where a job stands and why, in words, on the page (never only in a tooltip): the planner's own reason. */
+function WhyPanel(props: { why: JobWhy | undefined; job: JobDetail }) {
+  const w = props.why;
+  const j = props.job;
+  if (!w || (j.state !== 'queued' && j.state !== 'running')) return null;
+  const lastPreemption = w.preemption ? (
+    <p class="why-line" data-testid="why-preemption">
+      <strong>Last {w.preemption.kind === 'moved' ? 'move' : 'preemption'}:</strong> {w.preemption.text}
+      {w.preemptions > 1 ? <span class="muted"> ({w.preemptions} preemptions in all)</span> : null}
+    </p>
+  ) : null;
+  if (j.state === 'running') return lastPreemption ? <div class="card why" data-testid="why">{lastPreemption}</div> : null;
+  const never = w.why?.kind === 'never';
+  return (
+    <div class={`card why ${never ? 'why-never' : ''}`} data-testid="why" data-kind={w.why?.kind ?? 'unknown'}>
+      <p class="why-line why-head">
+        {never ? (
+          <strong>Cannot start on the current workers.</strong>
+        ) : (
+          <>
+            <strong>Waiting</strong>
+            {w.position !== null ? (
+              <>
+                {' '}
+                — position <span data-testid="why-position">{w.position}</span> of {w.queued} in the queue
+              </>
+            ) : null}
+            {w.estimatedStart ? (
+              <>
+                ; estimated start <span data-testid="why-start">{when(w.estimatedStart)}</span> ({relative(w.estimatedStart)})
+              </>
+            ) : w.estimated ? (
+              '; no start within the estimate’s horizon'
+            ) : (
+              '; estimating its start…'
+            )}
+            {w.estimatedFinish ? <>, finish {when(w.estimatedFinish)}</> : null}.
+          </>
+        )}
+      </p>
+      <p class="why-line" data-testid="why-text">
+        <strong>Why:</strong> {w.why ? w.why.text : 'the scheduler has not planned a round since it arrived.'}
+        {w.why?.round ? <span class="muted"> (round {w.why.round})</span> : null}
+      </p>
+      {lastPreemption}
+    </div>
+  );
+}
+
+/** The job's throughput where it runs now against the best type measured: what heterogeneity costs or gains it. */
+function Heterogeneity(props: { throughputs: Record<string, number>; current: string | null }) {
+  const entries = Object.entries(props.throughputs).filter(([, v]) => v > 0);
+  if (entries.length === 0) return null;
+  const [bestType, best] = entries.reduce((b, e) => (e[1] > b[1] ? e : b));
+  const now = props.current ? props.throughputs[props.current] : undefined;
+  return (
+    <p class="small" data-testid="heterogeneity">
+      {props.current && now ? (
+        props.current === bestType ? (
+          <>
+            Runs on <strong>{props.current}</strong>, its fastest measured type ({num(now, 2)} steps/s).
+          </>
+        ) : (
+          <>
+            Runs on <strong>{props.current}</strong> at {num(now, 2)} steps/s, {num(now / best, 2)}× its best measured type (<strong>{bestType}</strong>, {num(best, 2)} steps/s).
+          </>
+        )
+      ) : (
+        <>
+          Fastest measured type: <strong>{bestType}</strong> ({num(best, 2)} steps/s){entries.length > 1 ? `, ${num(best / Math.min(...entries.map((e) => e[1])), 1)}× the slowest` : ''}.
+        </>
+      )}
+    </p>
+  );
+}
+
+/** One clean view for a job that does not exist or belongs to another tenant: nothing else is fetched. */
+function NotFound(props: { id: string; error: ApiError }) {
+  const gone = props.error.status === 404 || props.error.status === 403;
+  return (
+    <div class="job-page" data-testid="job-not-found">
+      <p>
+        <a href="#/queue">← Queue</a>
+      </p>
+      {gone ? (
+        <Empty title={`No job ${props.id}.`}>
+          <p>There is no job with this id that this token can see. Jobs of other tenants are not shown.</p>
+        </Empty>
+      ) : (
+        <ErrorBox error={props.error} what={`Job ${props.id}`} />
+      )}
+    </div>
+  );
+}
+
+/** "Failed (exit code 3)" once, not "Failed (exit code 3): exit code 3"; other reasons in full. */
+export function failureText(failure: string, exitCode: number | null): string {
+  const code = exitCode !== null ? ` (exit code ${exitCode})` : '';
+  const plain = failure.trim().replace(/\.$/, '');
+  return exitCode !== null && new RegExp(`^(exit(ed)?( with)?( code)? ${exitCode}|exit code ${exitCode})$`, 'i').test(plain) ? `Failed${code}` : `Failed${code}: ${failure}`;
+}
+
 export function JobView(props: { id: string }) {
   const id = props.id;
   const job = useLive<JobDetail>(`/api/v1/jobs/${encodeURIComponent(id)}`);
   const j = job.data;
-  // The timeline only for a job that loaded: a job that is not there (or not the tenant's) is one 404, not several.
+  // The rest is asked for only once the job is known to be visible.
   const tl = useLive<Timeline>(j ? `/api/v1/jobs/${encodeURIComponent(id)}/timeline` : null, 1500);
+  const why = useLive<JobWhy>(j && (j.state === 'queued' || j.state === 'running') ? `/api/v1/jobs/${encodeURIComponent(id)}/why` : null, 1500);
   const types = useMemo(() => {
     const t = tl.data;
     return t ? [...new Set([...t.attempts.map((a) => a.gpuType), ...t.rounds.map((r) => r.gpuType), ...Object.keys(t.throughputs)])].sort() : [];
   }, [tl.data]);
   const timeline = useMemo(() => (tl.data && types.length ? timelineOption(tl.data, types) : null), [tl.data, types]);
-  const throughput = useMemo(() => (tl.data && Object.keys(tl.data.throughputs).length ? throughputOption(tl.data.throughputs, types) : null), [tl.data, types]);
+  const throughput = useMemo(() => (tl.data && Object.keys(tl.data.throughputs).length ? throughputOption(tl.data.throughputs) : null), [tl.data]);
 
-  if (job.error && !j) {
-    return (
-      <div class="job-page">
-        <p>
-          <a href="#/queue">← Queue</a>
-        </p>
-        <ErrorBox error={job.error} what={`Job ${id}`} />
-      </div>
-    );
-  }
+  if (job.error && !j) return <NotFound id={id} error={job.error} />;
   if (!j) return <p class="muted">Loading…</p>;
   const ran = tl.data?.attempts.filter((a) => a.startedAt) ?? [];
   return (
@@ -186,7 +280,7 @@ export function JobView(props: { id: string }) {
           </div>
           <div>
             <dt>Attempts</dt>
-            <dd>{j.attempts}</dd>
+            <dd title="times a process of the job was started">{ran.length}</dd>
           </div>
         </dl>
         <div class="command">
@@ -194,11 +288,12 @@ export function JobView(props: { id: string }) {
           <span class="muted">in</span> <Truncate text={j.cwd} class="mono" max="24rem" />
         </div>
         {j.failure ? (
-          <div class="error" role="alert">
-            Failed{j.exitCode !== null ? ` (exit code ${j.exitCode})` : ''}: {j.failure}
+          <div class="error" role="alert" data-testid="failure">
+            {failureText(j.failure, j.exitCode)}
           </div>
         ) : null}
       </header>
+      <WhyPanel why={why.data} job={j} />
 
       <div class="two-col">
         <Section title="Timeline: attempts and rounds by GPU type">
@@ -209,22 +304,54 @@ export function JobView(props: { id: string }) {
               <p class="muted small">Thick bars: the process ran; thin grey bars: rounds in which the job held GPUs.</p>
             </>
           ) : tl.data ? (
-            <Empty title="Not placed yet.">The job has waited since {when(j.submittedAt)}; it appears here once a round gives it GPUs.</Empty>
+            <Empty title="Not placed yet.">The job has waited since {when(j.submittedAt)}; it appears here once a round gives it GPUs (why it waits: above).</Empty>
           ) : null}
         </Section>
         <Section title="Throughput per GPU type">
           {throughput ? (
-            <Chart option={throughput} height={180} label="measured throughput per GPU type" testId="throughput-chart" />
+            <>
+              <Chart option={throughput} height={180} label="measured throughput per GPU type" testId="throughput-chart" />
+              <Heterogeneity throughputs={tl.data!.throughputs} current={ran.find((a) => a.state === 'running')?.gpuType ?? null} />
+            </>
           ) : (
             <Empty title="No throughput reported yet.">Jobs report steps/s through the Rondo client or a RONDO_PROGRESS line.</Empty>
           )}
+          {j.throughputs && j.throughputs.length > 0 ? (
+            <div class="table-wrap">
+              <table data-testid="throughput-sources">
+                <caption class="muted small">What the scheduler assumes: measured, from the throughput table, or estimated from it.</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">GPU</th>
+                    <th scope="col" class="num">
+                      steps/s
+                    </th>
+                    <th scope="col">source</th>
+                    <th scope="col" class="num">
+                      confidence
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {j.throughputs.map((t) => (
+                    <tr data-source={t.source}>
+                      <td>{t.gpuType}</td>
+                      <td class="num">{num(t.value)}</td>
+                      <td title={t.source === 'estimated' ? `about ±${Math.round(t.uncertainty * 100)}% (one standard deviation)` : undefined}>{t.source}</td>
+                      <td class="num">{t.confidence.toFixed(2)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          ) : null}
         </Section>
       </div>
 
       {ran.length > 0 ? (
         <Section title="Attempts">
           <div class="table-wrap">
-            <table>
+            <table data-testid="attempts-table">
               <thead>
                 <tr>
                   <th scope="col">#</th>
@@ -238,14 +365,14 @@ export function JobView(props: { id: string }) {
                 </tr>
               </thead>
               <tbody>
-                {ran.map((a) => (
+                {ran.map((a, n) => (
                   <tr>
-                    <td>{a.id}</td>
+                    <td title={`attempt id ${a.id}`}>{n + 1}</td>
                     <td>
                       <Truncate text={a.workerName} max="12rem" />
                     </td>
                     <td>
-                      {a.gpuType} {a.devices.join(',')}
+                      {a.gpuType} GPU {a.devices.join(', ')}
                     </td>
                     <td>
                       {when(a.startedAt)} – {a.endedAt ? when(a.endedAt) : 'now'}

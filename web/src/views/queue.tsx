@@ -28,15 +28,17 @@ export function Shares(props: { types: readonly string[]; target: readonly numbe
       {types.map((t, k) => {
         const target = props.target?.[k] ?? 0;
         const got = props.received[k] ?? 0;
-        const c = typeColor(types, t);
+        const c = typeColor(t);
         return (
-          <span class="share">
+          <span class="share" data-type={t}>
             <svg width="44" height="14" viewBox="0 0 44 14" aria-hidden="true">
               <rect x="0.5" y="0.5" width="43" height="5" fill="none" stroke="#c8c8c8" />
               {props.target ? <rect x="0.5" y="0.5" width={Math.max(0, 43 * Math.min(1, target))} height="5" fill="none" stroke={c} stroke-width="1.5" /> : null}
-              <rect x="0" y="8" width={44 * Math.min(1, got)} height="6" fill={c} />
+              <rect x="0" y="8" width={44 * Math.min(1, got)} height="6" fill={c} data-fill="received" />
             </svg>
-            <span class="share-type">{t}</span>
+            <span class="share-type">
+              {t} <span class="share-num">{props.target ? `${Math.round(100 * target)}/${Math.round(100 * got)}%` : `–/${Math.round(100 * got)}%`}</span>
+            </span>
           </span>
         );
       })}
@@ -95,11 +97,11 @@ function Where(props: { row: QueueRow; horizon: string | null; skipped: string |
     return <span title={r.startedAt ? `first started ${when(r.startedAt)}` : ''}>{on ? `on ${on.workerId} · ${on.gpuType}` : 'starting'}</span>;
   }
   if (r.state === 'queued') {
-    if (!r.fits) {
+    if (r.why?.kind === 'never' || !r.fits) {
       const what = `${r.scaleFactor} GPU${r.scaleFactor > 1 ? 's' : ''}${r.gpuTypes ? ` of ${r.gpuTypes.join(' or ')}` : ''}`;
       return (
-        <span class="warn-text" title={`needs ${what} on one worker; no live worker has that many`}>
-          no worker fits
+        <span class="warn-text why-text-inline" data-testid="why-inline">
+          {r.why?.text ?? `cannot run on the live workers: needs ${what} on one worker`}
         </span>
       );
     }
@@ -228,7 +230,7 @@ export function QueueView(props: { params: URLSearchParams }) {
         <>
           {data.total > PAGE ? <Pager data={data} page={page} pages={pages} params={params} /> : null}
           <div class="table-wrap">
-            <table class="jobs" data-testid="queue-table">
+            <table class="jobs cards" data-testid="queue-table">
               <thead>
                 <tr>
                   <th scope="col">Job</th>
@@ -256,7 +258,7 @@ export function QueueView(props: { params: URLSearchParams }) {
               <tbody>
                 {data.jobs.map((r) => (
                   <tr key={r.id} data-job={r.id} data-state={r.state} onClick={() => navigate(`#/jobs/${r.id}`)} class="clickable">
-                    <td>
+                    <td data-label="Job">
                       <div class="job-cell">
                         <a href={`#/jobs/${r.id}`} onClick={(e) => e.stopPropagation()}>
                           {r.id}
@@ -265,28 +267,30 @@ export function QueueView(props: { params: URLSearchParams }) {
                       </div>
                     </td>
                     {me.kind === 'admin' ? (
-                      <td>
+                      <td data-label="Tenant">
                         <Truncate text={r.tenant} max="8rem" />
                       </td>
                     ) : null}
-                    <td>
+                    <td data-label="State">
                       <StateBadge state={r.state} cancelling={r.cancelRequested} />
                     </td>
-                    <td class="num">{r.position ?? ''}</td>
-                    <td class="where">
+                    <td class="num" data-label="Position">{r.position ?? ''}</td>
+                    <td class="where" data-label="Where / when">
                       <Where row={r} horizon={data.estimates.horizon} skipped={data.estimates.skipped} />
                     </td>
-                    <td class="num" title={r.gpuTypes ? `only on ${r.gpuTypes.join(', ')}` : 'any GPU type'}>
-                      {r.scaleFactor}
-                      {r.gpuTypes ? <span class="muted"> {r.gpuTypes.join(',')}</span> : null}
+                    <td class="num" data-label="GPUs" title={r.gpuTypes ? `only on ${r.gpuTypes.join(', ')}` : 'any GPU type'}>
+                      <span>
+                        {r.scaleFactor}
+                        {r.gpuTypes ? <span class="muted"> {r.gpuTypes.join(',')}</span> : null}
+                      </span>
                     </td>
-                    <td>
+                    <td data-label="Progress">
                       <Progress done={r.stepsDone} total={r.totalSteps} />
                     </td>
-                    <td>
+                    <td data-label="Share: target / received">
                       {r.state === 'queued' || r.state === 'running' ? <Shares types={data.gpuTypes} target={r.targetShare} received={r.receivedShare} /> : <span class="muted">–</span>}
                     </td>
-                    <td class="num">{r.preemptions || ''}</td>
+                    <td class="num" data-label="Preemptions">{r.preemptions || ''}</td>
                     <td class="actions">
                       <CancelButton job={r} onDone={reload} />
                     </td>

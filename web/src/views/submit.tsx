@@ -1,7 +1,9 @@
-import { useState } from 'preact/hooks';
-import { api, ApiError, type JobDetail } from '../api';
-import { splitCommand } from '../format';
-import { useApp } from '../ui';
+import { useEffect, useState } from 'preact/hooks';
+import { shapeProblem } from '../../../src/model/worker-fit';
+import { api, ApiError, type ClusterView, type JobDetail } from '../api';
+import { typeColor } from '../colors';
+import { relative, splitCommand, when } from '../format';
+import { useApp, useLive } from '../ui';
 
 interface Form {
   name: string;
@@ -13,6 +15,81 @@ interface Form {
   priorityWeight: string;
   tenant: string;
   env: string;
+  /** Minutes the job would run alone on its GPUs: only for the what-if estimate, not sent with the job. */
+  minutes: string;
+}
+
+interface Estimate {
+  type: string;
+  start: string | null;
+  finish: string | null;
+}
+
+/** Estimated start and finish on each GPU type the job may use, from the server's what-if simulation. */
+function WhatIf(props: { scaleFactor: number; types: readonly string[]; minutes: number; priorityWeight: number }) {
+  const [rows, setRows] = useState<Estimate[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const key = JSON.stringify(props);
+  useEffect(() => {
+    let live = true;
+    setRows(null);
+    // Asked once the form stops changing for a moment: each answer is a forward simulation on the server.
+    const timer = window.setTimeout(() => {
+      void Promise.all(
+        props.types.map(async (t) => {
+          const r = await api<{ hypothetical?: { estimatedStart: string | null; estimatedFinish: string | null } }>('POST', '/api/v1/whatif', {
+            scaleFactor: props.scaleFactor,
+            durationS: props.minutes * 60,
+            gpuTypes: [t],
+            priorityWeight: props.priorityWeight,
+          });
+          return { type: t, start: r.hypothetical?.estimatedStart ?? null, finish: r.hypothetical?.estimatedFinish ?? null };
+        }),
+      )
+        .then((r) => {
+          if (live) {
+            setRows(r);
+            setError(null);
+          }
+        })
+        .catch((e: unknown) => live && setError(e instanceof ApiError ? e.message : String(e)));
+    }, 600);
+    return () => {
+      live = false;
+      window.clearTimeout(timer);
+    };
+  }, [key]);
+  if (error) return <p class="warn-text">No estimate: {error}</p>;
+  if (!rows) return <p class="muted">Estimating…</p>;
+  const now = Date.now();
+  return (
+    <table class="whatif cards" data-testid="whatif">
+      <thead>
+        <tr>
+          <th scope="col">Only on</th>
+          <th scope="col">Estimated start</th>
+          <th scope="col">Estimated finish</th>
+          <th scope="col" class="num" title="time from now to the finish, divided by the run time alone (1 = no wait, no sharing)">
+            Slowdown
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr data-type={r.type}>
+            <td data-label="Only on">
+              <strong style={{ color: typeColor(r.type) }}>{r.type}</strong>
+            </td>
+            <td data-label="Estimated start">{r.start ? `${when(r.start)} (${relative(r.start)})` : 'beyond the estimate'}</td>
+            <td data-label="Estimated finish">{r.finish ? when(r.finish) : '–'}</td>
+            <td data-label="Slowdown" class="num">
+              {r.finish ? `${((new Date(r.finish).getTime() - now) / 1000 / (props.minutes * 60)).toFixed(1)}×` : '–'}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
 }
 
 /** Turns the form into the API's submit body, or says which field is wrong. */
@@ -66,7 +143,17 @@ export function SubmitView() {
     priorityWeight: '1',
     tenant: '',
     env: '',
+    minutes: '',
   });
+  const cluster = useLive<ClusterView>('/api/v1/cluster', 3000);
+  const workers = cluster.data?.workers.filter((w) => w.state === 'alive') ?? [];
+  const liveTypes = [...new Set(workers.flatMap((w) => w.gpus.map((g) => g.type)))].sort();
+  const wanted = f.gpuTypes.split(',').map((t) => t.trim()).filter(Boolean);
+  const sf = Number(f.scaleFactor);
+  // Checked against the live workers as the user types: a shape none of them can hold would wait forever.
+  const problem = cluster.data && Number.isInteger(sf) && sf >= 1 ? shapeProblem({ scaleFactor: sf, gpuTypes: wanted.length ? wanted : null }, workers) : null;
+  const fitTypes = (wanted.length ? wanted : liveTypes).filter((t) => shapeProblem({ scaleFactor: sf, gpuTypes: [t] }, workers) === null);
+  const minutes = Number(f.minutes);
   const [error, setError] = useState<string | null>(null);
   const [done, setDone] = useState<JobDetail[]>([]);
   const [busy, setBusy] = useState(false);
@@ -77,6 +164,10 @@ export function SubmitView() {
     const { body, error: bad } = toBody(f, me.kind === 'admin');
     if (!body) {
       setError(bad!);
+      return;
+    }
+    if (problem) {
+      setError(`GPUs: this job could never start on the current workers: ${problem}.`);
       return;
     }
     setBusy(true);
@@ -142,6 +233,29 @@ export function SubmitView() {
             <input name="priorityWeight" type="number" min={0.01} max={100} step="any" value={f.priorityWeight} onInput={set('priorityWeight')} />
           </label>
         </div>
+        {problem ? (
+          <div class="error" role="alert" data-testid="shape-check">
+            Cannot run on the current workers: {problem}.
+          </div>
+        ) : cluster.data ? (
+          <p class="muted small" data-testid="shape-check">
+            Fits on: {fitTypes.join(', ') || '–'} (live workers: {liveTypes.map((t) => `${t} up to ${Math.max(...workers.map((w) => w.gpus.find((g) => g.type === t)?.count ?? 0))} per worker`).join(', ')}).
+          </p>
+        ) : null}
+        <details class="whatif-box">
+          <summary>When would it run? (what-if)</summary>
+          <label>
+            <span class="caption">
+              Run time alone <span class="muted">(minutes on its GPUs; for the estimate only)</span>
+            </span>
+            <input name="minutes" type="number" min={0} step="any" value={f.minutes} onInput={set('minutes')} placeholder="60" />
+          </label>
+          {minutes > 0 && !problem && fitTypes.length > 0 ? (
+            <WhatIf scaleFactor={sf} types={fitTypes} minutes={minutes} priorityWeight={Number(f.priorityWeight) > 0 ? Number(f.priorityWeight) : 1} />
+          ) : (
+            <p class="muted small">Give a run time to see the estimated start and finish on each GPU type the job may use.</p>
+          )}
+        </details>
         <label>
 <span class="caption">Environment <span class="muted">(NAME=value per line, optional)</span></span>
           <textarea name="env" rows={2} value={f.env} onInput={set('env')} class="mono" />

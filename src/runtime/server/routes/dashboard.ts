@@ -10,6 +10,7 @@ import { buildCluster, type Scheduler } from '../scheduler.js';
 import * as S from '../schemas.js';
 import type { AttemptRow, JobState, QueueJob, Store } from '../store/index.js';
 import { whatIf, type WhatIfResult } from '../whatif.js';
+import { shapeProblem } from '../why.js';
 
 /**
  * What the web dashboard (web/, built into dist/web) needs beyond the REST API: the built UI itself at `/`, a
@@ -96,6 +97,10 @@ export interface QueueRow {
   /** The job is running on these GPUs now. */
   readonly runningOn: { readonly workerId: string; readonly gpuType: string; readonly devices: readonly number[] } | null;
   readonly failure: string | null;
+  /** Why a queued job is not running, from the planner's last round (or, before one, a shape no live worker holds). */
+  readonly why: { readonly kind: string; readonly text: string; readonly round: number | null } | null;
+  /** The job's last preemption or move, with the planner's reason. */
+  readonly preemption: { readonly kind: string; readonly text: string; readonly round: number } | null;
 }
 
 /** Above this many active jobs the dashboard shows no estimates (`rondo whatif` still gives them, in its own time). */
@@ -270,8 +275,9 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
     // Waiting jobs by estimated start; those beyond the estimate's horizon next, those no worker can hold last.
     const fits = new Map(jobs.filter((j) => j.state === 'queued').map((j) => [j.id, fitsNow(j)]));
     const startKey = (j: LiteJob): number => byId.get(j.id)?.estimatedStart ?? (fits.get(j.id) ? Number.MAX_SAFE_INTEGER : Infinity);
+    // Jobs no live worker can hold get no place: they would not start however long the queue ahead of them.
     const queued = jobs
-      .filter((j) => j.state === 'queued')
+      .filter((j) => j.state === 'queued' && fits.get(j.id) !== false)
       .sort((a, b) => startKey(a) - startKey(b) || a.seq - b.seq);
     const position = new Map(queued.map((j, i) => [j.id, i + 1]));
     const order: Record<JobState, number> = { running: 0, queued: 1, completed: 2, failed: 2, cancelled: 2 };
@@ -313,6 +319,7 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
         receivedShare: gpuTypes.map((t) => Math.min(1, (rec[t] ?? 0) / span)),
         runningOn: a ? { workerId: a.workerId, gpuType: a.gpuType, devices: a.gpus } : null,
         failure: j.failure,
+        ...whyOf(j, fits.get(j.id) ?? true),
       };
     };
     // Received time is read for the page's jobs only (their attempts), not for every job the server ever ran.
@@ -323,6 +330,18 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
       return page.map((j) => row(j, received, preempted));
     };
     return { jobs, build, gpuTypes, estimates: est };
+  }
+
+  /** The planner's reason for a queued job; before the planner saw it, a shape no live worker can hold. */
+  function whyOf(j: LiteJob, fits: boolean): Pick<QueueRow, 'why' | 'preemption'> {
+    const w = scheduler.why.of(j.id);
+    const preemption = w.preemption ? { kind: w.preemption.kind, text: w.preemption.text, round: w.preemption.round } : null;
+    if (j.state !== 'queued') return { why: null, preemption };
+    if (!fits) {
+      const problem = shapeProblem({ scaleFactor: j.scale_factor, gpuTypes: j.gpu_types === null ? null : (JSON.parse(j.gpu_types) as string[]) }, scheduler.liveWorkers());
+      if (problem) return { why: { kind: 'never', text: `cannot run on the live workers: ${problem}`, round: null }, preemption };
+    }
+    return { why: w.waiting ? { kind: w.waiting.kind, text: w.waiting.text, round: w.waiting.round } : null, preemption };
   }
 
   app.get(
@@ -355,6 +374,19 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
       };
     },
   );
+
+  app.get('/api/v1/jobs/:id/why', { schema: { params: S.jobIdParams }, config: { auth: USER, summary: 'Why a job waits: the planner\'s reason, its place in the queue, the estimated start and finish' } }, async (req) => {
+    const id = (req.params as { id: string }).id;
+    const job = store.getJob(id);
+    const p = req.principal!;
+    // Another tenant's job is answered like a job that does not exist: one clean "not found", nothing about it.
+    if (!job || (p.kind === 'tenant' && p.tenant !== job.tenant)) throw new ApiError(404, 'E_NOT_FOUND', `no job ${id}`);
+    const { jobs, build } = await queueRows(p.kind === 'tenant' ? p.tenant : undefined);
+    const lite = jobs.find((j) => j.id === id)!;
+    const r = build([lite])[0]!;
+    const queued = jobs.filter((j) => j.state === 'queued').length;
+    return { id, state: r.state, position: r.position, queued, estimatedStart: r.estimatedStart, estimatedFinish: r.estimatedFinish, estimated: r.estimated, why: r.why, preemption: r.preemption, preemptions: r.preemptions };
+  });
 
   app.get('/api/v1/jobs/:id/timeline', { schema: { params: S.jobIdParams }, config: { auth: USER, summary: "A job's attempts, rounds placed, and measured throughput per GPU type" } }, async (req) => {
     const id = (req.params as { id: string }).id;
@@ -444,6 +476,7 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
     });
     const alloc = lastAllocation();
     const visible = (id: string): boolean => tenant === undefined || tenantOf.get(id) === tenant;
+    const allowedTypes = store.activeGpuTypes();
     return {
       policy: scheduler.policyName,
       at: iso(now),
@@ -456,7 +489,8 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
         gpuTypes: alloc.gpuTypes,
         rows: Object.entries(alloc.shares)
           .filter(([id]) => tenantOf.has(id) && visible(id))
-          .map(([id, shares]) => ({ jobId: id, tenant: tenantOf.get(id)!, shares })),
+          // `allowed`: the job's GPU types (null: any), so the heat map tells "not allowed" from a 0% share.
+          .map(([id, shares]) => ({ jobId: id, tenant: tenantOf.get(id)!, shares, allowed: allowedTypes.get(id) ?? null })),
       },
     };
   });

@@ -104,6 +104,7 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
     const job = ownJob(store, req, (req.params as { id: string }).id);
     return {
       ...jobView(job),
+      throughputs: scheduler.throughputView(job),
       attemptsDetail: store.attemptsOfJob(job.id).map((a) => ({
         id: a.id,
         workerId: a.workerId,

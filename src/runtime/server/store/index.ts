@@ -131,6 +131,7 @@ export class Store {
   activeJobIds(): string[] { return readModels.activeJobIds(this.sql); }
   preemptionCounts(ids: readonly string[]): Map<string, number> { return readModels.preemptionCounts(this.sql, ids); }
   queueJobs(tenant: string | undefined): QueueJob[] { return readModels.queueJobs(this.sql, tenant); }
+  activeGpuTypes(): Map<string, string[]> { return readModels.activeGpuTypes(this.sql); }
   tenantNames(): string[] { return readModels.tenantNames(this.sql); }
   roundsOfJob(jobId: string, since: number): ReturnType<typeof readModels.roundsOfJob> { return readModels.roundsOfJob(this.sql, jobId, since); }
   attemptsInWindow(from: number, to: number): Array<{ gpuType: string; devices: number; startedAt: number; endedAt: number | null }> { return readModels.attemptsInWindow(this.sql, from, to); }

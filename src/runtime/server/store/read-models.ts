@@ -90,6 +90,12 @@ export function queueJobs(c: Sql, tenant: string | undefined): QueueJob[] {
   return (tenant !== undefined ? c.q(`SELECT ${QUEUE_COLUMNS} FROM jobs WHERE tenant = ?`).all(tenant) : c.q(`SELECT ${QUEUE_COLUMNS} FROM jobs`).all()) as QueueJob[];
 }
 
+/** The GPU types each active job may use, for the jobs that name some (the others may use any). */
+export function activeGpuTypes(c: Sql): Map<string, string[]> {
+  const rows = c.q("SELECT id, gpu_types FROM jobs WHERE state IN ('queued','running') AND gpu_types IS NOT NULL").all() as Array<{ id: string; gpu_types: string }>;
+  return new Map(rows.map((r) => [r.id, JSON.parse(r.gpu_types) as string[]]));
+}
+
 /** Every tenant that ever submitted a job, sorted. */
 export function tenantNames(c: Sql): string[] {
   return c.q('SELECT DISTINCT tenant FROM jobs ORDER BY tenant').pluck().all() as string[];

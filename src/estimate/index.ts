@@ -1,0 +1,3 @@
+export * from './lowrank.js';
+export * from './estimator.js';
+export * from './live.js';

@@ -1,0 +1,123 @@
+import { LpBuilder } from '../solver/index.js';
+import { groupBy, rowKey, zeroShares } from './common.js';
+import type { TenantProblem } from './tenant-model.js';
+import type { Stage1Result } from './tenant-quota.js';
+
+/**
+ * The inner step of `tenant_quota`: each leaf divides the GPUs per type it was given among its own jobs.
+ *
+ * - `fair`: max-min over the jobs' normalised throughput per unit of priority weight (`u_j / w_j`, reference-GPU
+ *   equivalents, so equal jobs get equal GPU-time), keeping the leaf's normalised throughput at what the tenant
+ *   level gave it: one small LP per leaf (simplex; classes of identical jobs get identical shares).
+ * - `fifo` / `sjf`: jobs in arrival order / by remaining time alone on their fastest type (ties by arrival) take
+ *   time on their most valuable types until the leaf's GPUs run out. The leaf's order comes first here, so its
+ *   normalised throughput may fall below what the tenant level found (the tenant's own choice).
+ */
+export function innerShares(tp: TenantProblem, s1: Stage1Result): number[][] {
+  const { p, flat } = tp;
+  const n = p.jobs.length;
+  const K = p.types.length;
+  const shares = zeroShares(p);
+  const jobsOf = new Map<number, number[]>();
+  for (let j = 0; j < n; j++) {
+    if (!tp.inLp[j]) continue;
+    const leaf = tp.leafOf[j]!;
+    let list = jobsOf.get(leaf);
+    if (!list) jobsOf.set(leaf, (list = []));
+    list.push(j);
+  }
+  const fairLeaves: number[] = [];
+  for (const [leaf, jobs] of jobsOf) {
+    const kind = flat.nodes[leaf]!.policy ?? 'fair';
+    if (kind === 'fair') {
+      fairLeaves.push(leaf);
+      continue;
+    }
+    const order = [...jobs];
+    if (kind === 'sjf') {
+      const time = (j: number): number => {
+        const best = Math.max(...p.jobs[j]!.throughput.map((v, k) => (p.usable[j]![k] ? v : 0)));
+        return best > 0 ? p.jobs[j]!.remainingSteps / best : Infinity;
+      };
+      order.sort((a, b) => time(a) - time(b) || a - b);
+    }
+    const left = Float64Array.from(s1.gpus[leaf]!);
+    for (const j of order) {
+      const s = p.jobs[j]!.scaleFactor;
+      const types = [...Array(K).keys()].filter((k) => tp.value[j]![k]! > 0).sort((a, b) => tp.value[j]![b]! - tp.value[j]![a]! || a - b);
+      let rest = 1;
+      for (const k of types) {
+        const x = Math.min(rest, left[k]! / s);
+        if (x <= 1e-9) continue;
+        shares[j]![k] = x;
+        left[k] = left[k]! - x * s;
+        rest -= x;
+        if (rest <= 1e-12) break;
+      }
+    }
+  }
+  if (fairLeaves.length > 0) fairInner(tp, s1, fairLeaves, jobsOf, shares);
+  return shares;
+}
+
+function fairInner(tp: TenantProblem, s1: Stage1Result, leaves: readonly number[], jobsOf: ReadonlyMap<number, number[]>, shares: number[][]): void {
+  const { p } = tp;
+  const K = p.types.length;
+  // One LP per leaf: the leaves are independent here, and many small interior-point solves cost far less than one
+  // block-diagonal LP of the same total size.
+  for (const leaf of leaves) {
+    const lp = new LpBuilder('max');
+    const jobs = jobsOf.get(leaf)!;
+    const cls = groupBy(jobs.length, (i) => {
+      const j = jobs[i]!;
+      return `${p.jobs[j]!.scaleFactor}|${p.jobs[j]!.priorityWeight}|${rowKey(Array.from(tp.value[j]!))}`;
+    });
+    const members = cls.members.map((m) => m.map((i) => jobs[i]!));
+    const cols = new Int32Array(members.length * K).fill(-1);
+    const tau = lp.addVar({ lb: -Infinity, ub: Infinity, cost: 1 });
+    const capIdx: number[][] = Array.from({ length: K }, () => []);
+    const capVal: number[][] = Array.from({ length: K }, () => []);
+    const uIdx: number[] = [];
+    const uVal: number[] = [];
+    members.forEach((m, c) => {
+      const j = m[0]!;
+      const idx: number[] = [];
+      const val: number[] = [];
+      for (let k = 0; k < K; k++) {
+        const v = tp.value[j]![k]!;
+        if (v <= 0 || s1.gpus[leaf]![k]! <= 1e-12) continue;
+        const x = lp.addVar({ lb: 0, ub: 1 });
+        cols[c * K + k] = x;
+        idx.push(x);
+        val.push(v / p.jobs[j]!.priorityWeight);
+        capIdx[k]!.push(x);
+        capVal[k]!.push(m.length * p.jobs[j]!.scaleFactor);
+        uIdx.push(x);
+        uVal.push(m.length * v);
+      }
+      if (idx.length > 1) lp.addRow(-Infinity, 1, idx, idx.map(() => 1));
+      lp.addRow(0, Infinity, [...idx, tau], [...val, -1]);
+    });
+    if (uIdx.length === 0) continue;
+    for (let k = 0; k < K; k++) if (capIdx[k]!.length > 0) lp.addRow(-Infinity, s1.gpus[leaf]![k]! * (1 + 1e-9) + 1e-9, capIdx[k]!, capVal[k]!);
+    const target = s1.u[leaf]!;
+    if (target > 0) lp.addRow(target - 1e-6 * target - 1e-6, Infinity, uIdx, uVal);
+    // Small LPs: simplex (an interior-point solve costs several times more per call at this size).
+    const r = lp.solve({ method: 'simplex' });
+    if (r.status !== 'optimal') {
+      // The tenant-level solution is a feasible division too: keep it rather than fail the round.
+      tp.classes.members.forEach((ms, c) => {
+        for (const j of ms) if (tp.leafOf[j] === leaf) shares[j] = Array.from(s1.classShares[c]!);
+      });
+      continue;
+    }
+    members.forEach((m, c) => {
+      const row = new Array<number>(K).fill(0);
+      for (let k = 0; k < K; k++) {
+        const v = cols[c * K + k]!;
+        if (v >= 0) row[k] = Math.min(1, Math.max(0, r.x[v]!));
+      }
+      for (const j of m) shares[j] = [...row];
+    });
+  }
+}

@@ -1,0 +1,80 @@
+/// <reference lib="dom" />
+/**
+ * The dashboard across a server restart (issue 24, finding 2), at 1440x900 and 390x844: while the server is down the
+ * page says since when its numbers are stale and greys them; after the restart the workers that registered again
+ * are shown once (the old registrations as replaced), and the busy-GPU history keeps the heights it had.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXAMPLE, ensureBuilt, killAll, tempDir, waitFor } from '../runtime/harness.js';
+import { ARTIFACTS, CHROMIUM, HAVE_CHROMIUM, ensureWebBuilt, launch, login, serve, shot } from './helpers.js';
+
+if (!HAVE_CHROMIUM) console.warn(`restart browser test skipped: no Chromium at ${CHROMIUM}`);
+
+const tmp = tempDir('restart');
+let ctx: BrowserContext | undefined;
+
+beforeAll(() => {
+  if (!HAVE_CHROMIUM) return;
+  ensureBuilt();
+  ensureWebBuilt();
+  mkdirSync(ARTIFACTS, { recursive: true });
+}, 180_000);
+
+afterAll(async () => {
+  await ctx?.close();
+  await killAll();
+  rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+});
+
+describe.skipIf(!HAVE_CHROMIUM)('dashboard across a server restart', () => {
+  it('marks stale numbers while the server is down and shows each worker once after it is back', async () => {
+    const dir = join(tmp, 'restart');
+    mkdirSync(dir, { recursive: true });
+    // Old registrations stay "alive" for the worker timeout after a restart: long enough to be seen here.
+    const flags = ['--local-workers', '2', '--local-gpus', 'v100:1,k80:1', '--round', '1', '--worker-timeout', '60'];
+    let s = await serve(dir, flags);
+    const port = new URL(s.url).port;
+    await s.admin.post('/api/v1/jobs', { command: ['python3', EXAMPLE, '--steps', '100000', '--step-seconds', '0.05'], cwd: dir, totalSteps: 100000, gpuTypes: ['k80'] });
+    await waitFor('a job to run', async () => (await s.admin.get<{ jobs: Array<{ state: string }> }>('/api/v1/jobs')).jobs.some((j) => j.state === 'running'), 30_000, 100);
+
+    ctx = await launch(join(tmp, 'profile'), { width: 1440, height: 900 });
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    await login(page, s.url, s.token);
+    await page.goto(`${s.url}/#/cluster`);
+    await page.waitForSelector('[data-testid=utilisation-chart] svg');
+    await page.waitForSelector('.worker [data-slot=busy]');
+    expect(await page.$('[data-testid=stale]')).toBeNull();
+
+    s.proc.kill('SIGKILL');
+    await s.proc.exited;
+    await page.waitForSelector('[data-testid=stale]', { timeout: 20_000 });
+    for (const size of [{ width: 1440, height: 900 }, { width: 390, height: 844 }]) {
+      await page.setViewportSize(size);
+      expect(await page.textContent('[data-testid=stale]')).toMatch(/Server unreachable since \d\d:\d\d:\d\d \S+\./);
+      expect(await page.$eval('main.page', (m) => m.classList.contains('stale'))).toBe(true);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(size.width);
+      await shot(page, `restart-down-${size.width}`);
+    }
+
+    s = await serve(dir, flags, { port: Number(port), token: s.token });
+    await page.waitForSelector('[data-testid=stale]', { state: 'detached', timeout: 30_000 });
+    // Four registrations are alive on the server (two old, two new), but there are two workers.
+    await waitFor('the workers to register again', async () => (await s.admin.get<{ workers: Array<{ state: string }> }>('/api/v1/cluster')).workers.filter((w) => w.state === 'alive').length === 4, 30_000, 200);
+    for (const size of [{ width: 1440, height: 900 }, { width: 390, height: 844 }]) {
+      await page.setViewportSize(size);
+      await page.waitForFunction(() => /Workers \(2 live\)/.test(document.body.textContent ?? ''), undefined, { timeout: 20_000 });
+      expect(await page.$$eval('.worker', (ws) => ws.map((w) => w.querySelector('.worker-head strong')?.textContent))).toHaveLength(2);
+      expect(await page.textContent('[data-testid=replaced]')).toMatch(/local-1 w-\d+ → w-\d+/);
+      // Busy GPUs are counts: the k80 history never exceeds what one job held, whatever the capacity now.
+      const yLabels = await page.$$eval('[data-testid=utilisation-chart] svg text', (ts) => ts.map((t) => t.textContent ?? ''));
+      expect(yLabels.some((t) => /%/.test(t))).toBe(false);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(size.width);
+      await shot(page, `restart-back-${size.width}`);
+    }
+    await ctx.close();
+    ctx = undefined;
+  }, 180_000);
+});
