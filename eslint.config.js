@@ -8,7 +8,7 @@ import tseslint from 'typescript-eslint';
  * per folder. Imports are relative, so a pattern names a folder reached through `../`: `^(\.\./)+policies(/|$)`.
  * test/lint/boundaries.test.ts lints bad imports against this file, so the rules cannot rot unnoticed.
  */
-const FOLDERS = ['cli', 'engine', 'estimate', 'io', 'mechanism', 'metrics', 'model', 'policies', 'report', 'runtime', 'sim', 'solver', 'sweep'];
+const FOLDERS = ['cli', 'engine', 'estimate', 'io', 'kube', 'mechanism', 'metrics', 'model', 'policies', 'report', 'runtime', 'sim', 'solver', 'sweep'];
 
 /** A relative import reaching src/<folder> (optionally only paths under it matching `rest`). */
 const to = (folder, rest = '(/|$)') => `^(\\.\\./)+${folder}${rest}`;
@@ -88,6 +88,8 @@ export default tseslint.config(
   // The simulator and the runtime are both engine users; what-if reaches the simulator through its public entry.
   layer('sim', ['model', 'solver', 'policies', 'mechanism', 'io', 'engine', 'metrics', 'estimate']),
   ...runtimeLayers(),
+  // The Kubernetes driver talks to the server through its REST API: it needs the wire types and the server handle.
+  layer('kube', ['model', 'runtime']),
   layer('sweep', ['model', 'solver', 'policies', 'mechanism', 'io', 'engine', 'metrics', 'sim', 'estimate']),
   layer('report', ['model', 'solver', 'policies', 'mechanism', 'io', 'engine', 'metrics', 'sim', 'sweep', 'estimate']),
   layer('cli', FOLDERS),

@@ -9,6 +9,11 @@ export interface SimExecutorOptions {
   readonly spreadPenalty?: boolean;
   /** Jobs whose batch size changes during training run at their current phase's throughput (src/sim/dynamic.ts). */
   readonly dynamic?: DynamicBatchModel;
+  /**
+   * Seconds a (re)started job holds its GPUs without progress (pod start, image pull, checkpoint load on
+   * Kubernetes). A job whose lease is extended pays nothing. 0 (default): Gavel's simulator.
+   */
+  readonly restartOverhead?: number;
 }
 
 /**
@@ -42,15 +47,23 @@ export class SimExecutor implements Executor {
       const execs = a.jobIds.map((id) => jobs.get(id));
       if (execs.some((e) => !e)) continue;
       const e0 = execs[0]!;
+      // A restart costs its overhead at the start of the round; the job then runs in what is left.
+      const lost = a.leaseExtended ? 0 : Math.min(this.opts.restartOverhead ?? 0, plan.duration);
+      const duration = plan.duration - lost;
+      if (lost > 0 && duration <= 0) {
+        for (const e of execs) progress.push({ jobId: e!.job.id, gpuType: a.gpuType, steps: 0, runTime: plan.duration, finished: false });
+        if (plan.start + plan.duration > end) end = plan.start + plan.duration;
+        continue;
+      }
       if (execs.length === 1 && this.opts.dynamic?.isDynamic(e0.job)) {
         // The throughput changes with progress: run across phase boundaries (no whole-step rounding).
         const spread = !a.consolidated && !!this.opts.spreadPenalty && e0.job.scaleFactor > 1;
-        const r = this.opts.dynamic.advance(e0.job, a.gpuType, spread, e0.totalSteps - e0.remainingSteps, e0.remainingSteps, plan.duration);
+        const r = this.opts.dynamic.advance(e0.job, a.gpuType, spread, e0.totalSteps - e0.remainingSteps, e0.remainingSteps, duration);
         const finished = r.steps >= e0.remainingSteps - 1e-9;
-        const stop = plan.start + r.time;
+        const stop = plan.start + lost + r.time;
         if (stop > end) end = stop;
         if (r.steps <= 0 && !finished) progress.push({ jobId: e0.job.id, gpuType: a.gpuType, steps: 0, runTime: 0, finished: false, failed: true });
-        else progress.push({ jobId: e0.job.id, gpuType: a.gpuType, steps: finished ? e0.remainingSteps : r.steps, runTime: r.time, finished, ...(finished ? { finishTime: stop } : {}) });
+        else progress.push({ jobId: e0.job.id, gpuType: a.gpuType, steps: finished ? e0.remainingSteps : r.steps, runTime: lost + r.time, finished, ...(finished ? { finishTime: stop } : {}) });
         continue;
       }
       let tputs: number[];
@@ -66,10 +79,10 @@ export class SimExecutor implements Executor {
           progress.push({ jobId: e!.job.id, gpuType: a.gpuType, steps: 0, runTime: 0, finished: false, failed: true });
           return;
         }
-        const whole = Math.floor(tput * plan.duration);
-        const perRound = whole > 0 ? whole : tput * plan.duration;
+        const whole = Math.floor(tput * duration);
+        const perRound = whole > 0 ? whole : tput * duration;
         const steps = Math.min(perRound, e!.remainingSteps);
-        const runTime = steps / tput;
+        const runTime = lost + steps / tput;
         const finished = perRound >= e!.remainingSteps;
         const stop = plan.start + runTime;
         if (stop > end) end = stop;

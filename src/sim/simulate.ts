@@ -54,6 +54,8 @@ export interface SimulationInput {
   readonly skipTooLarge?: boolean;
   /** Spread multi-GPU gangs run at their `_unconsolidated` throughput (off: Gavel's simulator). */
   readonly spreadPenalty?: boolean;
+  /** Seconds a (re)started job holds its GPUs without progress (Kubernetes pod start and checkpoint load); 0: none. */
+  readonly restartOverhead?: number;
   /**
    * Jobs in `accordion`/`gns` mode change batch size during training (src/sim/dynamic.ts). Default: on when a
    * trace job has such a mode; false runs every job at its initial batch size.
@@ -207,7 +209,7 @@ export async function simulate(input: SimulationInput): Promise<SimulationOutput
   const dynamic = useDynamic ? new DynamicBatchModel(throughputs, cluster, (j) => j.totalSteps ?? 0) : undefined;
   // With spot capacity the workers keep their own clock: the spot executor moves the run's clock to where the round
   // really ended (revocations end runs early).
-  const simExecutor = new SimExecutor(spot ? new SimClock(0) : clock, throughputs, { spreadPenalty: !!input.spreadPenalty, ...(dynamic ? { dynamic } : {}) });
+  const simExecutor = new SimExecutor(spot ? new SimClock(0) : clock, throughputs, { spreadPenalty: !!input.spreadPenalty, ...(dynamic ? { dynamic } : {}), ...(input.restartOverhead ? { restartOverhead: input.restartOverhead } : {}) });
   const recorder = (input.timelineMaxJobs ?? 0) > 0 ? new TimelineRecorder(simExecutor, cluster.gpuTypes, input.timelineMaxJobs!) : undefined;
   const estimated = input.estimateThroughputs ? new EstimatedThroughputs(throughputs, input.estimateThroughputs) : undefined;
   const observed = estimated ? estimated.observe(recorder ?? simExecutor) : (recorder ?? simExecutor);

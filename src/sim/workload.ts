@@ -41,6 +41,7 @@ export interface WorkloadFlags extends TenantFlags, SpotFlags {
   dropUnknown?: boolean;
   skipTooLarge?: boolean;
   spreadPenalty?: boolean;
+  restartOverhead?: string;
   reallocInterval?: string;
   reallocWhenIdle?: boolean;
   backfill?: boolean;
@@ -145,6 +146,7 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
     dropUnknown: !!flags.dropUnknown,
     skipTooLarge: !!flags.skipTooLarge,
     spreadPenalty: !!flags.spreadPenalty,
+    ...(flags.restartOverhead !== undefined ? { restartOverhead: numFlag('--restart-overhead', flags.restartOverhead, 0, 86_400) } : {}),
     recomputeWhenIdle: !!flags.reallocWhenIdle,
     ...(flags.backfill ? { backfill: true } : {}),
     ...(window ? { window } : {}),

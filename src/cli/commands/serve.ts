@@ -5,6 +5,11 @@ import { parseGpuSpec } from '../../runtime/agent/worker.js';
 import { parseRunAs } from '../../runtime/agent/sandbox.js';
 import { readThroughputs } from '../../io/index.js';
 import { DEFAULT_THROUGHPUTS } from '../../sim/index.js';
+import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { RondoError } from '../../model/errors.js';
+import { DEFAULT_KUBE, parseTypeMap, parseTypeMapFile, type KubeOptions } from '../../kube/config.js';
+import { startKube } from '../../kube/serve.js';
 
 interface ServeFlags {
   db: string;
@@ -26,6 +31,16 @@ interface ServeFlags {
   estimate: boolean;
   backfill: boolean;
   rateLimit: string;
+  // Kubernetes driver (src/kube)
+  kube?: boolean;
+  kubeTypes?: string;
+  kubeTypesFile?: string;
+  kubeLabel: string;
+  kubeNamespace?: string;
+  kubeconfig?: string;
+  kubePendingTimeout: string;
+  kubeJobServer?: string;
+  kubeLeaderLease?: string;
 }
 
 export function register(program: Command): void {
@@ -51,6 +66,16 @@ export function register(program: Command): void {
     .option('--no-backfill', 'keep idle GPUs idle until the next round (default: a job that arrives, or a GPU freed early, is used at once)')
     .option('--rate-limit <n>', 'requests a minute per tenant or job token, 429 beyond (0 = no limit)', '1200')
     .option('--quiet', 'do not log scheduler and worker events')
+    // Kubernetes driver (src/kube, docs/kubernetes.md)
+    .option('--kube', 'schedule labelled batch/v1 Jobs (rondo.dev/queue) on this Kubernetes cluster\'s GPU nodes')
+    .option('--kube-types <map>', 'node label value -> GPU type, PRODUCT=type[,...] (e.g. Tesla-T4=t4)')
+    .option('--kube-types-file <file>', 'the same map, one PRODUCT=type per line (a mounted ConfigMap)')
+    .option('--kube-label <label>', 'node label holding the GPU product', DEFAULT_KUBE.typeLabel)
+    .option('--kube-namespace <ns>', 'only Jobs of this namespace (default: all)')
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
+    .option('--kube-pending-timeout <s>', 'suspend a Job whose pod stays Pending this long', String(DEFAULT_KUBE.pendingTimeoutMs / 1000))
+    .option('--kube-job-server <url>', 'URL jobs use to reach this server (written into each Job\'s <job>-rondo Secret)')
+    .option('--kube-leader-lease <ns/name>', 'leader election through this coordination.k8s.io Lease (for two replicas)')
     .action(async (f: ServeFlags) => {
       const log = f.quiet ? () => {} : (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`);
       const srv = await startServer({
@@ -75,6 +100,7 @@ export function register(program: Command): void {
         limits: { ratePerMinute: positiveInt('--rate-limit', f.rateLimit) },
         log,
       });
+      const kube = f.kube ? await startKube(srv, kubeOptions(f), log) : undefined;
       // One write: a reader that sees the URL also sees the token line.
       process.stdout.write(
         `rondo serve: listening on ${srv.url} (policy ${srv.scheduler.policyName}, store ${srv.store.path})\n` +
@@ -83,10 +109,40 @@ export function register(program: Command): void {
       await new Promise<void>((resolve) => {
         const stop = (sig: string): void => {
           process.stderr.write(`rondo serve: ${sig}, stopping\n`);
-          srv.close().then(resolve, resolve);
+          (kube ? kube.close() : Promise.resolve()).then(() => srv.close()).then(resolve, resolve);
         };
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));
       });
     });
+}
+
+function kubeOptions(f: ServeFlags): KubeOptions {
+  let typeMap: Record<string, string>;
+  if (f.kubeTypes) typeMap = parseTypeMap(f.kubeTypes);
+  else if (f.kubeTypesFile) {
+    let text: string;
+    try {
+      text = readFileSync(f.kubeTypesFile, 'utf8');
+    } catch (e) {
+      throw new RondoError({ code: 'E_IO', problem: `cannot read --kube-types-file: ${(e as Error).message}`, file: f.kubeTypesFile });
+    }
+    typeMap = parseTypeMapFile(text, f.kubeTypesFile);
+  } else throw new RondoError({ code: 'E_USAGE', problem: '--kube needs --kube-types or --kube-types-file', hint: 'map node label values to GPU types, e.g. --kube-types Tesla-V100-SXM2-16GB=v100' });
+  let leader: KubeOptions['leader'];
+  if (f.kubeLeaderLease) {
+    const [namespace, name, extra] = f.kubeLeaderLease.split('/');
+    if (!namespace || !name || extra !== undefined) throw new RondoError({ code: 'E_USAGE', problem: `bad --kube-leader-lease ${JSON.stringify(f.kubeLeaderLease)}`, expected: 'NAMESPACE/NAME' });
+    leader = { namespace, name, identity: process.env.POD_NAME ?? `${hostname()}-${process.pid}`, leaseSeconds: 15 };
+  }
+  return {
+    ...DEFAULT_KUBE,
+    typeLabel: f.kubeLabel,
+    typeMap,
+    pendingTimeoutMs: seconds('--kube-pending-timeout', f.kubePendingTimeout) * 1000,
+    ...(f.kubeNamespace ? { namespace: f.kubeNamespace } : {}),
+    ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}),
+    ...(f.kubeJobServer ? { jobServerUrl: f.kubeJobServer } : {}),
+    ...(leader ? { leader } : {}),
+  };
 }

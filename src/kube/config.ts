@@ -1,0 +1,80 @@
+/**
+ * The Kubernetes driver's settings and the names it writes on objects. Everything here is pure: parsing of the
+ * command-line forms, validation with errors that name the flag and the fix.
+ */
+import { RondoError } from '../model/errors.js';
+
+/** Label that opts a batch/v1 Job in; its value names the queue (Rondo's tenant). */
+export const QUEUE_LABEL = 'rondo.dev/queue';
+/** Kueue's queue label: a Job that carries it belongs to Kueue, even when it also has Rondo's. */
+export const KUEUE_LABEL = 'kueue.x-k8s.io/queue-name';
+
+/** Annotations Rondo reads (set by the Job's author). */
+export const A_JOB_TYPE = 'rondo.dev/job-type';
+export const A_TOTAL_STEPS = 'rondo.dev/total-steps';
+export const A_GPU_TYPES = 'rondo.dev/gpu-types';
+export const A_WEIGHT = 'rondo.dev/priority-weight';
+
+/** Annotations Rondo writes (its admission state lives on the Job, so a restarted Rondo can read it back). */
+export const A_GPU_TYPE = 'rondo.dev/gpu-type';
+export const A_ROUND = 'rondo.dev/round';
+export const A_ATTEMPT = 'rondo.dev/attempt';
+export const A_WORKER = 'rondo.dev/worker';
+export const A_RONDO_JOB = 'rondo.dev/job-id';
+export const A_ORIGINAL_SELECTOR = 'rondo.dev/original-node-selector';
+/** Present while Rondo stops the Job (suspend sent, waiting for its pods to go). */
+export const A_STOPPING = 'rondo.dev/stopping';
+
+export const GPU_RESOURCE = 'nvidia.com/gpu';
+
+export interface KubeOptions {
+  /** Node label holding the GPU product (GPU Feature Discovery's default). */
+  readonly typeLabel: string;
+  /** Node label value (product) -> Rondo GPU type name. Products not listed are not used. */
+  readonly typeMap: Readonly<Record<string, string>>;
+  /** Only Jobs of this namespace (undefined: all namespaces). */
+  readonly namespace?: string;
+  /** A started Job whose pod is still Pending after this long is suspended and its type counted short. */
+  readonly pendingTimeoutMs: number;
+  /** How long a type stays short after a Pending timeout (its free GPUs are not offered). */
+  readonly shortForMs: number;
+  /** Path of a kubeconfig; undefined: $KUBECONFIG, ~/.kube/config or the in-cluster service account. */
+  readonly kubeconfig?: string;
+  /** URL a job uses to reach Rondo's API (goes into the per-job Secret as RONDO_SERVER). */
+  readonly jobServerUrl?: string;
+  /** Leader election: Lease namespace/name and this replica's identity. Undefined: no election (one replica). */
+  readonly leader?: { readonly namespace: string; readonly name: string; readonly identity: string; readonly leaseSeconds: number };
+  /** Controller pass interval (ms); default: the server's heartbeat. */
+  readonly tickMs?: number;
+}
+
+export const DEFAULT_KUBE: Omit<KubeOptions, 'typeMap'> = {
+  typeLabel: 'nvidia.com/gpu.product',
+  pendingTimeoutMs: 120_000,
+  shortForMs: 600_000,
+};
+
+const GPU_TYPE = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+
+/** Parses `--kube-types "Tesla-V100-SXM2-16GB=v100,Tesla-T4=t4"`. */
+export function parseTypeMap(s: string, where = '--kube-types'): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of s.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const eq = part.lastIndexOf('=');
+    const product = eq > 0 ? part.slice(0, eq).trim() : '';
+    const type = eq > 0 ? part.slice(eq + 1).trim() : '';
+    if (!product || !GPU_TYPE.test(type)) {
+      throw new RondoError({ code: 'E_USAGE', problem: `bad ${where} entry ${JSON.stringify(part)}`, expected: 'PRODUCT=type, type in lower case letters, digits, _ . -', hint: 'for example Tesla-V100-SXM2-16GB=v100,Tesla-T4=t4' });
+    }
+    if (out[product] !== undefined) throw new RondoError({ code: 'E_USAGE', problem: `${where} maps ${product} twice` });
+    out[product] = type;
+  }
+  if (Object.keys(out).length === 0) throw new RondoError({ code: 'E_USAGE', problem: `${where} is empty`, hint: 'map at least one node label value to a GPU type, e.g. Tesla-T4=t4' });
+  return out;
+}
+
+/** Parses a ConfigMap-style text: one `PRODUCT=type` per line, `#` comments (the deploy manifests mount one). */
+export function parseTypeMapFile(text: string, file: string): Record<string, string> {
+  const lines = text.split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
+  return parseTypeMap(lines.join(','), file);
+}

@@ -1,0 +1,522 @@
+/**
+ * The Kubernetes driver of Rondo's one engine. It runs inside `rondo serve --kube` beside the scheduler and talks
+ * to the server only through its REST API, playing two roles the runtime already has:
+ *   - a job source: labelled batch/v1 Jobs (`rondo.dev/queue`) become Rondo jobs (tenant = queue), and a deleted
+ *     Job cancels its Rondo job;
+ *   - worker agents: every usable Node is a Rondo worker (its GPU type from the node label, its count from
+ *     allocatable GPUs minus those of pods Rondo does not manage). Each pass syncs every node-worker with the same
+ *     protocol worker agents use and turns the leases into Job writes: a lease starts with one admission patch; an
+ *     extension writes nothing; a lease that ends, is withdrawn or is cancelled suspends the Job, waits until its
+ *     pods are gone, clears status.startTime (KEP-2926) and restores the original selector, then reports the end.
+ * kube-scheduler still picks the node within the type. Admission state lives on the Job (annotations), Rondo's
+ * in its store, so a restarted driver rebuilds its view from both. Decisions are Events on the Job.
+ */
+import { readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { KubeConfig, BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
+import type { LeaseMessage, SyncEnded, SyncRequest } from '../runtime/protocol.js';
+import { A_ATTEMPT, A_RONDO_JOB, A_STOPPING, A_WORKER, QUEUE_LABEL, type KubeOptions } from './config.js';
+import { Reflector, type KList, type KObj } from './reflector.js';
+import { RondoApiError, RondoClient, type RondoJobView } from './rondo-client.js';
+import { admitPatch, gpusPerPod, jobFinished, jobKey, managed, nodeOffers, podJobUid, restorePatch, submitBody, suspendPatch, uidOfRondoName, type NodeOffer } from './objects.js';
+import { LeaderElector } from './leader.js';
+import { JobWriter } from './writer.js';
+
+type Phase = 'pending' | 'starting' | 'running' | 'stopping';
+
+interface Attempt {
+  readonly id: number;
+  readonly jobId: string;
+  readonly worker: string; // node name
+  readonly gpuType: string;
+  kube: string; // namespace/name
+  phase: Phase;
+  startAt: number;
+  deadline: number;
+  token?: string;
+  stop?: string; // why it is being stopped
+  startedAt?: number;
+  admittedAt?: number;
+  ended?: SyncEnded;
+  /** The server no longer lists it. */
+  withdrawn?: boolean;
+  /** A write for it is in flight: the next pass leaves it alone. */
+  busy?: boolean;
+}
+
+interface WorkerRecord {
+  token: string;
+  id: string;
+  /** The offer it was registered with (`type:count`). */
+  offer: string;
+}
+
+export interface KubeStats {
+  passes: number;
+  lastPassMs: number;
+}
+
+
+export class KubeController {
+  private readonly kc = new KubeConfig();
+  private readonly batch: BatchV1Api;
+  private readonly core: CoreV1Api;
+  readonly jobs: Reflector<KObj>;
+  readonly nodes: Reflector<KObj>;
+  readonly pods: Reflector<KObj>;
+  private readonly rondo: RondoClient;
+  private readonly workers: Record<string, WorkerRecord>;
+  /** Kubernetes Job uid -> Rondo job id. */
+  private readonly links = new Map<string, string>();
+  private readonly rondoJobs = new Map<string, RondoJobView>();
+  private readonly attempts = new Map<number, Attempt>();
+  /** Jobs we could not submit (uid -> reason), so the Event is sent once. */
+  private readonly rejected = new Map<string, string>();
+  /** GPU type -> until (ms): a Pending timeout said kube-scheduler has fewer GPUs of it than Rondo thought. */
+  private readonly short = new Map<string, { gpus: number; until: number }>();
+  /** Nodes synced in the last pass: an attempt on any other node is stopped (NotReady, cordoned, gone). */
+  private offered = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private stopped = false;
+  private leader: LeaderElector | undefined;
+  private stageMs: number[] = [];
+  private intaking = false;
+  readonly stats: KubeStats = { passes: 0, lastPassMs: 0 };
+  readonly writer: JobWriter;
+
+  constructor(
+    private readonly opts: KubeOptions & {
+      readonly serverUrl: string;
+      readonly adminToken: string;
+      /** File keeping node -> worker token/id across restarts (beside the store). */
+      readonly stateFile: string;
+      readonly heartbeatMs: number;
+      readonly log?: (m: string) => void;
+    },
+  ) {
+    if (opts.kubeconfig) this.kc.loadFromFile(opts.kubeconfig);
+    else this.kc.loadFromDefault();
+    this.batch = this.kc.makeApiClient(BatchV1Api);
+    this.core = this.kc.makeApiClient(CoreV1Api);
+    this.rondo = new RondoClient(opts.serverUrl, opts.adminToken);
+    this.workers = this.loadWorkers();
+    const log = (m: string): void => this.log(m);
+    const ns = opts.namespace;
+    this.jobs = new Reflector(
+      this.kc,
+      ns ? `/apis/batch/v1/namespaces/${ns}/jobs` : '/apis/batch/v1/jobs',
+      () => (ns ? this.batch.listNamespacedJob({ namespace: ns, labelSelector: QUEUE_LABEL }) : this.batch.listJobForAllNamespaces({ labelSelector: QUEUE_LABEL })) as unknown as Promise<KList>,
+      { labelSelector: QUEUE_LABEL, log },
+    );
+    this.nodes = new Reflector(this.kc, '/api/v1/nodes', () => this.core.listNode() as unknown as Promise<KList>, { log });
+    // All pods: GPUs held by pods Rondo does not manage are subtracted from what a node offers.
+    this.pods = new Reflector(this.kc, '/api/v1/pods', () => this.core.listPodForAllNamespaces() as unknown as Promise<KList>, { log });
+    this.writer = new JobWriter(this.kc, { jobs: this.jobs, jobServerUrl: opts.jobServerUrl, identity: opts.leader?.identity ?? 'rondo', log });
+  }
+
+  private log(m: string): void {
+    this.opts.log?.(`[kube] ${m}`);
+  }
+
+  async start(): Promise<void> {
+    for (const r of [this.jobs, this.nodes, this.pods]) r.start();
+    await Promise.all([this.jobs.waitSynced(), this.nodes.waitSynced(), this.pods.waitSynced()]);
+    for (const j of await this.rondo.allJobs()) {
+      const uid = uidOfRondoName(j.name);
+      if (uid === undefined) continue;
+      this.rondoJobs.set(j.id, j);
+      if (j.state === 'queued' || j.state === 'running' || !this.links.has(uid)) this.links.set(uid, j.id);
+    }
+    this.recover();
+    if (this.opts.leader) {
+      this.leader = new LeaderElector(this.kc, this.opts.leader, (m) => this.log(m));
+      this.leader.start();
+    }
+    this.timer = setInterval(() => void this.pass(), this.opts.tickMs ?? Math.max(50, Math.floor(this.opts.heartbeatMs / 2)));
+    void this.pass();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const r of [this.jobs, this.nodes, this.pods]) r.stop();
+    await this.leader?.stop();
+    const busy = (): boolean => this.running || this.intaking || [...this.attempts.values()].some((a) => a.busy);
+    for (let i = 0; i < 300 && busy(); i++) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  /** Rebuilds attempts from the Jobs' admission annotations (after a restart of Rondo). */
+  private recover(): void {
+    for (const o of this.jobs.items.values()) {
+      const a = o.metadata?.annotations ?? {};
+      const attempt = Number(a[A_ATTEMPT]);
+      const jobId = this.links.get(o.metadata?.uid ?? '');
+      if (!jobId || !Number.isInteger(attempt) || attempt <= 0 || !a[A_WORKER]) continue;
+      const st = this.rondoJobs.get(jobId)?.state;
+      if (st !== 'queued' && st !== 'running') continue;
+      const now = Date.now();
+      this.attempts.set(attempt, {
+        id: attempt,
+        jobId,
+        worker: a[A_WORKER],
+        gpuType: a['rondo.dev/gpu-type'] ?? '',
+        kube: jobKey(o),
+        phase: a[A_STOPPING] !== undefined ? 'stopping' : 'starting',
+        startAt: now,
+        // Until the first sync says otherwise, the lease is assumed to last one heartbeat.
+        deadline: now + 3 * this.opts.heartbeatMs,
+        admittedAt: now,
+        ...(a[A_STOPPING] !== undefined ? { stop: a[A_STOPPING] } : {}),
+      });
+      this.log(`recovered attempt ${attempt} of ${jobId} (${jobKey(o)})`);
+    }
+  }
+
+  private loadWorkers(): Record<string, WorkerRecord> {
+    try {
+      return JSON.parse(readFileSync(this.opts.stateFile, 'utf8')) as Record<string, WorkerRecord>;
+    } catch {
+      return {};
+    }
+  }
+
+  private saveWorkers(): void {
+    const tmp = `${this.opts.stateFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.workers), { mode: 0o600 });
+    renameSync(tmp, this.opts.stateFile);
+  }
+
+  /** One pass: Jobs in, node-workers synced, leases turned into writes. Never two at once. */
+  async pass(): Promise<void> {
+    if (this.running || this.stopped) return;
+    if (this.leader && !this.leader.isLeader) return;
+    this.running = true;
+    const t0 = Date.now();
+    try {
+      // Intake (new Jobs: a submit, an Event and an annotation each) runs beside the syncs, so a burst of new Jobs
+      // never delays the heartbeats of the node-workers.
+      if (!this.intaking) {
+        this.intaking = true;
+        void this.intake()
+          .catch((e: Error) => this.log(`intake failed: ${e.message}`))
+          .finally(() => (this.intaking = false));
+      }
+      const t1 = Date.now();
+      await this.syncWorkers();
+      const t2 = Date.now();
+      this.execute();
+      this.stageMs = [t1 - t0, t2 - t1, Date.now() - t2];
+      this.stats.passes++;
+    } catch (e) {
+      this.log(`pass failed: ${(e as Error).message}`);
+    } finally {
+      this.stats.lastPassMs = Date.now() - t0;
+      if (this.stats.lastPassMs > this.opts.heartbeatMs * 2) this.log(`slow pass: ${this.stats.lastPassMs} ms (intake start, sync, execute: ${this.stageMs.join(', ')} ms)`);
+      this.running = false;
+    }
+  }
+
+  private podsOfJob(uid: string): KObj[] {
+    const out: KObj[] = [];
+    for (const p of this.pods.items.values()) if (podJobUid(p) === uid) out.push(p);
+    return out;
+  }
+
+  private podsGpus(pods: KObj[]): number {
+    return pods.reduce((n, p) => n + gpusPerPod(p), 0);
+  }
+
+  private attemptOfKube(key: string): Attempt | undefined {
+    for (const a of this.attempts.values()) if (a.kube === key && !a.ended) return a;
+    return undefined;
+  }
+
+  // ---- Jobs -> Rondo jobs ----
+
+  private async intake(): Promise<void> {
+    const present = new Set<string>();
+    for (const o of [...this.jobs.items.values()]) {
+      const uid = o.metadata?.uid ?? '';
+      present.add(uid);
+      if (!managed(o)) continue;
+      let jobId = this.links.get(uid);
+      if (jobId === undefined && !jobFinished(o) && !this.rejected.has(uid)) {
+        const req = submitBody(o);
+        if ('error' in req) {
+          this.rejected.set(uid, req.error);
+          await this.writer.event(o, 'Warning', 'NotAdmitted', `Rondo cannot schedule this Job: ${req.error}`);
+          continue;
+        }
+        try {
+          const j = await this.rondo.submit(req.body);
+          jobId = j.id;
+          this.links.set(uid, j.id);
+          this.rondoJobs.set(j.id, j);
+          await this.writer.event(o, 'Normal', 'Queued', `queued in Rondo as ${j.id} (queue ${req.body.tenant}, ${req.body.scaleFactor} GPU${req.body.scaleFactor > 1 ? 's' : ''})`);
+          await this.writer.patchJob(jobKey(o), () => ({ metadata: { annotations: { [A_RONDO_JOB]: j.id } } }));
+        } catch (e) {
+          // A refusal (4xx) is final for this Job; anything else (the server busy or restarting) is tried again.
+          const status = e instanceof RondoApiError ? e.status : 0;
+          if (status >= 400 && status < 500) {
+            this.rejected.set(uid, (e as Error).message);
+            await this.writer.event(o, 'Warning', 'NotAdmitted', `Rondo refused this Job: ${(e as Error).message}`);
+          } else this.log(`submit ${jobKey(o)}: ${(e as Error).message}; trying again`);
+          continue;
+        }
+      }
+      // Running without Rondo's admission (created unsuspended, or resumed by hand): suspend it.
+      const live = this.rondoJobs.get(jobId ?? '');
+      const open = live && (live.state === 'queued' || live.state === 'running');
+      if (o.spec?.suspend === false && !jobFinished(o) && open && o.metadata?.annotations?.[A_ATTEMPT] === undefined && !this.attemptOfKube(jobKey(o))) {
+        await this.writer.patchJob(jobKey(o), (cur) => (cur.spec?.suspend === false && cur.metadata?.annotations?.[A_ATTEMPT] === undefined ? suspendPatch(cur, 'not admitted') : undefined));
+        await this.writer.event(o, 'Normal', 'Suspended', 'suspended: this Job runs only when Rondo admits it (create it with spec.suspend: true)');
+      }
+    }
+    // A Job deleted from the cluster cancels its Rondo job.
+    for (const [uid, jobId] of this.links) {
+      const j = this.rondoJobs.get(jobId);
+      if (present.has(uid) || !j || (j.state !== 'queued' && j.state !== 'running')) continue;
+      try {
+        this.rondoJobs.set(jobId, await this.rondo.cancel(jobId));
+        this.log(`${jobId}: its Job was deleted; cancelled`);
+      } catch (e) {
+        this.log(`cancel ${jobId}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  // ---- Nodes -> workers, and the sync protocol ----
+
+  /**
+   * What each usable node offers now. A type marked short (a Pending timeout) offers that many GPUs fewer, taken
+   * from its nodes in name order; a node left with none is dropped unless it still has attempts to report on.
+   */
+  private offers(): NodeOffer[] {
+    const ours = new Set(this.links.keys());
+    const offers = nodeOffers(this.nodes.items.values(), this.pods.items.values(), this.opts.typeLabel, this.opts.typeMap, (p) => ours.has(podJobUid(p) ?? ''));
+    const now = Date.now();
+    const left = new Map<string, number>();
+    for (const [t, s] of this.short) if (s.until > now) left.set(t, s.gpus);
+    const out: NodeOffer[] = [];
+    for (const o of offers) {
+      const cut = Math.min(left.get(o.gpuType) ?? 0, o.gpus);
+      if (cut > 0) left.set(o.gpuType, left.get(o.gpuType)! - cut);
+      if (o.gpus - cut > 0) out.push({ ...o, gpus: o.gpus - cut });
+      else if (this.hasOpenAttempts(o.node)) out.push(o);
+    }
+    return out;
+  }
+
+  private hasOpenAttempts(node: string): boolean {
+    for (const a of this.attempts.values()) if (a.worker === node) return true;
+    return false;
+  }
+
+  private async syncWorkers(): Promise<void> {
+    const offers = this.offers();
+    this.offered = new Set(offers.map((o) => o.node));
+    await Promise.all(
+      offers.map(async (o) => {
+        try {
+          await this.syncNode(o);
+        } catch (e) {
+          this.log(`sync ${o.node}: ${(e as Error).message}`);
+        }
+      }),
+    );
+  }
+
+  private async syncNode(o: NodeOffer): Promise<void> {
+    const offer = `${o.gpuType}:${o.gpus}`;
+    let w = this.workers[o.node];
+    if (!w) {
+      const t = await this.rondo.createWorkerToken(`kube:${o.node}`.slice(0, 128));
+      const r = await this.rondo.register(t.token, o.node, [{ type: o.gpuType, count: o.gpus }]);
+      w = this.workers[o.node] = { token: t.token, id: r.id, offer };
+      this.saveWorkers();
+    } else if (w.offer !== offer && !this.hasOpenAttempts(o.node)) {
+      // Registering again updates the worker's GPUs; the server ends open attempts then, so only when none is.
+      await this.rondo.register(w.token, o.node, [{ type: o.gpuType, count: o.gpus }]);
+      w.offer = offer;
+      this.saveWorkers();
+    }
+    const mine = [...this.attempts.values()].filter((a) => a.worker === o.node);
+    const body: SyncRequest = {
+      running: mine.filter((a) => !a.ended && (a.phase === 'running' || a.phase === 'stopping') && a.startedAt !== undefined).map((a) => ({ attempt: a.id, pid: 0, startedAt: a.startedAt! })),
+      ended: mine.filter((a) => a.ended).map((a) => a.ended!),
+      progress: [],
+      logs: [],
+    };
+    const receivedAt = Date.now();
+    const res = await this.rondo.sync(w.token, w.id, body);
+    for (const id of res.acked) {
+      const a = this.attempts.get(id);
+      if (a?.ended) this.attempts.delete(id);
+    }
+    const listed = new Set<number>();
+    for (const l of res.leases) {
+      listed.add(l.attempt);
+      this.takeLease(o.node, l, receivedAt);
+    }
+    for (const a of this.attempts.values()) {
+      if (a.worker === o.node && !listed.has(a.id) && !a.ended) a.withdrawn = true;
+    }
+  }
+
+  private takeLease(node: string, l: LeaseMessage, receivedAt: number): void {
+    let a = this.attempts.get(l.attempt);
+    if (!a) {
+      const uid = [...this.links].find(([, id]) => id === l.jobId)?.[0];
+      const o = uid === undefined ? undefined : [...this.jobs.items.values()].find((x) => x.metadata?.uid === uid);
+      a = { id: l.attempt, jobId: l.jobId, worker: node, gpuType: l.gpuType, kube: o ? jobKey(o) : '', phase: 'pending', startAt: receivedAt + l.startInMs, deadline: receivedAt + l.leaseEndInMs };
+      this.attempts.set(l.attempt, a);
+      if (!o) a.ended = { attempt: a.id, exitCode: null, signal: null, stoppedByWorker: true, spawnError: 'its Kubernetes Job no longer exists', at: Date.now() };
+    } else {
+      a.deadline = receivedAt + l.leaseEndInMs;
+      a.withdrawn = false;
+    }
+    if (l.token) a.token = l.token;
+    if (l.stop && !a.stop) a.stop = 'cancelled';
+  }
+
+  // ---- leases -> Job writes ----
+
+  private execute(): void {
+    const now = Date.now();
+    const productOf = new Map<string, string>();
+    for (const n of this.nodes.items.values()) {
+      const p = n.metadata?.labels?.[this.opts.typeLabel];
+      if (p !== undefined && this.opts.typeMap[p] !== undefined) productOf.set(this.opts.typeMap[p]!, p);
+    }
+    // Writes run beside the passes (an attempt with one in flight is skipped), so a slow API server never delays
+    // the next sync: a node-worker that misses syncs is lost to the scheduler.
+    const work = (a: Attempt, p: Promise<void>): void => {
+      a.busy = true;
+      void p.finally(() => (a.busy = false));
+    };
+    for (const a of this.attempts.values()) {
+      if (a.ended || a.busy) continue;
+      const o = this.jobs.items.get(a.kube);
+      if (!o) {
+        this.end(a, { exitCode: null, signal: 'SIGKILL', stoppedByWorker: true, spawnError: null });
+        continue;
+      }
+      const fin = jobFinished(o);
+      if (fin && a.phase !== 'pending') {
+        this.end(a, { exitCode: fin === 'Complete' ? 0 : 1, signal: null, stoppedByWorker: false, spawnError: null });
+        void this.writer.event(o, fin === 'Complete' ? 'Normal' : 'Warning', fin === 'Complete' ? 'Completed' : 'Failed', `${fin === 'Complete' ? 'completed' : 'failed'} on ${a.gpuType} (attempt ${a.id})`);
+        continue;
+      }
+      if (!this.offered.has(a.worker) && !a.withdrawn) {
+        a.withdrawn = true;
+        a.stop ??= `node ${a.worker} is no longer usable (NotReady, cordoned or gone)`;
+      }
+      const leaseOver = now >= a.deadline || a.withdrawn === true;
+      if (a.phase === 'pending') {
+        // The Job completed under an earlier attempt whose end was reported as a stop (it finished while being
+        // suspended): this lease is where Rondo learns it, so report the completion rather than a stop.
+        if (fin) {
+          this.end(a, { exitCode: fin === 'Complete' ? 0 : 1, signal: null, stoppedByWorker: false, spawnError: null });
+          continue;
+        }
+        if (a.stop || leaseOver) {
+          this.end(a, { exitCode: null, signal: null, stoppedByWorker: true, spawnError: null });
+          continue;
+        }
+        const other = [...this.attempts.values()].find((b) => b !== a && b.kube === a.kube && !b.ended);
+        // Admit only a suspended Job whose pods are all gone (one suspended by hand or by intake may still have
+        // terminating pods): its template may then change once startTime is cleared.
+        const ready = o.spec?.suspend === true && this.podsOfJob(o.metadata?.uid ?? '').length === 0;
+        if (now >= a.startAt && !other && ready) work(a, this.admit(a, o, productOf.get(a.gpuType)));
+        continue;
+      }
+      const pods = this.podsOfJob(o.metadata?.uid ?? '');
+      if (a.phase === 'starting') {
+        const run = pods.find((p) => p.status?.phase === 'Running');
+        if (run) {
+          a.phase = 'running';
+          a.startedAt = Date.now();
+        } else if (!a.stop && now - (a.admittedAt ?? now) > this.opts.pendingTimeoutMs) {
+          a.stop = `pending longer than ${Math.round(this.opts.pendingTimeoutMs / 1000)} s: kube-scheduler found no ${a.gpuType} node with free GPUs`;
+          const prev = this.short.get(a.gpuType);
+          const gpus = this.podsGpus(pods) || gpusPerPod(o.spec?.template) || 1;
+          this.short.set(a.gpuType, { gpus: (prev && prev.until > now ? prev.gpus : 0) + gpus, until: now + this.opts.shortForMs });
+        }
+      }
+      if (a.phase === 'starting' || a.phase === 'running') {
+        if (a.stop || leaseOver) {
+          a.stop ??= a.withdrawn ? 'lease withdrawn by the scheduler' : 'its lease ended: Rondo gave the GPUs to other jobs this round';
+          work(a, this.beginStop(a, o));
+        }
+        continue;
+      }
+      if (a.phase === 'stopping') work(a, this.finishStop(a, o, pods));
+    }
+  }
+
+  private end(a: Attempt, e: Omit<SyncEnded, 'attempt' | 'at'>): void {
+    a.ended = { attempt: a.id, at: Date.now(), ...e };
+  }
+
+  private async admit(a: Attempt, o: KObj, product: string | undefined): Promise<void> {
+    if (!product) {
+      this.end(a, { exitCode: null, signal: null, stoppedByWorker: true, spawnError: `no node carries a product label mapped to ${a.gpuType}` });
+      return;
+    }
+    a.phase = 'starting';
+    a.admittedAt = Date.now();
+    try {
+      // The template may change only while suspended and never started (KEP-2926): a Job suspended by us before
+      // (not admitted, or a stop interrupted by a restart) may still carry a startTime.
+      if (o.status?.startTime) await this.writer.clearStartTime(o);
+      await this.writer.writeSecret(o, a);
+      let round = 0;
+      try {
+        const info = await this.rondo.job(a.jobId);
+        round = info.attemptsDetail.find((x) => x.id === a.id)?.round ?? 0;
+      } catch {
+        // the round number is informational only
+      }
+      const written = await this.writer.patchJob(a.kube, (cur) => admitPatch(cur, this.opts.typeLabel, product, a.gpuType, round, a.id, a.worker));
+      if (!written) throw new Error('the Job is gone');
+      await this.writer.event(o, 'Normal', 'Admitted', `admitted on ${a.gpuType} (${product}) in round ${round}, attempt ${a.id}`);
+    } catch (e) {
+      this.log(`admit ${a.kube}: ${(e as Error).message}`);
+      this.end(a, { exitCode: null, signal: null, stoppedByWorker: true, spawnError: `admission failed: ${(e as Error).message}`.slice(0, 4000) });
+    }
+  }
+
+  private async beginStop(a: Attempt, o: KObj): Promise<void> {
+    a.phase = 'stopping';
+    try {
+      await this.writer.patchJob(a.kube, (cur) => (cur.spec?.suspend === true && cur.metadata?.annotations?.[A_STOPPING] !== undefined ? undefined : suspendPatch(cur, a.stop!)));
+      await this.writer.event(o, 'Normal', a.stop === 'cancelled' ? 'Cancelled' : 'Preempted', `suspended on ${a.gpuType} (attempt ${a.id}): ${a.stop}`);
+    } catch (e) {
+      a.phase = 'running';
+      this.log(`suspend ${a.kube}: ${(e as Error).message}`);
+    }
+  }
+
+  private async finishStop(a: Attempt, o: KObj, pods: KObj[]): Promise<void> {
+    if (pods.length > 0) return; // the kubelet is still stopping them (SIGTERM, grace period)
+    const fin = jobFinished(this.jobs.items.get(a.kube) ?? o);
+    if (fin) {
+      // It finished during the stop: that is its end, not a preemption.
+      this.end(a, { exitCode: fin === 'Complete' ? 0 : 1, signal: null, stoppedByWorker: false, spawnError: null });
+      return;
+    }
+    try {
+      if (o.status?.startTime) await this.writer.clearStartTime(o);
+      await this.writer.patchJob(a.kube, (cur) => restorePatch(cur, this.opts.typeLabel));
+      this.end(a, { exitCode: null, signal: a.startedAt !== undefined ? 'SIGTERM' : null, stoppedByWorker: true, spawnError: null });
+    } catch (e) {
+      this.log(`stop ${a.kube}: ${(e as Error).message}`);
+    }
+  }
+
+  /** For tests and the dashboard: what the driver holds now. */
+  snapshot(): { attempts: Array<{ id: number; jobId: string; kube: string; phase: Phase; gpuType: string }>; workers: number } {
+    return { attempts: [...this.attempts.values()].map((a) => ({ id: a.id, jobId: a.jobId, kube: a.kube, phase: a.phase, gpuType: a.gpuType })), workers: Object.keys(this.workers).length };
+  }
+}
+
