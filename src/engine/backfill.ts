@@ -31,6 +31,8 @@ import type { RoundReport } from './types.js';
  * job's last fraction of a step before the round's end would otherwise open a slot worth nothing.
  */
 export const MIN_BACKFILL_FRACTION = 0.05;
+/** Live backfill asks the policy again at most once per this fraction of a round. */
+export const BACKFILL_REALLOCATION_FRACTION = 0.25;
 
 /** Runs the partial rounds that fill what the round `plan` (reported as `report`) leaves idle before its end. */
 export async function backfill(s: RunState, plan: RoundPlan, report: RoundReport): Promise<void> {
@@ -53,7 +55,11 @@ async function live(s: RunState, report: RoundReport): Promise<void> {
       for (const g of a.gpus) held.add(g);
       for (const j of a.jobIds) running.add(j);
     }
-    if (s.active.size > running.size && held.size < s.cluster.totalGpus && reallocationDue(s)) {
+    // A live server recomputes on every change (interval 0), and every early end would otherwise cost a policy run
+    // over all queued jobs; between rounds backfill recomputes at most once per quarter round (jobs without a share
+    // yet still fill idle GPUs: zero priority is skipped only for `onlyAllocatedRowsRun` policies).
+    const recent = t - s.ledger.lastReset < BACKFILL_REALLOCATION_FRACTION * s.roundDuration && s.ledger.lastReset > 0;
+    if (s.active.size > running.size && held.size < s.cluster.totalGpus && !recent && reallocationDue(s)) {
       await reallocate(s);
       await pause(s);
     }
