@@ -1,3 +1,4 @@
+// Over 500 lines: one class, the controller's pass (intake, node-workers' sync, Job writes), which share its maps.
 /**
  * The Kubernetes driver of Rondo's one engine. It runs inside `rondo serve --kube` beside the scheduler and talks
  * to the server only through its REST API, playing two roles the runtime already has:

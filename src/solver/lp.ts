@@ -1,3 +1,4 @@
+// Over 500 lines: LpBuilder.solve defaults to the Solver here and the Solver takes builders, so the one seam would be an import cycle.
 import type { Highs, ModelData } from 'highs';
 import { RondoError } from '../model/errors.js';
 import { HighsInstances, isAbort } from './highs-runtime.js';

@@ -1,3 +1,4 @@
+// Over 500 lines: one class, the agent's sync loop and the processes it starts, stops and streams logs from.
 import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';

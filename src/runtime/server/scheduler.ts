@@ -1,23 +1,31 @@
-import { policyJob, type Allocation, type Assignment, type ClusterSpec, type Job, type RoundPlan, type Server } from '../../model/index.js';
+import { policyJob, type Allocation, type Assignment, type ClusterSpec, type Job, type RoundPlan } from '../../model/index.js';
 import { shapeProblem, WhyBook } from './why.js';
 import {
   runEngine,
   type ClusterView,
   type EngineConfig,
   type EnginePersistence,
-  type EngineState,
   type ExecJob,
-  type JobProgress,
-  type JobSource,
   type RoundReport,
-  type SavedJob,
 } from '../../engine/index.js';
 import type { Policy, PolicyJob, PolicyResult, PolicySnapshot } from '../../policies/types.js';
 import type { LoadedPolicy } from './policy-source.js';
 import { allocationJson, PolicyThread } from './policy-worker.js';
+import { commitPlan, planProgress } from './executor.js';
 import { allocateGuarded, allocateGuardedSync } from './quarantine.js';
 import type { JobRow, Store, WorkerRow } from './store/index.js';
 import type { LiveThroughputs, TypeThroughput } from '../../estimate/index.js';
+import { SavedEngineState } from './engine-state.js';
+import { engineJob, namedJob, StoreJobSource } from './job-source.js';
+import { buildCluster, globalGpu, liveThroughput, type LiveCluster } from './live-cluster.js';
+import { planAheadMs, turn, type RuntimeTiming } from './timing.js';
+import type { SchedulerStats } from './scheduler-stats.js';
+
+// The scheduler's public API as before the split into the sibling files above.
+export { buildCluster, type LiveCluster } from './live-cluster.js';
+export { decodeState, encodeState, encodeStateSliced } from './engine-state.js';
+export type { SchedulerStats } from './scheduler-stats.js';
+export { DEFAULT_TIMING, planAheadMs, UNKNOWN_TOTAL_STEPS, type RuntimeTiming } from './timing.js';
 
 /**
  * The runtime as the engine's Clock, Executor and JobSource: the live server runs the same scheduler loop as the
@@ -36,281 +44,14 @@ import type { LiveThroughputs, TypeThroughput } from '../../estimate/index.js';
  *     are served while a round over 10,000 jobs is planned. What changed meanwhile (a job cancelled or finished, an
  *     attempt ended) is checked again when the plan is committed.
  * Workers pull their leases at each heartbeat (routes/workers.ts `sync`) and stop a process when its lease ends.
+ * The pieces live beside this file: timing.ts, live-cluster.ts, job-source.ts, executor.ts (lease commit, progress),
+ * engine-state.ts (saved state), scheduler-stats.ts; this class wires them into `runEngine`.
  */
-
-export interface RuntimeTiming {
-  /** Round length (Gavel: 360 s). */
-  readonly roundMs: number;
-  /** Time a job gets between SIGTERM and SIGKILL to checkpoint and exit. */
-  readonly graceMs: number;
-  /** How often workers sync with the server. */
-  readonly heartbeatMs: number;
-  /** A worker silent for this long is lost: its GPUs leave the cluster and its jobs are requeued. */
-  readonly workerTimeoutMs: number;
-}
-
-export const DEFAULT_TIMING: RuntimeTiming = { roundMs: 360_000, graceMs: 30_000, heartbeatMs: 2_000, workerTimeoutMs: 15_000 };
-
-/** How long before a round ends the next one is planned: three heartbeats, so extensions arrive in time. */
-export function planAheadMs(t: RuntimeTiming, lastPlanMs = 0): number {
-  return Math.min(t.roundMs / 2, 3 * t.heartbeatMs + 100 + 2 * lastPlanMs);
-}
-
-/** Placeholder step count for jobs that never said how long they are (policies need a number). */
-export const UNKNOWN_TOTAL_STEPS = 1e6;
-
-/** A live worker's GPUs as mechanism servers: one server per (worker, GPU type). */
-export interface LiveCluster {
-  readonly cluster: ClusterSpec;
-  /** Server index -> worker and the device index of the server's first GPU on that worker. */
-  readonly servers: ReadonlyArray<{ readonly workerId: string; readonly gpuType: string; readonly firstDevice: number; readonly server: Server }>;
-}
-
-export function buildCluster(workers: readonly WorkerRow[]): LiveCluster {
-  const types = [...new Set(workers.flatMap((w) => w.gpus.map((g) => g.type)))].sort();
-  const gpus: Record<string, number> = Object.fromEntries(types.map((t) => [t, 0]));
-  const perServer: Record<string, number> = Object.fromEntries(types.map((t) => [t, 1]));
-  const out: Array<{ workerId: string; gpuType: string; firstDevice: number; server: Server }> = [];
-  let next = 0;
-  // Servers grouped by type (the mechanism walks them in order), workers in registration order within a type.
-  for (const t of types) {
-    for (const w of workers) {
-      let device = 0;
-      for (const g of w.gpus) {
-        if (g.type === t && g.count > 0) {
-          const server: Server = { id: out.length, gpuType: t, gpus: g.count, firstGpu: next };
-          out.push({ workerId: w.id, gpuType: t, firstDevice: device, server });
-          next += g.count;
-          gpus[t]! += g.count;
-          perServer[t] = Math.max(perServer[t]!, g.count);
-        }
-        device += g.count;
-      }
-    }
-  }
-  return {
-    cluster: { gpuTypes: types, gpus, gpusPerServer: perServer, servers: out.map((s) => s.server), totalGpus: next },
-    servers: out,
-  };
-}
-
-/** Global GPU id -> (worker, device index). */
-function locate(live: LiveCluster, gpu: number): { workerId: string; device: number } | undefined {
-  for (const s of live.servers) {
-    if (gpu >= s.server.firstGpu && gpu < s.server.firstGpu + s.server.gpus) {
-      return { workerId: s.workerId, device: s.firstDevice + (gpu - s.server.firstGpu) };
-    }
-  }
-  return undefined;
-}
-
-/** (worker, device) -> global GPU id in this round's cluster. */
-function globalGpu(live: LiveCluster, workerId: string, gpuType: string, device: number): number | undefined {
-  for (const s of live.servers) {
-    if (s.workerId === workerId && s.gpuType === gpuType && device >= s.firstDevice && device < s.firstDevice + s.server.gpus) {
-      return s.server.firstGpu + (device - s.firstDevice);
-    }
-  }
-  return undefined;
-}
-
-export interface SchedulerStats {
-  rounds: number;
-  lastRound: number;
-  lastPlanMs: number;
-  /** CPU time of the last plan (it runs in one synchronous stretch): less dependent on a busy machine than `lastPlanMs`. */
-  lastPlanCpuMs: number;
-  lastSolverMs: number;
-  /** Of the last plan: ms from its start until the plan was ready (cluster read, policy if recomputed, mechanism). */
-  lastPlanReadyMs: number;
-  /** Of the last plan: ms in the policy (0 when the plan kept the allocation). */
-  lastPlanPolicyMs: number;
-  /** Of the last plan: ms to commit it as leases (one store transaction). */
-  lastCommitMs: number;
-  solverMsSum: number;
-  solverCount: number;
-  lastRoundGapMs: number;
-  lastPlanAt: number;
-  /** Jobs quarantined by this process (the policy failed with them), and the last 20 of them. */
-  quarantined: number;
-  quarantinedJobs: ReadonlyArray<{ readonly jobId: string; readonly tenant: string }>;
-}
-
-/** Largest gang one worker can hold per type of `cluster`: the runtime does not launch one job across machines. */
-const largest = new WeakMap<ClusterSpec, readonly number[]>();
-function maxPerWorker(cluster: ClusterSpec): readonly number[] {
-  let m = largest.get(cluster);
-  if (!m) {
-    m = cluster.gpuTypes.map((t) => Math.max(0, ...cluster.servers.filter((s) => s.gpuType === t).map((s) => s.gpus)));
-    largest.set(cluster, m);
-  }
-  return m;
-}
-
-/**
- * A job's throughput per type as the runtime knows it. With a throughput table (`rondo serve --throughputs`, the
- * shipped Gavel table by default): measured steps/s where it has run, the table's row for a job type the table
- * knows, the low-rank estimate otherwise (src/estimate). Without one, as before: the mean of its measurements (or 1)
- * on types it has not run on. 0 where the job may not run or no single worker has enough GPUs.
- */
-function liveThroughput(
-  cluster: ClusterSpec,
-  measured: Readonly<Record<string, number>>,
-  job: { readonly scaleFactor: number; readonly gpuTypes?: readonly string[] | null; readonly jobType?: string | null },
-  known: LiveThroughputs | undefined,
-): number[] {
-  if (known) return known.row(cluster.gpuTypes, maxPerWorker(cluster), job, measured);
-  const values = Object.values(measured);
-  const fallback = values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : 1;
-  const most = maxPerWorker(cluster);
-  return cluster.gpuTypes.map((t, k) => {
-    if (job.gpuTypes && !job.gpuTypes.includes(t)) return 0;
-    if (job.scaleFactor > most[k]!) return 0;
-    return measured[t] ?? fallback;
-  });
-}
-
-/**
- * Lets the event loop serve what arrived while the scheduler worked. Two hops: called from an I/O callback (the
- * policy thread's reply), one setImmediate would run before the loop polls for new I/O.
- */
-function turn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
-}
 
 /** The allocation when there is no GPU or no job: nothing to divide, no solver call. */
 function nothingToDivide(s: PolicySnapshot): PolicyResult | undefined {
   if (s.cluster.totalGpus !== 0 && s.jobs.length !== 0) return undefined;
   return { allocation: { gpuTypes: s.cluster.gpuTypes, shares: new Map<string, readonly number[]>() }, state: s.state };
-}
-
-/** JSON with Maps, for a policy's opaque state (some hold Maps). */
-function mapsToJson(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => (x instanceof Map ? { $map: [...(x as Map<unknown, unknown>)] } : x)) ?? 'null';
-}
-function mapsFromJson(s: string): unknown {
-  return JSON.parse(s, (_k, x: unknown) =>
-    x !== null && typeof x === 'object' && '$map' in x ? new Map((x as { $map: Array<[unknown, unknown]> }).$map) : x,
-  ) as unknown;
-}
-
-/**
- * The engine's state as stored: Maps as entry lists, written without a replacer function (one per value would cost
- * more than the rest of a round with 10,000 jobs). Produced in pieces of at most `STATE_CHUNK` entries, each a few
- * milliseconds with 10,000 jobs, so a server can write it between requests (`encodeStateSliced`); the pieces joined
- * are the JSON of one object.
- */
-function* stateParts(policy: string, st: EngineState): Generator<string> {
-  const { ledger, allocation } = st;
-  const j = (v: unknown): string => JSON.stringify(v);
-  yield `{"policy":${j(policy)},"round":${j(st.round)},"stale":${j(st.stale)},"jobs":`;
-  // Each job as [id, stepsDone, totalSteps, roundsRun, preemptions, failures]: a third of the bytes of objects.
-  yield* arrayParts(st.jobs.map((x) => [x.id, x.stepsDone, x.totalSteps, x.roundsRun, x.preemptions, x.failures]));
-  yield `,"ledger":{"gpuTypes":${j(ledger.gpuTypes)},"jobTime":`;
-  yield* arrayParts([...ledger.jobTime]);
-  yield `,"workerTime":${j(ledger.workerTime)},"deficits":`;
-  yield* arrayParts([...ledger.deficits]);
-  yield `,"lastReset":${j(ledger.lastReset)}},"allocation":`;
-  if (allocation) {
-    yield `{"gpuTypes":${j(allocation.gpuTypes)},"shares":`;
-    yield* arrayParts([...allocation.shares]);
-    yield '}';
-  } else yield 'null';
-  yield `,"policyState":${j(mapsToJson(st.policyState))}}`;
-}
-
-const STATE_CHUNK = 2500;
-
-/** The JSON of an array, `STATE_CHUNK` entries at a time. */
-function* arrayParts(xs: readonly unknown[]): Generator<string> {
-  if (xs.length === 0) yield '[]';
-  for (let i = 0; i < xs.length; i += STATE_CHUNK) {
-    const inner = JSON.stringify(xs.slice(i, i + STATE_CHUNK)).slice(1, -1);
-    yield `${i === 0 ? '[' : ','}${inner}${i + STATE_CHUNK >= xs.length ? ']' : ''}`;
-  }
-}
-
-export function encodeState(policy: string, st: EngineState): string {
-  return [...stateParts(policy, st)].join('');
-}
-
-/** `encodeState` with a turn of the event loop between pieces. The state is immutable, so it may be read over time. */
-export async function encodeStateSliced(policy: string, st: EngineState): Promise<string> {
-  const out: string[] = [];
-  for (const piece of stateParts(policy, st)) {
-    out.push(piece);
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  return out.join('');
-}
-
-export function decodeState(raw: string): { policy: string; state: EngineState } {
-  const o = JSON.parse(raw) as {
-    policy: string;
-    round: number;
-    stale: boolean;
-    /** Arrays (the compact encoding); a state saved by an older server holds objects (`SavedJob`). */
-    jobs: Array<SavedJob | [string, number, number, number, number, number]>;
-    ledger: { gpuTypes: string[]; jobTime: Array<[string, number[]]>; workerTime: number[]; deficits: Array<[string, number[]]>; lastReset: number };
-    allocation: { gpuTypes: string[]; shares: Array<[string, number[]]> } | null;
-    policyState: string;
-  };
-  return {
-    policy: o.policy,
-    state: {
-      round: o.round,
-      stale: o.stale,
-      jobs: o.jobs.map((j) =>
-        Array.isArray(j) ? { id: j[0], stepsDone: j[1], totalSteps: j[2], roundsRun: j[3], preemptions: j[4], failures: j[5] } : j,
-      ),
-      ledger: { ...o.ledger, jobTime: new Map(o.ledger.jobTime), deficits: new Map(o.ledger.deficits) },
-      allocation: o.allocation ? { gpuTypes: o.allocation.gpuTypes, shares: new Map(o.allocation.shares) } : undefined,
-      policyState: mapsFromJson(o.policyState),
-    },
-  };
-}
-
-const ENGINE_STATE_KEY = 'engine_state';
-
-/** Live submissions from the store, in arrival order. */
-class StoreJobSource implements JobSource {
-  private lastSeq = 0;
-  /** Jobs handed to the engine and not yet seen to leave. */
-  private readonly held = new Set<string>();
-  constructor(
-    private readonly store: Store,
-    private readonly toJob: (j: JobRow) => Job,
-  ) {}
-
-  async poll(): Promise<readonly Job[]> {
-    await turn();
-    const rows = this.store.schedulableJobsAfter(this.lastSeq);
-    for (const r of rows) {
-      this.lastSeq = Math.max(this.lastSeq, r.seq);
-      this.held.add(r.id);
-    }
-    return rows.map(this.toJob);
-  }
-
-  nextArrival(): undefined {
-    return undefined;
-  }
-
-  exhausted(): boolean {
-    return false;
-  }
-
-  /** Jobs that stopped being schedulable: cancelled, failed, or finished outside a round the engine saw. */
-  async takeCancelled(): Promise<readonly string[]> {
-    await turn();
-    // A job never becomes schedulable again once it left (terminal states and cancel requests are final), and every
-    // schedulable job up to `lastSeq` is held: when as many are schedulable as are held, none left.
-    if (this.store.countSchedulable(this.lastSeq) === this.held.size) return [];
-    const live = this.store.schedulableJobIds(this.lastSeq);
-    const gone = [...this.held].filter((id) => !live.has(id));
-    for (const id of gone) this.held.delete(id);
-    return gone;
-  }
 }
 
 export class Scheduler {
@@ -337,12 +78,8 @@ export class Scheduler {
   private readonly allocationJson = new WeakMap<Allocation, string>();
   /** The policy's thread while the loop runs; undefined when running from TypeScript sources (tests). */
   private thread: PolicyThread | undefined;
-  /** The engine's latest state not yet written, and when it was last written (writes are at most one a heartbeat). */
-  private unsaved: EngineState | undefined;
-  private savedAt = 0;
-  private saveTimer: NodeJS.Timeout | undefined;
-  /** Counts writes of the state, so a sliced write that a later write overtook does not store an older state. */
-  private saveGen = 0;
+  /** The engine's state in the store, written at most once a heartbeat. */
+  private readonly saved: SavedEngineState;
   readonly stats: SchedulerStats = {
     rounds: 0,
     lastRound: 0,
@@ -381,11 +118,7 @@ export class Scheduler {
       this.epochMs = Date.now();
       store.setMeta('epoch_ms', String(this.epochMs));
     } else this.epochMs = Number(e);
-  }
-
-  /** An engine job with the job type as submitted (`toJob` names an untyped job 'unknown'). */
-  private named(job: Job): { scaleFactor: number; gpuTypes?: readonly string[]; jobType: string | null } {
-    return { scaleFactor: job.scaleFactor, jobType: job.jobType === 'unknown' ? null : job.jobType, ...(job.gpuTypes ? { gpuTypes: job.gpuTypes } : {}) };
+    this.saved = new SavedEngineState(store, policy, timing.heartbeatMs, log);
   }
 
   /**
@@ -486,7 +219,7 @@ export class Scheduler {
     this.wake?.();
     await this.loopDone;
     await this.thread?.close();
-    this.writeState();
+    this.saved.flush();
   }
 
   /**
@@ -523,7 +256,7 @@ export class Scheduler {
   private async run(): Promise<void> {
     while (!this.stopped) {
       try {
-        this.writeState(); // a restarted engine loads what the last one saved
+        this.saved.flush(); // a restarted engine loads what the last one saved
         await runEngine(this.engineConfig());
       } catch (e) {
         if (this.stopped) break;
@@ -557,8 +290,8 @@ export class Scheduler {
       },
       source: new StoreJobSource(this.store, (j) => this.toJob(j)),
       roundDuration: this.timing.roundMs / 1000,
-      throughputOf: (job, cluster) => liveThroughput(cluster, this.measured.get(job.id) ?? {}, this.named(job), this.throughputs),
-      currentThroughputOf: (job, _steps, cluster) => liveThroughput(cluster, this.measured.get(job.id) ?? {}, this.named(job), this.throughputs),
+      throughputOf: (job, cluster) => liveThroughput(cluster, this.measured.get(job.id) ?? {}, namedJob(job), this.throughputs),
+      currentThroughputOf: (job, _steps, cluster) => liveThroughput(cluster, this.measured.get(job.id) ?? {}, namedJob(job), this.throughputs),
       // Recompute on every arrival, completion and change of the cluster (no minimum interval) as the runtime did.
       minReallocationInterval: 0,
       recomputeWhenIdle: true,
@@ -639,72 +372,16 @@ export class Scheduler {
   private persistence(): EnginePersistence {
     return {
       load: () => {
-        const raw = this.store.getMeta(ENGINE_STATE_KEY);
-        if (raw === undefined) return undefined;
-        try {
-          const saved = decodeState(raw);
-          // Another policy's state and allocation mean nothing to this one: keep only the ledger and the round.
-          const state: EngineState =
-            saved.policy === this.policy.name ? saved.state : { ...saved.state, allocation: undefined, policyState: undefined, stale: true };
-          this.lastAllocation = state.allocation;
-          return state;
-        } catch (e) {
-          this.log(`ignoring the saved scheduler state: ${(e as Error).message}`);
-          return undefined;
-        }
+        const state = this.saved.load();
+        if (state) this.lastAllocation = state.allocation;
+        return state;
       },
-      save: (state) => {
-        this.unsaved = state;
-        if (this.saveTimer) return;
-        this.saveTimer = setTimeout(() => void this.writeStateSliced(), Math.max(0, this.savedAt + this.timing.heartbeatMs - Date.now()));
-      },
+      save: (state) => this.saved.save(state),
     };
-  }
-
-  /** Writes the engine's latest state (a crash loses at most the last heartbeat's bookkeeping, never a job). */
-  /**
-   * `writeState` for the save timer: the state (tens of milliseconds of JSON with 10,000 jobs) is encoded a field at
-   * a time between requests. A write that starts meanwhile (stop, a restart of the engine) supersedes this one.
-   */
-  private async writeStateSliced(): Promise<void> {
-    this.saveTimer = undefined;
-    const st = this.unsaved;
-    if (!st) return;
-    const gen = ++this.saveGen;
-    try {
-      const json = await encodeStateSliced(this.policy.name, st);
-      if (gen !== this.saveGen) return;
-      this.store.setMeta(ENGINE_STATE_KEY, json);
-      if (this.unsaved === st) this.unsaved = undefined;
-      this.savedAt = Date.now();
-    } catch (e) {
-      this.log(`scheduler error: ${(e as Error).stack ?? String(e)}`);
-    }
-  }
-
-  private writeState(): void {
-    clearTimeout(this.saveTimer);
-    this.saveTimer = undefined;
-    this.saveGen++;
-    if (!this.unsaved) return;
-    this.store.setMeta(ENGINE_STATE_KEY, encodeState(this.policy.name, this.unsaved));
-    this.unsaved = undefined;
-    this.savedAt = Date.now();
   }
 
   private toJob(j: JobRow): Job {
-    return {
-      id: j.id,
-      jobType: j.jobType ?? 'unknown',
-      scaleFactor: j.scaleFactor,
-      arrivalTime: Math.max(0, this.nowS(j.submittedAt)),
-      totalSteps: j.reportedTotal ?? j.totalSteps ?? UNKNOWN_TOTAL_STEPS,
-      priorityWeight: j.priorityWeight,
-      tenant: j.tenant,
-      ...(j.deadlineS !== null ? { deadlineS: j.deadlineS } : {}),
-      ...(j.sloFactor !== null ? { sloFactor: j.sloFactor } : {}),
-      ...(j.gpuTypes ? { gpuTypes: j.gpuTypes } : {}),
-    };
+    return engineJob(j, this.epochMs);
   }
 
   /** Seconds each queued or running job has held GPUs over all its attempts, up to `nowMs`. */
@@ -750,58 +427,25 @@ export class Scheduler {
     const startMs = plan.backfill ? now : Math.round(Math.max(this.epochMs + plan.start * 1000, last ? last.start + last.duration : 0));
     const endMs = plan.backfill ? Math.round(this.epochMs + (plan.start + plan.duration) * 1000) : startMs + this.timing.roundMs;
     if (plan.backfill && plan.assignments.length === 0) return this.awaitRound(plan, jobs, endMs);
-    const live = this.live;
     const open = this.store.openAttempts();
-    const placed: Array<{ jobId: string; gpuType: string; workerId: string; devices: number[]; attempt: number; extended: boolean }> = [];
     const commitAt = performance.now();
-    this.store.tx(() => {
-      const openByJob = new Map<string, typeof open>();
-      for (const a of open) openByJob.set(a.jobId, [...(openByJob.get(a.jobId) ?? []), a]);
-      const keep = new Set<number>();
-      for (const asg of plan.assignments) {
-        const where = asg.gpus.map((g) => locate(live, g));
-        const workerId = where[0]?.workerId;
-        if (!workerId || where.some((w) => !w || w.workerId !== workerId)) continue; // spread over machines: skip
-        const devices = where.map((w) => w!.device).sort((a, b) => a - b);
-        const jobId = asg.jobIds[0]!;
-        // The plan was made over a few turns of the event loop: a job that finished or was cancelled meanwhile is
-        // not started.
-        if (!this.store.isSchedulable(jobId)) continue;
-        const same = (openByJob.get(jobId) ?? []).find(
-          (a) => a.workerId === workerId && a.gpuType === asg.gpuType && a.gpus.length === devices.length && a.gpus.every((d) => devices.includes(d)),
-        );
-        if (same && !plan.backfill) {
-          this.store.extendLease(same.id, endMs, round);
-          keep.add(same.id);
-          placed.push({ jobId, gpuType: asg.gpuType, workerId, devices, attempt: same.id, extended: true });
-        } else {
-          const a = this.store.createAttempt({ jobId, workerId, round, gpuType: asg.gpuType, gpus: devices, notBefore: startMs, leaseEnd: endMs });
-          keep.add(a.id);
-          placed.push({ jobId, gpuType: asg.gpuType, workerId, devices, attempt: a.id, extended: false });
+    commitPlan(this.store, this.live, plan, open, {
+      round,
+      startMs,
+      endMs,
+      plannedAt: now,
+      durationMs: this.timing.roundMs,
+      policy: this.policy.name,
+      solverMs: this.stats.lastSolverMs,
+      allocationJson: () => {
+        const alloc = this.lastAllocation;
+        let allocJson = alloc && this.allocationJson.get(alloc);
+        if (allocJson === undefined) {
+          allocJson = allocationJson(alloc);
+          if (alloc) this.allocationJson.set(alloc, allocJson);
         }
-      }
-      // Leases never delivered to their worker, and not in this plan: withdraw them (a delivered one may be running).
-      for (const a of open) {
-        if (!plan.backfill && !keep.has(a.id) && a.state === 'leased' && a.deliveredAt === null) {
-          this.store.endAttempt(a.id, 'preempted', { message: 'not placed in the next round before it was delivered' });
-        }
-      }
-      const alloc = this.lastAllocation;
-      let allocJson = alloc && this.allocationJson.get(alloc);
-      if (allocJson === undefined) {
-        allocJson = allocationJson(alloc);
-        if (alloc) this.allocationJson.set(alloc, allocJson);
-      }
-      this.store.saveRound({
-        round,
-        start: startMs,
-        duration: this.timing.roundMs,
-        plannedAt: now,
-        policy: this.policy.name,
-        solverMs: this.stats.lastSolverMs,
-        allocationJson: allocJson,
-        plan: { assignments: placed.map((p) => ({ jobId: p.jobId, workerId: p.workerId, gpuType: p.gpuType, devices: p.devices, attempt: p.attempt, leaseExtended: p.extended })) },
-      });
+        return allocJson;
+      },
     });
     this.stats.lastCommitMs = performance.now() - commitAt;
     if (last) this.stats.lastRoundGapMs = startMs - last.start;
@@ -830,25 +474,7 @@ export class Scheduler {
   private report(plan: RoundPlan, jobs: ReadonlyMap<string, ExecJob>, endMs: number, early = false): RoundReport {
     const nowMs = Date.now();
     const totals = this.receivedTotals(nowMs);
-    const progress: JobProgress[] = [];
-    for (const a of plan.assignments) {
-      for (const id of a.jobIds) {
-        const e = jobs.get(id);
-        const row = this.store.jobProgress(id);
-        if (!e || !row) continue;
-        const finished = row.state === 'completed';
-        const total = row.reportedTotal ?? row.totalSteps;
-        progress.push({
-          jobId: id,
-          gpuType: a.gpuType,
-          steps: Math.max(0, row.stepsDone - (e.totalSteps - e.remainingSteps)),
-          runTime: Math.max(0, (totals.get(id) ?? 0) - (this.received.get(id) ?? 0)),
-          finished,
-          ...(finished ? { finishTime: this.nowS(row.finishedAt ?? nowMs) } : {}),
-          ...(total !== null && total !== e.totalSteps ? { totalSteps: total } : {}),
-        });
-      }
-    }
+    const progress = planProgress(this.store, plan, jobs, totals, this.received, (ms) => this.nowS(ms ?? nowMs));
     // A backfill plan reports only its own jobs: the others' time since the last report is credited when they are next
     // reported.
     if (plan.backfill) for (const p of progress) this.received.set(p.jobId, totals.get(p.jobId) ?? 0);

@@ -1,3 +1,4 @@
+// Over 500 lines: one route plugin, the dashboard's read-only endpoints and the estimate cache only they use.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
