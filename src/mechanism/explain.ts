@@ -70,6 +70,30 @@ export function explainRound(input: MechanismInput, plan: RoundPlan): Map<string
     return r > 0 ? s / r : s * 1e9;
   };
 
+  /**
+   * Per type, the placed rows known to the planner sorted by rank, highest first (ties: the earlier assignment
+   * last, so the last of a prefix is the first-placed row of the lowest rank), with the GPUs placed before each.
+   */
+  const byType = new Map<number, Array<{ id: string; key: RowKey; r: number; gpus: number; gpusBefore: number }>>();
+  const placedOn = (k: number): Array<{ id: string; key: RowKey; r: number; gpus: number; gpusBefore: number }> => {
+    let list = byType.get(k);
+    if (list) return list;
+    const t = types[k]!;
+    const tagged = plan.assignments
+      .map((a, idx) => ({ a, idx, key: keyOf(a.jobIds) }))
+      .filter((x) => x.a.gpuType === t && rowIndex.has(x.key))
+      .map((x) => ({ id: x.a.jobIds.join('+'), key: x.key, r: rank(x.key, k), gpus: x.a.gpus.length, idx: x.idx }));
+    tagged.sort((x, y) => y.r - x.r || y.idx - x.idx);
+    let before = 0;
+    list = tagged.map((x) => {
+      const e = { id: x.id, key: x.key, r: x.r, gpus: x.gpus, gpusBefore: before };
+      before += x.gpus;
+      return e;
+    });
+    byType.set(k, list);
+    return list;
+  };
+
   const whyWaiting = (i: number): RowWhy => {
     const row = rows[i]!;
     const usable = types.map((_, k) => k).filter((k) => row.throughput[k]! > 0 && (cluster.gpus[types[k]!] ?? 0) >= row.scaleFactor);
@@ -90,21 +114,16 @@ export function explainRound(input: MechanismInput, plan: RoundPlan): Map<string
     const t = types[k]!;
     const mine = rank(row.key, k);
     const head = `${t} share: target ${pct(share(row.key, k))}, received ${pct(received(row.key, k))}`;
-    const onType = plan.assignments.filter((a) => a.gpuType === t);
     const total = cluster.gpus[t] ?? 0;
-    // Rows placed ahead of it on this type (higher rank), and how many GPUs they left.
-    const ahead = onType.filter((a) => {
-      const key = keyOf(a.jobIds);
-      return rowIndex.has(key) && rank(key, k) >= mine;
-    });
-    const leftAtTurn = total - ahead.reduce((n, a) => n + a.gpus.length, 0);
+    // Rows placed ahead of it on this type (higher rank), and how many GPUs they left: a prefix of the type's
+    // placed rows sorted by rank (computed once per type, so a round over 10,000 queued jobs stays linear).
+    const placed = placedOn(k);
+    let n = 0;
+    while (n < placed.length && placed[n]!.r >= mine) n++;
+    const leftAtTurn = total - (n > 0 ? placed[n - 1]!.gpusBefore + placed[n - 1]!.gpus : 0);
     if (leftAtTurn > 0 && leftAtTurn < row.scaleFactor)
       return { kind: 'no-room', gpuType: t, text: `${head}; needs ${row.scaleFactor}×${t} at once, only ${leftAtTurn} of ${total} were free when its turn came` };
-    const lowest = ahead.reduce<{ id: string; r: number; key: RowKey } | undefined>((lo, a) => {
-      const key = keyOf(a.jobIds);
-      const r = rank(key, k);
-      return !lo || r < lo.r ? { id: a.jobIds.join('+'), r, key } : lo;
-    }, undefined);
+    const lowest = n > 0 ? placed[n - 1] : undefined;
     if (!lowest) return { kind: 'outranked', gpuType: t, text: `${head}; no ${t} GPU was free this round` };
     return {
       kind: 'outranked',
