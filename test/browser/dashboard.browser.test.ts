@@ -5,21 +5,21 @@
  * --local-workers 2` process running real jobs. Chromium comes from scripts/ensure-chromium.sh (run by `npm test`
  * through `pretest`); without it these tests skip. Screenshots go to test-artifacts/dashboard-*.png.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/runtime/client/http-client.js';
 import { loadReportData, writeReport } from '../../src/report/index.js';
 import { makeSweepDir } from '../report/helpers.js';
-import { EXAMPLE, ensureBuilt, killAll, tempDir, waitFor } from '../runtime/harness.js';
-import { ARTIFACTS, CHROMIUM, HAVE_CHROMIUM, ensureWebBuilt, launch, login, serve, shot as shotAt, tenantToken, watch } from './helpers.js';
+import { EXAMPLE, waitFor } from '../runtime/harness.js';
+import { browserSuite, CHROMIUM, HAVE_CHROMIUM, launch, login, serve, shot as shotAt, tenantToken, watch } from './helpers.js';
 
 const have = HAVE_CHROMIUM;
 if (!have) console.warn(`dashboard browser test skipped: no Chromium at ${CHROMIUM} (run sh scripts/ensure-chromium.sh, or set RONDO_CHROMIUM)`);
 
 let ctx: BrowserContext | undefined;
-const tmp = tempDir('dashboard');
+const tmp = browserSuite('dashboard', () => ctx);
 
 async function browser(): Promise<BrowserContext> {
   return launch(join(tmp, `profile-${Date.now()}`));
@@ -30,19 +30,6 @@ async function shot(page: Parameters<typeof shotAt>[0], name: string): Promise<v
   await shotAt(page, name);
   if (process.env.RONDO_TEST_TIMING) console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${name}`);
 }
-
-beforeAll(() => {
-  if (!have) return;
-  ensureBuilt();
-  ensureWebBuilt();
-  mkdirSync(ARTIFACTS, { recursive: true });
-}, 180_000);
-
-afterAll(async () => {
-  await ctx?.close();
-  await killAll();
-  rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
-});
 
 describe.skipIf(!have)('dashboard in a browser', () => {
   it('a tenant logs in, submits jobs through the form and watches them queue, run and finish live; sees no other tenant', async () => {

@@ -4,15 +4,37 @@
  * real `rondo serve` with local workers, sign-in, console-error watching and screenshots in test-artifacts/.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { ApiClient } from '../../src/runtime/client/http-client.js';
-import { ROOT, RUN_AS, freePort, newest, rondo, waitFor } from '../runtime/harness.js';
+import { afterAll, beforeAll } from 'vitest';
+import { ROOT, RUN_AS, ensureBuilt, freePort, killAll, newest, rondo, tempDir, waitFor } from '../runtime/harness.js';
 
 export const CHROMIUM = process.env.RONDO_CHROMIUM ?? '/usr/bin/chromium';
 export const HAVE_CHROMIUM = existsSync(CHROMIUM);
 export const ARTIFACTS = resolve('test-artifacts');
+
+/**
+ * The set-up every dashboard browser test file shares: the CLI and the dashboard built before its first test; after
+ * its last, the browser context it holds (`openContext()`) closed, every spawned server killed and its temporary
+ * folder removed. Returns that folder.
+ */
+export function browserSuite(name: string, openContext: () => BrowserContext | undefined): string {
+  const tmp = tempDir(name);
+  beforeAll(() => {
+    if (!HAVE_CHROMIUM) return;
+    ensureBuilt();
+    ensureWebBuilt();
+    mkdirSync(ARTIFACTS, { recursive: true });
+  }, 180_000);
+  afterAll(async () => {
+    await openContext()?.close();
+    await killAll();
+    rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+  });
+  return tmp;
+}
 
 /** The UI is built by `npm run build` (so by `npm ci`); in a working tree, rebuild it when web/ is newer. */
 export function ensureWebBuilt(): void {

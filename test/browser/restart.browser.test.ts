@@ -4,30 +4,17 @@
  * page says since when its numbers are stale and greys them; after the restart the workers that registered again
  * are shown once (the old registrations as replaced), and the busy-GPU history keeps the heights it had.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXAMPLE, ensureBuilt, killAll, tempDir, waitFor } from '../runtime/harness.js';
-import { ARTIFACTS, CHROMIUM, HAVE_CHROMIUM, ensureWebBuilt, launch, login, serve, shot } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { EXAMPLE, waitFor } from '../runtime/harness.js';
+import { browserSuite, CHROMIUM, HAVE_CHROMIUM, launch, login, serve, shot } from './helpers.js';
 
 if (!HAVE_CHROMIUM) console.warn(`restart browser test skipped: no Chromium at ${CHROMIUM}`);
 
-const tmp = tempDir('restart');
 let ctx: BrowserContext | undefined;
-
-beforeAll(() => {
-  if (!HAVE_CHROMIUM) return;
-  ensureBuilt();
-  ensureWebBuilt();
-  mkdirSync(ARTIFACTS, { recursive: true });
-}, 180_000);
-
-afterAll(async () => {
-  await ctx?.close();
-  await killAll();
-  rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
-});
+const tmp = browserSuite('restart', () => ctx);
 
 describe.skipIf(!HAVE_CHROMIUM)('dashboard across a server restart', () => {
   it('marks stale numbers while the server is down and shows each worker once after it is back', async () => {

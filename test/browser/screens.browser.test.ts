@@ -6,14 +6,14 @@
  * a GPU type has one colour everywhere (never a state's colour), nothing overflows the phone's width, chart labels do
  * not overlap, and a job page says without hovering why the job waits. Screenshots: test-artifacts/dashboard-screen-*.png.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { gpuTypeColor } from '../../src/report/gpu-colors.js';
 import { ApiClient } from '../../src/runtime/client/http-client.js';
-import { EXAMPLE, ensureBuilt, killAll, rondo, tempDir, waitFor } from '../runtime/harness.js';
-import { ARTIFACTS, CHROMIUM, HAVE_CHROMIUM, ensureWebBuilt, launch, login, serve, shot, tenantToken, watch, type Server } from './helpers.js';
+import { EXAMPLE, rondo, waitFor } from '../runtime/harness.js';
+import { browserSuite, CHROMIUM, HAVE_CHROMIUM, launch, login, serve, shot, tenantToken, type Server, watch } from './helpers.js';
 
 if (!HAVE_CHROMIUM) console.warn(`screen-size browser test skipped: no Chromium at ${CHROMIUM}`);
 
@@ -23,21 +23,8 @@ const SIZES = [
   { name: 'phone', width: 390, height: 844 },
 ] as const;
 
-const tmp = tempDir('screens');
 let ctx: BrowserContext | undefined;
-
-beforeAll(() => {
-  if (!HAVE_CHROMIUM) return;
-  ensureBuilt();
-  ensureWebBuilt();
-  mkdirSync(ARTIFACTS, { recursive: true });
-}, 180_000);
-
-afterAll(async () => {
-  await ctx?.close();
-  await killAll();
-  rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
-});
+const tmp = browserSuite('screens', () => ctx);
 
 /** A CSS colour as the browser computes it (rgb(...)), so hex and rgb spellings compare equal. */
 async function rgb(page: Page, colours: readonly string[]): Promise<string[]> {
