@@ -2,6 +2,7 @@
 import type { Highs, ModelData } from 'highs';
 import { RondoError } from '../model/errors.js';
 import { HighsInstances, isAbort } from './highs-runtime.js';
+import { F64, I32 } from './buffers.js';
 import { SolveCache, type CachedSolution, type ModelWords, type SolveCacheStats } from './cache.js';
 
 /**
@@ -78,44 +79,6 @@ export interface VarOptions {
   readonly cost?: number;
   readonly integer?: boolean;
   readonly name?: string;
-}
-
-class F64 {
-  a: Float64Array;
-  n = 0;
-  constructor(cap: number) {
-    this.a = new Float64Array(Math.max(4, cap));
-  }
-  push(v: number): void {
-    if (this.n === this.a.length) {
-      const b = new Float64Array(this.a.length * 2);
-      b.set(this.a);
-      this.a = b;
-    }
-    this.a[this.n++] = v;
-  }
-  view(): Float64Array {
-    return this.a.subarray(0, this.n);
-  }
-}
-
-class I32 {
-  a: Int32Array;
-  n = 0;
-  constructor(cap: number) {
-    this.a = new Int32Array(Math.max(4, cap));
-  }
-  push(v: number): void {
-    if (this.n === this.a.length) {
-      const b = new Int32Array(this.a.length * 2);
-      b.set(this.a);
-      this.a = b;
-    }
-    this.a[this.n++] = v;
-  }
-  view(): Int32Array {
-    return this.a.subarray(0, this.n);
-  }
 }
 
 /** Builds an LP/MILP: named or anonymous columns, sparse rows `lb <= a.x <= ub`. */
