@@ -79,6 +79,9 @@ options:
   manageAllNodes: false
   manageNodesWithLabelSelector: ${MANAGED_LABEL}=true
   nodeLeaseDurationSeconds: 40
+  nodeLeaseParallelism: 4
+  nodePlayStageParallelism: 4
+  podPlayStageParallelism: 8
   cidr: 10.244.0.1/16
   nodeIP: 127.0.0.1
 `;
