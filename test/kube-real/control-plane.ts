@@ -241,7 +241,7 @@ current-context: rondo-test
   /** A shell that kills every process group listed in the pid file once this process is gone (even by SIGKILL). */
   private startWatchdog(): void {
     writeFileSync(this.pidFile, '');
-    const script = `while kill -0 ${process.pid} 2>/dev/null && [ -f "$1" ]; do sleep 1; done; [ -f "$1" ] && for p in $(cat "$1"); do kill -KILL -- -$p 2>/dev/null; done; exit 0`;
+    const script = `while kill -0 ${process.pid} 2>/dev/null && [ -f "$1" ]; do sleep 1; done; [ -f "$1" ] && for p in $(cat "$1"); do kill -KILL -$p 2>/dev/null; done; exit 0`;
     this.watchdog = spawn('sh', ['-c', script, 'rondo-kube-real-watchdog', this.pidFile], { detached: true, stdio: 'ignore' });
     this.watchdog.unref();
   }

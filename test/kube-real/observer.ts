@@ -27,7 +27,14 @@ export interface Start {
 export class PodObserver {
   readonly pods = new Map<string, PodSeen>();
   readonly starts: Start[] = [];
+  /** Per Job, the pods that ended Succeeded while not being deleted. */
   readonly succeeded = new Map<string, Set<string>>();
+  /**
+   * Per Job, pods that ended Succeeded while being deleted (their work ended inside the grace period after a
+   * suspend): the Job controller had already counted such a pod as terminated by the deletion, so it does not make
+   * the Job complete, and the Job runs again.
+   */
+  readonly succeededWhileDeleted = new Map<string, Set<string>>();
   readonly maxInUse = new Map<string, number>();
   readonly violations: string[] = [];
   /** How many times the watch had to be established again. */
@@ -88,11 +95,13 @@ export class PodObserver {
       s.node = node;
       this.starts.push({ job, node, product: this.nodes.get(node)?.product ?? `unknown node ${node}`, at: Date.now() });
     }
+    const was = s.phase;
     s.phase = p.status?.phase ?? s.phase;
-    if (s.phase === 'Succeeded') {
-      const set = this.succeeded.get(job) ?? new Set<string>();
+    if (s.phase === 'Succeeded' && was !== 'Succeeded') {
+      const into = p.metadata?.deletionTimestamp ? this.succeededWhileDeleted : this.succeeded;
+      const set = into.get(job) ?? new Set<string>();
       set.add(uid);
-      this.succeeded.set(job, set);
+      into.set(job, set);
     }
     if (deleted) s.gone = true;
     if (s.node) this.check(s.node);

@@ -117,9 +117,14 @@ describe.skipIf(skip !== undefined)(`rondo serve --kube on a real control plane$
     expect(new Set(rjobs.map((j) => j.tenant))).toEqual(new Set(['vision', 'nlp', 'research']));
 
     const o = observer!;
-    // Exactly once: one pod succeeded per Job (the Job controller's count agrees).
-    for (let i = 0; i < 60; i++) expect(o.succeeded.get(`j${i}`)?.size, `j${i} pods succeeded`).toBe(1);
-    for (const j of (await batch.listNamespacedJob({ namespace: 'default' })).items) if (/^j\d+$/.test(j.metadata!.name!)) expect(j.status?.succeeded, j.metadata!.name).toBe(1);
+    // Exactly once: one pod of each Job succeeded without being deleted, and the Job controller counts one success.
+    // (A pod whose work ended inside its grace period after a suspend also ends Succeeded, but the Job controller
+    // counted it when it deleted it, and the Job runs again: kept apart by the observer and reported below.)
+    const jobsNow = (await batch.listNamespacedJob({ namespace: 'default' })).items.filter((j) => /^j\d+$/.test(j.metadata!.name!));
+    const raced = [...o.succeededWhileDeleted.entries()].map(([job, s]) => `${job}:${s.size} (job status ${JSON.stringify(jobsNow.find((j) => j.metadata!.name === job)?.status ?? {}).slice(0, 300)})`);
+    if (raced.length) process.stderr.write(`kube-real: pods that ended Succeeded while being deleted: ${raced.join('; ')}\n`);
+    for (let i = 0; i < 60; i++) expect(o.succeeded.get(`j${i}`)?.size, `j${i} pods succeeded; raced: ${raced.join('; ')}`).toBe(1);
+    for (const j of jobsNow) expect(j.status?.succeeded, j.metadata!.name).toBe(1);
     // Never on a type a Job may not use; every start on a mapped product.
     for (const s of o.starts.filter((x) => /^j\d+$/.test(x.job))) {
       expect(TYPES[s.product], `${s.job} on ${s.node}`).toBeDefined();
