@@ -4,7 +4,7 @@
  * cluster it holds on 2 cores within a few minutes. Rondo (server and driver) runs in this process; the API server
  * writes an audit log of every write to Jobs, Secrets and Events, and Rondo's writes are those with its user agent.
  *
- *   --nodes 200 --gpus-per-node 4 --jobs 2000 --round 30 --rounds 4 --run-for 20s
+ *   --nodes 200 --gpus-per-node 4 --jobs 2000 --round 20 --rounds 3 --run-for 15s
  *
  * Per round (a round starts when its plan is committed; Rondo plans a little ahead of the round's nominal start):
  * API writes by Rondo (patches, Secrets, Events) and the time from the round's start to its last Job patch. Writes
@@ -62,9 +62,9 @@ export async function runRealBench(argv: string[]): Promise<void> {
   const nodes = Number(arg(argv, 'nodes', '200'));
   const perNode = Number(arg(argv, 'gpus-per-node', '4'));
   const jobCount = Number(arg(argv, 'jobs', '2000'));
-  const roundS = Number(arg(argv, 'round', '30'));
-  const rounds = Number(arg(argv, 'rounds', '4'));
-  const runFor = arg(argv, 'run-for', '20s');
+  const roundS = Number(arg(argv, 'round', '20'));
+  const rounds = Number(arg(argv, 'rounds', '3'));
+  const runFor = arg(argv, 'run-for', '15s');
   const found = findBinaries(root);
   if ('skip' in found) throw new Error(`bench:kube --real: ${found.skip}`);
 
@@ -92,10 +92,12 @@ export async function runRealBench(argv: string[]): Promise<void> {
       if (Date.now() - t > 300_000) throw new Error('kwok nodes not Ready after 300 s');
       await new Promise((r) => setTimeout(r, 1000));
     }
-    log(`${nodes} nodes Ready in ${Date.now() - t} ms`);
+    const nodesReadyMs = Date.now() - t;
+    log(`${nodes} nodes Ready in ${nodesReadyMs} ms`);
     t = Date.now();
     await createJobs(kc, Array.from({ length: jobCount }, (_, i) => trainingJob({ name: `b${i}`, queue: `q${i % 3}`, runFor, graceSeconds: 1, jobType: i % 2 ? 'lm' : 'resnet', gpus: i % 10 === 0 ? 2 : 1 })), 16);
-    log(`${jobCount} Jobs created in ${Date.now() - t} ms`);
+    const jobsCreatedMs = Date.now() - t;
+    log(`${jobCount} Jobs created in ${jobsCreatedMs} ms`);
 
     const db = join(dir, 'rondo.db');
     const srv = await startServer({ db, port: 0, policy: 'max_min_fairness_perf', timing: { roundMs: roundS * 1000 } });
@@ -104,14 +106,22 @@ export async function runRealBench(argv: string[]): Promise<void> {
       await kube.close();
       await srv.close();
     };
+    // Rounds are measured once Rondo has taken in every Job (before that a round sees only part of the queue).
+    t = Date.now();
+    while (srv.store.listJobs({ limit: jobCount + 1, afterSeq: 0 }).length < jobCount) {
+      if (Date.now() - t > 600_000) throw new Error('Rondo did not take in every Job within 600 s');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    log(`Rondo took in ${jobCount} Jobs in ${Date.now() - t} ms`);
     const rondoFrom = Date.now();
-    // Each round's start as the store records it (polled: rounds are tens of seconds apart).
+    const firstRound = (srv.store.lastRound()?.round ?? 0) + 1;
+    // Each round's start as the store records it (polled: rounds are seconds apart).
     const starts = new Map<number, number>();
     const poll = setInterval(() => {
       const r = srv.store.lastRound();
-      if (r && !starts.has(r.round)) starts.set(r.round, Math.min(r.plannedAt, r.start));
+      if (r && r.round >= firstRound && !starts.has(r.round)) starts.set(r.round, Math.min(r.plannedAt, r.start));
     }, 50);
-    while ((srv.store.lastRound()?.round ?? 0) < rounds + 1) await new Promise((r) => setTimeout(r, 250));
+    while ((srv.store.lastRound()?.round ?? 0) < firstRound + rounds) await new Promise((r) => setTimeout(r, 250));
     clearInterval(poll);
     const stoppedAt = Date.now();
     await stopRondo();
@@ -147,6 +157,7 @@ export async function runRealBench(argv: string[]): Promise<void> {
       machine: { cpus: cpus().length, loadavg: loadavg() },
       versions: readFileSync(join(found.bin, '..', 'VERSIONS'), 'utf8').trim(),
       cluster: { nodes, gpusPerNode: perNode, gpus: nodes * perNode, jobs: jobCount, roundSeconds: roundS, podRunFor: runFor },
+      setupMs: { nodesReady: nodesReadyMs, jobsCreated: jobsCreatedMs },
       completedJobs: completed,
       rounds: perRound,
       summary: {

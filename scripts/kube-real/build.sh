@@ -102,8 +102,17 @@ if [ ! -x "$BIN/etcd" ]; then
   mv "$BIN/etcd.tmp" "$BIN/etcd"
 fi
 
+# --- kwok ---------------------------------------------------------------------------------------------------------
+if [ ! -x "$BIN/kwok" ]; then
+  new_module kwok
+  cd "$DIR/src/kwok"
+  step "kwok: fetch sigs.k8s.io/kwok@${KWOK_VERSION}" "$GO" get "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}"
+  step "kwok: build" $GOBUILD -ldflags="$LDFLAGS" -o "$BIN/kwok.tmp" sigs.k8s.io/kwok/cmd/kwok
+  mv "$BIN/kwok.tmp" "$BIN/kwok"
+fi
+
 # --- kubernetes ---------------------------------------------------------------------------------------------------
-if [ ! -x "$BIN/kube-apiserver" ] || [ ! -x "$BIN/kube-controller-manager" ] || [ ! -x "$BIN/kube-scheduler" ] || [ ! -f "$DIR/src/kubernetes/go.sum" ]; then
+if [ ! -x "$BIN/kube-apiserver" ] || [ ! -x "$BIN/kube-controller-manager" ] || [ ! -x "$BIN/kube-scheduler" ]; then
   new_module kubernetes
   cd "$DIR/src/kubernetes"
   step "kubernetes: fetch k8s.io/kubernetes@${K8S_VERSION} go.mod" "$GO" mod download -json "k8s.io/kubernetes@${K8S_VERSION}"
@@ -131,18 +140,6 @@ if [ ! -x "$BIN/kube-apiserver" ] || [ ! -x "$BIN/kube-controller-manager" ] || 
       mv "$BIN/$c.tmp" "$BIN/$c"
     fi
   done
-fi
-
-# --- kwok ---------------------------------------------------------------------------------------------------------
-if [ ! -x "$BIN/kwok" ]; then
-  new_module kwok
-  cd "$DIR/src/kwok"
-  # The k8s.io libraries at the versions kubernetes was just built with (patch releases of kwok's own), so their
-  # compiled packages come from Go's build cache instead of being compiled a second time.
-  grep '^replace ' "$DIR/src/kubernetes/go.mod" >>go.mod
-  step "kwok: fetch sigs.k8s.io/kwok@${KWOK_VERSION}" "$GO" get "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}"
-  step "kwok: build" $GOBUILD -ldflags="$LDFLAGS" -o "$BIN/kwok.tmp" sigs.k8s.io/kwok/cmd/kwok
-  mv "$BIN/kwok.tmp" "$BIN/kwok"
 fi
 
 complete || { CURRENT_STEP="final check"; fail; }
