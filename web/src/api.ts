@@ -191,6 +191,8 @@ export interface ClusterView {
     id: string;
     name: string;
     state: 'alive' | 'gone';
+    /** The registration that retired this one (the same worker registered again). */
+    replacedBy: string | null;
     gpus: Array<{ type: string; count: number }>;
     running: Array<{ attempt: number; jobId: string | null; gpuType: string; devices: number[] }>;
   }>;
