@@ -207,6 +207,29 @@ export interface ClusterHistory {
   types: Array<{ type: string; capacity: number; busy: number[] }>;
 }
 
+/** GET /api/v1/heterogeneity: one value per sample (plan) in every series. */
+export interface Heterogeneity {
+  from: string;
+  to: string;
+  samples: Array<{ round: number; at: string; end: string }>;
+  byType: Array<{ type: string; capacity: number[]; raw: number[]; effective: number[]; queued: number[] }>;
+  byTenant: Array<{ tenant: string; raw: number[]; effective: number[]; queued: number[] }>;
+  total: { capacity: number[]; raw: number[]; effective: number[]; queued: number[] };
+  jobs: Array<{
+    id: string;
+    name: string | null;
+    tenant: string;
+    gpuType: string;
+    gpus: number;
+    throughput: number | null;
+    source: string | null;
+    bestType: string | null;
+    bestThroughput: number | null;
+    bestSource: string | null;
+    ratio: number | null;
+  }>;
+}
+
 export interface FairnessView {
   policy: string;
   at: string;

@@ -3,6 +3,7 @@ import { DataZoomComponent, GridComponent, LegendComponent, MarkLineComponent, T
 import * as echarts from 'echarts/core';
 import { SVGRenderer } from 'echarts/renderers';
 import { useEffect, useRef } from 'preact/hooks';
+import { when } from './format';
 
 // Only the parts of echarts the dashboard draws, so the bundle stays small. SVG: crisp at any zoom, like the report.
 echarts.use([LineChart, BarChart, HeatmapChart, CustomChart, GridComponent, TooltipComponent, LegendComponent, VisualMapComponent, DataZoomComponent, MarkLineComponent, SVGRenderer]);
@@ -10,19 +11,48 @@ echarts.use([LineChart, BarChart, HeatmapChart, CustomChart, GridComponent, Tool
 export type ChartOption = echarts.EChartsCoreOption;
 export { echarts };
 
-type Axis = Record<string, unknown> & { axisLabel?: Record<string, unknown> };
+type Axis = Record<string, unknown> & { axisLabel?: Record<string, unknown>; axisPointer?: Record<string, unknown> };
+type Tooltip = Record<string, unknown> & { trigger?: string; formatter?: unknown; valueFormatter?: (v: unknown) => string };
 
-/** Every axis drops the labels that would overlap (phones: a 30-minute time axis has room for three or four). */
+const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** Times on charts are written as everywhere else (format.ts `when`): "14:05:09 UTC", with the zone. */
+const timeLabel = (v: unknown): string => when(Number(v));
+
+/**
+ * Every axis drops the labels that would overlap (phones: a 30-minute time axis has room for three or four), and a
+ * time axis writes its labels, its pointer and the tooltip's heading in the dashboard's one time format.
+ */
 function labelsApart(option: ChartOption): ChartOption {
+  let timeX = false;
   const fix = (a: unknown): unknown => {
     if (Array.isArray(a)) return a.map(fix);
     if (!a || typeof a !== 'object') return a;
     const ax = a as Axis;
-    // A time axis: its end labels sit on the corners, and its labels keep clear of the value axis's lowest one.
-    const time = ax.type === 'time' ? { showMinLabel: false, showMaxLabel: false, margin: 14 } : {};
-    return { ...ax, axisLabel: { hideOverlap: true, ...time, ...ax.axisLabel } };
+    if (ax.type !== 'time') return { ...ax, axisLabel: { hideOverlap: true, ...ax.axisLabel } };
+    timeX = true;
+    // Its end labels sit on the corners, and its labels keep clear of the value axis's lowest one.
+    return {
+      ...ax,
+      axisLabel: { hideOverlap: true, showMinLabel: false, showMaxLabel: false, margin: 14, formatter: timeLabel, ...ax.axisLabel },
+      axisPointer: { ...ax.axisPointer, label: { formatter: (p: { value: unknown }) => timeLabel(p.value), ...(ax.axisPointer?.label as object | undefined) } },
+    };
   };
-  return { backgroundColor: 'transparent', ...option, xAxis: fix(option.xAxis), yAxis: fix(option.yAxis) };
+  const xAxis = fix(option.xAxis);
+  const tip = option.tooltip as Tooltip | undefined;
+  const tooltip =
+    timeX && tip?.trigger === 'axis' && tip.formatter === undefined
+      ? {
+          ...tip,
+          formatter: (ps: unknown) => {
+            const list = (Array.isArray(ps) ? ps : [ps]) as Array<{ axisValue: unknown; marker: string; seriesName: string; value: unknown }>;
+            const show = tip.valueFormatter ?? String;
+            const rows = list.map((p) => `${p.marker}${escapeHtml(p.seriesName)}: <b>${escapeHtml(show(Array.isArray(p.value) ? p.value[1] : p.value))}</b>`);
+            return [escapeHtml(timeLabel(list[0]?.axisValue)), ...rows].join('<br>');
+          },
+        }
+      : option.tooltip;
+  return { backgroundColor: 'transparent', ...option, xAxis, yAxis: fix(option.yAxis), ...(tooltip ? { tooltip } : {}) };
 }
 
 /** An echarts chart that follows its options and its box size. */
