@@ -15,7 +15,7 @@ import './heterogeneity.css';
 
 /** Tenants have no colour of their own (colours are for GPU types and states): their effective use is drawn in teal. */
 const TENANT_COLOR = '#44AA99';
-const CAPACITY_COLOR = '#9a9a9a';
+const CAPACITY_COLOR = '#b4b4b4';
 
 interface Series {
   readonly raw: readonly number[];
@@ -38,10 +38,10 @@ function optionOf(h: Heterogeneity, s: Series, color: string): ChartOption {
     ...extra,
   });
   const series = [
-    ...(s.capacity ? [line('GPUs', s.capacity, { lineStyle: { width: 1, type: 'dotted', color: CAPACITY_COLOR }, itemStyle: { color: CAPACITY_COLOR } })] : []),
+    ...(s.capacity ? [line('capacity', s.capacity, { lineStyle: { width: 1, color: CAPACITY_COLOR }, itemStyle: { color: CAPACITY_COLOR } })] : []),
     line('held (raw)', s.raw, { lineStyle: { width: 2, color }, itemStyle: { color } }),
     line('effective', s.effective, { lineStyle: { width: 2, type: 'dashed', color }, itemStyle: { color }, areaStyle: { color, opacity: 0.25 } }),
-    line('queued demand', s.queued, { lineStyle: { width: 2, type: [2, 3], color: STATE_COLOR.queued }, itemStyle: { color: STATE_COLOR.queued } }),
+    line('queued demand', s.queued, { lineStyle: { width: 2, type: 'dotted', color: STATE_COLOR.queued }, itemStyle: { color: STATE_COLOR.queued } }),
   ];
   return {
     animation: false,
