@@ -48,6 +48,8 @@ describe('GET /api/v1/heterogeneity', () => {
     const a = await tokens.alice!.post<{ id: string }>('/api/v1/jobs', resnet(dir));
     const b = await tokens.bob!.post<{ id: string }>('/api/v1/jobs', resnet(dir));
     const c = await tokens.bob!.post<{ id: string }>('/api/v1/jobs', resnet(dir));
+    // No live worker has an A100: this job is no demand on this cluster, for its type nor its tenant.
+    await tokens.alice!.post('/api/v1/jobs', { ...resnet(dir), gpuTypes: ['a100'] });
 
     // A sample where both GPUs are held and one job waits.
     const h = await waitFor(
@@ -79,6 +81,7 @@ describe('GET /api/v1/heterogeneity', () => {
     const alice = r.byTenant.find((x) => x.tenant === 'alice')!;
     expect(bob.queued[i]).toBe(1);
     expect(alice.queued[i]).toBe(0);
+    expect(r.total.queued[i]).toBe(1);
     expect(alice.raw[i]! + bob.raw[i]!).toBe(2);
     expect(alice.effective[i]! + bob.effective[i]!).toBeCloseTo(r.total.effective[i]!, 3);
 

@@ -7,7 +7,7 @@ import type { UseFigures, UseSample } from './store/use-history.js';
  * A job's effective GPUs on a type are its GPUs there times its throughput there over its throughput on its best
  * allowed type of the live cluster (1 on its best type, 0.25 on a type four times slower), so "effective below raw"
  * is what heterogeneity costs the cluster right now. Waiting jobs' demand (GPUs asked for) is counted on their best
- * type and for their tenant; a job no live type can hold counts for its tenant only.
+ * type and for their tenant; a job no live type can hold is not counted (it is no demand this cluster can meet).
  */
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -57,9 +57,11 @@ export function useSample(store: Store, live: LiveCluster, r: { round: number; s
   }
   for (const j of active.values()) {
     if (holding.has(j.id) || j.cancelRequested || j.state !== 'queued') continue;
-    (tenants[j.tenant] ??= zero()).queued += j.scaleFactor;
     const { best } = bestRatio(rowOf(j), -1);
-    if (best >= 0) types[cluster.gpuTypes[best]!]!.queued += j.scaleFactor;
+    // A job no live type can hold is no demand on this cluster (its page says why): the sums by type and by tenant agree.
+    if (best < 0) continue;
+    types[cluster.gpuTypes[best]!]!.queued += j.scaleFactor;
+    (tenants[j.tenant] ??= zero()).queued += j.scaleFactor;
   }
   const round3 = (f: Mutable<UseFigures>): void => {
     f.effective = Math.round(f.effective * 1000) / 1000;

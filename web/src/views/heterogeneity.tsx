@@ -86,7 +86,7 @@ export function HeterogeneityView() {
         <p class="muted small">
           <strong>Held (raw)</strong>: GPUs the round's leases hold. <strong>Effective</strong>: the same GPUs, each counted as the job's throughput there ÷ its throughput on its best
           allowed type (a job on a type 4× slower than its best counts ¼). The gap between the two is what running jobs away from their best type costs.{' '}
-          <strong>Queued demand</strong>: GPUs asked for by waiting jobs, on their best type.
+          <strong>Queued demand</strong>: GPUs asked for by waiting jobs, on their best type (a job no live worker can hold is left out: its page says why).
         </p>
         {!h ? (
           <p class="muted">Loading…</p>
