@@ -107,6 +107,17 @@ describe.skipIf(!HAVE_CHROMIUM)('heterogeneity view at desktop and phone sizes',
       expect(text).toMatch(/Runs on k80 at [\d.]+ steps\/s \(table\): \d+% of its best type, v100|Runs on v100, its best allowed type|best type is v100/);
       await page.waitForSelector('[data-testid=timeline-chart] svg text');
       await expectTimeLabels(page, 'timeline-chart', where('job timeline'));
+      // Finding 8: the agent's log lines number attempts as the attempts table does (with the server's id beside).
+      await page.waitForSelector('[data-testid=logs] .log-system');
+      await page.waitForFunction(
+        () => {
+          const nos = [...document.querySelectorAll('[data-testid=attempts-table] tbody tr td:first-child')].map((e) => e.textContent);
+          const lines = [...document.querySelectorAll('[data-testid=logs] .log-system')].map((e) => e.textContent ?? '').filter((t) => /attempt \d/.test(t));
+          return lines.length > 0 && lines.every((t) => [...t.matchAll(/attempt (\d+)( \(id \d+\))?/g)].every((m) => m[2] !== undefined && nos.includes(m[1]!)));
+        },
+        undefined,
+        { timeout: 20_000 },
+      );
       await expectFits(page, where('job'));
 
       // The cluster's chart writes times the same way.

@@ -33,7 +33,8 @@ function optionOf(h: Heterogeneity, s: Series, color: string): ChartOption {
     name,
     type: 'line',
     step: 'end',
-    showSymbol: false,
+    // No symbol: the legend then draws each series as its line (solid, dashed, dotted), as in the chart.
+    symbol: 'none',
     data: pts(v),
     ...extra,
   });
@@ -46,7 +47,7 @@ function optionOf(h: Heterogeneity, s: Series, color: string): ChartOption {
   return {
     animation: false,
     grid: { left: 40, right: 12, top: 34, bottom: 30 },
-    legend: { top: 0, itemWidth: 18, textStyle: { fontSize: 11 } },
+    legend: { top: 0, itemWidth: 24, textStyle: { fontSize: 11 } },
     tooltip: { trigger: 'axis', valueFormatter: (v: unknown) => `${num(Number(v), 2)} GPUs` },
     xAxis: { type: 'time', min: xs[0] ?? to, max: to },
     yAxis: { type: 'value', min: 0, minInterval: 1 },
@@ -144,20 +145,29 @@ export function HeterogeneityView() {
               {h.jobs.map((j) => (
                 <tr data-job={j.id}>
                   <td data-label="Job">
-                    <a href={`#/jobs/${encodeURIComponent(j.id)}`}>{j.id}</a> {j.name ? <Truncate text={j.name} max="12rem" class="muted" /> : null}
+                    {/* one span per cell: on a phone each cell is a row whose label and value sit apart */}
+                    <span>
+                      <a href={`#/jobs/${encodeURIComponent(j.id)}`}>{j.id}</a> {j.name ? <Truncate text={j.name} max="12rem" class="muted" /> : null}
+                    </span>
                   </td>
                   <td data-label="Tenant">
                     <Truncate text={j.tenant} max="10rem" />
                   </td>
                   <td data-label="Runs on">
-                    <strong style={{ color: typeColor(j.gpuType) }}>{j.gpuType}</strong> ×{j.gpus}
+                    <span>
+                      <strong style={{ color: typeColor(j.gpuType) }}>{j.gpuType}</strong> ×{j.gpus}
+                    </span>
                   </td>
                   <td data-label="Steps/s there" class="num">
-                    {num(j.throughput, 2)} <span class="muted small">{j.source ?? ''}</span>
+                    <span>
+                      {num(j.throughput, 2)} <span class="muted small">{j.source ?? ''}</span>
+                    </span>
                   </td>
                   <td data-label="Best type">{j.bestType ? <strong style={{ color: typeColor(j.bestType) }}>{j.bestType}</strong> : '–'}</td>
                   <td data-label="Steps/s on best" class="num">
-                    {num(j.bestThroughput, 2)} <span class="muted small">{j.bestSource ?? ''}</span>
+                    <span>
+                      {num(j.bestThroughput, 2)} <span class="muted small">{j.bestSource ?? ''}</span>
+                    </span>
                   </td>
                   <td data-label="Of best" class={`num ${j.ratio !== null && j.ratio < 0.999 ? 'warn' : ''}`} data-testid="ratio">
                     {j.ratio === null ? '–' : pct(j.ratio)}

@@ -65,8 +65,19 @@ function throughputOption(tp: Record<string, number>): ChartOption {
   };
 }
 
+/**
+ * The agent's own lines name an attempt by its server-wide id ("started attempt 15"); the page numbers a job's
+ * attempts 1, 2, … as they ran, so the lines say the same number (with the id, which the agent's log uses).
+ */
+function numbered(text: string, attemptNo: ReadonlyMap<number, number>): string {
+  return text.replace(/\battempt (\d+)\b/g, (m, id: string) => {
+    const n = attemptNo.get(Number(id));
+    return n === undefined ? m : `attempt ${n} (id ${id})`;
+  });
+}
+
 /** The job's captured output, fetched in pieces as it grows; follows the end unless the reader scrolled up. */
-function Logs(props: { id: string }) {
+function Logs(props: { id: string; attemptNo: ReadonlyMap<number, number> }) {
   const { version } = useApp();
   const [lines, setLines] = useState<LogLine[]>([]);
   const [error, setError] = useState<ApiError | undefined>();
@@ -102,7 +113,7 @@ function Logs(props: { id: string }) {
         <pre class="logs" ref={box} data-testid="logs" tabIndex={0} aria-label="job output">
           {lines.map((l) => (
             <div class={`log-${l.stream}`}>
-              <span class="log-time">{when(l.at)}</span> {l.text}
+              <span class="log-time">{when(l.at)}</span> {l.stream === 'system' ? numbered(l.text, props.attemptNo) : l.text}
             </div>
           ))}
         </pre>
@@ -377,7 +388,7 @@ export function JobView(props: { id: string }) {
               <tbody>
                 {ran.map((a, n) => (
                   <tr>
-                    <td title={`attempt id ${a.id}`}>{n + 1}</td>
+                    <td title={`attempt id ${a.id} (the logs say both)`}>{n + 1}</td>
                     <td>
                       <Truncate text={a.workerName} max="12rem" />
                     </td>
@@ -398,7 +409,7 @@ export function JobView(props: { id: string }) {
       ) : null}
 
       <Section title="Logs">
-        <Logs id={j.id} />
+        <Logs id={j.id} attemptNo={new Map(ran.map((a, n) => [a.id, n + 1]))} />
       </Section>
     </div>
   );

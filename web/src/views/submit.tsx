@@ -83,7 +83,7 @@ function WhatIf(props: { scaleFactor: number; types: readonly string[]; minutes:
             </td>
             <td data-label="Estimated start">{r.start ? `${when(r.start)} (${relative(r.start)})` : 'beyond the estimate'}</td>
             <td data-label="Estimated finish">{r.finish ? when(r.finish) : '–'}</td>
-            <td data-label="ρ" class={`num ${r.rho !== null && r.rho > 1 ? 'warn' : ''}`} data-testid="whatif-rho">
+            <td data-label="ρ (finish-time fairness)" class={`num ${r.rho !== null && r.rho > 1 ? 'warn' : ''}`} data-testid="whatif-rho">
               {r.rho !== null ? r.rho.toFixed(2) : '–'}
             </td>
           </tr>
