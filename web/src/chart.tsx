@@ -2,7 +2,7 @@ import { BarChart, CustomChart, HeatmapChart, LineChart } from 'echarts/charts';
 import { DataZoomComponent, GridComponent, LegendComponent, MarkLineComponent, TooltipComponent, VisualMapComponent } from 'echarts/components';
 import * as echarts from 'echarts/core';
 import { SVGRenderer } from 'echarts/renderers';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { when } from './format';
 
 // Only the parts of echarts the dashboard draws, so the bundle stays small. SVG: crisp at any zoom, like the report.
@@ -55,16 +55,33 @@ function labelsApart(option: ChartOption): ChartOption {
   return { backgroundColor: 'transparent', ...option, xAxis, yAxis: fix(option.yAxis), ...(tooltip ? { tooltip } : {}) };
 }
 
-/** An echarts chart that follows its options and its box size. */
+/** Whether the system asks for dark colours now; follows changes while the page is open. */
+function useDark(): boolean {
+  const query = typeof window.matchMedia === 'function' ? window.matchMedia('(prefers-color-scheme: dark)') : null;
+  const [dark, setDark] = useState(query?.matches ?? false);
+  useEffect(() => {
+    if (!query) return;
+    const on = (e: MediaQueryListEvent): void => setDark(e.matches);
+    query.addEventListener('change', on);
+    return () => query.removeEventListener('change', on);
+  }, []);
+  return dark;
+}
+
+/** An echarts chart that follows its options, its box size and the system's light or dark setting. */
 export function Chart(props: { option: ChartOption; height: number; label: string; testId?: string }) {
   const box = useRef<HTMLDivElement>(null);
   const chart = useRef<echarts.ECharts | null>(null);
+  const dark = useDark();
+  const option = useRef(props.option);
+  option.current = props.option;
   useEffect(() => {
     const el = box.current!;
-    // echarts' built-in dark theme when the system asks for dark (its background is left to the page).
-    const dark = window.matchMedia?.('(prefers-color-scheme: dark)').matches ?? false;
+    // echarts' built-in dark theme when the system asks for dark (its background is left to the page); a theme is
+    // fixed at init, so a change of setting draws the chart anew.
     const c = echarts.init(el, dark ? 'dark' : undefined, { renderer: 'svg' });
     chart.current = c;
+    c.setOption(labelsApart(option.current), { notMerge: true });
     const ro = new ResizeObserver(() => c.resize());
     ro.observe(el);
     return () => {
@@ -72,9 +89,9 @@ export function Chart(props: { option: ChartOption; height: number; label: strin
       c.dispose();
       chart.current = null;
     };
-  }, []);
+  }, [dark]);
   useEffect(() => {
     chart.current?.setOption(labelsApart(props.option), { notMerge: true, lazyUpdate: true });
   }, [props.option]);
-  return <div class="chart" ref={box} style={{ height: `${props.height}px` }} role="img" aria-label={props.label} data-testid={props.testId} />;
+  return <div class="chart" ref={box} style={{ height: `${props.height}px` }} role="img" aria-label={props.label} data-testid={props.testId} data-theme={dark ? 'dark' : 'light'} />;
 }

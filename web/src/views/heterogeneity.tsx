@@ -40,14 +40,15 @@ function optionOf(h: Heterogeneity, s: Series, color: string): ChartOption {
   });
   const series = [
     ...(s.capacity ? [line('capacity', s.capacity, { lineStyle: { width: 1, color: CAPACITY_COLOR }, itemStyle: { color: CAPACITY_COLOR } })] : []),
-    line('held (raw)', s.raw, { lineStyle: { width: 2, color }, itemStyle: { color } }),
+    line('held', s.raw, { lineStyle: { width: 2, color }, itemStyle: { color } }),
     line('effective', s.effective, { lineStyle: { width: 2, type: 'dashed', color }, itemStyle: { color }, areaStyle: { color, opacity: 0.25 } }),
-    line('queued demand', s.queued, { lineStyle: { width: 2, type: 'dotted', color: STATE_COLOR.queued }, itemStyle: { color: STATE_COLOR.queued } }),
+    line('queued', s.queued, { lineStyle: { width: 2, type: 'dotted', color: STATE_COLOR.queued }, itemStyle: { color: STATE_COLOR.queued } }),
   ];
   return {
     animation: false,
     grid: { left: 40, right: 12, top: 34, bottom: 30 },
-    legend: { top: 0, itemWidth: 24, textStyle: { fontSize: 11 } },
+    // One row of short names (scrolling if it must) so that a phone's legend never runs into the plot.
+    legend: { top: 0, type: 'scroll', itemWidth: 20, itemGap: 8, textStyle: { fontSize: 11 } },
     tooltip: { trigger: 'axis', valueFormatter: (v: unknown) => `${num(Number(v), 2)} GPUs` },
     xAxis: { type: 'time', min: xs[0] ?? to, max: to },
     yAxis: { type: 'value', min: 0, minInterval: 1 },
@@ -85,9 +86,9 @@ export function HeterogeneityView() {
       <ErrorBox error={error} what="Could not load the heterogeneity view" />
       <Section title="Effective against raw GPU use, last hour" aside={<span class="muted">from each round's plan</span>}>
         <p class="muted small">
-          <strong>Held (raw)</strong>: GPUs the round's leases hold. <strong>Effective</strong>: the same GPUs, each counted as the job's throughput there ÷ its throughput on its best
+          <strong>Held</strong> (raw use): GPUs the round's leases hold. <strong>Effective</strong>: the same GPUs, each counted as the job's throughput there ÷ its throughput on its best
           allowed type (a job on a type 4× slower than its best counts ¼). The gap between the two is what running jobs away from their best type costs.{' '}
-          <strong>Queued demand</strong>: GPUs asked for by waiting jobs, on their best type (a job no live worker can hold is left out: its page says why).
+          <strong>Queued</strong> (demand): GPUs asked for by waiting jobs, on their best type (a job no live worker can hold is left out: its page says why).
         </p>
         {!h ? (
           <p class="muted">Loading…</p>
