@@ -118,14 +118,17 @@ describe('a worker that registers again', () => {
     const a = await agent();
     const b = await agent();
     const { id } = await a.post<{ id: string }>('/api/v1/workers', { name: 'twin', machine: 'm-1', gpus: [{ type: 'k80', count: 1 }] });
-    // Another machine with the same name is another worker.
+    // Another machine with the same name is another worker; so is a registration that names no machine.
     const other = await (await agent()).post<{ id: string }>('/api/v1/workers', { name: 'twin', machine: 'm-2', gpus: [{ type: 'k80', count: 1 }] });
+    const anonymous = await (await agent()).post<{ id: string }>('/api/v1/workers', { name: 'twin', gpus: [{ type: 'k80', count: 1 }] });
+    await (await agent()).post('/api/v1/workers', { name: 'twin', gpus: [{ type: 'k80', count: 1 }] });
     const { id: again } = await b.post<{ id: string }>('/api/v1/workers', { name: 'twin', machine: 'm-1', gpus: [{ type: 'k80', count: 1 }] });
     const sync = { running: [], ended: [], progress: [], logs: [] };
     await expect(a.post(`/api/v1/workers/${id}/sync`, sync)).rejects.toThrow(new RegExp(`replaced by ${again}`));
     const now = await srv.admin.get<Cluster>('/api/v1/cluster');
     expect(now.workers.find((w) => w.id === id)).toMatchObject({ state: 'gone', replacedBy: again });
     expect(now.workers.find((w) => w.id === other.id)).toMatchObject({ state: 'alive', replacedBy: null });
-    expect(now.gpus.k80!.total).toBe(2);
+    expect(now.workers.find((w) => w.id === anonymous.id)).toMatchObject({ state: 'alive', replacedBy: null });
+    expect(now.gpus.k80!.total).toBe(4);
   }, 120_000);
 });

@@ -95,7 +95,9 @@ export function updateWorker(c: Sql, id: string, name: string, gpus: readonly Wo
  * that handed its local agents new tokens): its old registration holds no GPUs any more.
  */
 export function retireSameWorker(c: Sql, id: string, name: string, machine: string | null): string[] {
-  const old = (c.q("SELECT id FROM workers WHERE id != ? AND name = ? AND machine IS ? AND replaced_by IS NULL AND state = 'alive'").all(id, name, machine) as Row[]).map((r) => String(r.id));
+  // Without a machine identity (a client that sends none) a name alone could be two machines: nothing is retired.
+  if (machine === null) return [];
+  const old = (c.q("SELECT id FROM workers WHERE id != ? AND name = ? AND machine = ? AND replaced_by IS NULL AND state = 'alive'").all(id, name, machine) as Row[]).map((r) => String(r.id));
   for (const o of old) c.q("UPDATE workers SET state = 'gone', replaced_by = ? WHERE id = ?").run(id, o);
   return old;
 }
