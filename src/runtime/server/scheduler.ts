@@ -443,7 +443,7 @@ export class Scheduler {
     });
     this.stats.lastCommitMs = performance.now() - commitAt;
     // GPU use as planned, kept for the heterogeneity view (use-history.ts).
-    recordUse(this.store, this.live, { round, startMs, endMs }, (j, c) => liveThroughput(c, this.measured.get(j.id) ?? {}, j, this.throughputs), this.log);
+    recordUse(this.store, this.live, { round, startMs, endMs }, { measured: this.measured, known: this.throughputs }, this.log);
     if (last) this.stats.lastRoundGapMs = startMs - last.start;
     this.stats.rounds++;
     this.stats.lastRound = round;

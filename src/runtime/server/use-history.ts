@@ -1,5 +1,6 @@
-import type { LiveCluster } from './live-cluster.js';
-import type { JobRow, Store } from './store/index.js';
+import type { LiveThroughputs } from '../../estimate/index.js';
+import { liveThroughput, type LiveCluster } from './live-cluster.js';
+import type { JobShape, Store } from './store/index.js';
 import type { UseFigures, UseSample } from './store/use-history.js';
 
 /**
@@ -12,8 +13,11 @@ import type { UseFigures, UseSample } from './store/use-history.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-/** A job's throughput per GPU type of `live` (the runtime's estimate: measured, table, or default), as the planner sees it. */
-export type ThroughputRow = (job: JobRow, cluster: LiveCluster['cluster']) => readonly number[];
+/** The planner's view of throughputs: each active job's measurements, and the table or estimates for the rest. */
+export interface Throughputs {
+  readonly measured: ReadonlyMap<string, Readonly<Record<string, number>>>;
+  readonly known: LiveThroughputs | undefined;
+}
 
 /** The ratio of a job's throughput on type index `k` to its best type's (1 when nothing is known). */
 export function bestRatio(row: readonly number[], k: number): { ratio: number; best: number } {
@@ -25,27 +29,29 @@ export function bestRatio(row: readonly number[], k: number): { ratio: number; b
   return { ratio: (row[k] ?? 0) / row[best]!, best };
 }
 
-export function useSample(store: Store, live: LiveCluster, r: { round: number; startMs: number; endMs: number }, throughputOf: ThroughputRow): UseSample {
+export function useSample(store: Store, live: LiveCluster, r: { round: number; startMs: number; endMs: number }, tp: Throughputs): UseSample {
   const { cluster } = live;
   const zero = (): Mutable<UseFigures> => ({ raw: 0, effective: 0, queued: 0 });
   const types: Record<string, Mutable<UseFigures> & { capacity: number }> = Object.fromEntries(
     cluster.gpuTypes.map((t) => [t, { ...zero(), capacity: cluster.gpus[t] ?? 0 }]),
   );
   const tenants: Record<string, Mutable<UseFigures>> = {};
-  const active = new Map(store.activeJobs().map((j) => [j.id, j]));
-  const rows = new Map<string, readonly number[]>();
-  const rowOf = (j: JobRow): readonly number[] => {
-    let row = rows.get(j.id);
-    if (!row) rows.set(j.id, (row = throughputOf(j, cluster)));
+  // Jobs that measured nothing share their row with every job of the same type, size and allowed types.
+  const shared = new Map<string, readonly number[]>();
+  const rowOf = (j: JobShape): readonly number[] => {
+    const measured = tp.measured.get(j.id);
+    if (measured && Object.keys(measured).length > 0) return liveThroughput(cluster, measured, j, tp.known);
+    const key = `${j.jobType ?? ''}\0${j.scaleFactor}\0${j.gpuTypes?.join(',') ?? '*'}`;
+    let row = shared.get(key);
+    if (!row) shared.set(key, (row = liveThroughput(cluster, {}, j, tp.known)));
     return row;
   };
-  const holding = new Set<string>();
   // The leases that run to this plan's end: this round's (new or extended) and, for a backfill plan, the round's others.
-  for (const a of store.openAttempts()) {
-    if (a.leaseEnd < r.endMs) continue;
-    const job = active.get(a.jobId);
+  const held = store.openAttempts().filter((a) => a.leaseEnd >= r.endMs);
+  const shapes = new Map(store.jobShapes([...new Set(held.map((a) => a.jobId))]).map((j) => [j.id, j]));
+  for (const a of held) {
+    const job = shapes.get(a.jobId);
     if (!job) continue;
-    holding.add(a.jobId);
     const n = a.gpus.length;
     const { ratio } = bestRatio(rowOf(job), cluster.gpuTypes.indexOf(a.gpuType));
     const ty = (types[a.gpuType] ??= { ...zero(), capacity: 0 });
@@ -55,13 +61,12 @@ export function useSample(store: Store, live: LiveCluster, r: { round: number; s
     ty.effective += n * ratio;
     te.effective += n * ratio;
   }
-  for (const j of active.values()) {
-    if (holding.has(j.id) || j.cancelRequested || j.state !== 'queued') continue;
+  for (const j of store.waitingJobs(r.endMs)) {
     const { best } = bestRatio(rowOf(j), -1);
     // A job no live type can hold is no demand on this cluster (its page says why): the sums by type and by tenant agree.
     if (best < 0) continue;
-    types[cluster.gpuTypes[best]!]!.queued += j.scaleFactor;
-    (tenants[j.tenant] ??= zero()).queued += j.scaleFactor;
+    types[cluster.gpuTypes[best]!]!.queued += j.scaleFactor * j.count;
+    (tenants[j.tenant] ??= zero()).queued += j.scaleFactor * j.count;
   }
   const round3 = (f: Mutable<UseFigures>): void => {
     f.effective = Math.round(f.effective * 1000) / 1000;
@@ -72,10 +77,10 @@ export function useSample(store: Store, live: LiveCluster, r: { round: number; s
 }
 
 /** Records the plan's sample after the current turn (the leases are committed already; requests go first). */
-export function recordUse(store: Store, live: LiveCluster, r: { round: number; startMs: number; endMs: number }, throughputOf: ThroughputRow, log: (m: string) => void): void {
+export function recordUse(store: Store, live: LiveCluster, r: { round: number; startMs: number; endMs: number }, tp: Throughputs, log: (m: string) => void): void {
   setImmediate(() => {
     try {
-      store.saveUseSample(useSample(store, live, r, throughputOf));
+      store.saveUseSample(useSample(store, live, r, tp));
     } catch (e) {
       // A closing store (server stopping) loses one sample; anything else is worth a line in the log.
       if (!/not open|closed/i.test((e as Error).message)) log(`use history: ${(e as Error).message}`);

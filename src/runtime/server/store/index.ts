@@ -22,7 +22,7 @@ import { Sql } from './sql.js';
 
 export * from './rows.js';
 export type { QueueJob } from './read-models.js';
-export type { UseFigures, UseSample } from './use-history.js';
+export type { JobShape, UseFigures, UseSample } from './use-history.js';
 export { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
 export interface StoreOptions {
@@ -154,6 +154,8 @@ export class Store {
   lastRound(): RoundRow | undefined { return rounds.lastRound(this.sql); }
   saveUseSample(s: useHistory.UseSample): void { useHistory.saveUseSample(this.sql, s); }
   useSamples(from: number, to: number): useHistory.UseSample[] { return useHistory.useSamples(this.sql, from, to); }
+  jobShapes(ids: readonly string[]): useHistory.JobShape[] { return useHistory.jobShapes(this.sql, ids); }
+  waitingJobs(untilMs: number): Array<useHistory.JobShape & { readonly count: number }> { return useHistory.waitingJobs(this.sql, untilMs); }
 
   // ---- read models (read-models.ts) ----
   events(opts: { jobId?: string; afterId?: number; limit?: number } = {}): EventRow[] { return readModels.events(this.sql, opts); }

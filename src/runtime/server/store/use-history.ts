@@ -44,3 +44,45 @@ export function useSamples(c: Sql, from: number, to: number): UseSample[] {
     return { round: Number(r.round), at: Number(r.at), end: Number(r.end_at), types: d.types, tenants: d.tenants };
   });
 }
+
+/** What the use record needs of a job: a narrow read (the full rows of 10,000 jobs take 0.5 s to read). */
+export interface JobShape {
+  readonly id: string;
+  readonly tenant: string;
+  readonly scaleFactor: number;
+  readonly gpuTypes: readonly string[] | null;
+  readonly jobType: string | null;
+}
+
+const shape = (r: Row): JobShape => ({
+  id: String(r.id),
+  tenant: String(r.tenant),
+  scaleFactor: Number(r.scale_factor),
+  gpuTypes: r.gpu_types === null ? null : (JSON.parse(String(r.gpu_types)) as string[]),
+  jobType: (r.job_type as string | null) ?? null,
+});
+
+export function jobShapes(c: Sql, ids: readonly string[]): JobShape[] {
+  const q = c.q('SELECT id, tenant, scale_factor, gpu_types, job_type FROM jobs WHERE id = ?');
+  return ids.flatMap((id) => {
+    const r = q.get(id) as Row | undefined;
+    return r ? [shape(r)] : [];
+  });
+}
+
+/**
+ * Jobs that wait (queued, not being cancelled, no lease running to `untilMs`): those with measurements one by one
+ * (`count` 1), the others grouped by tenant, type, size and allowed types, which is all their throughput depends on,
+ * so 10,000 waiting jobs are a few groups counted by SQLite rather than 10,000 rows read.
+ */
+export function waitingJobs(c: Sql, untilMs: number): Array<JobShape & { readonly count: number }> {
+  const waiting = `j.state = 'queued' AND j.cancel_requested = 0
+    AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.job_id = j.id AND a.state != 'ended' AND a.lease_end >= ?)`;
+  const measured = 'EXISTS (SELECT 1 FROM throughputs t WHERE t.job_id = j.id)';
+  const one = c.q(`SELECT j.id, j.tenant, j.scale_factor, j.gpu_types, j.job_type FROM jobs j WHERE ${waiting} AND ${measured}`).all(untilMs) as Row[];
+  const groups = c.q(
+    `SELECT '' AS id, j.tenant, j.scale_factor, j.gpu_types, j.job_type, COUNT(*) AS n FROM jobs j WHERE ${waiting} AND NOT ${measured}
+     GROUP BY j.tenant, j.scale_factor, j.gpu_types, j.job_type`,
+  ).all(untilMs) as Row[];
+  return [...one.map((r) => ({ ...shape(r), count: 1 })), ...groups.map((r) => ({ ...shape(r), count: Number(r.n) }))];
+}
