@@ -117,7 +117,13 @@ describe.skipIf(!HAVE_CHROMIUM)('heterogeneity view at desktop and phone sizes',
         },
         undefined,
         { timeout: 20_000 },
-      );
+      ).catch(async (e: unknown) => {
+        const state = await page.evaluate(() => ({
+          nos: [...document.querySelectorAll('[data-testid=attempts-table] tbody tr td:first-child')].map((x) => x.textContent),
+          lines: [...document.querySelectorAll('[data-testid=logs] .log-system')].map((x) => x.textContent),
+        }));
+        throw new Error(`${String(e)}: ${JSON.stringify(state)}`);
+      });
       await expectFits(page, where('job'));
 
       // The cluster's chart writes times the same way.
@@ -128,7 +134,8 @@ describe.skipIf(!HAVE_CHROMIUM)('heterogeneity view at desktop and phone sizes',
       await page.goto(`${s.url}/#/submit`);
       await page.waitForSelector('[data-testid=shape-check]');
       await page.click('.whatif-box summary');
-      await page.fill('input[name=minutes]', '20');
+      // A short job: the estimate is a bounded simulation (rounds of 2 s here), which a long one could outrun.
+      await page.fill('input[name=minutes]', '3');
       await page.waitForSelector('[data-testid=whatif] tr[data-type=v100] [data-testid=whatif-rho]');
       const rows = await page.$$eval('[data-testid=whatif] tbody tr', (rs) =>
         rs.map((r) => ({ type: (r as HTMLElement).dataset.type, rho: r.querySelector('[data-testid=whatif-rho]')?.textContent ?? '' })),
