@@ -6,9 +6,9 @@
  *    LP (the exact reference, one class per job) while that stays under a time budget, each with and without
  *    pruning of dominated pairs, so the savings of classes and of pruning show separately.
  * 2. POP: 2048 jobs on 512 + 512 + 512 GPUs with space sharing, k = 1, 2, 4, 8, 16.
- * 3. Without space sharing: 10,000 active jobs on 10,000 GPUs, `max_min_fairness_perf`: the exact LP, the policy
- *    (which decomposes over the GPU types once jobs have their own rows: `solver: 'auto'` in las.ts) and POP, for
- *    jobs from the job table, for estimated rows (job-table rows with per-job, per-type noise of up to +-10%, as
+ * 3. Without space sharing: 10,000 active jobs on 10,000 GPUs (and, contended, on 2,000), `max_min_fairness_perf`:
+ *    the exact LP, the policy (which decomposes over the GPU types once jobs have their own rows: `solver: 'auto'`
+ *    in las.ts) and POP, for jobs from the job table, for estimated rows (job-table rows with per-job, per-type noise of up to +-10%, as
  *    estimates carry) and for the worst case where every job has its own random row (classes do not help).
  * 4. What a worker thread would cost: starting one and loading HiGHS in it, against the per-partition solve times.
  *
@@ -31,7 +31,8 @@ import { readThroughputs } from '../../src/io/index.js';
 import { jobKeys, makeCluster, parseJobKey, throughputRow, validateAllocation, type Allocation, type ThroughputTable, seededRandom } from '../../src/model/index.js';
 import { getPolicy } from '../../src/policies/registry.js';
 import { packedLasObjective, solvePackedLas } from '../../src/policies/las-packed.js';
-import { createLasPolicy, DECOMPOSE_MIN_CLASSES, solveLas } from '../../src/policies/las.js';
+import { finishClassAllocation } from '../../src/policies/common.js';
+import { createLasPolicy, DECOMPOSE_MIN_CLASSES, lasModel, solveLas } from '../../src/policies/las.js';
 import type { Policy, PolicyJob, PolicySnapshot } from '../../src/policies/types.js';
 import { configureSolveCache, initSolver } from '../../src/solver/index.js';
 import { flag, repoRoot } from '../root.js';
@@ -149,6 +150,23 @@ function timed<T>(f: () => T): { value: T; seconds: number; cpuSeconds: number }
     cpus.push(cpu(process.cpuUsage(c0)));
   }
   return { value, seconds: median(times), cpuSeconds: median(cpus) };
+}
+
+/**
+ * `packedLasObjective` for allocations without pair rows: the same value, without building the per-job-pair model
+ * (minutes at 10,000 jobs with a table).
+ */
+function lasObjective(s: PolicySnapshot, a: Allocation): number {
+  const m = lasModel(s, true);
+  let best = Infinity;
+  s.jobs.forEach((job, j) => {
+    if (!m.inLp[j]) return;
+    const x = a.shares.get(job.id)!;
+    let u = 0;
+    for (let k = 0; k < x.length; k++) u += m.a[j]![k]! * x[k]!;
+    best = Math.min(best, m.mult[j]! * u);
+  });
+  return best === Infinity ? 0 : best;
 }
 
 function check(s: PolicySnapshot, a: Allocation): void {
@@ -288,22 +306,33 @@ async function main(): Promise<void> {
     });
   }
 
-  // 3. No space sharing, 10,000 jobs on 10,000 GPUs.
+  // 3. No space sharing, 10,000 jobs on 10,000 GPUs, and (contended) on a fifth as many, where capacity rather than
+  // one job's top speed sets the level and the decomposition needs the most master solves.
   const third = Math.floor(BIG_JOBS / 3);
-  const bigGpus = [BIG_JOBS - 2 * third, third, third];
-  for (const workload of SECTIONS.has('big') ? (['job-table', 'estimated', 'worst-case'] as const) : []) {
-    const s = snapshot(BIG_JOBS, bigGpus, workload, table, keys, 99);
-    const exact = solveLas(s, { aware: true, solver: 'lp' }, 'bench');
+  const fifteenth = Math.floor(BIG_JOBS / 15);
+  const bigCases: Array<{ workload: Workload; gpus: number[] }> = [
+    ...(['job-table', 'estimated', 'worst-case'] as const).map((workload) => ({ workload, gpus: [BIG_JOBS - 2 * third, third, third] })),
+    ...(['estimated', 'worst-case'] as const).map((workload) => ({ workload, gpus: [BIG_JOBS / 5 - 2 * fifteenth, fifteenth, fifteenth] })),
+  ];
+  for (const { workload, gpus } of SECTIONS.has('big') ? bigCases : []) {
+    const s = snapshot(BIG_JOBS, gpus, workload, table, keys, 99);
+    const contended = gpus[0]! + gpus[1]! + gpus[2]! < BIG_JOBS;
+    // The exact LP once (timed as the policy would run it, rows included), for the reference level.
+    const exactRun = timed(() => {
+      const r = solveLas(s, { aware: true, solver: 'lp' }, 'bench');
+      return { r, allocation: finishClassAllocation(r.model.problem, r.size, r.classShares, s.jobs, r.classOf) };
+    });
+    const exact = exactRun.value.r;
     const decomposed = solveLas(s, { aware: true, solver: 'decomposed' }, 'bench').decomposition!;
-    const runs: Array<{ variant: string; pol: Policy; k: number }> = [
-      { variant: 'exact LP', pol: createLasPolicy('max_min_fairness_perf', [], { aware: true, solver: 'lp' }), k: 1 },
+    const runs: Array<{ variant: string; pol?: Policy; k: number }> = [
+      { variant: 'exact LP', k: 1 },
       { variant: 'decomposed', pol: createLasPolicy('max_min_fairness_perf', [], { aware: true, solver: 'decomposed' }), k: 1 },
-      ...[1, 4, 16, 64].map((k) => ({ variant: k === 1 ? 'policy (auto)' : 'POP over the policy (auto)', pol: getPolicy('max_min_fairness_perf', { partitions: k }), k })),
+      ...(contended ? [1] : [1, 4, 16, 64]).map((k) => ({ variant: k === 1 ? 'policy (auto)' : 'POP over the policy (auto)', pol: getPolicy('max_min_fairness_perf', { partitions: k }), k })),
     ];
     for (const r of runs) {
-      const out = timed(() => r.pol.allocate(s));
-      check(s, out.value.allocation);
-      const obj = packedLasObjective(s, out.value.allocation);
+      const out = r.pol ? timed(() => r.pol!.allocate(s).allocation) : { value: exactRun.value.allocation, seconds: exactRun.seconds, cpuSeconds: exactRun.cpuSeconds };
+      check(s, out.value);
+      const obj = lasObjective(s, out.value);
       // What `auto` chose at k = 1: the decomposition from DECOMPOSE_MIN_CLASSES classes.
       const usesDecomposition = r.variant === 'decomposed' || (r.variant === 'policy (auto)' && exact.classes >= DECOMPOSE_MIN_CLASSES);
       log({
@@ -363,17 +392,17 @@ async function main(): Promise<void> {
       (r) => `| ${r.partitions} | ${fmt(r.solveSeconds, 4)} | ${r.objective.toPrecision(6)} | ${fmt(r.objectiveRatioToExact, 6)} |`,
     ),
     '',
-    `## Without space sharing: ${BIG_JOBS} jobs on ${bigGpus.join(' + ')} GPUs (\`max_min_fairness_perf\`)`,
+    `## Without space sharing: ${BIG_JOBS} jobs on ${BIG_JOBS} GPUs, and contended on ${BIG_JOBS / 5} (\`max_min_fairness_perf\`)`,
     '',
     'Estimated: job-table rows, each type off by a factor drawn from [0.9, 1.1] per job (as estimates carry), so no two jobs share a row. Worst case: every job has its own random throughput row. In both each class holds one job, and the policy (`solver: auto`) decomposes over the GPU types (docs/policies.md, "Many distinct rows"). Decomposed: forced on (also on the job table). CPU: process CPU seconds of the same runs (the machine is shared; wall time includes waiting). Certified: the lower / upper bound ratio the decomposition itself reports (a guarantee against the exact optimum without solving it). Ratio: the evaluated objective over the exact LP optimum.',
     '',
-    '| workload | variant | partitions | time (s) | CPU (s) | objective | ratio to exact | certified | master solves |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| workload | GPUs | variant | partitions | time (s) | CPU (s) | objective | ratio to exact | certified | master solves |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|',
     ...results
       .filter((r) => r.section === 'big')
       .map(
         (r) =>
-          `| ${r.workload} | ${r.variant} | ${r.partitions} | ${fmt(r.solveSeconds, 4)} | ${fmt(r.cpuSeconds, 4)} | ${r.objective.toPrecision(6)} | ${fmt(r.objectiveRatioToExact, 6)} | ${fmt(r.certifiedRatio, 6)} | ${r.iterations ?? ''} |`,
+          `| ${r.workload} | ${r.gpus} | ${r.variant} | ${r.partitions} | ${fmt(r.solveSeconds, 4)} | ${fmt(r.cpuSeconds, 4)} | ${r.objective.toPrecision(6)} | ${fmt(r.objectiveRatioToExact, 6)} | ${fmt(r.certifiedRatio, 6)} | ${r.iterations ?? ''} |`,
       ),
     '',
     '## Worker threads for POP',

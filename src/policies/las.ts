@@ -161,6 +161,26 @@ export function solveLas(
   };
 }
 
+/** Decompositions run by this thread so far (the policy interface has no room for diagnostics). */
+export interface LasDecompositionStats {
+  readonly runs: number;
+  /** Runs whose ratio was not certified, so the exact LP was solved instead. */
+  readonly fellBack: number;
+  /** Lowest certified ratio of a run that did not fall back (1 when none ran). */
+  readonly lowestRatio: number;
+  readonly last?: LasDecomposition;
+}
+
+let stats: { runs: number; fellBack: number; lowestRatio: number; last?: LasDecomposition } = { runs: 0, fellBack: 0, lowestRatio: 1 };
+
+export function lasDecompositionStats(): LasDecompositionStats {
+  return { ...stats };
+}
+
+export function resetLasDecompositionStats(): void {
+  stats = { runs: 0, fellBack: 0, lowestRatio: 1 };
+}
+
 /**
  * The decomposition over class representatives (capacity weighted by class size). It stops at a certified ratio a
  * little above `minRatio` so that cleaning the shares cannot push the level below it.
@@ -186,17 +206,19 @@ function decompose(m: LasModel, size: readonly number[], minRatio: number): { sh
     shares[c] = row;
   }
   const ratio = out.upperBound > 0 ? out.lowerBound / out.upperBound : 1;
-  return {
-    shares,
-    info: {
-      lowerBound: out.lowerBound,
-      upperBound: out.upperBound,
-      ratio,
-      iterations: out.iterations,
-      seconds: (performance.now() - t0) / 1000,
-      fellBack: !(ratio >= minRatio),
-    },
+  const info: LasDecomposition = {
+    lowerBound: out.lowerBound,
+    upperBound: out.upperBound,
+    ratio,
+    iterations: out.iterations,
+    seconds: (performance.now() - t0) / 1000,
+    fellBack: !(ratio >= minRatio),
   };
+  stats.runs++;
+  if (info.fellBack) stats.fellBack++;
+  else stats.lowestRatio = Math.min(stats.lowestRatio, ratio);
+  stats.last = info;
+  return { shares, info };
 }
 
 /** Per-job shares of a LAS solution (tests and tools; the policy builds its allocation directly). */

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeCluster, validateAllocation } from '../../src/model/index.js';
 import { initSolver } from '../../src/policies/index.js';
-import { createLasPolicy, DECOMPOSE_MIN_CLASSES, lasModel, solveLas } from '../../src/policies/las.js';
+import { createLasPolicy, DECOMPOSE_MIN_CLASSES, lasDecompositionStats, lasModel, resetLasDecompositionStats, solveLas } from '../../src/policies/las.js';
 import type { PolicyJob, PolicySnapshot } from '../../src/policies/types.js';
 import type { JobSpec } from './helpers.js';
 import { snap } from './helpers.js';
@@ -105,8 +105,16 @@ describe('LAS by price-directed decomposition', () => {
   it('falls back to the exact LP, and says so, when it cannot certify the ratio asked for', () => {
     const s = snap({ v100: 2, k80: 3 }, [{ t: [4, 1] }, { t: [2, 1.5], sf: 2 }, { t: [1, 1], w: 2 }, { t: [3, 0.5] }]);
     const exact = solveLas(s, { aware: true, solver: 'lp' }, 'x');
+    resetLasDecompositionStats();
     const d = solveLas(s, { aware: true, solver: 'decomposed', minRatio: 1.5 }, 'x');
     expect(d.decomposition!.fellBack).toBe(true);
+    expect(lasDecompositionStats()).toMatchObject({ runs: 1, fellBack: 1, lowestRatio: 1 });
+    solveLas(s, { aware: true, solver: 'decomposed' }, 'x');
+    const st = lasDecompositionStats();
+    expect(st.runs).toBe(2);
+    expect(st.fellBack).toBe(1);
+    expect(st.lowestRatio).toBe(st.last!.ratio);
+    expect(st.lowestRatio).toBeGreaterThanOrEqual(0.999);
     expect(d.level).toBe(exact.level);
     expect(d.classShares).toEqual(exact.classShares);
   });
