@@ -266,7 +266,7 @@ function fillLeftover(inp: DecomposedInput, x: Float64Array): void {
     let left = caps[k]! - used[k]!;
     if (!(left > 1e-9)) continue;
     const order: number[] = [];
-    for (let j = 0; j < n; j++) if (room[j]! > 1e-12 && a[j * K + k]! > 0 && w[j]! <= left + 1e-9) order.push(j);
+    for (let j = 0; j < n; j++) if (room[j]! > 1e-12 && a[j * K + k]! > 0) order.push(j);
     order.sort((u, v) => a[v * K + k]! - a[u * K + k]! || u - v);
     for (const j of order) {
       if (!(left > 1e-9)) break;
