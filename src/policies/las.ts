@@ -212,7 +212,7 @@ function decompose(m: LasModel, size: readonly number[], minRatio: number): { sh
     ratio,
     iterations: out.iterations,
     seconds: (performance.now() - t0) / 1000,
-    fellBack: !(ratio >= minRatio),
+    fellBack: !out.certified || !(ratio >= minRatio),
   };
   stats.runs++;
   if (info.fellBack) stats.fellBack++;

@@ -10,7 +10,8 @@ import { LpBuilder } from '../solver/index.js';
  * Only the K capacity rows couple the jobs. With prices p >= 0 on them (Lagrangian relaxation), each job alone
  * minimises its GPU cost `sum_k p_k w_j X[j][k]` for a given throughput r: the cheapest way is on the lower convex
  * hull of (0, 0) and its (a[j][k], p_k w_j) points, so at most two adjacent hull types share a job, in closed form.
- * The best level t for the prices is where the summed hull slopes (in t) reach 1: a sweep over breakpoints. That
+ * The best level t for the prices is where the summed hull slopes (in t) reach 1: a binary search over the sorted
+ * breakpoints. That
  * gives an upper bound on the LP optimum, `L(p) = p.caps + max_t (t - sum_j cost_j(t / mult_j))`, and an
  * allocation (a column): every active job at exactly t / mult_j, using `U_k` GPUs of type k.
  *
@@ -232,14 +233,15 @@ function proportionalColumn(inp: DecomposedInput): Column {
   return { t: Number.isFinite(t) ? t : 0, U, x };
 }
 
-function solveMaster(cols: readonly Column[], caps: readonly number[], K: number): { lambda: Float64Array; p: Float64Array; value: number } {
+/** The master LP, or undefined when HiGHS does not solve it (the caller then reports no certificate). */
+function solveMaster(cols: readonly Column[], caps: readonly number[], K: number): { lambda: Float64Array; p: Float64Array; value: number } | undefined {
   const lp = new LpBuilder('max', { cols: cols.length, rows: K + 1, nonzeros: (K + 1) * cols.length });
   for (const c of cols) lp.addVar({ lb: 0, cost: c.t });
   const idx = cols.map((_, i) => i);
   for (let k = 0; k < K; k++) lp.addRow(-Infinity, caps[k]!, idx, cols.map((c) => c.U[k]!));
   lp.addRow(1, 1, idx, cols.map(() => 1));
   const r = lp.solve({ method: 'simplex', cache: false });
-  if (r.status !== 'optimal' || !r.rowDual) throw new Error(`decomposition master LP: ${r.status}`);
+  if (r.status !== 'optimal' || !r.rowDual) return undefined;
   const p = new Float64Array(K);
   // Capacity duals of a maximisation are <= 0 in HiGHS' sign convention; the prices are their magnitudes.
   for (let k = 0; k < K; k++) p[k] = Math.abs(r.rowDual[k]!);
@@ -287,17 +289,21 @@ export function solveMaxMinDecomposed(inp: DecomposedInput): DecomposedOutput {
   let upper = Infinity;
   let master = solveMaster(cols, caps, K);
   let iterations = 1;
-  for (;;) {
+  while (master) {
     const { col, bound } = price(inp, wk, master.p);
     upper = Math.min(upper, bound);
     if (master.value >= minRatio * upper || iterations >= maxIterations) break;
     cols.push(col);
-    master = solveMaster(cols, caps, K);
+    const next = solveMaster(cols, caps, K);
     iterations++;
+    // A master HiGHS did not solve: keep the last one (its mix is still feasible) and stop.
+    if (!next) break;
+    master = next;
   }
   const x = new Float64Array(n * K);
+  if (!master) return { x, lowerBound: 0, upperBound: upper, iterations, certified: false };
   const xi = new Float64Array(n * K);
-  for (let i = 0; i < cols.length; i++) {
+  for (let i = 0; i < master.lambda.length; i++) {
     const l = master.lambda[i]!;
     if (!(l > 0)) continue;
     const c = cols[i]!;
