@@ -1,3 +1,4 @@
+import { RondoError } from '../model/errors.js';
 import type { LpMethod } from '../solver/index.js';
 import type { Classes, Problem } from './common.js';
 import {
@@ -128,7 +129,11 @@ export function solveLas(
   let decomposition: LasDecomposition | undefined;
   const solver = opts.solver ?? 'auto';
   if (solver === 'decomposed' || (solver === 'auto' && opts.formulation !== 'per-job' && C >= DECOMPOSE_MIN_CLASSES)) {
-    const d = decompose(m, size, opts.minRatio ?? 0.999);
+    const minRatio = opts.minRatio ?? 0.999;
+    if (!(minRatio > 0)) {
+      throw new RondoError({ code: 'E_RANGE', problem: `policy ${policyName}: minRatio ${minRatio}`, expected: 'a number > 0 (at most 1 to be reachable; default 0.999)' });
+    }
+    const d = decompose(m, size, minRatio);
     decomposition = d.info;
     if (!d.info.fellBack) {
       for (let c = 0; c < C; c++) if (m.inLp[c]) classShares[c] = d.shares[c]!;

@@ -115,6 +115,7 @@ describe('LAS by price-directed decomposition', () => {
     expect(st.fellBack).toBe(1);
     expect(st.lowestRatio).toBe(st.last!.ratio);
     expect(st.lowestRatio).toBeGreaterThanOrEqual(0.999);
+    expect(() => solveLas(s, { aware: true, solver: 'decomposed', minRatio: Number.NaN }, 'x')).toThrow(/minRatio NaN/);
     expect(d.level).toBe(exact.level);
     expect(d.classShares).toEqual(exact.classShares);
   });
