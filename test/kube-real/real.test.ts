@@ -7,7 +7,7 @@
  * GPU type it may not use, no node ever holds more GPU pods than it has, and Jobs Rondo does not own are never written.
  */
 import * as k8s from '@kubernetes/client-node';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, freePort, killAll, rondo, tempDir, waitFor, type Proc } from '../runtime/harness.js';
@@ -33,6 +33,7 @@ describe.skipIf(skip !== undefined)(`rondo serve --kube on a real control plane$
   let cp: ControlPlane | undefined;
   let kc: k8s.KubeConfig;
   let observer: PodObserver | undefined;
+  let dir: string | undefined;
 
   beforeAll(async () => {
     ensureBuilt();
@@ -50,6 +51,7 @@ describe.skipIf(skip !== undefined)(`rondo serve --kube on a real control plane$
     observer?.stop();
     await killAll();
     await cp?.stop();
+    if (dir && !debug) rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
   it('runs 60 Jobs from three queues exactly once, on allowed types, within capacity, through faults', async () => {
@@ -68,11 +70,11 @@ describe.skipIf(skip !== undefined)(`rondo serve --kube on a real control plane$
     jobs.push(trainingJob({ name: 'kueue', queue: 'vision', runFor: '3s', labels: { 'kueue.x-k8s.io/queue-name': 'lq' } }));
     await createJobs(kc, jobs);
 
-    const dir = tempDir('kube-real');
+    dir = tempDir('kube-real');
     const port = await freePort();
     // Rounds longer than a pod's start (Job controller, scheduler, kwok) plus its 2-4 s of work, so a Job that keeps
     // its lease finishes within it; a pod preempted before it ends starts its work again (kwok keeps no checkpoint).
-    const args = ['serve', '--db', join(dir, 'rondo.db'), '--port', String(port), '--quiet', '--round', '8', '--grace', '1', '--heartbeat', '0.25',
+    const args = ['serve', '--db', join(dir!, 'rondo.db'), '--port', String(port), '--quiet', '--round', '8', '--grace', '1', '--heartbeat', '0.25',
       '--worker-timeout', '10', '--kube', '--kubeconfig', cp!.kubeconfig, '--kube-types', Object.entries(TYPES).map(([p, t]) => `${p}=${t}`).join(','),
       '--kube-pending-timeout', '30'];
     let srv: Proc = rondo(args);
@@ -108,7 +110,7 @@ describe.skipIf(skip !== undefined)(`rondo serve --kube on a real control plane$
     }
 
     // Rondo agrees: one completed Rondo job per Kubernetes Job, none submitted twice across the restart.
-    const token = readFileSync(join(dir, 'rondo.db.admin-token'), 'utf8').trim();
+    const token = readFileSync(join(dir!, 'rondo.db.admin-token'), 'utf8').trim();
     const rjobs = await waitFor('Rondo caught up', async () => {
       const r = (await (await fetch(`http://127.0.0.1:${port}/api/v1/jobs?limit=200`, { headers: { authorization: `Bearer ${token}` } })).json()) as { jobs: Array<{ name: string; state: string; tenant: string }> };
       return r.jobs.length === 60 && r.jobs.every((j) => j.state === 'completed') ? r.jobs : undefined;
