@@ -5,6 +5,7 @@ import './style.css';
 import { when } from './format';
 import { App, navigate } from './ui';
 import { ClusterView } from './views/cluster';
+import { CostView } from './views/cost';
 import { FairnessView } from './views/fairness';
 import { JobView } from './views/job';
 import { QueueView } from './views/queue';
@@ -12,7 +13,7 @@ import { ReportsView } from './views/reports';
 import { SubmitView } from './views/submit';
 
 interface Route {
-  readonly view: 'queue' | 'cluster' | 'fairness' | 'job' | 'submit' | 'reports';
+  readonly view: 'queue' | 'cluster' | 'fairness' | 'cost' | 'job' | 'submit' | 'reports';
   readonly arg: string;
   readonly params: URLSearchParams;
 }
@@ -25,6 +26,7 @@ function parseRoute(hash: string): Route {
   switch (view) {
     case 'cluster':
     case 'fairness':
+    case 'cost':
     case 'submit':
     case 'reports':
       return { view, arg, params };
@@ -109,6 +111,7 @@ const NAV: Array<[Route['view'], string, string]> = [
   ['queue', 'Queue', '#/queue'],
   ['cluster', 'Cluster', '#/cluster'],
   ['fairness', 'Fairness', '#/fairness'],
+  ['cost', 'Cost', '#/cost'],
   ['reports', 'Reports', '#/reports'],
 ];
 
@@ -171,6 +174,7 @@ function Shell(props: { me: WhoAmI; onOut: () => void }) {
         {route.view === 'queue' ? <QueueView params={route.params} /> : null}
         {route.view === 'cluster' ? <ClusterView /> : null}
         {route.view === 'fairness' ? <FairnessView /> : null}
+        {route.view === 'cost' ? <CostView /> : null}
         {route.view === 'job' ? <JobView id={route.arg} /> : null}
         {route.view === 'submit' ? <SubmitView /> : null}
         {route.view === 'reports' ? <ReportsView /> : null}
