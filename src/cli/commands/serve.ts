@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { RondoError } from '../../model/errors.js';
 import { DEFAULT_KUBE, parseTypeMap, parseTypeMapFile, type KubeOptions } from '../../kube/config.js';
 import { startKube } from '../../kube/serve.js';
+import { parseSpotLabels } from '../../kube/spot.js';
 import type { PriceSource } from '../../runtime/server/prices.js';
 
 interface ServeFlags {
@@ -46,6 +47,7 @@ interface ServeFlags {
   kubePendingTimeout: string;
   kubeJobServer?: string;
   kubeLeaderLease?: string;
+  kubeSpotLabels?: string;
 }
 
 export function register(program: Command): void {
@@ -84,6 +86,7 @@ export function register(program: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
     .option('--kube-pending-timeout <s>', 'suspend a Job whose pod stays Pending this long', String(DEFAULT_KUBE.pendingTimeoutMs / 1000))
     .option('--kube-job-server <url>', 'URL jobs use to reach this server (written into each Job\'s <job>-rondo Secret)')
+    .option('--kube-spot-labels <list>', 'node labels that mark spot nodes, LABEL=VALUE[,...] (default: GKE, EKS, Karpenter and AKS spot labels; docs/spot.md)')
     .option('--kube-leader-lease <ns/name>', 'leader election through this coordination.k8s.io Lease (for two replicas)')
     .action(async (f: ServeFlags) => {
       const log = f.quiet ? () => {} : (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`);
@@ -168,5 +171,6 @@ function kubeOptions(f: ServeFlags): KubeOptions {
     ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}),
     ...(f.kubeJobServer ? { jobServerUrl: f.kubeJobServer } : {}),
     ...(leader ? { leader } : {}),
+    ...(f.kubeSpotLabels !== undefined ? { spotLabels: parseSpotLabels(f.kubeSpotLabels) } : {}),
   };
 }

@@ -7,7 +7,6 @@ import { Empty, ErrorBox, Section, useApp, useLive } from '../ui';
 const REFRESH_MS = 5000;
 
 const usd = (x: number): string => `$${x < 10 ? x.toFixed(4) : x.toFixed(2)}`;
-const hours = (s: number): string => num(s / 3600, 2);
 
 function Revoked(props: { line: CostLine }) {
   const { line } = props;
@@ -39,7 +38,7 @@ export function CostView() {
         <>
           <Section
             title="Cost so far"
-            aside={<span class="muted" data-testid="cost-total">{usd(data.total.usd)} · {hours(data.total.gpuSeconds)} GPU-h · {data.total.revocations} revocations</span>}
+            aside={<span class="muted" data-testid="cost-total">{usd(data.total.usd)} · {duration(data.total.gpuSeconds)} of GPU time · {data.total.revocations} revocations</span>}
           >
             {!prices ? (
               <p class="muted small" data-testid="no-prices">
@@ -71,7 +70,7 @@ export function CostView() {
                       <th scope="col">{me.kind === 'admin' ? 'Tenant' : 'You'}</th>
                       <th scope="col" class="num">Jobs</th>
                       <th scope="col" class="num">Cost</th>
-                      <th scope="col" class="num">GPU-h</th>
+                      <th scope="col" class="num">GPU time</th>
                       <th scope="col" class="num">on spot</th>
                       <th scope="col" class="num" title="spot GPUs taken back while a job ran on them">Revoked</th>
                     </tr>
@@ -82,8 +81,8 @@ export function CostView() {
                         <th scope="row">{t.tenant}</th>
                         <td class="num">{t.jobs}</td>
                         <td class="num">{usd(t.usd)}</td>
-                        <td class="num">{hours(t.gpuSeconds)}</td>
-                        <td class="num">{hours(t.spotGpuSeconds)}</td>
+                        <td class="num">{duration(t.gpuSeconds)}</td>
+                        <td class="num">{duration(t.spotGpuSeconds)}</td>
                         <Revoked line={t} />
                       </tr>
                     ))}
@@ -101,7 +100,7 @@ export function CostView() {
                       <th scope="col">Job</th>
                       {me.kind === 'admin' ? <th scope="col">Tenant</th> : null}
                       <th scope="col" class="num">Cost</th>
-                      <th scope="col" class="num">GPU-h</th>
+                      <th scope="col" class="num">GPU time</th>
                       <th scope="col" class="num">on spot</th>
                       <th scope="col" class="num">Revoked</th>
                     </tr>
@@ -114,8 +113,8 @@ export function CostView() {
                         </th>
                         {me.kind === 'admin' ? <td>{j.tenant}</td> : null}
                         <td class="num">{usd(j.usd)}</td>
-                        <td class="num">{hours(j.gpuSeconds)}</td>
-                        <td class="num">{hours(j.spotGpuSeconds)}</td>
+                        <td class="num">{duration(j.gpuSeconds)}</td>
+                        <td class="num">{duration(j.spotGpuSeconds)}</td>
                         <Revoked line={j} />
                       </tr>
                     ))}
