@@ -72,6 +72,12 @@ describe('spot on the live server', () => {
     expect(theirs.jobs).toEqual([]);
     expect(theirs.total.usd).toBe(0);
     await expect(bob.request('GET', `/api/v1/jobs/${job.id}/cost`)).rejects.toMatchObject({ status: 404 });
+    // No token, or a worker's: refused.
+    for (const path of ['/api/v1/cost', '/api/v1/prices', `/api/v1/jobs/${job.id}/cost`]) {
+      await expect(new ApiClient({ server: srv.url }).request('GET', path)).rejects.toMatchObject({ status: 401 });
+      await expect(worker.request('GET', path)).rejects.toMatchObject({ status: 403 });
+    }
+    await expect(admin.request('GET', '/api/v1/cost?limit=x')).rejects.toMatchObject({ status: 400 });
   }, 60_000);
 });
 
