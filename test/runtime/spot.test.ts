@@ -81,6 +81,59 @@ describe('spot on the live server', () => {
   }, 60_000);
 });
 
+describe('live prices re-solve', () => {
+  it('re-solves when a price read from the file moves past the threshold, not for a smaller move', async () => {
+    const dir = tempDir('spot-resolve');
+    const pricesFile = join(dir, 'prices.csv');
+    writeFileSync(pricesFile, `${HEADER}0,v100,spot,1.0\n0,v100,on-demand,3.0\n`);
+    srv = await startServer({
+      db: join(dir, 'r.db'), port: 0, checkpointRoot: join(dir, 'ckpt'), policy: 'min-cost',
+      timing: { roundMs: 500, graceMs: 300, heartbeatMs: 100, workerTimeoutMs: 5000 },
+      prices: { file: pricesFile, intervalMs: 1000, threshold: 0.1 },
+    });
+    const s = srv;
+    const worker = new ApiClient({ server: s.url, token: s.store.createToken('worker').token });
+    const { id } = await worker.request<{ id: string }>('POST', '/api/v1/workers', { name: 'w', gpus: parseGpuSpec('v100:1:spot,v100:1') });
+    s.store.submitJob({ command: ['true'], cwd: dir, env: {}, scaleFactor: 1, jobType: null, priorityWeight: 1, tenant: 'alice', sloFactor: null, deadlineS: null, totalSteps: 1e9, gpuTypes: null, name: null });
+    s.scheduler.poke();
+    // The worker keeps syncing and runs whatever it is leased: nothing but prices changes from here on.
+    let stop = false;
+    const loop = (async () => {
+      const running = new Map<number, number>();
+      while (!stop) {
+        const r = await worker.request<SyncResponse>('POST', `/api/v1/workers/${id}/sync`, { running: [...running].map(([attempt, startedAt]) => ({ attempt, pid: 1, startedAt })), ended: [], progress: [], logs: [] });
+        for (const l of r.leases) if (!running.has(l.attempt)) running.set(l.attempt, Date.now());
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    })();
+    try {
+      await waitFor('the job running', () => s.store.openAttempts().some((a) => a.state === 'running'));
+      // Quiet: several rounds without a re-solve.
+      const quiet = async (): Promise<number> => {
+        const at = s.scheduler.stats.solverCount;
+        const round = s.scheduler.stats.rounds;
+        await waitFor('three rounds', () => s.scheduler.stats.rounds >= round + 3, 20_000);
+        return s.scheduler.stats.solverCount - at;
+      };
+      await waitFor('a quiet stretch', async () => (await quiet()) === 0, 30_000);
+      const before = s.scheduler.stats.solverCount;
+      // +5%: read, in force, but no re-solve.
+      writeFileSync(pricesFile, `${HEADER}0,v100,spot,1.05\n0,v100,on-demand,3.0\n`);
+      await waitFor('the 5% price read', () => s.scheduler.livePrices!.current()['v100-spot'] === 1.05, 10_000);
+      expect(await quiet()).toBe(0);
+      expect(s.scheduler.stats.solverCount).toBe(before);
+      // +50%: re-solved once.
+      writeFileSync(pricesFile, `${HEADER}0,v100,spot,1.5\n0,v100,on-demand,3.0\n`);
+      await waitFor('the 50% price read', () => s.scheduler.livePrices!.current()['v100-spot'] === 1.5, 10_000);
+      await waitFor('a re-solve', () => s.scheduler.stats.solverCount > before, 10_000);
+      expect(await quiet()).toBe(0);
+    } finally {
+      stop = true;
+      await loop;
+    }
+  }, 120_000);
+});
+
 describe('live prices', () => {
   const meta = (): { getMeta(k: string): string | undefined; setMeta(k: string, v: string): void; data: Map<string, string> } => {
     const data = new Map<string, string>();
