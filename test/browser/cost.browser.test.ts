@@ -75,6 +75,7 @@ describe.skipIf(!HAVE_CHROMIUM)('cost view', () => {
     await page.waitForSelector('[data-testid=cost-jobs] tbody tr');
     expect((await rows(page, 'cost-tenants')).map((r) => r[0])).toEqual(['alice']);
     expect((await rows(page, 'cost-jobs')).map((r) => r[0])).toEqual([a]);
-    expect(seen.errors).toEqual([]);
+    // Signing out and loading the page again aborts a refresh the view may have had in flight: not an error.
+    expect(seen.errors.filter((m) => !/\/api\/v1\/cost\S* net::ERR_ABORTED/.test(m))).toEqual([]);
   }, 240_000);
 });
