@@ -7,13 +7,14 @@ import { App, navigate } from './ui';
 import { ClusterView } from './views/cluster';
 import { CostView } from './views/cost';
 import { FairnessView } from './views/fairness';
+import { HeterogeneityView } from './views/heterogeneity';
 import { JobView } from './views/job';
 import { QueueView } from './views/queue';
 import { ReportsView } from './views/reports';
 import { SubmitView } from './views/submit';
 
 interface Route {
-  readonly view: 'queue' | 'cluster' | 'fairness' | 'cost' | 'job' | 'submit' | 'reports';
+  readonly view: 'queue' | 'cluster' | 'fairness' | 'heterogeneity' | 'cost' | 'job' | 'submit' | 'reports';
   readonly arg: string;
   readonly params: URLSearchParams;
 }
@@ -26,6 +27,7 @@ function parseRoute(hash: string): Route {
   switch (view) {
     case 'cluster':
     case 'fairness':
+    case 'heterogeneity':
     case 'cost':
     case 'submit':
     case 'reports':
@@ -111,6 +113,7 @@ const NAV: Array<[Route['view'], string, string]> = [
   ['queue', 'Queue', '#/queue'],
   ['cluster', 'Cluster', '#/cluster'],
   ['fairness', 'Fairness', '#/fairness'],
+  ['heterogeneity', 'Heterogeneity', '#/heterogeneity'],
   ['cost', 'Cost', '#/cost'],
   ['reports', 'Reports', '#/reports'],
 ];
@@ -174,6 +177,7 @@ function Shell(props: { me: WhoAmI; onOut: () => void }) {
         {route.view === 'queue' ? <QueueView params={route.params} /> : null}
         {route.view === 'cluster' ? <ClusterView /> : null}
         {route.view === 'fairness' ? <FairnessView /> : null}
+        {route.view === 'heterogeneity' ? <HeterogeneityView /> : null}
         {route.view === 'cost' ? <CostView /> : null}
         {route.view === 'job' ? <JobView id={route.arg} /> : null}
         {route.view === 'submit' ? <SubmitView /> : null}

@@ -8,6 +8,7 @@ import type { RouteInfo } from './openapi.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { costRoutes } from './routes/cost.js';
 import { dashboardRoutes } from './routes/dashboard.js';
+import { heterogeneityRoutes } from './routes/heterogeneity.js';
 import { jobRoutes } from './routes/jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -110,5 +111,6 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   void app.register(workerRoutes, deps);
   void app.register(costRoutes, deps);
   void app.register(dashboardRoutes, deps);
+  void app.register(heterogeneityRoutes, deps);
   return app;
 }
