@@ -20,6 +20,8 @@ export interface ServerProcessOptions {
   readonly policy: string;
   readonly roundMs: number;
   readonly heartbeatMs: number;
+  /** Waiting jobs whose "why" each round computes at once (default: the server's, src/runtime/server/why.ts). */
+  readonly whyEager?: number;
 }
 
 /** How late the event loop ran a 10 ms timer (ms): the time a request arriving at a random moment waits for the loop. */
@@ -36,6 +38,8 @@ export interface RoundSample {
   solverMs: number;
   readyMs: number;
   commitMs: number;
+  /** ms the round's "why" record held the event loop (0 for a backfill plan, which records none). */
+  whyMs: number;
   activeJobs: number;
   placed: number;
 }
@@ -68,6 +72,7 @@ async function main(): Promise<void> {
     timing: { roundMs: o.roundMs, heartbeatMs: o.heartbeatMs, workerTimeoutMs: 30_000, graceMs: 1000 },
     log: (m) => process.stderr.write(`bench server: ${m}\n`),
   });
+  if (o.whyEager !== undefined) srv.scheduler.why.eager = o.whyEager;
   const mem = peakMemory();
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
@@ -88,6 +93,7 @@ async function main(): Promise<void> {
         solverMs: Number(s.lastPlanPolicyMs.toFixed(1)),
         readyMs: Number(s.lastPlanReadyMs.toFixed(1)),
         commitMs: Number(s.lastCommitMs.toFixed(1)),
+        whyMs: Number(s.lastWhyMs.toFixed(1)),
         activeJobs: counts.queued + counts.running,
         placed: last?.assignments ?? 0,
       },

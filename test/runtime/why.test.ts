@@ -26,8 +26,8 @@ describe('WhyBook', () => {
     const n = EAGER_WHY * 3;
     const { input, plan } = longQueue(n);
     const all = explainRound(input, plan);
-    const book = new WhyBook();
-    book.record(plan, 41, 1000, () => null);
+    const book = new WhyBook(() => null);
+    book.record(plan, 41, 1000);
     // The ledger moves on after the round: a reason asked later still describes the round as planned.
     creditRuns(input.ledger, input.rows.map((r) => ({ row: r.key, typeIndex: 0, seconds: 1e6 })));
     const deep = [`job-${n - 1}`, `job-${n - 12}`, `job-${EAGER_WHY * 2 + 1}`, `job-${EAGER_WHY * 2 + 3}`];
@@ -52,13 +52,13 @@ describe('WhyBook', () => {
     let calls = 0;
     const explainer = plan.explainer!();
     const counting: RoundPlan = Object.assign({ ...plan }, { explainer: () => ({ ...explainer, reason: (id: string) => (calls++, explainer.reason(id)) }) });
-    const book = new WhyBook();
-    book.record(counting, 1, 0, () => null);
+    const book = new WhyBook(() => null);
+    book.record(counting, 1, 0);
     expect(calls).toBe(Math.min(EAGER_WHY, explainer.waiting.length));
     book.of(explainer.waiting[explainer.waiting.length - 1]!);
     expect(calls).toBe(EAGER_WHY + 1);
     expect(book.of(explainer.waiting[0]!).waiting!.round).toBe(1);
-    book.record(counting, 2, 0, () => null);
+    book.record(counting, 2, 0);
     expect(book.of(explainer.waiting[explainer.waiting.length - 1]!).waiting!.round).toBe(2);
   });
 });

@@ -30,24 +30,29 @@ interface LazyRound {
 }
 
 export class WhyBook {
+  /** Waiting jobs whose reasons `record` computes at once (bench:server's `--why-eager` compares other values). */
+  eager = EAGER_WHY;
   private waiting = new Map<string, JobWhy>();
   private readonly preempted = new Map<string, JobWhy>();
   private lazy: LazyRound | undefined;
   /** Jobs forgotten since the latest round: their reasons are not computed later. */
   private gone = new Set<string>();
 
-  /** Takes a round's reasons; jobs the plan runs lose their waiting reason. `never` rewrites "never" with the live workers. */
-  record(plan: RoundPlan, round: number, atMs: number, never: (jobId: string) => string | null): void {
+  /** `never` says why no live worker can hold a job (null when one can): it rewrites the planner's "never". */
+  constructor(private readonly never: (jobId: string) => string | null) {}
+
+  /** Takes a round's reasons; jobs the plan runs lose their waiting reason. */
+  record(plan: RoundPlan, round: number, atMs: number): void {
     const explainer = plan.explainer?.();
     if (!explainer) return;
-    const lazy: LazyRound = { explainer, round, at: atMs, never };
+    const lazy: LazyRound = { explainer, round, at: atMs, never: this.never };
     const next = new Map<string, JobWhy>();
     for (const [id, w] of explainer.changed) {
       const why = word(lazy, id, w);
       if (w.kind === 'preempted' || w.kind === 'moved') this.preempted.set(id, why);
       if (w.kind !== 'moved') next.set(id, why);
     }
-    const head = explainer.waiting.slice(0, EAGER_WHY);
+    const head = explainer.waiting.slice(0, this.eager);
     for (const id of head) next.set(id, word(lazy, id, explainer.reason(id)!));
     this.waiting = next;
     this.lazy = lazy;
