@@ -5,7 +5,7 @@
  * planning real rounds). Reports API latency (p50/p99 per endpoint and over all requests), round planning time with
  * 10,000 active jobs, and CPU and memory of the server and of the clients apart. Writes bench/results/server.{json,md}.
  *
- *   npm run bench:server [-- --seconds 60 --round 10 --policy max_min_fairness_perf --jobs 10000 --profile-server DIR]
+ *   npm run bench:server [-- --seconds 60 --round 10 --policy max_min_fairness_perf --jobs 10000 --profile-server DIR --why-eager N --why-compare]
  *
  * Phases: (1) 50 clients submit the jobs concurrently (each submit is fsynced before it is acknowledged); (2) 100
  * workers (4 GPUs each: v100, p100, k80 in turn; 400 GPUs) register and sync every heartbeat while 50 pollers each
@@ -48,6 +48,8 @@ const PROFILE_SERVER = flag('profile-server', '');
  * the behaviour before reasons were computed on request (every reason, every round).
  */
 const WHY_EAGER = flag('why-eager', '');
+/** Also time every queued job's reason after each full round (bench/server/server-process.ts); results in server.why-compare.*. */
+const WHY_COMPARE = process.argv.includes('--why-compare');
 // Pollers read as often as `rondo logs --follow` does; workers sync at the default heartbeat (`rondo serve --heartbeat 2`).
 const POLL_MS = 1000;
 const HEARTBEAT_MS = 2000;
@@ -259,7 +261,7 @@ class ServerProcess {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'rondo-bench-server-'));
   const db = join(dir, 'bench.db');
-  const srv = await ServerProcess.start({ db, policy: POLICY, roundMs: ROUND_S * 1000, heartbeatMs: HEARTBEAT_MS, ...(WHY_EAGER ? { whyEager: Number(WHY_EAGER) } : {}) });
+  const srv = await ServerProcess.start({ db, policy: POLICY, roundMs: ROUND_S * 1000, heartbeatMs: HEARTBEAT_MS, ...(WHY_EAGER ? { whyEager: Number(WHY_EAGER) } : {}), whyCompare: WHY_COMPARE });
   const admin = new ApiClient({ server: srv.url, token: srv.adminToken, timeoutMs: 60_000 });
   const lat = new Latency();
   // Memory of this process: the clients only.
@@ -389,6 +391,7 @@ async function main(): Promise<void> {
       planCpuMsMax: Math.max(0, ...big.map((x) => x.planCpuMs)),
       planCpuMsMedian: pct(big.map((x) => x.planCpuMs), 50),
       whyMsMax: Math.max(0, ...big.map((x) => x.whyMs)),
+      whyAllMsMax: Math.max(0, ...big.map((x) => x.whyAllMs ?? 0)),
       detail: rounds,
     },
     memory: {
@@ -401,7 +404,7 @@ async function main(): Promise<void> {
     targets: { apiP99Ms: 50, planMs: 1000 },
   };
   const ok = results.api.all.p99Ms < 50 && results.rounds.planMsMax < 1000 && big.length > 0;
-  const name = WHY_EAGER ? `server.why-eager-${WHY_EAGER}` : 'server';
+  const name = WHY_EAGER ? `server.why-eager-${WHY_EAGER}` : WHY_COMPARE ? 'server.why-compare' : 'server';
   writeFileAtomic(join(root, 'bench', 'results', `${name}.json`), JSON.stringify(results, null, 2) + '\n');
   writeFileAtomic(join(root, 'bench', 'results', `${name}.md`), markdown(results, ok));
   process.stdout.write(JSON.stringify({ submit: results.submit, api: results.api.all, rounds: { ...results.rounds, detail: undefined }, memory: results.memory, ok }, null, 2) + '\n');
@@ -432,6 +435,7 @@ function markdown(r: {
     planCpuMsMax: number;
     planCpuMsMedian: number;
     whyMsMax: number;
+    whyAllMsMax: number;
     detail: RoundSample[];
   };
   memory: { server: { peakRssMb: number; peakHeapMb: number }; clients: { peakRssMb: number; peakHeapMb: number }; storeMb: number };
@@ -471,9 +475,15 @@ function markdown(r: {
     '',
     `"why ms" (max ${r.rounds.whyMsMax}) is the time the round's record of why each job waits held the event loop (reasons computed at once for the first ${String(c.whyEager)} waiting jobs; 0 for a backfill plan, which records none).`,
     '',
-    '| round | active jobs | placed | plan ms (wall) | plan ms (CPU) | plan ready ms (policy) | commit ms | why ms |',
-    '|---|---|---|---|---|---|---|---|',
-    ...r.rounds.detail.map((d) => `| ${d.round} | ${d.activeJobs} | ${d.placed} | ${d.planMs} | ${d.planCpuMs} | ${d.readyMs} (${d.solverMs}) | ${d.commitMs} | ${d.whyMs} |`),
+    ...(r.rounds.whyAllMsMax > 0
+      ? [`"all why ms" (max ${r.rounds.whyAllMsMax}; --why-compare): after the same round, on the same event loop, the time to compute every queued job's reason, as each round did before reasons were computed on request.`, '']
+      : []),
+    `| round | active jobs | placed | plan ms (wall) | plan ms (CPU) | plan ready ms (policy) | commit ms | why ms |${r.rounds.whyAllMsMax > 0 ? ' all why ms |' : ''}`,
+    `|---|---|---|---|---|---|---|---|${r.rounds.whyAllMsMax > 0 ? '---|' : ''}`,
+    ...r.rounds.detail.map(
+      (d) =>
+        `| ${d.round} | ${d.activeJobs} | ${d.placed} | ${d.planMs} | ${d.planCpuMs} | ${d.readyMs} (${d.solverMs}) | ${d.commitMs} | ${d.whyMs} |${r.rounds.whyAllMsMax > 0 ? ` ${d.whyAllMs ?? ''} |` : ''}`,
+    ),
     '',
     `Memory: server process peak RSS ${r.memory.server.peakRssMb} MiB, peak heap ${r.memory.server.peakHeapMb} MiB; clients ` +
       `${r.memory.clients.peakRssMb} MiB RSS, ${r.memory.clients.peakHeapMb} MiB heap; store ${r.memory.storeMb} MiB.`,
