@@ -77,7 +77,8 @@ describe.skipIf(!SCHEMATHESIS)('schemathesis against rondo serve', () => {
     // From a file: a worker token may not read the document, and all three runs must see the same one.
     schemaFile = join(dir, 'openapi.json');
     writeFileSync(schemaFile, JSON.stringify(await srv.admin.get('/api/v1/openapi.json')));
-  });
+    // dist/ may need a rebuild first, and a server takes a while to start on a loaded machine.
+  }, 300_000);
 
   afterAll(async () => {
     await killAll();
