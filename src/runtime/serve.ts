@@ -13,6 +13,7 @@ import { Store } from './server/store/index.js';
 import { WorkerAgent } from './agent/worker.js';
 import type { WorkerGpus } from './protocol.js';
 import type { RunAsMap } from './agent/sandbox.js';
+import { LiveTenants } from './server/tenants.js';
 
 export interface ServeOptions {
   readonly db: string;
@@ -38,6 +39,8 @@ export interface ServeOptions {
   readonly webDir?: string;
   /** Rate limit and what-if bounds (defaults in server/http.ts). */
   readonly limits?: Partial<ApiLimits>;
+  /** Tenant tree file (`--tenants`): the policy divides by it (default policy tenant_quota); reloadable. */
+  readonly tenants?: string;
 }
 
 export interface RunningServer {
@@ -48,6 +51,8 @@ export interface RunningServer {
   readonly store: Store;
   readonly scheduler: Scheduler;
   readonly workers: readonly WorkerAgent[];
+  /** The tenant tree in force (`--tenants`), with `reload()`. */
+  readonly tenants: LiveTenants | undefined;
   close(): Promise<void>;
 }
 
@@ -74,7 +79,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   if (timing.workerTimeoutMs < 2 * timing.heartbeatMs) {
     throw new RondoError({ code: 'E_USAGE', problem: 'worker timeout must be at least two heartbeats', found: `${timing.workerTimeoutMs} ms < 2 x ${timing.heartbeatMs} ms` });
   }
-  const policy = await loadPolicy(opts.policy ?? 'max_min_fairness_perf');
+  const tenants = opts.tenants ? LiveTenants.load(resolve(opts.tenants), log) : undefined;
+  const policy = await loadPolicy(opts.policy ?? (tenants ? 'tenant_quota' : 'max_min_fairness_perf'), tenants);
   const dbPath = resolve(opts.db);
   const checkpointRoot = resolve(opts.checkpointRoot ?? defaultCheckpointRoot(dbPath, log));
   if (dbPath.startsWith(checkpointRoot.endsWith(sep) ? checkpointRoot : checkpointRoot + sep)) {
@@ -141,6 +147,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     store,
     scheduler,
     workers,
+    tenants,
     async close() {
       if (closed) return;
       closed = true;

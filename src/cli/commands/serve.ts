@@ -15,7 +15,7 @@ interface ServeFlags {
   db: string;
   host: string;
   port: string;
-  policy: string;
+  policy?: string;
   round: string;
   grace: string;
   heartbeat: string;
@@ -31,6 +31,7 @@ interface ServeFlags {
   estimate: boolean;
   backfill: boolean;
   rateLimit: string;
+  tenants?: string;
   // Kubernetes driver (src/kube)
   kube?: boolean;
   kubeTypes?: string;
@@ -50,7 +51,7 @@ export function register(program: Command): void {
     .option('--db <file>', 'SQLite store (created on first start)', 'rondo.db')
     .option('--host <addr>', 'address to bind (loopback unless told otherwise)', '127.0.0.1')
     .option('--port <n>', 'TCP port (0 = any free port)', '8470')
-    .option('--policy <name>', 'scheduling policy from the registry (e.g. max_min_fairness_perf, fifo)', 'max_min_fairness_perf')
+    .option('--policy <name>', 'scheduling policy from the registry (default max_min_fairness_perf; tenant_quota with --tenants)')
     .option('--round <s>', 'round length in seconds', '360')
     .option('--grace <s>', 'seconds between SIGTERM and SIGKILL when a lease ends', '30')
     .option('--heartbeat <s>', 'seconds between worker syncs', '2')
@@ -66,6 +67,7 @@ export function register(program: Command): void {
     .option('--no-backfill', 'keep idle GPUs idle until the next round (default: a job that arrives, or a GPU freed early, is used at once)')
     .option('--rate-limit <n>', 'requests a minute per tenant or job token, 429 beyond (0 = no limit)', '1200')
     .option('--quiet', 'do not log scheduler and worker events')
+    .option('--tenants <file>', 'tenant tree (YAML or JSON, docs/tenants.md): guarantees, borrowing and lending; tenant tokens name its tenants; SIGHUP reloads it')
     // Kubernetes driver (src/kube, docs/kubernetes.md)
     .option('--kube', 'schedule labelled batch/v1 Jobs (rondo.dev/queue) on this Kubernetes cluster\'s GPU nodes')
     .option('--kube-types <map>', 'node label value -> GPU type, PRODUCT=type[,...] (e.g. Tesla-T4=t4)')
@@ -82,7 +84,8 @@ export function register(program: Command): void {
         db: f.db,
         host: f.host,
         port: positiveInt('--port', f.port, 65535),
-        policy: f.policy,
+        ...(f.policy ? { policy: f.policy } : {}),
+        ...(f.tenants ? { tenants: f.tenants } : {}),
         timing: {
           roundMs: seconds('--round', f.round) * 1000,
           graceMs: seconds('--grace', f.grace) * 1000,
@@ -111,6 +114,19 @@ export function register(program: Command): void {
           process.stderr.write(`rondo serve: ${sig}, stopping\n`);
           (kube ? kube.close() : Promise.resolve()).then(() => srv.close()).then(resolve, resolve);
         };
+        // SIGHUP reloads the tenant tree; a bad file is reported with its line and the tree in force stays.
+        process.on('SIGHUP', () => {
+          if (!srv.tenants) {
+            process.stderr.write('rondo serve: SIGHUP: no --tenants file to reload\n');
+            return;
+          }
+          try {
+            srv.tenants.reload();
+          } catch (e) {
+            // Not quiet: reload() has logged it already.
+            if (f.quiet) process.stderr.write(`rondo serve: SIGHUP: ${(e as Error).message}\n`);
+          }
+        });
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));
       });

@@ -12,6 +12,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { whatIfRoutes } from './routes/whatif.js';
 import { workerRoutes } from './routes/workers.js';
+import { tenantGuards, tenantRoutes } from './routes/tenants.js';
 
 /**
  * The HTTP server: strict validation, bearer-token authentication before any body is read, one error shape, and
@@ -108,5 +109,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   void app.register(tokenRoutes, deps);
   void app.register(workerRoutes, deps);
   void app.register(dashboardRoutes, deps);
+  tenantGuards(app, deps);
+  void app.register(tenantRoutes, deps);
   return app;
 }

@@ -208,7 +208,7 @@ export class Scheduler {
         this.log(`scheduler error: ${(e as Error).stack ?? String(e)}`);
       }
     }, this.timing.heartbeatMs);
-    this.thread = PolicyThread.start(this.policy.name);
+    this.thread = PolicyThread.start(this.policy.name, this.policy.tenants);
     this.loopDone = this.run();
   }
 
@@ -316,6 +316,7 @@ export class Scheduler {
           this.stats.lastPlanReadyMs = performance.now() - this.planStartedAt;
           this.stats.lastPlanPolicyMs = this.planPolicyMs;
         },
+        onRound: (info) => this.policy.tenants?.onRound(this.store, this.stats.lastRound, this.epochMs + info.start * 1000, info.end - info.start),
       },
     };
   }

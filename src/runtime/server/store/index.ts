@@ -7,6 +7,8 @@ import * as jobs from './jobs.js';
 import * as readModels from './read-models.js';
 import type { QueueJob } from './read-models.js';
 import * as rounds from './rounds.js';
+import * as tenantRounds from './tenant-rounds.js';
+import type { TenantRoundRow } from './tenant-rounds.js';
 import { schemaVersionOf } from './schema.js';
 import { Sql } from './sql.js';
 
@@ -21,6 +23,7 @@ import { Sql } from './sql.js';
 
 export * from './rows.js';
 export type { QueueJob } from './read-models.js';
+export type { TenantRoundRow } from './tenant-rounds.js';
 export { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
 export interface StoreOptions {
@@ -135,4 +138,8 @@ export class Store {
   tenantNames(): string[] { return readModels.tenantNames(this.sql); }
   roundsOfJob(jobId: string, since: number): ReturnType<typeof readModels.roundsOfJob> { return readModels.roundsOfJob(this.sql, jobId, since); }
   attemptsInWindow(from: number, to: number): Array<{ gpuType: string; devices: number; startedAt: number; endedAt: number | null }> { return readModels.attemptsInWindow(this.sql, from, to); }
+
+  // ---- per-round tenant figures of a --tenants tree (tenant-rounds.ts) ----
+  saveTenantRound(rows: readonly TenantRoundRow[]): void { tenantRounds.saveTenantRound(this.sql, rows); }
+  tenantRounds(opts: { tenant?: string; limit: number }): TenantRoundRow[] { return tenantRounds.tenantRounds(this.sql, opts); }
 }

@@ -128,6 +128,23 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX attempts_open_worker ON attempts(worker_id) WHERE state != 'ended';
   `,
+  // 5: per round, what each tenant of a --tenants tree was entitled to and received (tenant-rounds.ts; bounded).
+  `
+  CREATE TABLE tenant_rounds (
+    round INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    tenant TEXT NOT NULL,
+    entitlement REAL NOT NULL,
+    received REAL NOT NULL,
+    gpus REAL NOT NULL,
+    borrowed REAL,
+    lent REAL,
+    active_jobs INTEGER NOT NULL,
+    queued_jobs INTEGER NOT NULL,
+    queued_gpus REAL NOT NULL,
+    PRIMARY KEY (round, tenant)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
