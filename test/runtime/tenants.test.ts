@@ -51,7 +51,7 @@ async function status(p: Promise<unknown>): Promise<{ status: number; message: s
 }
 
 function sample(metrics: string, name: string, labels: string): number | undefined {
-  const m = new RegExp(`^${name}\\{${labels.replace(/[{}]/g, '\\$&')}\\} ([0-9.e+-]+)$`, 'm').exec(metrics);
+  const m = new RegExp(`^${name}${labels.replace(/[{}]/g, '\\$&')} ([0-9.e+-]+)$`, 'm').exec(metrics);
   return m ? Number(m[1]) : undefined;
 }
 
