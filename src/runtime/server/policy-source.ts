@@ -15,6 +15,11 @@ export interface LoadedPolicy {
    */
   readonly meta: PolicyMeta;
   readonly allocate: (snapshot: PolicySnapshot) => { allocation: Allocation; state?: unknown };
+  /**
+   * The live rounds' allocation (the scheduler's, not what-if's simulations): with a tenant tree it also records
+   * each tenant's figures. Absent: `allocate`.
+   */
+  readonly allocateLive?: (snapshot: PolicySnapshot) => { allocation: Allocation; state?: unknown };
   /** `rondo serve --tenants FILE`: the tree the policy divides by (tenants.ts). */
   readonly tenants?: LiveTenants;
 }
@@ -46,6 +51,10 @@ export async function loadPolicy(name: string, tenants?: LiveTenants): Promise<L
       meta: host.meta,
       tenants,
       allocate: (s) => {
+        const { figures: _, ...r } = host.allocate(s);
+        return r;
+      },
+      allocateLive: (s) => {
         const { figures, ...r } = host.allocate(s);
         tenants.record(figures);
         return r;

@@ -327,7 +327,7 @@ export class Scheduler {
     return {
       meta: loaded.meta,
       allocate: (s) => {
-        const r = allocateGuardedSync(s, (p) => nothingToDivide(p) ?? loaded.allocate(p), (job, error) => this.quarantine(job.id, error));
+        const r = allocateGuardedSync(s, (p) => nothingToDivide(p) ?? (loaded.allocateLive ?? loaded.allocate)(p), (job, error) => this.quarantine(job.id, error));
         this.lastAllocation = r.allocation;
         return r;
       },

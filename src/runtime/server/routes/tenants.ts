@@ -18,7 +18,8 @@ const historyQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    rounds: { type: 'integer', minimum: 1, maximum: TENANT_ROUNDS_KEPT, description: `the last N rounds, 1 to ${TENANT_ROUNDS_KEPT} (default 240)` },
+    // Query values are strings (no type coercion): digits, bounded in the handler.
+    rounds: { type: 'string', pattern: '^[0-9]{1,5}$', description: `the last N rounds, 1 to ${TENANT_ROUNDS_KEPT} (default 240)` },
     tenant: { type: 'string', pattern: S.TENANT_PATTERN, description: 'admin only: one tenant' },
   },
 };
@@ -103,10 +104,11 @@ export async function tenantRoutes(app: FastifyInstance, deps: RouteDeps): Promi
   });
 
   app.get('/api/v1/tenants/history', { schema: { querystring: historyQuery }, config: { auth: USER, summary: 'Per round, each tenant\'s entitlement, received normalised throughput, GPUs, borrowed and lent (a tenant sees its own)' } }, async (req) => {
-    const q = req.query as { rounds?: number; tenant?: string };
+    const q = req.query as { rounds?: string; tenant?: string };
+    const rounds = Math.min(TENANT_ROUNDS_KEPT, Math.max(1, Number(q.rounds ?? 240)));
     const t = live(deps);
     const tenant = scope(req, q.tenant);
-    const rows = t ? store.tenantRounds({ limit: q.rounds ?? 240, ...(tenant !== undefined ? { tenant } : {}) }) : [];
+    const rows = t ? store.tenantRounds({ limit: rounds, ...(tenant !== undefined ? { tenant } : {}) }) : [];
     return { file: t?.file ?? null, rows };
   });
 
