@@ -144,6 +144,13 @@ describe('rondo serve --tenants (real processes)', () => {
     const after = await srv.admin.get<string>('/metrics');
     expect(sample(after, 'rondo_tenants_reloads_total', '{result="ok"}')).toBe(1);
     expect(sample(after, 'rondo_tenants_reloads_total', '{result="failed"}')).toBe(2);
+    // With no job left, the per-tenant gauges go to zero rather than keep the last allocation's figures.
+    for (const j of (await srv.admin.get<{ jobs: JobView[] }>('/api/v1/jobs')).jobs) if (j.state === 'queued' || j.state === 'running') await srv.admin.post(`/api/v1/jobs/${j.id}/cancel`);
+    const idle = await waitFor('idle tenant gauges', async () => {
+      const m = await srv.admin.get<string>('/metrics');
+      return sample(m, 'rondo_tenant_active_jobs', '{tenant="alice"}') === 0 ? m : undefined;
+    }, 30_000, 200);
+    expect(sample(idle, 'rondo_tenant_received_normalized', '{tenant="alice"}')).toBe(0);
     // The server kept running throughout.
     expect(srv.proc.child.exitCode).toBeNull();
   }, 240_000);

@@ -57,6 +57,6 @@ export function renderMetrics(store: Store, scheduler: Scheduler): string {
     `rondo_solver_seconds_sum ${s.solverMsSum / 1000}`,
     `rondo_solver_seconds_count ${s.solverCount}`,
   );
-  renderTenantMetrics(scheduler.loadedPolicy.tenants, metric);
+  renderTenantMetrics(scheduler.loadedPolicy.tenants, metric, alive.length > 0 && store.hasActiveJobs());
   return lines.join('\n') + '\n';
 }

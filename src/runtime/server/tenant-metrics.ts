@@ -7,9 +7,9 @@ type Metric = (name: string, type: 'gauge' | 'counter', help: string, samples: A
  * Per-tenant series of /metrics under `rondo serve --tenants` (names in docs/tenants.md, "rondo serve"). Gauges are
  * the latest allocation's figures; counters run since this server process started.
  */
-export function renderTenantMetrics(t: LiveTenants | undefined, metric: Metric): void {
+export function renderTenantMetrics(t: LiveTenants | undefined, metric: Metric, divisible: boolean): void {
   if (!t) return;
-  const f = t.figures;
+  const f = t.figuresNow(divisible);
   const figures = f?.tenants ?? [];
   const one = (get: (x: (typeof figures)[number]) => number | null): Array<[Record<string, string>, number]> =>
     figures.flatMap((x) => {

@@ -123,8 +123,27 @@ export class LiveTenants {
     return this.latest;
   }
 
+  /**
+   * The figures in force: the latest allocation's while jobs wait or run on live GPUs. The scheduler asks the policy
+   * nothing once the last job has left or the last worker is gone, so then every tenant is idle whatever the last
+   * allocation gave.
+   */
+  figuresNow(divisible: boolean): TenantFigures | undefined {
+    if (!divisible && this.latest && this.latest.tenants.some((t) => t.activeJobs > 0 || t.received > 0)) this.idle();
+    return this.latest;
+  }
+
   record(f: TenantFigures): void {
     this.latest = f;
+  }
+
+  /** Nothing to divide (no job or no GPU): every tenant receives nothing and is entitled to nothing. */
+  idle(): void {
+    const types = this.latest?.gpuTypes ?? [];
+    this.latest = {
+      gpuTypes: types,
+      tenants: this.tenants().map((tenant) => ({ tenant, entitlement: 0, received: 0, gpus: types.map(() => 0), borrowedGpus: null, lentGpus: null, activeJobs: 0, queuedJobs: 0, queuedGpus: 0 })),
+    };
   }
 
   /**

@@ -73,7 +73,8 @@ export async function tenantRoutes(app: FastifyInstance, deps: RouteDeps): Promi
     if (!t) return { file: null, policy: deps.scheduler.policyName, tenants: [] };
     const only = scope(req, undefined);
     const flat = flattenTenants(t.tree);
-    const figures = new Map((t.figures?.tenants ?? []).map((f) => [f.tenant, f]));
+    const now = t.figuresNow(deps.scheduler.liveWorkers().length > 0 && store.hasActiveJobs());
+    const figures = new Map((now?.tenants ?? []).map((f) => [f.tenant, f]));
     const tenants = [...flat.leafIndex.entries()]
       .filter(([name]) => only === undefined || name === only)
       .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
@@ -91,7 +92,7 @@ export async function tenantRoutes(app: FastifyInstance, deps: RouteDeps): Promi
           lendingLimit: n.lendingLimit ?? null,
           entitlement: f?.entitlement ?? 0,
           received: f?.received ?? 0,
-          gpus: f ? Object.fromEntries((t.figures?.gpuTypes ?? []).map((g, k) => [g, f.gpus[k] ?? 0])) : {},
+          gpus: f ? Object.fromEntries((now?.gpuTypes ?? []).map((g, k) => [g, f.gpus[k] ?? 0])) : {},
           borrowedGpus: f?.borrowedGpus ?? null,
           lentGpus: f?.lentGpus ?? null,
           activeJobs: f?.activeJobs ?? 0,
