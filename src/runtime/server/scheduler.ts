@@ -209,7 +209,7 @@ export class Scheduler {
         this.log(`scheduler error: ${(e as Error).stack ?? String(e)}`);
       }
     }, this.timing.heartbeatMs);
-    this.thread = PolicyThread.start(this.policy.name);
+    this.thread = PolicyThread.start(this.policy.name, this.policy.tenants);
     this.loopDone = this.run();
   }
 
@@ -318,6 +318,7 @@ export class Scheduler {
           this.stats.lastPlanReadyMs = performance.now() - this.planStartedAt;
           this.stats.lastPlanPolicyMs = this.planPolicyMs;
         },
+        onRound: (info) => this.policy.tenants?.onRound(this.store, this.stats.lastRound, this.epochMs + info.start * 1000, info.end - info.start),
       },
     };
   }
@@ -328,7 +329,7 @@ export class Scheduler {
     return {
       meta: loaded.meta,
       allocate: (s) => {
-        const r = allocateGuardedSync(s, (p) => nothingToDivide(p) ?? loaded.allocate(p), (job, error) => this.quarantine(job.id, error));
+        const r = allocateGuardedSync(s, (p) => nothingToDivide(p) ?? (loaded.allocateLive ?? loaded.allocate)(p), (job, error) => this.quarantine(job.id, error));
         this.lastAllocation = r.allocation;
         return r;
       },
