@@ -18,6 +18,7 @@ import type { LeaseMessage, SyncEnded, SyncRequest } from '../runtime/protocol.j
 import { A_ATTEMPT, A_RONDO_JOB, A_STOPPING, A_WORKER, QUEUE_LABEL, type KubeOptions } from './config.js';
 import { Reflector, type KList, type KObj } from './reflector.js';
 import { RondoApiError, RondoClient, type RondoJobView } from './rondo-client.js';
+import { DEFAULT_SPOT_LABELS, SpotNodes } from './spot.js';
 import { admitPatch, gpusPerPod, jobFinished, jobKey, managed, nodeOffers, podJobUid, restorePatch, submitBody, suspendPatch, uidOfRondoName, type NodeOffer } from './objects.js';
 import { LeaderElector } from './leader.js';
 import { JobWriter } from './writer.js';
@@ -84,6 +85,8 @@ export class KubeController {
   private intaking = false;
   readonly stats: KubeStats = { passes: 0, lastPassMs: 0 };
   readonly writer: JobWriter;
+  /** Spot nodes: their GPUs as tier types, and their revocations (spot.ts). */
+  private readonly spot: SpotNodes;
 
   constructor(
     private readonly opts: KubeOptions & {
@@ -102,6 +105,7 @@ export class KubeController {
     this.rondo = new RondoClient(opts.serverUrl, opts.adminToken);
     this.workers = this.loadWorkers();
     const log = (m: string): void => this.log(m);
+    this.spot = new SpotNodes(opts.spotLabels ?? DEFAULT_SPOT_LABELS, log);
     const ns = opts.namespace;
     this.jobs = new Reflector(
       this.kc,
@@ -294,7 +298,7 @@ export class KubeController {
    */
   private offers(): NodeOffer[] {
     const ours = new Set(this.links.keys());
-    const offers = nodeOffers(this.nodes.items.values(), this.pods.items.values(), this.opts.typeLabel, this.opts.typeMap, (p) => ours.has(podJobUid(p) ?? ''));
+    const offers = this.spot.apply(nodeOffers(this.nodes.items.values(), this.pods.items.values(), this.opts.typeLabel, this.opts.typeMap, (p) => ours.has(podJobUid(p) ?? '')), this.nodes.items.values());
     const now = Date.now();
     const left = new Map<string, number>();
     for (const [t, s] of this.short) if (s.until > now) left.set(t, s.gpus);
@@ -428,7 +432,8 @@ export class KubeController {
         // Admit only a suspended Job whose pods are all gone (one suspended by hand or by intake may still have
         // terminating pods): its template may then change once startTime is cleared.
         const ready = o.spec?.suspend === true && this.podsOfJob(o.metadata?.uid ?? '').length === 0;
-        if (now >= a.startAt && !other && ready) work(a, this.admit(a, o, productOf.get(a.gpuType)));
+        const spot = this.spot.placement(a.gpuType, this.nodes.items.values(), this.opts.typeLabel, this.opts.typeMap);
+        if (now >= a.startAt && !other && ready) work(a, this.admit(a, o, spot ? spot.product : productOf.get(a.gpuType), spot?.selector));
         continue;
       }
       const pods = this.podsOfJob(o.metadata?.uid ?? '');
@@ -459,7 +464,7 @@ export class KubeController {
     a.ended = { attempt: a.id, at: Date.now(), ...e };
   }
 
-  private async admit(a: Attempt, o: KObj, product: string | undefined): Promise<void> {
+  private async admit(a: Attempt, o: KObj, product: string | undefined, extra?: Record<string, string>): Promise<void> {
     if (!product) {
       this.end(a, { exitCode: null, signal: null, stoppedByWorker: true, spawnError: `no node carries a product label mapped to ${a.gpuType}` });
       return;
@@ -478,7 +483,7 @@ export class KubeController {
       } catch {
         // the round number is informational only
       }
-      const written = await this.writer.patchJob(a.kube, (cur) => admitPatch(cur, this.opts.typeLabel, product, a.gpuType, round, a.id, a.worker));
+      const written = await this.writer.patchJob(a.kube, (cur) => admitPatch(cur, this.opts.typeLabel, product, a.gpuType, round, a.id, a.worker, extra));
       if (!written) throw Object.assign(new Error('the Job is gone'), { code: 404 });
       await this.writer.event(o, 'Normal', 'Admitted', `admitted on ${a.gpuType} (${product}) in round ${round}, attempt ${a.id}`);
     } catch (e) {

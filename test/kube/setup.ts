@@ -33,6 +33,8 @@ export async function startEnv(o: {
   nodes?: (c: FakeCluster) => void;
   kube?: Partial<KubeOptions>;
   policy?: string;
+  /** A tenant tree file (`rondo serve --tenants`): queue labels are its tenants. */
+  tenants?: string;
 }): Promise<Env> {
   const dir = join(tmpdir(), `rondo-kube-${o.name}-${process.pid}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
@@ -72,7 +74,7 @@ export async function startEnv(o: {
   };
   async function boot(): Promise<void> {
     const log = process.env.RONDO_KUBE_DEBUG ? (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`) : undefined;
-    env.srv = await startServer({ db, port: 0, policy: o.policy ?? 'max_min_fairness_perf', timing, ...(log ? { log } : {}) });
+    env.srv = await startServer({ db, port: 0, policy: o.policy ?? 'max_min_fairness_perf', timing, ...(o.tenants ? { tenants: o.tenants } : {}), ...(log ? { log } : {}) });
     env.kube = await startKube(env.srv, { ...kubeOpts, jobServerUrl: env.srv.url }, log);
   }
   await boot();

@@ -6,6 +6,7 @@ import { bearerToken } from './auth.js';
 import { DEFAULT_LIMITS, SECURITY_HEADERS, sendError, validationMessage, type ApiLimits, type RouteDeps } from './http.js';
 import type { RouteInfo } from './openapi.js';
 import { clusterRoutes } from './routes/cluster.js';
+import { costRoutes } from './routes/cost.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { heterogeneityRoutes } from './routes/heterogeneity.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -13,6 +14,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { whatIfRoutes } from './routes/whatif.js';
 import { workerRoutes } from './routes/workers.js';
+import { tenantGuards, tenantRoutes } from './routes/tenants.js';
 
 /**
  * The HTTP server: strict validation, bearer-token authentication before any body is read, one error shape, and
@@ -108,7 +110,10 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   void app.register(whatIfRoutes, deps);
   void app.register(tokenRoutes, deps);
   void app.register(workerRoutes, deps);
+  void app.register(costRoutes, deps);
   void app.register(dashboardRoutes, deps);
   void app.register(heterogeneityRoutes, deps);
+  tenantGuards(app, deps);
+  void app.register(tenantRoutes, deps);
   return app;
 }

@@ -4,6 +4,7 @@ import type { LeaseMessage, SyncEnded, SyncRequest, SyncResponse } from '../../p
 import { ApiError } from '../api-error.js';
 import type { Principal } from '../auth.js';
 import { iso, type RouteDeps } from '../http.js';
+import * as R from '../response-schemas.js';
 import * as S from '../schemas.js';
 import type { EndReason, JobRow } from '../store/index.js';
 import { KILL_SLACK_MS } from '../../agent/job-rules.js';
@@ -27,7 +28,7 @@ function endReason(job: JobRow, e: SyncEnded): EndReason {
 export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   const { store, scheduler } = deps;
 
-  app.post('/api/v1/workers', { schema: { body: S.registerWorkerBody }, config: { auth: ['worker'], summary: 'Register a worker (worker token)' } }, async (req, reply) => {
+  app.post('/api/v1/workers', { schema: { body: S.registerWorkerBody }, config: { auth: ['worker'], summary: 'Register a worker (worker token)', responses: { 201: R.workerRegisteredSchema } } }, async (req, reply) => {
     const p = req.principal as Extract<Principal, { kind: 'worker' }>;
     const b = req.body as { name: string; gpus: Array<{ type: string; count: number }>; machine?: string };
     const types = b.gpus.map((g) => g.type);
