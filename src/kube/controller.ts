@@ -484,10 +484,18 @@ export class KubeController {
         // the round number is informational only
       }
       const written = await this.writer.patchJob(a.kube, (cur) => admitPatch(cur, this.opts.typeLabel, product, a.gpuType, round, a.id, a.worker, extra));
-      if (!written) throw new Error('the Job is gone');
+      if (!written) throw Object.assign(new Error('the Job is gone'), { code: 404 });
       await this.writer.event(o, 'Normal', 'Admitted', `admitted on ${a.gpuType} (${product}) in round ${round}, attempt ${a.id}`);
     } catch (e) {
       this.log(`admit ${a.kube}: ${(e as Error).message}`);
+      const code = (e as { code?: unknown }).code;
+      if (typeof code !== 'number' || code >= 500 || code === 429) {
+        // The API server is unreachable or overloaded (a restart, an upgrade): not the job's fault. The admission may
+        // have been half written (or written with its answer lost), so undo it as a preemption: suspend, wait for
+        // pods, restore; the job is then queued again instead of failed.
+        a.stop = `admission interrupted: ${(e as Error).message}`.slice(0, 1000);
+        return;
+      }
       this.end(a, { exitCode: null, signal: null, stoppedByWorker: true, spawnError: `admission failed: ${(e as Error).message}`.slice(0, 4000) });
     }
   }
