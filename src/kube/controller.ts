@@ -14,13 +14,13 @@
  */
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { KubeConfig, BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
-import type { LeaseMessage, SyncEnded, SyncRequest } from '../runtime/protocol.js';
+import type { BatchSyncEntry, LeaseMessage, SyncEnded } from '../runtime/protocol.js';
 import { A_ATTEMPT, A_RONDO_JOB, A_STOPPING, A_WORKER, QUEUE_LABEL, type KubeOptions } from './config.js';
 import { Reflector, type KList, type KObj } from './reflector.js';
 import { RondoApiError, RondoClient, type RondoJobView } from './rondo-client.js';
 import { admitPatch, gpusPerPod, jobFinished, jobKey, managed, nodeOffers, podJobUid, restorePatch, submitBody, suspendPatch, uidOfRondoName, type NodeOffer } from './objects.js';
 import { LeaderElector } from './leader.js';
-import { JobWriter } from './writer.js';
+import { JobWriter, pool } from './writer.js';
 
 type Phase = 'pending' | 'starting' | 'running' | 'stopping';
 
@@ -42,6 +42,10 @@ interface Attempt {
   withdrawn?: boolean;
   /** A write for it is in flight: the next pass leaves it alone. */
   busy?: boolean;
+  /** The server has been told it runs (a sync carried it): later syncs leave it out. */
+  runReported?: boolean;
+  /** The round that placed or last extended it (from its lease). */
+  round?: number;
 }
 
 interface WorkerRecord {
@@ -54,6 +58,8 @@ interface WorkerRecord {
 export interface KubeStats {
   passes: number;
   lastPassMs: number;
+  /** Batched syncs of all node-workers sent (one per pass). */
+  syncs: number;
 }
 
 
@@ -82,7 +88,7 @@ export class KubeController {
   private leader: LeaderElector | undefined;
   private stageMs: number[] = [];
   private intaking = false;
-  readonly stats: KubeStats = { passes: 0, lastPassMs: 0 };
+  readonly stats: KubeStats = { passes: 0, lastPassMs: 0, syncs: 0 };
   readonly writer: JobWriter;
 
   constructor(
@@ -217,9 +223,16 @@ export class KubeController {
     }
   }
 
-  private podsOfJob(uid: string): KObj[] {
-    const out: KObj[] = [];
-    for (const p of this.pods.items.values()) if (podJobUid(p) === uid) out.push(p);
+  /** Pods by the uid of their Job, built once per pass (a lookup per attempt would scan every pod). */
+  private podsByJob(): Map<string, KObj[]> {
+    const out = new Map<string, KObj[]>();
+    for (const p of this.pods.items.values()) {
+      const uid = podJobUid(p);
+      if (uid === undefined) continue;
+      const list = out.get(uid);
+      if (list) list.push(p);
+      else out.set(uid, [p]);
+    }
     return out;
   }
 
@@ -227,52 +240,35 @@ export class KubeController {
     return pods.reduce((n, p) => n + gpusPerPod(p), 0);
   }
 
-  private attemptOfKube(key: string): Attempt | undefined {
-    for (const a of this.attempts.values()) if (a.kube === key && !a.ended) return a;
-    return undefined;
+  /** Jobs (namespace/name) with an attempt that has not ended. */
+  private openKubeKeys(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const a of this.attempts.values()) if (!a.ended) out.set(a.kube, (out.get(a.kube) ?? 0) + 1);
+    return out;
   }
 
   // ---- Jobs -> Rondo jobs ----
 
   private async intake(): Promise<void> {
     const present = new Set<string>();
+    const open = this.openKubeKeys();
+    const fresh: KObj[] = [];
     for (const o of [...this.jobs.items.values()]) {
       const uid = o.metadata?.uid ?? '';
       present.add(uid);
       if (!managed(o)) continue;
-      let jobId = this.links.get(uid);
-      if (jobId === undefined && !jobFinished(o) && !this.rejected.has(uid)) {
-        const req = submitBody(o);
-        if ('error' in req) {
-          this.rejected.set(uid, req.error);
-          await this.writer.event(o, 'Warning', 'NotAdmitted', `Rondo cannot schedule this Job: ${req.error}`);
-          continue;
-        }
-        try {
-          const j = await this.rondo.submit(req.body);
-          jobId = j.id;
-          this.links.set(uid, j.id);
-          this.rondoJobs.set(j.id, j);
-          await this.writer.event(o, 'Normal', 'Queued', `queued in Rondo as ${j.id} (queue ${req.body.tenant}, ${req.body.scaleFactor} GPU${req.body.scaleFactor > 1 ? 's' : ''})`);
-          await this.writer.patchJob(jobKey(o), () => ({ metadata: { annotations: { [A_RONDO_JOB]: j.id } } }));
-        } catch (e) {
-          // A refusal (4xx) is final for this Job; anything else (the server busy or restarting) is tried again.
-          const status = e instanceof RondoApiError ? e.status : 0;
-          if (status >= 400 && status < 500) {
-            this.rejected.set(uid, (e as Error).message);
-            await this.writer.event(o, 'Warning', 'NotAdmitted', `Rondo refused this Job: ${(e as Error).message}`);
-          } else this.log(`submit ${jobKey(o)}: ${(e as Error).message}; trying again`);
-          continue;
-        }
+      const jobId = this.links.get(uid);
+      if (jobId === undefined) {
+        if (!jobFinished(o) && !this.rejected.has(uid)) fresh.push(o);
+        continue;
       }
       // Running without Rondo's admission (created unsuspended, or resumed by hand): suspend it.
-      const live = this.rondoJobs.get(jobId ?? '');
-      const open = live && (live.state === 'queued' || live.state === 'running');
-      if (o.spec?.suspend === false && !jobFinished(o) && open && o.metadata?.annotations?.[A_ATTEMPT] === undefined && !this.attemptOfKube(jobKey(o))) {
-        await this.writer.patchJob(jobKey(o), (cur) => (cur.spec?.suspend === false && cur.metadata?.annotations?.[A_ATTEMPT] === undefined ? suspendPatch(cur, 'not admitted') : undefined));
-        await this.writer.event(o, 'Normal', 'Suspended', 'suspended: this Job runs only when Rondo admits it (create it with spec.suspend: true)');
-      }
+      const live = this.rondoJobs.get(jobId);
+      const active = live && (live.state === 'queued' || live.state === 'running');
+      if (o.spec?.suspend === false && !jobFinished(o) && active && o.metadata?.annotations?.[A_ATTEMPT] === undefined && !open.has(jobKey(o))) await this.suspendRogue(o);
     }
+    // New Jobs are submitted a few at a time (a burst of thousands must not take one round trip each in turn).
+    await pool(fresh, 16, (o) => this.submit(o));
     // A Job deleted from the cluster cancels its Rondo job.
     for (const [uid, jobId] of this.links) {
       const j = this.rondoJobs.get(jobId);
@@ -286,6 +282,39 @@ export class KubeController {
     }
   }
 
+  private async submit(o: KObj): Promise<void> {
+    const uid = o.metadata?.uid ?? '';
+    const req = submitBody(o);
+    if ('error' in req) {
+      this.rejected.set(uid, req.error);
+      await this.writer.event(o, 'Warning', 'NotAdmitted', `Rondo cannot schedule this Job: ${req.error}`);
+      return;
+    }
+    let j: RondoJobView;
+    try {
+      j = await this.rondo.submit(req.body);
+    } catch (e) {
+      // A refusal (4xx) is final for this Job; anything else (the server busy or restarting) is tried again.
+      const status = e instanceof RondoApiError ? e.status : 0;
+      if (status >= 400 && status < 500) {
+        this.rejected.set(uid, (e as Error).message);
+        await this.writer.event(o, 'Warning', 'NotAdmitted', `Rondo refused this Job: ${(e as Error).message}`);
+      } else this.log(`submit ${jobKey(o)}: ${(e as Error).message}; trying again`);
+      return;
+    }
+    this.links.set(uid, j.id);
+    this.rondoJobs.set(j.id, j);
+    await this.writer.event(o, 'Normal', 'Queued', `queued in Rondo as ${j.id} (queue ${req.body.tenant}, ${req.body.scaleFactor} GPU${req.body.scaleFactor > 1 ? 's' : ''})`);
+    await this.writer.patchJob(jobKey(o), () => ({ metadata: { annotations: { [A_RONDO_JOB]: j.id } } }));
+    // Created unsuspended: suspended at once (the next intake would, one pass later).
+    if (o.spec?.suspend === false) await this.suspendRogue(o);
+  }
+
+  private async suspendRogue(o: KObj): Promise<void> {
+    await this.writer.patchJob(jobKey(o), (cur) => (cur.spec?.suspend === false && cur.metadata?.annotations?.[A_ATTEMPT] === undefined ? suspendPatch(cur, 'not admitted') : undefined));
+    await this.writer.event(o, 'Normal', 'Suspended', 'suspended: this Job runs only when Rondo admits it (create it with spec.suspend: true)');
+  }
+
   // ---- Nodes -> workers, and the sync protocol ----
 
   /**
@@ -297,78 +326,131 @@ export class KubeController {
     const offers = nodeOffers(this.nodes.items.values(), this.pods.items.values(), this.opts.typeLabel, this.opts.typeMap, (p) => ours.has(podJobUid(p) ?? ''));
     const now = Date.now();
     const left = new Map<string, number>();
+    const busy = this.nodesWithAttempts();
     for (const [t, s] of this.short) if (s.until > now) left.set(t, s.gpus);
     const out: NodeOffer[] = [];
     for (const o of offers) {
       const cut = Math.min(left.get(o.gpuType) ?? 0, o.gpus);
       if (cut > 0) left.set(o.gpuType, left.get(o.gpuType)! - cut);
       if (o.gpus - cut > 0) out.push({ ...o, gpus: o.gpus - cut });
-      else if (this.hasOpenAttempts(o.node)) out.push(o);
+      else if (busy.has(o.node)) out.push(o);
     }
     return out;
   }
 
-  private hasOpenAttempts(node: string): boolean {
-    for (const a of this.attempts.values()) if (a.worker === node) return true;
-    return false;
+  private nodesWithAttempts(): Set<string> {
+    const out = new Set<string>();
+    for (const a of this.attempts.values()) out.add(a.worker);
+    return out;
   }
 
+  /**
+   * Registers new nodes (and nodes whose offer changed), then syncs every node-worker in one batched request: a
+   * node with nothing new to report is sent as its id alone, and only the workers that hold leases come back.
+   */
   private async syncWorkers(): Promise<void> {
     const offers = this.offers();
     this.offered = new Set(offers.map((o) => o.node));
-    await Promise.all(
-      offers.map(async (o) => {
+    const busy = this.nodesWithAttempts();
+    // Registering again updates the worker's GPUs; the server ends open attempts then, so only when none is.
+    const stale = offers.filter((o) => {
+      const w = this.workers[o.node];
+      return !w || (w.offer !== `${o.gpuType}:${o.gpus}` && !busy.has(o.node));
+    });
+    if (stale.length > 0) {
+      await pool(stale, 16, async (o) => {
         try {
-          await this.syncNode(o);
+          await this.register(o);
         } catch (e) {
-          this.log(`sync ${o.node}: ${(e as Error).message}`);
+          this.log(`register ${o.node}: ${(e as Error).message}`);
         }
-      }),
-    );
+      });
+      this.saveWorkers();
+    }
+    const byNode = new Map<string, Attempt[]>();
+    for (const a of this.attempts.values()) {
+      const list = byNode.get(a.worker);
+      if (list) list.push(a);
+      else byNode.set(a.worker, [a]);
+    }
+    const entries: BatchSyncEntry[] = [];
+    const nodeOf = new Map<string, string>();
+    const reported: Attempt[] = [];
+    for (const o of offers) {
+      const w = this.workers[o.node];
+      if (!w) continue; // its registration failed: the next pass tries again
+      nodeOf.set(w.id, o.node);
+      const mine = byNode.get(o.node) ?? [];
+      const running = mine.filter((a) => !a.ended && !a.runReported && (a.phase === 'running' || a.phase === 'stopping') && a.startedAt !== undefined);
+      const ended = mine.filter((a) => a.ended).map((a) => a.ended!);
+      reported.push(...running);
+      entries.push({
+        id: w.id,
+        ...(running.length > 0 ? { running: running.map((a) => ({ attempt: a.id, pid: 0, startedAt: a.startedAt! })) } : {}),
+        ...(ended.length > 0 ? { ended } : {}),
+      });
+    }
+    if (entries.length === 0) return;
+    const receivedAt = Date.now();
+    const res = await this.rondo.syncBatch({ workers: entries });
+    this.stats.syncs++;
+    for (const a of reported) a.runReported = true;
+    for (const id of res.unknown) {
+      const node = nodeOf.get(id);
+      if (node === undefined) continue;
+      this.log(`node-worker ${id} (${node}) is unknown to the server; registering again`);
+      delete this.workers[node];
+    }
+    if (res.unknown.length > 0) this.saveWorkers();
+    let lookup: { uidOf: Map<string, string>; jobOf: Map<string, KObj> } | undefined;
+    const listed = new Set<number>();
+    for (const w of res.workers) {
+      const node = nodeOf.get(w.id);
+      if (node === undefined) continue;
+      for (const id of w.acked) {
+        const a = this.attempts.get(id);
+        if (a?.ended) this.attempts.delete(id);
+      }
+      for (const l of w.leases) {
+        listed.add(l.attempt);
+        if (!this.attempts.has(l.attempt)) lookup ??= this.jobLookup();
+        this.takeLease(node, l, receivedAt, lookup);
+      }
+    }
+    const synced = new Set(nodeOf.values());
+    for (const a of this.attempts.values()) {
+      if (synced.has(a.worker) && !listed.has(a.id) && !a.ended) a.withdrawn = true;
+    }
   }
 
-  private async syncNode(o: NodeOffer): Promise<void> {
+  private async register(o: NodeOffer): Promise<void> {
     const offer = `${o.gpuType}:${o.gpus}`;
-    let w = this.workers[o.node];
+    const gpus = [{ type: o.gpuType, count: o.gpus }];
+    const w = this.workers[o.node];
     if (!w) {
       const t = await this.rondo.createWorkerToken(`kube:${o.node}`.slice(0, 128));
-      const r = await this.rondo.register(t.token, o.node, [{ type: o.gpuType, count: o.gpus }]);
-      w = this.workers[o.node] = { token: t.token, id: r.id, offer };
-      this.saveWorkers();
-    } else if (w.offer !== offer && !this.hasOpenAttempts(o.node)) {
-      // Registering again updates the worker's GPUs; the server ends open attempts then, so only when none is.
-      await this.rondo.register(w.token, o.node, [{ type: o.gpuType, count: o.gpus }]);
+      const r = await this.rondo.register(t.token, o.node, gpus);
+      this.workers[o.node] = { token: t.token, id: r.id, offer };
+    } else {
+      await this.rondo.register(w.token, o.node, gpus);
       w.offer = offer;
-      this.saveWorkers();
-    }
-    const mine = [...this.attempts.values()].filter((a) => a.worker === o.node);
-    const body: SyncRequest = {
-      running: mine.filter((a) => !a.ended && (a.phase === 'running' || a.phase === 'stopping') && a.startedAt !== undefined).map((a) => ({ attempt: a.id, pid: 0, startedAt: a.startedAt! })),
-      ended: mine.filter((a) => a.ended).map((a) => a.ended!),
-      progress: [],
-      logs: [],
-    };
-    const receivedAt = Date.now();
-    const res = await this.rondo.sync(w.token, w.id, body);
-    for (const id of res.acked) {
-      const a = this.attempts.get(id);
-      if (a?.ended) this.attempts.delete(id);
-    }
-    const listed = new Set<number>();
-    for (const l of res.leases) {
-      listed.add(l.attempt);
-      this.takeLease(o.node, l, receivedAt);
-    }
-    for (const a of this.attempts.values()) {
-      if (a.worker === o.node && !listed.has(a.id) && !a.ended) a.withdrawn = true;
     }
   }
 
-  private takeLease(node: string, l: LeaseMessage, receivedAt: number): void {
+  /** Rondo job id -> Job uid, and Job uid -> Job: for new leases (built only when a sync brings one). */
+  private jobLookup(): { uidOf: Map<string, string>; jobOf: Map<string, KObj> } {
+    const uidOf = new Map<string, string>();
+    for (const [uid, id] of this.links) uidOf.set(id, uid);
+    const jobOf = new Map<string, KObj>();
+    for (const o of this.jobs.items.values()) jobOf.set(o.metadata?.uid ?? '', o);
+    return { uidOf, jobOf };
+  }
+
+  private takeLease(node: string, l: LeaseMessage, receivedAt: number, lookup: { uidOf: Map<string, string>; jobOf: Map<string, KObj> } | undefined): void {
     let a = this.attempts.get(l.attempt);
     if (!a) {
-      const uid = [...this.links].find(([, id]) => id === l.jobId)?.[0];
-      const o = uid === undefined ? undefined : [...this.jobs.items.values()].find((x) => x.metadata?.uid === uid);
+      const uid = lookup?.uidOf.get(l.jobId);
+      const o = uid === undefined ? undefined : lookup?.jobOf.get(uid);
       a = { id: l.attempt, jobId: l.jobId, worker: node, gpuType: l.gpuType, kube: o ? jobKey(o) : '', phase: 'pending', startAt: receivedAt + l.startInMs, deadline: receivedAt + l.leaseEndInMs };
       this.attempts.set(l.attempt, a);
       if (!o) a.ended = { attempt: a.id, exitCode: null, signal: null, stoppedByWorker: true, spawnError: 'its Kubernetes Job no longer exists', at: Date.now() };
@@ -376,6 +458,7 @@ export class KubeController {
       a.deadline = receivedAt + l.leaseEndInMs;
       a.withdrawn = false;
     }
+    if (l.round !== undefined) a.round = l.round;
     if (l.token) a.token = l.token;
     if (l.stop && !a.stop) a.stop = 'cancelled';
   }
@@ -395,6 +478,8 @@ export class KubeController {
       a.busy = true;
       void p.finally(() => (a.busy = false));
     };
+    const podsOf = this.podsByJob();
+    const open = this.openKubeKeys();
     for (const a of this.attempts.values()) {
       if (a.ended || a.busy) continue;
       const o = this.jobs.items.get(a.kube);
@@ -424,14 +509,14 @@ export class KubeController {
           this.end(a, { exitCode: null, signal: null, stoppedByWorker: true, spawnError: null });
           continue;
         }
-        const other = [...this.attempts.values()].find((b) => b !== a && b.kube === a.kube && !b.ended);
+        const other = (open.get(a.kube) ?? 0) > 1;
         // Admit only a suspended Job whose pods are all gone (one suspended by hand or by intake may still have
         // terminating pods): its template may then change once startTime is cleared.
-        const ready = o.spec?.suspend === true && this.podsOfJob(o.metadata?.uid ?? '').length === 0;
+        const ready = o.spec?.suspend === true && (podsOf.get(o.metadata?.uid ?? '') ?? []).length === 0;
         if (now >= a.startAt && !other && ready) work(a, this.admit(a, o, productOf.get(a.gpuType)));
         continue;
       }
-      const pods = this.podsOfJob(o.metadata?.uid ?? '');
+      const pods = podsOf.get(o.metadata?.uid ?? '') ?? [];
       if (a.phase === 'starting') {
         const run = pods.find((p) => p.status?.phase === 'Running');
         if (run) {
@@ -471,13 +556,7 @@ export class KubeController {
       // (not admitted, or a stop interrupted by a restart) may still carry a startTime.
       if (o.status?.startTime) await this.writer.clearStartTime(o);
       await this.writer.writeSecret(o, a);
-      let round = 0;
-      try {
-        const info = await this.rondo.job(a.jobId);
-        round = info.attemptsDetail.find((x) => x.id === a.id)?.round ?? 0;
-      } catch {
-        // the round number is informational only
-      }
+      const round = a.round ?? 0;
       const written = await this.writer.patchJob(a.kube, (cur) => admitPatch(cur, this.opts.typeLabel, product, a.gpuType, round, a.id, a.worker));
       if (!written) throw new Error('the Job is gone');
       await this.writer.event(o, 'Normal', 'Admitted', `admitted on ${a.gpuType} (${product}) in round ${round}, attempt ${a.id}`);

@@ -4,7 +4,7 @@
  * needs nothing inside the server but its URL and an admin token, and every store rule (durability, one process
  * per job, lease hold-back) applies to Kubernetes Jobs exactly as to processes.
  */
-import type { SyncRequest, SyncResponse } from '../runtime/protocol.js';
+import type { BatchSyncRequest, BatchSyncResponse, SyncRequest, SyncResponse } from '../runtime/protocol.js';
 
 export class RondoApiError extends Error {
   constructor(
@@ -95,5 +95,10 @@ export class RondoClient {
 
   sync(workerToken: string, workerId: string, body: SyncRequest): Promise<SyncResponse> {
     return this.call('POST', `/api/v1/workers/${workerId}/sync`, body, workerToken);
+  }
+
+  /** Every node-worker's heartbeat in one request (admin token): one store transaction per pass, not one per node. */
+  syncBatch(body: BatchSyncRequest): Promise<BatchSyncResponse> {
+    return this.call('POST', '/api/v1/workers/sync', body);
   }
 }

@@ -267,6 +267,20 @@ export const syncBody = {
   },
 };
 
+/** `POST /api/v1/workers/sync`: many workers' heartbeats at once (arrays optional, bounded as in one sync). */
+export const batchSyncBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['workers'],
+  properties: {
+    workers: {
+      type: 'array',
+      maxItems: 20_000,
+      items: { type: 'object', additionalProperties: false, required: ['id'], properties: { id: { type: 'string', pattern: WORKER_ID_PATTERN }, ...syncBody.properties } },
+    },
+  },
+};
+
 export const progressBody = { type: 'object', additionalProperties: false, properties: progressProps, minProperties: 1 };
 
 export const whatIfBody = {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { LeaseMessage, SyncEnded, SyncRequest, SyncResponse } from '../../protocol.js';
+import type { BatchSyncRequest, BatchSyncResponse, LeaseMessage, SyncEnded, SyncRequest, SyncResponse } from '../../protocol.js';
 import { ApiError } from '../api-error.js';
 import type { Principal } from '../auth.js';
 import { iso, type RouteDeps } from '../http.js';
@@ -57,6 +57,32 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
     return store.commit(() => sync(id, req.body as SyncRequest));
   });
 
+  // A driver of many workers (the Kubernetes driver) syncs them all at once: one request, one transaction.
+  app.post(
+    '/api/v1/workers/sync',
+    { bodyLimit: 16 * 1024 * 1024, schema: { body: S.batchSyncBody }, config: { auth: ['admin'], summary: "Many workers' heartbeats at once (admin token)" } },
+    async (req): Promise<BatchSyncResponse> => {
+      const b = req.body as BatchSyncRequest;
+      return store.commit(() => {
+        const workers: Array<{ id: string; leases: LeaseMessage[]; acked: number[] }> = [];
+        const unknown: string[] = [];
+        let ended = false;
+        for (const e of b.workers) {
+          if (!store.getWorker(e.id)) {
+            unknown.push(e.id);
+            continue;
+          }
+          const body: SyncRequest = { running: e.running ?? [], ended: e.ended ?? [], progress: e.progress ?? [], logs: e.logs ?? [] };
+          ended ||= body.ended.length > 0;
+          const r = sync(e.id, body, false);
+          if (r.leases.length > 0 || r.acked.length > 0) workers.push({ id: e.id, leases: [...r.leases], acked: [...r.acked] });
+        }
+        if (ended) scheduler.poke();
+        return { workers, unknown, heartbeatMs: scheduler.timing.heartbeatMs, graceMs: scheduler.timing.graceMs };
+      });
+    },
+  );
+
   app.post('/api/v1/progress', { schema: { body: S.progressBody }, config: { auth: ['lease'], summary: "A job's own progress report (lease token)" } }, async (req) => {
     const p = req.principal as Extract<Principal, { kind: 'lease' }>;
     const job = await store.commit(() => store.recordProgress(p.attemptId, req.body as { steps?: number; total?: number; throughput?: number; checkpoint?: string }));
@@ -71,7 +97,7 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
     return { jobId: a.jobId, attempt: a.id, leaseEnd: iso(a.leaseEnd), leaseEndInMs: Math.max(0, a.leaseEnd - Date.now()), stop: job.cancelRequested };
   });
 
-  function sync(workerId: string, body: SyncRequest): SyncResponse {
+  function sync(workerId: string, body: SyncRequest, pokeOnEnd = true): SyncResponse {
     scheduler.touch(workerId);
     scheduler.revive(workerId);
     const now = Date.now();
@@ -106,7 +132,7 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
       }
     });
     // GPUs freed before the round's end may be backfilled now.
-    if (body.ended.length > 0) scheduler.poke();
+    if (pokeOnEnd && body.ended.length > 0) scheduler.poke();
     const leases: LeaseMessage[] = [];
     for (const a of store.openAttemptsOfWorker(workerId)) {
       const job = store.getJob(a.jobId)!;
@@ -127,6 +153,7 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
         cwd: job.cwd,
         env: job.env,
         gpuType: a.gpuType,
+        round: a.round,
         devices: a.gpus,
         startInMs: Math.max(0, a.notBefore - now),
         leaseEndInMs: a.leaseEnd - now,
