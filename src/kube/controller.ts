@@ -15,7 +15,7 @@
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { KubeConfig, BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { BatchSyncEntry, LeaseMessage, SyncEnded } from '../runtime/protocol.js';
-import { A_ATTEMPT, A_RONDO_JOB, A_STOPPING, A_WORKER, QUEUE_LABEL, type KubeOptions } from './config.js';
+import { A_ATTEMPT, A_STOPPING, A_WORKER, QUEUE_LABEL, type KubeOptions } from './config.js';
 import { Reflector, type KList, type KObj } from './reflector.js';
 import { RondoApiError, RondoClient, type RondoJobView } from './rondo-client.js';
 import { admitPatch, gpusPerPod, jobFinished, jobKey, managed, nodeOffers, podJobUid, restorePatch, submitBody, suspendPatch, uidOfRondoName, type NodeOffer } from './objects.js';
@@ -135,6 +135,9 @@ export class KubeController {
       if (j.state === 'queued' || j.state === 'running' || !this.links.has(uid)) this.links.set(uid, j.id);
     }
     this.recover();
+    // Jobs first, nodes after: a burst of queued Jobs is submitted before any node-worker is live, so the server does
+    // not plan again after every submit (with no live worker a submit does not wake it).
+    if (!this.opts.leader) await this.intake().catch((e: Error) => this.log(`intake failed: ${e.message}`));
     if (this.opts.leader) {
       this.leader = new LeaderElector(this.kc, this.opts.leader, (m) => this.log(m));
       this.leader.start();
@@ -145,6 +148,7 @@ export class KubeController {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.writer.close();
     if (this.timer) clearInterval(this.timer);
     for (const r of [this.jobs, this.nodes, this.pods]) r.stop();
     await this.leader?.stop();
@@ -304,15 +308,15 @@ export class KubeController {
     }
     this.links.set(uid, j.id);
     this.rondoJobs.set(j.id, j);
-    await this.writer.event(o, 'Normal', 'Queued', `queued in Rondo as ${j.id} (queue ${req.body.tenant}, ${req.body.scaleFactor} GPU${req.body.scaleFactor > 1 ? 's' : ''})`);
-    await this.writer.patchJob(jobKey(o), () => ({ metadata: { annotations: { [A_RONDO_JOB]: j.id } } }));
+    // The Rondo job id goes on the Job with its admission (one write fewer per Job than a patch now).
+    void this.writer.event(o, 'Normal', 'Queued', `queued in Rondo as ${j.id} (queue ${req.body.tenant}, ${req.body.scaleFactor} GPU${req.body.scaleFactor > 1 ? 's' : ''})`);
     // Created unsuspended: suspended at once (the next intake would, one pass later).
     if (o.spec?.suspend === false) await this.suspendRogue(o);
   }
 
   private async suspendRogue(o: KObj): Promise<void> {
     await this.writer.patchJob(jobKey(o), (cur) => (cur.spec?.suspend === false && cur.metadata?.annotations?.[A_ATTEMPT] === undefined ? suspendPatch(cur, 'not admitted') : undefined));
-    await this.writer.event(o, 'Normal', 'Suspended', 'suspended: this Job runs only when Rondo admits it (create it with spec.suspend: true)');
+    void this.writer.event(o, 'Normal', 'Suspended', 'suspended: this Job runs only when Rondo admits it (create it with spec.suspend: true)');
   }
 
   // ---- Nodes -> workers, and the sync protocol ----
@@ -557,9 +561,9 @@ export class KubeController {
       if (o.status?.startTime) await this.writer.clearStartTime(o);
       await this.writer.writeSecret(o, a);
       const round = a.round ?? 0;
-      const written = await this.writer.patchJob(a.kube, (cur) => admitPatch(cur, this.opts.typeLabel, product, a.gpuType, round, a.id, a.worker));
+      const written = await this.writer.patchJob(a.kube, (cur) => admitPatch(cur, this.opts.typeLabel, product, a.gpuType, round, a.id, a.worker, a.jobId));
       if (!written) throw new Error('the Job is gone');
-      await this.writer.event(o, 'Normal', 'Admitted', `admitted on ${a.gpuType} (${product}) in round ${round}, attempt ${a.id}`);
+      void this.writer.event(o, 'Normal', 'Admitted', `admitted on ${a.gpuType} (${product}) in round ${round}, attempt ${a.id}`);
     } catch (e) {
       this.log(`admit ${a.kube}: ${(e as Error).message}`);
       this.end(a, { exitCode: null, signal: null, stoppedByWorker: true, spawnError: `admission failed: ${(e as Error).message}`.slice(0, 4000) });
@@ -570,7 +574,7 @@ export class KubeController {
     a.phase = 'stopping';
     try {
       await this.writer.patchJob(a.kube, (cur) => (cur.spec?.suspend === true && cur.metadata?.annotations?.[A_STOPPING] !== undefined ? undefined : suspendPatch(cur, a.stop!)));
-      await this.writer.event(o, 'Normal', a.stop === 'cancelled' ? 'Cancelled' : 'Preempted', `suspended on ${a.gpuType} (attempt ${a.id}): ${a.stop}`);
+      void this.writer.event(o, 'Normal', a.stop === 'cancelled' ? 'Cancelled' : 'Preempted', `suspended on ${a.gpuType} (attempt ${a.id}): ${a.stop}`);
     } catch (e) {
       a.phase = 'running';
       this.log(`suspend ${a.kube}: ${(e as Error).message}`);

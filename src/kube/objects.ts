@@ -12,6 +12,7 @@ import {
   A_JOB_TYPE,
   A_ORIGINAL_SELECTOR,
   A_ROUND,
+  A_RONDO_JOB,
   A_STOPPING,
   A_TOTAL_STEPS,
   A_WEIGHT,
@@ -143,14 +144,14 @@ export function podJobUid(p: KObj): string | undefined {
  * original selector value is kept in an annotation the first time, so a stop can restore it. Guarded by the
  * resourceVersion the decision was made on (409 when the Job changed meanwhile).
  */
-export function admitPatch(o: KObj, typeLabel: string, product: string, gpuType: string, round: number, attempt: number, worker: string): object {
+export function admitPatch(o: KObj, typeLabel: string, product: string, gpuType: string, round: number, attempt: number, worker: string, rondoJob: string): object {
   const ann = o.metadata?.annotations ?? {};
   const sel = (o.spec?.template?.spec?.nodeSelector ?? {}) as Record<string, string>;
   const original = ann[A_ORIGINAL_SELECTOR] ?? JSON.stringify(sel[typeLabel] === undefined ? {} : { [typeLabel]: sel[typeLabel] });
   return {
     metadata: {
       resourceVersion: o.metadata?.resourceVersion,
-      annotations: { [A_GPU_TYPE]: gpuType, [A_ROUND]: String(round), [A_ATTEMPT]: String(attempt), [A_WORKER]: worker, [A_ORIGINAL_SELECTOR]: original, [A_STOPPING]: null },
+      annotations: { [A_GPU_TYPE]: gpuType, [A_ROUND]: String(round), [A_ATTEMPT]: String(attempt), [A_WORKER]: worker, [A_RONDO_JOB]: rondoJob, [A_ORIGINAL_SELECTOR]: original, [A_STOPPING]: null },
     },
     // The type also goes on the pod template, where the downward API lets the training code read it.
     spec: { suspend: false, template: { metadata: { annotations: { [A_GPU_TYPE]: gpuType } }, spec: { nodeSelector: { [typeLabel]: product } } } },

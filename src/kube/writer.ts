@@ -24,6 +24,14 @@ class Gate {
   private readonly waiting: Array<() => void> = [];
   constructor(private readonly n: number) {}
 
+  /** Resolves once no call waits for a slot (at once when none does). */
+  idle(): Promise<void> {
+    if (this.waiting.length === 0) return Promise.resolve();
+    return new Promise((r) => this.idlers.push(r));
+  }
+
+  private readonly idlers: Array<() => void> = [];
+
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.active >= this.n) await new Promise<void>((r) => this.waiting.push(r));
     else this.active++;
@@ -33,6 +41,7 @@ class Gate {
       const w = this.waiting.shift();
       if (w) w();
       else this.active--;
+      if (this.waiting.length === 0) for (const r of this.idlers.splice(0)) r();
     }
   }
 }
@@ -49,6 +58,11 @@ export class JobWriter {
   readonly stats: WriterStats = { writes: 0, conflicts: 0, events: 0 };
   /** Requests to the API server in flight at once: thousands of writes in a round go out 32 at a time. */
   private readonly gate = new Gate(32);
+  /**
+   * Events go out beside the writes, a few at a time and only while no write waits (as client-go's event recorder
+   * sends them in the background): a round's decisions reach the cluster first, their explanations just after.
+   */
+  private readonly eventGate = new Gate(4);
 
   constructor(
     kc: KubeConfig,
@@ -116,27 +130,39 @@ export class JobWriter {
     throw new Error(`${key}: still conflicting after 5 tries`);
   }
 
+  /** No more Events after this (a stopping driver drops those still waiting). */
+  close(): void {
+    this.closed = true;
+  }
+
+  private closed = false;
+
   async event(o: KObj, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const namespace = o.metadata?.namespace ?? 'default';
     const now = new Date();
     try {
-      await this.gate.run(() => this.core.createNamespacedEvent({
-        namespace,
-        body: {
-          metadata: { generateName: `${o.metadata?.name}.`, namespace },
-          involvedObject: { apiVersion: 'batch/v1', kind: 'Job', name: o.metadata?.name ?? '', namespace, uid: o.metadata?.uid ?? '' },
-          reason,
-          message,
-          type,
-          source: { component: 'rondo' },
-          reportingComponent: 'rondo.dev/scheduler',
-          reportingInstance: this.cfg.identity ?? 'rondo',
-          firstTimestamp: now,
-          lastTimestamp: now,
-          count: 1,
-        },
-      }));
-      this.stats.events++;
+      await this.gate.idle();
+      if (this.closed) return;
+      await this.eventGate.run(async () => {
+        if (this.closed) return;
+        await this.core.createNamespacedEvent({
+          namespace,
+          body: {
+            metadata: { generateName: `${o.metadata?.name}.`, namespace },
+            involvedObject: { apiVersion: 'batch/v1', kind: 'Job', name: o.metadata?.name ?? '', namespace, uid: o.metadata?.uid ?? '' },
+            reason,
+            message,
+            type,
+            source: { component: 'rondo' },
+            reportingComponent: 'rondo.dev/scheduler',
+            reportingInstance: this.cfg.identity ?? 'rondo',
+            firstTimestamp: now,
+            lastTimestamp: now,
+            count: 1,
+          },
+        });
+        this.stats.events++;
+      });
     } catch (e) {
       this.cfg.log(`event on ${jobKey(o)}: ${(e as Error).message}`);
     }
