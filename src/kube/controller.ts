@@ -15,12 +15,13 @@
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { KubeConfig, BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { BatchSyncEntry, LeaseMessage, SyncEnded } from '../runtime/protocol.js';
-import { A_ATTEMPT, A_STOPPING, A_WORKER, QUEUE_LABEL, type KubeOptions } from './config.js';
+import { A_ATTEMPT, A_ESTIMATED_FINISH, A_STOPPING, A_WORKER, QUEUE_LABEL, type KubeOptions } from './config.js';
 import { Reflector, type KList, type KObj } from './reflector.js';
 import { RondoApiError, RondoClient, type RondoJobView } from './rondo-client.js';
 import { admitPatch, gpusPerPod, jobFinished, jobKey, managed, nodeOffers, podJobUid, restorePatch, submitBody, suspendPatch, uidOfRondoName, type NodeOffer } from './objects.js';
 import { LeaderElector } from './leader.js';
 import { JobWriter, pool } from './writer.js';
+import { FinishEstimates, finishChanged, finishText } from './estimates.js';
 
 type Phase = 'pending' | 'starting' | 'running' | 'stopping';
 
@@ -90,6 +91,8 @@ export class KubeController {
   private intaking = false;
   readonly stats: KubeStats = { passes: 0, lastPassMs: 0, syncs: 0 };
   readonly writer: JobWriter;
+  private readonly estimates: FinishEstimates;
+  private annotating = false;
 
   constructor(
     private readonly opts: KubeOptions & {
@@ -98,6 +101,10 @@ export class KubeController {
       /** File keeping node -> worker token/id across restarts (beside the store). */
       readonly stateFile: string;
       readonly heartbeatMs: number;
+      /** The server's round length: estimated finishes are read again once a round. */
+      readonly roundMs?: number;
+      /** The planner's last preemption reason for a job (the server's why record), for the Preempted Event. */
+      readonly explain?: (jobId: string) => { readonly text: string; readonly round: number } | null;
       readonly log?: (m: string) => void;
     },
   ) {
@@ -119,6 +126,7 @@ export class KubeController {
     // All pods: GPUs held by pods Rondo does not manage are subtracted from what a node offers.
     this.pods = new Reflector(this.kc, '/api/v1/pods', () => this.core.listPodForAllNamespaces() as unknown as Promise<KList>, { log });
     this.writer = new JobWriter(this.kc, { jobs: this.jobs, jobServerUrl: opts.jobServerUrl, identity: opts.leader?.identity ?? 'rondo', log });
+    this.estimates = new FinishEstimates(this.rondo, opts.roundMs ?? 60_000, log);
   }
 
   private log(m: string): void {
@@ -216,6 +224,12 @@ export class KubeController {
       await this.syncWorkers();
       const t2 = Date.now();
       this.execute();
+      if (!this.annotating) {
+        this.annotating = true;
+        void this.annotateFinish()
+          .catch((e: Error) => this.log(`estimated finish: ${e.message}`))
+          .finally(() => (this.annotating = false));
+      }
       this.stageMs = [t1 - t0, t2 - t1, Date.now() - t2];
       this.stats.passes++;
     } catch (e) {
@@ -535,13 +549,46 @@ export class KubeController {
       }
       if (a.phase === 'starting' || a.phase === 'running') {
         if (a.stop || leaseOver) {
-          a.stop ??= a.withdrawn ? 'lease withdrawn by the scheduler' : 'its lease ended: Rondo gave the GPUs to other jobs this round';
+          a.stop ??= a.withdrawn ? 'lease withdrawn by the scheduler' : this.preemptionReason(a);
           work(a, this.beginStop(a, o));
         }
         continue;
       }
       if (a.phase === 'stopping') work(a, this.finishStop(a, o, pods));
     }
+  }
+
+  /** Why a lease was not extended: the planner's reason when it recorded one for the round after the lease's. */
+  private preemptionReason(a: Attempt): string {
+    const why = this.opts.explain?.(a.jobId);
+    if (why && why.round > (a.round ?? 0)) return why.text;
+    return 'its lease ended: Rondo gave the GPUs to other jobs this round';
+  }
+
+  /**
+   * Keeps `rondo.dev/estimated-finish` current on admitted Jobs: after each refresh of the estimates, a Job whose
+   * annotation is missing or off by more than a minute and a tenth of its time left gets one patch.
+   */
+  private async annotateFinish(): Promise<void> {
+    if (!(await this.estimates.refresh())) return;
+    const now = Date.now();
+    const due: Array<{ a: Attempt; at: number }> = [];
+    for (const a of this.attempts.values()) {
+      if (a.ended || a.stop || (a.phase !== 'starting' && a.phase !== 'running')) continue;
+      const at = this.estimates.get(a.jobId);
+      const o = this.jobs.items.get(a.kube);
+      if (at !== undefined && o && finishChanged(o.metadata?.annotations?.[A_ESTIMATED_FINISH], at, now)) due.push({ a, at });
+    }
+    await pool(due, 8, async ({ a, at }) => {
+      try {
+        // Only while this attempt holds the Job (no resourceVersion: an annotation never conflicts with a stop).
+        await this.writer.patchJob(a.kube, (cur) =>
+          cur.spec?.suspend === false && cur.metadata?.annotations?.[A_ATTEMPT] === String(a.id) ? { metadata: { annotations: { [A_ESTIMATED_FINISH]: finishText(at) } } } : undefined,
+        );
+      } catch (e) {
+        this.log(`estimated finish of ${a.kube}: ${(e as Error).message}`);
+      }
+    });
   }
 
   private end(a: Attempt, e: Omit<SyncEnded, 'attempt' | 'at'>): void {
@@ -574,7 +621,7 @@ export class KubeController {
     a.phase = 'stopping';
     try {
       await this.writer.patchJob(a.kube, (cur) => (cur.spec?.suspend === true && cur.metadata?.annotations?.[A_STOPPING] !== undefined ? undefined : suspendPatch(cur, a.stop!)));
-      void this.writer.event(o, 'Normal', a.stop === 'cancelled' ? 'Cancelled' : 'Preempted', `suspended on ${a.gpuType} (attempt ${a.id}): ${a.stop}`);
+      void this.writer.event(o, 'Normal', a.stop === 'cancelled' ? 'Cancelled' : 'Preempted', `suspended on ${a.gpuType} after round ${a.round ?? '?'} (attempt ${a.id}): ${a.stop}`);
     } catch (e) {
       a.phase = 'running';
       this.log(`suspend ${a.kube}: ${(e as Error).message}`);

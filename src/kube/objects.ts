@@ -7,6 +7,7 @@ import type { KObj } from './reflector.js';
 import type { SubmitBody } from './rondo-client.js';
 import {
   A_ATTEMPT,
+  A_ESTIMATED_FINISH,
   A_GPU_TYPE,
   A_GPU_TYPES,
   A_JOB_TYPE,
@@ -173,7 +174,7 @@ export function restorePatch(o: KObj, typeLabel: string): object {
     // A hand-edited annotation: restoring "no selector" is the safe reading.
   }
   return {
-    metadata: { resourceVersion: o.metadata?.resourceVersion, annotations: { [A_ATTEMPT]: null, [A_WORKER]: null, [A_STOPPING]: null, [A_GPU_TYPE]: null } },
+    metadata: { resourceVersion: o.metadata?.resourceVersion, annotations: { [A_ATTEMPT]: null, [A_WORKER]: null, [A_STOPPING]: null, [A_GPU_TYPE]: null, [A_ESTIMATED_FINISH]: null } },
     spec: { template: { metadata: { annotations: { [A_GPU_TYPE]: null } }, spec: { nodeSelector: { [typeLabel]: original[typeLabel] ?? null } } } },
   };
 }

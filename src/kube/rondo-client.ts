@@ -85,6 +85,11 @@ export class RondoClient {
     }
   }
 
+  /** One page of the queue view: jobs in `state` with the server's estimates (null where it has none). */
+  queue(state: string, offset: number, limit: number): Promise<{ jobs: Array<{ id: string; state: string; estimatedFinish: string | null }> }> {
+    return this.call('GET', `/api/v1/queue?state=${state}&offset=${offset}&limit=${limit}`);
+  }
+
   createWorkerToken(label: string): Promise<{ id: number; token: string }> {
     return this.call('POST', '/api/v1/tokens', { kind: 'worker', label });
   }
