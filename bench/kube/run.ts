@@ -63,6 +63,8 @@ async function main(): Promise<void> {
   const mem = peakMemory();
   const cpu0 = process.cpuUsage();
   const wall0 = Date.now();
+  // Setup: the server starts, the driver submits every Job (before any node-worker is live) and registers the nodes.
+  const t0 = Date.now();
   const srv = await startServer({
     db: join(dir, 'rondo.db'),
     port: 0,
@@ -73,7 +75,6 @@ async function main(): Promise<void> {
   });
   const debug = process.env.RONDO_KUBE_DEBUG ? log : undefined;
   const kube = await startKube(srv, { typeLabel: 'nvidia.com/gpu.product', typeMap: BENCH_PRODUCTS, pendingTimeoutMs: 120_000, shortForMs: 600_000, kubeconfig }, debug);
-  const t0 = Date.now();
   for (;;) {
     const queued = srv.store.listJobs({ limit: 1, afterSeq: jobCount - 1 }).length;
     const workers = srv.store.listWorkers().length;

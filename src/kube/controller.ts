@@ -376,13 +376,11 @@ export class KubeController {
       return !w || (w.offer !== `${o.gpuType}:${o.gpus}` && !busy.has(o.node));
     });
     if (stale.length > 0) {
-      await pool(stale, 16, async (o) => {
-        try {
-          await this.register(o);
-        } catch (e) {
-          this.log(`register ${o.node}: ${(e as Error).message}`);
-        }
-      });
+      try {
+        await this.register(stale);
+      } catch (e) {
+        this.log(`register ${stale.length} node(s): ${(e as Error).message}`);
+      }
       this.saveWorkers();
     }
     const byNode = new Map<string, Attempt[]>();
@@ -441,18 +439,21 @@ export class KubeController {
     }
   }
 
-  private async register(o: NodeOffer): Promise<void> {
-    const offer = `${o.gpuType}:${o.gpus}`;
-    const gpus = [{ type: o.gpuType, count: o.gpus }];
-    const w = this.workers[o.node];
-    if (!w) {
-      const t = await this.rondo.createWorkerToken(`kube:${o.node}`.slice(0, 128));
-      const r = await this.rondo.register(t.token, o.node, gpus);
-      this.workers[o.node] = { token: t.token, id: r.id, offer };
-    } else {
-      await this.rondo.register(w.token, o.node, gpus);
-      w.offer = offer;
-    }
+  /** New nodes and nodes whose offer changed, in one request (a thousand nodes joining are one transaction). */
+  private async register(offers: NodeOffer[]): Promise<void> {
+    const res = await this.rondo.registerBatch(
+      offers.map((o) => {
+        const w = this.workers[o.node];
+        return { ...(w ? { id: w.id } : {}), name: o.node, gpus: [{ type: o.gpuType, count: o.gpus }] };
+      }),
+    );
+    res.workers.forEach((r, i) => {
+      const o = offers[i]!;
+      const offer = `${o.gpuType}:${o.gpus}`;
+      const w = this.workers[o.node];
+      if (w) w.offer = offer;
+      else this.workers[o.node] = { token: r.token ?? '', id: r.id, offer };
+    });
   }
 
   /** Rondo job id -> Job uid, and Job uid -> Job: for new leases (built only when a sync brings one). */

@@ -102,6 +102,11 @@ export class RondoClient {
     return this.call('POST', `/api/v1/workers/${workerId}/sync`, body, workerToken);
   }
 
+  /** Many workers registered at once (admin token): a new one (no id) comes back with its own worker token. */
+  registerBatch(workers: Array<{ id?: string; name: string; gpus: Array<{ type: string; count: number }> }>): Promise<{ workers: Array<{ name: string; id: string; token?: string }> }> {
+    return this.call('POST', '/api/v1/workers/register', { workers });
+  }
+
   /** Every node-worker's heartbeat in one request (admin token): one store transaction per pass, not one per node. */
   syncBatch(body: BatchSyncRequest): Promise<BatchSyncResponse> {
     return this.call('POST', '/api/v1/workers/sync', body);

@@ -267,6 +267,21 @@ export const syncBody = {
   },
 };
 
+/** `POST /api/v1/workers/register`: many workers at once; `id` re-registers a known one. */
+export const batchRegisterBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['workers'],
+  properties: {
+    workers: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 20_000,
+      items: { type: 'object', additionalProperties: false, required: ['name', 'gpus'], properties: { id: { type: 'string', pattern: WORKER_ID_PATTERN }, ...registerWorkerBody.properties } },
+    },
+  },
+};
+
 /** `POST /api/v1/workers/sync`: many workers' heartbeats at once (arrays optional, bounded as in one sync). */
 export const batchSyncBody = {
   type: 'object',

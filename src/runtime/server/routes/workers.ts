@@ -57,6 +57,37 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
     return store.commit(() => sync(id, req.body as SyncRequest));
   });
 
+  // A driver of many workers (the Kubernetes driver) registers them in one request and one transaction: a new one
+  // gets a worker token of its own (as `rondo token create --kind worker` would give it), a known id is re-registered.
+  app.post(
+    '/api/v1/workers/register',
+    { bodyLimit: 16 * 1024 * 1024, schema: { body: S.batchRegisterBody }, config: { auth: ['admin'], summary: 'Register many workers at once (admin token)' } },
+    async (req, reply) => {
+      const b = req.body as { workers: Array<{ id?: string; name: string; gpus: Array<{ type: string; count: number }> }> };
+      for (const w of b.workers) {
+        const types = w.gpus.map((g) => g.type);
+        if (new Set(types).size !== types.length) throw new ApiError(400, 'E_SCHEMA', `worker ${w.name}: each GPU type may be listed once`);
+        if (w.id !== undefined && !store.getWorker(w.id)) throw new ApiError(404, 'E_NOT_FOUND', `no worker ${w.id}`);
+      }
+      const out = await store.commit(() =>
+        b.workers.map((w) => {
+          if (w.id !== undefined) {
+            store.reregisterWorker(w.id, w.name, w.gpus);
+            return { name: w.name, id: w.id };
+          }
+          const t = store.createToken('worker', { label: `driver:${w.name}`.slice(0, 128) });
+          const row = store.registerWorker(w.name, w.gpus, t.id);
+          store.bindWorkerToken(t.id, row.id);
+          return { name: w.name, id: row.id, token: t.token };
+        }),
+      );
+      for (const w of out) scheduler.touch(w.id);
+      scheduler.poke();
+      reply.code(201);
+      return { workers: out, heartbeatMs: scheduler.timing.heartbeatMs, graceMs: scheduler.timing.graceMs };
+    },
+  );
+
   // A driver of many workers (the Kubernetes driver) syncs them all at once: one request, one transaction.
   app.post(
     '/api/v1/workers/sync',
