@@ -18,7 +18,7 @@ import type { BatchSyncEntry, LeaseMessage, SyncEnded } from '../runtime/protoco
 import { A_ATTEMPT, A_ESTIMATED_FINISH, A_STOPPING, A_WORKER, QUEUE_LABEL, type KubeOptions } from './config.js';
 import { Reflector, type KList, type KObj } from './reflector.js';
 import { RondoApiError, RondoClient, type RondoJobView } from './rondo-client.js';
-import { admitPatch, gpusPerPod, jobFinished, jobKey, managed, nodeOffers, podJobUid, restorePatch, submitBody, suspendPatch, uidOfRondoName, type NodeOffer } from './objects.js';
+import { admitPatch, wantsSecret, gpusPerPod, jobFinished, jobKey, managed, nodeOffers, podJobUid, restorePatch, submitBody, suspendPatch, uidOfRondoName, type NodeOffer } from './objects.js';
 import { LeaderElector } from './leader.js';
 import { JobWriter, pool } from './writer.js';
 import { FinishEstimates, finishChanged, finishText } from './estimates.js';
@@ -34,6 +34,10 @@ interface Attempt {
   phase: Phase;
   startAt: number;
   deadline: number;
+  /** The lease end the server gave (Unix ms), sent back in syncs so an unchanged lease is not sent again. */
+  leaseEnd?: number;
+  /** Its Job's pod reads the per-job Secret: it needs a lease token before admission. */
+  wantsToken?: boolean;
   token?: string;
   stop?: string; // why it is being stopped
   startedAt?: number;
@@ -400,11 +404,25 @@ export class KubeController {
       const running = mine.filter((a) => !a.ended && !a.runReported && (a.phase === 'running' || a.phase === 'stopping') && a.startedAt !== undefined);
       const ended = mine.filter((a) => a.ended).map((a) => a.ended!);
       reported.push(...running);
+      const known = mine.filter((a) => !a.ended && a.leaseEnd !== undefined).map((a) => [a.id, a.leaseEnd!] as const);
+      const needTokens = mine.filter((a) => !a.ended && a.phase === 'pending' && a.wantsToken && !a.token).map((a) => a.id);
       entries.push({
         id: w.id,
+        ...(known.length > 0 ? { known } : {}),
+        ...(needTokens.length > 0 ? { needTokens } : {}),
         ...(running.length > 0 ? { running: running.map((a) => ({ attempt: a.id, pid: 0, startedAt: a.startedAt! })) } : {}),
         ...(ended.length > 0 ? { ended } : {}),
       });
+    }
+    // A registered node that is no longer offered (NotReady, cordoned, gone) but had attempts: its ends are reported
+    // and it leaves the cluster now (while any of its ends is unacked), instead of after the worker timeout.
+    for (const [node, list] of byNode) {
+      const w = this.workers[node];
+      if (!w || this.offered.has(node) || nodeOf.has(w.id)) continue;
+      const ended = list.filter((a) => a.ended).map((a) => a.ended!);
+      if (ended.length === 0) continue;
+      nodeOf.set(w.id, node);
+      entries.push({ id: w.id, leaving: true, ended });
     }
     if (entries.length === 0) return;
     const receivedAt = Date.now();
@@ -423,6 +441,7 @@ export class KubeController {
     for (const w of res.workers) {
       const node = nodeOf.get(w.id);
       if (node === undefined) continue;
+      for (const id of w.held) listed.add(id);
       for (const id of w.acked) {
         const a = this.attempts.get(id);
         if (a?.ended) this.attempts.delete(id);
@@ -433,7 +452,7 @@ export class KubeController {
         this.takeLease(node, l, receivedAt, lookup);
       }
     }
-    const synced = new Set(nodeOf.values());
+    const synced = new Set([...nodeOf.values()].filter((n) => this.offered.has(n)));
     for (const a of this.attempts.values()) {
       if (synced.has(a.worker) && !listed.has(a.id) && !a.ended) a.withdrawn = true;
     }
@@ -470,13 +489,14 @@ export class KubeController {
     if (!a) {
       const uid = lookup?.uidOf.get(l.jobId);
       const o = uid === undefined ? undefined : lookup?.jobOf.get(uid);
-      a = { id: l.attempt, jobId: l.jobId, worker: node, gpuType: l.gpuType, kube: o ? jobKey(o) : '', phase: 'pending', startAt: receivedAt + l.startInMs, deadline: receivedAt + l.leaseEndInMs };
+      a = { id: l.attempt, jobId: l.jobId, worker: node, gpuType: l.gpuType, kube: o ? jobKey(o) : '', phase: 'pending', startAt: receivedAt + l.startInMs, deadline: receivedAt + l.leaseEndInMs, wantsToken: o !== undefined && wantsSecret(o) };
       this.attempts.set(l.attempt, a);
       if (!o) a.ended = { attempt: a.id, exitCode: null, signal: null, stoppedByWorker: true, spawnError: 'its Kubernetes Job no longer exists', at: Date.now() };
     } else {
       a.deadline = receivedAt + l.leaseEndInMs;
       a.withdrawn = false;
     }
+    a.leaseEnd = l.leaseEnd;
     if (l.round !== undefined) a.round = l.round;
     if (l.token) a.token = l.token;
     if (l.stop && !a.stop) a.stop = 'cancelled';

@@ -178,3 +178,12 @@ export function restorePatch(o: KObj, typeLabel: string): object {
     spec: { template: { metadata: { annotations: { [A_GPU_TYPE]: null } }, spec: { nodeSelector: { [typeLabel]: original[typeLabel] ?? null } } } },
   };
 }
+
+/** The per-job Secret's name (`<job>-rondo`), and whether the Job's containers read it (envFrom, env, volumes). */
+export function secretName(o: KObj): string {
+  return `${o.metadata?.name}-rondo`;
+}
+
+export function wantsSecret(o: KObj): boolean {
+  return JSON.stringify(o.spec?.template?.spec ?? {}).includes(`"${secretName(o)}"`);
+}

@@ -5,7 +5,7 @@
  */
 import { BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import type { KObj, Reflector } from './reflector.js';
-import { jobKey } from './objects.js';
+import { jobKey, secretName, wantsSecret } from './objects.js';
 
 const PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -81,9 +81,8 @@ export class JobWriter {
 
   /** The Secret the pod template references (`<job>-rondo` through envFrom): the job's API token and server. */
   async writeSecret(o: KObj, a: { readonly id: number; readonly jobId: string; readonly token?: string | undefined }): Promise<void> {
-    const name = `${o.metadata?.name}-rondo`;
-    const refs = JSON.stringify(o.spec?.template?.spec?.containers ?? []).includes(`"${name}"`);
-    if (!refs || !a.token || !this.cfg.jobServerUrl) return;
+    const name = secretName(o);
+    if (!wantsSecret(o) || !a.token || !this.cfg.jobServerUrl) return;
     const namespace = o.metadata!.namespace!;
     const stringData = { RONDO_SERVER: this.cfg.jobServerUrl, RONDO_TOKEN: a.token, RONDO_JOB_ID: a.jobId, RONDO_ATTEMPT: String(a.id) };
     try {

@@ -84,10 +84,17 @@ export interface SyncResponse {
 /**
  * A batched heartbeat (`POST /api/v1/workers/sync`, admin token): a driver that plays many workers (the Kubernetes
  * driver: one per node) syncs them all in one request and one store transaction. A worker with nothing to report is
- * listed by id alone (it stays alive); the answer lists only workers that hold leases or have acked ends.
+ * listed by id alone (it stays alive); the answer lists only workers that hold leases or have acked ends, and sends
+ * a lease in full only when it is new or changed.
  */
 export interface BatchSyncEntry extends Partial<SyncRequest> {
   readonly id: string;
+  /** Its machine left (a NotReady or deleted node): after these reports it is gone, its open attempts lost. */
+  readonly leaving?: boolean;
+  /** Leases the driver holds, as [attempt, leaseEnd]: the server sends them again only when they changed. */
+  readonly known?: ReadonlyArray<readonly [number, number]>;
+  /** Held leases it needs a (new) lease token for; otherwise a token comes only with a lease's first delivery. */
+  readonly needTokens?: readonly number[];
 }
 
 export interface BatchSyncRequest {
@@ -95,7 +102,8 @@ export interface BatchSyncRequest {
 }
 
 export interface BatchSyncResponse {
-  readonly workers: ReadonlyArray<{ readonly id: string; readonly leases: readonly LeaseMessage[]; readonly acked: readonly number[] }>;
+  /** Per worker: new or changed leases in full, and every lease it should hold (`held`, ids): the rest are withdrawn. */
+  readonly workers: ReadonlyArray<{ readonly id: string; readonly leases: readonly LeaseMessage[]; readonly acked: readonly number[]; readonly held: readonly number[] }>;
   /** Ids the server does not know (removed, or a store that was reset): register them again. */
   readonly unknown: readonly string[];
   readonly heartbeatMs: number;

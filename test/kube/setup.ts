@@ -33,6 +33,8 @@ export async function startEnv(o: {
   nodes?: (c: FakeCluster) => void;
   kube?: Partial<KubeOptions>;
   policy?: string;
+  /** The server's worker timeout (ms): how long a stalled driver pass may last before node-workers are lost. */
+  workerTimeoutMs?: number;
 }): Promise<Env> {
   const dir = join(tmpdir(), `rondo-kube-${o.name}-${process.pid}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
@@ -46,7 +48,7 @@ export async function startEnv(o: {
   cluster.start();
   const roundMs = o.roundMs ?? 1500;
   // A generous worker timeout: CI machines are shared, and a lost node-worker requeues its jobs.
-  const timing = { roundMs, heartbeatMs: 200, graceMs: 500, workerTimeoutMs: 5000 };
+  const timing = { roundMs, heartbeatMs: 200, graceMs: 500, workerTimeoutMs: o.workerTimeoutMs ?? 5000 };
   const db = join(dir, 'rondo.db');
   const kubeOpts: KubeOptions = { typeLabel: 'nvidia.com/gpu.product', typeMap: PRODUCTS, pendingTimeoutMs: 10_000, shortForMs: 5_000, kubeconfig, tickMs: 100, ...o.kube };
   const env: Env = {

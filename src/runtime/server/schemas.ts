@@ -291,7 +291,13 @@ export const batchSyncBody = {
     workers: {
       type: 'array',
       maxItems: 20_000,
-      items: { type: 'object', additionalProperties: false, required: ['id'], properties: { id: { type: 'string', pattern: WORKER_ID_PATTERN }, ...syncBody.properties } },
+      items: { type: 'object', additionalProperties: false, required: ['id'], properties: {
+        id: { type: 'string', pattern: WORKER_ID_PATTERN },
+        leaving: { type: 'boolean' },
+        known: { type: 'array', maxItems: 1024, items: { type: 'array', minItems: 2, maxItems: 2, items: [attemptId, epochMs] } },
+        needTokens: { type: 'array', maxItems: 1024, items: attemptId },
+        ...syncBody.properties,
+      } },
     },
   },
 };

@@ -54,7 +54,10 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
     const id = (req.params as { id: string }).id;
     if (p.workerId !== id) throw new ApiError(403, 'E_FORBIDDEN', `this token belongs to ${p.workerId ?? 'no worker yet'}, not ${id}`);
     scheduler.touch(id);
-    return store.commit(() => sync(id, req.body as SyncRequest));
+    return store.commit((): SyncResponse => {
+      const { held: _held, ...res } = sync(id, req.body as SyncRequest);
+      return res;
+    });
   });
 
   // A driver of many workers (the Kubernetes driver) registers them in one request and one transaction: a new one
@@ -95,7 +98,7 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
     async (req): Promise<BatchSyncResponse> => {
       const b = req.body as BatchSyncRequest;
       return store.commit(() => {
-        const workers: Array<{ id: string; leases: LeaseMessage[]; acked: number[] }> = [];
+        const workers: Array<{ id: string; leases: LeaseMessage[]; acked: number[]; held: number[] }> = [];
         const unknown: string[] = [];
         let ended = false;
         for (const e of b.workers) {
@@ -105,8 +108,24 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
           }
           const body: SyncRequest = { running: e.running ?? [], ended: e.ended ?? [], progress: e.progress ?? [], logs: e.logs ?? [] };
           ended ||= body.ended.length > 0;
-          const r = sync(e.id, body, false);
-          if (r.leases.length > 0 || r.acked.length > 0) workers.push({ id: e.id, leases: [...r.leases], acked: [...r.acked] });
+          if (e.leaving) {
+            // Its machine is gone (a NotReady node): take the reports, then it leaves the cluster at once rather
+            // than after the worker timeout; whatever it still held is lost and requeued.
+            const r = sync(e.id, body, false, false);
+            const now = Date.now();
+            store.tx(() => {
+              if (store.getWorker(e.id)?.state === 'alive') {
+                store.setWorkerState(e.id, 'gone');
+                store.event('worker.lost', { workerId: e.id, detail: { reason: 'its driver says it left' } });
+              }
+              for (const a of store.openAttemptsOfWorker(e.id)) store.endAttempt(a.id, 'lost', { at: now, message: `worker ${e.id} left the cluster` });
+            });
+            ended = true;
+            if (r.acked.length > 0) workers.push({ id: e.id, leases: [], acked: [...r.acked], held: [] });
+            continue;
+          }
+          const r = sync(e.id, body, false, true, { known: new Map(e.known ?? []), needTokens: new Set(e.needTokens ?? []) });
+          if (r.held.length > 0 || r.acked.length > 0) workers.push({ id: e.id, leases: [...r.leases], acked: [...r.acked], held: r.held });
         }
         if (ended) scheduler.poke();
         return { workers, unknown, heartbeatMs: scheduler.timing.heartbeatMs, graceMs: scheduler.timing.graceMs };
@@ -128,9 +147,20 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
     return { jobId: a.jobId, attempt: a.id, leaseEnd: iso(a.leaseEnd), leaseEndInMs: Math.max(0, a.leaseEnd - Date.now()), stop: job.cancelRequested };
   });
 
-  function sync(workerId: string, body: SyncRequest, pokeOnEnd = true): SyncResponse {
+  /**
+   * One worker's heartbeat. A batched sync passes `batch`: the leases its driver already holds with the same lease
+   * end (`known`) are not sent again (only their ids, in `held`), and a lease token is minted only at a lease's first
+   * delivery or when asked for (`needTokens`), not at every heartbeat until it runs.
+   */
+  function sync(
+    workerId: string,
+    body: SyncRequest,
+    pokeOnEnd = true,
+    revive = true,
+    batch?: { readonly known: ReadonlyMap<number, number>; readonly needTokens: ReadonlySet<number> },
+  ): SyncResponse & { held: number[] } {
     scheduler.touch(workerId);
-    scheduler.revive(workerId);
+    if (revive) scheduler.revive(workerId);
     const now = Date.now();
     const acked: number[] = [];
     const reportedRunning = new Set(body.running.map((r) => r.attempt));
@@ -165,7 +195,15 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
     // GPUs freed before the round's end may be backfilled now.
     if (pokeOnEnd && body.ended.length > 0) scheduler.poke();
     const leases: LeaseMessage[] = [];
+    const held: number[] = [];
     for (const a of store.openAttemptsOfWorker(workerId)) {
+      if (batch && a.deliveredAt !== null && batch.known.get(a.id) === a.leaseEnd && !batch.needTokens.has(a.id)) {
+        // Unchanged since the driver last got it (a cancel still sends it again, with its stop flag).
+        if (!store.getJob(a.jobId)!.cancelRequested) {
+          held.push(a.id);
+          continue;
+        }
+      }
       const job = store.getJob(a.jobId)!;
       if (a.state === 'leased') {
         // Hold a lease back until every earlier attempt of the job is over: one process per job at any time. An
@@ -191,10 +229,11 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
         leaseEnd: a.leaseEnd,
         checkpointDir: join(deps.checkpointRoot, a.jobId),
         tenant: job.tenant,
-        ...(a.state === 'leased' && !reportedRunning.has(a.id) ? { token: store.mintLeaseToken(a.id) } : {}),
+        ...(a.state === 'leased' && !reportedRunning.has(a.id) && (!batch || a.deliveredAt === null || batch.needTokens.has(a.id)) ? { token: store.mintLeaseToken(a.id) } : {}),
         stop: job.cancelRequested,
       });
     }
-    return { leases, acked, heartbeatMs: scheduler.timing.heartbeatMs, graceMs: scheduler.timing.graceMs };
+    for (const l of leases) held.push(l.attempt);
+    return { leases, acked, held, heartbeatMs: scheduler.timing.heartbeatMs, graceMs: scheduler.timing.graceMs };
   }
 }
