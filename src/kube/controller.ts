@@ -1,12 +1,14 @@
-// Over 500 lines: one class, the controller's pass (intake, node-workers' sync, Job writes), which share its maps.
+// Over 500 lines: one class, the controller's pass (intake, node-workers' sync, Job writes, the estimated-finish
+// annotation), which share its maps of attempts, links and workers.
 /**
  * The Kubernetes driver of Rondo's one engine. It runs inside `rondo serve --kube` beside the scheduler and talks
- * to the server only through its REST API, playing two roles the runtime already has:
+ * to the server through its REST API (plus, in the same process, the planner's why record for Event reasons),
+ * playing two roles the runtime already has:
  *   - a job source: labelled batch/v1 Jobs (`rondo.dev/queue`) become Rondo jobs (tenant = queue), and a deleted
  *     Job cancels its Rondo job;
  *   - worker agents: every usable Node is a Rondo worker (its GPU type from the node label, its count from
- *     allocatable GPUs minus those of pods Rondo does not manage). Each pass syncs every node-worker with the same
- *     protocol worker agents use and turns the leases into Job writes: a lease starts with one admission patch; an
+ *     allocatable GPUs minus those of pods Rondo does not manage). Each pass syncs all node-workers in one batched
+ *     request (the worker protocol, sending only what changed) and turns the leases into Job writes: a lease starts with one admission patch; an
  *     extension writes nothing; a lease that ends, is withdrawn or is cancelled suspends the Job, waits until its
  *     pods are gone, clears status.startTime (KEP-2926) and restores the original selector, then reports the end.
  * kube-scheduler still picks the node within the type. Admission state lives on the Job (annotations), Rondo's
