@@ -30,8 +30,8 @@ function sweepTable(data: ReportData): string {
     return `<td title="${xs.length} seed(s): ${seeds}">${ge(mine.some((r) => r.saturated))}${m.toFixed(2)}</td>`;
   };
   return `<h2>Average JCT (hours), mean over seeds</h2>
-<table><thead><tr><th>policy \\ rate (jobs/h)</th>${rates.map((r) => `<th>${r ?? 'trace'}</th>`).join('')}</tr></thead>
-<tbody>${policies.map((p) => `<tr><th>${esc(policyNameWithId(p))}</th>${rates.map((r) => cell(p, r)).join('')}</tr>`).join('\n')}</tbody></table>`;
+<div class="table-wrap"><table><thead><tr><th>policy \\ rate (jobs/h)</th>${rates.map((r) => `<th>${r ?? 'trace'}</th>`).join('')}</tr></thead>
+<tbody>${policies.map((p) => `<tr><th>${esc(policyNameWithId(p))}</th>${rates.map((r) => cell(p, r)).join('')}</tr>`).join('\n')}</tbody></table></div>`;
 }
 
 function runsTable(data: ReportData): string {
@@ -53,8 +53,8 @@ function runsTable(data: ReportData): string {
     ];
   });
   return `<h2>Runs drawn below</h2>
-<table><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead>
-<tbody>${rows.map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<th>${c}</th>` : `<td>${c}</td>`)).join('')}</tr>`).join('\n')}</tbody></table>`;
+<div class="table-wrap"><table><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead>
+<tbody>${rows.map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<th>${c}</th>` : `<td>${c}</td>`)).join('')}</tr>`).join('\n')}</tbody></table></div>`;
 }
 
 export function renderHtml(data: ReportData, charts: readonly Chart[] = buildCharts(data)): string {
@@ -71,7 +71,7 @@ export function renderHtml(data: ReportData, charts: readonly Chart[] = buildCha
 body { font-family: 'DejaVu Sans', Helvetica, Arial, sans-serif; margin: 24px auto; max-width: 960px; color: #222; padding: 0 16px; }
 h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 17px; margin-top: 28px; }
 .sub { color: #555; font-size: 13px; word-break: break-all; }
-table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
+table { border-collapse: collapse; font-size: 13px; margin: 8px 0; } .table-wrap { overflow-x: auto; } /* a phone scrolls a wide table, not the page */
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; } thead th { background: #f2f2f2; } tbody th { text-align: left; font-weight: normal; }
 figure.chart { margin: 24px 0; } figure.chart svg { max-width: 100%; height: auto; } figcaption { font-size: 13px; color: #444; }
 ul.notes { font-size: 13px; color: #444; }

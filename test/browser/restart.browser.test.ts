@@ -2,7 +2,8 @@
 /**
  * The dashboard across a server restart (issue 24, finding 2), at 1440x900 and 390x844: while the server is down the
  * page says since when its numbers are stale and greys them; after the restart the workers that registered again
- * are shown once (the old registrations as replaced), and the busy-GPU history keeps the heights it had.
+ * are shown once (the server retires the old registrations; they are listed as replaced), and the busy-GPU history
+ * keeps the heights it had.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +21,7 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard across a server restart', () => {
   it('marks stale numbers while the server is down and shows each worker once after it is back', async () => {
     const dir = join(tmp, 'restart');
     mkdirSync(dir, { recursive: true });
-    // Old registrations stay "alive" for the worker timeout after a restart: long enough to be seen here.
+    // A long worker timeout: without the server retiring them, old registrations would stay "alive" this long.
     const flags = ['--local-workers', '2', '--local-gpus', 'v100:1,k80:1', '--round', '1', '--worker-timeout', '60'];
     let s = await serve(dir, flags);
     const port = new URL(s.url).port;
@@ -48,8 +49,18 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard across a server restart', () => {
 
     s = await serve(dir, flags, { port: Number(port), token: s.token });
     await page.waitForSelector('[data-testid=stale]', { state: 'detached', timeout: 30_000 });
-    // Four registrations are alive on the server (two old, two new), but there are two workers.
-    await waitFor('the workers to register again', async () => (await s.admin.get<{ workers: Array<{ state: string }> }>('/api/v1/cluster')).workers.filter((w) => w.state === 'alive').length === 4, 30_000, 200);
+    // The server retires the two old registrations when the same workers register again: two live, never four.
+    const after = await waitFor(
+      'the workers to register again',
+      async () => {
+        const c = await s.admin.get<{ workers: Array<{ state: string; replacedBy: string | null }>; gpus: Record<string, { total: number }> }>('/api/v1/cluster');
+        return c.workers.filter((w) => w.replacedBy !== null).length === 2 ? c : undefined;
+      },
+      30_000,
+      200,
+    );
+    expect(after.workers.filter((w) => w.state === 'alive')).toHaveLength(2);
+    expect(after.gpus.k80?.total).toBe(2);
     for (const size of [{ width: 1440, height: 900 }, { width: 390, height: 844 }]) {
       await page.setViewportSize(size);
       await page.waitForFunction(() => /Workers \(2 live\)/.test(document.body.textContent ?? ''), undefined, { timeout: 20_000 });

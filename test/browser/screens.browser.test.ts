@@ -8,12 +8,13 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { gpuTypeColor } from '../../src/report/gpu-colors.js';
 import { ApiClient } from '../../src/runtime/client/http-client.js';
 import { EXAMPLE, rondo, waitFor } from '../runtime/harness.js';
 import { browserSuite, CHROMIUM, HAVE_CHROMIUM, launch, login, serve, shot, tenantToken, type Server, watch } from './helpers.js';
+import { expectChartLabelsApart, expectFits, rgb } from './page-checks.js';
 
 if (!HAVE_CHROMIUM) console.warn(`screen-size browser test skipped: no Chromium at ${CHROMIUM}`);
 
@@ -25,56 +26,6 @@ const SIZES = [
 
 let ctx: BrowserContext | undefined;
 const tmp = browserSuite('screens', () => ctx);
-
-/** A CSS colour as the browser computes it (rgb(...)), so hex and rgb spellings compare equal. */
-async function rgb(page: Page, colours: readonly string[]): Promise<string[]> {
-  return page.evaluate((cs) => {
-    const e = document.createElement('i');
-    document.body.append(e);
-    const out = cs.map((c) => {
-      e.style.color = '';
-      e.style.color = c;
-      return getComputedStyle(e).color;
-    });
-    e.remove();
-    return out;
-  }, colours);
-}
-
-/** Nothing wider than the window: the page does not scroll sideways and the header's controls are on screen. */
-async function expectFits(page: Page, where: string): Promise<void> {
-  const r = await page.evaluate(() => {
-    const w = window.innerWidth;
-    const off = [...document.querySelectorAll<HTMLElement>('header.top > *, header.top nav a')]
-      .map((e) => ({ e, b: e.getBoundingClientRect() }))
-      .filter(({ e, b }) => (e.closest('nav') ? b.left < 0 || b.right > w + 1 : b.right > w + 1 || b.left < 0))
-      .map(({ e }) => e.textContent);
-    return { w, scroll: document.documentElement.scrollWidth, off };
-  });
-  expect(r.scroll, `${where}: page is ${r.scroll} px wide in a ${r.w} px window`).toBeLessThanOrEqual(r.w);
-  expect(r.off, `${where}: header items off screen`).toEqual([]);
-}
-
-/** No two text labels of a chart overlap (axis labels, legend, axis names). */
-async function expectChartLabelsApart(page: Page, testId: string, where: string): Promise<void> {
-  await page.waitForSelector(`[data-testid=${testId}] svg text`);
-  const clashes = await page.evaluate((id) => {
-    const boxes = [...document.querySelectorAll(`[data-testid=${id}] svg text`)]
-      .map((t) => ({ s: t.textContent ?? '', b: t.getBoundingClientRect() }))
-      .filter((x) => x.s.trim() !== '' && x.b.width > 0);
-    const out: string[] = [];
-    for (let i = 0; i < boxes.length; i++)
-      for (let j = i + 1; j < boxes.length; j++) {
-        const a = boxes[i]!.b;
-        const b = boxes[j]!.b;
-        const ox = Math.min(a.right, b.right) - Math.max(a.left, b.left);
-        const oy = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
-        if (ox > 1 && oy > 1) out.push(`${boxes[i]!.s} / ${boxes[j]!.s}`);
-      }
-    return out;
-  }, testId);
-  expect(clashes, `${where}: overlapping labels in ${testId}`).toEqual([]);
-}
 
 async function jobs(c: ApiClient): Promise<Array<{ id: string; state: string }>> {
   return (await c.get<{ jobs: Array<{ id: string; state: string }> }>('/api/v1/jobs')).jobs;
@@ -159,7 +110,7 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard at desktop and phone sizes', () => {
       // Heterogeneity: the type it runs on against the best one measured.
       await page.waitForSelector('[data-testid=heterogeneity]', { timeout: 30_000 });
       // (between two rounds the job may have no running attempt: then the fastest type measured is named)
-      expect(await page.textContent('[data-testid=heterogeneity]')).toMatch(/Runs on k80|Fastest measured type: k80/);
+      expect(await page.textContent('[data-testid=heterogeneity]')).toMatch(/Runs on k80|best type is k80/);
       const fills = await page.$$eval('[data-testid=timeline-chart] svg path', (ps) => ps.map((p) => getComputedStyle(p).fill));
       expect(fills).toContain(k80Colour);
       await expectFits(page, where('job'));

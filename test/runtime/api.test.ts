@@ -83,6 +83,7 @@ const ROUTES: Array<[string, () => string, object?]> = [
   ['GET', () => `/api/v1/jobs/${jobA}/timeline`],
   ['GET', () => '/api/v1/fairness'],
   ['GET', () => '/api/v1/cluster/history'],
+  ['GET', () => '/api/v1/heterogeneity'],
 ];
 
 describe('auth', () => {

@@ -233,8 +233,8 @@ describe('runtime helpers', () => {
 
   it('maps live workers to mechanism servers, one per (worker, GPU type), devices numbered per worker', () => {
     const { cluster, servers } = buildCluster([
-      { id: 'w-1', name: 'a', gpus: [{ type: 'v100', count: 2 }, { type: 'k80', count: 1 }], registeredAt: 0, state: 'alive' },
-      { id: 'w-2', name: 'b', gpus: [{ type: 'v100', count: 4 }], registeredAt: 0, state: 'alive' },
+      { id: 'w-1', name: 'a', gpus: [{ type: 'v100', count: 2 }, { type: 'k80', count: 1 }], registeredAt: 0, state: 'alive', machine: null, replacedBy: null },
+      { id: 'w-2', name: 'b', gpus: [{ type: 'v100', count: 4 }], registeredAt: 0, state: 'alive', machine: null, replacedBy: null },
     ]);
     expect(cluster.gpuTypes).toEqual(['k80', 'v100']);
     expect(cluster.gpus).toEqual({ k80: 1, v100: 6 });
@@ -247,7 +247,7 @@ describe('runtime helpers', () => {
   });
 
   it('equal-share (isolated) allocations on a live cluster satisfy the allocation constraints', () => {
-    const { cluster } = buildCluster([{ id: 'w-1', name: 'a', gpus: [{ type: 'v100', count: 3 }, { type: 'k80', count: 1 }], registeredAt: 0, state: 'alive' }]);
+    const { cluster } = buildCluster([{ id: 'w-1', name: 'a', gpus: [{ type: 'v100', count: 3 }, { type: 'k80', count: 1 }], registeredAt: 0, state: 'alive', machine: null, replacedBy: null }]);
     const jobs = [1, 2, 1, 4].map((scale, i) => ({
       id: `j${i}`,
       jobType: 'x',

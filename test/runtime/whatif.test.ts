@@ -13,7 +13,7 @@ interface Est {
 interface WhatIf {
   now: string;
   jobs: Est[];
-  hypothetical?: Est;
+  hypothetical?: Est & { rho: number | null; fairSeconds: number | null };
   simulatedRounds: number;
 }
 
@@ -58,12 +58,16 @@ describe('whatif (the engine and simulator run forward from the live state)', ()
     expect(latest).toBeGreaterThan(110);
     // 250 GPU-seconds of work on 2 GPUs cannot end before 125 s.
     expect(Math.max(latest, secondsFrom(r.now, h.estimatedFinish))).toBeGreaterThanOrEqual(124);
+    // Finish-time fairness: on an equal 1/3 share of 2 GPUs (2/3 GPU), its 50 steps at 1 step/s take 75 s.
+    expect(h.fairSeconds).toBeCloseTo(75, 6);
+    expect(h.rho).toBeCloseTo(secondsFrom(r.now, h.estimatedFinish) / 75, 2);
   });
 
   it('a job larger than any worker never starts', async () => {
     const r = await admin.post<WhatIf>('/api/v1/whatif', { scaleFactor: 4, totalSteps: 10 });
     expect(r.hypothetical!.estimatedStart).toBeNull();
     expect(r.hypothetical!.estimatedFinish).toBeNull();
+    expect(r.hypothetical!.rho).toBeNull();
     await expect(admin.post('/api/v1/whatif', { scaleFactor: 0 })).rejects.toThrow(/scaleFactor/);
   });
 });

@@ -191,6 +191,8 @@ export interface ClusterView {
     id: string;
     name: string;
     state: 'alive' | 'gone';
+    /** The registration that retired this one (the same worker registered again). */
+    replacedBy: string | null;
     gpus: Array<{ type: string; count: number }>;
     running: Array<{ attempt: number; jobId: string | null; gpuType: string; devices: number[] }>;
   }>;
@@ -203,6 +205,29 @@ export interface ClusterHistory {
   to: string;
   bucketMs: number;
   types: Array<{ type: string; capacity: number; busy: number[] }>;
+}
+
+/** GET /api/v1/heterogeneity: one value per sample (plan) in every series. */
+export interface Heterogeneity {
+  from: string;
+  to: string;
+  samples: Array<{ round: number; at: string; end: string }>;
+  byType: Array<{ type: string; capacity: number[]; raw: number[]; effective: number[]; queued: number[] }>;
+  byTenant: Array<{ tenant: string; raw: number[]; effective: number[]; queued: number[] }>;
+  total: { capacity: number[]; raw: number[]; effective: number[]; queued: number[] };
+  jobs: Array<{
+    id: string;
+    name: string | null;
+    tenant: string;
+    gpuType: string;
+    gpus: number;
+    throughput: number | null;
+    source: string | null;
+    bestType: string | null;
+    bestThroughput: number | null;
+    bestSource: string | null;
+    ratio: number | null;
+  }>;
 }
 
 export interface FairnessView {

@@ -6,13 +6,14 @@ import { when } from './format';
 import { App, navigate } from './ui';
 import { ClusterView } from './views/cluster';
 import { FairnessView } from './views/fairness';
+import { HeterogeneityView } from './views/heterogeneity';
 import { JobView } from './views/job';
 import { QueueView } from './views/queue';
 import { ReportsView } from './views/reports';
 import { SubmitView } from './views/submit';
 
 interface Route {
-  readonly view: 'queue' | 'cluster' | 'fairness' | 'job' | 'submit' | 'reports';
+  readonly view: 'queue' | 'cluster' | 'fairness' | 'heterogeneity' | 'job' | 'submit' | 'reports';
   readonly arg: string;
   readonly params: URLSearchParams;
 }
@@ -25,6 +26,7 @@ function parseRoute(hash: string): Route {
   switch (view) {
     case 'cluster':
     case 'fairness':
+    case 'heterogeneity':
     case 'submit':
     case 'reports':
       return { view, arg, params };
@@ -109,6 +111,7 @@ const NAV: Array<[Route['view'], string, string]> = [
   ['queue', 'Queue', '#/queue'],
   ['cluster', 'Cluster', '#/cluster'],
   ['fairness', 'Fairness', '#/fairness'],
+  ['heterogeneity', 'Heterogeneity', '#/heterogeneity'],
   ['reports', 'Reports', '#/reports'],
 ];
 
@@ -171,6 +174,7 @@ function Shell(props: { me: WhoAmI; onOut: () => void }) {
         {route.view === 'queue' ? <QueueView params={route.params} /> : null}
         {route.view === 'cluster' ? <ClusterView /> : null}
         {route.view === 'fairness' ? <FairnessView /> : null}
+        {route.view === 'heterogeneity' ? <HeterogeneityView /> : null}
         {route.view === 'job' ? <JobView id={route.arg} /> : null}
         {route.view === 'submit' ? <SubmitView /> : null}
         {route.view === 'reports' ? <ReportsView /> : null}

@@ -12,6 +12,7 @@ import { jobAlive, launchJob, releaseJob, SETPRIV, setupIsolation, signalJob, ty
 import { jobEnvironment, mayExecute, prepareCheckpointDir, resolveIdentity, type JobIdentity, type RunAsMap } from './sandbox.js';
 import type { Warden } from './warden.js';
 import type { GroupRecord } from './leftovers.js';
+import { machineIdentity } from './machine.js';
 
 /**
  * The worker agent: registers its GPUs, syncs with the server every heartbeat, and runs each lease as a child
@@ -28,6 +29,8 @@ export interface WorkerOptions {
   readonly token: string;
   readonly gpus: readonly WorkerGpus[];
   readonly name?: string;
+  /** The machine's stable identity (default: machine.ts); with the name, what makes a registration "the same worker". */
+  readonly machine?: string;
   /** URL handed to jobs as RONDO_SERVER (default: `server`). */
   readonly jobServerUrl?: string;
   readonly log?: (msg: string) => void;
@@ -159,6 +162,7 @@ export class WorkerAgent {
         const r = await this.client.post<{ id: string; heartbeatMs: number; graceMs: number }>('/api/v1/workers', {
           name: this.opts.name ?? `worker-${process.pid}`,
           gpus: this.opts.gpus,
+          machine: this.opts.machine ?? machineIdentity(),
         });
         this.id = r.id;
         this.heartbeatMs = r.heartbeatMs;

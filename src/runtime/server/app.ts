@@ -7,6 +7,7 @@ import { DEFAULT_LIMITS, SECURITY_HEADERS, sendError, validationMessage, type Ap
 import type { RouteInfo } from './openapi.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { dashboardRoutes } from './routes/dashboard.js';
+import { heterogeneityRoutes } from './routes/heterogeneity.js';
 import { jobRoutes } from './routes/jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -108,5 +109,6 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   void app.register(tokenRoutes, deps);
   void app.register(workerRoutes, deps);
   void app.register(dashboardRoutes, deps);
+  void app.register(heterogeneityRoutes, deps);
   return app;
 }

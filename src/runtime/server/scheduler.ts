@@ -1,13 +1,6 @@
 import { policyJob, type Allocation, type Assignment, type ClusterSpec, type Job, type RoundPlan } from '../../model/index.js';
 import { shapeProblem, WhyBook } from './why.js';
-import {
-  runEngine,
-  type ClusterView,
-  type EngineConfig,
-  type EnginePersistence,
-  type ExecJob,
-  type RoundReport,
-} from '../../engine/index.js';
+import { runEngine, type ClusterView, type EngineConfig, type EnginePersistence, type ExecJob, type RoundReport } from '../../engine/index.js';
 import type { Policy, PolicyJob, PolicyResult, PolicySnapshot } from '../../policies/types.js';
 import type { LoadedPolicy } from './policy-source.js';
 import { allocationJson, PolicyThread } from './policy-worker.js';
@@ -16,6 +9,7 @@ import { allocateGuarded, allocateGuardedSync } from './quarantine.js';
 import type { JobRow, Store, WorkerRow } from './store/index.js';
 import type { LiveThroughputs, TypeThroughput } from '../../estimate/index.js';
 import { SavedEngineState } from './engine-state.js';
+import { recordUse } from './use-history.js';
 import { engineJob, namedJob, StoreJobSource } from './job-source.js';
 import { buildCluster, globalGpu, liveThroughput, type LiveCluster } from './live-cluster.js';
 import { planAheadMs, turn, type RuntimeTiming } from './timing.js';
@@ -190,7 +184,7 @@ export class Scheduler {
   /** A worker came back after being marked gone (e.g. a network partition healed). */
   revive(workerId: string): void {
     const w = this.store.getWorker(workerId);
-    if (w && w.state === 'gone') {
+    if (w && w.state === 'gone' && w.replacedBy === null) {
       this.store.setWorkerState(workerId, 'alive');
       this.store.event('worker.back', { workerId });
     }
@@ -448,6 +442,8 @@ export class Scheduler {
       },
     });
     this.stats.lastCommitMs = performance.now() - commitAt;
+    // GPU use as planned, kept for the heterogeneity view (use-history.ts).
+    recordUse(this.store, this.live, { round, startMs, endMs }, { measured: this.measured, known: this.throughputs }, this.log);
     if (last) this.stats.lastRoundGapMs = startMs - last.start;
     this.stats.rounds++;
     this.stats.lastRound = round;

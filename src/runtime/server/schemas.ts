@@ -169,6 +169,7 @@ export const registerWorkerBody = {
   required: ['name', 'gpus'],
   properties: {
     name: str(128),
+    machine: { ...str(128), description: "a stable identity of the agent's machine (the agent sends a hash); with the name, a registration of the same worker retires the earlier one" },
     gpus: {
       type: 'array',
       minItems: 1,

@@ -1,3 +1,4 @@
+import { equalShareThroughput } from '../../metrics/index.js';
 import { runEngine, type ExecJob, type Executor, type RoundReport } from '../../engine/index.js';
 import { jobKey, type Job, type RoundPlan, type ThroughputEntry, type ThroughputTable } from '../../model/index.js';
 import type { Policy } from '../../policies/types.js';
@@ -33,12 +34,20 @@ export interface WhatIfJob {
   readonly lengthUnknown: boolean;
 }
 
+/** The hypothetical job's finish-time fairness (Themis): its time from now to finish over its time on a 1/n share. */
+export interface WhatIfFairness {
+  /** Seconds its steps take on an equal 1/n share of the live cluster, n = the active jobs and it; null when no type fits. */
+  readonly fairSeconds: number | null;
+  /** (estimated finish − now) ÷ fairSeconds; ≤ 1: at least as good as an equal split. Null without a finish. */
+  readonly rho: number | null;
+}
+
 export interface WhatIfResult {
   readonly now: number;
   readonly policy: string;
   readonly roundS: number;
   readonly jobs: readonly WhatIfJob[];
-  readonly hypothetical?: WhatIfJob;
+  readonly hypothetical?: WhatIfJob & WhatIfFairness;
   readonly simulatedRounds: number;
   /** The simulation stopped at its round or time limit before every job finished: jobs without an estimate start later than that. */
   readonly truncated: boolean;
@@ -144,12 +153,18 @@ export async function whatIf(store: Store, scheduler: Scheduler, extra?: Hypothe
     };
   };
   const hyp = jobs.find((j) => j.id === HYPOTHETICAL_ID);
+  const fairness = (j: Job, v: WhatIfJob): WhatIfFairness => {
+    // As the fairness view computes ρ for live jobs (routes/dashboard.ts), with the new job counted among the n.
+    const t = equalShareThroughput(cluster, rows.get(j.id)!, j.scaleFactor, jobs.length);
+    const fairSeconds = t > 0 ? j.totalSteps! / t : null;
+    return { fairSeconds, rho: fairSeconds !== null && v.estimatedFinish !== null ? (v.estimatedFinish - now) / 1000 / fairSeconds : null };
+  };
   return {
     now,
     policy: policy.name,
     roundS,
     jobs: jobs.filter((j) => j.id !== HYPOTHETICAL_ID).map(view),
-    ...(hyp ? { hypothetical: view(hyp) } : {}),
+    ...(hyp ? { hypothetical: { ...view(hyp), ...fairness(hyp, view(hyp)) } } : {}),
     simulatedRounds: result?.rounds ?? 0,
     truncated: result !== undefined && result.stopReason !== 'drained',
   };

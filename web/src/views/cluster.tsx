@@ -34,26 +34,15 @@ function utilisationOption(h: ClusterHistory): ChartOption {
 type Worker = ClusterData['workers'][number];
 
 /**
- * A worker that restarted registers again under the same name; until the old registration times out both look
- * alive. The newest registration per name is the worker; older live ones are shown as replaced, not counted.
+ * A worker that registered again (same machine and name, e.g. after a restart) retires its old registration on the
+ * server (`replacedBy`): the live ones are the workers, the retired ones are listed as replaced, the rest as gone.
  */
-function splitWorkers(all: readonly Worker[]): { alive: Worker[]; replaced: Array<{ w: Worker; by: Worker }>; gone: Worker[] } {
-  const seq = (w: Worker): number => Number(/(\d+)$/.exec(w.id)?.[1] ?? 0);
-  const newest = new Map<string, Worker>();
-  for (const w of all) if (w.state === 'alive' && (!newest.has(w.name) || seq(w) > seq(newest.get(w.name)!))) newest.set(w.name, w);
-  const replaced: Array<{ w: Worker; by: Worker }> = [];
-  // Jobs still recorded on an old registration run on the same machine: they are shown on its current card.
-  const carried = new Map<Worker, Worker['running']>();
-  for (const w of all) {
-    if (w.state !== 'alive') continue;
-    const n = newest.get(w.name)!;
-    if (n === w) continue;
-    replaced.push({ w, by: n });
-    carried.set(n, [...(carried.get(n) ?? []), ...w.running]);
-  }
-  const alive = [...newest.values()].map((w) => (carried.get(w)?.length ? { ...w, running: [...w.running, ...carried.get(w)!] } : w));
-  alive.sort((a, b) => seq(a) - seq(b));
-  return { alive, replaced, gone: all.filter((w) => w.state !== 'alive') };
+function splitWorkers(all: readonly Worker[]): { alive: Worker[]; replaced: Worker[]; gone: Worker[] } {
+  return {
+    alive: all.filter((w) => w.state === 'alive'),
+    replaced: all.filter((w) => w.state !== 'alive' && w.replacedBy !== null),
+    gone: all.filter((w) => w.state !== 'alive' && w.replacedBy === null),
+  };
 }
 
 /** The worker-wide index of the first device of its `gi`-th GPU group. */
@@ -70,7 +59,7 @@ export function ClusterView() {
   const types = useMemo(() => (c ? Object.keys(c.gpus).sort() : []), [c]);
   const option = useMemo(() => (history.data ? utilisationOption(history.data) : null), [history.data]);
   const { alive, replaced, gone } = useMemo(() => splitWorkers(c?.workers ?? []), [c]);
-  // Totals from the workers shown as live (a replaced registration's GPUs are the same GPUs).
+  // Totals from the live workers (a replaced registration's GPUs are counted under the one that replaced it).
   const totals = useMemo(() => {
     const t: Record<string, { total: number; busy: number }> = {};
     for (const w of alive) {
@@ -128,8 +117,8 @@ export function ClusterView() {
       <Section title={`Workers (${alive.length} live${gone.length ? `, ${gone.length} gone` : ''})`}>
         {replaced.length > 0 ? (
           <p class="muted small" data-testid="replaced">
-            Re-registered after a restart (the old registration times out by itself):{' '}
-            {replaced.map(({ w, by }) => `${w.name} ${w.id} → ${by.id}`).join(', ')}.
+            Registered again after a restart (the old registration is retired):{' '}
+            {replaced.map((w) => `${w.name} ${w.id} → ${w.replacedBy}`).join(', ')}.
           </p>
         ) : null}
         {c && c.workers.length === 0 ? (

@@ -2,7 +2,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, type JobDetail, type JobWhy, type LogLine, type Timeline } from '../api';
 import { Chart, echarts, type ChartOption } from '../chart';
 import { typeColor } from '../colors';
-import { duration, num, relative, when } from '../format';
+import { duration, num, pct, relative, when } from '../format';
 import { Empty, ErrorBox, Progress, Section, StateBadge, Truncate, useApp, useLive } from '../ui';
 import { CancelButton } from './queue';
 
@@ -65,8 +65,19 @@ function throughputOption(tp: Record<string, number>): ChartOption {
   };
 }
 
+/**
+ * The agent's own lines name an attempt by its server-wide id ("started attempt 15"); the page numbers a job's
+ * attempts 1, 2, … as they ran, so the lines say the same number (with the id, which the agent's log uses).
+ */
+function numbered(text: string, attemptNo: ReadonlyMap<number, number>): string {
+  return text.replace(/\battempt (\d+)\b/g, (m, id: string) => {
+    const n = attemptNo.get(Number(id));
+    return n === undefined ? m : `attempt ${n} (id ${id})`;
+  });
+}
+
 /** The job's captured output, fetched in pieces as it grows; follows the end unless the reader scrolled up. */
-function Logs(props: { id: string }) {
+function Logs(props: { id: string; attemptNo: ReadonlyMap<number, number> }) {
   const { version } = useApp();
   const [lines, setLines] = useState<LogLine[]>([]);
   const [error, setError] = useState<ApiError | undefined>();
@@ -102,7 +113,7 @@ function Logs(props: { id: string }) {
         <pre class="logs" ref={box} data-testid="logs" tabIndex={0} aria-label="job output">
           {lines.map((l) => (
             <div class={`log-${l.stream}`}>
-              <span class="log-time">{when(l.at)}</span> {l.text}
+              <span class="log-time">{when(l.at)}</span> {l.stream === 'system' ? numbered(l.text, props.attemptNo) : l.text}
             </div>
           ))}
         </pre>
@@ -160,29 +171,39 @@ function WhyPanel(props: { why: JobWhy | undefined; job: JobDetail }) {
   );
 }
 
-/** The job's throughput where it runs now against the best type measured: what heterogeneity costs or gains it. */
-function Heterogeneity(props: { throughputs: Record<string, number>; current: string | null }) {
-  const entries = Object.entries(props.throughputs).filter(([, v]) => v > 0);
+/**
+ * The job's throughput where it runs now against its best allowed type, from what the scheduler assumes (measured,
+ * the throughput table, or estimated from it, each named): what heterogeneity costs it (the Heterogeneity view shows
+ * the same for every running job and over time).
+ */
+function Heterogeneity(props: { throughputs: NonNullable<JobDetail['throughputs']>; allowed: readonly string[] | null; current: string | null }) {
+  const entries = props.throughputs.filter((t) => t.value > 0 && (props.allowed === null || props.allowed.includes(t.gpuType)));
   if (entries.length === 0) return null;
-  const [bestType, best] = entries.reduce((b, e) => (e[1] > b[1] ? e : b));
-  const now = props.current ? props.throughputs[props.current] : undefined;
+  const best = entries.reduce((b, e) => (e.value > b.value ? e : b));
+  const now = props.current ? entries.find((t) => t.gpuType === props.current) : undefined;
+  const type = (t: string) => <strong style={{ color: typeColor(t) }}>{t}</strong>;
   return (
-    <p class="small" data-testid="heterogeneity">
+    <p data-testid="heterogeneity">
       {props.current && now ? (
-        props.current === bestType ? (
+        now.gpuType === best.gpuType ? (
           <>
-            Runs on <strong>{props.current}</strong>, its fastest measured type ({num(now, 2)} steps/s).
+            Runs on {type(now.gpuType)}, its best allowed type ({num(now.value, 2)} steps/s, {now.source}).
           </>
         ) : (
           <>
-            Runs on <strong>{props.current}</strong> at {num(now, 2)} steps/s, {num(now / best, 2)}× its best measured type (<strong>{bestType}</strong>, {num(best, 2)} steps/s).
+            Runs on {type(now.gpuType)} at {num(now.value, 2)} steps/s ({now.source}): <strong data-testid="heterogeneity-ratio">{pct(now.value / best.value)}</strong> of its best type,{' '}
+            {type(best.gpuType)} ({num(best.value, 2)} steps/s, {best.source}).
           </>
         )
       ) : (
         <>
-          Fastest measured type: <strong>{bestType}</strong> ({num(best, 2)} steps/s){entries.length > 1 ? `, ${num(best / Math.min(...entries.map((e) => e[1])), 1)}× the slowest` : ''}.
+          Not running now. Its best type is {type(best.gpuType)} ({num(best.value, 2)} steps/s, {best.source})
+          {entries.length > 1 ? `, ${num(best.value / Math.min(...entries.map((e) => e.value)), 1)}× its slowest allowed type` : ''}.
         </>
-      )}
+      )}{' '}
+      <a href="#/heterogeneity" class="small">
+        All jobs, over time →
+      </a>
     </p>
   );
 }
@@ -308,10 +329,10 @@ export function JobView(props: { id: string }) {
           ) : null}
         </Section>
         <Section title="Throughput per GPU type">
+          {j.throughputs ? <Heterogeneity throughputs={j.throughputs} allowed={j.gpuTypes} current={ran.find((a) => a.state === 'running')?.gpuType ?? null} /> : null}
           {throughput ? (
             <>
               <Chart option={throughput} height={180} label="measured throughput per GPU type" testId="throughput-chart" />
-              <Heterogeneity throughputs={tl.data!.throughputs} current={ran.find((a) => a.state === 'running')?.gpuType ?? null} />
             </>
           ) : (
             <Empty title="No throughput reported yet.">Jobs report steps/s through the Rondo client or a RONDO_PROGRESS line.</Empty>
@@ -367,7 +388,7 @@ export function JobView(props: { id: string }) {
               <tbody>
                 {ran.map((a, n) => (
                   <tr>
-                    <td title={`attempt id ${a.id}`}>{n + 1}</td>
+                    <td title={`attempt id ${a.id} (the logs say both)`}>{n + 1}</td>
                     <td>
                       <Truncate text={a.workerName} max="12rem" />
                     </td>
@@ -388,7 +409,7 @@ export function JobView(props: { id: string }) {
       ) : null}
 
       <Section title="Logs">
-        <Logs id={j.id} />
+        <Logs id={j.id} attemptNo={new Map(ran.map((a, n) => [a.id, n + 1]))} />
       </Section>
     </div>
   );

@@ -23,6 +23,8 @@ interface Estimate {
   type: string;
   start: string | null;
   finish: string | null;
+  /** Finish-time fairness: time to finish ÷ time on an equal 1/n share of the cluster (n: the active jobs and this one). */
+  rho: number | null;
 }
 
 /** Estimated start and finish on each GPU type the job may use, from the server's what-if simulation. */
@@ -37,13 +39,13 @@ function WhatIf(props: { scaleFactor: number; types: readonly string[]; minutes:
     const timer = window.setTimeout(() => {
       void Promise.all(
         props.types.map(async (t) => {
-          const r = await api<{ hypothetical?: { estimatedStart: string | null; estimatedFinish: string | null } }>('POST', '/api/v1/whatif', {
+          const r = await api<{ hypothetical?: { estimatedStart: string | null; estimatedFinish: string | null; rho: number | null } }>('POST', '/api/v1/whatif', {
             scaleFactor: props.scaleFactor,
             durationS: props.minutes * 60,
             gpuTypes: [t],
             priorityWeight: props.priorityWeight,
           });
-          return { type: t, start: r.hypothetical?.estimatedStart ?? null, finish: r.hypothetical?.estimatedFinish ?? null };
+          return { type: t, start: r.hypothetical?.estimatedStart ?? null, finish: r.hypothetical?.estimatedFinish ?? null, rho: r.hypothetical?.rho ?? null };
         }),
       )
         .then((r) => {
@@ -61,7 +63,6 @@ function WhatIf(props: { scaleFactor: number; types: readonly string[]; minutes:
   }, [key]);
   if (error) return <p class="warn-text">No estimate: {error}</p>;
   if (!rows) return <p class="muted">Estimating…</p>;
-  const now = Date.now();
   return (
     <table class="whatif cards" data-testid="whatif">
       <thead>
@@ -69,8 +70,8 @@ function WhatIf(props: { scaleFactor: number; types: readonly string[]; minutes:
           <th scope="col">Only on</th>
           <th scope="col">Estimated start</th>
           <th scope="col">Estimated finish</th>
-          <th scope="col" class="num" title="time from now to the finish, divided by the run time alone (1 = no wait, no sharing)">
-            Slowdown
+          <th scope="col" class="num" title="finish-time fairness (Themis): time from now to the finish ÷ the time on an equal 1/n share of the cluster; ≤ 1 is at least as good as an equal split">
+            ρ (finish-time fairness)
           </th>
         </tr>
       </thead>
@@ -82,8 +83,8 @@ function WhatIf(props: { scaleFactor: number; types: readonly string[]; minutes:
             </td>
             <td data-label="Estimated start">{r.start ? `${when(r.start)} (${relative(r.start)})` : 'beyond the estimate'}</td>
             <td data-label="Estimated finish">{r.finish ? when(r.finish) : '–'}</td>
-            <td data-label="Slowdown" class="num">
-              {r.finish ? `${((new Date(r.finish).getTime() - now) / 1000 / (props.minutes * 60)).toFixed(1)}×` : '–'}
+            <td data-label="ρ (finish-time fairness)" class={`num ${r.rho !== null && r.rho > 1 ? 'warn' : ''}`} data-testid="whatif-rho">
+              {r.rho !== null ? r.rho.toFixed(2) : '–'}
             </td>
           </tr>
         ))}

@@ -15,6 +15,8 @@ export async function clusterRoutes(app: FastifyInstance, deps: RouteDeps): Prom
       name: w.name,
       gpus: w.gpus,
       state: w.state === 'alive' && scheduler.isAlive(w.id) ? 'alive' : 'gone',
+      // Set when the same worker (machine and name) registered again: this registration is retired, its GPUs counted there.
+      replacedBy: w.replacedBy,
       running: open
         .filter((a) => a.workerId === w.id && a.state === 'running')
         // A tenant sees that another tenant's job holds GPUs, not which job.

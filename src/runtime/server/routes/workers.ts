@@ -29,19 +29,16 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
 
   app.post('/api/v1/workers', { schema: { body: S.registerWorkerBody }, config: { auth: ['worker'], summary: 'Register a worker (worker token)' } }, async (req, reply) => {
     const p = req.principal as Extract<Principal, { kind: 'worker' }>;
-    const b = req.body as { name: string; gpus: Array<{ type: string; count: number }> };
+    const b = req.body as { name: string; gpus: Array<{ type: string; count: number }>; machine?: string };
     const types = b.gpus.map((g) => g.type);
     if (new Set(types).size !== types.length) throw new ApiError(400, 'E_SCHEMA', 'each GPU type may be listed once');
     let id: string;
+    // Either way, an earlier live registration of the same worker (machine and name) is retired (worker.replaced).
     if (p.workerId) {
       id = p.workerId;
-      store.reregisterWorker(id, b.name, b.gpus);
+      store.reregisterWorker(id, b.name, b.gpus, b.machine);
     } else {
-      id = store.tx(() => {
-        const w = store.registerWorker(b.name, b.gpus, p.tokenId);
-        store.bindWorkerToken(p.tokenId, w.id);
-        return w.id;
-      });
+      id = store.registerWorkerAs(b.name, b.gpus, p.tokenId, b.machine ?? null).id;
     }
     scheduler.touch(id);
     scheduler.poke();
@@ -53,6 +50,9 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
     const p = req.principal as Extract<Principal, { kind: 'worker' }>;
     const id = (req.params as { id: string }).id;
     if (p.workerId !== id) throw new ApiError(403, 'E_FORBIDDEN', `this token belongs to ${p.workerId ?? 'no worker yet'}, not ${id}`);
+    const by = store.getWorker(id)?.replacedBy;
+    // A retired registration stays retired: its GPUs are counted under the registration that replaced it.
+    if (by) throw new ApiError(409, 'E_REPLACED', `worker ${id} was replaced by ${by}: the same machine and name registered again; give each agent its own --name`);
     scheduler.touch(id);
     return store.commit((): SyncResponse => {
       const { held: _held, ...res } = sync(id, req.body as SyncRequest);

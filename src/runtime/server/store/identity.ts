@@ -59,12 +59,12 @@ export function bindWorkerToken(c: Sql, tokenId: number, workerId: string): void
   c.q('UPDATE tokens SET worker_id = ? WHERE id = ?').run(workerId, tokenId);
 }
 
-export function registerWorker(c: Sql, name: string, gpus: readonly WorkerGpus[], tokenId: number | null): WorkerRow {
+export function registerWorker(c: Sql, name: string, gpus: readonly WorkerGpus[], tokenId: number | null, machine: string | null = null): WorkerRow {
   return c.tx(() => {
     const n = Number((c.q('SELECT COUNT(*) AS n FROM workers').get() as Row).n) + 1;
     const id = `w-${n}`;
-    c.q("INSERT INTO workers(id, name, gpus, token_id, registered_at, state) VALUES (?, ?, ?, ?, ?, 'alive')")
-      .run(id, name, JSON.stringify(gpus), tokenId, c.now());
+    c.q("INSERT INTO workers(id, name, gpus, token_id, registered_at, state, machine) VALUES (?, ?, ?, ?, ?, 'alive', ?)")
+      .run(id, name, JSON.stringify(gpus), tokenId, c.now(), machine);
     c.event('worker.registered', { workerId: id, detail: { name, gpus } });
     return getWorker(c, id)!;
   });
@@ -84,6 +84,20 @@ export function setWorkerState(c: Sql, id: string, state: 'alive' | 'gone'): voi
 }
 
 /** A registered worker came back (same token): its new name and GPUs, alive again. */
-export function updateWorker(c: Sql, id: string, name: string, gpus: readonly WorkerGpus[]): void {
-  c.q("UPDATE workers SET name = ?, gpus = ?, state = 'alive' WHERE id = ?").run(name, JSON.stringify(gpus), id);
+export function updateWorker(c: Sql, id: string, name: string, gpus: readonly WorkerGpus[], machine?: string | null): void {
+  if (machine === undefined) c.q("UPDATE workers SET name = ?, gpus = ?, state = 'alive' WHERE id = ?").run(name, JSON.stringify(gpus), id);
+  else c.q("UPDATE workers SET name = ?, gpus = ?, machine = ?, state = 'alive' WHERE id = ?").run(name, JSON.stringify(gpus), machine, id);
+}
+
+/**
+ * Marks every other live registration of the same worker (same machine and name) gone and replaced by `id`, and
+ * returns their ids. The same machine and name registering again is the same agent restarted (e.g. a server restart
+ * that handed its local agents new tokens): its old registration holds no GPUs any more.
+ */
+export function retireSameWorker(c: Sql, id: string, name: string, machine: string | null): string[] {
+  // Without a machine identity (a client that sends none) a name alone could be two machines: nothing is retired.
+  if (machine === null) return [];
+  const old = (c.q("SELECT id FROM workers WHERE id != ? AND name = ? AND machine = ? AND replaced_by IS NULL AND state = 'alive'").all(id, name, machine) as Row[]).map((r) => String(r.id));
+  for (const o of old) c.q("UPDATE workers SET state = 'gone', replaced_by = ? WHERE id = ?").run(id, o);
+  return old;
 }

@@ -7,6 +7,7 @@ import * as jobs from './jobs.js';
 import * as readModels from './read-models.js';
 import type { QueueJob } from './read-models.js';
 import * as rounds from './rounds.js';
+import * as useHistory from './use-history.js';
 import { schemaVersionOf } from './schema.js';
 import { Sql } from './sql.js';
 
@@ -21,6 +22,7 @@ import { Sql } from './sql.js';
 
 export * from './rows.js';
 export type { QueueJob } from './read-models.js';
+export type { JobShape, UseFigures, UseSample } from './use-history.js';
 export { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
 export interface StoreOptions {
@@ -62,12 +64,39 @@ export class Store {
   }
 
   /** The same worker token registering again is the same machine restarted: whatever it ran before is gone. */
-  reregisterWorker(id: string, name: string, gpus: readonly WorkerGpus[]): void {
-    this.tx(() => {
+  reregisterWorker(id: string, name: string, gpus: readonly WorkerGpus[], machine?: string | null): string[] {
+    return this.tx(() => {
       for (const a of attempts.openAttemptsOfWorker(this.sql, id)) attempts.endAttempt(this.sql, a.id, 'lost', { message: 'worker restarted' });
-      identity.updateWorker(this.sql, id, name, gpus);
+      identity.updateWorker(this.sql, id, name, gpus, machine);
       this.sql.event('worker.reregistered', { workerId: id });
+      return this.retireReplaced(id, name, machine ?? this.getWorker(id)?.machine ?? null);
     });
+  }
+
+  /** A new registration (a new worker token); an earlier live registration of the same worker is retired. */
+  registerWorkerAs(name: string, gpus: readonly WorkerGpus[], tokenId: number, machine: string | null): { id: string; replaced: string[] } {
+    return this.tx(() => {
+      const w = identity.registerWorker(this.sql, name, gpus, tokenId, machine);
+      identity.bindWorkerToken(this.sql, tokenId, w.id);
+      return { id: w.id, replaced: this.retireReplaced(w.id, name, machine) };
+    });
+  }
+
+  /**
+   * Retires the other live registrations of the worker `id` is (same machine and name): gone, replaced by `id`, so
+   * its GPUs are counted once. Their open attempts are lost with them, ended no later than their lease end (the
+   * agent that ran them restarted, so they ran at most until then).
+   */
+  private retireReplaced(id: string, name: string, machine: string | null): string[] {
+    const old = identity.retireSameWorker(this.sql, id, name, machine);
+    const now = this.sql.now();
+    for (const o of old) {
+      for (const a of attempts.openAttemptsOfWorker(this.sql, o)) {
+        attempts.endAttempt(this.sql, a.id, 'lost', { at: Math.min(now, a.leaseEnd), message: `worker ${o} registered again as ${id}` });
+      }
+      this.sql.event('worker.replaced', { workerId: o, detail: { by: id } });
+    }
+    return old;
   }
 
   // ---- jobs (jobs.ts) ----
@@ -111,7 +140,7 @@ export class Store {
   revokeToken(id: number): boolean { return identity.revokeToken(this.sql, id); }
   listTokens(): Array<{ id: number; kind: TokenKind; tenant: string | null; workerId: string | null; label: string | null; createdAt: number; revoked: boolean }> { return identity.listTokens(this.sql); }
   bindWorkerToken(tokenId: number, workerId: string): void { identity.bindWorkerToken(this.sql, tokenId, workerId); }
-  registerWorker(name: string, gpus: readonly WorkerGpus[], tokenId: number | null): WorkerRow { return identity.registerWorker(this.sql, name, gpus, tokenId); }
+  registerWorker(name: string, gpus: readonly WorkerGpus[], tokenId: number | null, machine: string | null = null): WorkerRow { return identity.registerWorker(this.sql, name, gpus, tokenId, machine); }
   getWorker(id: string): WorkerRow | undefined { return identity.getWorker(this.sql, id); }
   listWorkers(): WorkerRow[] { return identity.listWorkers(this.sql); }
   setWorkerState(id: string, state: 'alive' | 'gone'): void { identity.setWorkerState(this.sql, id, state); }
@@ -123,6 +152,10 @@ export class Store {
   saveRound(r: Omit<RoundRow, 'allocation'> & ({ readonly allocation: unknown } | { readonly allocationJson: string })): void { rounds.saveRound(this.sql, r); }
   lastRoundInfo(): { round: number; start: number; duration: number; assignments: number } | undefined { return rounds.lastRoundInfo(this.sql); }
   lastRound(): RoundRow | undefined { return rounds.lastRound(this.sql); }
+  saveUseSample(s: useHistory.UseSample): void { useHistory.saveUseSample(this.sql, s); }
+  useSamples(from: number, to: number): useHistory.UseSample[] { return useHistory.useSamples(this.sql, from, to); }
+  jobShapes(ids: readonly string[]): useHistory.JobShape[] { return useHistory.jobShapes(this.sql, ids); }
+  waitingJobs(untilMs: number): Array<useHistory.JobShape & { readonly count: number }> { return useHistory.waitingJobs(this.sql, untilMs); }
 
   // ---- read models (read-models.ts) ----
   events(opts: { jobId?: string; afterId?: number; limit?: number } = {}): EventRow[] { return readModels.events(this.sql, opts); }

@@ -70,6 +70,10 @@ export interface WorkerRow {
   readonly gpus: readonly WorkerGpus[];
   readonly registeredAt: number;
   readonly state: 'alive' | 'gone';
+  /** Stable identity of the machine the agent runs on (a hash), as the agent sent it; null from older agents. */
+  readonly machine: string | null;
+  /** A later registration of the same worker (same machine and name) that retired this one. */
+  readonly replacedBy: string | null;
 }
 
 export interface RoundRow {
@@ -177,5 +181,7 @@ export function workerFromRow(r: Row): WorkerRow {
     gpus: json<WorkerGpus[]>(r.gpus),
     registeredAt: Number(r.registered_at),
     state: r.state as 'alive' | 'gone',
+    machine: (r.machine as string | null | undefined) ?? null,
+    replacedBy: (r.replaced_by as string | null | undefined) ?? null,
   };
 }

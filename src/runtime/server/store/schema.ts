@@ -128,6 +128,18 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX attempts_open_worker ON attempts(worker_id) WHERE state != 'ended';
   `,
+  // 5: GPU use per planned round (raw, throughput-weighted, queued; per GPU type and tenant) for the heterogeneity
+  // view, recorded as it was so that history is never redrawn against today's cluster (store/use-history.ts).
+  `
+  CREATE TABLE use_history (round INTEGER PRIMARY KEY, at INTEGER NOT NULL, end_at INTEGER NOT NULL, data TEXT NOT NULL);
+  CREATE INDEX use_history_at ON use_history(at);
+  `,
+  // 6: a worker's stable identity (its machine and name), so that a registration with a new token retires the old
+  // registration of the same worker instead of counting both until the old one times out.
+  `
+  ALTER TABLE workers ADD COLUMN machine TEXT;
+  ALTER TABLE workers ADD COLUMN replaced_by TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
