@@ -79,8 +79,8 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
             return { name: w.name, id: w.id };
           }
           const t = store.createToken('worker', { label: `driver:${w.name}`.slice(0, 128) });
-          const row = store.registerWorker(w.name, w.gpus, t.id);
-          store.bindWorkerToken(t.id, row.id);
+          // No machine identity: a driver's workers are its nodes, told apart by name.
+          const row = store.registerWorkerAs(w.name, w.gpus, t.id, null);
           return { name: w.name, id: row.id, token: t.token };
         }),
       );
@@ -102,7 +102,9 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
         const unknown: string[] = [];
         let ended = false;
         for (const e of b.workers) {
-          if (!store.getWorker(e.id)) {
+          const known = store.getWorker(e.id);
+          // A retired registration (replaced by another) is as good as unknown: the driver registers it again.
+          if (!known || known.replacedBy) {
             unknown.push(e.id);
             continue;
           }
