@@ -9,5 +9,6 @@ export function addSpotOptions(cmd: Command): Command {
     .option('--capacity-loop <seconds>', 'with --capacity: repeat the capacity trace with this period')
     .option('--gpu-map <spec>', 'with --capacity: throughput rows for cards the table lacks, e.g. t4=p100*0.8,a100=v100*2 (defaults: docs/formats.md)')
     .option('--slo-factors <list>', 'with --capacity: give each job without an SLO a deadline of one of these factors x its duration alone (seeded), e.g. 1.2,2,10')
-    .option('--spot-strategy <s>', 'with --capacity: which tier jobs may use: any (the policy decides), on-demand, spot, deadline (Proteus-like: spot while the deadline is safe; default any)');
+    .option('--spot-strategy <s>', 'with --capacity: restrict --policy to a tier: any (the policy decides; default), on-demand, spot, deadline (Proteus-like); the same as the policies on_demand_only, spot_only, spot_deadline over LAS')
+    .option('--reprice-threshold <fraction>', 'with --capacity: re-solve the allocation when a price moves more than this fraction from the one it was solved with (default 0.1)');
 }

@@ -7,6 +7,13 @@ import type { Clock, EngineObserver, EnginePersistence, Executor, JobSource, Sto
 export const DEFAULT_MIN_REALLOCATION_INTERVAL_S = 1920;
 export const DEFAULT_ROUND_DURATION_S = 360;
 
+export interface PriceFeed {
+  /** $/hour per GPU of each type in force at `now` (engine seconds); a type without a price is absent. */
+  pricesAt(now: number): Readonly<Record<GpuType, number>>;
+  /** Relative move that re-solves, e.g. 0.1: a price 10% above or below the one last solved with. */
+  readonly threshold: number;
+}
+
 export interface EngineConfig {
   readonly cluster: ClusterSpec;
   readonly policy: Policy;
@@ -53,7 +60,15 @@ export interface EngineConfig {
    * row of the allocation can run on a type only where the table measures the pair and both jobs may run).
    */
   readonly throughputs?: ThroughputTable;
+  /** $/hour per GPU of each type for cost policies, fixed for the run (see `priceFeed` for prices that change). */
   readonly prices?: Readonly<Record<GpuType, number>>;
+  /**
+   * Prices that change (a spot market's history, a live price file or URL): read every round (prices.ts). The policy
+   * sees the prices in force when it is called; a price that moved more than `threshold` (relative) from the one the
+   * last allocation used makes the allocation stale, so it is re-solved (after the minimum interval, like any other
+   * change); smaller moves do not re-solve. Overrides `prices`. Without it nothing changes.
+   */
+  readonly priceFeed?: PriceFeed;
   readonly tenantWeights?: Readonly<Record<string, number>>;
   /** Keeps the engine's state across calls (a live server restarting on its store); see `EnginePersistence`. */
   readonly persist?: EnginePersistence;

@@ -5,6 +5,7 @@
  *   2. stop: the signal, the driver's `StopRule` (the simulator's window and JCT cap) or `maxRounds` end the run;
  *   3. idle: with no active job, wait for the next arrival, or end when the source is drained (wait.ts);
  *   4. observe: take the cluster the executor has now, and what runs where on it (observe.ts);
+ *   4b. prices: with a price feed, a price that moved past the threshold makes the allocation stale (prices.ts);
  *   5. reallocate: if the allocation is stale and the minimum interval has passed (Gavel: 1920 s), start a new
  *      accounting period and ask the policy for a new allocation (reallocate.ts);
  *   6. plan: the mechanism picks and places the round's rows; count preemptions (plan-round.ts);
@@ -26,6 +27,7 @@ import { execute } from './execute.js';
 import { observe } from './observe.js';
 import { finishRestore, restore, save } from './persistence.js';
 import { plan } from './plan-round.js';
+import { watchPrices } from './prices.js';
 import { reallocate, reallocationDue } from './reallocate.js';
 import { cancel, retire } from './retire.js';
 import { createState, pause, type RunState } from './state.js';
@@ -52,6 +54,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
       break;
     }
     await observe(s);
+    watchPrices(s);
     if (reallocationDue(s)) {
       await reallocate(s);
       await pause(s);

@@ -22,7 +22,7 @@ export async function reallocate(s: RunState): Promise<void> {
     cluster: s.cluster,
     jobs: policyJobs(s),
     ...(cfg.throughputs ? { throughputs: cfg.throughputs } : {}),
-    ...(cfg.prices ? { prices: cfg.prices } : {}),
+    ...(s.pricesNow ? { prices: s.pricesNow } : cfg.prices ? { prices: cfg.prices } : {}),
     ...(cfg.tenantWeights ? { tenantWeights: cfg.tenantWeights } : {}),
     state: s.policyState,
   };
@@ -34,6 +34,7 @@ export async function reallocate(s: RunState): Promise<void> {
   s.allocation = res.allocation;
   s.policyState = res.state;
   s.stale = false;
+  s.pricesSolved = s.pricesNow;
   s.pairRows = pairRowsOf(s, s.allocation);
   s.rowsVersion++;
   // A pair enters the bookkeeping when an allocation first gives it a share, seeded like a new job (Gavel creates

@@ -71,6 +71,9 @@ export interface RunState {
   policyState: unknown;
   /** The allocation predates the current jobs or cluster. */
   stale: boolean;
+  /** With `priceFeed`: the prices in force now, and those the current allocation was solved with (prices.ts). */
+  pricesNow: Readonly<Record<GpuType, number>> | undefined;
+  pricesSolved: Readonly<Record<GpuType, number>> | undefined;
   /** What ran last round (or runs now, as the executor observes it): the mechanism extends these leases. */
   previous: readonly Assignment[];
   round: number;
@@ -136,6 +139,8 @@ export function createState(cfg: EngineConfig): RunState {
     allocation: undefined,
     policyState: undefined,
     stale: false,
+    pricesNow: undefined,
+    pricesSolved: undefined,
     previous: [],
     round: 0,
     ranRound: false,

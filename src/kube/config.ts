@@ -46,6 +46,8 @@ export interface KubeOptions {
   readonly jobServerUrl?: string;
   /** Leader election: Lease namespace/name and this replica's identity. Undefined: no election (one replica). */
   readonly leader?: { readonly namespace: string; readonly name: string; readonly identity: string; readonly leaseSeconds: number };
+  /** Node labels that mark spot/preemptible nodes (spot.ts; default `DEFAULT_SPOT_LABELS`). */
+  readonly spotLabels?: ReadonlyArray<readonly [string, string]>;
   /** Controller pass interval (ms); default: the server's heartbeat. */
   readonly tickMs?: number;
 }

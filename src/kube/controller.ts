@@ -20,6 +20,7 @@ import type { BatchSyncEntry, LeaseMessage, SyncEnded } from '../runtime/protoco
 import { A_ATTEMPT, A_ESTIMATED_FINISH, A_STOPPING, A_WORKER, QUEUE_LABEL, type KubeOptions } from './config.js';
 import { Reflector, type KList, type KObj } from './reflector.js';
 import { RondoApiError, RondoClient, type RondoJobView } from './rondo-client.js';
+import { DEFAULT_SPOT_LABELS, SpotNodes } from './spot.js';
 import { admitPatch, wantsSecret, gpusPerPod, jobFinished, jobKey, managed, nodeOffers, podJobUid, restorePatch, submitBody, suspendPatch, uidOfRondoName, type NodeOffer } from './objects.js';
 import { LeaderElector } from './leader.js';
 import { JobWriter, pool } from './writer.js';
@@ -99,6 +100,8 @@ export class KubeController {
   readonly writer: JobWriter;
   private readonly estimates: FinishEstimates;
   private annotating = false;
+  /** Spot nodes: their GPUs as tier types, and their revocations (spot.ts). */
+  private readonly spot: SpotNodes;
 
   constructor(
     private readonly opts: KubeOptions & {
@@ -121,6 +124,7 @@ export class KubeController {
     this.rondo = new RondoClient(opts.serverUrl, opts.adminToken);
     this.workers = this.loadWorkers();
     const log = (m: string): void => this.log(m);
+    this.spot = new SpotNodes(opts.spotLabels ?? DEFAULT_SPOT_LABELS, log);
     const ns = opts.namespace;
     this.jobs = new Reflector(
       this.kc,
@@ -347,7 +351,7 @@ export class KubeController {
    */
   private offers(): NodeOffer[] {
     const ours = new Set(this.links.keys());
-    const offers = nodeOffers(this.nodes.items.values(), this.pods.items.values(), this.opts.typeLabel, this.opts.typeMap, (p) => ours.has(podJobUid(p) ?? ''));
+    const offers = this.spot.apply(nodeOffers(this.nodes.items.values(), this.pods.items.values(), this.opts.typeLabel, this.opts.typeMap, (p) => ours.has(podJobUid(p) ?? '')), this.nodes.items.values());
     const now = Date.now();
     const left = new Map<string, number>();
     const busy = this.nodesWithAttempts();
@@ -554,7 +558,8 @@ export class KubeController {
         // Admit only a suspended Job whose pods are all gone (one suspended by hand or by intake may still have
         // terminating pods): its template may then change once startTime is cleared.
         const ready = o.spec?.suspend === true && (podsOf.get(o.metadata?.uid ?? '') ?? []).length === 0;
-        if (now >= a.startAt && !other && ready) work(a, this.admit(a, o, productOf.get(a.gpuType)));
+        const spot = this.spot.placement(a.gpuType, this.nodes.items.values(), this.opts.typeLabel, this.opts.typeMap);
+        if (now >= a.startAt && !other && ready) work(a, this.admit(a, o, spot ? spot.product : productOf.get(a.gpuType), spot?.selector));
         continue;
       }
       const pods = podsOf.get(o.metadata?.uid ?? '') ?? [];
@@ -618,7 +623,7 @@ export class KubeController {
     a.ended = { attempt: a.id, at: Date.now(), ...e };
   }
 
-  private async admit(a: Attempt, o: KObj, product: string | undefined): Promise<void> {
+  private async admit(a: Attempt, o: KObj, product: string | undefined, extra?: Record<string, string>): Promise<void> {
     if (!product) {
       this.end(a, { exitCode: null, signal: null, stoppedByWorker: true, spawnError: `no node carries a product label mapped to ${a.gpuType}` });
       return;
@@ -631,7 +636,7 @@ export class KubeController {
       if (o.status?.startTime) await this.writer.clearStartTime(o);
       await this.writer.writeSecret(o, a);
       const round = a.round ?? 0;
-      const written = await this.writer.patchJob(a.kube, (cur) => admitPatch(cur, this.opts.typeLabel, product, a.gpuType, round, a.id, a.worker, a.jobId));
+      const written = await this.writer.patchJob(a.kube, (cur) => admitPatch(cur, this.opts.typeLabel, product, a.gpuType, round, a.id, a.worker, a.jobId, extra));
       if (!written) throw new Error('the Job is gone');
       void this.writer.event(o, 'Normal', 'Admitted', `admitted on ${a.gpuType} (${product}) in round ${round}, attempt ${a.id}`);
     } catch (e) {

@@ -145,17 +145,30 @@ export function podJobUid(p: KObj): string | undefined {
  * original selector value is kept in an annotation the first time, so a stop can restore it. Guarded by the
  * resourceVersion the decision was made on (409 when the Job changed meanwhile).
  */
-export function admitPatch(o: KObj, typeLabel: string, product: string, gpuType: string, round: number, attempt: number, worker: string, rondoJob: string): object {
+export function admitPatch(o: KObj, typeLabel: string, product: string, gpuType: string, round: number, attempt: number, worker: string, rondoJob: string, extra: Readonly<Record<string, string>> = {}): object {
   const ann = o.metadata?.annotations ?? {};
   const sel = (o.spec?.template?.spec?.nodeSelector ?? {}) as Record<string, string>;
   const original = ann[A_ORIGINAL_SELECTOR] ?? JSON.stringify(sel[typeLabel] === undefined ? {} : { [typeLabel]: sel[typeLabel] });
+  // Extra keys (a spot label, src/kube/spot.ts) are recorded with the user's value, or null, the first time Rondo
+  // pins them, so a stop removes exactly what Rondo added. The Job is suspended and restored here: `sel` is the user's.
+  let saved = original;
+  if (Object.keys(extra).length > 0) {
+    let o2: Record<string, string | null> = {};
+    try {
+      o2 = JSON.parse(original) as Record<string, string | null>;
+    } catch {
+      // A hand-edited annotation: keep what can be kept.
+    }
+    for (const k of Object.keys(extra)) if (!(k in o2)) o2[k] = sel[k] ?? null;
+    saved = JSON.stringify(o2);
+  }
   return {
     metadata: {
       resourceVersion: o.metadata?.resourceVersion,
-      annotations: { [A_GPU_TYPE]: gpuType, [A_ROUND]: String(round), [A_ATTEMPT]: String(attempt), [A_WORKER]: worker, [A_RONDO_JOB]: rondoJob, [A_ORIGINAL_SELECTOR]: original, [A_STOPPING]: null },
+      annotations: { [A_GPU_TYPE]: gpuType, [A_ROUND]: String(round), [A_ATTEMPT]: String(attempt), [A_WORKER]: worker, [A_RONDO_JOB]: rondoJob, [A_ORIGINAL_SELECTOR]: saved, [A_STOPPING]: null },
     },
     // The type also goes on the pod template, where the downward API lets the training code read it.
-    spec: { suspend: false, template: { metadata: { annotations: { [A_GPU_TYPE]: gpuType } }, spec: { nodeSelector: { [typeLabel]: product } } } },
+    spec: { suspend: false, template: { metadata: { annotations: { [A_GPU_TYPE]: gpuType } }, spec: { nodeSelector: { ...extra, [typeLabel]: product } } } },
   };
 }
 
@@ -167,15 +180,16 @@ export function suspendPatch(o: KObj, why: string): object {
 /** The last half of a stop, once no pod is left and startTime is cleared: the original selector, no admission. */
 export function restorePatch(o: KObj, typeLabel: string): object {
   const ann = o.metadata?.annotations ?? {};
-  let original: Record<string, string> = {};
+  let original: Record<string, string | null> = {};
   try {
-    original = JSON.parse(ann[A_ORIGINAL_SELECTOR] ?? '{}') as Record<string, string>;
+    original = JSON.parse(ann[A_ORIGINAL_SELECTOR] ?? '{}') as Record<string, string | null>;
   } catch {
     // A hand-edited annotation: restoring "no selector" is the safe reading.
   }
   return {
     metadata: { resourceVersion: o.metadata?.resourceVersion, annotations: { [A_ATTEMPT]: null, [A_WORKER]: null, [A_STOPPING]: null, [A_GPU_TYPE]: null, [A_ESTIMATED_FINISH]: null } },
-    spec: { template: { metadata: { annotations: { [A_GPU_TYPE]: null } }, spec: { nodeSelector: { [typeLabel]: original[typeLabel] ?? null } } } },
+    // Every key Rondo pinned goes back to the user's value (null removes it from the merge-patched selector).
+    spec: { template: { metadata: { annotations: { [A_GPU_TYPE]: null } }, spec: { nodeSelector: { ...original, [typeLabel]: original[typeLabel] ?? null } } } },
   };
 }
 

@@ -26,3 +26,7 @@ export type { PopOptions, PopState } from './pop.js';
 export { createPackedFtfPolicy, solvePackedFtf } from './ftf-packed.js';
 export { createPackedMinTotalDurationPolicy, solvePackedMinTotalDuration } from './min-total-duration-packed.js';
 export { createPackedFifoPolicy } from './fifo-packed.js';
+export { createGreedyCheapestPolicy, deadlineRule, withStrategy, withTiers, DEADLINE_SLACK, TIER_RULES } from './spot-tiers.js';
+export type { Tier, TierRule } from './spot-tiers.js';
+export { expectedThroughputs, revocationDiscount } from './revocation.js';
+export type { RevocationModel } from './types.js';

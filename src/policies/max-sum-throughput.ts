@@ -5,6 +5,7 @@ import type { Problem } from './common.js';
 import { anyUsable, classJob, classSize, classTerms, expandClasses, finishAllocation, groupBy, makeProblem, rowKey, solverFailure } from './common.js';
 import { buildAllocationLp, classSharesOf } from './maxmin.js';
 import type { Policy, PolicyResult, PolicySnapshot } from './types.js';
+import { expectedThroughputs } from './revocation.js';
 
 /**
  * Gavel's ThroughputNormalizedByCostSumWithPerfSLOs and its two simpler forms:
@@ -29,7 +30,7 @@ export interface MaxSumOptions {
   readonly method?: LpMethod;
 }
 
-function pricesFor(p: Problem, snapshot: PolicySnapshot, policy: string): number[] {
+export function pricesFor(p: Problem, snapshot: PolicySnapshot, policy: string): number[] {
   return p.types.map((t) => {
     const v = snapshot.prices?.[t] ?? AWS_ON_DEMAND_PRICES[t];
     if (v === undefined) {
@@ -101,7 +102,8 @@ export function createMaxSumPolicy(name: string, aliases: readonly string[], opt
       usesSlos: opts.slos,
     },
     allocate(snapshot: PolicySnapshot): PolicyResult {
-      const p = makeProblem(snapshot);
+      // With spot tiers, a cost policy counts the work a revocation throws away (revocation.ts).
+      const p = makeProblem(opts.cost ? expectedThroughputs(snapshot) : snapshot);
       const price = opts.cost ? pricesFor(p, snapshot, name) : p.types.map(() => 1);
       const method = opts.method ?? 'ipm';
       let shares: number[][] | undefined;

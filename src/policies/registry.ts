@@ -22,6 +22,7 @@ import { withPartitions } from './pop.js';
 import type { TenantTree } from '../model/tenants.js';
 import { createTenantQuotaPolicy } from './tenant-quota.js';
 import { createKueueQuotaPolicy } from './kueue-quota.js';
+import { createGreedyCheapestPolicy, deadlineRule, withTiers } from './spot-tiers.js';
 
 /**
  * Policies by Gavel name, plus readable aliases. `getPolicy` returns a fresh instance; policies are pure (state
@@ -78,6 +79,13 @@ reg('min_total_duration_perf', ['makespan-aware'], (n, a) => createMinTotalDurat
 reg('max_sum_throughput_perf', ['max-throughput', 'max-sum-throughput'], (n, a) => createMaxSumPolicy(n, a, { cost: false, slos: false }));
 reg('max_sum_throughput_normalized_by_cost_perf', ['min-cost', 'cost'], (n, a) => createMaxSumPolicy(n, a, { cost: true, slos: false }));
 reg('max_sum_throughput_normalized_by_cost_perf_SLOs', ['min-cost-slo', 'cost-slo'], (n, a) => createMaxSumPolicy(n, a, { cost: true, slos: true }));
+// Spot and on-demand tiers (docs/spot.md): the baselines and the Proteus-like deadline policy restrict LAS-aware.
+const tiered = (n: string, a: string[], description: string, rule: Parameters<typeof withTiers>[2]): Policy =>
+  withTiers(createLasPolicy('max_min_fairness_perf', [], { aware: true }), { name: n, aliases: a, description }, rule);
+reg('on_demand_only', ['on-demand-only'], (n, a) => tiered(n, a, 'Baseline: LAS-aware on on-demand GPUs only', () => 'on-demand'));
+reg('spot_only', ['spot-only'], (n, a) => tiered(n, a, 'Baseline: LAS-aware on spot GPUs only', () => 'spot'));
+reg('spot_deadline', ['deadline-spot', 'proteus'], (n, a) => tiered(n, a, 'Proteus-like: LAS-aware, each job on spot while its deadline is safe there, else on-demand', deadlineRule));
+reg('greedy_cheapest', ['greedy-cheapest', 'cheapest'], (n, a) => createGreedyCheapestPolicy(n, a));
 reg('isolated', ['equal-share'], (n, a) => createIsolatedPolicy(n, a));
 reg('shortest_job_first', ['sjf'], (n, a) => createSjfPolicy(n, a));
 // Baselines from the literature and Shockwave (docs/baselines.md).

@@ -14,6 +14,12 @@ export interface PolicySnapshot {
   readonly throughputs?: ThroughputTable;
   /** $/hour per GPU of each type, for cost policies. */
   readonly prices?: Readonly<Record<GpuType, number>>;
+  /**
+   * Spot tiers (docs/spot.md): how often each type's GPUs are revoked and the run time a revocation throws away.
+   * Cost and tier policies discount a type's throughput by `1 / (1 + rate x lossS / 3600)`, the share of its run
+   * time expected to survive; absent, no type is ever revoked.
+   */
+  readonly revocation?: RevocationModel;
   /** Entity (tenant) weights for hierarchical policies; a tenant not listed has weight 1. */
   readonly tenantWeights?: Readonly<Record<string, number>>;
   /**
@@ -22,6 +28,13 @@ export interface PolicySnapshot {
    * it never looks inside.
    */
   readonly state?: unknown;
+}
+
+export interface RevocationModel {
+  /** Revocations per GPU-hour of each type; a type not listed (an on-demand GPU) is never revoked. */
+  readonly ratePerGpuHour: Readonly<Record<GpuType, number>>;
+  /** Seconds of run time each revocation loses (half a checkpoint interval plus the restart). */
+  readonly lossS: number;
 }
 
 export interface PolicyResult {

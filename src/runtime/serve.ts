@@ -13,6 +13,7 @@ import { Store } from './server/store/index.js';
 import { WorkerAgent } from './agent/worker.js';
 import type { WorkerGpus } from './protocol.js';
 import type { RunAsMap } from './agent/sandbox.js';
+import { LivePrices, type PriceSource } from './server/prices.js';
 
 export interface ServeOptions {
   readonly db: string;
@@ -38,6 +39,8 @@ export interface ServeOptions {
   readonly webDir?: string;
   /** Rate limit and what-if bounds (defaults in server/http.ts). */
   readonly limits?: Partial<ApiLimits>;
+  /** GPU prices from a file or URL, read again every interval (`--prices`, `--prices-url`; docs/spot.md). */
+  readonly prices?: PriceSource;
 }
 
 export interface RunningServer {
@@ -90,6 +93,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     chmodSync(adminTokenFile, 0o600);
   }
   const scheduler = new Scheduler(store, timing, policy, log, opts.throughputs ? new LiveThroughputs(opts.throughputs) : undefined, opts.backfill ?? true);
+  if (opts.prices) {
+    const prices = new LivePrices(opts.prices, store, log);
+    try {
+      await prices.start();
+    } catch (e) {
+      store.close();
+      throw e;
+    }
+    scheduler.livePrices = prices;
+  }
   const host = opts.host ?? '127.0.0.1';
   let url = '';
   const app = buildServer({
@@ -146,6 +159,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       closed = true;
       await Promise.all(workers.map((w) => w.stop()));
       await scheduler.stop();
+      scheduler.livePrices?.stop();
       await app.close();
       store.close();
     },

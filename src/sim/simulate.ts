@@ -198,13 +198,13 @@ export async function simulate(input: SimulationInput): Promise<SimulationOutput
   const seed = input.seed ?? 0;
   const spot = input.spot ? new SpotRun(input.spot, input.throughputs, seed) : undefined;
   const throughputs = spot ? spot.table : input.throughputs;
-  const policy = spot ? marketPolicy(input.policy, spot.market) : input.policy;
+  const policy = spot ? marketPolicy(input.policy, spot.market, input.spot!.strategy) : input.policy;
   if ((input.jobs === undefined) === (input.generate === undefined)) {
     throw new RondoError({ code: 'E_USAGE', problem: 'give either a trace or a workload to generate, not both or neither' });
   }
   const clock = new SimClock(0);
   const cluster = spot ? spot.cluster() : input.cluster;
-  const throughputOf = spot ? spot.throughputOf(tableThroughputs(throughputs, cluster), clock) : tableThroughputs(throughputs, cluster);
+  const throughputOf = tableThroughputs(throughputs, cluster);
   const useDynamic = !spot && (input.dynamicBatchSizes ?? !!input.jobs?.some((j) => j.mode === 'accordion' || j.mode === 'gns'));
   const dynamic = useDynamic ? new DynamicBatchModel(throughputs, cluster, (j) => j.totalSteps ?? 0) : undefined;
   // With spot capacity the workers keep their own clock: the spot executor moves the run's clock to where the round
@@ -249,6 +249,7 @@ export async function simulate(input: SimulationInput): Promise<SimulationOutput
     seed,
     stopwatch,
     ...engineSettings(input),
+    ...(spot ? { priceFeed: spot.priceFeed } : {}),
     ...(input.observer ? { observer: input.observer } : {}),
     ...(input.signal ? { signal: input.signal } : {}),
   });

@@ -72,8 +72,6 @@ export class SpotExecutor implements Executor {
   private readonly ckpt = new Map<string, Ckpt>();
   private readonly active = new Set<string>();
   private readonly period: number;
-  /** Steps each job still had at the start of the last round it was planned in (for tier strategies). */
-  readonly remaining = new Map<string, number>();
 
   constructor(
     private readonly clock: SimClock,
@@ -158,7 +156,6 @@ export class SpotExecutor implements Executor {
       }
     }
     for (const id of [...this.ckpt.keys()]) if (!inPlan.has(id)) this.ckpt.delete(id);
-    for (const [id, e] of jobs) this.remaining.set(id, e.remainingSteps);
     const report = await this.inner.runRound(plan, jobs);
     const byJob = new Map(report.progress.map((p) => [p.jobId, p] as const));
     const progress: JobProgress[] = [];
@@ -252,7 +249,6 @@ export class SpotExecutor implements Executor {
 
   release(jobId: string): void {
     this.active.delete(jobId);
-    this.remaining.delete(jobId);
     this.held.delete(jobId);
     this.ckpt.delete(jobId);
     this.inner.release?.(jobId);

@@ -13,6 +13,7 @@ export interface SpotFlags {
   gpuMap?: string;
   sloFactors?: string;
   spotStrategy?: string;
+  repriceThreshold?: string;
 }
 
 function num(name: string, v: string, min: number): number {
@@ -30,9 +31,9 @@ export function mergeCapacity(traces: readonly CapacityTrace[]): CapacityTrace {
 
 /** The spot input of a run, or undefined without `--capacity`. With `--capacity`, `--prices` names a price file. */
 export function spotFromFlags(flags: SpotFlags): SpotInput | undefined {
-  const spotOnly = [flags.checkpointInterval, flags.checkpointCost, flags.capacityLoop, flags.gpuMap, flags.sloFactors, flags.spotStrategy].some((v) => v !== undefined);
+  const spotOnly = [flags.checkpointInterval, flags.checkpointCost, flags.capacityLoop, flags.gpuMap, flags.sloFactors, flags.spotStrategy, flags.repriceThreshold].some((v) => v !== undefined);
   if (!flags.capacity) {
-    if (spotOnly) throw new RondoError({ code: 'E_USAGE', problem: '--checkpoint-*, --capacity-loop, --gpu-map, --slo-factors and --spot-strategy need --capacity' });
+    if (spotOnly) throw new RondoError({ code: 'E_USAGE', problem: '--checkpoint-*, --capacity-loop, --gpu-map, --slo-factors, --spot-strategy and --reprice-threshold need --capacity' });
     return undefined;
   }
   if (!flags.prices) throw new RondoError({ code: 'E_USAGE', problem: '--capacity needs --prices FILE (a price trace, docs/formats.md)', hint: 'e.g. --prices data/spot/gcp-prices.csv' });
@@ -56,5 +57,6 @@ export function spotFromFlags(flags: SpotFlags): SpotInput | undefined {
     ...(flags.gpuMap !== undefined ? { gpuMap: { ...DEFAULT_GPU_MAP, ...parseGpuMap(flags.gpuMap) } } : {}),
     ...(sloFactors ? { sloFactors } : {}),
     strategy: strategy as TierStrategy,
+    ...(flags.repriceThreshold !== undefined ? { repriceThreshold: num('--reprice-threshold', flags.repriceThreshold, 0) } : {}),
   };
 }

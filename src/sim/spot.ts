@@ -2,10 +2,12 @@
  * Wiring of a spot/preemptible simulation (issue 23): capacity and price schedules, the tiered throughput table,
  * the spot executor and source, prices for cost-aware policies, and the run's cost summary.
  */
-import { RondoError, isSpotType, makeCluster, seededRandom, type ClusterSpec, type GpuType, type Job, type SpotMarket, type ThroughputTable } from '../model/index.js';
+import { RondoError, makeCluster, seededRandom, type ClusterSpec, type GpuType, type Job, type SpotMarket, type ThroughputTable } from '../model/index.js';
 import type { Executor, JobSource } from '../engine/types.js';
 import type { EngineResult } from '../engine/types.js';
 import type { Policy, PolicySnapshot } from '../policies/types.js';
+import { withStrategy } from '../policies/spot-tiers.js';
+import type { PriceFeed } from '../engine/config.js';
 import type { CapacityTrace, PriceTrace } from '../io/index.js';
 import { CapacitySchedule, PriceSchedule } from './capacity.js';
 import { CapacityAwareSource, SpotExecutor, checkpointFactor, type CheckpointModel, type UsageSpan } from './spot-executor.js';
@@ -30,12 +32,16 @@ export interface SpotInput {
    */
   readonly sloFactors?: readonly number[];
   /**
-   * Which tier each job may use: `any` (default: the policy decides), `on-demand` or `spot` only (the baselines), or
-   * `deadline` (Proteus-like: a job runs on spot while it can still meet its deadline there, with revocations
-   * expected at the trace's rate and 25% slack; otherwise, or once it falls behind, on on-demand). Jobs without a
-   * deadline run on spot under `deadline`.
+   * `--spot-strategy`, an alias for the tier policies (src/policies/spot-tiers.ts) over any policy: `any` (default:
+   * the policy decides), `on-demand` or `spot` only (the baselines `on_demand_only`, `spot_only` over LAS), or
+   * `deadline` (Proteus-like, `spot_deadline`).
    */
   readonly strategy?: TierStrategy;
+  /**
+   * Relative price move that re-solves the allocation (the engine's price feed, src/engine/prices.ts); default
+   * `DEFAULT_REPRICE_THRESHOLD`.
+   */
+  readonly repriceThreshold?: number;
   /** Keep every assignment's span (`SpotRun.usage`), for capacity checks. */
   readonly keepUsage?: boolean;
 }
@@ -43,6 +49,9 @@ export interface SpotInput {
 export type TierStrategy = 'any' | 'on-demand' | 'spot' | 'deadline';
 
 export const TIER_STRATEGIES: readonly TierStrategy[] = ['any', 'on-demand', 'spot', 'deadline'];
+
+/** A price 10% above or below the one the allocation was solved with re-solves it. */
+export const DEFAULT_REPRICE_THRESHOLD = 0.1;
 
 export interface SpotSummary {
   readonly totalCost: number;
@@ -70,6 +79,9 @@ export class SpotRun {
   private executor: SpotExecutor | undefined;
   private readonly jobs = new Map<string, Job>();
 
+  /** The engine's price feed: the prices in force, and the move that re-solves. */
+  readonly priceFeed: PriceFeed;
+
   constructor(readonly input: SpotInput, base: ThroughputTable, private readonly seed: number) {
     this.prices = new PriceSchedule(input.prices);
     // Cheapest first at the start: Gavel's round mechanism fills idle GPUs in type order whatever the shares, so
@@ -89,41 +101,9 @@ export class SpotRun {
       revocationRate: this.capacity.revocationRates(),
       lossPerRevocationS: restart,
     };
-  }
-
-  /**
-   * The engine's throughput function under the tier strategy: a job's row with the types of the tier it may not use
-   * zeroed, so neither the policy nor the round mechanism (which fills idle GPUs whatever the shares) places it
-   * there. The engine asks again at every capacity change, so a `deadline` job moves when it falls behind.
-   */
-  throughputOf(base: (j: Job) => readonly number[], clock: SimClock): (j: Job) => readonly number[] {
-    const strategy = this.input.strategy ?? 'any';
-    if (strategy === 'any') return base;
-    const types = this.capacity.types;
-    const spot = types.map((t) => isSpotType(t));
-    return (j) => {
-      const row = base(j);
-      const tier = strategy === 'deadline' ? this.deadlineTier(j, row, spot, clock.now()) : strategy;
-      return row.map((v, k) => (spot[k] === (tier === 'spot') ? v : 0));
-    };
-  }
-
-  private deadlineTier(j: Job, row: readonly number[], spot: readonly boolean[], now: number): 'spot' | 'on-demand' {
-    const job = this.jobs.get(j.id) ?? j;
-    if (job.sloFactor === undefined && job.deadlineS === undefined) return 'spot';
-    const best = Math.max(0, ...row);
-    const total = job.totalSteps ?? (best > 0 ? (job.durationS ?? 0) * best : 0);
-    const deadline = job.deadlineS !== undefined ? job.arrivalTime + job.deadlineS : job.arrivalTime + job.sloFactor! * (best > 0 ? total / best : 0);
-    const left = this.executor?.remaining.get(j.id) ?? total;
-    let spotRate = 0;
-    row.forEach((v, k) => {
-      if (!spot[k]) return;
-      const t = this.capacity.types[k]!;
-      const slow = 1 + (this.market.revocationRate[t] ?? 0) * (this.market.lossPerRevocationS / 3600);
-      spotRate = Math.max(spotRate, v / slow);
-    });
-    if (!(spotRate > 0)) return 'on-demand';
-    return now + 1.25 * (left / spotRate) <= deadline ? 'spot' : 'on-demand';
+    const threshold = input.repriceThreshold ?? DEFAULT_REPRICE_THRESHOLD;
+    if (!(threshold >= 0)) throw new RondoError({ code: 'E_USAGE', problem: 'bad --reprice-threshold', expected: 'a relative move >= 0, e.g. 0.1 for 10%', found: String(threshold) });
+    this.priceFeed = { pricesAt: (t) => prices.pricesAt(types, t), threshold };
   }
 
   /** The cluster at its largest: what the engine starts from and jobs are screened against. */
@@ -214,18 +194,15 @@ function hashId(id: string): number {
 }
 
 /**
- * Cost policies read the prices in force at each re-solve. A spot type's price is raised by the expected cost of
- * the work its revocations throw away: price x (1 + rate x loss), rate in revocations per GPU-hour and loss in hours.
+ * The policy of a spot run: restricted by `--spot-strategy` (an alias for the tier policies), and told the market's
+ * revocation rates, from which cost and tier policies discount a spot type's expected throughput
+ * (src/policies/revocation.ts). The prices in force come from the engine's price feed.
  */
-export function marketPolicy(policy: Policy, market: SpotMarket): Policy {
-  if (!policy.meta.needsPrices) return policy;
+export function marketPolicy(policy: Policy, market: SpotMarket, strategy: TierStrategy = 'any'): Policy {
+  const inner = withStrategy(policy, strategy);
+  const revocation = { ratePerGpuHour: market.revocationRate, lossS: market.lossPerRevocationS };
   return {
-    meta: policy.meta,
-    allocate(snapshot: PolicySnapshot) {
-      const raw = market.pricesAt(snapshot.now);
-      const prices: Record<GpuType, number> = {};
-      for (const [t, p] of Object.entries(raw)) prices[t] = p * (1 + (market.revocationRate[t] ?? 0) * (market.lossPerRevocationS / 3600));
-      return policy.allocate({ ...snapshot, prices });
-    },
+    meta: inner.meta,
+    allocate: (snapshot: PolicySnapshot) => inner.allocate({ ...snapshot, revocation }),
   };
 }

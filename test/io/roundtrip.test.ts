@@ -103,7 +103,7 @@ describe.skipIf(!HAVE_SHARED)('round trip of every shared trace (needs ../shared
     }
   });
 
-  // Parse speed is a benchmark's business (bench/sim); a timed assertion here failed on a loaded 2-core machine.
+  // Parse speed is a benchmark's business (npm run bench:io); a timed assertion here failed on a loaded 2-core machine.
   it('reads the 2000-job msr trace, the same jobs every time', () => {
     const text = readFileSync(join(SHARED, 'data/gavel/traces/msr/seed=0/6214e9.trace'), 'utf8');
     const first = parseJobs(text).jobs;

@@ -6,7 +6,8 @@ describe('policy traits', () => {
     const metas = listPolicies();
     expect(metas.length).toBeGreaterThan(10);
     // Not Gavel's: the tenant quota policies set it so that quotas (borrowing and lending limits) hold (docs/tenants.md).
-    const quotas = new Set(['tenant_quota', 'kueue_quota']);
+    // Nor the spot tier policies: a job kept off a tier must not fill its idle GPUs (docs/spot.md).
+    const quotas = new Set(['tenant_quota', 'kueue_quota', 'on_demand_only', 'spot_only', 'spot_deadline', 'greedy_cheapest']);
     for (const m of metas) expect(m.onlyAllocatedRowsRun === true, m.name).toBe(quotas.has(m.name) || m.name.toLowerCase().startsWith('fifo'));
   });
 

@@ -296,3 +296,21 @@ export interface LogLine {
   stream: 'stdout' | 'stderr' | 'system';
   text: string;
 }
+
+/** `GET /api/v1/cost` (src/runtime/server/cost.ts). */
+export interface CostLine {
+  readonly usd: number;
+  readonly gpuSeconds: number;
+  readonly spotGpuSeconds: number;
+  readonly revocations: number;
+  readonly lostGpuSeconds: number;
+}
+
+export interface CostData {
+  readonly at: string;
+  readonly prices: { readonly source: string; readonly prices: Record<string, number>; readonly readAt: number | null; readonly error: string | null } | null;
+  readonly total: CostLine;
+  readonly tenants: ReadonlyArray<CostLine & { readonly tenant: string; readonly jobs: number }>;
+  readonly jobs: ReadonlyArray<CostLine & { readonly jobId: string; readonly tenant: string }>;
+  readonly jobCount: number;
+}

@@ -5,6 +5,7 @@ import './style.css';
 import { when } from './format';
 import { App, navigate } from './ui';
 import { ClusterView } from './views/cluster';
+import { CostView } from './views/cost';
 import { FairnessView } from './views/fairness';
 import { HeterogeneityView } from './views/heterogeneity';
 import { JobView } from './views/job';
@@ -13,7 +14,7 @@ import { ReportsView } from './views/reports';
 import { SubmitView } from './views/submit';
 
 interface Route {
-  readonly view: 'queue' | 'cluster' | 'fairness' | 'heterogeneity' | 'job' | 'submit' | 'reports';
+  readonly view: 'queue' | 'cluster' | 'fairness' | 'heterogeneity' | 'cost' | 'job' | 'submit' | 'reports';
   readonly arg: string;
   readonly params: URLSearchParams;
 }
@@ -27,6 +28,7 @@ function parseRoute(hash: string): Route {
     case 'cluster':
     case 'fairness':
     case 'heterogeneity':
+    case 'cost':
     case 'submit':
     case 'reports':
       return { view, arg, params };
@@ -112,6 +114,7 @@ const NAV: Array<[Route['view'], string, string]> = [
   ['cluster', 'Cluster', '#/cluster'],
   ['fairness', 'Fairness', '#/fairness'],
   ['heterogeneity', 'Heterogeneity', '#/heterogeneity'],
+  ['cost', 'Cost', '#/cost'],
   ['reports', 'Reports', '#/reports'],
 ];
 
@@ -175,6 +178,7 @@ function Shell(props: { me: WhoAmI; onOut: () => void }) {
         {route.view === 'cluster' ? <ClusterView /> : null}
         {route.view === 'fairness' ? <FairnessView /> : null}
         {route.view === 'heterogeneity' ? <HeterogeneityView /> : null}
+        {route.view === 'cost' ? <CostView /> : null}
         {route.view === 'job' ? <JobView id={route.arg} /> : null}
         {route.view === 'submit' ? <SubmitView /> : null}
         {route.view === 'reports' ? <ReportsView /> : null}

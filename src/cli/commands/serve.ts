@@ -10,6 +10,8 @@ import { readFileSync } from 'node:fs';
 import { RondoError } from '../../model/errors.js';
 import { DEFAULT_KUBE, parseTypeMap, parseTypeMapFile, type KubeOptions } from '../../kube/config.js';
 import { startKube } from '../../kube/serve.js';
+import { parseSpotLabels } from '../../kube/spot.js';
+import type { PriceSource } from '../../runtime/server/prices.js';
 
 interface ServeFlags {
   db: string;
@@ -31,6 +33,10 @@ interface ServeFlags {
   estimate: boolean;
   backfill: boolean;
   rateLimit: string;
+  prices?: string;
+  pricesUrl?: string;
+  pricesInterval: string;
+  repriceThreshold: string;
   // Kubernetes driver (src/kube)
   kube?: boolean;
   kubeTypes?: string;
@@ -41,6 +47,7 @@ interface ServeFlags {
   kubePendingTimeout: string;
   kubeJobServer?: string;
   kubeLeaderLease?: string;
+  kubeSpotLabels?: string;
 }
 
 export function register(program: Command): void {
@@ -56,7 +63,7 @@ export function register(program: Command): void {
     .option('--heartbeat <s>', 'seconds between worker syncs', '2')
     .option('--worker-timeout <s>', 'seconds of silence after which a worker is lost', '15')
     .option('--local-workers <n>', 'worker agents to run inside this process', '0')
-    .option('--local-gpus <spec>', 'GPUs of each local worker, TYPE:COUNT[,...]', 'local:1')
+    .option('--local-gpus <spec>', 'GPUs of each local worker, TYPE:COUNT[:TIER][,...] (e.g. v100:2:spot)', 'local:1')
     .option('--checkpoint-dir <dir>', 'root of per-job checkpoint directories (default /var/lib/rondo/checkpoints/<id> as root, else ~/.local/share/rondo/checkpoints/<id>)')
     .option('--job-root <dir...>', 'only accept jobs whose working directory is inside one of these (default for tenants: /home and the temporary directory)')
     .option('--run-as <tenant=user...>', 'Unix user per tenant for the local workers\' jobs (name, UID:GID, auto or self; * for the rest); needs root')
@@ -66,6 +73,10 @@ export function register(program: Command): void {
     .option('--no-backfill', 'keep idle GPUs idle until the next round (default: a job that arrives, or a GPU freed early, is used at once)')
     .option('--rate-limit <n>', 'requests a minute per tenant or job token, 429 beyond (0 = no limit)', '1200')
     .option('--quiet', 'do not log scheduler and worker events')
+    .option('--prices <file>', 'GPU prices, a price file (docs/formats.md; each type\'s last row is its price now; tier spot prices v100-spot): re-read every --prices-interval; cost so far in the API and dashboard')
+    .option('--prices-url <url>', 'the same from an HTTP endpoint, polled every --prices-interval; a failed read keeps the last good prices')
+    .option('--prices-interval <s>', 'seconds between reads of --prices / --prices-url', '60')
+    .option('--reprice-threshold <fraction>', 're-solve the allocation when a price moves more than this fraction', '0.1')
     // Kubernetes driver (src/kube, docs/kubernetes.md)
     .option('--kube', 'schedule labelled batch/v1 Jobs (rondo.dev/queue) on this Kubernetes cluster\'s GPU nodes')
     .option('--kube-types <map>', 'node label value -> GPU type, PRODUCT=type[,...] (e.g. Tesla-T4=t4)')
@@ -75,6 +86,7 @@ export function register(program: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
     .option('--kube-pending-timeout <s>', 'suspend a Job whose pod stays Pending this long', String(DEFAULT_KUBE.pendingTimeoutMs / 1000))
     .option('--kube-job-server <url>', 'URL jobs use to reach this server (written into each Job\'s <job>-rondo Secret)')
+    .option('--kube-spot-labels <list>', 'node labels that mark spot nodes, LABEL=VALUE[,...] (default: GKE, EKS, Karpenter and AKS spot labels; docs/spot.md)')
     .option('--kube-leader-lease <ns/name>', 'leader election through this coordination.k8s.io Lease (for two replicas)')
     .action(async (f: ServeFlags) => {
       const log = f.quiet ? () => {} : (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`);
@@ -98,6 +110,7 @@ export function register(program: Command): void {
         ...(f.checkpointDir ? { checkpointRoot: f.checkpointDir } : {}),
         ...(f.jobRoot ? { jobRoots: f.jobRoot } : {}),
         limits: { ratePerMinute: positiveInt('--rate-limit', f.rateLimit) },
+        ...priceOptions(f),
         log,
       });
       const kube = f.kube ? await startKube(srv, kubeOptions(f), log) : undefined;
@@ -115,6 +128,20 @@ export function register(program: Command): void {
         process.once('SIGTERM', () => stop('SIGTERM'));
       });
     });
+}
+
+function priceOptions(f: ServeFlags): { prices?: PriceSource } {
+  if (f.prices === undefined && f.pricesUrl === undefined) return {};
+  if (f.prices !== undefined && f.pricesUrl !== undefined) throw new RondoError({ code: 'E_USAGE', problem: 'give --prices or --prices-url, not both' });
+  const threshold = Number(f.repriceThreshold);
+  if (f.repriceThreshold.trim() === '' || !(threshold >= 0)) throw new RondoError({ code: 'E_USAGE', problem: 'bad --reprice-threshold', expected: 'a fraction >= 0, e.g. 0.1', found: JSON.stringify(f.repriceThreshold) });
+  return {
+    prices: {
+      ...(f.prices !== undefined ? { file: f.prices } : { url: f.pricesUrl! }),
+      intervalMs: seconds('--prices-interval', f.pricesInterval) * 1000,
+      threshold,
+    },
+  };
 }
 
 function kubeOptions(f: ServeFlags): KubeOptions {
@@ -144,5 +171,6 @@ function kubeOptions(f: ServeFlags): KubeOptions {
     ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}),
     ...(f.kubeJobServer ? { jobServerUrl: f.kubeJobServer } : {}),
     ...(leader ? { leader } : {}),
+    ...(f.kubeSpotLabels !== undefined ? { spotLabels: parseSpotLabels(f.kubeSpotLabels) } : {}),
   };
 }

@@ -11,6 +11,7 @@ interface WorkerFlags {
   runAs?: string[];
   passEnv?: string[];
   gpus: string;
+  tier?: string;
   name?: string;
   jobServer?: string;
   quiet?: boolean;
@@ -25,7 +26,8 @@ export function register(program: Command): void {
     .option('--token <token>', 'worker token on the command line: visible to every local user, prefer --token-file')
     .option('--run-as <tenant=user...>', 'Unix user per tenant for its jobs (name, UID:GID, auto or self; tenant * for the rest); needs root')
     .option('--pass-env <name...>', 'agent environment variables jobs also get (beyond PATH, LANG, LC_*, TZ, TMPDIR)')
-    .requiredOption('--gpus <spec>', 'GPUs of this machine, TYPE:COUNT[,...], e.g. v100:4')
+    .requiredOption('--gpus <spec>', 'GPUs of this machine, TYPE:COUNT[:TIER][,...], e.g. v100:4 or v100:2:spot')
+    .option('--tier <tier>', 'spot (a preemptible machine: its GPUs register as TYPE-spot, and its loss counts as a revocation) or on-demand (default)')
     .option('--name <name>', 'name shown in the cluster view (default worker-<pid>)')
     .option('--job-server <url>', 'server URL handed to jobs as RONDO_SERVER (default --server)')
     .option('--quiet', 'log nothing but errors')
@@ -36,7 +38,7 @@ export function register(program: Command): void {
       const agent = new WorkerAgent({
         server: f.server ?? process.env.RONDO_SERVER ?? DEFAULT_SERVER,
         token,
-        gpus: parseGpuSpec(f.gpus),
+        gpus: parseGpuSpec(f.gpus, f.tier),
         ...(f.name ? { name: f.name } : {}),
         ...(f.jobServer ? { jobServerUrl: f.jobServer } : {}),
         runAs,

@@ -7,6 +7,7 @@ import { RondoError } from '../../model/errors.js';
 import { ApiClient, HttpError } from '../client/http-client.js';
 import { parseProgressLine, type LeaseMessage, type SyncEnded, type SyncLogs, type SyncProgress, type SyncRequest, type SyncResponse } from '../protocol.js';
 import type { WorkerGpus } from '../protocol.js';
+export { parseGpuSpec } from './gpu-spec.js';
 import type { CgroupSupport } from './cgroup.js';
 import { jobAlive, launchJob, releaseJob, SETPRIV, setupIsolation, signalJob, type JobGroup } from './launch.js';
 import { jobEnvironment, mayExecute, prepareCheckpointDir, resolveIdentity, type JobIdentity, type RunAsMap } from './sandbox.js';
@@ -107,21 +108,6 @@ export function resolveCommand(cmd: string, cwd: string, pathVar: string | undef
     if (dir && ok(join(dir, cmd))) return join(dir, cmd);
   }
   return undefined;
-}
-
-export function parseGpuSpec(spec: string): WorkerGpus[] {
-  const out: WorkerGpus[] = [];
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const m = /^([A-Za-z0-9][A-Za-z0-9_.-]*):(\d{1,4})$/.exec(part);
-    if (!m || Number(m[2]) < 1) {
-      throw new RondoError({ code: 'E_USAGE', problem: 'bad --gpus', expected: 'TYPE:COUNT[,TYPE:COUNT] e.g. v100:4', found: JSON.stringify(part) });
-    }
-    const type = m[1]!.toLowerCase();
-    if (out.some((g) => g.type === type)) throw new RondoError({ code: 'E_USAGE', problem: `GPU type ${type} listed twice in --gpus` });
-    out.push({ type, count: Number(m[2]) });
-  }
-  if (out.length === 0) throw new RondoError({ code: 'E_USAGE', problem: 'empty --gpus', expected: 'e.g. v100:4' });
-  return out;
 }
 
 export class WorkerAgent {

@@ -6,6 +6,7 @@ import { bearerToken } from './auth.js';
 import { DEFAULT_LIMITS, SECURITY_HEADERS, sendError, validationMessage, type ApiLimits, type RouteDeps } from './http.js';
 import type { RouteInfo } from './openapi.js';
 import { clusterRoutes } from './routes/cluster.js';
+import { costRoutes } from './routes/cost.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { heterogeneityRoutes } from './routes/heterogeneity.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -108,6 +109,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   void app.register(whatIfRoutes, deps);
   void app.register(tokenRoutes, deps);
   void app.register(workerRoutes, deps);
+  void app.register(costRoutes, deps);
   void app.register(dashboardRoutes, deps);
   void app.register(heterogeneityRoutes, deps);
   return app;

@@ -14,6 +14,7 @@ import { engineJob, namedJob, StoreJobSource } from './job-source.js';
 import { buildCluster, globalGpu, liveThroughput, type LiveCluster } from './live-cluster.js';
 import { planAheadMs, turn, type RuntimeTiming } from './timing.js';
 import type { SchedulerStats } from './scheduler-stats.js';
+import type { LivePrices } from './prices.js';
 
 // The scheduler's public API as before the split into the sibling files above.
 export { buildCluster, type LiveCluster } from './live-cluster.js';
@@ -93,6 +94,8 @@ export class Scheduler {
   readonly epochMs: number;
   /** The planner's latest reason per waiting job and each job's last preemption (served to the job page). */
   readonly why = new WhyBook();
+  /** `serve --prices`/`--prices-url` (prices.ts): the policy's prices; a move past the threshold re-solves. */
+  livePrices: LivePrices | undefined;
 
   constructor(
     private readonly store: Store,
@@ -292,6 +295,7 @@ export class Scheduler {
       backfill: this.backfill,
       keepHistory: false,
       persist: this.persistence(),
+      ...(this.livePrices ? { priceFeed: this.livePrices.feed() } : {}),
       signal: this.abort.signal,
       stopwatch: () => performance.now() / 1000,
       live: {

@@ -167,5 +167,6 @@ export class Store {
   activeGpuTypes(): Map<string, string[]> { return readModels.activeGpuTypes(this.sql); }
   tenantNames(): string[] { return readModels.tenantNames(this.sql); }
   roundsOfJob(jobId: string, since: number): ReturnType<typeof readModels.roundsOfJob> { return readModels.roundsOfJob(this.sql, jobId, since); }
+  billedAttempts(jobId?: string): ReturnType<typeof readModels.billedAttempts> { return readModels.billedAttempts(this.sql, jobId); }
   attemptsInWindow(from: number, to: number): Array<{ gpuType: string; devices: number; startedAt: number; endedAt: number | null }> { return readModels.attemptsInWindow(this.sql, from, to); }
 }

@@ -137,3 +137,20 @@ export function attemptsInWindow(c: Sql, from: number, to: number): Array<{ gpuT
     endedAt: r.ended_at === null ? null : Number(r.ended_at),
   }));
 }
+
+/** Every attempt that ran, with its job's tenant: what the cost view (../cost.ts) bills. */
+export function billedAttempts(c: Sql, jobId?: string): Array<{ jobId: string; tenant: string; gpuType: string; devices: number; startedAt: number; endedAt: number | null; endReason: string | null }> {
+  const rows = c
+    .q(`SELECT a.job_id, j.tenant, a.gpu_type, a.gpus, a.started_at, a.ended_at, a.end_reason FROM attempts a JOIN jobs j ON j.id = a.job_id
+        WHERE a.started_at IS NOT NULL${jobId !== undefined ? ' AND a.job_id = ?' : ''} ORDER BY a.id`)
+    .all(...(jobId !== undefined ? [jobId] : [])) as Row[];
+  return rows.map((r) => ({
+    jobId: String(r.job_id),
+    tenant: String(r.tenant),
+    gpuType: String(r.gpu_type),
+    devices: json<number[]>(r.gpus).length,
+    startedAt: Number(r.started_at),
+    endedAt: r.ended_at === null ? null : Number(r.ended_at),
+    endReason: r.end_reason === null ? null : String(r.end_reason),
+  }));
+}
