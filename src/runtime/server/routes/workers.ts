@@ -111,9 +111,9 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
           const body: SyncRequest = { running: e.running ?? [], ended: e.ended ?? [], progress: e.progress ?? [], logs: e.logs ?? [] };
           ended ||= body.ended.length > 0;
           if (e.leaving) {
-            // Its machine is gone (a NotReady node): take the reports, then it leaves the cluster at once rather
-            // than after the worker timeout; whatever it still held is lost and requeued.
-            const r = sync(e.id, body, false, false);
+            // Its machine is gone (a NotReady, revoked or deleted node): it leaves the cluster at once rather than
+            // after the worker timeout, and whatever it held is lost (a revocation, not a preemption), so its ends
+            // are then only acknowledged.
             const now = Date.now();
             store.tx(() => {
               if (store.getWorker(e.id)?.state === 'alive') {
@@ -122,6 +122,7 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
               }
               for (const a of store.openAttemptsOfWorker(e.id)) store.endAttempt(a.id, 'lost', { at: now, message: `worker ${e.id} left the cluster` });
             });
+            const r = sync(e.id, body, false, false);
             ended = true;
             if (r.acked.length > 0) workers.push({ id: e.id, leases: [], acked: [...r.acked], held: [] });
             continue;
