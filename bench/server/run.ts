@@ -5,7 +5,7 @@
  * planning real rounds). Reports API latency (p50/p99 per endpoint and over all requests), round planning time with
  * 10,000 active jobs, and CPU and memory of the server and of the clients apart. Writes bench/results/server.{json,md}.
  *
- *   npm run bench:server [-- --seconds 60 --round 10 --policy max_min_fairness_perf --jobs 10000 --profile-server DIR]
+ *   npm run bench:server [-- --seconds 60 --round 10 --policy max_min_fairness_perf --jobs 10000 --profile-server DIR --why-eager N --why-compare]
  *
  * Phases: (1) 50 clients submit the jobs concurrently (each submit is fsynced before it is acknowledged); (2) 100
  * workers (4 GPUs each: v100, p100, k80 in turn; 400 GPUs) register and sync every heartbeat while 50 pollers each
@@ -28,6 +28,7 @@ import { ApiClient } from '../../src/runtime/client/http-client.js';
 import type { LeaseMessage, SyncEnded, SyncResponse } from '../../src/runtime/protocol.js';
 import { flag, peakMemory, repoRoot } from '../root.js';
 import { seededRandom } from '../../src/model/index.js';
+import { EAGER_WHY } from '../../src/runtime/server/why.js';
 import type { FromServer, LoopDelay, RoundSample, ServerProcessOptions, ToServer } from './server-process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -41,6 +42,14 @@ const ROUND_S = Number(flag('round', '10'));
 const POLICY = flag('policy', 'max_min_fairness_perf');
 /** A folder: the server process writes a V8 CPU profile there (node --cpu-prof) when it exits. */
 const PROFILE_SERVER = flag('profile-server', '');
+/**
+ * Waiting jobs whose "why" a round computes at once (the server's default when absent). A run with another value
+ * writes bench/results/server.why-eager-<N>.{json,md}, so the default run's results stay: `--why-eager 1000000` is
+ * the behaviour before reasons were computed on request (every reason, every round).
+ */
+const WHY_EAGER = flag('why-eager', '');
+/** Also time every queued job's reason after each full round (bench/server/server-process.ts); results in server.why-compare.*. */
+const WHY_COMPARE = process.argv.includes('--why-compare');
 // Pollers read as often as `rondo logs --follow` does; workers sync at the default heartbeat (`rondo serve --heartbeat 2`).
 const POLL_MS = 1000;
 const HEARTBEAT_MS = 2000;
@@ -252,7 +261,7 @@ class ServerProcess {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'rondo-bench-server-'));
   const db = join(dir, 'bench.db');
-  const srv = await ServerProcess.start({ db, policy: POLICY, roundMs: ROUND_S * 1000, heartbeatMs: HEARTBEAT_MS });
+  const srv = await ServerProcess.start({ db, policy: POLICY, roundMs: ROUND_S * 1000, heartbeatMs: HEARTBEAT_MS, ...(WHY_EAGER ? { whyEager: Number(WHY_EAGER) } : {}), whyCompare: WHY_COMPARE });
   const admin = new ApiClient({ server: srv.url, token: srv.adminToken, timeoutMs: 60_000 });
   const lat = new Latency();
   // Memory of this process: the clients only.
@@ -357,6 +366,7 @@ async function main(): Promise<void> {
       roundS: ROUND_S,
       loadSeconds: SECONDS,
       policy: POLICY,
+      whyEager: WHY_EAGER ? Number(WHY_EAGER) : EAGER_WHY,
       store: 'SQLite WAL, synchronous=FULL',
     },
     submit: { ...summary(lat.byKind.get('submit') ?? []), perSecond: Math.round(jobs.size / submitS) },
@@ -380,6 +390,8 @@ async function main(): Promise<void> {
       planMsMedian: pct(big.map((x) => x.planMs), 50),
       planCpuMsMax: Math.max(0, ...big.map((x) => x.planCpuMs)),
       planCpuMsMedian: pct(big.map((x) => x.planCpuMs), 50),
+      whyMsMax: Math.max(0, ...big.map((x) => x.whyMs)),
+      whyAllMsMax: Math.max(0, ...big.map((x) => x.whyAllMs ?? 0)),
       detail: rounds,
     },
     memory: {
@@ -392,8 +404,9 @@ async function main(): Promise<void> {
     targets: { apiP99Ms: 50, planMs: 1000 },
   };
   const ok = results.api.all.p99Ms < 50 && results.rounds.planMsMax < 1000 && big.length > 0;
-  writeFileAtomic(join(root, 'bench', 'results', 'server.json'), JSON.stringify(results, null, 2) + '\n');
-  writeFileAtomic(join(root, 'bench', 'results', 'server.md'), markdown(results, ok));
+  const name = WHY_EAGER ? `server.why-eager-${WHY_EAGER}` : WHY_COMPARE ? 'server.why-compare' : 'server';
+  writeFileAtomic(join(root, 'bench', 'results', `${name}.json`), JSON.stringify(results, null, 2) + '\n');
+  writeFileAtomic(join(root, 'bench', 'results', `${name}.md`), markdown(results, ok));
   process.stdout.write(JSON.stringify({ submit: results.submit, api: results.api.all, rounds: { ...results.rounds, detail: undefined }, memory: results.memory, ok }, null, 2) + '\n');
 }
 
@@ -421,6 +434,8 @@ function markdown(r: {
     planMsMedian: number;
     planCpuMsMax: number;
     planCpuMsMedian: number;
+    whyMsMax: number;
+    whyAllMsMax: number;
     detail: RoundSample[];
   };
   memory: { server: { peakRssMb: number; peakHeapMb: number }; clients: { peakRssMb: number; peakHeapMb: number }; storeMb: number };
@@ -458,9 +473,17 @@ function markdown(r: {
       'engine yields between stages; "plan ready" is the time to the finished plan (policy included, in brackets), "commit" the one ' +
       'transaction that writes the leases.',
     '',
-    '| round | active jobs | placed | plan ms (wall) | plan ms (CPU) | plan ready ms (policy) | commit ms |',
-    '|---|---|---|---|---|---|---|',
-    ...r.rounds.detail.map((d) => `| ${d.round} | ${d.activeJobs} | ${d.placed} | ${d.planMs} | ${d.planCpuMs} | ${d.readyMs} (${d.solverMs}) | ${d.commitMs} |`),
+    `"why ms" (max ${r.rounds.whyMsMax}) is the time the round's record of why each job waits held the event loop (reasons computed at once for the first ${String(c.whyEager)} waiting jobs; 0 for a backfill plan, which records none).`,
+    '',
+    ...(r.rounds.whyAllMsMax > 0
+      ? [`"all why ms" (max ${r.rounds.whyAllMsMax}; --why-compare): after the same round, on the same event loop, the time to compute every queued job's reason, as each round did before reasons were computed on request.`, '']
+      : []),
+    `| round | active jobs | placed | plan ms (wall) | plan ms (CPU) | plan ready ms (policy) | commit ms | why ms |${r.rounds.whyAllMsMax > 0 ? ' all why ms |' : ''}`,
+    `|---|---|---|---|---|---|---|---|${r.rounds.whyAllMsMax > 0 ? '---|' : ''}`,
+    ...r.rounds.detail.map(
+      (d) =>
+        `| ${d.round} | ${d.activeJobs} | ${d.placed} | ${d.planMs} | ${d.planCpuMs} | ${d.readyMs} (${d.solverMs}) | ${d.commitMs} | ${d.whyMs} |${r.rounds.whyAllMsMax > 0 ? ` ${d.whyAllMs ?? ''} |` : ''}`,
+    ),
     '',
     `Memory: server process peak RSS ${r.memory.server.peakRssMb} MiB, peak heap ${r.memory.server.peakHeapMb} MiB; clients ` +
       `${r.memory.clients.peakRssMb} MiB RSS, ${r.memory.clients.peakHeapMb} MiB heap; store ${r.memory.storeMb} MiB.`,

@@ -20,6 +20,13 @@ export interface ServerProcessOptions {
   readonly policy: string;
   readonly roundMs: number;
   readonly heartbeatMs: number;
+  /** Waiting jobs whose "why" each round computes at once (default: the server's, src/runtime/server/why.ts). */
+  readonly whyEager?: number;
+  /**
+   * After each full round, also time asking the round's reason of every queued job (what every round computed before
+   * reasons were computed on request), on the event loop like the record: a comparison within one run.
+   */
+  readonly whyCompare?: boolean;
 }
 
 /** How late the event loop ran a 10 ms timer (ms): the time a request arriving at a random moment waits for the loop. */
@@ -36,6 +43,10 @@ export interface RoundSample {
   solverMs: number;
   readyMs: number;
   commitMs: number;
+  /** ms the round's "why" record held the event loop (0 for a backfill plan, which records none). */
+  whyMs: number;
+  /** With `whyCompare`: ms to compute every queued job's reason for the same round (undefined otherwise). */
+  whyAllMs?: number;
   activeJobs: number;
   placed: number;
 }
@@ -68,6 +79,7 @@ async function main(): Promise<void> {
     timing: { roundMs: o.roundMs, heartbeatMs: o.heartbeatMs, workerTimeoutMs: 30_000, graceMs: 1000 },
     log: (m) => process.stderr.write(`bench server: ${m}\n`),
   });
+  if (o.whyEager !== undefined) srv.scheduler.why.eager = o.whyEager;
   const mem = peakMemory();
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
@@ -79,6 +91,13 @@ async function main(): Promise<void> {
     lastSeen = s.rounds;
     const counts = srv.store.countJobs();
     const last = srv.store.lastRoundInfo();
+    let whyAllMs: number | undefined;
+    if (o.whyCompare && s.lastWhyMs > 0) {
+      const queued = srv.store.listJobs({ states: ['queued'], limit: 1e6 }).map((j) => j.id);
+      const t = performance.now();
+      for (const id of queued) srv.scheduler.why.of(id);
+      whyAllMs = Number((performance.now() - t).toFixed(1));
+    }
     send({
       type: 'round',
       round: {
@@ -88,6 +107,8 @@ async function main(): Promise<void> {
         solverMs: Number(s.lastPlanPolicyMs.toFixed(1)),
         readyMs: Number(s.lastPlanReadyMs.toFixed(1)),
         commitMs: Number(s.lastCommitMs.toFixed(1)),
+        whyMs: Number(s.lastWhyMs.toFixed(1)),
+        ...(whyAllMs !== undefined ? { whyAllMs } : {}),
         activeJobs: counts.queued + counts.running,
         placed: last?.assignments ?? 0,
       },

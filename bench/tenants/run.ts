@@ -11,9 +11,12 @@
  *    throughput among tenants with demand throughout the period.
  * 4. `scale`: one allocation of a 200-tenant tree (10 cohorts x 20) with 10,000 active jobs.
  *
- *   npm run bench:tenants [-- --scale-jobs 10000 --reps 3 --out FILE]
+ *   npm run bench:tenants [-- --scale-jobs 10000 --reps 3 --out FILE] [-- --only scale]
+ *
+ * `--only scale` times part 4 alone and replaces `scale` (and `scaleMachine`) in the existing results file, leaving
+ * the simulated parts as they were (a few minutes on a loaded machine).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -115,9 +118,28 @@ function strip(r: RunOut): Omit<RunOut, 'series'> {
   return rest;
 }
 
+function machine(): { cpus: number; model: string; loadAverage1m: number | undefined } {
+  return { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', loadAverage1m: os.loadavg()[0] };
+}
+
+function scaleRuns(table: ThroughputTable): Record<string, ReturnType<typeof scaleCase>> {
+  return {
+    tenantQuota: scaleCase(table, { cohorts: 10, perCohort: 20, jobs: SCALE_JOBS, reps: REPS, policy: 'tenant_quota' }),
+    kueueQuota: scaleCase(table, { cohorts: 10, perCohort: 20, jobs: SCALE_JOBS, reps: REPS, policy: 'kueue_quota' }),
+  };
+}
+
 async function main(): Promise<void> {
   await initSolver();
   const table = readThroughputs(join(root, 'data/gavel/simulation_throughputs.json'));
+  if (flag('only', '') === 'scale') {
+    const doc = JSON.parse(readFileSync(OUT, 'utf8')) as Record<string, unknown>;
+    const scaleMachine = machine();
+    const scale = scaleRuns(table);
+    writeFileSync(OUT, `${JSON.stringify({ ...doc, scale, scaleMachine: { ...scaleMachine, loadAverage1mAfter: os.loadavg()[0] } }, null, 1)}\n`);
+    process.stdout.write(`${OUT} (scale only)\n`);
+    return;
+  }
   const cluster = { v100: 8, k80: 8 };
 
   // 1. Equal GPU guarantees, different gains from the fast type.
@@ -168,11 +190,11 @@ async function main(): Promise<void> {
   };
 
   // 4. Scale.
-  const scale = { tenantQuota: scaleCase(table, { cohorts: 10, perCohort: 20, jobs: SCALE_JOBS, reps: REPS, policy: 'tenant_quota' }), kueueQuota: scaleCase(table, { cohorts: 10, perCohort: 20, jobs: SCALE_JOBS, reps: REPS, policy: 'kueue_quota' }) };
+  const scale = scaleRuns(table);
 
   const doc = {
     rondo: 'bench-tenants',
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', loadAverage1m: os.loadavg()[0] },
+    machine: machine(),
     settings: { roundSeconds: ROUND, reallocIntervalSeconds: 0, cluster, fastJob: FAST, slowJob: SLOW, normalizedUnit: 'v100-equivalents of the tenant\'s own jobs' },
     kueue8902: { tenantQuota: strip(k1.tenantQuota), kueueQuota: strip(k1.kueueQuota) },
     borrowing,

@@ -12,6 +12,7 @@ export * from './atomic.js';
 export * from './summary.js';
 export * from './tenants.js';
 export * from './philly-vcs.js';
+export * from './alibaba-pai.js';
 export * from './helios.js';
 export * from './capacity.js';
 export * from './prices.js';

@@ -19,7 +19,7 @@
 import { rowKeyOf, type Allocation, type Assignment, type ClusterSpec, type GpuType, type RoundPlan, type RowKey } from '../model/index.js';
 import { BinaryHeap } from './heap.js';
 import type { ShareLedger } from './ledger.js';
-import { explainRound } from './explain.js';
+import { explainRound, roundExplainer } from './explain.js';
 import { priorityFor, type QueueIndex } from './queue-index.js';
 
 /** A candidate for this round: a single job (key = job id) or a space-sharing pair (key = `pairKey(a, b)`). */
@@ -304,6 +304,7 @@ export function planRound(input: MechanismInput): MechanismOutput {
   const plan: RoundPlan = { round: input.round, start: input.now, duration: input.roundDuration, assignments };
   // Lazy and non-enumerable: a simulation never calls it, and plans compare and serialise as before.
   Object.defineProperty(plan, 'explain', { value: () => explainRound(input, plan), enumerable: false });
+  Object.defineProperty(plan, 'explainer', { value: () => roundExplainer(input, plan), enumerable: false });
   return {
     plan,
     priorityOf,

@@ -13,6 +13,23 @@ export interface Assignment {
   readonly leaseExtended: boolean;
 }
 
+/** Why the planner did what it did to one job (src/mechanism/explain.ts has the kinds). */
+export interface RowReason {
+  readonly kind: string;
+  readonly text: string;
+  readonly gpuType?: GpuType;
+}
+
+/** A round's reasons, computed on demand. */
+export interface RoundExplainer {
+  /** Jobs that held GPUs last round and lost them (preempted) or run on others (moved): at most one per GPU. */
+  readonly changed: ReadonlyMap<string, RowReason>;
+  /** The other jobs the plan leaves waiting, in the planner's row order (arrival order). */
+  readonly waiting: readonly string[];
+  /** Why a job waits (a preempted one included), computed on the first call; undefined when it does not wait. */
+  reason(jobId: string): RowReason | undefined;
+}
+
 /** What the mechanism decides for one round. */
 export interface RoundPlan {
   readonly round: number;
@@ -24,7 +41,9 @@ export interface RoundPlan {
    * Why each job the plan does not run (or took GPUs from) is in that state: `planRound` sets it, non-enumerable and
    * computed only when called (src/mechanism/explain.ts). Call it before the round's run time is credited.
    */
-  readonly explain?: () => ReadonlyMap<string, { readonly kind: string; readonly text: string; readonly gpuType?: GpuType }>;
+  readonly explain?: () => ReadonlyMap<string, RowReason>;
+  /** The same reasons, each computed when first asked (a live server with thousands of queued jobs). Same timing rule. */
+  readonly explainer?: () => RoundExplainer;
   /**
    * A partial round that fills GPUs idle before the current round's end (engine's backfill phase): its jobs start
    * on GPUs no lease holds, until `start + duration`; other leases are left as they are.

@@ -124,6 +124,13 @@ function bestUse(tp: TenantProblem, policy: string, todo: readonly number[], cap
   const blocks: Array<{ node: number; cols: Array<[number, number]> }> = [];
   for (const i of todo) {
     const caps = capsOf(i);
+    // Every class on its most valuable type is an upper bound; when those GPUs fit the caps it is the optimum, with
+    // no LP (a tenant's demand against the whole cluster, or a guarantee larger than its jobs' demand).
+    const alone = bestTypesFit(tp, i, caps);
+    if (alone !== undefined) {
+      out[i] = alone;
+      continue;
+    }
     const cols: Array<[number, number]> = [];
     const capIdx: number[][] = caps.map(() => []);
     const capVal: number[][] = caps.map(() => []);
@@ -145,7 +152,7 @@ function bestUse(tp: TenantProblem, policy: string, todo: readonly number[], cap
     for (let k = 0; k < K; k++) if (capIdx[k]!.length > 0) lp.addRow(-Infinity, caps[k]!, capIdx[k]!, capVal[k]!);
     blocks.push({ node: i, cols });
   }
-  if (lp.numCols === 0) return out;
+  if (lp.numCols === 0 || blocks.length === 0) return out;
   const r = lp.solve({ method: 'simplex' });
   if (r.status !== 'optimal') throw solverFailure(policy, r.status, r.message);
   for (const b of blocks) {
@@ -154,4 +161,27 @@ function bestUse(tp: TenantProblem, policy: string, todo: readonly number[], cap
     out[b.node] = u;
   }
   return out;
+}
+
+/** Node i's most normalised throughput with `caps` GPUs per type if every class can run whole on its best type; else undefined. */
+function bestTypesFit(tp: TenantProblem, i: number, caps: readonly number[]): number | undefined {
+  const { p, classes } = tp;
+  const K = p.types.length;
+  const need = new Float64Array(K);
+  let u = 0;
+  for (const c of tp.subtreeClasses[i]!) {
+    const j = classes.members[c]![0]!;
+    const s = p.jobs[j]!.scaleFactor;
+    let best = -1;
+    for (let k = 0; k < K; k++) {
+      const v = tp.value[j]![k]!;
+      if (v > 0 && caps[k]! >= s && (best < 0 || v > tp.value[j]![best]!)) best = k;
+    }
+    if (best < 0) continue;
+    const size = classSize(classes, c);
+    need[best]! += size * s;
+    if (need[best]! > caps[best]!) return undefined;
+    u += size * tp.value[j]![best]!;
+  }
+  return u;
 }

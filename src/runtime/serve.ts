@@ -14,6 +14,7 @@ import { WorkerAgent } from './agent/worker.js';
 import type { WorkerGpus } from './protocol.js';
 import type { RunAsMap } from './agent/sandbox.js';
 import { LivePrices, type PriceSource } from './server/prices.js';
+import { LiveTenants } from './server/tenants.js';
 
 export interface ServeOptions {
   readonly db: string;
@@ -41,6 +42,8 @@ export interface ServeOptions {
   readonly limits?: Partial<ApiLimits>;
   /** GPU prices from a file or URL, read again every interval (`--prices`, `--prices-url`; docs/spot.md). */
   readonly prices?: PriceSource;
+  /** Tenant tree file (`--tenants`): the policy divides by it (default policy tenant_quota); reloadable. */
+  readonly tenants?: string;
 }
 
 export interface RunningServer {
@@ -51,6 +54,8 @@ export interface RunningServer {
   readonly store: Store;
   readonly scheduler: Scheduler;
   readonly workers: readonly WorkerAgent[];
+  /** The tenant tree in force (`--tenants`), with `reload()`. */
+  readonly tenants: LiveTenants | undefined;
   close(): Promise<void>;
 }
 
@@ -77,7 +82,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   if (timing.workerTimeoutMs < 2 * timing.heartbeatMs) {
     throw new RondoError({ code: 'E_USAGE', problem: 'worker timeout must be at least two heartbeats', found: `${timing.workerTimeoutMs} ms < 2 x ${timing.heartbeatMs} ms` });
   }
-  const policy = await loadPolicy(opts.policy ?? 'max_min_fairness_perf');
+  const tenants = opts.tenants ? LiveTenants.load(resolve(opts.tenants), log) : undefined;
+  const policy = await loadPolicy(opts.policy ?? (tenants ? 'tenant_quota' : 'max_min_fairness_perf'), tenants);
   const dbPath = resolve(opts.db);
   const checkpointRoot = resolve(opts.checkpointRoot ?? defaultCheckpointRoot(dbPath, log));
   if (dbPath.startsWith(checkpointRoot.endsWith(sep) ? checkpointRoot : checkpointRoot + sep)) {
@@ -154,6 +160,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     store,
     scheduler,
     workers,
+    tenants,
     async close() {
       if (closed) return;
       closed = true;

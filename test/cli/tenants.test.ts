@@ -37,6 +37,12 @@ describe('--tenants on simulate and compare', () => {
         expect(t.receivedNormalizedThroughput).toBeGreaterThan(0);
         expect(t.jobs).toBe(8);
         expect(t.borrowedGpuHours).not.toBeNull();
+        // The fields issue 22 asks of --json, per tenant, with their ranges.
+        expect(t.fractionRoundsBelowGuarantee).toBeGreaterThanOrEqual(0);
+        expect(t.fractionRoundsBelowGuarantee).toBeLessThanOrEqual(1);
+        expect(t.borrowedGpuHours).toBeGreaterThanOrEqual(0);
+        expect(t.lentGpuHours).toBeGreaterThanOrEqual(0);
+        expect(t.roundsWithDemand).toBeGreaterThan(0);
       }
     }
     // Heterogeneity-aware quotas give vision (7.1x on v100) more v100 time than GPU counting does.

@@ -194,10 +194,11 @@ describe('bad tab-separated input', () => {
     expect([e.code, e.line, e.column, e.found]).toEqual(['E_COLUMNS', 2, line.length + 2, '8']);
   });
   it('handles a pathological number field quickly (no regex backtracking)', () => {
+    // Backtracking on 100,000 digits is quadratic or worse (minutes); 5 s is far from both that and a loaded CI machine.
     const t0 = performance.now();
     const e = rondoError(() => parseJobs(`A3C\tc\t-n\t1\t${'1'.repeat(100_000)}x\t6\t1`));
     expect(e.code).toBe('E_NUMBER');
-    expect(performance.now() - t0).toBeLessThan(500);
+    expect(performance.now() - t0).toBeLessThan(5_000);
   });
 });
 

@@ -40,6 +40,8 @@ export async function startEnv(o: {
   serverThroughputs?: ThroughputTable;
   /** Jobs that exist before Rondo starts (its first pass submits them all before any node-worker joins). */
   jobs?: Obj[];
+  /** A tenant tree file (`rondo serve --tenants`): queue labels are its tenants. */
+  tenants?: string;
 }): Promise<Env> {
   const dir = join(tmpdir(), `rondo-kube-${o.name}-${process.pid}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
@@ -80,7 +82,15 @@ export async function startEnv(o: {
   };
   async function boot(): Promise<void> {
     const log = process.env.RONDO_KUBE_DEBUG ? (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`) : undefined;
-    env.srv = await startServer({ db, port: 0, policy: o.policy ?? 'max_min_fairness_perf', timing, ...(log ? { log } : {}), ...(o.serverThroughputs ? { throughputs: o.serverThroughputs } : {}) });
+    env.srv = await startServer({
+      db,
+      port: 0,
+      policy: o.policy ?? 'max_min_fairness_perf',
+      timing,
+      ...(o.tenants ? { tenants: o.tenants } : {}),
+      ...(log ? { log } : {}),
+      ...(o.serverThroughputs ? { throughputs: o.serverThroughputs } : {}),
+    });
     env.kube = await startKube(env.srv, { ...kubeOpts, jobServerUrl: env.srv.url }, log);
   }
   await boot();

@@ -148,6 +148,20 @@ describe('auth', () => {
     expect((await req('DELETE', `/api/v1/tokens/${t.json.id}`, { token: admin })).status).toBe(200);
     expect((await req('GET', '/api/v1/jobs', { token })).status).toBe(401);
   });
+
+  it('a token body says which kind needs a tenant, and an admin cannot revoke the token it is using (found by schemathesis)', async () => {
+    const noTenant = await req('POST', '/api/v1/tokens', { token: admin, body: { kind: 'tenant' } });
+    expect(noTenant.status).toBe(400);
+    expect(noTenant.json.error?.message).toMatch(/body must have required property 'tenant'/);
+    const workerWithTenant = await req('POST', '/api/v1/tokens', { token: admin, body: { kind: 'worker', tenant: 'acme' } });
+    expect(workerWithTenant.status).toBe(400);
+    expect(workerWithTenant.json.error?.message).toBe('body must not name a tenant: a worker token has none');
+    const mine = ((await req('GET', '/api/v1/tokens', { token: admin })).json.tokens as Array<{ id: number; kind: string }>).find((t) => t.kind === 'admin')!;
+    const self = await req('DELETE', `/api/v1/tokens/${mine.id}`, { token: admin });
+    expect(self.status).toBe(409);
+    expect(self.json.error?.message).toMatch(/is the one making this request/);
+    expect((await req('GET', '/api/v1/tokens', { token: admin })).status).toBe(200);
+  });
 });
 
 describe('API documents', () => {

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/runtime/serve.js';
+import { EAGER_WHY } from '../../src/runtime/server/why.js';
 import { tempDir, waitFor } from './harness.js';
 
 /**
@@ -232,6 +233,22 @@ describe('dashboard endpoints', () => {
     expect(w.why!.text.length).toBeGreaterThan(10);
     expect(w.position).toBe(1);
     for (const id of [first, second]) await fetch(`${srv.url}/api/v1/jobs/${id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${tok.admin}` } });
+  });
+
+  it(`a job deep in the queue (past the ${EAGER_WHY} reasons a round computes at once) gets its reason on request`, async () => {
+    const holder = await submit(tok.admin!, { ...sleepJob(60), name: 'holds-the-gpu' });
+    const ids: string[] = [];
+    for (let i = 0; i < EAGER_WHY + 30; i++) ids.push(await submit(tok.admin!, { ...sleepJob(60), name: `deep-${i}` }));
+    const deep = ids[ids.length - 1]!;
+    type Why = { state: string; position: number | null; why: { kind: string; text: string; round: number | null } | null };
+    const w = await waitFor('a round that saw the deep job', async () => {
+      const r = (await get(`/api/v1/jobs/${deep}/why`, tok.admin)).json as Why;
+      return r.state === 'queued' && r.why?.round ? r : undefined;
+    }, 30_000, 200);
+    expect(w.position).toBeGreaterThan(EAGER_WHY);
+    expect(['fifo', 'outranked', 'no-allocation', 'no-share']).toContain(w.why!.kind);
+    expect(w.why!.text.length).toBeGreaterThan(10);
+    for (const id of [holder, ...ids]) await fetch(`${srv.url}/api/v1/jobs/${id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${tok.admin}` } });
   });
 
   it('a job no live worker can hold is marked as not fitting, gets no place in the queue, and says why', async () => {

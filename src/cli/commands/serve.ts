@@ -17,7 +17,7 @@ interface ServeFlags {
   db: string;
   host: string;
   port: string;
-  policy: string;
+  policy?: string;
   round: string;
   grace: string;
   heartbeat: string;
@@ -37,6 +37,7 @@ interface ServeFlags {
   pricesUrl?: string;
   pricesInterval: string;
   repriceThreshold: string;
+  tenants?: string;
   // Kubernetes driver (src/kube)
   kube?: boolean;
   kubeTypes?: string;
@@ -57,7 +58,7 @@ export function register(program: Command): void {
     .option('--db <file>', 'SQLite store (created on first start)', 'rondo.db')
     .option('--host <addr>', 'address to bind (loopback unless told otherwise)', '127.0.0.1')
     .option('--port <n>', 'TCP port (0 = any free port)', '8470')
-    .option('--policy <name>', 'scheduling policy from the registry (e.g. max_min_fairness_perf, fifo)', 'max_min_fairness_perf')
+    .option('--policy <name>', 'scheduling policy from the registry (default max_min_fairness_perf; tenant_quota with --tenants)')
     .option('--round <s>', 'round length in seconds', '360')
     .option('--grace <s>', 'seconds between SIGTERM and SIGKILL when a lease ends', '30')
     .option('--heartbeat <s>', 'seconds between worker syncs', '2')
@@ -77,6 +78,7 @@ export function register(program: Command): void {
     .option('--prices-url <url>', 'the same from an HTTP endpoint, polled every --prices-interval; a failed read keeps the last good prices')
     .option('--prices-interval <s>', 'seconds between reads of --prices / --prices-url', '60')
     .option('--reprice-threshold <fraction>', 're-solve the allocation when a price moves more than this fraction', '0.1')
+    .option('--tenants <file>', 'tenant tree (YAML or JSON, docs/tenants.md): guarantees, borrowing and lending; tenant tokens name its tenants; SIGHUP reloads it')
     // Kubernetes driver (src/kube, docs/kubernetes.md)
     .option('--kube', 'schedule labelled batch/v1 Jobs (rondo.dev/queue) on this Kubernetes cluster\'s GPU nodes')
     .option('--kube-types <map>', 'node label value -> GPU type, PRODUCT=type[,...] (e.g. Tesla-T4=t4)')
@@ -94,7 +96,8 @@ export function register(program: Command): void {
         db: f.db,
         host: f.host,
         port: positiveInt('--port', f.port, 65535),
-        policy: f.policy,
+        ...(f.policy ? { policy: f.policy } : {}),
+        ...(f.tenants ? { tenants: f.tenants } : {}),
         timing: {
           roundMs: seconds('--round', f.round) * 1000,
           graceMs: seconds('--grace', f.grace) * 1000,
@@ -124,6 +127,19 @@ export function register(program: Command): void {
           process.stderr.write(`rondo serve: ${sig}, stopping\n`);
           (kube ? kube.close() : Promise.resolve()).then(() => srv.close()).then(resolve, resolve);
         };
+        // SIGHUP reloads the tenant tree; a bad file is reported with its line and the tree in force stays.
+        process.on('SIGHUP', () => {
+          if (!srv.tenants) {
+            process.stderr.write('rondo serve: SIGHUP: no --tenants file to reload\n');
+            return;
+          }
+          try {
+            srv.tenants.reload();
+          } catch (e) {
+            // Not quiet: reload() has logged it already.
+            if (f.quiet) process.stderr.write(`rondo serve: SIGHUP: ${(e as Error).message}\n`);
+          }
+        });
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));
       });

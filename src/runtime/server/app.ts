@@ -14,6 +14,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { whatIfRoutes } from './routes/whatif.js';
 import { workerRoutes } from './routes/workers.js';
+import { tenantGuards, tenantRoutes } from './routes/tenants.js';
 
 /**
  * The HTTP server: strict validation, bearer-token authentication before any body is read, one error shape, and
@@ -112,5 +113,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   void app.register(costRoutes, deps);
   void app.register(dashboardRoutes, deps);
   void app.register(heterogeneityRoutes, deps);
+  tenantGuards(app, deps);
+  void app.register(tenantRoutes, deps);
   return app;
 }

@@ -105,12 +105,13 @@ export function validationMessage(context: string, validation: unknown): string 
         keyword?: string;
         message?: string;
         params?: { additionalProperty?: string; allowedValues?: unknown[] };
-        parentSchema?: { minimum?: number; maximum?: number; exclusiveMinimum?: number };
+        parentSchema?: { minimum?: number; maximum?: number; exclusiveMinimum?: number; description?: string };
       }
     | undefined;
   if (!v) return `invalid ${context}`;
   const where = context + (v.instancePath ?? '').replace(/\//g, '.');
-  let msg = `${where} ${v.message ?? 'is invalid'}`;
+  // A `not` says nothing by itself ("must NOT be valid"): its schema's description says what is forbidden.
+  let msg = `${where} ${v.keyword === 'not' && v.parentSchema?.description ? v.parentSchema.description : (v.message ?? 'is invalid')}`;
   // A number out of range, or not a finite number (1e309 parses to Infinity): say the whole allowed range, not one
   // side (ajv is verbose, so the schema is at hand).
   const ps = v.parentSchema;

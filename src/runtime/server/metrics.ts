@@ -1,5 +1,6 @@
 import type { Scheduler } from './scheduler.js';
 import type { Store } from './store/index.js';
+import { renderTenantMetrics } from './tenant-metrics.js';
 
 /** Prometheus text exposition (format 0.0.4) of the runtime's state, computed from the store on each scrape. */
 export function renderMetrics(store: Store, scheduler: Scheduler): string {
@@ -56,5 +57,6 @@ export function renderMetrics(store: Store, scheduler: Scheduler): string {
     `rondo_solver_seconds_sum ${s.solverMsSum / 1000}`,
     `rondo_solver_seconds_count ${s.solverCount}`,
   );
+  renderTenantMetrics(scheduler.loadedPolicy.tenants, metric, alive.length > 0 && store.hasActiveJobs());
   return lines.join('\n') + '\n';
 }

@@ -11,6 +11,9 @@ import { RondoError, type RondoErrorInit } from '../../model/errors.js';
 import type { Allocation } from '../../model/index.js';
 import type { PolicyResult, PolicySnapshot } from '../../policies/types.js';
 import { loadPolicy } from './policy-source.js';
+import type { TenantTree } from '../../model/tenants.js';
+import type { TenantFigures } from './tenant-figures.js';
+import { TreePolicy, type LiveTenants } from './tenants.js';
 
 /** A policy's result, with its allocation as the store records it with each round (`allocationJson`). */
 export type ThreadResult = PolicyResult & { readonly allocationJson: string };
@@ -23,9 +26,10 @@ export function allocationJson(a: Allocation | undefined): string {
   });
 }
 
-type Request = { id: number; snapshot: PolicySnapshot };
+// A tree message (`rondo serve --tenants`, reloaded) applies to every snapshot posted after it.
+type Request = { id: number; snapshot: PolicySnapshot } | { tree: TenantTree };
 type Reply =
-  | { id: number; ok: true; result: ThreadResult }
+  | { id: number; ok: true; result: ThreadResult; figures?: TenantFigures }
   | { id: number; ok: false; rondo?: RondoErrorInit; message: string; stack?: string };
 
 /** The compiled thread entry (this file); a .ts file when running from TypeScript sources (tests under vitest). */
@@ -37,14 +41,16 @@ export class PolicyThread {
   private readonly waiting = new Map<number, { resolve: (r: ThreadResult) => void; reject: (e: unknown) => void }>();
   private failed: Error | undefined;
 
-  private constructor(policy: string) {
-    this.worker = new Worker(ENTRY, { workerData: { policy } });
+  private constructor(policy: string, tenants?: LiveTenants) {
+    this.worker = new Worker(ENTRY, { workerData: { policy, ...(tenants ? { tree: tenants.tree } : {}) } });
+    tenants?.onChange((tree) => this.worker.postMessage({ tree } satisfies Request));
     // A server that stops does not wait for its policy thread.
     this.worker.unref();
     this.worker.on('message', (m: Reply) => {
       const w = this.waiting.get(m.id);
       if (!w) return;
       this.waiting.delete(m.id);
+      if (m.ok && m.figures) tenants?.record(m.figures);
       if (m.ok) w.resolve(m.result);
       else if (m.rondo) w.reject(new RondoError(m.rondo));
       else w.reject(Object.assign(new Error(m.message), m.stack ? { stack: m.stack } : {}));
@@ -59,8 +65,8 @@ export class PolicyThread {
   }
 
   /** A thread for `policy`, or undefined where it cannot run (from TypeScript sources): compute in-process then. */
-  static start(policy: string): PolicyThread | undefined {
-    return ENTRY.endsWith('.js') && existsSync(ENTRY) ? new PolicyThread(policy) : undefined;
+  static start(policy: string, tenants?: LiveTenants): PolicyThread | undefined {
+    return ENTRY.endsWith('.js') && existsSync(ENTRY) ? new PolicyThread(policy, tenants) : undefined;
   }
 
   /** The policy's allocation for `snapshot`, and that allocation encoded for the store (off the main thread too). */
@@ -93,14 +99,24 @@ function errorReply(id: number, e: unknown): Reply {
 
 if (!isMainThread && parentPort && typeof (workerData as { policy?: unknown } | null)?.policy === 'string') {
   const port = parentPort;
-  const policy = await loadPolicy((workerData as { policy: string }).policy);
+  const data = workerData as { policy: string; tree?: TenantTree };
+  const policy = await loadPolicy(data.policy);
+  const host = data.tree ? new TreePolicy(policy.name, data.tree) : undefined;
   // Requests posted while the policy loaded wait in the port's queue until this listener starts it.
   port.on('message', (m: Request) => {
+    if ('tree' in m) {
+      host?.setTree(m.tree);
+      return;
+    }
     let reply: Reply;
     try {
-      const r = policy.allocate(m.snapshot);
+      let figures: TenantFigures | undefined;
+      let r: PolicyResult;
+      if (host) ({ figures, ...r } = host.allocate(m.snapshot));
+      else r = policy.allocate(m.snapshot);
       const json = allocationJson(r.allocation);
-      reply = { id: m.id, ok: true, result: r.state === undefined ? { allocation: r.allocation, allocationJson: json } : { allocation: r.allocation, state: r.state, allocationJson: json } };
+      const result: ThreadResult = r.state === undefined ? { allocation: r.allocation, allocationJson: json } : { allocation: r.allocation, state: r.state, allocationJson: json };
+      reply = figures ? { id: m.id, ok: true, result, figures } : { id: m.id, ok: true, result };
     } catch (e) {
       reply = errorReply(m.id, e);
     }

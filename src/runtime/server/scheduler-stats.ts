@@ -12,6 +12,8 @@ export interface SchedulerStats {
   lastPlanPolicyMs: number;
   /** Of the last plan: ms to commit it as leases (one store transaction). */
   lastCommitMs: number;
+  /** Of the last plan: ms its "why" record held the event loop (src/runtime/server/why.ts); 0 for a backfill plan. */
+  lastWhyMs: number;
   solverMsSum: number;
   solverCount: number;
   lastRoundGapMs: number;

@@ -84,6 +84,7 @@ export class Scheduler {
     lastPlanReadyMs: 0,
     lastPlanPolicyMs: 0,
     lastCommitMs: 0,
+    lastWhyMs: 0,
     solverMsSum: 0,
     solverCount: 0,
     lastRoundGapMs: 0,
@@ -93,7 +94,10 @@ export class Scheduler {
   };
   readonly epochMs: number;
   /** The planner's latest reason per waiting job and each job's last preemption (served to the job page). */
-  readonly why = new WhyBook();
+  readonly why = new WhyBook((id) => {
+    const j = this.store.getJob(id);
+    return j ? shapeProblem(j, this.liveWorkers()) : null;
+  });
   /** `serve --prices`/`--prices-url` (prices.ts): the policy's prices; a move past the threshold re-solves. */
   livePrices: LivePrices | undefined;
 
@@ -205,7 +209,7 @@ export class Scheduler {
         this.log(`scheduler error: ${(e as Error).stack ?? String(e)}`);
       }
     }, this.timing.heartbeatMs);
-    this.thread = PolicyThread.start(this.policy.name);
+    this.thread = PolicyThread.start(this.policy.name, this.policy.tenants);
     this.loopDone = this.run();
   }
 
@@ -314,6 +318,7 @@ export class Scheduler {
           this.stats.lastPlanReadyMs = performance.now() - this.planStartedAt;
           this.stats.lastPlanPolicyMs = this.planPolicyMs;
         },
+        onRound: (info) => this.policy.tenants?.onRound(this.store, this.stats.lastRound, this.epochMs + info.start * 1000, info.end - info.start),
       },
     };
   }
@@ -324,7 +329,7 @@ export class Scheduler {
     return {
       meta: loaded.meta,
       allocate: (s) => {
-        const r = allocateGuardedSync(s, (p) => nothingToDivide(p) ?? loaded.allocate(p), (job, error) => this.quarantine(job.id, error));
+        const r = allocateGuardedSync(s, (p) => nothingToDivide(p) ?? (loaded.allocateLive ?? loaded.allocate)(p), (job, error) => this.quarantine(job.id, error));
         this.lastAllocation = r.allocation;
         return r;
       },
@@ -414,12 +419,9 @@ export class Scheduler {
     const last = this.store.lastRoundInfo();
     const round = (last?.round ?? 0) + 1;
     // A backfill plan places rows on free GPUs only: its reasons would describe that partial view, so the round's stand.
-    if (!plan.backfill) {
-      this.why.record(plan, round, now, (id) => {
-        const j = this.store.getJob(id);
-        return j ? shapeProblem(j, this.liveWorkers()) : null;
-      });
-    }
+    const whyAt = performance.now();
+    if (!plan.backfill) this.why.record(plan, round, now);
+    this.stats.lastWhyMs = plan.backfill ? 0 : performance.now() - whyAt;
     // After a restart the engine plans at once; the round still starts when the one before the restart ends. A
     // backfill plan starts now, on GPUs no lease holds, and ends with the current round.
     const startMs = plan.backfill ? now : Math.round(Math.max(this.epochMs + plan.start * 1000, last ? last.start + last.duration : 0));

@@ -56,7 +56,7 @@ export const submitJobBody = {
   properties: {
     name: str(256),
     command: { type: 'array', minItems: 1, maxItems: 256, items: { type: 'string', minLength: 1, maxLength: 4096 } },
-    cwd: str(4096, { description: 'absolute working directory, without ".." segments' }),
+    cwd: str(4096, { pattern: '^/', description: 'absolute, normalised working directory (no "..", "." or "//" segments)', examples: ['/tmp'] }),
     env: {
       type: 'object',
       maxProperties: 100,
@@ -151,9 +151,13 @@ export const createTokenBody = {
   required: ['kind'],
   properties: {
     kind: { type: 'string', enum: ['tenant', 'worker'] },
-    tenant: { type: 'string', pattern: TENANT_PATTERN },
+    tenant: { type: 'string', pattern: TENANT_PATTERN, description: 'required for a tenant token, absent for a worker token' },
     label: str(128),
   },
+  // Stated in the schema (not only checked in the route) so the OpenAPI document says which bodies are valid.
+  if: { properties: { kind: { const: 'tenant' } } },
+  then: { required: ['tenant'] },
+  else: { not: { required: ['tenant'] }, description: 'must not name a tenant: a worker token has none' },
 };
 
 export const tokenIdParams = {

@@ -4,6 +4,7 @@ import { Chart, type ChartOption } from '../chart';
 import { OKABE_ITO } from '../colors';
 import { num, pct, when } from '../format';
 import { Empty, ErrorBox, Section, StateBadge, Truncate, useApp, useLive } from '../ui';
+import { TenantQuotas } from './tenant-quotas';
 
 const MAX_BARS = 60;
 
@@ -107,6 +108,7 @@ export function FairnessView() {
   return (
     <div class="fairness">
       <ErrorBox error={error} what="Could not load fairness" />
+      <TenantQuotas />
       {!data && !error ? <p class="muted">Loading…</p> : null}
       {data ? (
         <>

@@ -8,6 +8,7 @@ import { equalShareThroughput } from '../../../metrics/index.js';
 import { ApiError } from '../api-error.js';
 import { iso, ownJob, USER, type RouteDeps } from '../http.js';
 import { buildCluster, type Scheduler } from '../scheduler.js';
+import * as R from '../response-schemas.js';
 import * as S from '../schemas.js';
 import type { AttemptRow, JobState, QueueJob, Store } from '../store/index.js';
 import { whatIf, type WhatIfResult } from '../whatif.js';
@@ -376,7 +377,7 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
     },
   );
 
-  app.get('/api/v1/jobs/:id/why', { schema: { params: S.jobIdParams }, config: { auth: USER, summary: 'Why a job waits: the planner\'s reason, its place in the queue, the estimated start and finish' } }, async (req) => {
+  app.get('/api/v1/jobs/:id/why', { schema: { params: S.jobIdParams }, config: { auth: USER, summary: 'Why a job waits: the planner\'s reason, its place in the queue, the estimated start and finish', responses: { 200: R.jobWhySchema } } }, async (req) => {
     const id = (req.params as { id: string }).id;
     const job = store.getJob(id);
     const p = req.principal!;

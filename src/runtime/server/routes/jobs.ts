@@ -2,6 +2,7 @@ import { isAbsolute, normalize, sep } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../api-error.js';
 import { iso, jobView, ownJob, USER, type RouteDeps } from '../http.js';
+import * as R from '../response-schemas.js';
 import * as S from '../schemas.js';
 import type { JobState } from '../store/index.js';
 import { defaultTenantJobRoots } from '../../agent/job-rules.js';
@@ -83,7 +84,7 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
     '/api/v1/jobs',
     {
       schema: { querystring: S.listJobsQuery },
-      config: { auth: USER, summary: `List jobs in submission order, one page (a tenant sees its own; ${S.JOBS_PAGE.default} per page unless \`limit\`; \`next\` is the cursor for \`after\`)` },
+      config: { auth: USER, summary: `List jobs in submission order, one page (a tenant sees its own; ${S.JOBS_PAGE.default} per page unless \`limit\`; \`next\` is the cursor for \`after\`)`, responses: { 200: R.jobListSchema } },
     },
     async (req) => {
       const q = req.query as { state?: string; limit?: string; after?: string };
@@ -123,7 +124,7 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
     };
   });
 
-  app.post('/api/v1/jobs/:id/cancel', { schema: { params: S.jobIdParams }, config: { auth: USER, summary: 'Cancel a job' } }, async (req) => {
+  app.post('/api/v1/jobs/:id/cancel', { schema: { params: S.jobIdParams }, config: { auth: USER, summary: 'Cancel a job', responses: { 200: S.jobSchema } } }, async (req) => {
     const job = ownJob(store, req, (req.params as { id: string }).id);
     const p = req.principal!;
     const view = jobView(await store.commit(() => store.cancelJob(job.id, p.kind === 'tenant' ? `tenant ${p.tenant}` : 'admin')));

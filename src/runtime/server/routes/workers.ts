@@ -4,6 +4,7 @@ import type { BatchSyncRequest, BatchSyncResponse, LeaseMessage, SyncEnded, Sync
 import { ApiError } from '../api-error.js';
 import type { Principal } from '../auth.js';
 import { iso, type RouteDeps } from '../http.js';
+import * as R from '../response-schemas.js';
 import * as S from '../schemas.js';
 import type { EndReason, JobRow } from '../store/index.js';
 import { KILL_SLACK_MS } from '../../agent/job-rules.js';
@@ -27,7 +28,7 @@ function endReason(job: JobRow, e: SyncEnded): EndReason {
 export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   const { store, scheduler } = deps;
 
-  app.post('/api/v1/workers', { schema: { body: S.registerWorkerBody }, config: { auth: ['worker'], summary: 'Register a worker (worker token)' } }, async (req, reply) => {
+  app.post('/api/v1/workers', { schema: { body: S.registerWorkerBody }, config: { auth: ['worker'], summary: 'Register a worker (worker token)', responses: { 201: R.workerRegisteredSchema } } }, async (req, reply) => {
     const p = req.principal as Extract<Principal, { kind: 'worker' }>;
     const b = req.body as { name: string; gpus: Array<{ type: string; count: number }>; machine?: string };
     const types = b.gpus.map((g) => g.type);
@@ -64,7 +65,28 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
   // gets a worker token of its own (as `rondo token create --kind worker` would give it), a known id is re-registered.
   app.post(
     '/api/v1/workers/register',
-    { bodyLimit: 16 * 1024 * 1024, schema: { body: S.batchRegisterBody }, config: { auth: ['admin'], summary: 'Register many workers at once (admin token)' } },
+    {
+      bodyLimit: 16 * 1024 * 1024,
+      schema: { body: S.batchRegisterBody },
+      config: {
+        auth: ['admin'],
+        summary: 'Register many workers at once (admin token)',
+        responses: {
+          201: {
+            type: 'object',
+            required: ['workers', 'heartbeatMs', 'graceMs'],
+            properties: {
+              workers: {
+                type: 'array',
+                items: { type: 'object', required: ['name', 'id'], properties: { name: { type: 'string' }, id: { type: 'string', pattern: S.WORKER_ID_PATTERN }, token: { type: 'string' } } },
+              },
+              heartbeatMs: { type: 'number', exclusiveMinimum: 0 },
+              graceMs: { type: 'number', minimum: 0 },
+            },
+          },
+        },
+      },
+    },
     async (req, reply) => {
       const b = req.body as { workers: Array<{ id?: string; name: string; gpus: Array<{ type: string; count: number }> }> };
       for (const w of b.workers) {

@@ -8,6 +8,8 @@ import * as readModels from './read-models.js';
 import type { QueueJob } from './read-models.js';
 import * as rounds from './rounds.js';
 import * as useHistory from './use-history.js';
+import * as tenantRounds from './tenant-rounds.js';
+import type { TenantRoundRow } from './tenant-rounds.js';
 import { schemaVersionOf } from './schema.js';
 import { Sql } from './sql.js';
 
@@ -23,6 +25,7 @@ import { Sql } from './sql.js';
 export * from './rows.js';
 export type { QueueJob } from './read-models.js';
 export type { JobShape, UseFigures, UseSample } from './use-history.js';
+export type { TenantRoundRow } from './tenant-rounds.js';
 export { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
 export interface StoreOptions {
@@ -169,4 +172,8 @@ export class Store {
   roundsOfJob(jobId: string, since: number): ReturnType<typeof readModels.roundsOfJob> { return readModels.roundsOfJob(this.sql, jobId, since); }
   billedAttempts(jobId?: string): ReturnType<typeof readModels.billedAttempts> { return readModels.billedAttempts(this.sql, jobId); }
   attemptsInWindow(from: number, to: number): Array<{ gpuType: string; devices: number; startedAt: number; endedAt: number | null }> { return readModels.attemptsInWindow(this.sql, from, to); }
+
+  // ---- per-round tenant figures of a --tenants tree (tenant-rounds.ts) ----
+  saveTenantRound(rows: readonly TenantRoundRow[]): void { tenantRounds.saveTenantRound(this.sql, rows); }
+  tenantRounds(opts: { tenant?: string; limit: number }): TenantRoundRow[] { return tenantRounds.tenantRounds(this.sql, opts); }
 }

@@ -140,6 +140,23 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE workers ADD COLUMN machine TEXT;
   ALTER TABLE workers ADD COLUMN replaced_by TEXT;
   `,
+  // 7: per round, what each tenant of a --tenants tree was entitled to and received (tenant-rounds.ts; bounded).
+  `
+  CREATE TABLE tenant_rounds (
+    round INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    tenant TEXT NOT NULL,
+    entitlement REAL NOT NULL,
+    received REAL NOT NULL,
+    gpus REAL NOT NULL,
+    borrowed REAL,
+    lent REAL,
+    active_jobs INTEGER NOT NULL,
+    queued_jobs INTEGER NOT NULL,
+    queued_gpus REAL NOT NULL,
+    PRIMARY KEY (round, tenant)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
