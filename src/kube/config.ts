@@ -22,6 +22,8 @@ export const A_ATTEMPT = 'rondo.dev/attempt';
 export const A_WORKER = 'rondo.dev/worker';
 export const A_RONDO_JOB = 'rondo.dev/job-id';
 export const A_ORIGINAL_SELECTOR = 'rondo.dev/original-node-selector';
+/** When Rondo expects the Job to finish (ISO 8601, from the server's estimates), kept current while it runs. */
+export const A_ESTIMATED_FINISH = 'rondo.dev/estimated-finish';
 /** Present while Rondo stops the Job (suspend sent, waiting for its pods to go). */
 export const A_STOPPING = 'rondo.dev/stopping';
 

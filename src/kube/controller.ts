@@ -1,12 +1,14 @@
-// Over 500 lines: one class, the controller's pass (intake, node-workers' sync, Job writes), which share its maps.
+// Over 500 lines: one class, the controller's pass (intake, node-workers' sync, Job writes, the estimated-finish
+// annotation), which share its maps of attempts, links and workers.
 /**
  * The Kubernetes driver of Rondo's one engine. It runs inside `rondo serve --kube` beside the scheduler and talks
- * to the server only through its REST API, playing two roles the runtime already has:
+ * to the server through its REST API (plus, in the same process, the planner's why record for Event reasons),
+ * playing two roles the runtime already has:
  *   - a job source: labelled batch/v1 Jobs (`rondo.dev/queue`) become Rondo jobs (tenant = queue), and a deleted
  *     Job cancels its Rondo job;
  *   - worker agents: every usable Node is a Rondo worker (its GPU type from the node label, its count from
- *     allocatable GPUs minus those of pods Rondo does not manage). Each pass syncs every node-worker with the same
- *     protocol worker agents use and turns the leases into Job writes: a lease starts with one admission patch; an
+ *     allocatable GPUs minus those of pods Rondo does not manage). Each pass syncs all node-workers in one batched
+ *     request (the worker protocol, sending only what changed) and turns the leases into Job writes: a lease starts with one admission patch; an
  *     extension writes nothing; a lease that ends, is withdrawn or is cancelled suspends the Job, waits until its
  *     pods are gone, clears status.startTime (KEP-2926) and restores the original selector, then reports the end.
  * kube-scheduler still picks the node within the type. Admission state lives on the Job (annotations), Rondo's
@@ -14,14 +16,15 @@
  */
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { KubeConfig, BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
-import type { LeaseMessage, SyncEnded, SyncRequest } from '../runtime/protocol.js';
-import { A_ATTEMPT, A_RONDO_JOB, A_STOPPING, A_WORKER, QUEUE_LABEL, type KubeOptions } from './config.js';
+import type { BatchSyncEntry, LeaseMessage, SyncEnded } from '../runtime/protocol.js';
+import { A_ATTEMPT, A_ESTIMATED_FINISH, A_STOPPING, A_WORKER, QUEUE_LABEL, type KubeOptions } from './config.js';
 import { Reflector, type KList, type KObj } from './reflector.js';
 import { RondoApiError, RondoClient, type RondoJobView } from './rondo-client.js';
 import { DEFAULT_SPOT_LABELS, SpotNodes } from './spot.js';
-import { admitPatch, gpusPerPod, jobFinished, jobKey, managed, nodeOffers, podJobUid, restorePatch, submitBody, suspendPatch, uidOfRondoName, type NodeOffer } from './objects.js';
+import { admitPatch, wantsSecret, gpusPerPod, jobFinished, jobKey, managed, nodeOffers, podJobUid, restorePatch, submitBody, suspendPatch, uidOfRondoName, type NodeOffer } from './objects.js';
 import { LeaderElector } from './leader.js';
-import { JobWriter } from './writer.js';
+import { JobWriter, pool } from './writer.js';
+import { FinishEstimates, finishChanged, finishText } from './estimates.js';
 
 type Phase = 'pending' | 'starting' | 'running' | 'stopping';
 
@@ -34,6 +37,10 @@ interface Attempt {
   phase: Phase;
   startAt: number;
   deadline: number;
+  /** The lease end the server gave (Unix ms), sent back in syncs so an unchanged lease is not sent again. */
+  leaseEnd?: number;
+  /** Its Job's pod reads the per-job Secret: it needs a lease token before admission. */
+  wantsToken?: boolean;
   token?: string;
   stop?: string; // why it is being stopped
   startedAt?: number;
@@ -43,6 +50,10 @@ interface Attempt {
   withdrawn?: boolean;
   /** A write for it is in flight: the next pass leaves it alone. */
   busy?: boolean;
+  /** The server has been told it runs (a sync carried it): later syncs leave it out. */
+  runReported?: boolean;
+  /** The round that placed or last extended it (from its lease). */
+  round?: number;
 }
 
 interface WorkerRecord {
@@ -55,6 +66,8 @@ interface WorkerRecord {
 export interface KubeStats {
   passes: number;
   lastPassMs: number;
+  /** Batched syncs of all node-workers sent (one per pass). */
+  syncs: number;
 }
 
 
@@ -83,8 +96,10 @@ export class KubeController {
   private leader: LeaderElector | undefined;
   private stageMs: number[] = [];
   private intaking = false;
-  readonly stats: KubeStats = { passes: 0, lastPassMs: 0 };
+  readonly stats: KubeStats = { passes: 0, lastPassMs: 0, syncs: 0 };
   readonly writer: JobWriter;
+  private readonly estimates: FinishEstimates;
+  private annotating = false;
   /** Spot nodes: their GPUs as tier types, and their revocations (spot.ts). */
   private readonly spot: SpotNodes;
 
@@ -95,6 +110,10 @@ export class KubeController {
       /** File keeping node -> worker token/id across restarts (beside the store). */
       readonly stateFile: string;
       readonly heartbeatMs: number;
+      /** The server's round length: estimated finishes are read again once a round. */
+      readonly roundMs?: number;
+      /** The planner's last preemption reason for a job (the server's why record), for the Preempted Event. */
+      readonly explain?: (jobId: string) => { readonly text: string; readonly round: number } | null;
       readonly log?: (m: string) => void;
     },
   ) {
@@ -117,6 +136,7 @@ export class KubeController {
     // All pods: GPUs held by pods Rondo does not manage are subtracted from what a node offers.
     this.pods = new Reflector(this.kc, '/api/v1/pods', () => this.core.listPodForAllNamespaces() as unknown as Promise<KList>, { log });
     this.writer = new JobWriter(this.kc, { jobs: this.jobs, jobServerUrl: opts.jobServerUrl, identity: opts.leader?.identity ?? 'rondo', log });
+    this.estimates = new FinishEstimates(this.rondo, opts.roundMs ?? 60_000, log);
   }
 
   private log(m: string): void {
@@ -133,6 +153,9 @@ export class KubeController {
       if (j.state === 'queued' || j.state === 'running' || !this.links.has(uid)) this.links.set(uid, j.id);
     }
     this.recover();
+    // Jobs first, nodes after: a burst of queued Jobs is submitted before any node-worker is live, so the server does
+    // not plan again after every submit (with no live worker a submit does not wake it).
+    if (!this.opts.leader) await this.intake().catch((e: Error) => this.log(`intake failed: ${e.message}`));
     if (this.opts.leader) {
       this.leader = new LeaderElector(this.kc, this.opts.leader, (m) => this.log(m));
       this.leader.start();
@@ -143,6 +166,7 @@ export class KubeController {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.writer.close();
     if (this.timer) clearInterval(this.timer);
     for (const r of [this.jobs, this.nodes, this.pods]) r.stop();
     await this.leader?.stop();
@@ -210,6 +234,12 @@ export class KubeController {
       await this.syncWorkers();
       const t2 = Date.now();
       this.execute();
+      if (!this.annotating) {
+        this.annotating = true;
+        void this.annotateFinish()
+          .catch((e: Error) => this.log(`estimated finish: ${e.message}`))
+          .finally(() => (this.annotating = false));
+      }
       this.stageMs = [t1 - t0, t2 - t1, Date.now() - t2];
       this.stats.passes++;
     } catch (e) {
@@ -221,9 +251,16 @@ export class KubeController {
     }
   }
 
-  private podsOfJob(uid: string): KObj[] {
-    const out: KObj[] = [];
-    for (const p of this.pods.items.values()) if (podJobUid(p) === uid) out.push(p);
+  /** Pods by the uid of their Job, built once per pass (a lookup per attempt would scan every pod). */
+  private podsByJob(): Map<string, KObj[]> {
+    const out = new Map<string, KObj[]>();
+    for (const p of this.pods.items.values()) {
+      const uid = podJobUid(p);
+      if (uid === undefined) continue;
+      const list = out.get(uid);
+      if (list) list.push(p);
+      else out.set(uid, [p]);
+    }
     return out;
   }
 
@@ -231,52 +268,35 @@ export class KubeController {
     return pods.reduce((n, p) => n + gpusPerPod(p), 0);
   }
 
-  private attemptOfKube(key: string): Attempt | undefined {
-    for (const a of this.attempts.values()) if (a.kube === key && !a.ended) return a;
-    return undefined;
+  /** Jobs (namespace/name) with an attempt that has not ended. */
+  private openKubeKeys(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const a of this.attempts.values()) if (!a.ended) out.set(a.kube, (out.get(a.kube) ?? 0) + 1);
+    return out;
   }
 
   // ---- Jobs -> Rondo jobs ----
 
   private async intake(): Promise<void> {
     const present = new Set<string>();
+    const open = this.openKubeKeys();
+    const fresh: KObj[] = [];
     for (const o of [...this.jobs.items.values()]) {
       const uid = o.metadata?.uid ?? '';
       present.add(uid);
       if (!managed(o)) continue;
-      let jobId = this.links.get(uid);
-      if (jobId === undefined && !jobFinished(o) && !this.rejected.has(uid)) {
-        const req = submitBody(o);
-        if ('error' in req) {
-          this.rejected.set(uid, req.error);
-          await this.writer.event(o, 'Warning', 'NotAdmitted', `Rondo cannot schedule this Job: ${req.error}`);
-          continue;
-        }
-        try {
-          const j = await this.rondo.submit(req.body);
-          jobId = j.id;
-          this.links.set(uid, j.id);
-          this.rondoJobs.set(j.id, j);
-          await this.writer.event(o, 'Normal', 'Queued', `queued in Rondo as ${j.id} (queue ${req.body.tenant}, ${req.body.scaleFactor} GPU${req.body.scaleFactor > 1 ? 's' : ''})`);
-          await this.writer.patchJob(jobKey(o), () => ({ metadata: { annotations: { [A_RONDO_JOB]: j.id } } }));
-        } catch (e) {
-          // A refusal (4xx) is final for this Job; anything else (the server busy or restarting) is tried again.
-          const status = e instanceof RondoApiError ? e.status : 0;
-          if (status >= 400 && status < 500) {
-            this.rejected.set(uid, (e as Error).message);
-            await this.writer.event(o, 'Warning', 'NotAdmitted', `Rondo refused this Job: ${(e as Error).message}`);
-          } else this.log(`submit ${jobKey(o)}: ${(e as Error).message}; trying again`);
-          continue;
-        }
+      const jobId = this.links.get(uid);
+      if (jobId === undefined) {
+        if (!jobFinished(o) && !this.rejected.has(uid)) fresh.push(o);
+        continue;
       }
       // Running without Rondo's admission (created unsuspended, or resumed by hand): suspend it.
-      const live = this.rondoJobs.get(jobId ?? '');
-      const open = live && (live.state === 'queued' || live.state === 'running');
-      if (o.spec?.suspend === false && !jobFinished(o) && open && o.metadata?.annotations?.[A_ATTEMPT] === undefined && !this.attemptOfKube(jobKey(o))) {
-        await this.writer.patchJob(jobKey(o), (cur) => (cur.spec?.suspend === false && cur.metadata?.annotations?.[A_ATTEMPT] === undefined ? suspendPatch(cur, 'not admitted') : undefined));
-        await this.writer.event(o, 'Normal', 'Suspended', 'suspended: this Job runs only when Rondo admits it (create it with spec.suspend: true)');
-      }
+      const live = this.rondoJobs.get(jobId);
+      const active = live && (live.state === 'queued' || live.state === 'running');
+      if (o.spec?.suspend === false && !jobFinished(o) && active && o.metadata?.annotations?.[A_ATTEMPT] === undefined && !open.has(jobKey(o))) await this.suspendRogue(o);
     }
+    // New Jobs are submitted a few at a time (a burst of thousands must not take one round trip each in turn).
+    await pool(fresh, 16, (o) => this.submit(o));
     // A Job deleted from the cluster cancels its Rondo job.
     for (const [uid, jobId] of this.links) {
       const j = this.rondoJobs.get(jobId);
@@ -290,6 +310,39 @@ export class KubeController {
     }
   }
 
+  private async submit(o: KObj): Promise<void> {
+    const uid = o.metadata?.uid ?? '';
+    const req = submitBody(o);
+    if ('error' in req) {
+      this.rejected.set(uid, req.error);
+      await this.writer.event(o, 'Warning', 'NotAdmitted', `Rondo cannot schedule this Job: ${req.error}`);
+      return;
+    }
+    let j: RondoJobView;
+    try {
+      j = await this.rondo.submit(req.body);
+    } catch (e) {
+      // A refusal (4xx) is final for this Job; anything else (the server busy or restarting) is tried again.
+      const status = e instanceof RondoApiError ? e.status : 0;
+      if (status >= 400 && status < 500) {
+        this.rejected.set(uid, (e as Error).message);
+        await this.writer.event(o, 'Warning', 'NotAdmitted', `Rondo refused this Job: ${(e as Error).message}`);
+      } else this.log(`submit ${jobKey(o)}: ${(e as Error).message}; trying again`);
+      return;
+    }
+    this.links.set(uid, j.id);
+    this.rondoJobs.set(j.id, j);
+    // The Rondo job id goes on the Job with its admission (one write fewer per Job than a patch now).
+    void this.writer.event(o, 'Normal', 'Queued', `queued in Rondo as ${j.id} (queue ${req.body.tenant}, ${req.body.scaleFactor} GPU${req.body.scaleFactor > 1 ? 's' : ''})`);
+    // Created unsuspended: suspended at once (the next intake would, one pass later).
+    if (o.spec?.suspend === false) await this.suspendRogue(o);
+  }
+
+  private async suspendRogue(o: KObj): Promise<void> {
+    await this.writer.patchJob(jobKey(o), (cur) => (cur.spec?.suspend === false && cur.metadata?.annotations?.[A_ATTEMPT] === undefined ? suspendPatch(cur, 'not admitted') : undefined));
+    void this.writer.event(o, 'Normal', 'Suspended', 'suspended: this Job runs only when Rondo admits it (create it with spec.suspend: true)');
+  }
+
   // ---- Nodes -> workers, and the sync protocol ----
 
   /**
@@ -301,85 +354,156 @@ export class KubeController {
     const offers = this.spot.apply(nodeOffers(this.nodes.items.values(), this.pods.items.values(), this.opts.typeLabel, this.opts.typeMap, (p) => ours.has(podJobUid(p) ?? '')), this.nodes.items.values());
     const now = Date.now();
     const left = new Map<string, number>();
+    const busy = this.nodesWithAttempts();
     for (const [t, s] of this.short) if (s.until > now) left.set(t, s.gpus);
     const out: NodeOffer[] = [];
     for (const o of offers) {
       const cut = Math.min(left.get(o.gpuType) ?? 0, o.gpus);
       if (cut > 0) left.set(o.gpuType, left.get(o.gpuType)! - cut);
       if (o.gpus - cut > 0) out.push({ ...o, gpus: o.gpus - cut });
-      else if (this.hasOpenAttempts(o.node)) out.push(o);
+      else if (busy.has(o.node)) out.push(o);
     }
     return out;
   }
 
-  private hasOpenAttempts(node: string): boolean {
-    for (const a of this.attempts.values()) if (a.worker === node) return true;
-    return false;
+  private nodesWithAttempts(): Set<string> {
+    const out = new Set<string>();
+    for (const a of this.attempts.values()) out.add(a.worker);
+    return out;
   }
 
+  /**
+   * Registers new nodes (and nodes whose offer changed), then syncs every node-worker in one batched request: a
+   * node with nothing new to report is sent as its id alone, and only the workers that hold leases come back.
+   */
   private async syncWorkers(): Promise<void> {
     const offers = this.offers();
     this.offered = new Set(offers.map((o) => o.node));
-    await Promise.all(
-      offers.map(async (o) => {
-        try {
-          await this.syncNode(o);
-        } catch (e) {
-          this.log(`sync ${o.node}: ${(e as Error).message}`);
-        }
+    const busy = this.nodesWithAttempts();
+    // Registering again updates the worker's GPUs; the server ends open attempts then, so only when none is.
+    const stale = offers.filter((o) => {
+      const w = this.workers[o.node];
+      return !w || (w.offer !== `${o.gpuType}:${o.gpus}` && !busy.has(o.node));
+    });
+    if (stale.length > 0) {
+      try {
+        await this.register(stale);
+      } catch (e) {
+        this.log(`register ${stale.length} node(s): ${(e as Error).message}`);
+      }
+      this.saveWorkers();
+    }
+    const byNode = new Map<string, Attempt[]>();
+    for (const a of this.attempts.values()) {
+      const list = byNode.get(a.worker);
+      if (list) list.push(a);
+      else byNode.set(a.worker, [a]);
+    }
+    const entries: BatchSyncEntry[] = [];
+    const nodeOf = new Map<string, string>();
+    const reported: Attempt[] = [];
+    for (const o of offers) {
+      const w = this.workers[o.node];
+      if (!w) continue; // its registration failed: the next pass tries again
+      nodeOf.set(w.id, o.node);
+      const mine = byNode.get(o.node) ?? [];
+      const running = mine.filter((a) => !a.ended && !a.runReported && (a.phase === 'running' || a.phase === 'stopping') && a.startedAt !== undefined);
+      const ended = mine.filter((a) => a.ended).map((a) => a.ended!);
+      reported.push(...running);
+      const known = mine.filter((a) => !a.ended && a.leaseEnd !== undefined).map((a) => [a.id, a.leaseEnd!] as const);
+      const needTokens = mine.filter((a) => !a.ended && a.phase === 'pending' && a.wantsToken && !a.token).map((a) => a.id);
+      entries.push({
+        id: w.id,
+        ...(known.length > 0 ? { known } : {}),
+        ...(needTokens.length > 0 ? { needTokens } : {}),
+        ...(running.length > 0 ? { running: running.map((a) => ({ attempt: a.id, pid: 0, startedAt: a.startedAt! })) } : {}),
+        ...(ended.length > 0 ? { ended } : {}),
+      });
+    }
+    // A registered node that is no longer offered (NotReady, cordoned, gone) but had attempts: its ends are reported
+    // and it leaves the cluster now (while any of its ends is unacked), instead of after the worker timeout.
+    for (const [node, list] of byNode) {
+      const w = this.workers[node];
+      if (!w || this.offered.has(node) || nodeOf.has(w.id)) continue;
+      const ended = list.filter((a) => a.ended).map((a) => a.ended!);
+      if (ended.length === 0) continue;
+      nodeOf.set(w.id, node);
+      entries.push({ id: w.id, leaving: true, ended });
+    }
+    if (entries.length === 0) return;
+    const receivedAt = Date.now();
+    const res = await this.rondo.syncBatch({ workers: entries });
+    this.stats.syncs++;
+    for (const a of reported) a.runReported = true;
+    for (const id of res.unknown) {
+      const node = nodeOf.get(id);
+      if (node === undefined) continue;
+      this.log(`node-worker ${id} (${node}) is unknown to the server; registering again`);
+      delete this.workers[node];
+    }
+    if (res.unknown.length > 0) this.saveWorkers();
+    let lookup: { uidOf: Map<string, string>; jobOf: Map<string, KObj> } | undefined;
+    const listed = new Set<number>();
+    for (const w of res.workers) {
+      const node = nodeOf.get(w.id);
+      if (node === undefined) continue;
+      for (const id of w.held) listed.add(id);
+      for (const id of w.acked) {
+        const a = this.attempts.get(id);
+        if (a?.ended) this.attempts.delete(id);
+      }
+      for (const l of w.leases) {
+        listed.add(l.attempt);
+        if (!this.attempts.has(l.attempt)) lookup ??= this.jobLookup();
+        this.takeLease(node, l, receivedAt, lookup);
+      }
+    }
+    const synced = new Set([...nodeOf.values()].filter((n) => this.offered.has(n)));
+    for (const a of this.attempts.values()) {
+      if (synced.has(a.worker) && !listed.has(a.id) && !a.ended) a.withdrawn = true;
+    }
+  }
+
+  /** New nodes and nodes whose offer changed, in one request (a thousand nodes joining are one transaction). */
+  private async register(offers: NodeOffer[]): Promise<void> {
+    const res = await this.rondo.registerBatch(
+      offers.map((o) => {
+        const w = this.workers[o.node];
+        return { ...(w ? { id: w.id } : {}), name: o.node, gpus: [{ type: o.gpuType, count: o.gpus }] };
       }),
     );
+    res.workers.forEach((r, i) => {
+      const o = offers[i]!;
+      const offer = `${o.gpuType}:${o.gpus}`;
+      const w = this.workers[o.node];
+      if (w) w.offer = offer;
+      else this.workers[o.node] = { token: r.token ?? '', id: r.id, offer };
+    });
   }
 
-  private async syncNode(o: NodeOffer): Promise<void> {
-    const offer = `${o.gpuType}:${o.gpus}`;
-    let w = this.workers[o.node];
-    if (!w) {
-      const t = await this.rondo.createWorkerToken(`kube:${o.node}`.slice(0, 128));
-      const r = await this.rondo.register(t.token, o.node, [{ type: o.gpuType, count: o.gpus }]);
-      w = this.workers[o.node] = { token: t.token, id: r.id, offer };
-      this.saveWorkers();
-    } else if (w.offer !== offer && !this.hasOpenAttempts(o.node)) {
-      // Registering again updates the worker's GPUs; the server ends open attempts then, so only when none is.
-      await this.rondo.register(w.token, o.node, [{ type: o.gpuType, count: o.gpus }]);
-      w.offer = offer;
-      this.saveWorkers();
-    }
-    const mine = [...this.attempts.values()].filter((a) => a.worker === o.node);
-    const body: SyncRequest = {
-      running: mine.filter((a) => !a.ended && (a.phase === 'running' || a.phase === 'stopping') && a.startedAt !== undefined).map((a) => ({ attempt: a.id, pid: 0, startedAt: a.startedAt! })),
-      ended: mine.filter((a) => a.ended).map((a) => a.ended!),
-      progress: [],
-      logs: [],
-    };
-    const receivedAt = Date.now();
-    const res = await this.rondo.sync(w.token, w.id, body);
-    for (const id of res.acked) {
-      const a = this.attempts.get(id);
-      if (a?.ended) this.attempts.delete(id);
-    }
-    const listed = new Set<number>();
-    for (const l of res.leases) {
-      listed.add(l.attempt);
-      this.takeLease(o.node, l, receivedAt);
-    }
-    for (const a of this.attempts.values()) {
-      if (a.worker === o.node && !listed.has(a.id) && !a.ended) a.withdrawn = true;
-    }
+  /** Rondo job id -> Job uid, and Job uid -> Job: for new leases (built only when a sync brings one). */
+  private jobLookup(): { uidOf: Map<string, string>; jobOf: Map<string, KObj> } {
+    const uidOf = new Map<string, string>();
+    for (const [uid, id] of this.links) uidOf.set(id, uid);
+    const jobOf = new Map<string, KObj>();
+    for (const o of this.jobs.items.values()) jobOf.set(o.metadata?.uid ?? '', o);
+    return { uidOf, jobOf };
   }
 
-  private takeLease(node: string, l: LeaseMessage, receivedAt: number): void {
+  private takeLease(node: string, l: LeaseMessage, receivedAt: number, lookup: { uidOf: Map<string, string>; jobOf: Map<string, KObj> } | undefined): void {
     let a = this.attempts.get(l.attempt);
     if (!a) {
-      const uid = [...this.links].find(([, id]) => id === l.jobId)?.[0];
-      const o = uid === undefined ? undefined : [...this.jobs.items.values()].find((x) => x.metadata?.uid === uid);
-      a = { id: l.attempt, jobId: l.jobId, worker: node, gpuType: l.gpuType, kube: o ? jobKey(o) : '', phase: 'pending', startAt: receivedAt + l.startInMs, deadline: receivedAt + l.leaseEndInMs };
+      const uid = lookup?.uidOf.get(l.jobId);
+      const o = uid === undefined ? undefined : lookup?.jobOf.get(uid);
+      a = { id: l.attempt, jobId: l.jobId, worker: node, gpuType: l.gpuType, kube: o ? jobKey(o) : '', phase: 'pending', startAt: receivedAt + l.startInMs, deadline: receivedAt + l.leaseEndInMs, wantsToken: o !== undefined && wantsSecret(o) };
       this.attempts.set(l.attempt, a);
       if (!o) a.ended = { attempt: a.id, exitCode: null, signal: null, stoppedByWorker: true, spawnError: 'its Kubernetes Job no longer exists', at: Date.now() };
     } else {
       a.deadline = receivedAt + l.leaseEndInMs;
       a.withdrawn = false;
     }
+    a.leaseEnd = l.leaseEnd;
+    if (l.round !== undefined) a.round = l.round;
     if (l.token) a.token = l.token;
     if (l.stop && !a.stop) a.stop = 'cancelled';
   }
@@ -399,6 +523,8 @@ export class KubeController {
       a.busy = true;
       void p.finally(() => (a.busy = false));
     };
+    const podsOf = this.podsByJob();
+    const open = this.openKubeKeys();
     for (const a of this.attempts.values()) {
       if (a.ended || a.busy) continue;
       const o = this.jobs.items.get(a.kube);
@@ -428,15 +554,15 @@ export class KubeController {
           this.end(a, { exitCode: null, signal: null, stoppedByWorker: true, spawnError: null });
           continue;
         }
-        const other = [...this.attempts.values()].find((b) => b !== a && b.kube === a.kube && !b.ended);
+        const other = (open.get(a.kube) ?? 0) > 1;
         // Admit only a suspended Job whose pods are all gone (one suspended by hand or by intake may still have
         // terminating pods): its template may then change once startTime is cleared.
-        const ready = o.spec?.suspend === true && this.podsOfJob(o.metadata?.uid ?? '').length === 0;
+        const ready = o.spec?.suspend === true && (podsOf.get(o.metadata?.uid ?? '') ?? []).length === 0;
         const spot = this.spot.placement(a.gpuType, this.nodes.items.values(), this.opts.typeLabel, this.opts.typeMap);
         if (now >= a.startAt && !other && ready) work(a, this.admit(a, o, spot ? spot.product : productOf.get(a.gpuType), spot?.selector));
         continue;
       }
-      const pods = this.podsOfJob(o.metadata?.uid ?? '');
+      const pods = podsOf.get(o.metadata?.uid ?? '') ?? [];
       if (a.phase === 'starting') {
         const run = pods.find((p) => p.status?.phase === 'Running');
         if (run) {
@@ -451,13 +577,46 @@ export class KubeController {
       }
       if (a.phase === 'starting' || a.phase === 'running') {
         if (a.stop || leaseOver) {
-          a.stop ??= a.withdrawn ? 'lease withdrawn by the scheduler' : 'its lease ended: Rondo gave the GPUs to other jobs this round';
+          a.stop ??= a.withdrawn ? 'lease withdrawn by the scheduler' : this.preemptionReason(a);
           work(a, this.beginStop(a, o));
         }
         continue;
       }
       if (a.phase === 'stopping') work(a, this.finishStop(a, o, pods));
     }
+  }
+
+  /** Why a lease was not extended: the planner's reason when it recorded one for the round after the lease's. */
+  private preemptionReason(a: Attempt): string {
+    const why = this.opts.explain?.(a.jobId);
+    if (why && why.round > (a.round ?? 0)) return why.text;
+    return 'its lease ended: Rondo gave the GPUs to other jobs this round';
+  }
+
+  /**
+   * Keeps `rondo.dev/estimated-finish` current on admitted Jobs: after each refresh of the estimates, a Job whose
+   * annotation is missing or off by more than a minute and a tenth of its time left gets one patch.
+   */
+  private async annotateFinish(): Promise<void> {
+    if (!(await this.estimates.refresh())) return;
+    const now = Date.now();
+    const due: Array<{ a: Attempt; at: number }> = [];
+    for (const a of this.attempts.values()) {
+      if (a.ended || a.stop || (a.phase !== 'starting' && a.phase !== 'running')) continue;
+      const at = this.estimates.get(a.jobId);
+      const o = this.jobs.items.get(a.kube);
+      if (at !== undefined && o && finishChanged(o.metadata?.annotations?.[A_ESTIMATED_FINISH], at, now)) due.push({ a, at });
+    }
+    await pool(due, 8, async ({ a, at }) => {
+      try {
+        // Only while this attempt holds the Job (no resourceVersion: an annotation never conflicts with a stop).
+        await this.writer.patchJob(a.kube, (cur) =>
+          cur.spec?.suspend === false && cur.metadata?.annotations?.[A_ATTEMPT] === String(a.id) ? { metadata: { annotations: { [A_ESTIMATED_FINISH]: finishText(at) } } } : undefined,
+        );
+      } catch (e) {
+        this.log(`estimated finish of ${a.kube}: ${(e as Error).message}`);
+      }
+    });
   }
 
   private end(a: Attempt, e: Omit<SyncEnded, 'attempt' | 'at'>): void {
@@ -476,16 +635,10 @@ export class KubeController {
       // (not admitted, or a stop interrupted by a restart) may still carry a startTime.
       if (o.status?.startTime) await this.writer.clearStartTime(o);
       await this.writer.writeSecret(o, a);
-      let round = 0;
-      try {
-        const info = await this.rondo.job(a.jobId);
-        round = info.attemptsDetail.find((x) => x.id === a.id)?.round ?? 0;
-      } catch {
-        // the round number is informational only
-      }
-      const written = await this.writer.patchJob(a.kube, (cur) => admitPatch(cur, this.opts.typeLabel, product, a.gpuType, round, a.id, a.worker, extra));
+      const round = a.round ?? 0;
+      const written = await this.writer.patchJob(a.kube, (cur) => admitPatch(cur, this.opts.typeLabel, product, a.gpuType, round, a.id, a.worker, a.jobId, extra));
       if (!written) throw Object.assign(new Error('the Job is gone'), { code: 404 });
-      await this.writer.event(o, 'Normal', 'Admitted', `admitted on ${a.gpuType} (${product}) in round ${round}, attempt ${a.id}`);
+      void this.writer.event(o, 'Normal', 'Admitted', `admitted on ${a.gpuType} (${product}) in round ${round}, attempt ${a.id}`);
     } catch (e) {
       this.log(`admit ${a.kube}: ${(e as Error).message}`);
       const code = (e as { code?: unknown }).code;
@@ -504,7 +657,7 @@ export class KubeController {
     a.phase = 'stopping';
     try {
       await this.writer.patchJob(a.kube, (cur) => (cur.spec?.suspend === true && cur.metadata?.annotations?.[A_STOPPING] !== undefined ? undefined : suspendPatch(cur, a.stop!)));
-      await this.writer.event(o, 'Normal', a.stop === 'cancelled' ? 'Cancelled' : 'Preempted', `suspended on ${a.gpuType} (attempt ${a.id}): ${a.stop}`);
+      void this.writer.event(o, 'Normal', a.stop === 'cancelled' ? 'Cancelled' : 'Preempted', `suspended on ${a.gpuType} after round ${a.round ?? '?'} (attempt ${a.id}): ${a.stop}`);
     } catch (e) {
       a.phase = 'running';
       this.log(`suspend ${a.kube}: ${(e as Error).message}`);

@@ -7,11 +7,13 @@ import type { KObj } from './reflector.js';
 import type { SubmitBody } from './rondo-client.js';
 import {
   A_ATTEMPT,
+  A_ESTIMATED_FINISH,
   A_GPU_TYPE,
   A_GPU_TYPES,
   A_JOB_TYPE,
   A_ORIGINAL_SELECTOR,
   A_ROUND,
+  A_RONDO_JOB,
   A_STOPPING,
   A_TOTAL_STEPS,
   A_WEIGHT,
@@ -143,7 +145,7 @@ export function podJobUid(p: KObj): string | undefined {
  * original selector value is kept in an annotation the first time, so a stop can restore it. Guarded by the
  * resourceVersion the decision was made on (409 when the Job changed meanwhile).
  */
-export function admitPatch(o: KObj, typeLabel: string, product: string, gpuType: string, round: number, attempt: number, worker: string, extra: Readonly<Record<string, string>> = {}): object {
+export function admitPatch(o: KObj, typeLabel: string, product: string, gpuType: string, round: number, attempt: number, worker: string, rondoJob: string, extra: Readonly<Record<string, string>> = {}): object {
   const ann = o.metadata?.annotations ?? {};
   const sel = (o.spec?.template?.spec?.nodeSelector ?? {}) as Record<string, string>;
   const original = ann[A_ORIGINAL_SELECTOR] ?? JSON.stringify(sel[typeLabel] === undefined ? {} : { [typeLabel]: sel[typeLabel] });
@@ -163,7 +165,7 @@ export function admitPatch(o: KObj, typeLabel: string, product: string, gpuType:
   return {
     metadata: {
       resourceVersion: o.metadata?.resourceVersion,
-      annotations: { [A_GPU_TYPE]: gpuType, [A_ROUND]: String(round), [A_ATTEMPT]: String(attempt), [A_WORKER]: worker, [A_ORIGINAL_SELECTOR]: saved, [A_STOPPING]: null },
+      annotations: { [A_GPU_TYPE]: gpuType, [A_ROUND]: String(round), [A_ATTEMPT]: String(attempt), [A_WORKER]: worker, [A_RONDO_JOB]: rondoJob, [A_ORIGINAL_SELECTOR]: saved, [A_STOPPING]: null },
     },
     // The type also goes on the pod template, where the downward API lets the training code read it.
     spec: { suspend: false, template: { metadata: { annotations: { [A_GPU_TYPE]: gpuType } }, spec: { nodeSelector: { ...extra, [typeLabel]: product } } } },
@@ -185,8 +187,17 @@ export function restorePatch(o: KObj, typeLabel: string): object {
     // A hand-edited annotation: restoring "no selector" is the safe reading.
   }
   return {
-    metadata: { resourceVersion: o.metadata?.resourceVersion, annotations: { [A_ATTEMPT]: null, [A_WORKER]: null, [A_STOPPING]: null, [A_GPU_TYPE]: null } },
+    metadata: { resourceVersion: o.metadata?.resourceVersion, annotations: { [A_ATTEMPT]: null, [A_WORKER]: null, [A_STOPPING]: null, [A_GPU_TYPE]: null, [A_ESTIMATED_FINISH]: null } },
     // Every key Rondo pinned goes back to the user's value (null removes it from the merge-patched selector).
     spec: { template: { metadata: { annotations: { [A_GPU_TYPE]: null } }, spec: { nodeSelector: { ...original, [typeLabel]: original[typeLabel] ?? null } } } },
   };
+}
+
+/** The per-job Secret's name (`<job>-rondo`), and whether the Job's containers read it (envFrom, env, volumes). */
+export function secretName(o: KObj): string {
+  return `${o.metadata?.name}-rondo`;
+}
+
+export function wantsSecret(o: KObj): boolean {
+  return JSON.stringify(o.spec?.template?.spec ?? {}).includes(`"${secretName(o)}"`);
 }

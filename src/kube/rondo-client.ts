@@ -4,7 +4,7 @@
  * needs nothing inside the server but its URL and an admin token, and every store rule (durability, one process
  * per job, lease hold-back) applies to Kubernetes Jobs exactly as to processes.
  */
-import type { SyncRequest, SyncResponse } from '../runtime/protocol.js';
+import type { BatchSyncRequest, BatchSyncResponse, SyncRequest, SyncResponse } from '../runtime/protocol.js';
 
 export class RondoApiError extends Error {
   constructor(
@@ -85,6 +85,11 @@ export class RondoClient {
     }
   }
 
+  /** One page of the queue view: jobs in `state` with the server's estimates (null where it has none). */
+  queue(state: string, offset: number, limit: number): Promise<{ jobs: Array<{ id: string; state: string; estimatedFinish: string | null }> }> {
+    return this.call('GET', `/api/v1/queue?state=${state}&offset=${offset}&limit=${limit}`);
+  }
+
   createWorkerToken(label: string): Promise<{ id: number; token: string }> {
     return this.call('POST', '/api/v1/tokens', { kind: 'worker', label });
   }
@@ -95,5 +100,15 @@ export class RondoClient {
 
   sync(workerToken: string, workerId: string, body: SyncRequest): Promise<SyncResponse> {
     return this.call('POST', `/api/v1/workers/${workerId}/sync`, body, workerToken);
+  }
+
+  /** Many workers registered at once (admin token): a new one (no id) comes back with its own worker token. */
+  registerBatch(workers: Array<{ id?: string; name: string; gpus: Array<{ type: string; count: number }> }>): Promise<{ workers: Array<{ name: string; id: string; token?: string }> }> {
+    return this.call('POST', '/api/v1/workers/register', { workers });
+  }
+
+  /** Every node-worker's heartbeat in one request (admin token): one store transaction per pass, not one per node. */
+  syncBatch(body: BatchSyncRequest): Promise<BatchSyncResponse> {
+    return this.call('POST', '/api/v1/workers/sync', body);
   }
 }

@@ -25,6 +25,9 @@ export async function startKube(srv: RunningServer, opts: KubeOptions, log?: (m:
     adminToken,
     stateFile: `${srv.store.path}.kube-workers.json`,
     heartbeatMs: srv.scheduler.timing.heartbeatMs,
+    roundMs: srv.scheduler.timing.roundMs,
+    // In the same process: the planner's why record gives each preemption its reason without a request.
+    explain: (jobId) => srv.scheduler.why.of(jobId).preemption,
     ...(log ? { log } : {}),
   });
   await controller.start();

@@ -54,6 +54,8 @@ export interface LeaseMessage {
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
   readonly gpuType: string;
+  /** The round that placed or last extended it (for the Kubernetes driver's Events and annotations). */
+  readonly round?: number;
   /** Device indices on the worker (CUDA_VISIBLE_DEVICES). */
   readonly devices: readonly number[];
   /** Milliseconds from the server's reply until the process may start (0: now). Relative, so clock skew is harmless. */
@@ -75,6 +77,35 @@ export interface SyncResponse {
   readonly leases: readonly LeaseMessage[];
   /** Attempts whose end the server has recorded: the worker may forget them. */
   readonly acked: readonly number[];
+  readonly heartbeatMs: number;
+  readonly graceMs: number;
+}
+
+/**
+ * A batched heartbeat (`POST /api/v1/workers/sync`, admin token): a driver that plays many workers (the Kubernetes
+ * driver: one per node) syncs them all in one request and one store transaction. A worker with nothing to report is
+ * listed by id alone (it stays alive); the answer lists only workers that hold leases or have acked ends, and sends
+ * a lease in full only when it is new or changed.
+ */
+export interface BatchSyncEntry extends Partial<SyncRequest> {
+  readonly id: string;
+  /** Its machine left (a NotReady or deleted node): after these reports it is gone, its open attempts lost. */
+  readonly leaving?: boolean;
+  /** Leases the driver holds, as [attempt, leaseEnd]: the server sends them again only when they changed. */
+  readonly known?: ReadonlyArray<readonly [number, number]>;
+  /** Held leases it needs a (new) lease token for; otherwise a token comes only with a lease's first delivery. */
+  readonly needTokens?: readonly number[];
+}
+
+export interface BatchSyncRequest {
+  readonly workers: readonly BatchSyncEntry[];
+}
+
+export interface BatchSyncResponse {
+  /** Per worker: new or changed leases in full, and every lease it should hold (`held`, ids): the rest are withdrawn. */
+  readonly workers: ReadonlyArray<{ readonly id: string; readonly leases: readonly LeaseMessage[]; readonly acked: readonly number[]; readonly held: readonly number[] }>;
+  /** Ids the server does not know (removed, or a store that was reset): register them again. */
+  readonly unknown: readonly string[];
   readonly heartbeatMs: number;
   readonly graceMs: number;
 }

@@ -20,6 +20,13 @@ describe('kubernetes driver against the fake API server', () => {
     expect(job.spec.template.spec.nodeSelector).toEqual({ 'nvidia.com/gpu.product': 'Tesla-V100-SXM2-16GB' });
     expect(job.metadata.annotations!['rondo.dev/gpu-type']).toBe('v100');
     expect(job.metadata.annotations!['rondo.dev/round']).toMatch(/^\d+$/);
+    expect(job.metadata.annotations!['rondo.dev/job-id']).toMatch(/^job-/);
+    // `kubectl describe job` says when Rondo expects it to finish (the server's estimate, ISO 8601).
+    const finish = await until('estimated finish annotated', () => env!.api.get('jobs', 'default', 'train-1')?.metadata.annotations?.['rondo.dev/estimated-finish']);
+    expect(finish).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(Date.parse(finish)).toBeGreaterThan(Date.now() - 60_000);
+    const admitted = await until('Admitted event', () => env!.api.list('events', 'default').find((x) => x.involvedObject.name === 'train-1' && x.reason === 'Admitted'));
+    expect(admitted.message).toMatch(/^admitted on v100 \(Tesla-V100-SXM2-16GB\) in round \d+, attempt \d+$/);
     await until('completion', () => env!.api.get('jobs', 'default', 'train-1')?.status?.conditions?.some((c: { type: string }) => c.type === 'Complete'));
     const rondo = await until('rondo job completed', async () => {
       const jobs = env!.srv.store.listJobs({ limit: 10, afterSeq: 0 });
@@ -66,9 +73,16 @@ describe('kubernetes driver: rounds', () => {
     // SIGTERM reached the pods (the kubelet saw deletion), and never two pods of one Job at once, nor over capacity.
     expect(e.cluster.sigterms.length).toBeGreaterThan(0);
     expect(e.cluster.violations).toEqual([]);
-    const events = e.api.list('events', 'default').filter((x) => x.involvedObject.name === 'a').map((x) => x.reason);
-    expect(events).toContain('Admitted');
-    expect(events).toContain('Preempted');
+    const events = await until('events of a', () => {
+      const ev = e.api.list('events', 'default').filter((x) => x.involvedObject.name === 'a');
+      return ev.some((x) => x.reason === 'Admitted') && ev.some((x) => x.reason === 'Preempted') ? ev : undefined;
+    });
+    // The Preempted Event gives the planner's reason (the server's why record), not only "its lease ended".
+    const preempted = events.find((x) => x.reason === 'Preempted')!;
+    expect(preempted.message).toMatch(/^suspended on v100 after round \d+ \(attempt \d+\): preempted in round \d+: /);
+    // A stopped Job carries no admission and no estimated finish until it is admitted again.
+    const stopped = w.slice(firstStop + 2)[0]!.body as { metadata: { annotations: Record<string, unknown> } };
+    expect(stopped.metadata.annotations['rondo.dev/estimated-finish']).toBeNull();
   }, 90_000);
 
   it('extends a lease without any write to the Job', async () => {
@@ -76,9 +90,10 @@ describe('kubernetes driver: rounds', () => {
     env.api.create('jobs', trainingJob('solo', { queue: 'q', steps: 1e6 }));
     const e = env;
     // Admitted, running, and the one-time bookkeeping (the job-id annotation) written.
+    // (Its finish is beyond the server's estimate horizon, so no estimated-finish annotation is due either.)
     await until('admitted and running', () => {
       const j = e.api.get('jobs', 'default', 'solo');
-      return j?.spec.suspend === false && j.metadata.annotations?.['rondo.dev/job-id'] !== undefined && e.api.list('pods').some((p) => p.status.phase === 'Running');
+      return j?.spec.suspend === false && e.api.list('pods').some((p) => p.status.phase === 'Running');
     });
     await new Promise((r) => setTimeout(r, 300));
     const before = writesTo(e, 'solo').length;

@@ -63,6 +63,8 @@ export interface Seen {
   readonly watch: boolean;
   readonly status: number;
   readonly body?: unknown;
+  /** When it arrived (ms since the Unix epoch). */
+  readonly at: number;
 }
 
 /** A fault: the next `count` requests matching `match` get `status` instead of being served. */
@@ -155,6 +157,8 @@ export class FakeApiServer {
   private readonly subscribers = new Set<(c: Change) => void>();
   private readonly faults: Fault[] = [];
   readonly seen: Seen[] = [];
+  /** Whether `seen` keeps request bodies (a large benchmark turns it off to keep its memory flat). */
+  keepBodies = true;
   /** How many history entries to keep (small values make 410s likely). */
   historyLimit = 10_000;
   url = '';
@@ -232,6 +236,11 @@ export class FakeApiServer {
   list(plural: string, ns?: string): Obj[] {
     const m = this.objects.get(plural)!;
     return [...m.values()].filter((o) => ns === undefined || o.metadata.namespace === ns).map(clone);
+  }
+
+  /** The stored objects themselves, not copies: for in-process controllers that only read (large fakes). */
+  peek(plural: string): Obj[] {
+    return [...this.objects.get(plural)!.values()];
   }
 
   get(plural: string, ns: string | undefined, name: string): Obj | undefined {
@@ -338,7 +347,7 @@ export class FakeApiServer {
     const method = req.method ?? 'GET';
     const isWatch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
     const record = (s: number, b?: unknown): void => {
-      this.seen.push({ method, path, watch: isWatch, status: s, ...(b !== undefined ? { body: b } : {}) });
+      this.seen.push({ method, path, watch: isWatch, status: s, at: Date.now(), ...(b !== undefined && this.keepBodies ? { body: b } : {}) });
     };
     const fault = this.faults.find((f) => f.count > 0 && f.match(method, path));
     if (fault) {

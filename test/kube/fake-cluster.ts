@@ -107,16 +107,25 @@ export class FakeCluster {
     }
   }
 
-  private podsOf(job: Obj, pods: Obj[]): Obj[] {
-    return pods.filter((p) => p.metadata.labels?.['batch.kubernetes.io/controller-uid'] === job.metadata.uid);
+  /** Pods by their Job's uid. The loops read the stored objects (`peek`, no copies) and write through `mutate`. */
+  private podsByJob(): Map<string, Obj[]> {
+    const out = new Map<string, Obj[]>();
+    for (const p of this.api.peek('pods')) {
+      const uid = p.metadata.labels?.['batch.kubernetes.io/controller-uid'];
+      if (uid === undefined) continue;
+      const list = out.get(uid);
+      if (list) list.push(p);
+      else out.set(uid, [p]);
+    }
+    return out;
   }
 
   private reconcileJobs(): void {
-    const pods = this.api.list('pods');
-    for (const job of this.api.list('jobs')) {
+    const podsOf = this.podsByJob();
+    for (const job of this.api.peek('jobs')) {
       const conds: Array<{ type: string; status: string }> = job.status?.conditions ?? [];
       const finished = conds.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
-      const mine = this.podsOf(job, pods);
+      const mine = podsOf.get(job.metadata.uid!) ?? [];
       const live = mine.filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed');
       if (live.filter((p) => !p.metadata.deletionTimestamp).length > 1) this.violations.push({ what: `job ${job.metadata.name} has two pods`, at: this.now() });
       if (finished) continue;
@@ -180,8 +189,16 @@ export class FakeCluster {
   }
 
   private schedule(): void {
-    const pods = this.api.list('pods');
-    const nodes = this.api.list('nodes').sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    const pods = this.api.peek('pods');
+    const nodes = this.api.peek('nodes').sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    // Candidate nodes per value of the GPU label (a pod pinned to a product looks only at those).
+    const byProduct = new Map<string, Obj[]>();
+    for (const n of nodes) {
+      const v = n.metadata.labels?.[this.typeLabel] ?? '';
+      const list = byProduct.get(v);
+      if (list) list.push(n);
+      else byProduct.set(v, [n]);
+    }
     const used = new Map<string, number>();
     for (const p of pods) {
       if (p.spec.nodeName && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed') used.set(p.spec.nodeName, (used.get(p.spec.nodeName) ?? 0) + this.gpusOf(p));
@@ -194,7 +211,8 @@ export class FakeCluster {
       if (p.spec.nodeName || p.metadata.deletionTimestamp) continue;
       const need = this.gpusOf(p);
       const sel: Record<string, string> = p.spec.nodeSelector ?? {};
-      const node = nodes.find((n) => {
+      const pinned = sel[this.typeLabel];
+      const node = (pinned === undefined ? nodes : (byProduct.get(pinned) ?? [])).find((n) => {
         const ready = (n.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');
         if (!ready || n.spec?.unschedulable) return false;
         if (!Object.entries(sel).every(([k, v]) => n.metadata.labels?.[k] === v)) return false;
@@ -210,9 +228,9 @@ export class FakeCluster {
 
   private runKubelets(): void {
     const now = this.now();
-    const nodes = new Map(this.api.list('nodes').map((n) => [n.metadata.name, n]));
-    const jobs = new Map(this.api.list('jobs').map((j) => [j.metadata.uid!, j]));
-    for (const p of this.api.list('pods')) {
+    const nodes = new Map(this.api.peek('nodes').map((n) => [n.metadata.name, n]));
+    const jobs = new Map(this.api.peek('jobs').map((j) => [j.metadata.uid!, j]));
+    for (const p of this.api.peek('pods')) {
       const node = p.spec.nodeName ? nodes.get(p.spec.nodeName) : undefined;
       if (!node || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') continue;
       const id = `${p.metadata.namespace}/${p.metadata.name}`;

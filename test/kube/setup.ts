@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { startServer, type RunningServer } from '../../src/runtime/serve.js';
 import { startKube, type RunningKube } from '../../src/kube/serve.js';
 import type { KubeOptions } from '../../src/kube/config.js';
+import type { ThroughputTable } from '../../src/model/throughput.js';
 import { FakeApiServer, type Obj } from './fake-apiserver.js';
 import { FakeCluster, type FakeClusterOptions } from './fake-cluster.js';
 
@@ -33,6 +34,12 @@ export async function startEnv(o: {
   nodes?: (c: FakeCluster) => void;
   kube?: Partial<KubeOptions>;
   policy?: string;
+  /** The server's worker timeout (ms): how long a stalled driver pass may last before node-workers are lost. */
+  workerTimeoutMs?: number;
+  /** The server's throughput table (`rondo serve --throughputs`); without one, unmeasured types count as equally fast. */
+  serverThroughputs?: ThroughputTable;
+  /** Jobs that exist before Rondo starts (its first pass submits them all before any node-worker joins). */
+  jobs?: Obj[];
   /** A tenant tree file (`rondo serve --tenants`): queue labels are its tenants. */
   tenants?: string;
 }): Promise<Env> {
@@ -45,10 +52,11 @@ export async function startEnv(o: {
   api.create('namespaces', { metadata: { name: 'default' } });
   const cluster = new FakeCluster(api, { throughputs: o.throughputs, speedup: o.speedup ?? 1, tickMs: 20 });
   o.nodes?.(cluster);
+  for (const j of o.jobs ?? []) api.create('jobs', j);
   cluster.start();
   const roundMs = o.roundMs ?? 1500;
   // A generous worker timeout: CI machines are shared, and a lost node-worker requeues its jobs.
-  const timing = { roundMs, heartbeatMs: 200, graceMs: 500, workerTimeoutMs: 5000 };
+  const timing = { roundMs, heartbeatMs: 200, graceMs: 500, workerTimeoutMs: o.workerTimeoutMs ?? 5000 };
   const db = join(dir, 'rondo.db');
   const kubeOpts: KubeOptions = { typeLabel: 'nvidia.com/gpu.product', typeMap: PRODUCTS, pendingTimeoutMs: 10_000, shortForMs: 5_000, kubeconfig, tickMs: 100, ...o.kube };
   const env: Env = {
@@ -74,7 +82,15 @@ export async function startEnv(o: {
   };
   async function boot(): Promise<void> {
     const log = process.env.RONDO_KUBE_DEBUG ? (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`) : undefined;
-    env.srv = await startServer({ db, port: 0, policy: o.policy ?? 'max_min_fairness_perf', timing, ...(o.tenants ? { tenants: o.tenants } : {}), ...(log ? { log } : {}) });
+    env.srv = await startServer({
+      db,
+      port: 0,
+      policy: o.policy ?? 'max_min_fairness_perf',
+      timing,
+      ...(o.tenants ? { tenants: o.tenants } : {}),
+      ...(log ? { log } : {}),
+      ...(o.serverThroughputs ? { throughputs: o.serverThroughputs } : {}),
+    });
     env.kube = await startKube(env.srv, { ...kubeOpts, jobServerUrl: env.srv.url }, log);
   }
   await boot();

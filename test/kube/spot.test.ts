@@ -46,7 +46,7 @@ describe('spot nodes, pure', () => {
 
   it("a stop removes exactly the selector keys an admission added, keeping the user's own", () => {
     const job = { metadata: { resourceVersion: '1', annotations: {} }, spec: { template: { spec: { nodeSelector: { zone: 'z1', 'cloud.google.com/gke-spot': 'true' } } } } } as unknown as KObj;
-    const admit = admitPatch(job, 'nvidia.com/gpu.product', V100, 'v100-spot', 1, 1, 'n', { 'cloud.google.com/gke-spot': 'true', 'example.com/pool': 'spot' }) as { metadata: { annotations: Record<string, string> }; spec: { template: { spec: { nodeSelector: Record<string, string> } } } };
+    const admit = admitPatch(job, 'nvidia.com/gpu.product', V100, 'v100-spot', 1, 1, 'n', 'job-1', { 'cloud.google.com/gke-spot': 'true', 'example.com/pool': 'spot' }) as { metadata: { annotations: Record<string, string> }; spec: { template: { spec: { nodeSelector: Record<string, string> } } } };
     expect(admit.spec.template.spec.nodeSelector).toEqual({ 'cloud.google.com/gke-spot': 'true', 'example.com/pool': 'spot', 'nvidia.com/gpu.product': V100 });
     const after = { metadata: { resourceVersion: '2', annotations: admit.metadata.annotations } } as unknown as KObj;
     const restore = restorePatch(after, 'nvidia.com/gpu.product') as { spec: { template: { spec: { nodeSelector: Record<string, string | null> } } } };

@@ -272,6 +272,41 @@ export const syncBody = {
   },
 };
 
+/** `POST /api/v1/workers/register`: many workers at once; `id` re-registers a known one. */
+export const batchRegisterBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['workers'],
+  properties: {
+    workers: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 20_000,
+      items: { type: 'object', additionalProperties: false, required: ['name', 'gpus'], properties: { id: { type: 'string', pattern: WORKER_ID_PATTERN }, ...registerWorkerBody.properties } },
+    },
+  },
+};
+
+/** `POST /api/v1/workers/sync`: many workers' heartbeats at once (arrays optional, bounded as in one sync). */
+export const batchSyncBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['workers'],
+  properties: {
+    workers: {
+      type: 'array',
+      maxItems: 20_000,
+      items: { type: 'object', additionalProperties: false, required: ['id'], properties: {
+        id: { type: 'string', pattern: WORKER_ID_PATTERN },
+        leaving: { type: 'boolean' },
+        known: { type: 'array', maxItems: 1024, items: { type: 'array', minItems: 2, maxItems: 2, items: [attemptId, epochMs] } },
+        needTokens: { type: 'array', maxItems: 1024, items: attemptId },
+        ...syncBody.properties,
+      } },
+    },
+  },
+};
+
 export const progressBody = { type: 'object', additionalProperties: false, properties: progressProps, minProperties: 1 };
 
 export const whatIfBody = {

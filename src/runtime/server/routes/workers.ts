@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { LeaseMessage, SyncEnded, SyncRequest, SyncResponse } from '../../protocol.js';
+import type { BatchSyncRequest, BatchSyncResponse, LeaseMessage, SyncEnded, SyncRequest, SyncResponse } from '../../protocol.js';
 import { ApiError } from '../api-error.js';
 import type { Principal } from '../auth.js';
 import { iso, type RouteDeps } from '../http.js';
@@ -55,8 +55,108 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
     // A retired registration stays retired: its GPUs are counted under the registration that replaced it.
     if (by) throw new ApiError(409, 'E_REPLACED', `worker ${id} was replaced by ${by}: the same machine and name registered again; give each agent its own --name`);
     scheduler.touch(id);
-    return store.commit(() => sync(id, req.body as SyncRequest));
+    return store.commit((): SyncResponse => {
+      const { held: _held, ...res } = sync(id, req.body as SyncRequest);
+      return res;
+    });
   });
+
+  // A driver of many workers (the Kubernetes driver) registers them in one request and one transaction: a new one
+  // gets a worker token of its own (as `rondo token create --kind worker` would give it), a known id is re-registered.
+  app.post(
+    '/api/v1/workers/register',
+    {
+      bodyLimit: 16 * 1024 * 1024,
+      schema: { body: S.batchRegisterBody },
+      config: {
+        auth: ['admin'],
+        summary: 'Register many workers at once (admin token)',
+        responses: {
+          201: {
+            type: 'object',
+            required: ['workers', 'heartbeatMs', 'graceMs'],
+            properties: {
+              workers: {
+                type: 'array',
+                items: { type: 'object', required: ['name', 'id'], properties: { name: { type: 'string' }, id: { type: 'string', pattern: S.WORKER_ID_PATTERN }, token: { type: 'string' } } },
+              },
+              heartbeatMs: { type: 'number', exclusiveMinimum: 0 },
+              graceMs: { type: 'number', minimum: 0 },
+            },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body as { workers: Array<{ id?: string; name: string; gpus: Array<{ type: string; count: number }> }> };
+      for (const w of b.workers) {
+        const types = w.gpus.map((g) => g.type);
+        if (new Set(types).size !== types.length) throw new ApiError(400, 'E_SCHEMA', `worker ${w.name}: each GPU type may be listed once`);
+        if (w.id !== undefined && !store.getWorker(w.id)) throw new ApiError(404, 'E_NOT_FOUND', `no worker ${w.id}`);
+      }
+      const out = await store.commit(() =>
+        b.workers.map((w) => {
+          if (w.id !== undefined) {
+            store.reregisterWorker(w.id, w.name, w.gpus);
+            return { name: w.name, id: w.id };
+          }
+          const t = store.createToken('worker', { label: `driver:${w.name}`.slice(0, 128) });
+          // No machine identity: a driver's workers are its nodes, told apart by name.
+          const row = store.registerWorkerAs(w.name, w.gpus, t.id, null);
+          return { name: w.name, id: row.id, token: t.token };
+        }),
+      );
+      for (const w of out) scheduler.touch(w.id);
+      scheduler.poke();
+      reply.code(201);
+      return { workers: out, heartbeatMs: scheduler.timing.heartbeatMs, graceMs: scheduler.timing.graceMs };
+    },
+  );
+
+  // A driver of many workers (the Kubernetes driver) syncs them all at once: one request, one transaction.
+  app.post(
+    '/api/v1/workers/sync',
+    { bodyLimit: 16 * 1024 * 1024, schema: { body: S.batchSyncBody }, config: { auth: ['admin'], summary: "Many workers' heartbeats at once (admin token)" } },
+    async (req): Promise<BatchSyncResponse> => {
+      const b = req.body as BatchSyncRequest;
+      return store.commit(() => {
+        const workers: Array<{ id: string; leases: LeaseMessage[]; acked: number[]; held: number[] }> = [];
+        const unknown: string[] = [];
+        let ended = false;
+        for (const e of b.workers) {
+          const known = store.getWorker(e.id);
+          // A retired registration (replaced by another) is as good as unknown: the driver registers it again.
+          if (!known || known.replacedBy) {
+            unknown.push(e.id);
+            continue;
+          }
+          const body: SyncRequest = { running: e.running ?? [], ended: e.ended ?? [], progress: e.progress ?? [], logs: e.logs ?? [] };
+          ended ||= body.ended.length > 0;
+          if (e.leaving) {
+            // Its machine is gone (a NotReady, revoked or deleted node): it leaves the cluster at once rather than
+            // after the worker timeout, and whatever it held is lost (a revocation, not a preemption), so its ends
+            // are then only acknowledged.
+            const now = Date.now();
+            store.tx(() => {
+              if (store.getWorker(e.id)?.state === 'alive') {
+                store.setWorkerState(e.id, 'gone');
+                store.event('worker.lost', { workerId: e.id, detail: { reason: 'its driver says it left' } });
+              }
+              for (const a of store.openAttemptsOfWorker(e.id)) store.endAttempt(a.id, 'lost', { at: now, message: `worker ${e.id} left the cluster` });
+            });
+            const r = sync(e.id, body, false, false);
+            ended = true;
+            if (r.acked.length > 0) workers.push({ id: e.id, leases: [], acked: [...r.acked], held: [] });
+            continue;
+          }
+          const r = sync(e.id, body, false, true, { known: new Map(e.known ?? []), needTokens: new Set(e.needTokens ?? []) });
+          if (r.held.length > 0 || r.acked.length > 0) workers.push({ id: e.id, leases: [...r.leases], acked: [...r.acked], held: r.held });
+        }
+        if (ended) scheduler.poke();
+        return { workers, unknown, heartbeatMs: scheduler.timing.heartbeatMs, graceMs: scheduler.timing.graceMs };
+      });
+    },
+  );
 
   app.post('/api/v1/progress', { schema: { body: S.progressBody }, config: { auth: ['lease'], summary: "A job's own progress report (lease token)" } }, async (req) => {
     const p = req.principal as Extract<Principal, { kind: 'lease' }>;
@@ -72,9 +172,20 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
     return { jobId: a.jobId, attempt: a.id, leaseEnd: iso(a.leaseEnd), leaseEndInMs: Math.max(0, a.leaseEnd - Date.now()), stop: job.cancelRequested };
   });
 
-  function sync(workerId: string, body: SyncRequest): SyncResponse {
+  /**
+   * One worker's heartbeat. A batched sync passes `batch`: the leases its driver already holds with the same lease
+   * end (`known`) are not sent again (only their ids, in `held`), and a lease token is minted only at a lease's first
+   * delivery or when asked for (`needTokens`), not at every heartbeat until it runs.
+   */
+  function sync(
+    workerId: string,
+    body: SyncRequest,
+    pokeOnEnd = true,
+    revive = true,
+    batch?: { readonly known: ReadonlyMap<number, number>; readonly needTokens: ReadonlySet<number> },
+  ): SyncResponse & { held: number[] } {
     scheduler.touch(workerId);
-    scheduler.revive(workerId);
+    if (revive) scheduler.revive(workerId);
     const now = Date.now();
     const acked: number[] = [];
     const reportedRunning = new Set(body.running.map((r) => r.attempt));
@@ -107,9 +218,17 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
       }
     });
     // GPUs freed before the round's end may be backfilled now.
-    if (body.ended.length > 0) scheduler.poke();
+    if (pokeOnEnd && body.ended.length > 0) scheduler.poke();
     const leases: LeaseMessage[] = [];
+    const held: number[] = [];
     for (const a of store.openAttemptsOfWorker(workerId)) {
+      if (batch && a.deliveredAt !== null && batch.known.get(a.id) === a.leaseEnd && !batch.needTokens.has(a.id)) {
+        // Unchanged since the driver last got it (a cancel still sends it again, with its stop flag).
+        if (!store.getJob(a.jobId)!.cancelRequested) {
+          held.push(a.id);
+          continue;
+        }
+      }
       const job = store.getJob(a.jobId)!;
       if (a.state === 'leased') {
         // Hold a lease back until every earlier attempt of the job is over: one process per job at any time. An
@@ -128,16 +247,18 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
         cwd: job.cwd,
         env: job.env,
         gpuType: a.gpuType,
+        round: a.round,
         devices: a.gpus,
         startInMs: Math.max(0, a.notBefore - now),
         leaseEndInMs: a.leaseEnd - now,
         leaseEnd: a.leaseEnd,
         checkpointDir: join(deps.checkpointRoot, a.jobId),
         tenant: job.tenant,
-        ...(a.state === 'leased' && !reportedRunning.has(a.id) ? { token: store.mintLeaseToken(a.id) } : {}),
+        ...(a.state === 'leased' && !reportedRunning.has(a.id) && (!batch || a.deliveredAt === null || batch.needTokens.has(a.id)) ? { token: store.mintLeaseToken(a.id) } : {}),
         stop: job.cancelRequested,
       });
     }
-    return { leases, acked, heartbeatMs: scheduler.timing.heartbeatMs, graceMs: scheduler.timing.graceMs };
+    for (const l of leases) held.push(l.attempt);
+    return { leases, acked, held, heartbeatMs: scheduler.timing.heartbeatMs, graceMs: scheduler.timing.graceMs };
   }
 }

@@ -1,0 +1,211 @@
+/**
+ * `npm run bench:kube`: `rondo serve --kube` (server and driver in this process, as the CLI runs them) against a fake
+ * API server with 1,000 nodes / 4,000 GPUs of three types and 10,000 queued Jobs (bench/kube/fake.ts, a child
+ * process, so the CPU and memory measured here are Rondo's). After the Jobs are queued and the nodes registered, it
+ * watches `--rounds` rounds and reports per round: the time from the round's start to the last Job write the fake
+ * received, the writes (Job patches, /status patches, Events) against the Jobs whose placement changed, writes to
+ * Jobs whose lease was only extended (must be 0), LIST requests (must be 0: the driver reads its watch caches), and
+ * the process's peak memory. Writes bench/results/kube.json (fields: docs/kubernetes.md, "Scale").
+ *
+ *   npm run bench:kube [-- --nodes 1000 --gpus-per-node 4 --jobs 10000 --round 20 --rounds 5 --policy max_min_fairness_perf
+ *                         --out bench/results/kube.json]
+ */
+import { fork } from 'node:child_process';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readThroughputs, writeFileAtomic } from '../../src/io/index.js';
+import { startServer } from '../../src/runtime/serve.js';
+import { startKube } from '../../src/kube/serve.js';
+import { flag, peakMemory, repoRoot } from '../root.js';
+import { BENCH_PRODUCTS, type FakeReport, type ReportRequest } from './shared.js';
+
+if (process.argv.includes('--real')) {
+  // The real control plane (test/kube-real, built by scripts/kube-real/build.sh) instead of the fake cluster.
+  const { runRealBench } = await import('./real.js');
+  await runRealBench(process.argv.slice(2));
+  process.exit(0);
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = repoRoot(here);
+const nodes = Number(flag('nodes', '1000'));
+const gpusPerNode = Number(flag('gpus-per-node', '4'));
+const jobCount = Number(flag('jobs', '10000'));
+const roundS = Number(flag('round', '20'));
+const rounds = Number(flag('rounds', '5'));
+const policy = flag('policy', 'max_min_fairness_perf');
+for (const [name, v] of Object.entries({ nodes, 'gpus-per-node': gpusPerNode, jobs: jobCount, round: roundS, rounds })) {
+  if (!(v > 0) || !Number.isFinite(v)) {
+    process.stderr.write(`bench:kube: --${name} must be a positive number\n`);
+    process.exit(2);
+  }
+}
+
+const log = (m: string): void => void process.stderr.write(`[bench:kube ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const pct = (xs: number[], p: number): number | null => {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'rondo-bench-kube-'));
+  const kubeconfig = join(dir, 'kubeconfig');
+  const child = fork(join(here, 'fake.js'), [String(nodes), String(gpusPerNode), String(jobCount), kubeconfig], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const messages: Array<(m: unknown) => void> = [];
+  child.on('message', (m) => messages.shift()?.(m));
+  const next = <T>(): Promise<T> => new Promise((r) => messages.push(r as (m: unknown) => void));
+  const tSetup = Date.now();
+  await next<{ ready: true }>();
+  log(`fake cluster up: ${nodes} nodes x ${gpusPerNode} GPUs, ${jobCount} Jobs (${Date.now() - tSetup} ms)`);
+
+  const mem = peakMemory();
+  const cpu0 = process.cpuUsage();
+  const wall0 = Date.now();
+  // Setup: the server starts, the driver submits every Job (before any node-worker is live) and registers the nodes.
+  const t0 = Date.now();
+  const srv = await startServer({
+    db: join(dir, 'rondo.db'),
+    port: 0,
+    policy,
+    ...(process.env.RONDO_KUBE_DEBUG ? { log } : {}),
+    timing: { roundMs: roundS * 1000, heartbeatMs: 1000, graceMs: 1000, workerTimeoutMs: 30_000 },
+    throughputs: readThroughputs(join(root, 'data/gavel/simulation_throughputs.json')),
+  });
+  const debug = process.env.RONDO_KUBE_DEBUG ? log : undefined;
+  const kube = await startKube(srv, { typeLabel: 'nvidia.com/gpu.product', typeMap: BENCH_PRODUCTS, pendingTimeoutMs: 120_000, shortForMs: 600_000, kubeconfig }, debug);
+  for (;;) {
+    const queued = srv.store.listJobs({ limit: 1, afterSeq: jobCount - 1 }).length;
+    const workers = srv.store.listWorkers().length;
+    if (queued > 0 && workers >= nodes) break;
+    if (Date.now() - t0 > 600_000) throw new Error(`setup did not finish in 10 minutes (${workers} workers)`);
+    if (debug) debug(`setup: ${srv.store.listJobs({ limit: jobCount + 10, afterSeq: 0 }).length} jobs queued, ${workers} workers, rounds ${srv.scheduler.stats.rounds}`);
+    await sleep(500);
+  }
+  const setupMs = Date.now() - t0;
+  log(`all ${jobCount} Jobs queued in Rondo and ${nodes} node-workers registered in ${setupMs} ms`);
+
+  // Regular rounds as the store records them (a backfill plan between two is a round row too, starting mid-round).
+  const firstRound = (srv.store.lastRoundInfo()?.round ?? 0) + 1;
+  const regular: number[] = [];
+  let seen = firstRound - 1;
+  while (regular.length < rounds + 2) {
+    const r = srv.store.lastRoundInfo();
+    if (r && r.round > seen) {
+      seen = r.round;
+      const last = regular[regular.length - 1];
+      if (last === undefined || r.start >= last + roundS * 900) {
+        regular.push(r.start);
+        log(`round ${r.round} planned (starts in ${r.start - Date.now()} ms, ${r.assignments} placements)`);
+      }
+    }
+    await sleep(100);
+  }
+  // The last planned round has started and had its time too.
+  while (Date.now() < regular[regular.length - 1]! + roundS * 1000) await sleep(200);
+  mem.stop();
+
+  const cpu = process.cpuUsage(cpu0);
+  const wallMs = Date.now() - wall0;
+  const windows = regular.slice(0, -1).map((s, i) => ({ from: s, to: regular[i + 1]! }));
+  child.send({ cmd: 'report', windows } satisfies ReportRequest);
+  const fake = await next<FakeReport>();
+
+  // Every round's plan from the store: which Jobs each regular round admitted, extended and stopped, and what the
+  // backfill plans between them admitted.
+  const db = new Database(join(dir, 'rondo.db'), { readonly: true });
+  const rows = db.prepare('SELECT round, start, plan FROM rounds WHERE round >= ? ORDER BY round').all(firstRound) as Array<{ round: number; start: number; plan: string }>;
+  db.close();
+  const kname = new Map(srv.store.listJobs({ limit: jobCount + 10, afterSeq: 0 }).map((j) => [j.id, j.name?.split('/')[2] ?? '']));
+  type Asg = { jobId: string; leaseExtended: boolean };
+  const planOf = (r: { plan: string }): Asg[] => (JSON.parse(r.plan) as { assignments: Asg[] }).assignments;
+  // Jobs admitted or stopped in the previous round: their last writes may still arrive in this one (a driver that
+  // lags behind its API server), which is not a write for an extension.
+  let changedBefore = new Set<string>();
+  const perRound = fake.windows.map((w, i) => {
+    const reg = rows.find((r) => r.start === w.from)!;
+    const prevFrom = i > 0 ? windows[i - 1]!.from : undefined;
+    const plan = planOf(reg);
+    const backfills = rows.filter((r) => r !== reg && r.start > w.from && r.start < windows[i]!.to);
+    const running = new Set(plan.map((a) => a.jobId));
+    const before = new Set(prevFrom === undefined ? [] : rows.filter((r) => r.start >= prevFrom && r.start < w.from).flatMap((r) => planOf(r).map((a) => a.jobId)));
+    const admitted = new Set([...plan.filter((a) => !a.leaseExtended), ...backfills.flatMap(planOf)].map((a) => kname.get(a.jobId)!));
+    const extended = new Set(plan.filter((a) => a.leaseExtended).map((a) => kname.get(a.jobId)!));
+    const stopped = new Set([...before].filter((id) => !running.has(id)).map((id) => kname.get(id)!));
+    const changed = new Set([...admitted, ...stopped]);
+    const lagging = changedBefore;
+    changedBefore = changed;
+    return {
+      round: reg.round,
+      lastJobWriteMs: w.lastJobWriteAt === null ? null : w.lastJobWriteAt - w.from,
+      admitted: admitted.size,
+      stopped: prevFrom === undefined ? null : stopped.size,
+      extended: extended.size,
+      backfillPlans: backfills.length,
+      jobsWritten: w.jobsWritten.length,
+      jobPatches: w.jobPatches,
+      statusPatches: w.statusPatches,
+      conflicts: w.conflicts,
+      events: w.events,
+      otherWrites: w.otherWrites,
+      // A Job that keeps its lease must get no write (what was decided for it in the round before may still arrive).
+      writesToExtendedJobs: w.jobsWritten.filter((n) => extended.has(n) && !changed.has(n) && !lagging.has(n)).length,
+      lists: w.lists.length,
+      watchesOpened: w.watches,
+    };
+  });
+  const steady = perRound.slice(1);
+  const times = steady.map((r) => r.lastJobWriteMs).filter((x): x is number => x !== null);
+  const result = {
+    bench: 'kube',
+    setting: {
+      nodes,
+      gpus: nodes * gpusPerNode,
+      gpuTypes: Object.values(BENCH_PRODUCTS),
+      jobs: jobCount,
+      roundS,
+      policy,
+      heartbeatS: 1,
+      fake: 'test/kube fake API server, Job controller, kube-scheduler and kubelets in a child process; grace 0',
+      machine: `${process.platform} ${process.arch}, node ${process.version}`,
+    },
+    setupMs,
+    rounds: perRound,
+    steady: {
+      rounds: steady.length,
+      lastJobWriteMsP50: pct(times, 50),
+      lastJobWriteMsMax: times.length > 0 ? Math.max(...times) : null,
+      targetP50Ms: 2000,
+      jobWritesPerRoundMean: steady.reduce((a, r) => a + r.jobPatches + r.statusPatches, 0) / Math.max(1, steady.length),
+      admittedPerRoundMean: steady.reduce((a, r) => a + r.admitted, 0) / Math.max(1, steady.length),
+      stoppedPerRoundMean: steady.reduce((a, r) => a + (r.stopped ?? 0), 0) / Math.max(1, steady.length),
+      extendedPerRoundMean: steady.reduce((a, r) => a + r.extended, 0) / Math.max(1, steady.length),
+      writesToExtendedJobs: steady.reduce((a, r) => a + r.writesToExtendedJobs, 0),
+      listsDuringRounds: perRound.reduce((a, r) => a + r.lists, 0),
+    },
+    listsTotal: fake.listsTotal?.length ?? null,
+    driver: { syncs: kube.controller.stats.syncs, passes: kube.controller.stats.passes, ...kube.controller.writer.stats },
+    peakRssMb: Math.round(mem.peakRssMb),
+    peakHeapMb: Math.round(mem.peakHeapMb),
+    fakePeakRssMb: fake.peakRssMb === undefined ? null : Math.round(fake.peakRssMb),
+    // Both processes share this machine's cores: CPU seconds per wall second of each say which one was the bottleneck.
+    cpu: { rondoCpuS: (cpu.user + cpu.system) / 1e6, fakeCpuS: (fake.cpuMs ?? 0) / 1000, wallS: wallMs / 1000, cores: availableParallelism(), loadAverage1m: loadavg()[0] },
+    violations: fake.violations,
+    podsRunningAtEnd: fake.podsRunning,
+  };
+  writeFileAtomic(join(root, flag('out', 'bench/results/kube.json')), JSON.stringify(result, null, 2) + '\n');
+  log(`steady rounds: last Job write p50 ${result.steady.lastJobWriteMsP50} ms (max ${result.steady.lastJobWriteMsMax}), ${result.steady.jobWritesPerRoundMean.toFixed(0)} Job writes per round for ${result.steady.admittedPerRoundMean.toFixed(0)} admitted and ${result.steady.stoppedPerRoundMean.toFixed(0)} stopped Jobs (${result.steady.extendedPerRoundMean.toFixed(0)} extended: ${result.steady.writesToExtendedJobs} writes to them), ${result.steady.listsDuringRounds} LISTs; peak RSS ${result.peakRssMb} MiB`);
+  await kube.close();
+  await srv.close();
+  child.disconnect();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`bench:kube failed: ${e.stack ?? e.message}\n`);
+  process.exit(1);
+});
