@@ -47,7 +47,10 @@ export function useSample(store: Store, live: LiveCluster, r: { round: number; s
     return row;
   };
   // The leases that run to this plan's end: this round's (new or extended) and, for a backfill plan, the round's others.
-  const held = store.openAttempts().filter((a) => a.leaseEnd >= r.endMs);
+  // Only on registrations still alive: a retired one's GPUs are not in this plan's capacity, and its open attempts (lost
+  // no later than their lease end) would count the same GPUs twice beside the new registration's.
+  const alive = new Set(store.listWorkers().filter((w) => w.state === 'alive').map((w) => w.id));
+  const held = store.openAttempts().filter((a) => a.leaseEnd >= r.endMs && alive.has(a.workerId));
   const shapes = new Map(store.jobShapes([...new Set(held.map((a) => a.jobId))]).map((j) => [j.id, j]));
   for (const a of held) {
     const job = shapes.get(a.jobId);
