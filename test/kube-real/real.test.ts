@@ -90,7 +90,8 @@ describe.skipIf(skip !== undefined)(`rondo serve --kube on a real control plane$
     try {
       await progress('10 Jobs complete', 10, 240_000);
       // Killed mid-run: the driver writes nothing at exit; its state is on the Jobs and in the store.
-      expect((await batch.listNamespacedJob({ namespace: 'default', labelSelector: 'rondo.dev/queue' })).items.some((j) => j.spec?.suspend === false && !isComplete(j))).toBe(true);
+      // Wait for a moment when some Job is admitted and not done (at a round's turn all may be suspended at once).
+      await waitFor('an admitted Job to kill Rondo under', async () => (await batch.listNamespacedJob({ namespace: 'default', labelSelector: 'rondo.dev/queue' })).items.some((j) => j.spec?.suspend === false && !isComplete(j)), 60_000, 100);
       srv.kill('SIGKILL');
       await srv.exited;
       srv = rondo(args);
