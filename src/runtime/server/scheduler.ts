@@ -15,6 +15,7 @@ import { buildCluster, globalGpu, liveThroughput, type LiveCluster } from './liv
 import { planAheadMs, turn, type RuntimeTiming } from './timing.js';
 import type { SchedulerStats } from './scheduler-stats.js';
 import type { LivePrices } from './prices.js';
+import { loopSections } from './loop-sections.js';
 
 // The scheduler's public API as before the split into the sibling files above.
 export { buildCluster, type LiveCluster } from './live-cluster.js';
@@ -75,6 +76,8 @@ export class Scheduler {
   private thread: PolicyThread | undefined;
   /** The engine's state in the store, written at most once a heartbeat. */
   private readonly saved: SavedEngineState;
+  /** When the engine last resumed after yielding to the event loop (undefined while it waits): see `yielded`. */
+  private resumedAt: number | undefined;
   readonly stats: SchedulerStats = {
     rounds: 0,
     lastRound: 0,
@@ -204,7 +207,7 @@ export class Scheduler {
     // Worker loss is noticed every heartbeat, not once a round: the lost jobs are placed again by the next round.
     this.reaper = setInterval(() => {
       try {
-        this.reap();
+        loopSections.time('scheduler: reap', () => this.reap());
       } catch (e) {
         this.log(`scheduler error: ${(e as Error).stack ?? String(e)}`);
       }
@@ -279,11 +282,20 @@ export class Scheduler {
     return {
       cluster: this.live.cluster,
       policy: this.enginePolicy(),
-      clock: { now: () => this.nowS(Date.now()), sleepUntil: (t) => this.sleepUntilMs(this.epochMs + t * 1000, true) },
+      clock: {
+        now: () => this.nowS(Date.now()),
+        sleepUntil: async (t) => {
+          this.yielded('sleep');
+          await this.sleepUntilMs(this.epochMs + t * 1000, true);
+          this.resumed();
+        },
+      },
       // Each read of the store by the engine (new jobs, jobs that left, the cluster) starts a turn of its own.
       executor: {
         observe: async () => {
+          this.yielded('observe');
           await turn();
+          this.resumed();
           return this.observe();
         },
         runRound: (plan, jobs) => this.runRound(plan, jobs),
@@ -304,8 +316,21 @@ export class Scheduler {
       stopwatch: () => performance.now() / 1000,
       live: {
         // Requests that arrived during a stage are served before the next one.
-        pause: turn,
-        ...(this.thread ? { allocate: (s: PolicySnapshot) => this.allocateOnThread(s) } : {}),
+        pause: async () => {
+          this.yielded('pause');
+          await turn();
+          this.resumed();
+        },
+        ...(this.thread
+          ? {
+              allocate: async (s: PolicySnapshot) => {
+                this.yielded('policy');
+                const r = await this.allocateOnThread(s);
+                this.resumed();
+                return r;
+              },
+            }
+          : {}),
       },
       observer: {
         onAllocation: (_t, _rows, seconds) => {
@@ -321,6 +346,19 @@ export class Scheduler {
         onRound: (info) => this.policy.tenants?.onRound(this.store, this.stats.lastRound, this.epochMs + info.start * 1000, info.end - info.start),
       },
     };
+  }
+
+  /**
+   * The engine's work since it last resumed, up to a point where it yields to the event loop (`at`), is one
+   * section of the loop (loop-sections.ts), named after that point: e.g. "before pause" after observe is the plan.
+   */
+  private yielded(at: string): void {
+    if (this.resumedAt !== undefined) loopSections.add(`engine: work before ${at}`, performance.now() - this.resumedAt);
+    this.resumedAt = undefined;
+  }
+
+  private resumed(): void {
+    this.resumedAt ??= performance.now();
   }
 
   /** The server's policy for the engine; with no live GPU or no job there is nothing to divide and no solver call. */
@@ -345,12 +383,16 @@ export class Scheduler {
     }
     // The engine built the snapshot (10,000 jobs) in this turn; sending it (a structured clone) gets a turn of its own.
     await turn();
+    this.resumed();
     const r = await allocateGuarded(
       s,
       async (p) => {
         const none = nothingToDivide(p);
         if (none) return none;
-        const t = await this.thread!.allocate(p);
+        const posted = this.thread!.allocate(p); // a structured clone of the snapshot, on this thread
+        this.yielded('the policy thread');
+        const t = await posted;
+        this.resumed();
         this.allocationJson.set(t.allocation, t.allocationJson);
         return t.state === undefined ? { allocation: t.allocation } : { allocation: t.allocation, state: t.state };
       },
@@ -420,15 +462,15 @@ export class Scheduler {
     const round = (last?.round ?? 0) + 1;
     // A backfill plan places rows on free GPUs only: its reasons would describe that partial view, so the round's stand.
     const whyAt = performance.now();
-    if (!plan.backfill) this.why.record(plan, round, now);
+    if (!plan.backfill) loopSections.time('round: why record', () => this.why.record(plan, round, now));
     this.stats.lastWhyMs = plan.backfill ? 0 : performance.now() - whyAt;
     // After a restart the engine plans at once; the round still starts when the one before the restart ends. A
     // backfill plan starts now, on GPUs no lease holds, and ends with the current round.
     const startMs = plan.backfill ? now : Math.round(Math.max(this.epochMs + plan.start * 1000, last ? last.start + last.duration : 0));
     const endMs = plan.backfill ? Math.round(this.epochMs + (plan.start + plan.duration) * 1000) : startMs + this.timing.roundMs;
     if (plan.backfill && plan.assignments.length === 0) return this.awaitRound(plan, jobs, endMs);
-    const open = this.store.openAttempts();
     const commitAt = performance.now();
+    const open = this.store.openAttempts();
     commitPlan(this.store, this.live, plan, open, {
       round,
       startMs,
@@ -448,8 +490,11 @@ export class Scheduler {
       },
     });
     this.stats.lastCommitMs = performance.now() - commitAt;
+    loopSections.add(plan.backfill ? 'round: commit (backfill)' : 'round: commit', this.stats.lastCommitMs);
     // GPU use as planned, kept for the heterogeneity view (use-history.ts).
-    recordUse(this.store, this.live, { round, startMs, endMs }, { measured: this.measured, known: this.throughputs }, this.log);
+    loopSections.time('round: use history', () =>
+      recordUse(this.store, this.live, { round, startMs, endMs }, { measured: this.measured, known: this.throughputs }, this.log),
+    );
     if (last) this.stats.lastRoundGapMs = startMs - last.start;
     this.stats.rounds++;
     this.stats.lastRound = round;
@@ -467,7 +512,9 @@ export class Scheduler {
    */
   private async awaitRound(plan: RoundPlan, jobs: ReadonlyMap<string, ExecJob>, endMs: number): Promise<RoundReport> {
     const planAt = endMs - planAheadMs(this.timing, this.stats.lastPlanMs);
+    this.yielded('the round wait');
     await this.sleepUntilMs(planAt, this.backfill);
+    this.resumed();
     const early = this.backfill && !this.stopped && Date.now() < planAt;
     return this.report(plan, jobs, endMs, early);
   }

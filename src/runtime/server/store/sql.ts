@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { openDatabase } from './schema.js';
+import { loopSections } from '../loop-sections.js';
 
 /**
  * The store's connection, shared by its parts (jobs, attempts, identity, read models) and by nothing outside
@@ -58,6 +59,8 @@ export class Sql {
     this.pending = [];
     if (batch.length === 0) return;
     const out: Array<{ ok: true; v: unknown } | { ok: false; e: unknown }> = [];
+    const t0 = performance.now();
+    let t1 = t0;
     try {
       this.db.transaction(() => {
         for (const b of batch) {
@@ -67,10 +70,16 @@ export class Sql {
             out.push({ ok: false, e });
           }
         }
+        t1 = performance.now();
       })();
     } catch (e) {
       for (const b of batch) b.reject(e);
       return;
+    } finally {
+      // The batch's writes, then its COMMIT (the fsync): both hold the event loop.
+      const t2 = performance.now();
+      loopSections.add('store group commit', t2 - t0);
+      loopSections.add('store group commit: COMMIT', t2 - t1);
     }
     batch.forEach((b, i) => {
       const r = out[i]!;
