@@ -353,7 +353,8 @@ async function main(): Promise<void> {
   const end = await srv.close();
   const counts = end.counts;
   const problems = end.problems;
-  rmSync(dir, { recursive: true, force: true });
+  if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
+  else process.stderr.write(`bench: store kept in ${dir}\n`);
 
   const all = [...lat.byKind.entries()].filter(([k]) => k !== 'submit').flatMap(([, xs]) => xs);
   const big = rounds.filter((x) => x.activeJobs >= 0.9 * JOBS);

@@ -19,8 +19,8 @@ function mapsFromJson(s: string): unknown {
 
 /**
  * The engine's state as stored: Maps as entry lists, written without a replacer function (one per value would cost
- * more than the rest of a round with 10,000 jobs). Produced in pieces of at most `STATE_CHUNK` entries, each a few
- * milliseconds with 10,000 jobs, so a server can write it between requests (`encodeStateSliced`); the pieces joined
+ * more than the rest of a round with 10,000 jobs). Produced in pieces of at most `STATE_CHUNK` entries, each about a
+ * millisecond with 10,000 jobs, so a server can write it between requests (`encodeStateSliced`); the pieces joined
  * are the JSON of one object.
  */
 function* stateParts(policy: string, st: EngineState): Generator<string> {
@@ -42,7 +42,7 @@ function* stateParts(policy: string, st: EngineState): Generator<string> {
   yield `,"policyState":${j(mapsToJson(st.policyState))}}`;
 }
 
-const STATE_CHUNK = 2500;
+const STATE_CHUNK = 1000;
 
 /** The JSON of an array, `STATE_CHUNK` entries at a time. */
 function* arrayParts(xs: readonly unknown[]): Generator<string> {

@@ -296,12 +296,20 @@ export class Scheduler {
           this.yielded('observe');
           await turn();
           this.resumed();
-          return this.observe();
+          return loopSections.time('scheduler: observe (store reads)', () => this.observe());
         },
         runRound: (plan, jobs) => this.runRound(plan, jobs),
         release: (id) => this.why.forget(id),
       },
-      source: new StoreJobSource(this.store, (j) => this.toJob(j)),
+      source: new StoreJobSource(
+        this.store,
+        (j) => this.toJob(j),
+        async (before) => {
+          this.yielded(before);
+          await turn();
+          this.resumed();
+        },
+      ),
       roundDuration: this.timing.roundMs / 1000,
       throughputOf: (job, cluster) => liveThroughput(cluster, this.measured.get(job.id) ?? {}, namedJob(job), this.throughputs),
       currentThroughputOf: (job, _steps, cluster) => liveThroughput(cluster, this.measured.get(job.id) ?? {}, namedJob(job), this.throughputs),
@@ -316,8 +324,8 @@ export class Scheduler {
       stopwatch: () => performance.now() / 1000,
       live: {
         // Requests that arrived during a stage are served before the next one.
-        pause: async () => {
-          this.yielded('pause');
+        pause: async (after: string) => {
+          this.yielded(`pause after ${after}`);
           await turn();
           this.resumed();
         },
@@ -461,14 +469,36 @@ export class Scheduler {
     const last = this.store.lastRoundInfo();
     const round = (last?.round ?? 0) + 1;
     // A backfill plan places rows on free GPUs only: its reasons would describe that partial view, so the round's stand.
-    const whyAt = performance.now();
-    if (!plan.backfill) loopSections.time('round: why record', () => this.why.record(plan, round, now));
-    this.stats.lastWhyMs = plan.backfill ? 0 : performance.now() - whyAt;
+    // The reasons are recorded in slices with a turn between them; lastWhyMs is the longest slice.
+    let longestWhy = 0;
+    if (!plan.backfill) {
+      let sliceAt = performance.now();
+      await this.why.recordSliced(plan, round, now, async () => {
+        const ms = performance.now() - sliceAt;
+        loopSections.add('round: why record (a slice)', ms);
+        longestWhy = Math.max(longestWhy, ms);
+        this.yielded('a slice of the why record');
+        await turn();
+        this.resumed();
+        sliceAt = performance.now();
+      });
+      const ms = performance.now() - sliceAt;
+      loopSections.add('round: why record (a slice)', ms);
+      longestWhy = Math.max(longestWhy, ms);
+    }
+    this.stats.lastWhyMs = longestWhy;
     // After a restart the engine plans at once; the round still starts when the one before the restart ends. A
     // backfill plan starts now, on GPUs no lease holds, and ends with the current round.
     const startMs = plan.backfill ? now : Math.round(Math.max(this.epochMs + plan.start * 1000, last ? last.start + last.duration : 0));
     const endMs = plan.backfill ? Math.round(this.epochMs + (plan.start + plan.duration) * 1000) : startMs + this.timing.roundMs;
     if (plan.backfill && plan.assignments.length === 0) return this.awaitRound(plan, jobs, endMs);
+    // The record, the commit and the use history each get a turn of their own (requests are served between them);
+    // the commit reads the open attempts in its own turn, and checks each job again as it places it.
+    if (!plan.backfill) {
+      this.yielded('the why record');
+      await turn();
+      this.resumed();
+    }
     const commitAt = performance.now();
     const open = this.store.openAttempts();
     commitPlan(this.store, this.live, plan, open, {
@@ -491,6 +521,9 @@ export class Scheduler {
     });
     this.stats.lastCommitMs = performance.now() - commitAt;
     loopSections.add(plan.backfill ? 'round: commit (backfill)' : 'round: commit', this.stats.lastCommitMs);
+    this.yielded('the commit');
+    await turn();
+    this.resumed();
     // GPU use as planned, kept for the heterogeneity view (use-history.ts).
     loopSections.time('round: use history', () =>
       recordUse(this.store, this.live, { round, startMs, endMs }, { measured: this.measured, known: this.throughputs }, this.log),
@@ -516,7 +549,7 @@ export class Scheduler {
     await this.sleepUntilMs(planAt, this.backfill);
     this.resumed();
     const early = this.backfill && !this.stopped && Date.now() < planAt;
-    return this.report(plan, jobs, endMs, early);
+    return loopSections.time('scheduler: round report (store reads)', () => this.report(plan, jobs, endMs, early));
   }
 
   /** Steps and run time of the plan's jobs since the last report, from the store (workers report into it). */
