@@ -2,6 +2,9 @@ import type Database from 'better-sqlite3';
 import { openDatabase } from './schema.js';
 import { loopSections } from '../loop-sections.js';
 
+/** Tables whose reads the store caches in memory (`Sql.version`): read on every poll and plan, written less often. */
+const VERSIONED = ['attempts', 'workers'] as const;
+
 /**
  * The store's connection, shared by its parts (jobs, attempts, identity, read models) and by nothing outside
  * src/runtime/server/store: prepared statements, transactions, group commit and the event journal.
@@ -11,6 +14,8 @@ export class Sql {
   readonly db: Database.Database;
   private readonly stmts = new Map<string, Database.Statement>();
   private pending: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
+  /** Per table in `VERSIONED`, a count of the writes to it (see `version`). */
+  private readonly versions = new Map<string, number>(VERSIONED.map((t) => [t, 0]));
 
   constructor(
     readonly path: string,
@@ -32,13 +37,47 @@ export class Sql {
     let s = this.stmts.get(sql);
     if (!s) {
       s = this.db.prepare(sql);
+      if (!s.reader) {
+        // A write to a versioned table moves its version when it runs (whether or not it changes a row).
+        const tables = VERSIONED.filter((t) => new RegExp(`\\b${t}\\b`, 'i').test(sql));
+        if (tables.length > 0) {
+          const run = s.run.bind(s);
+          s.run = (...args: unknown[]) => {
+            for (const t of tables) this.bump(t);
+            return run(...args);
+          };
+        }
+      }
       this.stmts.set(sql, s);
     }
     return s;
   }
 
+  /**
+   * A number that changes whenever `table` (one of `VERSIONED`) may have changed: after every write statement on it
+   * and every transaction that rolled back. A cache of rows read from the table is valid while the version stays.
+   * Only this process writes the store, so nothing else moves it.
+   */
+  version(table: (typeof VERSIONED)[number]): number {
+    return this.versions.get(table)!;
+  }
+
+  private bump(table: string): void {
+    this.versions.set(table, this.versions.get(table)! + 1);
+  }
+
+  /** After a rollback any cached read may hold rows that were never committed. */
+  private rolledBack(): void {
+    for (const t of VERSIONED) this.bump(t);
+  }
+
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    try {
+      return this.db.transaction(fn)();
+    } catch (e) {
+      this.rolledBack();
+      throw e;
+    }
   }
 
   /**
@@ -67,12 +106,14 @@ export class Sql {
           try {
             out.push({ ok: true, v: this.db.transaction(b.fn)() });
           } catch (e) {
+            this.rolledBack();
             out.push({ ok: false, e });
           }
         }
         t1 = performance.now();
       })();
     } catch (e) {
+      this.rolledBack();
       for (const b of batch) b.reject(e);
       return;
     } finally {
