@@ -12,7 +12,7 @@ import { SavedEngineState } from './engine-state.js';
 import { recordUse } from './use-history.js';
 import { engineJob, namedJob, StoreJobSource } from './job-source.js';
 import { buildCluster, globalGpu, liveThroughput, type LiveCluster } from './live-cluster.js';
-import { planAheadMs, turn, type RuntimeTiming } from './timing.js';
+import { backfillGapMs, planAheadMs, turn, type RuntimeTiming } from './timing.js';
 import type { SchedulerStats } from './scheduler-stats.js';
 import type { LivePrices } from './prices.js';
 import { loopSections } from './loop-sections.js';
@@ -546,7 +546,11 @@ export class Scheduler {
   private async awaitRound(plan: RoundPlan, jobs: ReadonlyMap<string, ExecJob>, endMs: number): Promise<RoundReport> {
     const planAt = endMs - planAheadMs(this.timing, this.stats.lastPlanMs);
     this.yielded('the round wait');
+    const waitFrom = Date.now();
     await this.sleepUntilMs(planAt, this.backfill);
+    // Poked early (a GPU freed, a job submitted): the next backfill pass comes a little after this one at the soonest.
+    const gapEnd = Math.min(planAt, waitFrom + backfillGapMs(this.timing));
+    if (this.backfill && !this.stopped && Date.now() < gapEnd) await this.sleepUntilMs(gapEnd, false);
     this.resumed();
     const early = this.backfill && !this.stopped && Date.now() < planAt;
     return loopSections.time('scheduler: round report (store reads)', () => this.report(plan, jobs, endMs, early));

@@ -93,7 +93,8 @@ export function createAttempt(c: Sql, a: { jobId: string; workerId: string; roun
  */
 export function mintLeaseToken(c: Sql, attemptId: number): string {
   return c.tx(() => {
-    c.q('UPDATE attempts SET delivered_at = COALESCE(delivered_at, ?) WHERE id = ?').run(c.now(), attemptId);
+    // Only the first delivery is recorded (a row left as it was keeps the cached open attempts valid: `Sql.version`).
+    c.q('UPDATE attempts SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL').run(c.now(), attemptId);
     return createToken(c, 'lease', { attemptId }).token;
   });
 }

@@ -38,13 +38,14 @@ export class Sql {
     if (!s) {
       s = this.db.prepare(sql);
       if (!s.reader) {
-        // A write to a versioned table moves its version when it runs (whether or not it changes a row).
+        // A write to a versioned table moves its version when it changes a row.
         const tables = VERSIONED.filter((t) => new RegExp(`\\b${t}\\b`, 'i').test(sql));
         if (tables.length > 0) {
           const run = s.run.bind(s);
           s.run = (...args: unknown[]) => {
-            for (const t of tables) this.bump(t);
-            return run(...args);
+            const r = run(...args);
+            if (r.changes > 0) for (const t of tables) this.bump(t);
+            return r;
           };
         }
       }
@@ -55,7 +56,7 @@ export class Sql {
 
   /**
    * A number that changes whenever `table` (one of `VERSIONED`) may have changed: after every write statement on it
-   * and every transaction that rolled back. A cache of rows read from the table is valid while the version stays.
+   * that changed a row, and every transaction that rolled back. A cache of rows read from the table is valid while the version stays.
    * Only this process writes the store, so nothing else moves it.
    */
   version(table: (typeof VERSIONED)[number]): number {
