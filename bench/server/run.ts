@@ -5,7 +5,7 @@
  * planning real rounds). Reports API latency (p50/p99 per endpoint and over all requests), round planning time with
  * 10,000 active jobs, and CPU and memory of the server and of the clients apart. Writes bench/results/server.{json,md}.
  *
- *   npm run bench:server [-- --seconds 60 --round 10 --policy max_min_fairness_perf --jobs 10000 --profile-server DIR --why-eager N --why-compare]
+ *   npm run bench:server [-- --seconds 60 --round 10 --policy max_min_fairness_perf --jobs 10000 --profile-server DIR --why-eager N --why-compare --keep-store]
  *
  * Phases: (1) 50 clients submit the jobs concurrently (each submit is fsynced before it is acknowledged); (2) 100
  * workers (4 GPUs each: v100, p100, k80 in turn; 400 GPUs) register and sync every heartbeat while 50 pollers each
@@ -43,6 +43,8 @@ const ROUND_S = Number(flag('round', '10'));
 const POLICY = flag('policy', 'max_min_fairness_perf');
 /** A folder: the server process writes a V8 CPU profile there (node --cpu-prof) when it exits. */
 const PROFILE_SERVER = flag('profile-server', '');
+/** Keep the store file at the end (its path is printed), e.g. to time the store's queries on a realistic database. */
+const KEEP_STORE = process.argv.includes('--keep-store');
 /**
  * Waiting jobs whose "why" a round computes at once (the server's default when absent). A run with another value
  * writes bench/results/server.why-eager-<N>.{json,md}, so the default run's results stay: `--why-eager 1000000` is
@@ -353,8 +355,8 @@ async function main(): Promise<void> {
   const end = await srv.close();
   const counts = end.counts;
   const problems = end.problems;
-  if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
-  else process.stderr.write(`bench: store kept in ${dir}\n`);
+  if (!KEEP_STORE) rmSync(dir, { recursive: true, force: true });
+  else process.stderr.write(`bench: store kept in ${dir} (--keep-store)\n`);
 
   const all = [...lat.byKind.entries()].filter(([k]) => k !== 'submit').flatMap(([, xs]) => xs);
   const big = rounds.filter((x) => x.activeJobs >= 0.9 * JOBS);
