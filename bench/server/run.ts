@@ -501,7 +501,7 @@ function markdown(r: {
       'engine yields between stages; "plan ready" is the time to the finished plan (policy included, in brackets), "commit" the one ' +
       'transaction that writes the leases.',
     '',
-    `"why ms" (max ${r.rounds.whyMsMax}) is the time the round's record of why each job waits held the event loop (reasons computed at once for the first ${String(c.whyEager)} waiting jobs; 0 for a backfill plan, which records none).`,
+    `"why ms" (max ${r.rounds.whyMsMax}) is the longest the round's record of why each job waits held the event loop at once (it is made in slices of 50 reasons; reasons computed at once for the first ${String(c.whyEager)} waiting jobs; 0 for a backfill plan, which records none).`,
     '',
     ...(r.rounds.whyAllMsMax > 0
       ? [`"all why ms" (max ${r.rounds.whyAllMsMax}; --why-compare): after the same round, on the same event loop, the time to compute every queued job's reason, as each round did before reasons were computed on request.`, '']

@@ -45,7 +45,7 @@ export interface RoundSample {
   solverMs: number;
   readyMs: number;
   commitMs: number;
-  /** ms the round's "why" record held the event loop (0 for a backfill plan, which records none). */
+  /** The longest ms the round's "why" record held the event loop at once (in slices; 0 for a backfill plan, which records none). */
   whyMs: number;
   /** With `whyCompare`: ms to compute every queued job's reason for the same round (undefined otherwise). */
   whyAllMs?: number;
