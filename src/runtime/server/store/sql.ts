@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { openDatabase } from './schema.js';
+import { Checkpointer } from './checkpointer.js';
 import { loopSections } from '../loop-sections.js';
 
 /** Tables whose reads the store caches in memory (`Sql.version`): read on every poll and plan, written less often. */
@@ -25,10 +26,15 @@ export class Sql {
     readonly maxLogBytes: number,
   ) {
     this.db = openDatabase(path);
+    this.checkpointer = path === ':memory:' || path === '' ? undefined : Checkpointer.start(path, this.db);
   }
+
+  /** Moves the write-ahead log into the database file off the event loop (checkpointer.ts). */
+  private readonly checkpointer: Checkpointer | undefined;
 
   close(): void {
     this.flush();
+    this.checkpointer?.stop();
     this.db.close();
   }
 
