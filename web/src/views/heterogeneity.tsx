@@ -3,7 +3,7 @@ import type { Heterogeneity } from '../api';
 import { Chart, type ChartOption } from '../chart';
 import { STATE_COLOR, typeColor } from '../colors';
 import { num, pct } from '../format';
-import { Empty, ErrorBox, Section, Truncate, useLive } from '../ui';
+import { Empty, ErrorBox, Section, TenantCell, Truncate, useLive } from '../ui';
 import './heterogeneity.css';
 
 /**
@@ -151,9 +151,7 @@ export function HeterogeneityView() {
                       <a href={`#/jobs/${encodeURIComponent(j.id)}`}>{j.id}</a> {j.name ? <Truncate text={j.name} max="12rem" class="muted" /> : null}
                     </span>
                   </td>
-                  <td data-label="Tenant">
-                    <Truncate text={j.tenant} max="10rem" />
-                  </td>
+                  <TenantCell tenant={j.tenant} max="10rem" label="Tenant" />
                   <td data-label="Runs on">
                     <span>
                       <strong style={{ color: typeColor(j.gpuType) }}>{j.gpuType}</strong> ×{j.gpus}

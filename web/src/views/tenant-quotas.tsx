@@ -3,7 +3,7 @@ import type { ChartOption } from '../chart';
 import { Chart } from '../chart';
 import { OKABE_ITO } from '../colors';
 import { num, pct, when } from '../format';
-import { ErrorBox, Section, Truncate, useLive } from '../ui';
+import { ErrorBox, Section, TenantCell, useLive } from '../ui';
 
 /**
  * The fairness view's tenant quotas (`rondo serve --tenants FILE`, docs/tenants.md): each tenant's guarantee, what
@@ -126,10 +126,9 @@ export function TenantQuotas() {
           <tbody>
             {data.tenants.map((t) => (
               <tr>
-                <td>
-                  <Truncate text={t.tenant} max="12rem" />
+                <TenantCell tenant={t.tenant} max="12rem">
                   {t.cohorts.length > 0 ? <span class="muted small"> in {t.cohorts.join(' / ')}</span> : null}
-                </td>
+                </TenantCell>
                 <td>{guaranteeText(t.guarantee)}</td>
                 <td class="num">{num(t.entitlement)}</td>
                 <td class={`num ${t.activeJobs > 0 && t.entitlement > 0 && t.received < 0.95 * t.entitlement ? 'warn' : ''}`}>{num(t.received)}</td>
