@@ -1,5 +1,5 @@
 import { useEffect } from 'preact/hooks';
-import type { CostData, CostLine } from '../api';
+import type { CostView as CostData, CostLine } from '../api';
 import { duration, num, when } from '../format';
 import { Empty, ErrorBox, Section, TenantCell, useApp, useLive } from '../ui';
 

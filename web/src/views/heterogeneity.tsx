@@ -1,5 +1,5 @@
 import { useMemo } from 'preact/hooks';
-import type { Heterogeneity } from '../api';
+import type { Heterogeneity, UseSeries } from '../api';
 import { Chart, type ChartOption } from '../chart';
 import { STATE_COLOR, typeColor } from '../colors';
 import { num, pct } from '../format';
@@ -17,12 +17,7 @@ import './heterogeneity.css';
 const TENANT_COLOR = '#44AA99';
 const CAPACITY_COLOR = '#b4b4b4';
 
-interface Series {
-  readonly raw: readonly number[];
-  readonly effective: readonly number[];
-  readonly queued: readonly number[];
-  readonly capacity?: readonly number[];
-}
+type Series = UseSeries & { readonly capacity?: readonly number[] };
 
 function optionOf(h: Heterogeneity, s: Series, color: string): ChartOption {
   const xs = h.samples.map((x) => new Date(x.at).getTime());
