@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
-const CHECKPOINT_MS = 250;
+const CHECKPOINT_MS = 1000;
 /** SQLite's default threshold (pages), restored on the main connection if the thread stops. */
 const AUTO_CHECKPOINT_PAGES = 1000;
 
