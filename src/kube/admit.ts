@@ -16,11 +16,26 @@ export async function admit(ctx: WriteContext, a: Attempt, o: KObj, product: str
   a.admittedAt = Date.now();
   try {
     // The template may change only while suspended and never started (KEP-2926): a Job suspended by us before
-    // (not admitted, or a stop interrupted by a restart) may still carry a startTime.
-    if (o.status?.startTime) await ctx.writer.clearStartTime(o);
-    await ctx.writer.writeSecret(o, a);
+    // (its stop not tidied yet, a stop interrupted by a restart, or suspended at intake) may still carry a startTime.
     const round = a.round ?? 0;
-    const written = await ctx.writer.patchJob(a.kube, (cur) => admitPatch(cur, ctx.typeLabel, product, a.gpuType, round, a.id, a.worker, a.jobId, extra));
+    const t = { tag: 'admit', round: a.round };
+    let cleared = false;
+    if (o.status?.startTime) {
+      await ctx.writer.clearStartTime(o, { tag: 'clear', round: a.round });
+      cleared = true;
+    }
+    await ctx.writer.writeSecret(o, a);
+    const patch = (): Promise<boolean> => ctx.writer.patchJob(a.kube, (cur) => admitPatch(cur, ctx.typeLabel, product, a.gpuType, round, a.id, a.worker, a.jobId, extra), t);
+    let written: boolean;
+    try {
+      written = await patch();
+    } catch (e) {
+      // 422: the template may not change while startTime is set, which the cache did not show yet (the Job
+      // controller set it just before the suspend): cleared, and tried once more.
+      if ((e as { code?: unknown }).code !== 422 || cleared) throw e;
+      await ctx.writer.clearStartTime(ctx.jobs.items.get(a.kube) ?? o, { tag: 'clear', round: a.round });
+      written = await patch();
+    }
     if (!written) throw Object.assign(new Error('the Job is gone'), { code: 404 });
     void ctx.writer.event(o, 'Normal', 'Admitted', `admitted on ${a.gpuType} (${product}) in round ${round}, attempt ${a.id}`);
   } catch (e) {

@@ -24,6 +24,8 @@ export interface Attempt {
   stop?: string; // why it is being stopped
   startedAt?: number;
   admittedAt?: number;
+  /** When its suspend was written (the stop's wait for its pods is timed from here). */
+  suspendedAt?: number;
   ended?: SyncEnded;
   /** The server no longer lists it. */
   withdrawn?: boolean;

@@ -29,7 +29,8 @@ import { JobIntake } from './intake.js';
 import { endAttempt, type Attempt, type Phase } from './attempt.js';
 import { admit } from './admit.js';
 import { annotateFinish } from './annotations.js';
-import { beginStop, finishStop, preemptionReason, type WriteContext } from './stop.js';
+import { beginStop, finishStop, preemptionReason, tidy, untidy, type WriteContext } from './stop.js';
+import { Timeline } from './timeline.js';
 
 interface WorkerRecord {
   token: string;
@@ -62,6 +63,16 @@ export class KubeController {
   private offered = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  /** Something the next pass acts on happened while one ran (a stop ended, pods went): pass again right after. */
+  private again = false;
+  /** The earliest moment a pass must run (a lease starts or ends), and its timer. */
+  private wakeAt = Infinity;
+  private wakeTimer: NodeJS.Timeout | undefined;
+  /** Jobs (namespace/name) stopped and not yet restored (stop.ts, tidy), and those being tidied now. */
+  private readonly untidy = new Set<string>();
+  private readonly tidying = new Set<string>();
+  /** The driver's timeline (off unless enabled: timeline.ts). */
+  readonly timeline = new Timeline();
   private stopped = false;
   private leader: LeaderElector | undefined;
   private stageMs: number[] = [];
@@ -108,11 +119,18 @@ export class KubeController {
     );
     this.nodes = new Reflector(this.kc, '/api/v1/nodes', () => this.core.listNode() as unknown as Promise<KList>, { log });
     // All pods: GPUs held by pods Rondo does not manage are subtracted from what a node offers.
-    this.pods = new Reflector(this.kc, '/api/v1/pods', () => this.core.listPodForAllNamespaces() as unknown as Promise<KList>, { log });
-    this.writer = new JobWriter(this.kc, { jobs: this.jobs, jobServerUrl: opts.jobServerUrl, identity: opts.leader?.identity ?? 'rondo', log });
+    this.pods = new Reflector(this.kc, '/api/v1/pods', () => this.core.listPodForAllNamespaces() as unknown as Promise<KList>, {
+      log,
+      // The last pod of a stopping Job gone: its stop can end now, and the job's next lease follow, without waiting
+      // for the next tick.
+      onChange: (type) => {
+        if (type === 'DELETED' && this.stopping > 0) this.kick();
+      },
+    });
+    this.writer = new JobWriter(this.kc, { jobs: this.jobs, jobServerUrl: opts.jobServerUrl, identity: opts.leader?.identity ?? 'rondo', log, timeline: this.timeline });
     this.intake = new JobIntake({ jobs: this.jobs, rondo: this.rondo, writer: this.writer, log });
     this.estimates = new FinishEstimates(this.rondo, opts.roundMs ?? 60_000, log);
-    this.ctx = { writer: this.writer, jobs: this.jobs, typeLabel: opts.typeLabel, log };
+    this.ctx = { writer: this.writer, jobs: this.jobs, typeLabel: opts.typeLabel, log, timeline: this.timeline };
   }
 
   private log(m: string): void {
@@ -139,9 +157,10 @@ export class KubeController {
     this.stopped = true;
     this.writer.close();
     if (this.timer) clearInterval(this.timer);
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
     for (const r of [this.jobs, this.nodes, this.pods]) r.stop();
     await this.leader?.stop();
-    const busy = (): boolean => this.running || this.intaking || [...this.attempts.values()].some((a) => a.busy);
+    const busy = (): boolean => this.running || this.intaking || this.tidying.size > 0 || [...this.attempts.values()].some((a) => a.busy);
     for (let i = 0; i < 300 && busy(); i++) await new Promise((r) => setTimeout(r, 10));
   }
 
@@ -203,6 +222,7 @@ export class KubeController {
       const t1 = Date.now();
       await this.syncWorkers();
       const t2 = Date.now();
+      this.timeline.mark('sync', undefined, t2 - t1);
       this.execute();
       if (!this.annotating) {
         this.annotating = true;
@@ -216,9 +236,55 @@ export class KubeController {
       this.log(`pass failed: ${(e as Error).message}`);
     } finally {
       this.stats.lastPassMs = Date.now() - t0;
+      this.timeline.mark('pass', undefined, this.stats.lastPassMs);
       if (this.stats.lastPassMs > this.opts.heartbeatMs * 2) this.log(`slow pass: ${this.stats.lastPassMs} ms (intake start, sync, execute: ${this.stageMs.join(', ')} ms)`);
       this.running = false;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+      this.wakeForLeases();
     }
+  }
+
+  /** Stopping attempts (a pod deletion matters to the driver only while one is). */
+  private stopping = 0;
+
+  /** A pass soon (once the running one is over): something it acts on happened. */
+  private kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.wakeAt = 0;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = setTimeout(() => this.wake(), 5);
+  }
+
+  private wake(): void {
+    this.wakeAt = Infinity;
+    this.wakeTimer = undefined;
+    void this.pass();
+  }
+
+  /**
+   * A pass at the moment the next lease starts or ends (plans arrive ahead of their round), so a round's admissions
+   * and stops begin at its start rather than at the next tick.
+   */
+  private wakeForLeases(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    let next = Infinity;
+    for (const a of this.attempts.values()) {
+      if (a.ended || a.busy) continue;
+      if (a.phase === 'pending' && a.startAt > now) next = Math.min(next, a.startAt);
+      if ((a.phase === 'starting' || a.phase === 'running') && a.deadline > now) next = Math.min(next, a.deadline);
+    }
+    if (next === Infinity || next >= this.wakeAt) return;
+    this.wakeAt = next;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = setTimeout(() => this.wake(), next - now + 1);
   }
 
   /** Pods by the uid of their Job, built once per pass (a lookup per attempt would scan every pod). */
@@ -399,6 +465,7 @@ export class KubeController {
       const o = uid === undefined ? undefined : lookup?.jobOf.get(uid);
       a = { id: l.attempt, jobId: l.jobId, worker: node, gpuType: l.gpuType, kube: o ? jobKey(o) : '', phase: 'pending', startAt: receivedAt + l.startInMs, deadline: receivedAt + l.leaseEndInMs, wantsToken: o !== undefined && wantsSecret(o) };
       this.attempts.set(l.attempt, a);
+      this.timeline.mark('lease', l.round);
       if (!o) a.ended = { attempt: a.id, exitCode: null, signal: null, stoppedByWorker: true, spawnError: 'its Kubernetes Job no longer exists', at: Date.now() };
     } else {
       a.deadline = receivedAt + l.leaseEndInMs;
@@ -427,6 +494,7 @@ export class KubeController {
     };
     const podsOf = this.podsByJob();
     const open = this.openKubeKeys();
+    let stopping = 0;
     for (const a of this.attempts.values()) {
       if (a.ended || a.busy) continue;
       const o = this.jobs.items.get(a.kube);
@@ -461,7 +529,11 @@ export class KubeController {
         // terminating pods): its template may then change once startTime is cleared.
         const ready = o.spec?.suspend === true && (podsOf.get(o.metadata?.uid ?? '') ?? []).length === 0;
         const spot = this.spot.placement(a.gpuType, this.nodes.items.values(), this.opts.typeLabel, this.opts.typeMap);
-        if (now >= a.startAt && !other && ready) work(a, admit(this.ctx, a, o, spot ? spot.product : productOf.get(a.gpuType), spot?.selector));
+        if (now >= a.startAt && !other && ready) {
+          this.untidy.delete(a.kube);
+          this.timeline.mark('admit.queued', a.round);
+          work(a, admit(this.ctx, a, o, spot ? spot.product : productOf.get(a.gpuType), spot?.selector));
+        }
         continue;
       }
       const pods = podsOf.get(o.metadata?.uid ?? '') ?? [];
@@ -480,11 +552,38 @@ export class KubeController {
       if (a.phase === 'starting' || a.phase === 'running') {
         if (a.stop || leaseOver) {
           a.stop ??= a.withdrawn ? 'lease withdrawn by the scheduler' : preemptionReason(a, this.opts.explain);
+          this.timeline.mark('stop.queued', a.round);
           work(a, beginStop(this.ctx, a, o));
         }
         continue;
       }
-      if (a.phase === 'stopping') work(a, finishStop(this.ctx, a, o, pods));
+      if (a.phase === 'stopping') {
+        stopping++;
+        if (finishStop(this.ctx, a, o, pods)) {
+          this.untidy.add(a.kube);
+          // Its end goes to the server in a pass now: the job's next lease may wait on it.
+          this.kick();
+        }
+      }
+    }
+    this.stopping = stopping;
+    this.tidyStopped(open);
+  }
+
+  /** Restores stopped Jobs in the background (stop.ts, tidy); a Job with an open attempt is left to it. */
+  private tidyStopped(open: ReadonlyMap<string, number>): void {
+    for (const key of this.untidy) {
+      if (this.tidying.has(key) || open.has(key)) continue;
+      const o = this.jobs.items.get(key);
+      if (!o || !untidy(o)) {
+        this.untidy.delete(key);
+        continue;
+      }
+      this.tidying.add(key);
+      void tidy(this.ctx, key)
+        .then(() => this.untidy.delete(key))
+        .catch((e: Error) => this.log(`restore ${key}: ${e.message}`))
+        .finally(() => this.tidying.delete(key));
     }
   }
 

@@ -54,12 +54,14 @@ describe('kubernetes driver: rounds', () => {
       const admitted = (n: string) => e.api.seen.filter((s) => s.method === 'PATCH' && s.path === `/apis/batch/v1/namespaces/default/jobs/${n}` && (s.body as { spec?: { suspend?: boolean } })?.spec?.suspend === false).length;
       return admitted('a') >= 2 && admitted('b') >= 2;
     }, 45_000);
-    const w = writesTo(e, 'a');
+    // Writes that took effect (a guarded background write may meet a 409 first and go again).
+    const w = writesTo(e, 'a').filter((s) => s.status === 200);
     const firstStop = w.findIndex((s) => (s.body as { spec?: { suspend?: boolean } })?.spec?.suspend === true);
     expect(firstStop).toBeGreaterThan(0);
-    // After the suspend: the /status patch clearing startTime, then the restore of the selector, in that order.
+    // After the suspend (the stop ends once its pods are gone), in the background: the /status patch clearing
+    // startTime, then the restore of the selector, in that order, each guarded by the version it was computed on.
     expect(w[firstStop + 1]!.path.endsWith('/status')).toBe(true);
-    expect(w[firstStop + 1]!.body).toEqual({ status: { startTime: null } });
+    expect(w[firstStop + 1]!.body).toMatchObject({ metadata: { resourceVersion: expect.any(String) }, status: { startTime: null } });
     const restore = w[firstStop + 2]!.body as { spec: { template: { spec: { nodeSelector: Record<string, unknown> } } } };
     expect(restore.spec.template.spec.nodeSelector).toEqual({ 'nvidia.com/gpu.product': null });
     // No 422: every template change happened while suspended and never started.
