@@ -20,7 +20,9 @@ export async function admit(ctx: WriteContext, a: Attempt, o: KObj, product: str
     const round = a.round ?? 0;
     const t = { tag: 'admit', round: a.round };
     let cleared = false;
-    if (o.status?.startTime) {
+    // A Job admitted again onto the product its template still names (its last stop not tidied yet) keeps its
+    // template as it is: no startTime to clear then.
+    if (o.status?.startTime && !sameTemplate(o, admitPatch(o, ctx.typeLabel, product, a.gpuType, round, a.id, a.worker, a.jobId, extra))) {
       await ctx.writer.clearStartTime(o, { tag: 'clear', round: a.round });
       cleared = true;
     }
@@ -50,4 +52,13 @@ export async function admit(ctx: WriteContext, a: Attempt, o: KObj, product: str
     }
     endAttempt(a, { exitCode: null, signal: null, stoppedByWorker: true, spawnError: `admission failed: ${(e as Error).message}`.slice(0, 4000) });
   }
+}
+
+/** Whether a patch leaves the pod template as it is (every selector key and template annotation it sets already so). */
+export function sameTemplate(o: KObj, patch: object): boolean {
+  const tpl = (patch as { spec?: { template?: { metadata?: { annotations?: Record<string, string | null> }; spec?: { nodeSelector?: Record<string, string | null> } } } }).spec?.template;
+  const cur = o.spec?.template as { metadata?: { annotations?: Record<string, string> }; spec?: { nodeSelector?: Record<string, string> } } | undefined;
+  const same = (want: Record<string, string | null> | undefined, have: Record<string, string> | undefined): boolean =>
+    Object.entries(want ?? {}).every(([k, v]) => (v === null ? have?.[k] === undefined : have?.[k] === v));
+  return same(tpl?.spec?.nodeSelector, cur?.spec?.nodeSelector) && same(tpl?.metadata?.annotations, cur?.metadata?.annotations);
 }

@@ -23,6 +23,7 @@ export async function annotateFinish(ctx: WriteContext, estimates: FinishEstimat
       // Only while this attempt holds the Job (no resourceVersion: an annotation never conflicts with a stop).
       await ctx.writer.patchJob(a.kube, (cur) =>
         cur.spec?.suspend === false && cur.metadata?.annotations?.[A_ATTEMPT] === String(a.id) ? { metadata: { annotations: { [A_ESTIMATED_FINISH]: finishText(at) } } } : undefined,
+        { tag: 'annotate', priority: 'background' },
       );
     } catch (e) {
       ctx.log(`estimated finish of ${a.kube}: ${(e as Error).message}`);

@@ -24,6 +24,7 @@ import { DEFAULT_SPOT_LABELS, SpotNodes } from './spot.js';
 import { wantsSecret, gpusPerPod, jobFinished, jobKey, nodeOffers, podJobUid, type NodeOffer } from './objects.js';
 import { LeaderElector } from './leader.js';
 import { JobWriter } from './writer.js';
+import { keepAliveClient } from './client.js';
 import { FinishEstimates } from './estimates.js';
 import { JobIntake } from './intake.js';
 import { endAttempt, type Attempt, type Phase } from './attempt.js';
@@ -68,8 +69,12 @@ export class KubeController {
   /** The earliest moment a pass must run (a lease starts or ends), and its timer. */
   private wakeAt = Infinity;
   private wakeTimer: NodeJS.Timeout | undefined;
-  /** Jobs (namespace/name) stopped and not yet restored (stop.ts, tidy), and those being tidied now. */
-  private readonly untidy = new Set<string>();
+  /**
+   * Jobs (namespace/name) stopped and not yet restored (stop.ts, tidy) -> since when, and those being tidied now. A
+   * Job is restored only after a round stopped: most are admitted again by then, onto the product their template
+   * still names (no write to undo, and no startTime to clear first).
+   */
+  private readonly untidy = new Map<string, number>();
   private readonly tidying = new Set<string>();
   /** The driver's timeline (off unless enabled: timeline.ts). */
   readonly timeline = new Timeline();
@@ -104,8 +109,8 @@ export class KubeController {
   ) {
     if (opts.kubeconfig) this.kc.loadFromFile(opts.kubeconfig);
     else this.kc.loadFromDefault();
-    this.batch = this.kc.makeApiClient(BatchV1Api);
-    this.core = this.kc.makeApiClient(CoreV1Api);
+    this.batch = keepAliveClient(this.kc, BatchV1Api);
+    this.core = keepAliveClient(this.kc, CoreV1Api);
     this.rondo = new RondoClient(opts.serverUrl, opts.adminToken);
     this.workers = this.loadWorkers();
     const log = (m: string): void => this.log(m);
@@ -219,6 +224,8 @@ export class KubeController {
           .catch((e: Error) => this.log(`intake failed: ${e.message}`))
           .finally(() => (this.intaking = false));
       }
+      // Leases that start or end now (the pass a wake-up ran for) act on what the last sync said, before this one.
+      this.execute();
       const t1 = Date.now();
       await this.syncWorkers();
       const t2 = Date.now();
@@ -560,7 +567,7 @@ export class KubeController {
       if (a.phase === 'stopping') {
         stopping++;
         if (finishStop(this.ctx, a, o, pods)) {
-          this.untidy.add(a.kube);
+          this.untidy.set(a.kube, Date.now());
           // Its end goes to the server in a pass now: the job's next lease may wait on it.
           this.kick();
         }
@@ -572,8 +579,9 @@ export class KubeController {
 
   /** Restores stopped Jobs in the background (stop.ts, tidy); a Job with an open attempt is left to it. */
   private tidyStopped(open: ReadonlyMap<string, number>): void {
-    for (const key of this.untidy) {
-      if (this.tidying.has(key) || open.has(key)) continue;
+    const before = Date.now() - (this.opts.tidyAfterMs ?? this.opts.roundMs ?? 60_000);
+    for (const [key, since] of this.untidy) {
+      if (since > before || this.tidying.has(key) || open.has(key)) continue;
       const o = this.jobs.items.get(key);
       if (!o || !untidy(o)) {
         this.untidy.delete(key);

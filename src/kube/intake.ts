@@ -96,7 +96,7 @@ export class JobIntake {
   }
 
   private async suspendRogue(o: KObj): Promise<void> {
-    await this.cfg.writer.patchJob(jobKey(o), (cur) => (cur.spec?.suspend === false && cur.metadata?.annotations?.[A_ATTEMPT] === undefined ? suspendPatch(cur, 'not admitted') : undefined));
+    await this.cfg.writer.patchJob(jobKey(o), (cur) => (cur.spec?.suspend === false && cur.metadata?.annotations?.[A_ATTEMPT] === undefined ? suspendPatch(cur, 'not admitted') : undefined), { tag: 'suspend-rogue', priority: 'stop' });
     void this.cfg.writer.event(o, 'Normal', 'Suspended', 'suspended: this Job runs only when Rondo admits it (create it with spec.suspend: true)');
   }
 }

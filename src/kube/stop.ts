@@ -32,7 +32,7 @@ export function preemptionReason(a: Attempt, explain: ((jobId: string) => { read
 export async function beginStop(ctx: WriteContext, a: Attempt, o: KObj): Promise<void> {
   a.phase = 'stopping';
   try {
-    await ctx.writer.patchJob(a.kube, (cur) => (cur.spec?.suspend === true && cur.metadata?.annotations?.[A_STOPPING] !== undefined ? undefined : suspendPatch(cur, a.stop!)), { tag: 'stop', round: a.round });
+    await ctx.writer.patchJob(a.kube, (cur) => (cur.spec?.suspend === true && cur.metadata?.annotations?.[A_STOPPING] !== undefined ? undefined : suspendPatch(cur, a.stop!)), { tag: 'stop', round: a.round, priority: 'stop' });
     a.suspendedAt = Date.now();
     void ctx.writer.event(o, 'Normal', a.stop === 'cancelled' ? 'Cancelled' : 'Preempted', `suspended on ${a.gpuType} after round ${a.round ?? '?'} (attempt ${a.id}): ${a.stop}`);
   } catch (e) {
@@ -72,6 +72,6 @@ export function untidy(o: KObj): boolean {
 export async function tidy(ctx: WriteContext, key: string): Promise<void> {
   const cur = ctx.jobs.items.get(key);
   if (!cur || !untidy(cur) || jobFinished(cur)) return;
-  if (cur.status?.startTime) await ctx.writer.clearStartTime(cur, { tag: 'tidy-clear', background: true }, true);
-  await ctx.writer.patchJob(key, (c) => (untidy(c) && !c.status?.startTime ? restorePatch(c, ctx.typeLabel) : undefined), { tag: 'tidy-restore', background: true });
+  if (cur.status?.startTime) await ctx.writer.clearStartTime(cur, { tag: 'tidy-clear', priority: 'background' }, true);
+  await ctx.writer.patchJob(key, (c) => (untidy(c) && !c.status?.startTime ? restorePatch(c, ctx.typeLabel) : undefined), { tag: 'tidy-restore', priority: 'background' });
 }

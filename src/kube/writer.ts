@@ -7,6 +7,7 @@ import { BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig
 import type { KObj, Reflector } from './reflector.js';
 import { jobKey, secretName, wantsSecret } from './objects.js';
 import type { Timeline } from './timeline.js';
+import { keepAliveClient } from './client.js';
 
 const PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -19,14 +20,20 @@ export async function pool<T>(items: readonly T[], n: number, fn: (x: T) => Prom
   await Promise.all(Array.from({ length: Math.min(n, items.length) }, run));
 }
 
+/** Which writes go first: stops (the GPUs they free and the jobs they let move are what admissions wait for), then
+ * admissions and the writes they need, then background writes. */
+export type WritePriority = 'stop' | 'admit' | 'background';
+
 /**
- * At most `n` urgent calls in flight and, beside them, at most `nb` background ones; the rest wait their turn in
- * order (as client-go's rate limiter keeps a controller polite). A background call (an Event, an annotation, tidying
- * a stopped Job) starts only while no urgent call waits, so it never delays a round's admissions and stops.
+ * At most `n` urgent calls in flight and, beside them, at most `nb` background ones; the rest wait their turn, stops
+ * before admissions, in order within each (as client-go's rate limiter keeps a controller polite). A background call
+ * (an Event, an annotation, tidying a stopped Job) starts only while no urgent call waits, so it never delays a
+ * round's admissions and stops.
  */
 class Gate {
   private active = 0;
   private bgActive = 0;
+  private readonly stops: Array<() => void> = [];
   private readonly urgent: Array<() => void> = [];
   private readonly background: Array<() => void> = [];
   constructor(
@@ -34,9 +41,10 @@ class Gate {
     private readonly nb: number,
   ) {}
 
-  async run<T>(fn: () => Promise<T>, background = false): Promise<T> {
+  async run<T>(fn: () => Promise<T>, priority: WritePriority = 'admit'): Promise<T> {
+    const background = priority === 'background';
     await new Promise<void>((r) => {
-      (background ? this.background : this.urgent).push(r);
+      (priority === 'stop' ? this.stops : background ? this.background : this.urgent).push(r);
       this.pump();
     });
     try {
@@ -49,11 +57,11 @@ class Gate {
   }
 
   private pump(): void {
-    while (this.urgent.length > 0 && this.active < this.n) {
+    while (this.stops.length + this.urgent.length > 0 && this.active < this.n) {
       this.active++;
-      this.urgent.shift()!();
+      (this.stops.shift() ?? this.urgent.shift()!)();
     }
-    while (this.urgent.length === 0 && this.background.length > 0 && this.bgActive < this.nb) {
+    while (this.stops.length + this.urgent.length === 0 && this.background.length > 0 && this.bgActive < this.nb) {
       this.bgActive++;
       this.background.shift()!();
     }
@@ -65,7 +73,8 @@ export interface WriteTag {
   /** Timeline kind prefix (`admit`, `stop`, `restore`, ...). */
   readonly tag: string;
   readonly round?: number | undefined;
-  readonly background?: boolean;
+  /** Default `admit`. */
+  readonly priority?: WritePriority;
 }
 
 export interface WriterStats {
@@ -91,8 +100,8 @@ export class JobWriter {
     kc: KubeConfig,
     private readonly cfg: { readonly jobs: Reflector<KObj>; readonly jobServerUrl?: string | undefined; readonly identity: string; readonly log: (m: string) => void; readonly timeline?: Timeline },
   ) {
-    this.batch = kc.makeApiClient(BatchV1Api);
-    this.core = kc.makeApiClient(CoreV1Api);
+    this.batch = keepAliveClient(kc, BatchV1Api);
+    this.core = keepAliveClient(kc, CoreV1Api);
   }
 
   /** Runs one request through the gate, marking on the timeline when it leaves the queue and when it is done. */
@@ -103,7 +112,7 @@ export class JobWriter {
       const res = await fn();
       this.cfg.timeline?.mark(`${t.tag}.done`, t.round);
       return res;
-    }, t.background === true);
+    }, t.priority);
   }
 
   /** `guard`: only on the version `o` was read at (a 409 otherwise), for writes that may race an admission. */
@@ -182,7 +191,7 @@ export class JobWriter {
         if (code !== 409) throw e;
         this.stats.conflicts++;
         this.cfg.timeline?.mark('conflict', t.round);
-        cur = (await this.gate.run(() => this.batch.readNamespacedJob({ namespace, name }), t.background === true)) as KObj;
+        cur = (await this.gate.run(() => this.batch.readNamespacedJob({ namespace, name }), t.priority)) as KObj;
       }
     }
     throw new Error(`${key}: still conflicting after 5 tries`);
@@ -219,7 +228,7 @@ export class JobWriter {
           },
         });
         this.stats.events++;
-      }, true);
+      }, 'background');
     } catch (e) {
       this.cfg.log(`event on ${jobKey(o)}: ${(e as Error).message}`);
     }

@@ -38,13 +38,14 @@ describe('kubernetes driver against the fake API server', () => {
 });
 
 /** Requests the fake saw that write to one Job (main resource or /status). */
-function writesTo(e: Env, name: string): Array<{ method: string; path: string; body?: unknown }> {
+function writesTo(e: Env, name: string): Array<{ method: string; path: string; status: number; body?: unknown }> {
   return e.api.seen.filter((s) => s.method !== 'GET' && s.path.startsWith(`/apis/batch/v1/namespaces/default/jobs/${name}`));
 }
 
 describe('kubernetes driver: rounds', () => {
   it('preempts between rounds: suspend, pods gone, startTime cleared, selector restored; then admits again', async () => {
-    env = await startEnv({ name: 'preempt', throughputs: TPUT, roundMs: 1500, nodes: (c) => c.addNode('v100-a', 'Tesla-V100-SXM2-16GB', 1, { 'example.com/zone': 'z1' }) });
+    // Stopped Jobs are restored at once here (by default only after a round, in case they come back sooner).
+    env = await startEnv({ name: 'preempt', throughputs: TPUT, roundMs: 1500, kube: { tidyAfterMs: 0 }, nodes: (c) => c.addNode('v100-a', 'Tesla-V100-SXM2-16GB', 1, { 'example.com/zone': 'z1' }) });
     // The user's own selector must come back after each stop.
     env.api.create('jobs', trainingJob('a', { queue: 'q', steps: 1e6, nodeSelector: { 'example.com/zone': 'z1' } }));
     env.api.create('jobs', trainingJob('b', { queue: 'q', steps: 1e6 }));
