@@ -1,3 +1,5 @@
+// Over 500 lines: one class, the reconcile loop (the pass, the node-workers' sync and each attempt's state machine), whose
+// parts share its maps of attempts and workers; the writes, intake, stops and timers are in files of their own.
 /**
  * The Kubernetes driver of Rondo's one engine. It runs inside `rondo serve --kube` beside the scheduler and talks
  * to the server through its REST API (plus, in the same process, the planner's why record for Event reasons),
@@ -30,7 +32,8 @@ import { JobIntake } from './intake.js';
 import { endAttempt, type Attempt, type Phase } from './attempt.js';
 import { admit } from './admit.js';
 import { annotateFinish } from './annotations.js';
-import { beginStop, finishStop, preemptionReason, tidy, untidy, type WriteContext } from './stop.js';
+import { beginStop, finishStop, preemptionReason, Tidier, type WriteContext } from './stop.js';
+import { Waker } from './waker.js';
 import { Timeline } from './timeline.js';
 
 interface WorkerRecord {
@@ -64,18 +67,10 @@ export class KubeController {
   private offered = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
-  /** Something the next pass acts on happened while one ran (a stop ended, pods went): pass again right after. */
-  private again = false;
-  /** The earliest moment a pass must run (a lease starts or ends), and its timer. */
-  private wakeAt = Infinity;
-  private wakeTimer: NodeJS.Timeout | undefined;
-  /**
-   * Jobs (namespace/name) stopped and not yet restored (stop.ts, tidy) -> since when, and those being tidied now. A
-   * Job is restored only after a round stopped: most are admitted again by then, onto the product their template
-   * still names (no write to undo, and no startTime to clear first).
-   */
-  private readonly untidy = new Map<string, number>();
-  private readonly tidying = new Set<string>();
+  /** Passes between ticks (waker.ts). */
+  private readonly waker = new Waker(() => this.pass());
+  /** Stopped Jobs not yet restored (stop.ts). */
+  private readonly tidier: Tidier;
   /** The driver's timeline (off unless enabled: timeline.ts). */
   readonly timeline = new Timeline();
   private stopped = false;
@@ -129,13 +124,14 @@ export class KubeController {
       // The last pod of a stopping Job gone: its stop can end now, and the job's next lease follow, without waiting
       // for the next tick.
       onChange: (type) => {
-        if (type === 'DELETED' && this.stopping > 0) this.kick();
+        if (type === 'DELETED' && this.stopping > 0) this.waker.soon();
       },
     });
     this.writer = new JobWriter(this.kc, { jobs: this.jobs, jobServerUrl: opts.jobServerUrl, identity: opts.leader?.identity ?? 'rondo', log, timeline: this.timeline });
     this.intake = new JobIntake({ jobs: this.jobs, rondo: this.rondo, writer: this.writer, log });
     this.estimates = new FinishEstimates(this.rondo, opts.roundMs ?? 60_000, log);
     this.ctx = { writer: this.writer, jobs: this.jobs, typeLabel: opts.typeLabel, log, timeline: this.timeline };
+    this.tidier = new Tidier(this.ctx, opts.tidyAfterMs ?? opts.roundMs ?? 60_000);
   }
 
   private log(m: string): void {
@@ -162,10 +158,10 @@ export class KubeController {
     this.stopped = true;
     this.writer.close();
     if (this.timer) clearInterval(this.timer);
-    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.waker.close();
     for (const r of [this.jobs, this.nodes, this.pods]) r.stop();
     await this.leader?.stop();
-    const busy = (): boolean => this.running || this.intaking || this.tidying.size > 0 || [...this.attempts.values()].some((a) => a.busy);
+    const busy = (): boolean => this.running || this.intaking || this.tidier.busy || [...this.attempts.values()].some((a) => a.busy);
     for (let i = 0; i < 300 && busy(); i++) await new Promise((r) => setTimeout(r, 10));
   }
 
@@ -213,6 +209,7 @@ export class KubeController {
     if (this.running || this.stopped) return;
     if (this.leader && !this.leader.isLeader) return;
     this.running = true;
+    this.waker.begin();
     const t0 = Date.now();
     try {
       // Intake (new Jobs: a submit, an Event and an annotation each) runs beside the syncs, so a burst of new Jobs
@@ -246,34 +243,13 @@ export class KubeController {
       this.timeline.mark('pass', undefined, this.stats.lastPassMs);
       if (this.stats.lastPassMs > this.opts.heartbeatMs * 2) this.log(`slow pass: ${this.stats.lastPassMs} ms (intake start, sync, execute: ${this.stageMs.join(', ')} ms)`);
       this.running = false;
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      }
+      this.waker.end();
       this.wakeForLeases();
     }
   }
 
   /** Stopping attempts (a pod deletion matters to the driver only while one is). */
   private stopping = 0;
-
-  /** A pass soon (once the running one is over): something it acts on happened. */
-  private kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.wakeAt = 0;
-    if (this.wakeTimer) clearTimeout(this.wakeTimer);
-    this.wakeTimer = setTimeout(() => this.wake(), 5);
-  }
-
-  private wake(): void {
-    this.wakeAt = Infinity;
-    this.wakeTimer = undefined;
-    void this.pass();
-  }
 
   /**
    * A pass at the moment the next lease starts or ends (plans arrive ahead of their round), so a round's admissions
@@ -288,10 +264,7 @@ export class KubeController {
       if (a.phase === 'pending' && a.startAt > now) next = Math.min(next, a.startAt);
       if ((a.phase === 'starting' || a.phase === 'running') && a.deadline > now) next = Math.min(next, a.deadline);
     }
-    if (next === Infinity || next >= this.wakeAt) return;
-    this.wakeAt = next;
-    if (this.wakeTimer) clearTimeout(this.wakeTimer);
-    this.wakeTimer = setTimeout(() => this.wake(), next - now + 1);
+    if (next !== Infinity) this.waker.atTime(next);
   }
 
   /** Pods by the uid of their Job, built once per pass (a lookup per attempt would scan every pod). */
@@ -537,7 +510,7 @@ export class KubeController {
         const ready = o.spec?.suspend === true && (podsOf.get(o.metadata?.uid ?? '') ?? []).length === 0;
         const spot = this.spot.placement(a.gpuType, this.nodes.items.values(), this.opts.typeLabel, this.opts.typeMap);
         if (now >= a.startAt && !other && ready) {
-          this.untidy.delete(a.kube);
+          this.tidier.forget(a.kube);
           this.timeline.mark('admit.queued', a.round);
           work(a, admit(this.ctx, a, o, spot ? spot.product : productOf.get(a.gpuType), spot?.selector));
         }
@@ -567,32 +540,14 @@ export class KubeController {
       if (a.phase === 'stopping') {
         stopping++;
         if (finishStop(this.ctx, a, o, pods)) {
-          this.untidy.set(a.kube, Date.now());
+          this.tidier.stopped(a.kube);
           // Its end goes to the server in a pass now: the job's next lease may wait on it.
-          this.kick();
+          this.waker.soon();
         }
       }
     }
     this.stopping = stopping;
-    this.tidyStopped(open);
-  }
-
-  /** Restores stopped Jobs in the background (stop.ts, tidy); a Job with an open attempt is left to it. */
-  private tidyStopped(open: ReadonlyMap<string, number>): void {
-    const before = Date.now() - (this.opts.tidyAfterMs ?? this.opts.roundMs ?? 60_000);
-    for (const [key, since] of this.untidy) {
-      if (since > before || this.tidying.has(key) || open.has(key)) continue;
-      const o = this.jobs.items.get(key);
-      if (!o || !untidy(o)) {
-        this.untidy.delete(key);
-        continue;
-      }
-      this.tidying.add(key);
-      void tidy(this.ctx, key)
-        .then(() => this.untidy.delete(key))
-        .catch((e: Error) => this.log(`restore ${key}: ${e.message}`))
-        .finally(() => this.tidying.delete(key));
-    }
+    this.tidier.run(open);
   }
 
   /** For tests and the dashboard: what the driver holds now. */

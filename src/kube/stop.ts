@@ -75,3 +75,48 @@ export async function tidy(ctx: WriteContext, key: string): Promise<void> {
   if (cur.status?.startTime) await ctx.writer.clearStartTime(cur, { tag: 'tidy-clear', priority: 'background' }, true);
   await ctx.writer.patchJob(key, (c) => (untidy(c) && !c.status?.startTime ? restorePatch(c, ctx.typeLabel) : undefined), { tag: 'tidy-restore', priority: 'background' });
 }
+
+/**
+ * Jobs stopped and not yet restored -> since when. A Job is tidied only once it has stayed stopped for `afterMs` (one
+ * round by default): most are admitted again sooner, onto the product their template still names (no write to undo,
+ * and no startTime to clear first). A Job with an open attempt is left to its admission.
+ */
+export class Tidier {
+  private readonly untidy = new Map<string, number>();
+  private readonly tidying = new Set<string>();
+
+  constructor(
+    private readonly ctx: WriteContext,
+    private readonly afterMs: number,
+  ) {}
+
+  get busy(): boolean {
+    return this.tidying.size > 0;
+  }
+
+  stopped(key: string): void {
+    this.untidy.set(key, Date.now());
+  }
+
+  forget(key: string): void {
+    this.untidy.delete(key);
+  }
+
+  /** Starts the tidying that is due; `open`: Jobs (namespace/name) with an open attempt. */
+  run(open: ReadonlyMap<string, number>): void {
+    const before = Date.now() - this.afterMs;
+    for (const [key, since] of this.untidy) {
+      if (since > before || this.tidying.has(key) || open.has(key)) continue;
+      const o = this.ctx.jobs.items.get(key);
+      if (!o || !untidy(o)) {
+        this.untidy.delete(key);
+        continue;
+      }
+      this.tidying.add(key);
+      void tidy(this.ctx, key)
+        .then(() => this.untidy.delete(key))
+        .catch((e: Error) => this.ctx.log(`restore ${key}: ${e.message}`))
+        .finally(() => this.tidying.delete(key));
+    }
+  }
+}
