@@ -1,4 +1,5 @@
 import { LpBuilder } from '../solver/index.js';
+import { solveSifting } from '../solver/sifting.js';
 import { flatTreeOf, flattenTenants, referenceTypeIndex, type FlatTenants, type TenantNode, type TenantTree } from '../model/tenants.js';
 import type { Classes, Problem } from './common.js';
 import { classSize, groupBy, makeProblem, rowKey, solverFailure } from './common.js';
@@ -114,7 +115,11 @@ export function demandCaps(tp: TenantProblem, policy: string, nodes: readonly nu
   return bestUse(tp, policy, nodes, () => tp.p.caps);
 }
 
-/** Per listed node, max U over its subtree's classes with `capsOf(node)` GPUs per type, each alone. */
+/**
+ * Per listed node, max U over its subtree's classes with `capsOf(node)` GPUs per type, each alone. Solved by column
+ * generation (src/solver/sifting.ts) from, per node and type, the classes of most normalised throughput per GPU
+ * that fill 1.5 times the type's GPUs: the optimum of the whole LP.
+ */
 function bestUse(tp: TenantProblem, policy: string, todo: readonly number[], capsOf: (i: number) => readonly number[]): Float64Array {
   const { p, flat, classes } = tp;
   const K = p.types.length;
@@ -122,6 +127,7 @@ function bestUse(tp: TenantProblem, policy: string, todo: readonly number[], cap
   if (todo.length === 0) return out;
   const lp = new LpBuilder('max');
   const blocks: Array<{ node: number; cols: Array<[number, number]> }> = [];
+  const keep: number[] = [];
   for (const i of todo) {
     const caps = capsOf(i);
     // Every class on its most valuable type is an upper bound; when those GPUs fit the caps it is the optimum, with
@@ -134,6 +140,7 @@ function bestUse(tp: TenantProblem, policy: string, todo: readonly number[], cap
     const cols: Array<[number, number]> = [];
     const capIdx: number[][] = caps.map(() => []);
     const capVal: number[][] = caps.map(() => []);
+    const first = firstColumns(tp, tp.subtreeClasses[i]!, caps);
     for (const c of tp.subtreeClasses[i]!) {
       const j = classes.members[c]![0]!;
       const size = classSize(classes, c);
@@ -142,6 +149,7 @@ function bestUse(tp: TenantProblem, policy: string, todo: readonly number[], cap
         const v = tp.value[j]![k]!;
         if (v <= 0 || caps[k]! < p.jobs[j]!.scaleFactor) continue;
         const col = lp.addVar({ lb: 0, ub: 1, cost: size * v });
+        keep.push(first.has(c * K + k) ? 1 : 0);
         cols.push([col, size * v]);
         idx.push(col);
         capIdx[k]!.push(col);
@@ -153,12 +161,30 @@ function bestUse(tp: TenantProblem, policy: string, todo: readonly number[], cap
     blocks.push({ node: i, cols });
   }
   if (lp.numCols === 0 || blocks.length === 0) return out;
-  const r = lp.solve({ method: 'simplex' });
+  const r = solveSifting(lp, Uint8Array.from(keep), { method: 'simplex' });
   if (r.status !== 'optimal') throw solverFailure(policy, r.status, r.message);
   for (const b of blocks) {
     let u = 0;
     for (const [col, coef] of b.cols) u += coef * r.x[col]!;
     out[b.node] = u;
+  }
+  return out;
+}
+
+/** Per type, the classes (as `class * K + type`) of most value per GPU that fill 1.5 times `caps` of that type. */
+function firstColumns(tp: TenantProblem, cls: readonly number[], caps: readonly number[]): Set<number> {
+  const { p, classes } = tp;
+  const K = p.types.length;
+  const out = new Set<number>();
+  for (let k = 0; k < K; k++) {
+    const perGpu = (c: number): number => tp.value[classes.members[c]![0]!]![k]! / p.jobs[classes.members[c]![0]!]!.scaleFactor;
+    const order = cls.filter((c) => perGpu(c) > 0).sort((a, b) => perGpu(b) - perGpu(a) || a - b);
+    let gpus = 0;
+    for (const c of order) {
+      if (gpus >= 1.5 * caps[k]!) break;
+      out.add(c * K + k);
+      gpus += classSize(classes, c) * p.jobs[classes.members[c]![0]!]!.scaleFactor;
+    }
   }
   return out;
 }

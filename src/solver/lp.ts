@@ -45,6 +45,11 @@ export interface SolveOptions {
   readonly ipmTolerance?: number;
   /** A basis (simplex) or primal point from an earlier solve of the same shape. */
   readonly warmStart?: WarmStart;
+  /**
+   * Simplex variant; default HiGHS' choice (dual). `primal` suits a warm start from a primal feasible basis, as
+   * when columns are added to a solved LP (sifting.ts).
+   */
+  readonly simplexStrategy?: 'dual' | 'primal';
   /** MIP relative gap (MILP only). */
   readonly mipGap?: number;
   /**
@@ -236,6 +241,7 @@ export class LpBuilder {
       options.feasibilityTolerance ?? -1,
       options.ipmTolerance ?? -1,
       options.mipGap ?? -1,
+      options.simplexStrategy === undefined ? -1 : options.simplexStrategy === 'primal' ? 4 : 1,
     ]);
     let n = opts.length * 2 + this.integer.length;
     for (const a of f64) n += a.n * 2;
@@ -255,6 +261,20 @@ export class LpBuilder {
     }
     words.set(this.integer, at);
     return { words };
+  }
+
+  /** @internal The model's arrays (views, not copies), for column generation (sifting.ts). */
+  arrays(): { cost: Float64Array; lower: Float64Array; upper: Float64Array; rowLower: Float64Array; rowUpper: Float64Array; starts: Int32Array; indices: Int32Array; values: Float64Array } {
+    return {
+      cost: this.cost.view(),
+      lower: this.lower.view(),
+      upper: this.upper.view(),
+      rowLower: this.rowLower.view(),
+      rowUpper: this.rowUpper.view(),
+      starts: this.starts.view(),
+      indices: this.indices.view(),
+      values: this.values.view(),
+    };
   }
 
   /** @internal */
@@ -331,6 +351,7 @@ const SOLVE_OPTIONS = [
   'primal_feasibility_tolerance',
   'dual_feasibility_tolerance',
   'ipm_optimality_tolerance',
+  'simplex_strategy',
 ] as const;
 
 /**
@@ -451,6 +472,7 @@ export class Solver {
         opts['dual_feasibility_tolerance'] = options.feasibilityTolerance;
       }
       if (options.ipmTolerance !== undefined) opts['ipm_optimality_tolerance'] = options.ipmTolerance;
+      if (options.simplexStrategy !== undefined) opts['simplex_strategy'] = options.simplexStrategy === 'primal' ? 4 : 1;
       if (reused.dirty) model.options.reset();
       reused.dirty = Object.keys(opts).some((k) => !(k in reused.defaults));
       model.options.set({ ...reused.defaults, ...opts });
