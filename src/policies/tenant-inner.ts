@@ -8,7 +8,8 @@ import type { Stage1Result } from './tenant-quota.js';
  *
  * - `fair`: max-min over the jobs' normalised throughput per unit of priority weight (`u_j / w_j`, reference-GPU
  *   equivalents, so equal jobs get equal GPU-time), keeping the leaf's normalised throughput at what the tenant
- *   level gave it: one small LP per leaf (simplex, eight leaves per HiGHS call; classes of identical jobs get identical shares).
+ *   level gave it: one small LP per leaf (simplex, eight leaves per HiGHS call; classes of identical jobs get
+ *   identical shares).
  * - `fifo` / `sjf`: jobs in arrival order / by remaining time alone on their fastest type (ties by arrival) take
  *   time on their most valuable types until the leaf's GPUs run out. The leaf's order comes first here, so its
  *   normalised throughput may fall below what the tenant level found (the tenant's own choice).

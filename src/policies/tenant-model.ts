@@ -96,13 +96,19 @@ export function tenantProblem(snapshot: PolicySnapshot, tree: TenantTree | undef
  * from the whole cluster). Nodes without a guarantee or without jobs are entitled to 0. One block-diagonal LP
  * (its objective is a sum over independent blocks, so each block is at its own optimum).
  */
-export function entitlements(tp: TenantProblem, policy: string): Float64Array {
+export function entitlements(tp: TenantProblem, policy: string, columnGeneration = true): Float64Array {
   const { p, flat } = tp;
   const todo = flat.nodes.map((n, i) => i).filter((i) => flat.nodes[i]!.guarantee !== undefined && tp.hasDemand[i]);
-  const best = bestUse(tp, policy, todo, (i) => {
-    const g = flat.nodes[i]!.guarantee!;
-    return p.types.map((t, k) => (g.kind === 'gpus' ? Math.min(g.gpus[t] ?? 0, p.caps[k]!) : p.caps[k]!));
-  });
+  const best = bestUse(
+    tp,
+    policy,
+    todo,
+    (i) => {
+      const g = flat.nodes[i]!.guarantee!;
+      return p.types.map((t, k) => (g.kind === 'gpus' ? Math.min(g.gpus[t] ?? 0, p.caps[k]!) : p.caps[k]!));
+    },
+    columnGeneration,
+  );
   for (const i of todo) {
     const g = flat.nodes[i]!.guarantee!;
     if (g.kind === 'normalized') best[i] = Math.min(g.units, best[i]!);
@@ -111,8 +117,8 @@ export function entitlements(tp: TenantProblem, policy: string): Float64Array {
 }
 
 /** Per node: the most normalised throughput its own jobs can get from the whole cluster (0 for nodes not listed). */
-export function demandCaps(tp: TenantProblem, policy: string, nodes: readonly number[]): Float64Array {
-  return bestUse(tp, policy, nodes, () => tp.p.caps);
+export function demandCaps(tp: TenantProblem, policy: string, nodes: readonly number[], columnGeneration = true): Float64Array {
+  return bestUse(tp, policy, nodes, () => tp.p.caps, columnGeneration);
 }
 
 /**
@@ -120,7 +126,7 @@ export function demandCaps(tp: TenantProblem, policy: string, nodes: readonly nu
  * generation (src/solver/sifting.ts) from, per node and type, the classes of most normalised throughput per GPU
  * that fill 1.5 times the type's GPUs: the optimum of the whole LP.
  */
-function bestUse(tp: TenantProblem, policy: string, todo: readonly number[], capsOf: (i: number) => readonly number[]): Float64Array {
+function bestUse(tp: TenantProblem, policy: string, todo: readonly number[], capsOf: (i: number) => readonly number[], columnGeneration: boolean): Float64Array {
   const { p, flat, classes } = tp;
   const K = p.types.length;
   const out = new Float64Array(flat.nodes.length);
@@ -140,7 +146,13 @@ function bestUse(tp: TenantProblem, policy: string, todo: readonly number[], cap
     const cols: Array<[number, number]> = [];
     const capIdx: number[][] = caps.map(() => []);
     const capVal: number[][] = caps.map(() => []);
-    const first = firstColumns(tp, tp.subtreeClasses[i]!, caps);
+    const first = new Set<number>();
+    richestColumns(
+      tp,
+      tp.subtreeClasses[i]!,
+      caps.map((c) => 1.5 * c),
+      (q) => first.add(q),
+    );
     for (const c of tp.subtreeClasses[i]!) {
       const j = classes.members[c]![0]!;
       const size = classSize(classes, c);
@@ -161,7 +173,7 @@ function bestUse(tp: TenantProblem, policy: string, todo: readonly number[], cap
     blocks.push({ node: i, cols });
   }
   if (lp.numCols === 0 || blocks.length === 0) return out;
-  const r = solveSifting(lp, Uint8Array.from(keep), { method: 'simplex' });
+  const r = columnGeneration ? solveSifting(lp, Uint8Array.from(keep), { method: 'simplex' }) : lp.solve({ method: 'simplex' });
   if (r.status !== 'optimal') throw solverFailure(policy, r.status, r.message);
   for (const b of blocks) {
     let u = 0;
@@ -171,22 +183,46 @@ function bestUse(tp: TenantProblem, policy: string, todo: readonly number[], cap
   return out;
 }
 
-/** Per type, the classes (as `class * K + type`) of most value per GPU that fill 1.5 times `caps` of that type. */
-function firstColumns(tp: TenantProblem, cls: readonly number[], caps: readonly number[]): Set<number> {
+/** Per class and type (`class * K + type`): normalised throughput per GPU, `value / scale` (0 where unusable). */
+const perGpuCache = new WeakMap<TenantProblem, Float64Array>();
+
+function perGpu(tp: TenantProblem): Float64Array {
+  let out = perGpuCache.get(tp);
+  if (out) return out;
   const { p, classes } = tp;
   const K = p.types.length;
-  const out = new Set<number>();
+  out = new Float64Array(classes.members.length * K);
+  for (let c = 0; c < classes.members.length; c++) {
+    const j = classes.members[c]![0]!;
+    if (!tp.inLp[j]) continue;
+    for (let k = 0; k < K; k++) out[c * K + k] = tp.value[j]![k]! / p.jobs[j]!.scaleFactor;
+  }
+  perGpuCache.set(tp, out);
+  return out;
+}
+
+/**
+ * Per type k, marks (`class * K + k`) the classes among `cls` of most normalised throughput per GPU of that type,
+ * until their GPUs reach `budget[k]`: a first guess at the columns an LP over these classes uses (column generation).
+ */
+export function richestColumns(tp: TenantProblem, cls: readonly number[], budget: readonly number[], mark: (q: number) => void): void {
+  const { p, classes } = tp;
+  const K = p.types.length;
+  const per = perGpu(tp);
+  const order = new Array<number>(cls.length);
   for (let k = 0; k < K; k++) {
-    const perGpu = (c: number): number => tp.value[classes.members[c]![0]!]![k]! / p.jobs[classes.members[c]![0]!]!.scaleFactor;
-    const order = cls.filter((c) => perGpu(c) > 0).sort((a, b) => perGpu(b) - perGpu(a) || a - b);
+    let n = 0;
+    for (const c of cls) if (per[c * K + k]! > 0) order[n++] = c;
+    order.length = n;
+    order.sort((a, b) => per[b * K + k]! - per[a * K + k]! || a - b);
     let gpus = 0;
     for (const c of order) {
-      if (gpus >= 1.5 * caps[k]!) break;
-      out.add(c * K + k);
+      if (gpus >= budget[k]!) break;
+      mark(c * K + k);
       gpus += classSize(classes, c) * p.jobs[classes.members[c]![0]!]!.scaleFactor;
     }
+    order.length = cls.length;
   }
-  return out;
 }
 
 /** Node i's most normalised throughput with `caps` GPUs per type if every class can run whole on its best type; else undefined. */

@@ -2,7 +2,7 @@ import { LpBuilder, type LpResult } from '../solver/index.js';
 import { solveSifting } from '../solver/sifting.js';
 import type { TenantTree } from '../model/tenants.js';
 import { classSize, finishAllocation, solverFailure, zeroShares } from './common.js';
-import { demandCaps, entitlements, tenantProblem, type TenantProblem } from './tenant-model.js';
+import { demandCaps, entitlements, richestColumns, tenantProblem, type TenantProblem } from './tenant-model.js';
 import { innerShares } from './tenant-inner.js';
 import type { Policy, PolicyResult, PolicySnapshot } from './types.js';
 
@@ -211,18 +211,8 @@ function initialHot(tp: TenantProblem): Uint8Array {
   const leaves = flat.nodes.map((_, i) => i).filter((i) => flat.nodes[i]!.children.length === 0 && tp.hasDemand[i]);
   for (const i of leaves) {
     const g = flat.nodes[i]!.guarantee;
-    const cls = tp.subtreeClasses[i]!;
-    for (let k = 0; k < K; k++) {
-      const budget = 2 * ((g?.kind === 'gpus' ? (g.gpus[p.types[k]!] ?? 0) : 0) + p.caps[k]! / leaves.length);
-      const perGpu = (c: number): number => tp.value[classes.members[c]![0]!]![k]! / p.jobs[classes.members[c]![0]!]!.scaleFactor;
-      const order = cls.filter((c) => perGpu(c) > 0).sort((a, b) => perGpu(b) - perGpu(a) || a - b);
-      let gpus = 0;
-      for (const c of order) {
-        if (gpus >= budget) break;
-        hot[c * K + k] = 1;
-        gpus += classSize(classes, c) * p.jobs[classes.members[c]![0]!]!.scaleFactor;
-      }
-    }
+    const budget = p.types.map((t, k) => 2 * ((g?.kind === 'gpus' ? (g.gpus[t] ?? 0) : 0) + p.caps[k]! / leaves.length));
+    richestColumns(tp, tp.subtreeClasses[i]!, budget, (q) => (hot[q] = 1));
   }
   return hot;
 }
@@ -236,7 +226,7 @@ export function tenantLevels(tp: TenantProblem, policy: string, opts: LevelOptio
   const { flat, classes } = tp;
   const N = flat.nodes.length;
   const K = tp.p.types.length;
-  const E = entitlements(tp, policy);
+  const E = entitlements(tp, policy, opts.columnGeneration !== false);
   const guarded = flat.nodes.map((_, i) => i).filter((i) => E[i]! > 0);
   const hot = opts.columnGeneration === false ? undefined : initialHot(tp);
   let lambda = 1;
@@ -363,7 +353,7 @@ function preFreeze(
   const ids = [...Array(N).keys()].filter((i) => open[i]);
   if (ids.length < 2) return false;
   const w = leafWeights(tp, open);
-  const D = demandCaps(tp, policy, ids);
+  const D = demandCaps(tp, policy, ids, st.hot !== undefined);
   const tmax = new Map(ids.map((i) => [i, Math.max(0, (D[i]! - st.entitled[i]!) / w[i]!)]));
   const levels = [...new Set(tmax.values())].sort((a, b) => a - b);
   // Below the lowest saturation level the first round's LP already decided (capacity binds first).
