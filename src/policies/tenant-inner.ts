@@ -76,19 +76,30 @@ function fairInner(tp: TenantProblem, s1: Stage1Result, leaves: readonly number[
   }
 }
 
+/**
+ * The leaf's jobs grouped by scale, priority weight and value row, in key order. With one priority weight in the
+ * leaf these are the leaf's tenant-level classes, in the same order (the keys differ only by a common part), so
+ * those are reused rather than keyed again.
+ */
+function innerClasses(tp: TenantProblem, leaf: number, jobs: readonly number[]): number[][] {
+  const { p } = tp;
+  const w = p.jobs[jobs[0]!]!.priorityWeight;
+  if (jobs.every((j) => p.jobs[j]!.priorityWeight === w)) return tp.subtreeClasses[leaf]!.map((c) => tp.classes.members[c]!);
+  const cls = groupBy(jobs.length, (i) => {
+    const j = jobs[i]!;
+    return `${p.jobs[j]!.scaleFactor}|${p.jobs[j]!.priorityWeight}|${rowKey(Array.from(tp.value[j]!))}`;
+  });
+  return cls.members.map((m) => m.map((i) => jobs[i]!));
+}
+
 /** Solves the leaves' inner LPs as one; false (nothing written) if it fails and `fallback` is false. */
 function fairBlock(tp: TenantProblem, s1: Stage1Result, leaves: readonly number[], jobsOf: ReadonlyMap<number, number[]>, shares: number[][], fallback: boolean): boolean {
   const { p } = tp;
   const K = p.types.length;
   const lp = new LpBuilder('max');
-  const built: Array<{ leaf: number; members: number[][]; cols: Int32Array }> = [];
+  const built: Array<{ leaf: number; members: readonly (readonly number[])[]; cols: Int32Array }> = [];
   for (const leaf of leaves) {
-    const jobs = jobsOf.get(leaf)!;
-    const cls = groupBy(jobs.length, (i) => {
-      const j = jobs[i]!;
-      return `${p.jobs[j]!.scaleFactor}|${p.jobs[j]!.priorityWeight}|${rowKey(Array.from(tp.value[j]!))}`;
-    });
-    const members = cls.members.map((m) => m.map((i) => jobs[i]!));
+    const members = innerClasses(tp, leaf, jobsOf.get(leaf)!);
     const cols = new Int32Array(members.length * K).fill(-1);
     const tau = lp.addVar({ lb: -Infinity, ub: Infinity, cost: 1 });
     const capIdx: number[][] = Array.from({ length: K }, () => []);
