@@ -50,6 +50,7 @@ export function solveSifting(lp: LpBuilder, initial: Uint8Array, options: Siftin
   const sign = lp.sense === 'max' ? 1 : -1;
   let basis: { colStatus: Int32Array; rowStatus: Int32Array } | undefined;
   let rounds = 0;
+  let seconds = 0;
   const d = new Float64Array(n);
   while (rounds < MAX_ROUNDS) {
     rounds++;
@@ -63,7 +64,7 @@ export function solveSifting(lp: LpBuilder, initial: Uint8Array, options: Siftin
     // From the last basis the grown LP is primal feasible (new columns at 0): primal simplex goes on from there.
     const r = solver.solve(sub.lp, basis ? { simplexStrategy: 'primal', ...solveOpts, warmStart: restrictBasis(basis, sub) } : solveOpts);
     if (r.status !== 'optimal' || !r.rowDual) {
-      if (r.status === 'unbounded') return expand(r, sub, n, m);
+      if (r.status === 'unbounded') return expand(lp, r, sub, seconds + r.solveSeconds);
       onStats?.({ rounds, columns: n, fullSolves: 1 });
       return solver.solve(lp, solveOpts);
     }
@@ -88,8 +89,9 @@ export function solveSifting(lp: LpBuilder, initial: Uint8Array, options: Siftin
     }
     if (added === 0) {
       onStats?.({ rounds, columns: sub.cols.length, fullSolves: 0 });
-      return expand(r, sub, n, m);
+      return expand(lp, r, sub, seconds + r.solveSeconds);
     }
+    seconds += r.solveSeconds;
     basis = fullBasis(r.warmStart, sub, n, m);
   }
   onStats?.({ rounds, columns: n, fullSolves: 1 });
@@ -158,7 +160,9 @@ function fullBasis(ws: WarmStart | undefined, sub: Restricted, n: number, m: num
 }
 
 /** A restricted solve as a solve of the whole LP: columns left out are 0 (nonbasic at their lower bound). */
-function expand(r: LpResult, sub: Restricted, n: number, m: number): LpResult {
+function expand(lp: LpBuilder, r: LpResult, sub: Restricted, seconds: number): LpResult {
+  const n = lp.numCols;
+  const m = lp.numRows;
   const x = new Float64Array(n);
   sub.cols.forEach((j, c) => (x[j] = r.x[c]!));
   const rowValue = new Float64Array(m);
@@ -176,10 +180,12 @@ function expand(r: LpResult, sub: Restricted, n: number, m: number): LpResult {
     rowValue,
     rowDual,
     warmStart: full ? { ...full, colValue: x } : undefined,
-    solveSeconds: r.solveSeconds,
+    solveSeconds: seconds,
     ...(r.message !== undefined ? { message: r.message } : {}),
-    value(): number {
-      throw new RondoError({ code: 'E_SOLVER', problem: 'column names are not kept through column generation' });
+    value(name: string): number {
+      const j = lp.columnNames().get(name);
+      if (j === undefined) throw new RondoError({ code: 'E_SOLVER', problem: `no column named ${name}` });
+      return x[j]!;
     },
   };
 }

@@ -67,6 +67,19 @@ describe('solveSifting', () => {
     expect(stats!.fullSolves).toBe(1);
   });
 
+  it('keeps column names', () => {
+    const lp = new LpBuilder('max');
+    const a = lp.addVar({ ub: 1, cost: 1, name: 'a' });
+    const b = lp.addVar({ ub: 1, cost: 2, name: 'b' });
+    lp.addRow(-Infinity, 1.5, [a, b], [1, 1]);
+    const first = new Uint8Array(2);
+    first[a] = 1;
+    const r = solveSifting(lp, first, { cache: false });
+    expect(r.value('b')).toBeCloseTo(1, 9);
+    expect(r.value('a')).toBeCloseTo(0.5, 9);
+    expect(() => r.value('c')).toThrow(/no column named c/);
+  });
+
   it('refuses MILPs and interior-point solves', () => {
     const lp = new LpBuilder('max');
     lp.addVar({ ub: 1, cost: 1, integer: true });
