@@ -54,7 +54,8 @@ export interface SolveOptions {
   readonly mipGap?: number;
   /**
    * Default true: reuse the answer of an identical earlier solve (see cache.ts; exact, since HiGHS is
-   * deterministic). Solves with a time limit or a warm start are never cached.
+   * deterministic). Solves with a time limit, or a warm start with a primal point, are never cached; a warm start
+   * that is a basis alone is part of the cache key (the same model from the same basis gives the same answer).
    */
   readonly cache?: boolean;
 }
@@ -243,7 +244,8 @@ export class LpBuilder {
       options.mipGap ?? -1,
       options.simplexStrategy === undefined ? -1 : options.simplexStrategy === 'primal' ? 4 : 1,
     ]);
-    let n = opts.length * 2 + this.integer.length;
+    const basis = options.warmStart?.colStatus && options.warmStart.rowStatus ? [options.warmStart.colStatus, options.warmStart.rowStatus] : [];
+    let n = opts.length * 2 + this.integer.length + basis.reduce((s, b) => s + b.length + 1, 0);
     for (const a of f64) n += a.n * 2;
     for (const a of i32) n += a.n;
     const words = new Uint32Array(n);
@@ -260,6 +262,13 @@ export class LpBuilder {
       at += v.length;
     }
     words.set(this.integer, at);
+    at += this.integer.length;
+    for (const b of basis) {
+      // Length first, so that where one status array ends is part of the key.
+      words[at++] = b.length;
+      words.set(new Uint32Array(b.buffer, b.byteOffset, b.length), at);
+      at += b.length;
+    }
     return { words };
   }
 
@@ -402,8 +411,11 @@ export class Solver {
   solve(lp: LpBuilder, options: SolveOptions = {}): LpResult {
     const t0 = performance.now();
     if (lp.numCols === 0) return trivial(lp, t0);
-    // Only complete, deterministic solves are memoised: a time limit or a warm start can change the answer.
-    const cacheable = this.cache.enabled && options.cache !== false && options.timeLimit === undefined && options.warmStart === undefined;
+    // Only complete, deterministic solves are memoised: a time limit or a warm start can change the answer, so a
+    // starting basis is keyed with the model (modelWords) and a starting point is not cached at all.
+    const ws = options.warmStart;
+    const basisOnly = ws !== undefined && ws.colValue === undefined && ws.colStatus !== undefined && ws.rowStatus !== undefined;
+    const cacheable = this.cache.enabled && options.cache !== false && options.timeLimit === undefined && (ws === undefined || basisOnly);
     const key = cacheable ? lp.modelWords(options) : undefined;
     if (key) {
       const hit = this.cache.lookup(key);
