@@ -44,6 +44,10 @@ async function main(): Promise<void> {
         otherWrites: seen.filter((s) => s.method !== 'GET' && !s.path.endsWith('/events') && !jobWrites.includes(s)).length,
         jobsWritten: [...new Set(jobWrites.map((s) => s.path.split('/')[7]!))],
         lastJobWriteAt: jobWrites.length > 0 ? Math.max(...jobWrites.map((s) => s.at)) : null,
+        // The round's decisions: admissions and stops (not the background restores of Jobs stopped a round ago).
+        lastDecisionWriteAt: Math.max(-Infinity, ...jobWrites.filter((s) => s.suspend !== undefined && s.status === 200).map((s) => s.at)),
+        admissions: jobWrites.filter((s) => s.suspend === false && s.status === 200).length,
+        suspends: jobWrites.filter((s) => s.suspend === true && s.status === 200).length,
         lists: seen.filter((s) => s.method === 'GET' && !s.watch && /\/(jobs|pods|nodes)$/.test(s.path)).map((s) => s.path),
         watches: seen.filter((s) => s.watch).length,
       });

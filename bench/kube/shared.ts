@@ -53,6 +53,10 @@ export interface WindowReport {
   readonly otherWrites: number;
   readonly jobsWritten: string[];
   readonly lastJobWriteAt: number | null;
+  /** The last admission or stop (a PATCH setting spec.suspend); -Infinity when none. */
+  readonly lastDecisionWriteAt: number;
+  readonly admissions: number;
+  readonly suspends: number;
   readonly lists: string[];
   readonly watches: number;
 }

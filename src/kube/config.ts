@@ -50,6 +50,11 @@ export interface KubeOptions {
   readonly spotLabels?: ReadonlyArray<readonly [string, string]>;
   /** Controller pass interval (ms); default: the server's heartbeat. */
   readonly tickMs?: number;
+  /**
+   * How long a stopped Job stays suspended with Rondo's selector before it is restored (stop.ts, tidy); default one
+   * round: most stopped Jobs are admitted again sooner, with no write to undo first.
+   */
+  readonly tidyAfterMs?: number;
 }
 
 export const DEFAULT_KUBE: Omit<KubeOptions, 'typeMap'> = {

@@ -1,60 +1,40 @@
-// Over 500 lines: one class, the controller's pass (intake, node-workers' sync, Job writes, the estimated-finish
-// annotation), which share its maps of attempts, links and workers.
+// Over 500 lines: one class, the reconcile loop (the pass, the node-workers' sync and each attempt's state machine), whose
+// parts share its maps of attempts and workers; the writes, intake, stops and timers are in files of their own.
 /**
  * The Kubernetes driver of Rondo's one engine. It runs inside `rondo serve --kube` beside the scheduler and talks
  * to the server through its REST API (plus, in the same process, the planner's why record for Event reasons),
  * playing two roles the runtime already has:
- *   - a job source: labelled batch/v1 Jobs (`rondo.dev/queue`) become Rondo jobs (tenant = queue), and a deleted
- *     Job cancels its Rondo job;
+ *   - a job source (intake.ts): labelled batch/v1 Jobs (`rondo.dev/queue`) become Rondo jobs (tenant = queue), and a
+ *     deleted Job cancels its Rondo job;
  *   - worker agents: every usable Node is a Rondo worker (its GPU type from the node label, its count from
  *     allocatable GPUs minus those of pods Rondo does not manage). Each pass syncs all node-workers in one batched
- *     request (the worker protocol, sending only what changed) and turns the leases into Job writes: a lease starts with one admission patch; an
- *     extension writes nothing; a lease that ends, is withdrawn or is cancelled suspends the Job, waits until its
- *     pods are gone, clears status.startTime (KEP-2926) and restores the original selector, then reports the end.
+ *     request (the worker protocol, sending only what changed) and turns the leases into Job writes: a lease
+ *     starts with one admission patch (admit.ts); an extension writes nothing; a lease that ends, is withdrawn or is
+ *     cancelled suspends the Job, waits until its pods are gone, clears status.startTime (KEP-2926) and restores the
+ *     original selector, then reports the end (stop.ts). Estimated finishes are annotations (annotations.ts).
+ * This file keeps the reconcile loop: the pass, the node-workers' sync and the state machine of each attempt.
  * kube-scheduler still picks the node within the type. Admission state lives on the Job (annotations), Rondo's
  * in its store, so a restarted driver rebuilds its view from both. Decisions are Events on the Job.
  */
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { KubeConfig, BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
-import type { BatchSyncEntry, LeaseMessage, SyncEnded } from '../runtime/protocol.js';
-import { A_ATTEMPT, A_ESTIMATED_FINISH, A_STOPPING, A_WORKER, QUEUE_LABEL, type KubeOptions } from './config.js';
+import type { BatchSyncEntry, LeaseMessage } from '../runtime/protocol.js';
+import { A_ATTEMPT, A_STOPPING, A_WORKER, QUEUE_LABEL, type KubeOptions } from './config.js';
 import { Reflector, type KList, type KObj } from './reflector.js';
-import { RondoApiError, RondoClient, type RondoJobView } from './rondo-client.js';
+import { RondoClient } from './rondo-client.js';
 import { DEFAULT_SPOT_LABELS, SpotNodes } from './spot.js';
-import { admitPatch, wantsSecret, gpusPerPod, jobFinished, jobKey, managed, nodeOffers, podJobUid, restorePatch, submitBody, suspendPatch, uidOfRondoName, type NodeOffer } from './objects.js';
+import { wantsSecret, gpusPerPod, jobFinished, jobKey, nodeOffers, podJobUid, type NodeOffer } from './objects.js';
 import { LeaderElector } from './leader.js';
-import { JobWriter, pool } from './writer.js';
-import { FinishEstimates, finishChanged, finishText } from './estimates.js';
-
-type Phase = 'pending' | 'starting' | 'running' | 'stopping';
-
-interface Attempt {
-  readonly id: number;
-  readonly jobId: string;
-  readonly worker: string; // node name
-  readonly gpuType: string;
-  kube: string; // namespace/name
-  phase: Phase;
-  startAt: number;
-  deadline: number;
-  /** The lease end the server gave (Unix ms), sent back in syncs so an unchanged lease is not sent again. */
-  leaseEnd?: number;
-  /** Its Job's pod reads the per-job Secret: it needs a lease token before admission. */
-  wantsToken?: boolean;
-  token?: string;
-  stop?: string; // why it is being stopped
-  startedAt?: number;
-  admittedAt?: number;
-  ended?: SyncEnded;
-  /** The server no longer lists it. */
-  withdrawn?: boolean;
-  /** A write for it is in flight: the next pass leaves it alone. */
-  busy?: boolean;
-  /** The server has been told it runs (a sync carried it): later syncs leave it out. */
-  runReported?: boolean;
-  /** The round that placed or last extended it (from its lease). */
-  round?: number;
-}
+import { JobWriter } from './writer.js';
+import { keepAliveClient } from './client.js';
+import { FinishEstimates } from './estimates.js';
+import { JobIntake } from './intake.js';
+import { endAttempt, type Attempt, type Phase } from './attempt.js';
+import { admit } from './admit.js';
+import { annotateFinish } from './annotations.js';
+import { beginStop, finishStop, preemptionReason, Tidier, type WriteContext } from './stop.js';
+import { Waker } from './waker.js';
+import { Timeline } from './timeline.js';
 
 interface WorkerRecord {
   token: string;
@@ -80,18 +60,19 @@ export class KubeController {
   readonly pods: Reflector<KObj>;
   private readonly rondo: RondoClient;
   private readonly workers: Record<string, WorkerRecord>;
-  /** Kubernetes Job uid -> Rondo job id. */
-  private readonly links = new Map<string, string>();
-  private readonly rondoJobs = new Map<string, RondoJobView>();
   private readonly attempts = new Map<number, Attempt>();
-  /** Jobs we could not submit (uid -> reason), so the Event is sent once. */
-  private readonly rejected = new Map<string, string>();
   /** GPU type -> until (ms): a Pending timeout said kube-scheduler has fewer GPUs of it than Rondo thought. */
   private readonly short = new Map<string, { gpus: number; until: number }>();
   /** Nodes synced in the last pass: an attempt on any other node is stopped (NotReady, cordoned, gone). */
   private offered = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  /** Passes between ticks (waker.ts). */
+  private readonly waker = new Waker(() => this.pass());
+  /** Stopped Jobs not yet restored (stop.ts). */
+  private readonly tidier: Tidier;
+  /** The driver's timeline (off unless enabled: timeline.ts). */
+  readonly timeline = new Timeline();
   private stopped = false;
   private leader: LeaderElector | undefined;
   private stageMs: number[] = [];
@@ -99,6 +80,10 @@ export class KubeController {
   readonly stats: KubeStats = { passes: 0, lastPassMs: 0, syncs: 0 };
   readonly writer: JobWriter;
   private readonly estimates: FinishEstimates;
+  /** Jobs -> Rondo jobs (intake.ts). */
+  private readonly intake: JobIntake;
+  /** What the admission, stop and annotation writes (admit.ts, stop.ts, annotations.ts) need of this class. */
+  private readonly ctx: WriteContext;
   private annotating = false;
   /** Spot nodes: their GPUs as tier types, and their revocations (spot.ts). */
   private readonly spot: SpotNodes;
@@ -119,8 +104,8 @@ export class KubeController {
   ) {
     if (opts.kubeconfig) this.kc.loadFromFile(opts.kubeconfig);
     else this.kc.loadFromDefault();
-    this.batch = this.kc.makeApiClient(BatchV1Api);
-    this.core = this.kc.makeApiClient(CoreV1Api);
+    this.batch = keepAliveClient(this.kc, BatchV1Api);
+    this.core = keepAliveClient(this.kc, CoreV1Api);
     this.rondo = new RondoClient(opts.serverUrl, opts.adminToken);
     this.workers = this.loadWorkers();
     const log = (m: string): void => this.log(m);
@@ -134,9 +119,19 @@ export class KubeController {
     );
     this.nodes = new Reflector(this.kc, '/api/v1/nodes', () => this.core.listNode() as unknown as Promise<KList>, { log });
     // All pods: GPUs held by pods Rondo does not manage are subtracted from what a node offers.
-    this.pods = new Reflector(this.kc, '/api/v1/pods', () => this.core.listPodForAllNamespaces() as unknown as Promise<KList>, { log });
-    this.writer = new JobWriter(this.kc, { jobs: this.jobs, jobServerUrl: opts.jobServerUrl, identity: opts.leader?.identity ?? 'rondo', log });
+    this.pods = new Reflector(this.kc, '/api/v1/pods', () => this.core.listPodForAllNamespaces() as unknown as Promise<KList>, {
+      log,
+      // The last pod of a stopping Job gone: its stop can end now, and the job's next lease follow, without waiting
+      // for the next tick.
+      onChange: (type) => {
+        if (type === 'DELETED' && this.stopping > 0) this.waker.soon();
+      },
+    });
+    this.writer = new JobWriter(this.kc, { jobs: this.jobs, jobServerUrl: opts.jobServerUrl, identity: opts.leader?.identity ?? 'rondo', log, timeline: this.timeline });
+    this.intake = new JobIntake({ jobs: this.jobs, rondo: this.rondo, writer: this.writer, log });
     this.estimates = new FinishEstimates(this.rondo, opts.roundMs ?? 60_000, log);
+    this.ctx = { writer: this.writer, jobs: this.jobs, typeLabel: opts.typeLabel, log, timeline: this.timeline };
+    this.tidier = new Tidier(this.ctx, opts.tidyAfterMs ?? opts.roundMs ?? 60_000);
   }
 
   private log(m: string): void {
@@ -146,16 +141,11 @@ export class KubeController {
   async start(): Promise<void> {
     for (const r of [this.jobs, this.nodes, this.pods]) r.start();
     await Promise.all([this.jobs.waitSynced(), this.nodes.waitSynced(), this.pods.waitSynced()]);
-    for (const j of await this.rondo.allJobs()) {
-      const uid = uidOfRondoName(j.name);
-      if (uid === undefined) continue;
-      this.rondoJobs.set(j.id, j);
-      if (j.state === 'queued' || j.state === 'running' || !this.links.has(uid)) this.links.set(uid, j.id);
-    }
+    await this.intake.load();
     this.recover();
     // Jobs first, nodes after: a burst of queued Jobs is submitted before any node-worker is live, so the server does
     // not plan again after every submit (with no live worker a submit does not wake it).
-    if (!this.opts.leader) await this.intake().catch((e: Error) => this.log(`intake failed: ${e.message}`));
+    if (!this.opts.leader) await this.intake.run(this.openKubeKeys()).catch((e: Error) => this.log(`intake failed: ${e.message}`));
     if (this.opts.leader) {
       this.leader = new LeaderElector(this.kc, this.opts.leader, (m) => this.log(m));
       this.leader.start();
@@ -168,9 +158,10 @@ export class KubeController {
     this.stopped = true;
     this.writer.close();
     if (this.timer) clearInterval(this.timer);
+    this.waker.close();
     for (const r of [this.jobs, this.nodes, this.pods]) r.stop();
     await this.leader?.stop();
-    const busy = (): boolean => this.running || this.intaking || [...this.attempts.values()].some((a) => a.busy);
+    const busy = (): boolean => this.running || this.intaking || this.tidier.busy || [...this.attempts.values()].some((a) => a.busy);
     for (let i = 0; i < 300 && busy(); i++) await new Promise((r) => setTimeout(r, 10));
   }
 
@@ -179,10 +170,8 @@ export class KubeController {
     for (const o of this.jobs.items.values()) {
       const a = o.metadata?.annotations ?? {};
       const attempt = Number(a[A_ATTEMPT]);
-      const jobId = this.links.get(o.metadata?.uid ?? '');
+      const jobId = this.intake.openJob(o.metadata?.uid ?? '');
       if (!jobId || !Number.isInteger(attempt) || attempt <= 0 || !a[A_WORKER]) continue;
-      const st = this.rondoJobs.get(jobId)?.state;
-      if (st !== 'queued' && st !== 'running') continue;
       const now = Date.now();
       this.attempts.set(attempt, {
         id: attempt,
@@ -220,23 +209,28 @@ export class KubeController {
     if (this.running || this.stopped) return;
     if (this.leader && !this.leader.isLeader) return;
     this.running = true;
+    this.waker.begin();
     const t0 = Date.now();
     try {
       // Intake (new Jobs: a submit, an Event and an annotation each) runs beside the syncs, so a burst of new Jobs
       // never delays the heartbeats of the node-workers.
       if (!this.intaking) {
         this.intaking = true;
-        void this.intake()
+        void this.intake
+          .run(this.openKubeKeys())
           .catch((e: Error) => this.log(`intake failed: ${e.message}`))
           .finally(() => (this.intaking = false));
       }
+      // Leases that start or end now (the pass a wake-up ran for) act on what the last sync said, before this one.
+      this.execute();
       const t1 = Date.now();
       await this.syncWorkers();
       const t2 = Date.now();
+      this.timeline.mark('sync', undefined, t2 - t1);
       this.execute();
       if (!this.annotating) {
         this.annotating = true;
-        void this.annotateFinish()
+        void annotateFinish(this.ctx, this.estimates, this.attempts.values())
           .catch((e: Error) => this.log(`estimated finish: ${e.message}`))
           .finally(() => (this.annotating = false));
       }
@@ -246,9 +240,31 @@ export class KubeController {
       this.log(`pass failed: ${(e as Error).message}`);
     } finally {
       this.stats.lastPassMs = Date.now() - t0;
+      this.timeline.mark('pass', undefined, this.stats.lastPassMs);
       if (this.stats.lastPassMs > this.opts.heartbeatMs * 2) this.log(`slow pass: ${this.stats.lastPassMs} ms (intake start, sync, execute: ${this.stageMs.join(', ')} ms)`);
       this.running = false;
+      this.waker.end();
+      this.wakeForLeases();
     }
+  }
+
+  /** Stopping attempts (a pod deletion matters to the driver only while one is). */
+  private stopping = 0;
+
+  /**
+   * A pass at the moment the next lease starts or ends (plans arrive ahead of their round), so a round's admissions
+   * and stops begin at its start rather than at the next tick.
+   */
+  private wakeForLeases(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    let next = Infinity;
+    for (const a of this.attempts.values()) {
+      if (a.ended || a.busy) continue;
+      if (a.phase === 'pending' && a.startAt > now) next = Math.min(next, a.startAt);
+      if ((a.phase === 'starting' || a.phase === 'running') && a.deadline > now) next = Math.min(next, a.deadline);
+    }
+    if (next !== Infinity) this.waker.atTime(next);
   }
 
   /** Pods by the uid of their Job, built once per pass (a lookup per attempt would scan every pod). */
@@ -275,74 +291,6 @@ export class KubeController {
     return out;
   }
 
-  // ---- Jobs -> Rondo jobs ----
-
-  private async intake(): Promise<void> {
-    const present = new Set<string>();
-    const open = this.openKubeKeys();
-    const fresh: KObj[] = [];
-    for (const o of [...this.jobs.items.values()]) {
-      const uid = o.metadata?.uid ?? '';
-      present.add(uid);
-      if (!managed(o)) continue;
-      const jobId = this.links.get(uid);
-      if (jobId === undefined) {
-        if (!jobFinished(o) && !this.rejected.has(uid)) fresh.push(o);
-        continue;
-      }
-      // Running without Rondo's admission (created unsuspended, or resumed by hand): suspend it.
-      const live = this.rondoJobs.get(jobId);
-      const active = live && (live.state === 'queued' || live.state === 'running');
-      if (o.spec?.suspend === false && !jobFinished(o) && active && o.metadata?.annotations?.[A_ATTEMPT] === undefined && !open.has(jobKey(o))) await this.suspendRogue(o);
-    }
-    // New Jobs are submitted a few at a time (a burst of thousands must not take one round trip each in turn).
-    await pool(fresh, 16, (o) => this.submit(o));
-    // A Job deleted from the cluster cancels its Rondo job.
-    for (const [uid, jobId] of this.links) {
-      const j = this.rondoJobs.get(jobId);
-      if (present.has(uid) || !j || (j.state !== 'queued' && j.state !== 'running')) continue;
-      try {
-        this.rondoJobs.set(jobId, await this.rondo.cancel(jobId));
-        this.log(`${jobId}: its Job was deleted; cancelled`);
-      } catch (e) {
-        this.log(`cancel ${jobId}: ${(e as Error).message}`);
-      }
-    }
-  }
-
-  private async submit(o: KObj): Promise<void> {
-    const uid = o.metadata?.uid ?? '';
-    const req = submitBody(o);
-    if ('error' in req) {
-      this.rejected.set(uid, req.error);
-      await this.writer.event(o, 'Warning', 'NotAdmitted', `Rondo cannot schedule this Job: ${req.error}`);
-      return;
-    }
-    let j: RondoJobView;
-    try {
-      j = await this.rondo.submit(req.body);
-    } catch (e) {
-      // A refusal (4xx) is final for this Job; anything else (the server busy or restarting) is tried again.
-      const status = e instanceof RondoApiError ? e.status : 0;
-      if (status >= 400 && status < 500) {
-        this.rejected.set(uid, (e as Error).message);
-        await this.writer.event(o, 'Warning', 'NotAdmitted', `Rondo refused this Job: ${(e as Error).message}`);
-      } else this.log(`submit ${jobKey(o)}: ${(e as Error).message}; trying again`);
-      return;
-    }
-    this.links.set(uid, j.id);
-    this.rondoJobs.set(j.id, j);
-    // The Rondo job id goes on the Job with its admission (one write fewer per Job than a patch now).
-    void this.writer.event(o, 'Normal', 'Queued', `queued in Rondo as ${j.id} (queue ${req.body.tenant}, ${req.body.scaleFactor} GPU${req.body.scaleFactor > 1 ? 's' : ''})`);
-    // Created unsuspended: suspended at once (the next intake would, one pass later).
-    if (o.spec?.suspend === false) await this.suspendRogue(o);
-  }
-
-  private async suspendRogue(o: KObj): Promise<void> {
-    await this.writer.patchJob(jobKey(o), (cur) => (cur.spec?.suspend === false && cur.metadata?.annotations?.[A_ATTEMPT] === undefined ? suspendPatch(cur, 'not admitted') : undefined));
-    void this.writer.event(o, 'Normal', 'Suspended', 'suspended: this Job runs only when Rondo admits it (create it with spec.suspend: true)');
-  }
-
   // ---- Nodes -> workers, and the sync protocol ----
 
   /**
@@ -350,7 +298,7 @@ export class KubeController {
    * from its nodes in name order; a node left with none is dropped unless it still has attempts to report on.
    */
   private offers(): NodeOffer[] {
-    const ours = new Set(this.links.keys());
+    const ours = new Set(this.intake.links.keys());
     const offers = this.spot.apply(nodeOffers(this.nodes.items.values(), this.pods.items.values(), this.opts.typeLabel, this.opts.typeMap, (p) => ours.has(podJobUid(p) ?? '')), this.nodes.items.values());
     const now = Date.now();
     const left = new Map<string, number>();
@@ -484,7 +432,7 @@ export class KubeController {
   /** Rondo job id -> Job uid, and Job uid -> Job: for new leases (built only when a sync brings one). */
   private jobLookup(): { uidOf: Map<string, string>; jobOf: Map<string, KObj> } {
     const uidOf = new Map<string, string>();
-    for (const [uid, id] of this.links) uidOf.set(id, uid);
+    for (const [uid, id] of this.intake.links) uidOf.set(id, uid);
     const jobOf = new Map<string, KObj>();
     for (const o of this.jobs.items.values()) jobOf.set(o.metadata?.uid ?? '', o);
     return { uidOf, jobOf };
@@ -497,6 +445,7 @@ export class KubeController {
       const o = uid === undefined ? undefined : lookup?.jobOf.get(uid);
       a = { id: l.attempt, jobId: l.jobId, worker: node, gpuType: l.gpuType, kube: o ? jobKey(o) : '', phase: 'pending', startAt: receivedAt + l.startInMs, deadline: receivedAt + l.leaseEndInMs, wantsToken: o !== undefined && wantsSecret(o) };
       this.attempts.set(l.attempt, a);
+      this.timeline.mark('lease', l.round);
       if (!o) a.ended = { attempt: a.id, exitCode: null, signal: null, stoppedByWorker: true, spawnError: 'its Kubernetes Job no longer exists', at: Date.now() };
     } else {
       a.deadline = receivedAt + l.leaseEndInMs;
@@ -525,16 +474,17 @@ export class KubeController {
     };
     const podsOf = this.podsByJob();
     const open = this.openKubeKeys();
+    let stopping = 0;
     for (const a of this.attempts.values()) {
       if (a.ended || a.busy) continue;
       const o = this.jobs.items.get(a.kube);
       if (!o) {
-        this.end(a, { exitCode: null, signal: 'SIGKILL', stoppedByWorker: true, spawnError: null });
+        endAttempt(a, { exitCode: null, signal: 'SIGKILL', stoppedByWorker: true, spawnError: null });
         continue;
       }
       const fin = jobFinished(o);
       if (fin && a.phase !== 'pending') {
-        this.end(a, { exitCode: fin === 'Complete' ? 0 : 1, signal: null, stoppedByWorker: false, spawnError: null });
+        endAttempt(a, { exitCode: fin === 'Complete' ? 0 : 1, signal: null, stoppedByWorker: false, spawnError: null });
         void this.writer.event(o, fin === 'Complete' ? 'Normal' : 'Warning', fin === 'Complete' ? 'Completed' : 'Failed', `${fin === 'Complete' ? 'completed' : 'failed'} on ${a.gpuType} (attempt ${a.id})`);
         continue;
       }
@@ -547,11 +497,11 @@ export class KubeController {
         // The Job completed under an earlier attempt whose end was reported as a stop (it finished while being
         // suspended): this lease is where Rondo learns it, so report the completion rather than a stop.
         if (fin) {
-          this.end(a, { exitCode: fin === 'Complete' ? 0 : 1, signal: null, stoppedByWorker: false, spawnError: null });
+          endAttempt(a, { exitCode: fin === 'Complete' ? 0 : 1, signal: null, stoppedByWorker: false, spawnError: null });
           continue;
         }
         if (a.stop || leaseOver) {
-          this.end(a, { exitCode: null, signal: null, stoppedByWorker: true, spawnError: null });
+          endAttempt(a, { exitCode: null, signal: null, stoppedByWorker: true, spawnError: null });
           continue;
         }
         const other = (open.get(a.kube) ?? 0) > 1;
@@ -559,7 +509,11 @@ export class KubeController {
         // terminating pods): its template may then change once startTime is cleared.
         const ready = o.spec?.suspend === true && (podsOf.get(o.metadata?.uid ?? '') ?? []).length === 0;
         const spot = this.spot.placement(a.gpuType, this.nodes.items.values(), this.opts.typeLabel, this.opts.typeMap);
-        if (now >= a.startAt && !other && ready) work(a, this.admit(a, o, spot ? spot.product : productOf.get(a.gpuType), spot?.selector));
+        if (now >= a.startAt && !other && ready) {
+          this.tidier.forget(a.kube);
+          this.timeline.mark('admit.queued', a.round);
+          work(a, admit(this.ctx, a, o, spot ? spot.product : productOf.get(a.gpuType), spot?.selector));
+        }
         continue;
       }
       const pods = podsOf.get(o.metadata?.uid ?? '') ?? [];
@@ -577,108 +531,23 @@ export class KubeController {
       }
       if (a.phase === 'starting' || a.phase === 'running') {
         if (a.stop || leaseOver) {
-          a.stop ??= a.withdrawn ? 'lease withdrawn by the scheduler' : this.preemptionReason(a);
-          work(a, this.beginStop(a, o));
+          a.stop ??= a.withdrawn ? 'lease withdrawn by the scheduler' : preemptionReason(a, this.opts.explain);
+          this.timeline.mark('stop.queued', a.round);
+          work(a, beginStop(this.ctx, a, o));
         }
         continue;
       }
-      if (a.phase === 'stopping') work(a, this.finishStop(a, o, pods));
-    }
-  }
-
-  /** Why a lease was not extended: the planner's reason when it recorded one for the round after the lease's. */
-  private preemptionReason(a: Attempt): string {
-    const why = this.opts.explain?.(a.jobId);
-    if (why && why.round > (a.round ?? 0)) return why.text;
-    return 'its lease ended: Rondo gave the GPUs to other jobs this round';
-  }
-
-  /**
-   * Keeps `rondo.dev/estimated-finish` current on admitted Jobs: after each refresh of the estimates, a Job whose
-   * annotation is missing or off by more than a minute and a tenth of its time left gets one patch.
-   */
-  private async annotateFinish(): Promise<void> {
-    if (!(await this.estimates.refresh())) return;
-    const now = Date.now();
-    const due: Array<{ a: Attempt; at: number }> = [];
-    for (const a of this.attempts.values()) {
-      if (a.ended || a.stop || (a.phase !== 'starting' && a.phase !== 'running')) continue;
-      const at = this.estimates.get(a.jobId);
-      const o = this.jobs.items.get(a.kube);
-      if (at !== undefined && o && finishChanged(o.metadata?.annotations?.[A_ESTIMATED_FINISH], at, now)) due.push({ a, at });
-    }
-    await pool(due, 8, async ({ a, at }) => {
-      try {
-        // Only while this attempt holds the Job (no resourceVersion: an annotation never conflicts with a stop).
-        await this.writer.patchJob(a.kube, (cur) =>
-          cur.spec?.suspend === false && cur.metadata?.annotations?.[A_ATTEMPT] === String(a.id) ? { metadata: { annotations: { [A_ESTIMATED_FINISH]: finishText(at) } } } : undefined,
-        );
-      } catch (e) {
-        this.log(`estimated finish of ${a.kube}: ${(e as Error).message}`);
+      if (a.phase === 'stopping') {
+        stopping++;
+        if (finishStop(this.ctx, a, o, pods)) {
+          this.tidier.stopped(a.kube);
+          // Its end goes to the server in a pass now: the job's next lease may wait on it.
+          this.waker.soon();
+        }
       }
-    });
-  }
-
-  private end(a: Attempt, e: Omit<SyncEnded, 'attempt' | 'at'>): void {
-    a.ended = { attempt: a.id, at: Date.now(), ...e };
-  }
-
-  private async admit(a: Attempt, o: KObj, product: string | undefined, extra?: Record<string, string>): Promise<void> {
-    if (!product) {
-      this.end(a, { exitCode: null, signal: null, stoppedByWorker: true, spawnError: `no node carries a product label mapped to ${a.gpuType}` });
-      return;
     }
-    a.phase = 'starting';
-    a.admittedAt = Date.now();
-    try {
-      // The template may change only while suspended and never started (KEP-2926): a Job suspended by us before
-      // (not admitted, or a stop interrupted by a restart) may still carry a startTime.
-      if (o.status?.startTime) await this.writer.clearStartTime(o);
-      await this.writer.writeSecret(o, a);
-      const round = a.round ?? 0;
-      const written = await this.writer.patchJob(a.kube, (cur) => admitPatch(cur, this.opts.typeLabel, product, a.gpuType, round, a.id, a.worker, a.jobId, extra));
-      if (!written) throw Object.assign(new Error('the Job is gone'), { code: 404 });
-      void this.writer.event(o, 'Normal', 'Admitted', `admitted on ${a.gpuType} (${product}) in round ${round}, attempt ${a.id}`);
-    } catch (e) {
-      this.log(`admit ${a.kube}: ${(e as Error).message}`);
-      const code = (e as { code?: unknown }).code;
-      if (typeof code !== 'number' || code >= 500 || code === 429) {
-        // The API server is unreachable or overloaded (a restart, an upgrade): not the job's fault. The admission may
-        // have been half written (or written with its answer lost), so undo it as a preemption: suspend, wait for
-        // pods, restore; the job is then queued again instead of failed.
-        a.stop = `admission interrupted: ${(e as Error).message}`.slice(0, 1000);
-        return;
-      }
-      this.end(a, { exitCode: null, signal: null, stoppedByWorker: true, spawnError: `admission failed: ${(e as Error).message}`.slice(0, 4000) });
-    }
-  }
-
-  private async beginStop(a: Attempt, o: KObj): Promise<void> {
-    a.phase = 'stopping';
-    try {
-      await this.writer.patchJob(a.kube, (cur) => (cur.spec?.suspend === true && cur.metadata?.annotations?.[A_STOPPING] !== undefined ? undefined : suspendPatch(cur, a.stop!)));
-      void this.writer.event(o, 'Normal', a.stop === 'cancelled' ? 'Cancelled' : 'Preempted', `suspended on ${a.gpuType} after round ${a.round ?? '?'} (attempt ${a.id}): ${a.stop}`);
-    } catch (e) {
-      a.phase = 'running';
-      this.log(`suspend ${a.kube}: ${(e as Error).message}`);
-    }
-  }
-
-  private async finishStop(a: Attempt, o: KObj, pods: KObj[]): Promise<void> {
-    if (pods.length > 0) return; // the kubelet is still stopping them (SIGTERM, grace period)
-    const fin = jobFinished(this.jobs.items.get(a.kube) ?? o);
-    if (fin) {
-      // It finished during the stop: that is its end, not a preemption.
-      this.end(a, { exitCode: fin === 'Complete' ? 0 : 1, signal: null, stoppedByWorker: false, spawnError: null });
-      return;
-    }
-    try {
-      if (o.status?.startTime) await this.writer.clearStartTime(o);
-      await this.writer.patchJob(a.kube, (cur) => restorePatch(cur, this.opts.typeLabel));
-      this.end(a, { exitCode: null, signal: a.startedAt !== undefined ? 'SIGTERM' : null, stoppedByWorker: true, spawnError: null });
-    } catch (e) {
-      this.log(`stop ${a.kube}: ${(e as Error).message}`);
-    }
+    this.stopping = stopping;
+    this.tidier.run(open);
   }
 
   /** For tests and the dashboard: what the driver holds now. */

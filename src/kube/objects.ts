@@ -150,7 +150,7 @@ export function admitPatch(o: KObj, typeLabel: string, product: string, gpuType:
   const sel = (o.spec?.template?.spec?.nodeSelector ?? {}) as Record<string, string>;
   const original = ann[A_ORIGINAL_SELECTOR] ?? JSON.stringify(sel[typeLabel] === undefined ? {} : { [typeLabel]: sel[typeLabel] });
   // Extra keys (a spot label, src/kube/spot.ts) are recorded with the user's value, or null, the first time Rondo
-  // pins them, so a stop removes exactly what Rondo added. The Job is suspended and restored here: `sel` is the user's.
+  // pins them, so a stop removes exactly what Rondo added. A key already recorded keeps its first (the user's) value.
   let saved = original;
   if (Object.keys(extra).length > 0) {
     let o2: Record<string, string | null> = {};
@@ -162,13 +162,21 @@ export function admitPatch(o: KObj, typeLabel: string, product: string, gpuType:
     for (const k of Object.keys(extra)) if (!(k in o2)) o2[k] = sel[k] ?? null;
     saved = JSON.stringify(o2);
   }
+  // The selector as a stop restores it, then Rondo's pins: right also on a Job whose last stop was not tidied yet
+  // (stop.ts), whose selector still carries the previous admission's pins.
+  let restored: Record<string, string | null> = {};
+  try {
+    restored = JSON.parse(saved) as Record<string, string | null>;
+  } catch {
+    // A hand-edited annotation: only Rondo's pins are set.
+  }
   return {
     metadata: {
       resourceVersion: o.metadata?.resourceVersion,
       annotations: { [A_GPU_TYPE]: gpuType, [A_ROUND]: String(round), [A_ATTEMPT]: String(attempt), [A_WORKER]: worker, [A_RONDO_JOB]: rondoJob, [A_ORIGINAL_SELECTOR]: saved, [A_STOPPING]: null },
     },
     // The type also goes on the pod template, where the downward API lets the training code read it.
-    spec: { suspend: false, template: { metadata: { annotations: { [A_GPU_TYPE]: gpuType } }, spec: { nodeSelector: { ...extra, [typeLabel]: product } } } },
+    spec: { suspend: false, template: { metadata: { annotations: { [A_GPU_TYPE]: gpuType } }, spec: { nodeSelector: { ...restored, ...extra, [typeLabel]: product } } } },
   };
 }
 

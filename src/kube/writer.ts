@@ -6,6 +6,8 @@
 import { BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import type { KObj, Reflector } from './reflector.js';
 import { jobKey, secretName, wantsSecret } from './objects.js';
+import type { Timeline } from './timeline.js';
+import { keepAliveClient } from './client.js';
 
 const PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -18,32 +20,61 @@ export async function pool<T>(items: readonly T[], n: number, fn: (x: T) => Prom
   await Promise.all(Array.from({ length: Math.min(n, items.length) }, run));
 }
 
-/** At most `n` calls in flight; the rest wait their turn in order (as client-go's rate limiter keeps a controller polite). */
+/** Which writes go first: stops (the GPUs they free and the jobs they let move are what admissions wait for), then
+ * admissions and the writes they need, then background writes. */
+export type WritePriority = 'stop' | 'admit' | 'background';
+
+/**
+ * At most `n` urgent calls in flight and, beside them, at most `nb` background ones; the rest wait their turn, stops
+ * before admissions, in order within each (as client-go's rate limiter keeps a controller polite). A background call
+ * (an Event, an annotation, tidying a stopped Job) starts only while no urgent call waits, so it never delays a
+ * round's admissions and stops.
+ */
 class Gate {
   private active = 0;
-  private readonly waiting: Array<() => void> = [];
-  constructor(private readonly n: number) {}
+  private bgActive = 0;
+  private readonly stops: Array<() => void> = [];
+  private readonly urgent: Array<() => void> = [];
+  private readonly background: Array<() => void> = [];
+  constructor(
+    private readonly n: number,
+    private readonly nb: number,
+  ) {}
 
-  /** Resolves once no call waits for a slot (at once when none does). */
-  idle(): Promise<void> {
-    if (this.waiting.length === 0) return Promise.resolve();
-    return new Promise((r) => this.idlers.push(r));
-  }
-
-  private readonly idlers: Array<() => void> = [];
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.n) await new Promise<void>((r) => this.waiting.push(r));
-    else this.active++;
+  async run<T>(fn: () => Promise<T>, priority: WritePriority = 'admit'): Promise<T> {
+    const background = priority === 'background';
+    await new Promise<void>((r) => {
+      (priority === 'stop' ? this.stops : background ? this.background : this.urgent).push(r);
+      this.pump();
+    });
     try {
       return await fn();
     } finally {
-      const w = this.waiting.shift();
-      if (w) w();
+      if (background) this.bgActive--;
       else this.active--;
-      if (this.waiting.length === 0) for (const r of this.idlers.splice(0)) r();
+      this.pump();
     }
   }
+
+  private pump(): void {
+    while (this.stops.length + this.urgent.length > 0 && this.active < this.n) {
+      this.active++;
+      (this.stops.shift() ?? this.urgent.shift()!)();
+    }
+    while (this.stops.length + this.urgent.length === 0 && this.background.length > 0 && this.bgActive < this.nb) {
+      this.bgActive++;
+      this.background.shift()!();
+    }
+  }
+}
+
+/** How a write is marked on the driver's timeline, and whether it may wait behind urgent ones. */
+export interface WriteTag {
+  /** Timeline kind prefix (`admit`, `stop`, `restore`, ...). */
+  readonly tag: string;
+  readonly round?: number | undefined;
+  /** Default `admit`. */
+  readonly priority?: WritePriority;
 }
 
 export interface WriterStats {
@@ -56,47 +87,83 @@ export class JobWriter {
   private readonly batch: BatchV1Api;
   private readonly core: CoreV1Api;
   readonly stats: WriterStats = { writes: 0, conflicts: 0, events: 0 };
-  /** Requests to the API server in flight at once: thousands of writes in a round go out 32 at a time. */
-  private readonly gate = new Gate(32);
   /**
-   * Events go out beside the writes, a few at a time and only while no write waits (as client-go's event recorder
-   * sends them in the background): a round's decisions reach the cluster first, their explanations just after.
+   * Requests to the API server in flight at once: thousands of writes in a round go out 32 at a time; Events and
+   * other background writes a few at a time beside them, only while no urgent write waits (as client-go's event
+   * recorder sends Events in the background): a round's decisions reach the cluster first, their explanations after.
    */
-  private readonly eventGate = new Gate(4);
+  private readonly gate = new Gate(32, 4);
+  /** Secrets this driver created or updated: the next write to one is a patch, the first a create. */
+  private readonly secrets = new Set<string>();
 
   constructor(
     kc: KubeConfig,
-    private readonly cfg: { readonly jobs: Reflector<KObj>; readonly jobServerUrl?: string | undefined; readonly identity: string; readonly log: (m: string) => void },
+    private readonly cfg: { readonly jobs: Reflector<KObj>; readonly jobServerUrl?: string | undefined; readonly identity: string; readonly log: (m: string) => void; readonly timeline?: Timeline },
   ) {
-    this.batch = kc.makeApiClient(BatchV1Api);
-    this.core = kc.makeApiClient(CoreV1Api);
+    this.batch = keepAliveClient(kc, BatchV1Api);
+    this.core = keepAliveClient(kc, CoreV1Api);
   }
 
-  async clearStartTime(o: KObj): Promise<void> {
+  /** Runs one request through the gate, marking on the timeline when it leaves the queue and when it is done. */
+  private send<T>(t: WriteTag, fn: () => Promise<T>): Promise<T> {
+    const queued = Date.now();
+    return this.gate.run(async () => {
+      this.cfg.timeline?.mark(`${t.tag}.sent`, t.round, Date.now() - queued);
+      const res = await fn();
+      this.cfg.timeline?.mark(`${t.tag}.done`, t.round);
+      return res;
+    }, t.priority);
+  }
+
+  /** `guard`: only on the version `o` was read at (a 409 otherwise), for writes that may race an admission. */
+  async clearStartTime(o: KObj, t: WriteTag = { tag: 'clear' }, guard = false): Promise<void> {
     const [namespace, name] = jobKey(o).split('/') as [string, string];
-    const res = await this.gate.run(() => this.batch.patchNamespacedJobStatus({ namespace, name, body: { status: { startTime: null } } }, PATCH));
+    const body = { ...(guard ? { metadata: { resourceVersion: o.metadata?.resourceVersion } } : {}), status: { startTime: null } };
+    const res = await this.send(t, () => this.batch.patchNamespacedJobStatus({ namespace, name, body }, PATCH));
     this.stats.writes++;
     this.cfg.jobs.upsert(res as KObj);
   }
 
   /** The Secret the pod template references (`<job>-rondo` through envFrom): the job's API token and server. */
-  async writeSecret(o: KObj, a: { readonly id: number; readonly jobId: string; readonly token?: string | undefined }): Promise<void> {
+  /**
+   * One request in the common case: a create the first time (a patch after a 409, when it outlived a restart of the
+   * driver), a patch after that (a create after a 404, when someone deleted it).
+   */
+  async writeSecret(o: KObj, a: { readonly id: number; readonly jobId: string; readonly token?: string | undefined; readonly round?: number | undefined }): Promise<void> {
     const name = secretName(o);
     if (!wantsSecret(o) || !a.token || !this.cfg.jobServerUrl) return;
     const namespace = o.metadata!.namespace!;
+    const key = `${namespace}/${name}/${o.metadata!.uid}`;
     const stringData = { RONDO_SERVER: this.cfg.jobServerUrl, RONDO_TOKEN: a.token, RONDO_JOB_ID: a.jobId, RONDO_ATTEMPT: String(a.id) };
-    try {
-      await this.gate.run(() => this.core.patchNamespacedSecret({ namespace, name, body: { stringData } }, PATCH));
-    } catch (e) {
-      if ((e as { code?: number }).code !== 404) throw e;
-      await this.gate.run(() => this.core.createNamespacedSecret({
-        namespace,
-        body: {
-          metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'rondo' }, ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: o.metadata!.name!, uid: o.metadata!.uid!, controller: false }] },
-          stringData,
-          type: 'Opaque',
-        },
-      }));
+    const t: WriteTag = { tag: 'secret', round: a.round };
+    const patch = (): Promise<unknown> => this.send(t, () => this.core.patchNamespacedSecret({ namespace, name, body: { stringData } }, PATCH));
+    const create = (): Promise<unknown> =>
+      this.send(t, () =>
+        this.core.createNamespacedSecret({
+          namespace,
+          body: {
+            metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'rondo' }, ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: o.metadata!.name!, uid: o.metadata!.uid!, controller: false }] },
+            stringData,
+            type: 'Opaque',
+          },
+        }),
+      );
+    const code = (e: unknown): number | undefined => (e as { code?: number }).code;
+    if (this.secrets.has(key)) {
+      try {
+        await patch();
+      } catch (e) {
+        if (code(e) !== 404) throw e;
+        await create();
+      }
+    } else {
+      try {
+        await create();
+      } catch (e) {
+        if (code(e) !== 409) throw e;
+        await patch();
+      }
+      this.secrets.add(key);
     }
     this.stats.writes++;
   }
@@ -106,7 +173,7 @@ export class JobWriter {
    * again from a fresh GET (a few times). `build` returns undefined when nothing needs writing. Returns false when
    * the Job is gone.
    */
-  async patchJob(key: string, build: (cur: KObj) => object | undefined): Promise<boolean> {
+  async patchJob(key: string, build: (cur: KObj) => object | undefined, t: WriteTag = { tag: 'patch' }): Promise<boolean> {
     const [namespace, name] = key.split('/') as [string, string];
     let cur: KObj | undefined = this.cfg.jobs.items.get(key);
     for (let i = 0; i < 5; i++) {
@@ -114,7 +181,7 @@ export class JobWriter {
       const body = build(cur);
       if (!body) return true;
       try {
-        const res = await this.gate.run(() => this.batch.patchNamespacedJob({ namespace, name, body }, PATCH));
+        const res = await this.send(t, () => this.batch.patchNamespacedJob({ namespace, name, body }, PATCH));
         this.stats.writes++;
         this.cfg.jobs.upsert(res as KObj);
         return true;
@@ -123,7 +190,8 @@ export class JobWriter {
         if (code === 404) return false;
         if (code !== 409) throw e;
         this.stats.conflicts++;
-        cur = (await this.gate.run(() => this.batch.readNamespacedJob({ namespace, name }))) as KObj;
+        this.cfg.timeline?.mark('conflict', t.round);
+        cur = (await this.gate.run(() => this.batch.readNamespacedJob({ namespace, name }), t.priority)) as KObj;
       }
     }
     throw new Error(`${key}: still conflicting after 5 tries`);
@@ -140,10 +208,9 @@ export class JobWriter {
     const namespace = o.metadata?.namespace ?? 'default';
     const now = new Date();
     try {
-      await this.gate.idle();
-      if (this.closed) return;
-      await this.eventGate.run(async () => {
+      await this.gate.run(async () => {
         if (this.closed) return;
+        this.cfg.timeline?.mark('event.sent');
         await this.core.createNamespacedEvent({
           namespace,
           body: {
@@ -161,7 +228,7 @@ export class JobWriter {
           },
         });
         this.stats.events++;
-      });
+      }, 'background');
     } catch (e) {
       this.cfg.log(`event on ${jobKey(o)}: ${(e as Error).message}`);
     }

@@ -1,4 +1,5 @@
 import { LpBuilder } from '../solver/index.js';
+import { solveSifting } from '../solver/sifting.js';
 import { flatTreeOf, flattenTenants, referenceTypeIndex, type FlatTenants, type TenantNode, type TenantTree } from '../model/tenants.js';
 import type { Classes, Problem } from './common.js';
 import { classSize, groupBy, makeProblem, rowKey, solverFailure } from './common.js';
@@ -95,13 +96,19 @@ export function tenantProblem(snapshot: PolicySnapshot, tree: TenantTree | undef
  * from the whole cluster). Nodes without a guarantee or without jobs are entitled to 0. One block-diagonal LP
  * (its objective is a sum over independent blocks, so each block is at its own optimum).
  */
-export function entitlements(tp: TenantProblem, policy: string): Float64Array {
+export function entitlements(tp: TenantProblem, policy: string, columnGeneration = true): Float64Array {
   const { p, flat } = tp;
   const todo = flat.nodes.map((n, i) => i).filter((i) => flat.nodes[i]!.guarantee !== undefined && tp.hasDemand[i]);
-  const best = bestUse(tp, policy, todo, (i) => {
-    const g = flat.nodes[i]!.guarantee!;
-    return p.types.map((t, k) => (g.kind === 'gpus' ? Math.min(g.gpus[t] ?? 0, p.caps[k]!) : p.caps[k]!));
-  });
+  const best = bestUse(
+    tp,
+    policy,
+    todo,
+    (i) => {
+      const g = flat.nodes[i]!.guarantee!;
+      return p.types.map((t, k) => (g.kind === 'gpus' ? Math.min(g.gpus[t] ?? 0, p.caps[k]!) : p.caps[k]!));
+    },
+    columnGeneration,
+  );
   for (const i of todo) {
     const g = flat.nodes[i]!.guarantee!;
     if (g.kind === 'normalized') best[i] = Math.min(g.units, best[i]!);
@@ -110,18 +117,23 @@ export function entitlements(tp: TenantProblem, policy: string): Float64Array {
 }
 
 /** Per node: the most normalised throughput its own jobs can get from the whole cluster (0 for nodes not listed). */
-export function demandCaps(tp: TenantProblem, policy: string, nodes: readonly number[]): Float64Array {
-  return bestUse(tp, policy, nodes, () => tp.p.caps);
+export function demandCaps(tp: TenantProblem, policy: string, nodes: readonly number[], columnGeneration = true): Float64Array {
+  return bestUse(tp, policy, nodes, () => tp.p.caps, columnGeneration);
 }
 
-/** Per listed node, max U over its subtree's classes with `capsOf(node)` GPUs per type, each alone. */
-function bestUse(tp: TenantProblem, policy: string, todo: readonly number[], capsOf: (i: number) => readonly number[]): Float64Array {
+/**
+ * Per listed node, max U over its subtree's classes with `capsOf(node)` GPUs per type, each alone. Solved by column
+ * generation (src/solver/sifting.ts) from, per node and type, the classes of most normalised throughput per GPU
+ * that fill 1.5 times the type's GPUs: the optimum of the whole LP.
+ */
+function bestUse(tp: TenantProblem, policy: string, todo: readonly number[], capsOf: (i: number) => readonly number[], columnGeneration: boolean): Float64Array {
   const { p, flat, classes } = tp;
   const K = p.types.length;
   const out = new Float64Array(flat.nodes.length);
   if (todo.length === 0) return out;
   const lp = new LpBuilder('max');
   const blocks: Array<{ node: number; cols: Array<[number, number]> }> = [];
+  const keep: number[] = [];
   for (const i of todo) {
     const caps = capsOf(i);
     // Every class on its most valuable type is an upper bound; when those GPUs fit the caps it is the optimum, with
@@ -134,6 +146,13 @@ function bestUse(tp: TenantProblem, policy: string, todo: readonly number[], cap
     const cols: Array<[number, number]> = [];
     const capIdx: number[][] = caps.map(() => []);
     const capVal: number[][] = caps.map(() => []);
+    const first = new Set<number>();
+    richestColumns(
+      tp,
+      tp.subtreeClasses[i]!,
+      caps.map((c) => 1.5 * c),
+      (q) => first.add(q),
+    );
     for (const c of tp.subtreeClasses[i]!) {
       const j = classes.members[c]![0]!;
       const size = classSize(classes, c);
@@ -142,6 +161,7 @@ function bestUse(tp: TenantProblem, policy: string, todo: readonly number[], cap
         const v = tp.value[j]![k]!;
         if (v <= 0 || caps[k]! < p.jobs[j]!.scaleFactor) continue;
         const col = lp.addVar({ lb: 0, ub: 1, cost: size * v });
+        keep.push(first.has(c * K + k) ? 1 : 0);
         cols.push([col, size * v]);
         idx.push(col);
         capIdx[k]!.push(col);
@@ -153,7 +173,7 @@ function bestUse(tp: TenantProblem, policy: string, todo: readonly number[], cap
     blocks.push({ node: i, cols });
   }
   if (lp.numCols === 0 || blocks.length === 0) return out;
-  const r = lp.solve({ method: 'simplex' });
+  const r = columnGeneration ? solveSifting(lp, Uint8Array.from(keep), { method: 'simplex' }) : lp.solve({ method: 'simplex' });
   if (r.status !== 'optimal') throw solverFailure(policy, r.status, r.message);
   for (const b of blocks) {
     let u = 0;
@@ -161,6 +181,48 @@ function bestUse(tp: TenantProblem, policy: string, todo: readonly number[], cap
     out[b.node] = u;
   }
   return out;
+}
+
+/** Per class and type (`class * K + type`): normalised throughput per GPU, `value / scale` (0 where unusable). */
+const perGpuCache = new WeakMap<TenantProblem, Float64Array>();
+
+function perGpu(tp: TenantProblem): Float64Array {
+  let out = perGpuCache.get(tp);
+  if (out) return out;
+  const { p, classes } = tp;
+  const K = p.types.length;
+  out = new Float64Array(classes.members.length * K);
+  for (let c = 0; c < classes.members.length; c++) {
+    const j = classes.members[c]![0]!;
+    if (!tp.inLp[j]) continue;
+    for (let k = 0; k < K; k++) out[c * K + k] = tp.value[j]![k]! / p.jobs[j]!.scaleFactor;
+  }
+  perGpuCache.set(tp, out);
+  return out;
+}
+
+/**
+ * Per type k, marks (`class * K + k`) the classes among `cls` of most normalised throughput per GPU of that type,
+ * until their GPUs reach `budget[k]`: a first guess at the columns an LP over these classes uses (column generation).
+ */
+export function richestColumns(tp: TenantProblem, cls: readonly number[], budget: readonly number[], mark: (q: number) => void): void {
+  const { p, classes } = tp;
+  const K = p.types.length;
+  const per = perGpu(tp);
+  const order = new Array<number>(cls.length);
+  for (let k = 0; k < K; k++) {
+    let n = 0;
+    for (const c of cls) if (per[c * K + k]! > 0) order[n++] = c;
+    order.length = n;
+    order.sort((a, b) => per[b * K + k]! - per[a * K + k]! || a - b);
+    let gpus = 0;
+    for (const c of order) {
+      if (gpus >= budget[k]!) break;
+      mark(c * K + k);
+      gpus += classSize(classes, c) * p.jobs[classes.members[c]![0]!]!.scaleFactor;
+    }
+    order.length = cls.length;
+  }
 }
 
 /** Node i's most normalised throughput with `caps` GPUs per type if every class can run whole on its best type; else undefined. */

@@ -1,7 +1,8 @@
-import { LpBuilder } from '../solver/index.js';
+import { LpBuilder, type LpResult } from '../solver/index.js';
+import { solveSifting } from '../solver/sifting.js';
 import type { TenantTree } from '../model/tenants.js';
 import { classSize, finishAllocation, solverFailure, zeroShares } from './common.js';
-import { demandCaps, entitlements, tenantProblem, type TenantProblem } from './tenant-model.js';
+import { demandCaps, entitlements, richestColumns, tenantProblem, type TenantProblem } from './tenant-model.js';
 import { innerShares } from './tenant-inner.js';
 import type { Policy, PolicyResult, PolicySnapshot } from './types.js';
 
@@ -170,18 +171,64 @@ export interface Stage1Result {
   readonly classShares: Float64Array[];
 }
 
-function solveOrThrow(lp: LpBuilder, policy: string): Float64Array {
-  const r = lp.solve({ method: 'simplex' });
+/**
+ * Solves a tenant-level LP by column generation (src/solver/sifting.ts) over the class columns in `hot` (the
+ * columns that ever carried a share in this allocation, and a first guess, `initialHot`): an optimum of the whole
+ * LP, at a fraction of its size. Columns that carry a share join `hot` for the next LP.
+ */
+function solvePolytope(s: Polytope, hot: Uint8Array | undefined): LpResult {
+  if (!hot) return s.lp.solve({ method: 'simplex' });
+  const keep = new Uint8Array(s.lp.numCols).fill(1);
+  for (let q = 0; q < s.col.length; q++) {
+    const v = s.col[q]!;
+    if (v >= 0 && !hot[q]) keep[v] = 0;
+  }
+  const r = solveSifting(s.lp, keep, { method: 'simplex' });
+  if (r.status === 'optimal') {
+    for (let q = 0; q < s.col.length; q++) {
+      const v = s.col[q]!;
+      if (v >= 0 && r.x[v]! > 0) hot[q] = 1;
+    }
+  }
+  return r;
+}
+
+function solveOrThrow(s: Polytope, hot: Uint8Array | undefined, policy: string): Float64Array {
+  const r = solvePolytope(s, hot);
   if (r.status !== 'optimal') throw solverFailure(policy, r.status, r.message);
   return r.x;
 }
 
-export function tenantLevels(tp: TenantProblem, policy: string): Stage1Result {
+/**
+ * First guess at the class columns a tenant-level optimum uses: per leaf and type, the leaf's classes in order of
+ * normalised throughput per GPU of that type, until they would fill twice the leaf's guarantee plus an even split
+ * of the type among the leaves with demand. Only a guess: pricing adds whatever else an optimum needs.
+ */
+function initialHot(tp: TenantProblem): Uint8Array {
+  const { p, flat, classes } = tp;
+  const K = p.types.length;
+  const hot = new Uint8Array(classes.members.length * K);
+  const leaves = flat.nodes.map((_, i) => i).filter((i) => flat.nodes[i]!.children.length === 0 && tp.hasDemand[i]);
+  for (const i of leaves) {
+    const g = flat.nodes[i]!.guarantee;
+    const budget = p.types.map((t, k) => 2 * ((g?.kind === 'gpus' ? (g.gpus[t] ?? 0) : 0) + p.caps[k]! / leaves.length));
+    richestColumns(tp, tp.subtreeClasses[i]!, budget, (q) => (hot[q] = 1));
+  }
+  return hot;
+}
+
+export interface LevelOptions {
+  /** Default true: solve the tenant-level LPs by column generation; false solves each whole (the reference). */
+  readonly columnGeneration?: boolean;
+}
+
+export function tenantLevels(tp: TenantProblem, policy: string, opts: LevelOptions = {}): Stage1Result {
   const { flat, classes } = tp;
   const N = flat.nodes.length;
   const K = tp.p.types.length;
-  const E = entitlements(tp, policy);
+  const E = entitlements(tp, policy, opts.columnGeneration !== false);
   const guarded = flat.nodes.map((_, i) => i).filter((i) => E[i]! > 0);
+  const hot = opts.columnGeneration === false ? undefined : initialHot(tp);
   let lambda = 1;
   // GPU guarantees of a flat tree always fit together (each leaf alone on its own GPUs); others may not.
   const mayConflict = flat.nodes.some(
@@ -194,7 +241,7 @@ export function tenantLevels(tp: TenantProblem, policy: string): Stage1Result {
       const [idx, val] = uExpr(tp, s.col, i);
       s.lp.addRow(0, Infinity, [...idx, l], [...val, -E[i]!]);
     }
-    lambda = Math.min(1, Math.max(0, solveOrThrow(s.lp, policy)[l]! * (1 - 1e-9)));
+    lambda = Math.min(1, Math.max(0, solveOrThrow(s, hot, policy)[l]! * (1 - 1e-9)));
   }
   const entitled = E.map((e) => e * lambda);
   const leaves = flat.nodes.map((n, i) => n.children.length === 0 && tp.hasDemand[i]!);
@@ -227,20 +274,20 @@ export function tenantLevels(tp: TenantProblem, policy: string): Stage1Result {
       const [idx, val] = uExpr(tp, s.col, i);
       levelRow.set(i, s.lp.addRow(entitled[i]! + base[i]!, Infinity, [...idx, theta], [...val, -w[i]!]));
     }
-    const r = s.lp.solve({ method: 'simplex' });
+    const r = solvePolytope(s, hot);
     if (r.status !== 'optimal') throw solverFailure(policy, r.status, r.message);
     x = r.x;
     col = s.col;
     const th = Math.max(0, x[theta]!);
     // Round 1 stopped at a tenant's own demand: freeze every such tenant at once, then go on with the rest.
-    if (rounds === 1 && preFreeze(tp, policy, { leaves, frozen, base, entitled, floorRows }, th)) continue;
+    if (rounds === 1 && preFreeze(tp, policy, { leaves, frozen, base, entitled, floorRows, hot }, th)) continue;
     for (let i = 0; i < N; i++) if (!frozen[i]) base[i] = base[i]! + w[i]! * th;
     // A tenant whose level row has a nonzero dual is tight in every optimal solution (complementary slackness holds
     // between any optimal primal and any optimal dual), so it cannot grow: frozen without the bottleneck LP, which
     // then only looks at the tenants whose dual is zero.
     const pending = frozen.slice();
     for (const [i, row] of levelRow) if (Math.abs(r.rowDual?.[row] ?? 0) > 1e-9) pending[i] = true;
-    const grow = pending.every((f) => f) ? pending.map(() => false) : improvable(tp, policy, pending, (s2) => floorRows(s2, () => false), entitled, base);
+    const grow = pending.every((f) => f) ? pending.map(() => false) : improvable(tp, policy, pending, (s2) => floorRows(s2, () => false), entitled, base, hot);
     let newly = 0;
     for (let i = 0; i < N; i++) {
       if (!frozen[i] && !grow[i]) {
@@ -254,7 +301,7 @@ export function tenantLevels(tp: TenantProblem, policy: string): Stage1Result {
     // Every leaf was frozen before the first round (all saturated by their own demand): any point at the floors.
     const s = tenantPolytope(tp, 'max');
     floorRows(s, () => false);
-    x = solveOrThrow(s.lp, policy);
+    x = solveOrThrow(s, hot, policy);
     col = s.col;
   }
   const gpus = flat.nodes.map(() => new Float64Array(K));
@@ -291,7 +338,14 @@ export function tenantLevels(tp: TenantProblem, policy: string): Stage1Result {
 function preFreeze(
   tp: TenantProblem,
   policy: string,
-  st: { leaves: readonly boolean[]; frozen: boolean[]; base: Float64Array; entitled: Float64Array; floorRows: (s: Polytope, skip: (i: number) => boolean) => void },
+  st: {
+    leaves: readonly boolean[];
+    frozen: boolean[];
+    base: Float64Array;
+    entitled: Float64Array;
+    floorRows: (s: Polytope, skip: (i: number) => boolean) => void;
+    hot: Uint8Array | undefined;
+  },
   reached: number,
 ): boolean {
   const N = tp.flat.nodes.length;
@@ -299,7 +353,7 @@ function preFreeze(
   const ids = [...Array(N).keys()].filter((i) => open[i]);
   if (ids.length < 2) return false;
   const w = leafWeights(tp, open);
-  const D = demandCaps(tp, policy, ids);
+  const D = demandCaps(tp, policy, ids, st.hot !== undefined);
   const tmax = new Map(ids.map((i) => [i, Math.max(0, (D[i]! - st.entitled[i]!) / w[i]!)]));
   const levels = [...new Set(tmax.values())].sort((a, b) => a - b);
   // Below the lowest saturation level the first round's LP already decided (capacity binds first).
@@ -316,7 +370,7 @@ function preFreeze(
       const to = relaxed(st.entitled[i]! + w[i]! * Math.min(level, tmax.get(i)!));
       s.lp.addRow(from, Infinity, [...idx, lambda], [...val, -(to - from)]);
     }
-    const r = s.lp.solve({ method: 'simplex' });
+    const r = solvePolytope(s, st.hot);
     return r.status === 'optimal' && r.x[lambda]! >= 1 - 1e-9;
   };
   // The first round reached `reached`, so every level up to it is feasible.
@@ -348,6 +402,7 @@ function improvable(
   floors: (s: Polytope) => void,
   entitled: Float64Array,
   base: Float64Array,
+  hot: Uint8Array | undefined,
 ): boolean[] {
   const N = tp.flat.nodes.length;
   const found = new Array<boolean>(N).fill(false);
@@ -365,7 +420,7 @@ function improvable(
       const [idx, val] = uExpr(tp, s.col, i);
       s.lp.addRow(relaxed(level), Infinity, [...idx, v], [...val, -step]);
     }
-    const x = solveOrThrow(s.lp, policy);
+    const x = solveOrThrow(s, hot, policy);
     let progress = false;
     for (const [i, v] of sCol) {
       if (x[v]! > 0.5) {

@@ -45,11 +45,17 @@ export interface SolveOptions {
   readonly ipmTolerance?: number;
   /** A basis (simplex) or primal point from an earlier solve of the same shape. */
   readonly warmStart?: WarmStart;
+  /**
+   * Simplex variant; default HiGHS' choice (dual). `primal` suits a warm start from a primal feasible basis, as
+   * when columns are added to a solved LP (sifting.ts).
+   */
+  readonly simplexStrategy?: 'dual' | 'primal';
   /** MIP relative gap (MILP only). */
   readonly mipGap?: number;
   /**
    * Default true: reuse the answer of an identical earlier solve (see cache.ts; exact, since HiGHS is
-   * deterministic). Solves with a time limit or a warm start are never cached.
+   * deterministic). Solves with a time limit, or a warm start with a primal point, are never cached; a warm start
+   * that is a basis alone is part of the cache key (the same model from the same basis gives the same answer).
    */
   readonly cache?: boolean;
 }
@@ -236,8 +242,10 @@ export class LpBuilder {
       options.feasibilityTolerance ?? -1,
       options.ipmTolerance ?? -1,
       options.mipGap ?? -1,
+      options.simplexStrategy === undefined ? -1 : options.simplexStrategy === 'primal' ? 4 : 1,
     ]);
-    let n = opts.length * 2 + this.integer.length;
+    const basis = options.warmStart?.colStatus && options.warmStart.rowStatus ? [options.warmStart.colStatus, options.warmStart.rowStatus] : [];
+    let n = opts.length * 2 + this.integer.length + basis.reduce((s, b) => s + b.length + 1, 0);
     for (const a of f64) n += a.n * 2;
     for (const a of i32) n += a.n;
     const words = new Uint32Array(n);
@@ -254,7 +262,28 @@ export class LpBuilder {
       at += v.length;
     }
     words.set(this.integer, at);
+    at += this.integer.length;
+    for (const b of basis) {
+      // Length first, so that where one status array ends is part of the key.
+      words[at++] = b.length;
+      words.set(new Uint32Array(b.buffer, b.byteOffset, b.length), at);
+      at += b.length;
+    }
     return { words };
+  }
+
+  /** @internal The model's arrays (views, not copies), for column generation (sifting.ts). */
+  arrays(): { cost: Float64Array; lower: Float64Array; upper: Float64Array; rowLower: Float64Array; rowUpper: Float64Array; starts: Int32Array; indices: Int32Array; values: Float64Array } {
+    return {
+      cost: this.cost.view(),
+      lower: this.lower.view(),
+      upper: this.upper.view(),
+      rowLower: this.rowLower.view(),
+      rowUpper: this.rowUpper.view(),
+      starts: this.starts.view(),
+      indices: this.indices.view(),
+      values: this.values.view(),
+    };
   }
 
   /** @internal */
@@ -331,6 +360,7 @@ const SOLVE_OPTIONS = [
   'primal_feasibility_tolerance',
   'dual_feasibility_tolerance',
   'ipm_optimality_tolerance',
+  'simplex_strategy',
 ] as const;
 
 /**
@@ -381,8 +411,11 @@ export class Solver {
   solve(lp: LpBuilder, options: SolveOptions = {}): LpResult {
     const t0 = performance.now();
     if (lp.numCols === 0) return trivial(lp, t0);
-    // Only complete, deterministic solves are memoised: a time limit or a warm start can change the answer.
-    const cacheable = this.cache.enabled && options.cache !== false && options.timeLimit === undefined && options.warmStart === undefined;
+    // Only complete, deterministic solves are memoised: a time limit or a warm start can change the answer, so a
+    // starting basis is keyed with the model (modelWords) and a starting point is not cached at all.
+    const ws = options.warmStart;
+    const basisOnly = ws !== undefined && ws.colValue === undefined && ws.colStatus !== undefined && ws.rowStatus !== undefined;
+    const cacheable = this.cache.enabled && options.cache !== false && options.timeLimit === undefined && (ws === undefined || basisOnly);
     const key = cacheable ? lp.modelWords(options) : undefined;
     if (key) {
       const hit = this.cache.lookup(key);
@@ -451,6 +484,7 @@ export class Solver {
         opts['dual_feasibility_tolerance'] = options.feasibilityTolerance;
       }
       if (options.ipmTolerance !== undefined) opts['ipm_optimality_tolerance'] = options.ipmTolerance;
+      if (options.simplexStrategy !== undefined) opts['simplex_strategy'] = options.simplexStrategy === 'primal' ? 4 : 1;
       if (reused.dirty) model.options.reset();
       reused.dirty = Object.keys(opts).some((k) => !(k in reused.defaults));
       model.options.set({ ...reused.defaults, ...opts });

@@ -15,8 +15,8 @@ describe('kubernetes driver: an admission the API server did not take', () => {
   it('requeues the job after a 503 during its admission, and it completes', async () => {
     env = await startEnv({ name: 'admit-503', throughputs: { 'Tesla-V100-SXM2-16GB': { resnet: 10 } }, nodes: (c) => c.addNode('v100-a', 'Tesla-V100-SXM2-16GB', 1) });
     const e = env;
-    // The first write of an admission is the job's Secret (only admissions write it).
-    e.api.inject((m, p) => m === 'PATCH' && p === '/api/v1/namespaces/default/secrets/t-rondo', 503, 1);
+    // The first write of an admission is the job's Secret (only admissions write it; created the first time).
+    e.api.inject((m, p) => m === 'POST' && p === '/api/v1/namespaces/default/secrets', 503, 1);
     e.api.create('jobs', trainingJob('t', { queue: 'q', steps: 10 }));
     await until('completion', () => e.api.get('jobs', 'default', 't')?.status?.conditions?.some((c: { type: string }) => c.type === 'Complete'), 60_000);
     expect(e.api.seen.filter((s) => s.status === 503)).toHaveLength(1);

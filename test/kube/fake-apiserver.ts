@@ -65,6 +65,8 @@ export interface Seen {
   readonly body?: unknown;
   /** When it arrived (ms since the Unix epoch). */
   readonly at: number;
+  /** A write that sets spec.suspend (an admission or a stop), kept also without bodies. */
+  readonly suspend?: boolean;
 }
 
 /** A fault: the next `count` requests matching `match` get `status` instead of being served. */
@@ -347,7 +349,8 @@ export class FakeApiServer {
     const method = req.method ?? 'GET';
     const isWatch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
     const record = (s: number, b?: unknown): void => {
-      this.seen.push({ method, path, watch: isWatch, status: s, at: Date.now(), ...(b !== undefined && this.keepBodies ? { body: b } : {}) });
+      const suspend = (b as { spec?: { suspend?: unknown } } | undefined)?.spec?.suspend;
+      this.seen.push({ method, path, watch: isWatch, status: s, at: Date.now(), ...(b !== undefined && this.keepBodies ? { body: b } : {}), ...(typeof suspend === 'boolean' ? { suspend } : {}) });
     };
     const fault = this.faults.find((f) => f.count > 0 && f.match(method, path));
     if (fault) {

@@ -73,6 +73,21 @@ describe('solve cache', () => {
     expect(solveCacheStats()).toMatchObject({ hits: 0, entries: 0 });
   });
 
+  it('keys a solve that starts from a basis alone by that basis', () => {
+    clearSolveCache();
+    const base = model(1).solve({ method: 'simplex', cache: false });
+    const b = base.warmStart!;
+    const basis = { colStatus: b.colStatus!, rowStatus: b.rowStatus! };
+    model(1).solve({ method: 'simplex', warmStart: basis });
+    const again = model(1).solve({ method: 'simplex', warmStart: { colStatus: basis.colStatus.slice(), rowStatus: basis.rowStatus.slice() } });
+    expect(solveCacheStats()).toMatchObject({ hits: 1, entries: 1 });
+    expect(again.objective).toBeCloseTo(base.objective, 9);
+    // Another basis is another key; no basis at all is another key again.
+    model(1).solve({ method: 'simplex', warmStart: { colStatus: new Int32Array(basis.colStatus.length), rowStatus: new Int32Array(basis.rowStatus.length).fill(1) } });
+    model(1).solve({ method: 'simplex' });
+    expect(solveCacheStats()).toMatchObject({ hits: 1, entries: 3 });
+  });
+
   it('is off at 0 bytes and evicts the least recently used entry when full', () => {
     configureSolveCache({ maxBytes: 0 });
     model(1).solve({ method: 'ipm' });

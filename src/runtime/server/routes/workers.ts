@@ -6,7 +6,7 @@ import type { Principal } from '../auth.js';
 import { iso, type RouteDeps } from '../http.js';
 import * as R from '../response-schemas.js';
 import * as S from '../schemas.js';
-import type { EndReason, JobRow } from '../store/index.js';
+import type { AttemptRow, EndReason, JobRow } from '../store/index.js';
 import { KILL_SLACK_MS } from '../../agent/job-rules.js';
 
 /**
@@ -122,6 +122,7 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
       return store.commit(() => {
         const workers: Array<{ id: string; leases: LeaseMessage[]; acked: number[]; held: number[] }> = [];
         const unknown: string[] = [];
+        const reported: Array<{ id: string; e: (typeof b.workers)[number]; acked: number[]; reportedRunning: Set<number> }> = [];
         let ended = false;
         for (const e of b.workers) {
           const known = store.getWorker(e.id);
@@ -149,8 +150,19 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
             if (r.acked.length > 0) workers.push({ id: e.id, leases: [], acked: [...r.acked], held: [] });
             continue;
           }
-          const r = sync(e.id, body, false, true, { known: new Map(e.known ?? []), needTokens: new Set(e.needTokens ?? []) });
-          if (r.held.length > 0 || r.acked.length > 0) workers.push({ id: e.id, leases: [...r.leases], acked: [...r.acked], held: r.held });
+          reported.push({ id: e.id, e, ...report(e.id, body, false, true) });
+        }
+        // Leases after every report is in: an end on one node releases the job's next lease on another in this same
+        // answer, and the open attempts are read once for all workers rather than once each.
+        const open = new Map<string, AttemptRow[]>();
+        for (const a of store.openAttempts()) {
+          const list = open.get(a.workerId);
+          if (list) list.push(a);
+          else open.set(a.workerId, [a]);
+        }
+        for (const { id, e, acked, reportedRunning } of reported) {
+          const l = leasesOf(open.get(id) ?? [], reportedRunning, { known: new Map(e.known ?? []), needTokens: new Set(e.needTokens ?? []) });
+          if (l.held.length > 0 || acked.length > 0) workers.push({ id, leases: l.leases, acked, held: l.held });
         }
         if (ended) scheduler.poke();
         return { workers, unknown, heartbeatMs: scheduler.timing.heartbeatMs, graceMs: scheduler.timing.graceMs };
@@ -177,13 +189,14 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
    * end (`known`) are not sent again (only their ids, in `held`), and a lease token is minted only at a lease's first
    * delivery or when asked for (`needTokens`), not at every heartbeat until it runs.
    */
-  function sync(
-    workerId: string,
-    body: SyncRequest,
-    pokeOnEnd = true,
-    revive = true,
-    batch?: { readonly known: ReadonlyMap<number, number>; readonly needTokens: ReadonlySet<number> },
-  ): SyncResponse & { held: number[] } {
+  function sync(workerId: string, body: SyncRequest, pokeOnEnd = true, revive = true): SyncResponse & { held: number[] } {
+    const r = report(workerId, body, pokeOnEnd, revive);
+    const l = leasesOf(store.openAttemptsOfWorker(workerId), r.reportedRunning);
+    return { leases: l.leases, acked: r.acked, held: l.held, heartbeatMs: scheduler.timing.heartbeatMs, graceMs: scheduler.timing.graceMs };
+  }
+
+  /** What a worker reports in a heartbeat (running, progress, logs, ends), applied; the ends it acknowledges. */
+  function report(workerId: string, body: SyncRequest, pokeOnEnd: boolean, revive: boolean): { acked: number[]; reportedRunning: Set<number> } {
     scheduler.touch(workerId);
     if (revive) scheduler.revive(workerId);
     const now = Date.now();
@@ -219,12 +232,22 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
     });
     // GPUs freed before the round's end may be backfilled now.
     if (pokeOnEnd && body.ended.length > 0) scheduler.poke();
+    return { acked, reportedRunning };
+  }
+
+  /** One worker's leases to send, from its open attempts (`open`), after its report was applied. */
+  function leasesOf(
+    open: readonly AttemptRow[],
+    reportedRunning: ReadonlySet<number>,
+    batch?: { readonly known: ReadonlyMap<number, number>; readonly needTokens: ReadonlySet<number> },
+  ): { leases: LeaseMessage[]; held: number[] } {
+    const now = Date.now();
     const leases: LeaseMessage[] = [];
     const held: number[] = [];
-    for (const a of store.openAttemptsOfWorker(workerId)) {
+    for (const a of open) {
       if (batch && a.deliveredAt !== null && batch.known.get(a.id) === a.leaseEnd && !batch.needTokens.has(a.id)) {
         // Unchanged since the driver last got it (a cancel still sends it again, with its stop flag).
-        if (!store.getJob(a.jobId)!.cancelRequested) {
+        if (!store.cancelRequested(a.jobId)) {
           held.push(a.id);
           continue;
         }
@@ -259,6 +282,6 @@ export async function workerRoutes(app: FastifyInstance, deps: RouteDeps): Promi
       });
     }
     for (const l of leases) held.push(l.attempt);
-    return { leases, acked, held, heartbeatMs: scheduler.timing.heartbeatMs, graceMs: scheduler.timing.graceMs };
+    return { leases, held };
   }
 }

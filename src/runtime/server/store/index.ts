@@ -105,6 +105,7 @@ export class Store {
   // ---- jobs (jobs.ts) ----
   submitJob(spec: JobSpec): JobRow { return jobs.submitJob(this.sql, spec); }
   getJob(id: string): JobRow | undefined { return jobs.getJob(this.sql, id); }
+  cancelRequested(id: string): boolean { return jobs.cancelRequested(this.sql, id); }
   listJobs(opts: { tenant?: string; states?: readonly JobState[]; limit?: number; afterSeq?: number } = {}): JobRow[] { return jobs.listJobs(this.sql, opts); }
   activeJobs(): JobRow[] { return jobs.activeJobs(this.sql); }
   schedulableJobsAfter(seq: number): JobRow[] { return jobs.schedulableJobsAfter(this.sql, seq); }

@@ -39,6 +39,11 @@ export function getJob(c: Sql, id: string): JobRow | undefined {
   return r ? jobFromRow(r) : undefined;
 }
 
+/** Whether a job's cancel was asked for (one column: a heartbeat asks it of every held lease). */
+export function cancelRequested(c: Sql, id: string): boolean {
+  return Number(c.q('SELECT cancel_requested FROM jobs WHERE id = ?').pluck().get(id) ?? 0) === 1;
+}
+
 export function listJobs(c: Sql, opts: { tenant?: string; states?: readonly JobState[]; limit?: number; afterSeq?: number } = {}): JobRow[] {
   const where: string[] = ['seq > ?'];
   const args: unknown[] = [opts.afterSeq ?? 0];
