@@ -5,7 +5,7 @@
  * planning real rounds). Reports API latency (p50/p99 per endpoint and over all requests), round planning time with
  * 10,000 active jobs, and CPU and memory of the server and of the clients apart. Writes bench/results/server.{json,md}.
  *
- *   npm run bench:server [-- --seconds 60 --round 10 --policy max_min_fairness_perf --jobs 10000 --profile-server DIR --why-eager N --why-compare]
+ *   npm run bench:server [-- --seconds 60 --round 10 --policy max_min_fairness_perf --jobs 10000 --profile-server DIR --why-eager N --why-compare --keep-store]
  *
  * Phases: (1) 50 clients submit the jobs concurrently (each submit is fsynced before it is acknowledged); (2) 100
  * workers (4 GPUs each: v100, p100, k80 in turn; 400 GPUs) register and sync every heartbeat while 50 pollers each
@@ -30,6 +30,7 @@ import { flag, peakMemory, repoRoot } from '../root.js';
 import { seededRandom } from '../../src/model/index.js';
 import { EAGER_WHY } from '../../src/runtime/server/why.js';
 import type { FromServer, LoopDelay, RoundSample, ServerProcessOptions, ToServer } from './server-process.js';
+import type { SectionStats } from '../../src/runtime/server/loop-sections.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = repoRoot(here);
@@ -42,6 +43,8 @@ const ROUND_S = Number(flag('round', '10'));
 const POLICY = flag('policy', 'max_min_fairness_perf');
 /** A folder: the server process writes a V8 CPU profile there (node --cpu-prof) when it exits. */
 const PROFILE_SERVER = flag('profile-server', '');
+/** Keep the store file at the end (its path is printed), e.g. to time the store's queries on a realistic database. */
+const KEEP_STORE = process.argv.includes('--keep-store');
 /**
  * Waiting jobs whose "why" a round computes at once (the server's default when absent). A run with another value
  * writes bench/results/server.why-eager-<N>.{json,md}, so the default run's results stay: `--why-eager 1000000` is
@@ -92,6 +95,11 @@ function pct(xs: readonly number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return Number(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!.toFixed(2));
 }
+
+const round2 = (x: number): number => Number(x.toFixed(2));
+
+/** Sections listed in the results (the longest p99 first). */
+const SECTIONS_SHOWN = 20;
 
 function summary(xs: readonly number[]): { requests: number; p50Ms: number; p99Ms: number; maxMs: number } {
   return { requests: xs.length, p50Ms: pct(xs, 50), p99Ms: pct(xs, 99), maxMs: Number(Math.max(0, ...xs).toFixed(2)) };
@@ -248,9 +256,9 @@ class ServerProcess {
   }
 
   /** The server process' CPU time so far, seconds (user + system, all threads), and its event loop's delay since the last call. */
-  async cpu(): Promise<{ seconds: number; loopDelay: LoopDelay }> {
+  async cpu(): Promise<{ seconds: number; loopDelay: LoopDelay; sections: SectionStats[] }> {
     const c = await this.ask({ type: 'cpu' }, 'cpu');
-    return { seconds: (c.user + c.system) / 1e6, loopDelay: c.loopDelay };
+    return { seconds: (c.user + c.system) / 1e6, loopDelay: c.loopDelay, sections: c.sections };
   }
 
   close(): Promise<Extract<FromServer, { type: 'closed' }>> {
@@ -347,7 +355,8 @@ async function main(): Promise<void> {
   const end = await srv.close();
   const counts = end.counts;
   const problems = end.problems;
-  rmSync(dir, { recursive: true, force: true });
+  if (!KEEP_STORE) rmSync(dir, { recursive: true, force: true });
+  else process.stderr.write(`bench: store kept in ${dir} (--keep-store)\n`);
 
   const all = [...lat.byKind.entries()].filter(([k]) => k !== 'submit').flatMap(([, xs]) => xs);
   const big = rounds.filter((x) => x.activeJobs >= 0.9 * JOBS);
@@ -379,6 +388,16 @@ async function main(): Promise<void> {
       clientCpuMsPerRequest: Number(((1000 * clientCpuS) / Math.max(1, all.length)).toFixed(2)),
       clientCpuShare: Number((clientCpuS / loadS).toFixed(2)),
       serverLoopDelay: serverEnd.loopDelay,
+      // The server's synchronous sections under load with the longest p99 (src/runtime/server/loop-sections.ts): what
+      // a request may wait behind. A regression of the tail latency shows here by name.
+      longestSections: serverEnd.sections.slice(0, SECTIONS_SHOWN).map((x) => ({
+        name: x.name,
+        count: x.count,
+        p50Ms: round2(x.p50Ms),
+        p99Ms: round2(x.p99Ms),
+        maxMs: round2(x.maxMs),
+        totalMs: Math.round(x.totalMs),
+      })),
       machineLoadAverage: Number(load0.toFixed(2)),
       byEndpoint: Object.fromEntries([...lat.byKind.entries()].filter(([k]) => k !== 'submit').map(([k, xs]) => [k, summary(xs)])),
       errors: lat.errors,
@@ -423,6 +442,7 @@ function markdown(r: {
     clientCpuMsPerRequest: number;
     clientCpuShare: number;
     serverLoopDelay: LoopDelay;
+    longestSections: Array<{ name: string; count: number; p50Ms: number; p99Ms: number; maxMs: number; totalMs: number }>;
     machineLoadAverage: number;
     byEndpoint: Record<string, ReturnType<typeof summary>>;
     errors: number;
@@ -462,9 +482,17 @@ function markdown(r: {
     '',
     `CPU per request under load: server process ${r.api.cpuMsPerRequest} ms (rounds included; ${r.api.serverCpuShare} of a core), ` +
       `clients ${r.api.clientCpuMsPerRequest} ms (${r.api.clientCpuShare} of a core); the machine's load average was ` +
-      `${r.api.machineLoadAverage} when the load phase started. The server's event loop ran a 10 ms timer late by ` +
+      `${r.api.machineLoadAverage} when the load phase started. The server's event loop ran a 10 ms timer every ` +
       `p50 ${r.api.serverLoopDelay.p50Ms} ms, p99 ${r.api.serverLoopDelay.p99Ms} ms, max ${r.api.serverLoopDelay.maxMs} ms under load ` +
-      '(the wait of a request that arrives at a random moment, before any work of its own).',
+      `(monitorEventLoopDelay counts the 10 ms itself: late by p99 ${round2(Math.max(0, r.api.serverLoopDelay.p99Ms - 10))} ms, ` +
+      'the wait of a request that arrives at a random moment, before any work of its own).',
+    '',
+    "The server's longest synchronous sections under load (each holds the event loop; a request that arrives meanwhile waits; " +
+      '"engine: work before X" is the scheduler\'s work between two yields, named after the yield that ended it):',
+    '',
+    '| section | count | p50 ms | p99 ms | max ms | total ms |',
+    '|---|---|---|---|---|---|',
+    ...r.api.longestSections.map((x) => `| ${x.name} | ${x.count} | ${x.p50Ms} | ${x.p99Ms} | ${x.maxMs} | ${x.totalMs} |`),
     '',
     `Errors: ${r.api.errors}. Rounds planned: ${r.rounds.planned} (${r.rounds.withAtLeast90PercentOfJobsActive} with at least 90% of the jobs active): ` +
       `plan time (policy, mechanism and the leases committed) median ${r.rounds.planMsMedian} ms, max ${r.rounds.planMsMax} ms wall; ` +
@@ -473,7 +501,7 @@ function markdown(r: {
       'engine yields between stages; "plan ready" is the time to the finished plan (policy included, in brackets), "commit" the one ' +
       'transaction that writes the leases.',
     '',
-    `"why ms" (max ${r.rounds.whyMsMax}) is the time the round's record of why each job waits held the event loop (reasons computed at once for the first ${String(c.whyEager)} waiting jobs; 0 for a backfill plan, which records none).`,
+    `"why ms" (max ${r.rounds.whyMsMax}) is the longest the round's record of why each job waits held the event loop at once (it is made in slices of 50 reasons; reasons computed at once for the first ${String(c.whyEager)} waiting jobs; 0 for a backfill plan, which records none).`,
     '',
     ...(r.rounds.whyAllMsMax > 0
       ? [`"all why ms" (max ${r.rounds.whyAllMsMax}; --why-compare): after the same round, on the same event loop, the time to compute every queued job's reason, as each round did before reasons were computed on request.`, '']

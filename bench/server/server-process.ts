@@ -5,14 +5,16 @@
  * scheduler's counter moves), this process' CPU time and memory, and at the end the job counts, the store invariants
  * and the store's size. Everything the load generators measure goes over HTTP on loopback.
  *
- * Messages in: { type: 'cpu' } -> { type: 'cpu', user, system, loopDelay } (CPU in microseconds, process.cpuUsage(),
- *              all threads; the event loop's delay since the last 'cpu' message);
+ * Messages in: { type: 'cpu' } -> { type: 'cpu', user, system, loopDelay, sections } (CPU in microseconds,
+ *              process.cpuUsage(), all threads; the event loop's delay and its longest synchronous sections
+ *              (src/runtime/server/loop-sections.ts) since the last 'cpu' message);
  *              { type: 'close' } -> { type: 'closed', ... } and exit.
  * Messages out: { type: 'ready', url, adminToken }, { type: 'round', ... }, { type: 'closed', ... }.
  */
 import { existsSync, statSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startServer } from '../../src/runtime/serve.js';
+import { loopSections, type SectionStats } from '../../src/runtime/server/loop-sections.js';
 import { peakMemory } from '../root.js';
 
 export interface ServerProcessOptions {
@@ -43,7 +45,7 @@ export interface RoundSample {
   solverMs: number;
   readyMs: number;
   commitMs: number;
-  /** ms the round's "why" record held the event loop (0 for a backfill plan, which records none). */
+  /** The longest ms the round's "why" record held the event loop at once (in slices; 0 for a backfill plan, which records none). */
   whyMs: number;
   /** With `whyCompare`: ms to compute every queued job's reason for the same round (undefined otherwise). */
   whyAllMs?: number;
@@ -54,7 +56,7 @@ export interface RoundSample {
 export type FromServer =
   | { type: 'ready'; url: string; adminToken: string }
   | { type: 'round'; round: RoundSample }
-  | { type: 'cpu'; user: number; system: number; loopDelay: LoopDelay }
+  | { type: 'cpu'; user: number; system: number; loopDelay: LoopDelay; sections: SectionStats[] }
   | {
       type: 'closed';
       peakRssMb: number;
@@ -89,6 +91,7 @@ async function main(): Promise<void> {
     const s = srv.scheduler.stats;
     if (s.rounds === lastSeen) return;
     lastSeen = s.rounds;
+    const at = performance.now();
     const counts = srv.store.countJobs();
     const last = srv.store.lastRoundInfo();
     let whyAllMs: number | undefined;
@@ -98,6 +101,8 @@ async function main(): Promise<void> {
       for (const id of queued) srv.scheduler.why.of(id);
       whyAllMs = Number((performance.now() - t).toFixed(1));
     }
+    // The bench's own reads on the server's loop, visible beside the server's sections.
+    loopSections.add('bench: a round sample (job counts)', performance.now() - at);
     send({
       type: 'round',
       round: {
@@ -118,8 +123,15 @@ async function main(): Promise<void> {
     if (m.type === 'cpu') {
       const c = process.cpuUsage();
       const ms = (ns: number): number => Number((ns / 1e6).toFixed(1));
-      send({ type: 'cpu', user: c.user, system: c.system, loopDelay: { p50Ms: ms(delay.percentile(50)), p99Ms: ms(delay.percentile(99)), maxMs: ms(delay.max) } });
+      send({
+        type: 'cpu',
+        user: c.user,
+        system: c.system,
+        loopDelay: { p50Ms: ms(delay.percentile(50)), p99Ms: ms(delay.percentile(99)), maxMs: ms(delay.max) },
+        sections: loopSections.stats(),
+      });
       delay.reset();
+      loopSections.reset();
       return;
     }
     mem.stop();

@@ -44,6 +44,7 @@ async function live(s: RunState, report: RoundReport): Promise<void> {
   while (until !== undefined && !s.cfg.signal?.aborted) {
     await cancel(s);
     admit(s, await s.cfg.source.poll(s.now));
+    await pause(s, 'cancel and admit (backfill)');
     await observe(s); // s.previous: what runs now
     const t = Math.max(s.now, s.cfg.clock.now());
     if (until - t < MIN_BACKFILL_FRACTION * s.roundDuration) return;
@@ -55,7 +56,7 @@ async function live(s: RunState, report: RoundReport): Promise<void> {
     }
     if (s.active.size > running.size && held.size < s.cluster.totalGpus && reallocationDue(s)) {
       await reallocate(s);
-      await pause(s);
+      await pause(s, 'the policy (backfill)');
     }
     const sub = partialPlan(s, t, until, held, (j) => running.has(j));
     const r = await runPartial(s, sub);
@@ -168,7 +169,9 @@ async function runPartial(s: RunState, sub: RoundPlan): Promise<RoundReport> {
   // closeRound leaves this partial round's placement as "what ran"; what the full round placed runs on too.
   const keys = new Set(s.previous.map((a) => rowKeyOf(a.jobIds)));
   s.previous = [...previous.filter((a) => !keys.has(rowKeyOf(a.jobIds)) && a.jobIds.every((j) => s.active.has(j))), ...s.previous];
+  await pause(s, 'booking the backfill');
   admit(s, await s.cfg.source.poll(s.now));
   await save(s);
+  await pause(s, 'saving the state (backfill)');
   return report;
 }

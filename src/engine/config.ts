@@ -81,11 +81,12 @@ export interface EngineConfig {
    * A live server's hooks to keep its event loop free while a round is planned (the simulator sets neither):
    * `allocate` computes the policy's allocation instead of `policy.allocate` (same contract; e.g. on a worker
    * thread), and `pause` is awaited between the stages of a plan (cluster observed, allocation computed, plan
-   * made) so requests waiting on the loop are served between them.
+   * made, round booked, state saved) so requests waiting on the loop are served between them; `after` names the
+   * stage just done (for the server's timing of its event loop).
    */
   readonly live?: {
     readonly allocate?: (snapshot: PolicySnapshot) => Promise<PolicyResult>;
-    readonly pause?: () => Promise<void>;
+    readonly pause?: (after: string) => Promise<void>;
   };
   /**
    * Keep the mechanism's queues indexed from round to round (`QueueIndex`; default true). The plans are the same

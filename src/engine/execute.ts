@@ -14,7 +14,7 @@ export async function execute(s: RunState, plan: RoundPlan): Promise<{ readonly 
       jobs.set(j, { job: act.job, totalSteps: act.rec.totalSteps, remainingSteps: Math.max(0, act.rec.totalSteps - act.rec.stepsDone) });
     }
   }
-  await pause(s);
+  await pause(s, 'the plan');
   s.cfg.observer?.onPlan?.(plan);
   const t0 = s.stopwatch();
   const report = await s.cfg.executor.runRound(plan, jobs);

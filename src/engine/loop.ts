@@ -57,7 +57,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     watchPrices(s);
     if (reallocationDue(s)) {
       await reallocate(s);
-      await pause(s);
+      await pause(s, 'the policy');
     }
     const out = await plan(s);
     if (out.plan.assignments.length === 0) {
@@ -68,8 +68,10 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     const credited = credit(s, out.plan, report);
     await retire(s, credited.leaving);
     closeRound(s, out.plan, credited, runningJobs);
+    await pause(s, 'booking the round');
     admit(s, await cfg.source.poll(s.now));
     await save(s);
+    await pause(s, 'saving the state');
     if (cfg.backfill) await backfill(s, out.plan, report);
   }
   for (const a of s.active.values()) settle(s, a);

@@ -13,7 +13,7 @@ export async function observe(s: RunState): Promise<void> {
   const view = await executor.observe(s.now);
   adopt(s, view.cluster);
   s.previous = view.running.filter((a) => a.jobIds.every((j) => s.active.has(j)));
-  await pause(s);
+  await pause(s, 'observe');
 }
 
 /** Takes the cluster the executor has now; a different one makes the allocation stale (Gavel: a worker joined). */

@@ -22,7 +22,7 @@ export async function plan(s: RunState): Promise<MechanismOutput> {
     // forces a recompute (its trace mode resets the accounting period); otherwise Gavel waits for the next
     // arrival, and so do we unless asked to recompute at once (see docs/fidelity.md).
     await reallocate(s);
-    await pause(s);
+    await pause(s, 'the policy (recompute)');
     // Gavel gets here one loop iteration later, with a fresh shuffle (and this round's candidate rows).
     out = mechanism(s, rows, typeOrder(s));
   }

@@ -7,7 +7,7 @@ import { policyJob } from '../model/index.js';
 import { addRows, resetLedger } from '../mechanism/index.js';
 import type { PolicyJob, PolicySnapshot } from '../policies/types.js';
 import { pairRowsOf } from './pairs.js';
-import type { RunState } from './state.js';
+import { pause, type RunState } from './state.js';
 
 /** The allocation is stale and the interval since the last reset has passed (or there was none yet). */
 export function reallocationDue(s: RunState): boolean {
@@ -17,6 +17,8 @@ export function reallocationDue(s: RunState): boolean {
 export async function reallocate(s: RunState): Promise<void> {
   const { cfg } = s;
   s.ledger = resetLedger(s.ledger, s.allocation, s.now, s.roundDuration);
+  // Both the reset and the snapshot walk every active job: a live server serves requests between them.
+  await pause(s, 'the ledger reset');
   const snapshot: PolicySnapshot = {
     now: s.now,
     cluster: s.cluster,

@@ -39,7 +39,9 @@ export async function cancel(s: RunState): Promise<void> {
     await cfg.executor.release?.(id);
   }
   if (gone.length > 0) {
-    s.ledger = removeJobs(s.ledger, gone);
+    // As in `retire`: without space sharing a job's own row is all there is (a scan of every row for pairs would
+    // cost O(active jobs) at every live sync that reports an ended job).
+    s.ledger = cfg.policy.meta.spaceSharing ? removeJobs(s.ledger, gone) : removeRows(s.ledger, gone);
     s.previous = s.previous.filter((a) => !a.jobIds.some((j) => gone.includes(j)));
     s.stale = true;
   }

@@ -166,6 +166,6 @@ export function createState(cfg: EngineConfig): RunState {
 }
 
 /** Lets a live server's event loop serve requests between the stages of a plan (`EngineConfig.live.pause`). */
-export function pause(s: RunState): Promise<void> | undefined {
-  return s.cfg.live?.pause?.();
+export function pause(s: RunState, after: string): Promise<void> | undefined {
+  return s.cfg.live?.pause?.(after);
 }

@@ -77,6 +77,54 @@ describe('store', () => {
     }
   });
 
+  it('open attempts and workers read from memory stay exact: every write and every rollback is seen', async () => {
+    withStore((s) => {
+      const j = s.submitJob(spec());
+      const w = s.registerWorker('w', [{ type: 'v100', count: 2 }], null);
+      expect(s.listWorkers().map((x) => x.state)).toEqual(['alive']);
+      expect(s.openAttempts()).toEqual([]);
+      const a = s.createAttempt({ jobId: j.id, workerId: w.id, round: 1, gpuType: 'v100', gpus: [1], notBefore: 0, leaseEnd: 10 });
+      expect(s.openAttempts().map((x) => [x.id, x.state])).toEqual([[a.id, 'leased']]);
+      s.markAttemptRunning(a.id, 5);
+      expect(s.openAttempts()[0]!.state).toBe('running');
+      s.extendLease(a.id, 20, 2);
+      expect(s.openAttempts()[0]!.leaseEnd).toBe(20);
+      // A caller may change the array it got (not the rows): the next read is unchanged.
+      s.openAttempts().pop();
+      expect(s.openAttempts()).toHaveLength(1);
+      // Written, read, then rolled back: the read inside the transaction must not outlive it.
+      expect(() =>
+        s.tx(() => {
+          s.endAttempt(a.id, 'preempted');
+          s.setWorkerState(w.id, 'gone');
+          expect(s.openAttempts()).toEqual([]);
+          expect(s.listWorkers()[0]!.state).toBe('gone');
+          throw new Error('roll back');
+        }),
+      ).toThrow('roll back');
+      expect(s.openAttempts().map((x) => x.id)).toEqual([a.id]);
+      expect(s.listWorkers()[0]!.state).toBe('alive');
+      s.endAttempt(a.id, 'completed');
+      expect(s.openAttempts()).toEqual([]);
+    });
+    // The same through a group commit whose one write fails after reading.
+    const path = join(tempDir('store'), 'g.db');
+    const s = new Store(path);
+    try {
+      const w = s.registerWorker('w', [{ type: 'v100', count: 1 }], null);
+      await expect(
+        s.commit(() => {
+          s.setWorkerState(w.id, 'gone');
+          expect(s.listWorkers()[0]!.state).toBe('gone');
+          throw new Error('refused');
+        }),
+      ).rejects.toThrow('refused');
+      expect(s.listWorkers()[0]!.state).toBe('alive');
+    } finally {
+      s.close();
+    }
+  });
+
   it('walks a job through lease, run, preemption and completion; ends are idempotent', () => {
     withStore((s) => {
       const w = s.registerWorker('w', [{ type: 'v100', count: 2 }], null);

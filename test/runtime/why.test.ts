@@ -61,4 +61,30 @@ describe('WhyBook', () => {
     book.record(counting, 2, 0);
     expect(book.of(explainer.waiting[explainer.waiting.length - 1]!).waiting!.round).toBe(2);
   });
+
+  it('recorded in slices (a server turn between them), gives every job the reason a record at once gives', async () => {
+    const { input, plan } = longQueue(EAGER_WHY * 2);
+    const all = explainRound(input, plan);
+    const whole = new WhyBook(() => null);
+    whole.record(plan, 3, 5);
+    const sliced = new WhyBook(() => null);
+    let turns = 0;
+    const asked = `job-${EAGER_WHY + 7}`;
+    const early = plan.explainer!().waiting[60]!;
+    const gone = plan.explainer!().waiting[120]!;
+    await sliced.recordSliced(plan, 3, 5, async () => {
+      // Between slices: requests may ask (computed on request) or a job may leave (not computed later).
+      if (turns === 1) {
+        expect(sliced.of(early).waiting).toEqual(whole.of(early).waiting);
+        sliced.forget(gone);
+      }
+      turns++;
+    }, 50);
+    expect(turns).toBe(Math.ceil(Math.min(EAGER_WHY, plan.explainer!().waiting.length) / 50));
+    for (const id of [asked, early, plan.explainer!().waiting[0]!, `job-${EAGER_WHY * 2 - 1}`]) {
+      expect(sliced.of(id), id).toEqual(whole.of(id));
+      expect(sliced.of(id).waiting?.text, id).toBe(all.get(id)?.text);
+    }
+    expect(sliced.of(gone).waiting).toBeNull();
+  });
 });

@@ -14,6 +14,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { whatIfRoutes } from './routes/whatif.js';
 import { workerRoutes } from './routes/workers.js';
+import { loopSections } from './loop-sections.js';
 import { tenantGuards, tenantRoutes } from './routes/tenants.js';
 
 /**
@@ -48,6 +49,26 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       if (m === 'HEAD') continue;
       routes.push({ method: m, url: r.url, schema: (r.schema ?? {}) as Record<string, unknown>, config: (r.config ?? {}) as Record<string, unknown> });
     }
+    // Each handler's synchronous part (up to its first await) as a section of the event loop (loop-sections.ts).
+    const handler = r.handler;
+    const name = `http ${methods.join(',')} ${r.url}`;
+    r.handler = function timed(this: FastifyInstance, req, reply) {
+      const t = performance.now();
+      try {
+        return handler.call(this, req, reply);
+      } finally {
+        loopSections.add(name, performance.now() - t);
+      }
+    };
+  });
+  // Serializing a reply (between these two hooks) holds the loop too.
+  app.addHook('preSerialization', (req, _reply, payload, done) => {
+    req.serializeAt = performance.now();
+    done(null, payload);
+  });
+  app.addHook('onSend', (req, _reply, payload, done) => {
+    if (req.serializeAt !== undefined) loopSections.add('http serialize', performance.now() - req.serializeAt);
+    done(null, payload);
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown; validationContext?: string }, req, reply) => {
@@ -73,7 +94,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     if (!allowed) return;
     const token = bearerToken(req.headers.authorization);
     if (!token) throw new ApiError(401, 'E_AUTH', 'missing or malformed token (send "Authorization: Bearer <token>")');
-    const p = store.authenticate(token);
+    const p = loopSections.time('http authenticate', () => store.authenticate(token));
     if (!p) throw new ApiError(401, 'E_AUTH', 'unknown or revoked token');
     if (!allowed.includes(p.kind)) throw new ApiError(403, 'E_FORBIDDEN', `a ${p.kind} token cannot use this endpoint`);
     req.principal = p;

@@ -1,5 +1,6 @@
 import type { EngineState, SavedJob } from '../../engine/index.js';
 import type { Store } from './store/index.js';
+import { loopSections } from './loop-sections.js';
 
 /**
  * The engine's state (ledger, allocation, policy state, round) as stored in the server's meta table between rounds:
@@ -18,8 +19,8 @@ function mapsFromJson(s: string): unknown {
 
 /**
  * The engine's state as stored: Maps as entry lists, written without a replacer function (one per value would cost
- * more than the rest of a round with 10,000 jobs). Produced in pieces of at most `STATE_CHUNK` entries, each a few
- * milliseconds with 10,000 jobs, so a server can write it between requests (`encodeStateSliced`); the pieces joined
+ * more than the rest of a round with 10,000 jobs). Produced in pieces of at most `STATE_CHUNK` entries, each about a
+ * millisecond with 10,000 jobs, so a server can write it between requests (`encodeStateSliced`); the pieces joined
  * are the JSON of one object.
  */
 function* stateParts(policy: string, st: EngineState): Generator<string> {
@@ -41,7 +42,7 @@ function* stateParts(policy: string, st: EngineState): Generator<string> {
   yield `,"policyState":${j(mapsToJson(st.policyState))}}`;
 }
 
-const STATE_CHUNK = 2500;
+const STATE_CHUNK = 1000;
 
 /** The JSON of an array, `STATE_CHUNK` entries at a time. */
 function* arrayParts(xs: readonly unknown[]): Generator<string> {
@@ -59,9 +60,12 @@ export function encodeState(policy: string, st: EngineState): string {
 /** `encodeState` with a turn of the event loop between pieces. The state is immutable, so it may be read over time. */
 export async function encodeStateSliced(policy: string, st: EngineState): Promise<string> {
   const out: string[] = [];
+  let t = performance.now();
   for (const piece of stateParts(policy, st)) {
+    loopSections.add('engine state: encode a piece', performance.now() - t);
     out.push(piece);
     await new Promise<void>((resolve) => setImmediate(resolve));
+    t = performance.now();
   }
   return out.join('');
 }
@@ -142,7 +146,7 @@ export class SavedEngineState {
     try {
       const json = await encodeStateSliced(this.policy.name, st);
       if (gen !== this.saveGen) return;
-      this.store.setMeta(ENGINE_STATE_KEY, json);
+      loopSections.time('engine state: write', () => this.store.setMeta(ENGINE_STATE_KEY, json));
       if (this.unsaved === st) this.unsaved = undefined;
       this.savedAt = Date.now();
     } catch (e) {

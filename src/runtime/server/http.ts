@@ -37,6 +37,8 @@ export interface RouteDeps {
 declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal;
+    /** When the reply's serialization began (app.ts times it as a section of the event loop). */
+    serializeAt?: number;
   }
   interface FastifyContextConfig {
     /** Token kinds allowed on the route; absent = public. */

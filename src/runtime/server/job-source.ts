@@ -13,10 +13,12 @@ export class StoreJobSource implements JobSource {
   constructor(
     private readonly store: Store,
     private readonly toJob: (j: JobRow) => Job,
+    /** Yields to the event loop before each read (the scheduler's, which also times the engine's stretches). */
+    private readonly yieldTurn: (before: string) => Promise<void> = () => turn(),
   ) {}
 
   async poll(): Promise<readonly Job[]> {
-    await turn();
+    await this.yieldTurn('reading new jobs');
     const rows = this.store.schedulableJobsAfter(this.lastSeq);
     for (const r of rows) {
       this.lastSeq = Math.max(this.lastSeq, r.seq);
@@ -35,7 +37,7 @@ export class StoreJobSource implements JobSource {
 
   /** Jobs that stopped being schedulable: cancelled, failed, or finished outside a round the engine saw. */
   async takeCancelled(): Promise<readonly string[]> {
-    await turn();
+    await this.yieldTurn('reading jobs that left');
     // A job never becomes schedulable again once it left (terminal states and cancel requests are final), and every
     // schedulable job up to `lastSeq` is held: when as many are schedulable as are held, none left.
     if (this.store.countSchedulable(this.lastSeq) === this.held.size) return [];

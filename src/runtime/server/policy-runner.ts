@@ -26,6 +26,8 @@ export class PolicyRunner {
   constructor(
     private readonly policy: LoadedPolicy,
     private readonly quarantine: (jobId: string, error: string) => void,
+    /** Told where `onThread` yields to the event loop and resumes (the scheduler times its stretches of work). */
+    private readonly marks: { yielded(at: string): void; resumed(): void } = { yielded: () => {}, resumed: () => {} },
   ) {}
 
   startThread(): void {
@@ -63,12 +65,16 @@ export class PolicyRunner {
     }
     // The engine built the snapshot (10,000 jobs) in this turn; sending it (a structured clone) gets a turn of its own.
     await turn();
+    this.marks.resumed();
     const r = await allocateGuarded(
       s,
       async (p) => {
         const none = nothingToDivide(p);
         if (none) return none;
-        const t = await this.thread!.allocate(p);
+        const posted = this.thread!.allocate(p); // a structured clone of the snapshot, on this thread
+        this.marks.yielded('the policy thread');
+        const t = await posted;
+        this.marks.resumed();
         this.json.set(t.allocation, t.allocationJson);
         return t.state === undefined ? { allocation: t.allocation } : { allocation: t.allocation, state: t.state };
       },

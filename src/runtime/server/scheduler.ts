@@ -11,9 +11,10 @@ import { SavedEngineState } from './engine-state.js';
 import { recordUse } from './use-history.js';
 import { engineJob, namedJob, StoreJobSource } from './job-source.js';
 import { buildCluster, globalGpu, liveThroughput, type LiveCluster } from './live-cluster.js';
-import { planAheadMs, turn, type RuntimeTiming } from './timing.js';
+import { backfillGapMs, planAheadMs, turn, type RuntimeTiming } from './timing.js';
 import type { SchedulerStats } from './scheduler-stats.js';
 import type { LivePrices } from './prices.js';
+import { loopSections } from './loop-sections.js';
 
 // The scheduler's public API as before the split into the sibling files above.
 export { buildCluster, type LiveCluster } from './live-cluster.js';
@@ -66,6 +67,8 @@ export class Scheduler {
   private readonly runner: PolicyRunner;
   /** The engine's state in the store, written at most once a heartbeat. */
   private readonly saved: SavedEngineState;
+  /** When the engine last resumed after yielding to the event loop (undefined while it waits): see `yielded`. */
+  private resumedAt: number | undefined;
   readonly stats: SchedulerStats = {
     rounds: 0,
     lastRound: 0,
@@ -111,7 +114,10 @@ export class Scheduler {
       store.setMeta('epoch_ms', String(this.epochMs));
     } else this.epochMs = Number(e);
     this.saved = new SavedEngineState(store, policy, timing.heartbeatMs, log);
-    this.runner = new PolicyRunner(policy, (jobId, error) => this.quarantine(jobId, error));
+    this.runner = new PolicyRunner(policy, (jobId, error) => this.quarantine(jobId, error), {
+      yielded: (at) => this.yielded(at),
+      resumed: () => this.resumed(),
+    });
   }
 
   /**
@@ -196,7 +202,7 @@ export class Scheduler {
     // Worker loss is noticed every heartbeat, not once a round: the lost jobs are placed again by the next round.
     this.reaper = setInterval(() => {
       try {
-        this.reap();
+        loopSections.time('scheduler: reap', () => this.reap());
       } catch (e) {
         this.log(`scheduler error: ${(e as Error).stack ?? String(e)}`);
       }
@@ -271,17 +277,34 @@ export class Scheduler {
     return {
       cluster: this.live.cluster,
       policy: this.runner.inline(),
-      clock: { now: () => this.nowS(Date.now()), sleepUntil: (t) => this.sleepUntilMs(this.epochMs + t * 1000, true) },
+      clock: {
+        now: () => this.nowS(Date.now()),
+        sleepUntil: async (t) => {
+          this.yielded('sleep');
+          await this.sleepUntilMs(this.epochMs + t * 1000, true);
+          this.resumed();
+        },
+      },
       // Each read of the store by the engine (new jobs, jobs that left, the cluster) starts a turn of its own.
       executor: {
         observe: async () => {
+          this.yielded('observe');
           await turn();
-          return this.observe();
+          this.resumed();
+          return loopSections.time('scheduler: observe (store reads)', () => this.observe());
         },
         runRound: (plan, jobs) => this.runRound(plan, jobs),
         release: (id) => this.why.forget(id),
       },
-      source: new StoreJobSource(this.store, (j) => this.toJob(j)),
+      source: new StoreJobSource(
+        this.store,
+        (j) => this.toJob(j),
+        async (before) => {
+          this.yielded(before);
+          await turn();
+          this.resumed();
+        },
+      ),
       roundDuration: this.timing.roundMs / 1000,
       throughputOf: (job, cluster) => liveThroughput(cluster, this.measured.get(job.id) ?? {}, namedJob(job), this.throughputs),
       currentThroughputOf: (job, _steps, cluster) => liveThroughput(cluster, this.measured.get(job.id) ?? {}, namedJob(job), this.throughputs),
@@ -296,8 +319,21 @@ export class Scheduler {
       stopwatch: () => performance.now() / 1000,
       live: {
         // Requests that arrived during a stage are served before the next one.
-        pause: turn,
-        ...(this.runner.hasThread ? { allocate: (s: PolicySnapshot) => this.runner.onThread(s) } : {}),
+        pause: async (after: string) => {
+          this.yielded(`pause after ${after}`);
+          await turn();
+          this.resumed();
+        },
+        ...(this.runner.hasThread
+          ? {
+              allocate: async (s: PolicySnapshot) => {
+                this.yielded('policy');
+                const r = await this.runner.onThread(s);
+                this.resumed();
+                return r;
+              },
+            }
+          : {}),
       },
       observer: {
         onAllocation: (_t, _rows, seconds) => {
@@ -313,6 +349,19 @@ export class Scheduler {
         onRound: (info) => this.policy.tenants?.onRound(this.store, this.stats.lastRound, this.epochMs + info.start * 1000, info.end - info.start),
       },
     };
+  }
+
+  /**
+   * The engine's work since it last resumed, up to a point where it yields to the event loop (`at`), is one
+   * section of the loop (loop-sections.ts), named after that point: e.g. "before pause after the plan" is the plan.
+   */
+  private yielded(at: string): void {
+    if (this.resumedAt !== undefined) loopSections.add(`engine: work before ${at}`, performance.now() - this.resumedAt);
+    this.resumedAt = undefined;
+  }
+
+  private resumed(): void {
+    this.resumedAt ??= performance.now();
   }
 
   /**
@@ -374,16 +423,38 @@ export class Scheduler {
     const last = this.store.lastRoundInfo();
     const round = (last?.round ?? 0) + 1;
     // A backfill plan places rows on free GPUs only: its reasons would describe that partial view, so the round's stand.
-    const whyAt = performance.now();
-    if (!plan.backfill) this.why.record(plan, round, now);
-    this.stats.lastWhyMs = plan.backfill ? 0 : performance.now() - whyAt;
+    // The reasons are recorded in slices with a turn between them; lastWhyMs is the longest slice.
+    let longestWhy = 0;
+    if (!plan.backfill) {
+      let sliceAt = performance.now();
+      await this.why.recordSliced(plan, round, now, async () => {
+        const ms = performance.now() - sliceAt;
+        loopSections.add('round: why record (a slice)', ms);
+        longestWhy = Math.max(longestWhy, ms);
+        this.yielded('a slice of the why record');
+        await turn();
+        this.resumed();
+        sliceAt = performance.now();
+      });
+      const ms = performance.now() - sliceAt;
+      loopSections.add('round: why record (a slice)', ms);
+      longestWhy = Math.max(longestWhy, ms);
+    }
+    this.stats.lastWhyMs = longestWhy;
     // After a restart the engine plans at once; the round still starts when the one before the restart ends. A
     // backfill plan starts now, on GPUs no lease holds, and ends with the current round.
     const startMs = plan.backfill ? now : Math.round(Math.max(this.epochMs + plan.start * 1000, last ? last.start + last.duration : 0));
     const endMs = plan.backfill ? Math.round(this.epochMs + (plan.start + plan.duration) * 1000) : startMs + this.timing.roundMs;
     if (plan.backfill && plan.assignments.length === 0) return this.awaitRound(plan, jobs, endMs);
-    const open = this.store.openAttempts();
+    // The record, the commit and the use history each get a turn of their own (requests are served between them);
+    // the commit reads the open attempts in its own turn, and checks each job again as it places it.
+    if (!plan.backfill) {
+      this.yielded('the why record');
+      await turn();
+      this.resumed();
+    }
     const commitAt = performance.now();
+    const open = this.store.openAttempts();
     commitPlan(this.store, this.live, plan, open, {
       round,
       startMs,
@@ -395,8 +466,14 @@ export class Scheduler {
       allocationJson: () => this.runner.lastJson(),
     });
     this.stats.lastCommitMs = performance.now() - commitAt;
+    loopSections.add(plan.backfill ? 'round: commit (backfill)' : 'round: commit', this.stats.lastCommitMs);
+    this.yielded('the commit');
+    await turn();
+    this.resumed();
     // GPU use as planned, kept for the heterogeneity view (use-history.ts).
-    recordUse(this.store, this.live, { round, startMs, endMs }, { measured: this.measured, known: this.throughputs }, this.log);
+    loopSections.time('round: use history', () =>
+      recordUse(this.store, this.live, { round, startMs, endMs }, { measured: this.measured, known: this.throughputs }, this.log),
+    );
     if (last) this.stats.lastRoundGapMs = startMs - last.start;
     this.stats.rounds++;
     this.stats.lastRound = round;
@@ -414,9 +491,15 @@ export class Scheduler {
    */
   private async awaitRound(plan: RoundPlan, jobs: ReadonlyMap<string, ExecJob>, endMs: number): Promise<RoundReport> {
     const planAt = endMs - planAheadMs(this.timing, this.stats.lastPlanMs);
+    this.yielded('the round wait');
+    const waitFrom = Date.now();
     await this.sleepUntilMs(planAt, this.backfill);
+    // Poked early (a GPU freed, a job submitted): the next backfill pass comes a little after this one at the soonest.
+    const gapEnd = Math.min(planAt, waitFrom + backfillGapMs(this.timing));
+    if (this.backfill && !this.stopped && Date.now() < gapEnd) await this.sleepUntilMs(gapEnd, false);
+    this.resumed();
     const early = this.backfill && !this.stopped && Date.now() < planAt;
-    return this.report(plan, jobs, endMs, early);
+    return loopSections.time('scheduler: round report (store reads)', () => this.report(plan, jobs, endMs, early));
   }
 
   /** Steps and run time of the plan's jobs since the last report, from the store (workers report into it). */

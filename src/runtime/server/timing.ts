@@ -18,6 +18,15 @@ export function planAheadMs(t: RuntimeTiming, lastPlanMs = 0): number {
   return Math.min(t.roundMs / 2, 3 * t.heartbeatMs + 100 + 2 * lastPlanMs);
 }
 
+/**
+ * The least time between the end of one backfill pass and the start of the next (a quarter heartbeat, at most
+ * 500 ms). Under load an attempt ends at nearly every sync, and each end asks for a pass over every active job:
+ * back to back, the passes would keep the server's event loop busy.
+ */
+export function backfillGapMs(t: RuntimeTiming): number {
+  return Math.min(500, t.heartbeatMs / 4);
+}
+
 /** Placeholder step count for jobs that never said how long they are (policies need a number). */
 export const UNKNOWN_TOTAL_STEPS = 1e6;
 

@@ -43,6 +43,20 @@ export class WhyBook {
 
   /** Takes a round's reasons; jobs the plan runs lose their waiting reason. */
   record(plan: RoundPlan, round: number, atMs: number): void {
+    for (const _ of this.steps(plan, round, atMs)) {
+      // all at once
+    }
+  }
+
+  /**
+   * `record`, with `between` awaited after the explainer is built and after each `slice` eager reasons, so a server
+   * serves requests meanwhile. A reason asked for before its slice is computed on request, as any other.
+   */
+  async recordSliced(plan: RoundPlan, round: number, atMs: number, between: () => Promise<void>, slice = 50): Promise<void> {
+    for (const _ of this.steps(plan, round, atMs, slice)) await between();
+  }
+
+  private *steps(plan: RoundPlan, round: number, atMs: number, slice = Infinity): Generator<void> {
     const explainer = plan.explainer?.();
     if (!explainer) return;
     const lazy: LazyRound = { explainer, round, at: atMs, never: this.never };
@@ -52,11 +66,17 @@ export class WhyBook {
       if (w.kind === 'preempted' || w.kind === 'moved') this.preempted.set(id, why);
       if (w.kind !== 'moved') next.set(id, why);
     }
-    const head = explainer.waiting.slice(0, this.eager);
-    for (const id of head) next.set(id, word(lazy, id, explainer.reason(id)!));
+    // The round's reasons are in force from here; the eager ones below only fill in ahead of requests.
     this.waiting = next;
     this.lazy = lazy;
     this.gone = new Set();
+    const head = explainer.waiting.slice(0, this.eager);
+    for (let i = 0; i < head.length; i += slice) {
+      yield;
+      // A slice may come after a later round's record (then this one is stale) or after a job was forgotten.
+      if (this.lazy !== lazy) return;
+      for (const id of head.slice(i, i + slice)) if (!this.gone.has(id)) next.set(id, word(lazy, id, explainer.reason(id)!));
+    }
   }
 
   /** The latest reason a job waits (null while it runs), and its last preemption or move. */

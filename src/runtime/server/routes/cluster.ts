@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ClusterView } from '../../dashboard-api.js';
 import { iso, USER, visibleActiveIds, type RouteDeps } from '../http.js';
 import * as S from '../schemas.js';
+import type { RoundText } from '../store/rounds.js';
 
 /** The cluster (workers, GPUs, job counts) and the current round's plan. */
 export async function clusterRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
@@ -32,32 +33,42 @@ export async function clusterRoutes(app: FastifyInstance, deps: RouteDeps): Prom
     return { policy: scheduler.policyName, roundMs: scheduler.timing.roundMs, workers, gpus, jobs: store.countJobs() };
   });
 
-  // The admin's view of a round (a share per active job: large) is serialised once per round, not once per poll.
-  let planCache: { row: unknown; body: string } | undefined;
+  // The admin's view of a round (a share per active job: large) is built once per round, not once per poll, and from
+  // the stored text: parsing and re-encoding a 10,000-job allocation held the event loop for tens of ms.
+  let planCache: { key: string; body: string } | undefined;
   app.get('/api/v1/plan', { schema: { querystring: S.emptyQuery }, config: { auth: USER, summary: 'Current allocation and round plan' } }, async (req, reply) => {
-    const r = store.lastRound();
-    if (!r) return { round: 0, assignments: [], allocation: { gpuTypes: [], shares: {} } };
+    const key = store.lastRoundKey();
+    if (key === undefined) return { round: 0, assignments: [], allocation: { gpuTypes: [], shares: {} } };
     const mine = visibleActiveIds(store, req);
-    if (!mine && planCache?.row === r) return reply.type('application/json; charset=utf-8').send(planCache.body);
+    if (!mine) {
+      if (planCache?.key !== key) planCache = { key, body: adminPlanBody(store.lastRoundText()!) };
+      return reply.type('application/json; charset=utf-8').send(planCache.body);
+    }
+    const r = store.lastRound()!;
     const alloc = r.allocation as { gpuTypes: string[]; shares: Record<string, number[]> };
     let assignments = (r.plan as { assignments: Array<{ jobId: string }> }).assignments;
     let shares = alloc.shares;
-    if (mine) {
-      // A tenant sees the plan for its own jobs only.
-      assignments = assignments.filter((a) => mine.has(a.jobId));
-      shares = Object.fromEntries(Object.entries(shares).filter(([k]) => mine.has(k)));
-    }
-    const view = {
-      round: r.round,
-      start: iso(r.start),
-      end: iso(r.start + r.duration),
-      policy: r.policy,
-      solverMs: r.solverMs,
-      allocation: { gpuTypes: alloc.gpuTypes, shares },
-      assignments,
-    };
-    if (mine) return view;
-    planCache = { row: r, body: JSON.stringify(view) };
-    return reply.type('application/json; charset=utf-8').send(planCache.body);
+    // A tenant sees the plan for its own jobs only.
+    assignments = assignments.filter((a) => mine.has(a.jobId));
+    shares = Object.fromEntries(Object.entries(shares).filter(([k]) => mine.has(k)));
+    return planView(r, { gpuTypes: alloc.gpuTypes, shares }, assignments);
   });
+}
+
+function planView(r: { round: number; start: number; duration: number; policy: string; solverMs: number }, allocation: unknown, assignments: unknown): object {
+  return { round: r.round, start: iso(r.start), end: iso(r.start + r.duration), policy: r.policy, solverMs: r.solverMs, allocation, assignments };
+}
+
+/**
+ * The admin's plan as JSON: the stored allocation spliced in as it is (the executor stores it as
+ * `{"gpuTypes":[...],"shares":{...}}`, the view's own shape); any other stored form is parsed and re-encoded.
+ */
+function adminPlanBody(t: RoundText): string {
+  const assignments = (JSON.parse(t.planJson) as { assignments: unknown[] }).assignments;
+  if (!/^\{"gpuTypes":\[[^\]]*\],"shares":\{/.test(t.allocationJson)) {
+    const alloc = JSON.parse(t.allocationJson) as { gpuTypes: string[]; shares: Record<string, number[]> };
+    return JSON.stringify(planView(t, { gpuTypes: alloc.gpuTypes, shares: alloc.shares }, assignments));
+  }
+  const head = JSON.stringify(planView(t, null, null)).slice(0, -',"allocation":null,"assignments":null}'.length);
+  return `${head},"allocation":${t.allocationJson},"assignments":${JSON.stringify(assignments)}}`;
 }

@@ -14,10 +14,20 @@ export function getAttempt(c: Sql, id: number): AttemptRow | undefined {
   return r ? attemptFromRow(r) : undefined;
 }
 
+/** The open attempts as last read, per connection, and the attempts table's version then (`Sql.version`). */
+const openCache = new WeakMap<Sql, { version: number; rows: readonly AttemptRow[] }>();
+
 export function openAttempts(c: Sql): AttemptRow[] {
+  // Read by every plan, reap, and poll of /metrics and /api/v1/cluster (hundreds of rows with JSON columns): kept
+  // until the attempts table is next written.
+  const version = c.version('attempts');
+  const hit = openCache.get(c);
+  if (hit?.version === version) return [...hit.rows];
   // SQLite would rather scan the table in id order than sort the few open attempts; the table holds every
   // attempt ever made, so the partial index is named.
-  return (c.q("SELECT * FROM attempts INDEXED BY attempts_open WHERE state != 'ended' ORDER BY id").all() as Row[]).map(attemptFromRow);
+  const rows = (c.q("SELECT * FROM attempts INDEXED BY attempts_open WHERE state != 'ended' ORDER BY id").all() as Row[]).map(attemptFromRow);
+  openCache.set(c, { version, rows });
+  return [...rows];
 }
 
 export function openAttemptsOfJob(c: Sql, jobId: string): AttemptRow[] {
@@ -83,7 +93,8 @@ export function createAttempt(c: Sql, a: { jobId: string; workerId: string; roun
  */
 export function mintLeaseToken(c: Sql, attemptId: number): string {
   return c.tx(() => {
-    c.q('UPDATE attempts SET delivered_at = COALESCE(delivered_at, ?) WHERE id = ?').run(c.now(), attemptId);
+    // Only the first delivery is recorded (a row left as it was keeps the cached open attempts valid: `Sql.version`).
+    c.q('UPDATE attempts SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL').run(c.now(), attemptId);
     return createToken(c, 'lease', { attemptId }).token;
   });
 }

@@ -156,6 +156,8 @@ export class Store {
   saveRound(r: Omit<RoundRow, 'allocation'> & ({ readonly allocation: unknown } | { readonly allocationJson: string })): void { rounds.saveRound(this.sql, r); }
   lastRoundInfo(): { round: number; start: number; duration: number; assignments: number } | undefined { return rounds.lastRoundInfo(this.sql); }
   lastRound(): RoundRow | undefined { return rounds.lastRound(this.sql); }
+  lastRoundText(): rounds.RoundText | undefined { return rounds.lastRoundText(this.sql); }
+  lastRoundKey(): string | undefined { return rounds.lastRoundKey(this.sql); }
   saveUseSample(s: useHistory.UseSample): void { useHistory.saveUseSample(this.sql, s); }
   useSamples(from: number, to: number): useHistory.UseSample[] { return useHistory.useSamples(this.sql, from, to); }
   jobShapes(ids: readonly string[]): useHistory.JobShape[] { return useHistory.jobShapes(this.sql, ids); }

@@ -34,6 +34,37 @@ export function lastRoundInfo(c: Sql): { round: number; start: number; duration:
   return r ? { round: Number(r.round), start: Number(r.start), duration: Number(r.duration), assignments: Number(r.n ?? 0) } : undefined;
 }
 
+/** The last round's columns as stored (allocation and plan as JSON text), for a reader that sends them on unparsed. */
+export interface RoundText {
+  readonly round: number;
+  readonly start: number;
+  readonly duration: number;
+  readonly policy: string;
+  readonly solverMs: number;
+  readonly allocationJson: string;
+  readonly planJson: string;
+}
+
+/** What tells the last round apart from any other (a round is saved again when it is re-planned): a cache key. */
+export function lastRoundKey(c: Sql): string | undefined {
+  const head = c.q('SELECT round, planned_at FROM rounds ORDER BY round DESC LIMIT 1').get() as Row | undefined;
+  return head ? `${Number(head.round)}:${Number(head.planned_at)}` : undefined;
+}
+
+export function lastRoundText(c: Sql): RoundText | undefined {
+  const r = c.q('SELECT round, start, duration, policy, solver_ms, allocation, plan FROM rounds ORDER BY round DESC LIMIT 1').get() as Row | undefined;
+  if (!r) return undefined;
+  return {
+    round: Number(r.round),
+    start: Number(r.start),
+    duration: Number(r.duration),
+    policy: String(r.policy),
+    solverMs: Number(r.solver_ms),
+    allocationJson: String(r.allocation),
+    planJson: String(r.plan),
+  };
+}
+
 /** The last round, parsed once per round: its allocation has a share per active job and is read on every poll. */
 export function lastRound(c: Sql): RoundRow | undefined {
   const head = c.q('SELECT round, planned_at FROM rounds ORDER BY round DESC LIMIT 1').get() as Row | undefined;

@@ -1,5 +1,10 @@
 import type Database from 'better-sqlite3';
 import { openDatabase } from './schema.js';
+import { Checkpointer } from './checkpointer.js';
+import { loopSections } from '../loop-sections.js';
+
+/** Tables whose reads the store caches in memory (`Sql.version`): read on every poll and plan, written less often. */
+const VERSIONED = ['attempts', 'workers'] as const;
 
 /**
  * The store's connection, shared by its parts (jobs, attempts, identity, read models) and by nothing outside
@@ -10,6 +15,8 @@ export class Sql {
   readonly db: Database.Database;
   private readonly stmts = new Map<string, Database.Statement>();
   private pending: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
+  /** Per table in `VERSIONED`, a count of the writes to it (see `version`). */
+  private readonly versions = new Map<string, number>(VERSIONED.map((t) => [t, 0]));
 
   constructor(
     readonly path: string,
@@ -19,10 +26,15 @@ export class Sql {
     readonly maxLogBytes: number,
   ) {
     this.db = openDatabase(path);
+    this.checkpointer = path === ':memory:' || path === '' ? undefined : Checkpointer.start(path, this.db);
   }
+
+  /** Moves the write-ahead log into the database file off the event loop (checkpointer.ts). */
+  private readonly checkpointer: Checkpointer | undefined;
 
   close(): void {
     this.flush();
+    this.checkpointer?.stop();
     this.db.close();
   }
 
@@ -31,13 +43,48 @@ export class Sql {
     let s = this.stmts.get(sql);
     if (!s) {
       s = this.db.prepare(sql);
+      if (!s.reader) {
+        // A write to a versioned table moves its version when it changes a row.
+        const tables = VERSIONED.filter((t) => new RegExp(`\\b${t}\\b`, 'i').test(sql));
+        if (tables.length > 0) {
+          const run = s.run.bind(s);
+          s.run = (...args: unknown[]) => {
+            const r = run(...args);
+            if (r.changes > 0) for (const t of tables) this.bump(t);
+            return r;
+          };
+        }
+      }
       this.stmts.set(sql, s);
     }
     return s;
   }
 
+  /**
+   * A number that changes whenever `table` (one of `VERSIONED`) may have changed: after every write statement on it
+   * that changed a row, and every transaction that rolled back. A cache of rows read from the table is valid while the version stays.
+   * Only this process writes the store, so nothing else moves it.
+   */
+  version(table: (typeof VERSIONED)[number]): number {
+    return this.versions.get(table)!;
+  }
+
+  private bump(table: string): void {
+    this.versions.set(table, this.versions.get(table)! + 1);
+  }
+
+  /** After a rollback any cached read may hold rows that were never committed. */
+  private rolledBack(): void {
+    for (const t of VERSIONED) this.bump(t);
+  }
+
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    try {
+      return this.db.transaction(fn)();
+    } catch (e) {
+      this.rolledBack();
+      throw e;
+    }
   }
 
   /**
@@ -58,19 +105,29 @@ export class Sql {
     this.pending = [];
     if (batch.length === 0) return;
     const out: Array<{ ok: true; v: unknown } | { ok: false; e: unknown }> = [];
+    const t0 = performance.now();
+    let t1 = t0;
     try {
       this.db.transaction(() => {
         for (const b of batch) {
           try {
             out.push({ ok: true, v: this.db.transaction(b.fn)() });
           } catch (e) {
+            this.rolledBack();
             out.push({ ok: false, e });
           }
         }
+        t1 = performance.now();
       })();
     } catch (e) {
+      this.rolledBack();
       for (const b of batch) b.reject(e);
       return;
+    } finally {
+      // The batch's writes, then its COMMIT (the fsync): both hold the event loop.
+      const t2 = performance.now();
+      loopSections.add('store group commit', t2 - t0);
+      loopSections.add('store group commit: COMMIT', t2 - t1);
     }
     batch.forEach((b, i) => {
       const r = out[i]!;
