@@ -5,12 +5,13 @@
  * processes; a fake server decides when leases end.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { setupCgroups } from '../../src/runtime/agent/cgroup.js';
 import { GroupRecord } from '../../src/runtime/agent/leftovers.js';
 import { WorkerAgent } from '../../src/runtime/agent/worker.js';
-import { ensureBuilt, killAll, rondo, tempDir, waitFor } from './harness.js';
+import { CLI, ensureBuilt, killAll, Proc, rondo, tempDir, waitFor } from './harness.js';
 import { FakeServer, goneWithin, procsWith } from './procs.js';
 
 const GRACE = 500;
@@ -28,6 +29,45 @@ function hostile(marker: string, opts: { setsid: boolean; mainExits: boolean }):
     opts.mainExits ? 'exit 0' : s,
   ].join('\n');
   return ['sh', '-c', script];
+}
+
+/** `/proc/<pid>/stat` fields after the command name: state, ppid, pgrp, session, ... */
+function statOf(pid: number): string[] | undefined {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return st.slice(st.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The job's `setsid sleep`: a sleep leading its own session, so out of the job's process group. */
+function setsidChild(m: string): number | undefined {
+  return procsWith(m).find((p) => statOf(p)?.[3] === String(p) && readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep'));
+}
+
+/**
+ * Starts `rondo worker` inside the cgroup `cg` (it then makes its job cgroups below it). Every agent sweeps the
+ * cgroups of dead agents beside its own at start, so an agent started meanwhile by another test file would kill
+ * what this test's dead agent left before the agent under test could: a cgroup of the test's own keeps them apart.
+ */
+function workerIn(cg: string, args: readonly string[], env: Record<string, string>): Proc {
+  const child = spawn('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cg, process.execPath, CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  return new Proc(child);
+}
+
+/** Removes an emptied cgroup and the folders below it; true once it is gone. */
+function removeTree(dir: string): boolean {
+  try {
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeTree(join(dir, e.name));
+    rmdirSync(dir);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
+  }
 }
 
 function marker(): string {
@@ -116,8 +156,8 @@ describe('a job is killed whole (worker agent, real processes)', () => {
     const tokenFile = join(dir, 'worker-token');
     writeFileSync(tokenFile, 'rdo_wrk_secretfromfile\n', { mode: 0o600 });
     const w = rondo(['worker', '--server', fake.url, '--gpus', 'v100:2', '--token-file', tokenFile, '--quiet']);
-    await waitFor('the job and its children', () => procsWith(m).length >= 3, 60_000, 20);
-    await new Promise((r) => setTimeout(r, 200)); // the setsid child too, where it exists
+    // All of them, the setsid child too (the count alone is met early by forked shells that have not exec'd yet).
+    await waitFor('the job and its children', () => procsWith(m).length >= 3 && setsidChild(m) !== undefined, 60_000, 20);
     w.kill('SIGKILL');
     const killedAt = Date.now();
     await w.exited;
@@ -127,29 +167,47 @@ describe('a job is killed whole (worker agent, real processes)', () => {
   }, 120_000);
 
   it('kill -9 of agent and warden together: the next agent on the machine kills the jobs they left (cgroups)', async (ctx) => {
+    const own = setupCgroups();
+    if (!own.ok) ctx.skip(`no writable cgroup v2 here (${own.reason}): only the warden guards against kill -9`);
+    const cg = (own as { dir: string }).dir;
     const m = marker();
     lease(6, hostile(m, { setsid: true, mainExits: false }), Date.now() + 60_000);
-    const w = rondo(['worker', '--server', fake.url, '--gpus', 'v100:2', '--quiet'], { RONDO_WORKER_TOKEN: 'rdo_wrk_x' });
-    await waitFor('the job and its children', () => procsWith(m).length >= 4, 60_000, 20);
-    const warden = procsWith('SIGHUP').find((p) => readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ')[1] === String(w.pid));
-    const cgroupOf = (pid: number): string => readFileSync(`/proc/${pid}/cgroup`, 'utf8');
-    if (!procsWith(m).every((p) => /rondo-agent-\d+-\d+\/job-6/.test(cgroupOf(p)))) {
-      ctx.skip('no writable cgroup v2 here: only the warden guards against kill -9');
+    const env = { RONDO_WORKER_TOKEN: 'rdo_wrk_x' };
+    const w = workerIn(cg, ['worker', '--server', fake.url, '--gpus', 'v100:2', '--quiet'], env);
+    let next: Proc | undefined;
+    try {
+      await waitFor('the job and its children', () => {
+        if (w.child.exitCode !== null) throw new Error(`the worker exited: ${w.stderr}`);
+        return procsWith(m).length >= 4 ? setsidChild(m) : undefined;
+      }, 60_000, 20);
+      const warden = procsWith('SIGHUP').find((p) => statOf(p)?.[1] === String(w.pid));
+      const cgroupOf = (pid: number): string => readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+      if (!procsWith(m).every((p) => /rondo-agent-\d+-\d+\/rondo-agent-\d+-\d+\/job-6/.test(cgroupOf(p)))) {
+        ctx.skip('the agent made no job cgroup here: only the warden guards against kill -9');
+      }
+      expect(warden).toBeDefined();
+      process.kill(warden!, 'SIGKILL');
+      w.kill('SIGKILL');
+      await w.exited;
+      fake.leases.delete(6);
+      // The setsid child is in no process group any agent recorded: only a sweep of the dead agent's cgroup finds it.
+      // It must outlive agent and warden (the main process dies of pdeathsig; the other children may die of another
+      // agent's sweep of recorded process groups, when a test file beside this one starts one).
+      const orphan = setsidChild(m);
+      expect(orphan, 'the setsid child outlives agent and warden').toBeDefined();
+      const left = procsWith(m).length;
+      next = workerIn(cg, ['worker', '--server', fake.url, '--gpus', 'v100:2', '--quiet'], env);
+      const startedAt = Date.now();
+      await goneWithin(m, startedAt, 15_000);
+      console.log(`agent and warden killed: ${left} processes left; the next agent killed them ${Date.now() - startedAt} ms after it was started`);
+    } finally {
+      w.kill('SIGKILL');
+      next?.kill('SIGTERM');
+      await w.exited;
+      await next?.exited;
+      // The agents' folders below it empty once the kernel has reaped their processes.
+      await waitFor('the test cgroup to be removed', () => removeTree(cg), 10_000).catch((e: unknown) => console.warn(String(e)));
     }
-    expect(warden).toBeDefined();
-    process.kill(warden!, 'SIGKILL');
-    w.kill('SIGKILL');
-    await w.exited;
-    fake.leases.delete(6);
-    await new Promise((r) => setTimeout(r, 300));
-    const left = procsWith(m).length;
-    expect(left).toBeGreaterThanOrEqual(2); // the background children, out of the main process's pdeathsig
-    const next = rondo(['worker', '--server', fake.url, '--gpus', 'v100:2', '--quiet'], { RONDO_WORKER_TOKEN: 'rdo_wrk_x' });
-    const startedAt = Date.now();
-    await goneWithin(m, startedAt, 15_000);
-    console.log(`agent and warden killed: ${left} processes left; the next agent killed them ${Date.now() - startedAt} ms after it was started`);
-    next.kill('SIGTERM');
-    await next.exited;
   }, 120_000);
 
   it('without cgroups, the record of process groups lets the next agent kill what a dead agent left, and nothing else', async () => {
