@@ -158,7 +158,7 @@ describe.skipIf(!have)('dashboard in a browser', () => {
     await page.waitForSelector(`.job-page[data-job="${cancelId}"]`);
     await page.click(`button[aria-label="cancel ${cancelId}"]`);
     await page.click(`button[aria-label="confirm cancelling ${cancelId}"]`);
-    await page.waitForSelector(`.job-page[data-job="${cancelId}"][data-state=cancelled]`, { timeout: 20_000 });
+    await page.waitForSelector(`.job-page[data-job="${cancelId}"][data-state=cancelled]`, { timeout: 60_000 });
 
     // A report from `rondo report`, opened in the same UI.
     const sweep = join(tmp, 'sweep');

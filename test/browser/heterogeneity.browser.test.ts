@@ -91,7 +91,7 @@ describe.skipIf(!HAVE_CHROMIUM)('heterogeneity view at desktop and phone sizes',
           return r !== null && Number(r.querySelector('[data-testid=ratio]')?.textContent?.replace('%', '')) < 70;
         },
         undefined,
-        { timeout: 30_000 },
+        { timeout: 60_000 },
       );
       expect(await page.textContent('[data-testid=het-jobs] tbody tr:first-child td[data-label="Runs on"]')).toContain('k80');
       await expectFits(page, where('heterogeneity'));
@@ -122,7 +122,7 @@ describe.skipIf(!HAVE_CHROMIUM)('heterogeneity view at desktop and phone sizes',
           return refs.some((m) => m[2] !== undefined) && refs.every((m) => (m[2] === undefined ? !noOf.has(m[1]) : noOf.get(m[2]) === m[1]));
         },
         undefined,
-        { timeout: 20_000 },
+        { timeout: 60_000 },
       ).catch(async (e: unknown) => {
         const state = await page.evaluate(() => ({
           nos: [...document.querySelectorAll('[data-testid=attempts-table] tbody tr td:first-child')].map((x) => x.textContent),

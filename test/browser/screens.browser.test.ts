@@ -108,7 +108,7 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard at desktop and phone sizes', () => {
       expect(await page.textContent('[data-testid=attempts-table] tbody tr:first-child td:first-child')).toBe('1');
       expect(await page.textContent('.facts')).toMatch(/\d\d:\d\d:\d\d [A-Z][A-Za-z0-9+:-]*/);
       // Heterogeneity: the type it runs on against the best one measured.
-      await page.waitForSelector('[data-testid=heterogeneity]', { timeout: 30_000 });
+      await page.waitForSelector('[data-testid=heterogeneity]', { timeout: 60_000 });
       // (between two rounds the job may have no running attempt: then the fastest type measured is named)
       expect(await page.textContent('[data-testid=heterogeneity]')).toMatch(/Runs on k80|best type is k80/);
       const fills = await page.$$eval('[data-testid=timeline-chart] svg path', (ps) => ps.map((p) => getComputedStyle(p).fill));
@@ -119,7 +119,7 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard at desktop and phone sizes', () => {
 
       // A failed job says "Failed (exit code 3)" once.
       await page.goto(`${s.url}/#/jobs/${failing}`);
-      await page.waitForSelector('[data-testid=failure]', { timeout: 30_000 });
+      await page.waitForSelector('[data-testid=failure]', { timeout: 60_000 });
       expect((await page.textContent('[data-testid=failure]'))!.trim()).toBe('Failed (exit code 3)');
 
       // A job that can never run says so on its page, in words, with no queue position; so does the queue row.
