@@ -196,19 +196,28 @@ describe('a job is killed whole (worker agent, real processes)', () => {
       const orphan = setsidChild(m);
       expect(orphan, 'the setsid child outlives agent and warden').toBeDefined();
       const left = procsWith(m).length;
-      next = workerIn(cg, ['worker', '--server', fake.url, '--gpus', 'v100:2', '--quiet'], env);
+      // Not quiet: it says what it killed. It sweeps once registered, which takes a node start (many seconds at load
+      // 15), so the deadline is generous; nothing else can reach the setsid child in this test's cgroup.
+      const nx = workerIn(cg, ['worker', '--server', fake.url, '--gpus', 'v100:2'], env);
+      next = nx;
       const startedAt = Date.now();
-      await goneWithin(m, startedAt, 15_000);
+      await waitFor('the next agent to register', () => {
+        if (nx.child.exitCode !== null) throw new Error(`the next worker exited: ${nx.stderr}`);
+        return /registered as/.test(nx.stderr);
+      }, 90_000, 50);
+      await goneWithin(m, startedAt, 90_000);
+      expect(nx.stderr).toMatch(/killed 1 job\(s\) left running by an agent that died/);
       console.log(`agent and warden killed: ${left} processes left; the next agent killed them ${Date.now() - startedAt} ms after it was started`);
     } finally {
       w.kill('SIGKILL');
       next?.kill('SIGTERM');
       await w.exited;
       await next?.exited;
+      for (const p of procsWith(m)) process.kill(p, 'SIGKILL'); // left only when the test failed
       // The agents' folders below it empty once the kernel has reaped their processes.
       await waitFor('the test cgroup to be removed', () => removeTree(cg), 10_000).catch((e: unknown) => console.warn(String(e)));
     }
-  }, 120_000);
+  }, 300_000);
 
   it('without cgroups, the record of process groups lets the next agent kill what a dead agent left, and nothing else', async () => {
     const state = join(dir, 'state');
