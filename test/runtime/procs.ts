@@ -26,8 +26,20 @@ export const isRoot = process.getuid?.() === 0;
 
 /** Polls until no process carries `marker`; returns the ms it took from `since`. */
 export async function goneWithin(marker: string, since: number, limitMs: number): Promise<number> {
+  return (await watchGone(marker, since, limitMs)).ms;
+}
+
+/**
+ * As goneWithin, also returning when the last scan that still found a process began: the processes were provably
+ * alive at or after `lastAliveAt`, which a loaded machine cannot move later (the `ms` seen can lag the true end by a
+ * poll and a slow scan of /proc).
+ */
+export async function watchGone(marker: string, since: number, limitMs: number): Promise<{ ms: number; lastAliveAt: number }> {
+  let lastAliveAt = since;
   while (Date.now() - since < limitMs) {
-    if (procsWith(marker).length === 0) return Date.now() - since;
+    const scanAt = Date.now();
+    if (procsWith(marker).length === 0) return { ms: Date.now() - since, lastAliveAt };
+    lastAliveAt = scanAt;
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`processes with ${marker} still alive ${limitMs} ms later: ${procsWith(marker).join(', ')}`);
