@@ -93,9 +93,9 @@ describe('kubernetes driver: rounds', () => {
     // (Its finish is beyond the server's estimate horizon, so no estimated-finish annotation is due either.)
     await until('admitted and running', () => {
       const j = e.api.get('jobs', 'default', 'solo');
-      return j?.spec.suspend === false && e.api.list('pods').some((p) => p.status.phase === 'Running');
+      return j?.spec.suspend === false && j.metadata.annotations?.['rondo.dev/job-id'] !== undefined && e.api.list('pods').some((p) => p.status.phase === 'Running');
     });
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 300)); // a write in flight lands
     const before = writesTo(e, 'solo').length;
     const round0 = e.srv.scheduler.stats.rounds;
     await until('three more rounds', () => e.srv.scheduler.stats.rounds >= round0 + 3, 30_000);
