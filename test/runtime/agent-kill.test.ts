@@ -12,7 +12,7 @@ import { setupCgroups } from '../../src/runtime/agent/cgroup.js';
 import { GroupRecord } from '../../src/runtime/agent/leftovers.js';
 import { WorkerAgent } from '../../src/runtime/agent/worker.js';
 import { CLI, ensureBuilt, killAll, Proc, rondo, tempDir, waitFor } from './harness.js';
-import { FakeServer, goneWithin, procsWith, watchGone } from './procs.js';
+import { FakeServer, goneWithin, KILLED_AT_ONCE_MS, procsWith, watchGone } from './procs.js';
 
 const GRACE = 500;
 let n = 0;
@@ -164,7 +164,7 @@ describe('a job is killed whole (worker agent, real processes)', () => {
     w.kill('SIGKILL');
     const killedAt = Date.now();
     await w.exited;
-    const ms = await goneWithin(m, killedAt, 1000);
+    const ms = await goneWithin(m, killedAt, KILLED_AT_ONCE_MS);
     fake.leases.delete(5); // nobody will report its end now
     console.log(`kill -9 of the agent -> all processes gone: ${ms} ms`);
   }, 120_000);

@@ -24,6 +24,13 @@ export function procsWith(marker: string): number[] {
 
 export const isRoot = process.getuid?.() === 0;
 
+/**
+ * How soon a job's processes must be gone after kill -9 of its agent: pdeathsig acts in the kernel and the warden
+ * wakes on its pipe's end, about 0.1 s idle; a loaded machine can delay the warden's wake-up by seconds. No later
+ * agent or lease end comes within this, so it still tells "killed at once" from "left running".
+ */
+export const KILLED_AT_ONCE_MS = 5000;
+
 /** Polls until no process carries `marker`; returns the ms it took from `since`. */
 export async function goneWithin(marker: string, since: number, limitMs: number): Promise<number> {
   return (await watchGone(marker, since, limitMs)).ms;
