@@ -198,7 +198,7 @@ describe.skipIf(!have)('dashboard in a browser', () => {
     await shot(page, 'signed-out');
     await ctx.close();
     ctx = undefined;
-  }, 150_000);
+  }, 300_000);
 
   it('stays usable with 1,000 jobs in the queue', async () => {
     const dir = join(tmp, 'many');
@@ -243,5 +243,5 @@ describe.skipIf(!have)('dashboard in a browser', () => {
     expect(firstPaintMs).toBeLessThan(10_000);
     await ctx.close();
     ctx = undefined;
-  }, 150_000);
+  }, 300_000);
 });
