@@ -10,6 +10,9 @@ import tseslint from 'typescript-eslint';
  */
 const FOLDERS = ['cli', 'engine', 'estimate', 'io', 'kube', 'mechanism', 'metrics', 'model', 'policies', 'report', 'runtime', 'sim', 'solver', 'sweep'];
 
+/** The modules of src/ the dashboard (web/) shares with the server: pure, with no Node import. */
+const WEB_SHARED = ['runtime/dashboard-api', 'model/worker-fit', 'report/gpu-colors'];
+
 /** A relative import reaching src/<folder> (optionally only paths under it matching `rest`). */
 const to = (folder, rest = '(/|$)') => `^(\\.\\./)+${folder}${rest}`;
 
@@ -93,4 +96,30 @@ export default tseslint.config(
   layer('sweep', ['model', 'solver', 'policies', 'mechanism', 'io', 'engine', 'metrics', 'sim', 'estimate']),
   layer('report', ['model', 'solver', 'policies', 'mechanism', 'io', 'engine', 'metrics', 'sim', 'sweep', 'estimate']),
   layer('cli', FOLDERS),
+  // Bundled into the dashboard as it is (web/src/api.ts): the API's shapes and error, with no import of any kind.
+  {
+    files: ['src/runtime/dashboard-api.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [{ regex: '.', message: 'src/runtime/dashboard-api.ts goes into the browser bundle as it is: it imports nothing.' }] }],
+    },
+  },
+  // The dashboard runs in the browser: of src/ it may import only the pure modules it shares with the server.
+  {
+    files: ['web/**/*.ts', 'web/**/*.tsx'],
+    ignores: ['web/vite.config.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `^(\\.\\./)+src/(?!(${WEB_SHARED.join('|')})(\\.js)?$)`,
+              message: `web/ may import from src/ only the browser-safe modules shared with the server: ${WEB_SHARED.map((m) => `src/${m}.ts`).join(', ')}.`,
+            },
+            { regex: '^node:', message: 'web/ runs in the browser: no Node modules.' },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -93,23 +93,19 @@ new_module() {
   printf 'module rondo.local/kube-real/%s\n\ngo 1.26.0\n' "$1" >"$d/go.mod"
 }
 
-# --- etcd ---------------------------------------------------------------------------------------------------------
-if [ ! -x "$BIN/etcd" ]; then
-  new_module etcd
-  cd "$DIR/src/etcd"
-  step "etcd: fetch go.etcd.io/etcd/server/v3@${ETCD_VERSION}" "$GO" get "go.etcd.io/etcd/server/v3@${ETCD_VERSION}"
-  step "etcd: build" $GOBUILD -ldflags="$LDFLAGS" -o "$BIN/etcd.tmp" go.etcd.io/etcd/server/v3
-  mv "$BIN/etcd.tmp" "$BIN/etcd"
-fi
+# go_binary NAME MODULE@VERSION PACKAGE: a throwaway module that requires MODULE@VERSION, then PACKAGE built into
+# $BIN/NAME (through NAME.tmp, so an interrupted build never leaves a binary that `complete` would accept).
+go_binary() {
+  [ ! -x "$BIN/$1" ] || return 0
+  new_module "$1"
+  cd "$DIR/src/$1"
+  step "$1: fetch $2" "$GO" get "$2"
+  step "$1: build" $GOBUILD -ldflags="$LDFLAGS" -o "$BIN/$1.tmp" "$3"
+  mv "$BIN/$1.tmp" "$BIN/$1"
+}
 
-# --- kwok ---------------------------------------------------------------------------------------------------------
-if [ ! -x "$BIN/kwok" ]; then
-  new_module kwok
-  cd "$DIR/src/kwok"
-  step "kwok: fetch sigs.k8s.io/kwok@${KWOK_VERSION}" "$GO" get "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}"
-  step "kwok: build" $GOBUILD -ldflags="$LDFLAGS" -o "$BIN/kwok.tmp" sigs.k8s.io/kwok/cmd/kwok
-  mv "$BIN/kwok.tmp" "$BIN/kwok"
-fi
+go_binary etcd "go.etcd.io/etcd/server/v3@${ETCD_VERSION}" go.etcd.io/etcd/server/v3
+go_binary kwok "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}" sigs.k8s.io/kwok/cmd/kwok
 
 # --- kubernetes ---------------------------------------------------------------------------------------------------
 if [ ! -x "$BIN/kube-apiserver" ] || [ ! -x "$BIN/kube-controller-manager" ] || [ ! -x "$BIN/kube-scheduler" ]; then

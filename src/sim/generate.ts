@@ -59,26 +59,24 @@ export const GAVEL_JOB_TABLE: ReadonlyArray<{ readonly model: string; readonly d
 ];
 
 /**
- * Gavel's generator replayed draw for draw (scheduler.py `simulate` with `lam`, utils.generate_job): job contents from
- * `random.Random(seed + 2)` (scale factor, duration, then job type), inter-arrival times from `random.Random(seed + 3)`.
+ * Jobs arriving as a Poisson process, `opts.rate` per hour: exponential gaps drawn from the subclass's arrival stream,
+ * each job drawn by its `make` (the job stream stays separate, so changing the rate keeps the job mix). Subclasses end
+ * their constructor with `this.nextJob = this.make(0)`, once their own streams exist.
  */
-export class GavelPyWorkload implements JobStream {
-  private readonly jobRng: PyRandom;
-  private readonly arrivalRng: PyRandom;
-  private readonly ref: GpuType;
-  private nextJob: Job;
-  private count = 0;
+abstract class PoissonWorkload implements JobStream {
+  protected nextJob!: Job;
+  protected count = 0;
   private lastArrival = 0;
 
-  constructor(private readonly opts: GenerateOptions) {
+  constructor(protected readonly opts: GenerateOptions) {
     if (!(opts.rate > 0) || !Number.isFinite(opts.rate)) {
       throw new RondoError({ code: 'E_USAGE', problem: 'bad arrival rate', expected: 'jobs per hour above 0', found: String(opts.rate) });
     }
-    this.jobRng = new PyRandom(opts.seed + 2);
-    this.arrivalRng = new PyRandom(opts.seed + 3);
-    this.ref = opts.referenceGpuType ?? 'v100';
-    this.nextJob = this.make(0);
   }
+
+  /** The next uniform draw in [0, 1) of the arrival stream. */
+  protected abstract arrivalUniform(): number;
+  protected abstract make(arrival: number): Job;
 
   peek(): Job {
     return this.nextJob;
@@ -86,12 +84,34 @@ export class GavelPyWorkload implements JobStream {
 
   take(): Job {
     const j = this.nextJob;
-    this.lastArrival += -Math.log(1 - this.arrivalRng.random()) * (3600 / this.opts.rate);
+    this.lastArrival += -Math.log(1 - this.arrivalUniform()) * (3600 / this.opts.rate);
     this.nextJob = this.make(this.lastArrival);
     return j;
   }
+}
 
-  private make(arrival: number): Job {
+/**
+ * Gavel's generator replayed draw for draw (scheduler.py `simulate` with `lam`, utils.generate_job): job contents from
+ * `random.Random(seed + 2)` (scale factor, duration, then job type), inter-arrival times from `random.Random(seed + 3)`.
+ */
+export class GavelPyWorkload extends PoissonWorkload {
+  private readonly jobRng: PyRandom;
+  private readonly arrivalRng: PyRandom;
+  private readonly ref: GpuType;
+
+  constructor(opts: GenerateOptions) {
+    super(opts);
+    this.jobRng = new PyRandom(opts.seed + 2);
+    this.arrivalRng = new PyRandom(opts.seed + 3);
+    this.ref = opts.referenceGpuType ?? 'v100';
+    this.nextJob = this.make(0);
+  }
+
+  protected arrivalUniform(): number {
+    return this.arrivalRng.random();
+  }
+
+  protected make(arrival: number): Job {
     const rng = this.jobRng;
     const uniform = (a: number, b: number): number => a + (b - a) * rng.random();
     // _generate_scale_factor is always drawn, then overridden for single-GPU workloads.
@@ -130,19 +150,14 @@ export function workloadStream(opts: GenerateOptions): JobStream {
 const SCALE_FACTORS = [1, 2, 4, 8] as const;
 const SCALE_CUMULATIVE = [0.7, 0.8, 0.95, 1.0] as const;
 
-export class GavelWorkload implements JobStream {
+export class GavelWorkload extends PoissonWorkload {
   private readonly arrivalRng;
   private readonly jobRng;
   private readonly types: string[];
   private readonly ref: GpuType;
-  private nextJob: Job;
-  private count = 0;
-  private lastArrival = 0;
 
-  constructor(private readonly opts: GenerateOptions) {
-    if (!(opts.rate > 0) || !Number.isFinite(opts.rate)) {
-      throw new RondoError({ code: 'E_USAGE', problem: 'bad arrival rate', expected: 'jobs per hour above 0', found: String(opts.rate) });
-    }
+  constructor(opts: GenerateOptions) {
+    super(opts);
     // Separate streams for arrivals and job contents, so changing the rate keeps the job mix (as Gavel's seeds).
     this.jobRng = xoroshiro128plus(opts.seed * 2 + 2);
     this.arrivalRng = xoroshiro128plus(opts.seed * 2 + 3);
@@ -161,19 +176,11 @@ export class GavelWorkload implements JobStream {
     return this.types.length;
   }
 
-  peek(): Job {
-    return this.nextJob;
+  protected arrivalUniform(): number {
+    return uniformFloat64(this.arrivalRng);
   }
 
-  take(): Job {
-    const j = this.nextJob;
-    const gap = -Math.log(1 - uniformFloat64(this.arrivalRng)) * (3600 / this.opts.rate);
-    this.lastArrival += gap;
-    this.nextJob = this.make(this.lastArrival);
-    return j;
-  }
-
-  private make(arrival: number): Job {
+  protected make(arrival: number): Job {
     const rng = this.jobRng;
     const id = String(this.count++);
     let scale = 1;

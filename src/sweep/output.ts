@@ -11,6 +11,7 @@ import { RondoError } from '../model/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { definitionHash, expandGrid, type SweepDefinition, type SweepPoint } from './grid.js';
 import type { PointDoc } from './point.js';
+import type { RunMetrics } from '../metrics/index.js';
 
 export interface SweepFile {
   readonly rondo: 'sweep';
@@ -20,20 +21,14 @@ export interface SweepFile {
   readonly definition: SweepDefinition;
 }
 
-export interface SummaryRow {
+/** A point's row of the summary: the JCT figures as the run's metrics have them (src/metrics), and the rest. */
+export interface SummaryRow
+  extends Pick<RunMetrics, 'avgJctHours' | 'avgJctLowerBoundHours' | 'saturated' | 'medianJctHours' | 'p95JctHours' | 'p99JctHours' | 'makespanHours'> {
   readonly key: string;
   readonly policy: string;
   readonly rate: number | null;
   readonly seed: number;
   readonly vary: Readonly<Record<string, string>>;
-  readonly avgJctHours: number | null;
-  /** Equals avgJctHours for a complete run; for a saturated one (stopped at the JCT cap) what the average is at least. */
-  readonly avgJctLowerBoundHours: number | null;
-  readonly saturated: boolean;
-  readonly medianJctHours: number | null;
-  readonly p95JctHours: number | null;
-  readonly p99JctHours: number | null;
-  readonly makespanHours: number | null;
   readonly maxRho: number | null;
   readonly meanRho: number | null;
   readonly unfairFraction: number | null;

@@ -1,5 +1,5 @@
 /**
- * The import layers of eslint.config.js, checked by linting small sources placed (in memory) at paths under src/:
+ * The import layers of eslint.config.js, checked by linting small sources placed (in memory) at paths under src/ and web/:
  * each forbidden import must be reported and each allowed one must pass, so a loosened pattern fails here.
  */
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,11 @@ const FORBIDDEN: Array<[file: string, code: string, says: string]> = [
   ['src/runtime/agent/probe.ts', "import type { JobRow } from '../server/store/index.js';", 'never import src/runtime/server'],
   ['src/runtime/client/probe.ts', "import { ApiError } from '../server/api-error.js';", 'never import src/runtime/server'],
   ['src/runtime/agent/probe.ts', "import { simulate } from '../../sim/simulate.js';", 'only through src/sim/index.js'],
+  ['src/runtime/dashboard-api.ts', "import type { JobRow } from './server/store/index.js';", 'it imports nothing'],
+  ['src/runtime/dashboard-api.ts', "import { readFileSync } from 'node:fs';", 'it imports nothing'],
+  ['web/src/views/probe.tsx', "import { Store } from '../../../src/runtime/server/store/index';", 'only the browser-safe modules'],
+  ['web/src/probe.ts', "import type { JobRow } from '../../src/runtime/server/store/rows';", 'only the browser-safe modules'],
+  ['web/src/probe.ts', "import { readFileSync } from 'node:fs';", 'no Node modules'],
 ];
 
 const ALLOWED: Array<[file: string, code: string]> = [
@@ -58,6 +63,10 @@ const ALLOWED: Array<[file: string, code: string]> = [
   ['src/runtime/server/probe.ts', "import type { Store } from './store/index.js';"],
   ['src/sweep/probe.ts', "import { simulate } from '../sim/index.js';"],
   ['src/cli/commands/probe.ts', "import { getPolicy } from '../../policies/index.js';"],
+  ['src/runtime/server/probe.ts', "import type { QueueRow } from '../dashboard-api.js';"],
+  ['web/src/probe.ts', "import { ApiError } from '../../src/runtime/dashboard-api';"],
+  ['web/src/views/probe.tsx', "import { shapeProblem } from '../../../src/model/worker-fit';"],
+  ['web/src/probe.ts', "import { gpuTypeColor } from '../../src/report/gpu-colors';"],
 ];
 
 describe('import layers (eslint.config.js)', () => {

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, HttpError } from '../../src/runtime/client/http-client.js';
+import type { TenantHistory } from '../../src/runtime/dashboard-api.js';
 import { startServer as startInProcess } from '../../src/runtime/serve.js';
 import { counterJob, ensureBuilt, freePort, killAll, startServer, startWorker, tempDir, waitFor, type JobView } from './harness.js';
 
@@ -28,17 +29,6 @@ const NEXT = `tenants:
   - name: carol
     guarantee: {v100: 1}
 `;
-
-interface HistoryRow {
-  round: number;
-  tenant: string;
-  entitlement: number;
-  received: number;
-  gpus: number;
-  borrowed: number | null;
-  lent: number | null;
-  activeJobs: number;
-}
 
 async function status(p: Promise<unknown>): Promise<{ status: number; message: string }> {
   try {
@@ -87,7 +77,7 @@ describe('rondo serve --tenants (real processes)', () => {
     const rows = await waitFor(
       'tenant history rows for both tenants',
       async () => {
-        const h = await srv.admin.get<{ rows: HistoryRow[] }>('/api/v1/tenants/history');
+        const h = await srv.admin.get<TenantHistory>('/api/v1/tenants/history');
         const last = h.rows.filter((r) => r.activeJobs > 0 && r.received > 0);
         return new Set(last.map((r) => r.tenant)).size === 2 ? h.rows : undefined;
       },
@@ -103,7 +93,7 @@ describe('rondo serve --tenants (real processes)', () => {
     expect(a.gpus + b.gpus).toBeLessThanOrEqual(3 + 1e-6);
     expect(a.borrowed).not.toBeNull();
     // A tenant sees its own history only.
-    const own = await alice.get<{ rows: HistoryRow[] }>('/api/v1/tenants/history');
+    const own = await alice.get<TenantHistory>('/api/v1/tenants/history');
     expect(new Set(own.rows.map((r) => r.tenant))).toEqual(new Set(['alice']));
     expect((await status(alice.get('/api/v1/tenants/history?tenant=bob'))).status).toBe(403);
     const tree = await alice.get<{ tenants: Array<{ tenant: string; guarantee: Record<string, number> }> }>('/api/v1/tenants');

@@ -1,14 +1,32 @@
 /** The dashboard's only way to the server: the REST API under /api/v1 with the pasted token. */
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { ApiError } from '../../src/runtime/dashboard-api';
+
+// The answers' shapes and the error type are the server's own (one definition, src/runtime/dashboard-api.ts).
+export { ApiError, JOB_STATES } from '../../src/runtime/dashboard-api';
+export type {
+  ClusterHistory,
+  ClusterView,
+  CostLine,
+  CostView,
+  FairnessView,
+  Heterogeneity,
+  JobDetail,
+  JobState,
+  JobWhy,
+  LogLine,
+  LogPage,
+  QueuePage,
+  QueueRow,
+  Reason,
+  TenantHistory,
+  TenantNow,
+  TenantRound,
+  TenantsView,
+  Timeline,
+  UseSeries,
+  WhoAmI,
+} from '../../src/runtime/dashboard-api';
 
 const TOKEN_KEY = 'rondo.token';
 
@@ -107,210 +125,4 @@ export async function followChanges(onChange: () => void, onState: (s: StreamSta
     onState('reconnecting');
     await new Promise((r) => setTimeout(r, retryMs));
   }
-}
-
-// ---- response shapes (see src/runtime/server/routes/) ----
-
-export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
-export const JOB_STATES: readonly JobState[] = ['queued', 'running', 'completed', 'failed', 'cancelled'];
-
-export interface WhoAmI {
-  kind: 'admin' | 'tenant';
-  tenant: string | null;
-  policy: string;
-  roundMs: number;
-  jobRoots: string[];
-}
-
-export interface QueueRow {
-  id: string;
-  name: string | null;
-  tenant: string;
-  state: JobState;
-  cancelRequested: boolean;
-  position: number | null;
-  scaleFactor: number;
-  gpuTypes: string[] | null;
-  stepsDone: number;
-  totalSteps: number | null;
-  attempts: number;
-  preemptions: number;
-  submittedAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  estimatedStart: string | null;
-  estimatedFinish: string | null;
-  /** The last estimate included this job (false: it is newer than the estimate). */
-  estimated: boolean;
-  /** Some live worker has enough GPUs of an allowed type (false: it waits for a bigger worker). */
-  fits: boolean;
-  targetShare: number[] | null;
-  receivedShare: number[];
-  runningOn: { workerId: string; gpuType: string; devices: number[] } | null;
-  failure: string | null;
-  /** Why a queued job is not running (the planner's last round; `never`: no live worker can hold it). */
-  why: Why | null;
-  preemption: Why | null;
-}
-
-export interface Why {
-  kind: string;
-  text: string;
-  round: number | null;
-}
-
-export interface JobWhy {
-  id: string;
-  state: JobState;
-  position: number | null;
-  queued: number;
-  estimatedStart: string | null;
-  estimatedFinish: string | null;
-  estimated: boolean;
-  why: Why | null;
-  preemption: Why | null;
-  preemptions: number;
-}
-
-export interface QueuePage {
-  gpuTypes: string[];
-  total: number;
-  offset: number;
-  limit: number;
-  counts: Record<JobState, number>;
-  tenants: string[];
-  /** `skipped`: why there are no estimates (a very long queue), else null. */
-  estimates: { at: string | null; truncated: boolean; horizon: string | null; policy: string; skipped: string | null };
-  jobs: QueueRow[];
-}
-
-export interface ClusterView {
-  policy: string;
-  roundMs: number;
-  workers: Array<{
-    id: string;
-    name: string;
-    state: 'alive' | 'gone';
-    /** The registration that retired this one (the same worker registered again). */
-    replacedBy: string | null;
-    gpus: Array<{ type: string; count: number }>;
-    running: Array<{ attempt: number; jobId: string | null; gpuType: string; devices: number[] }>;
-  }>;
-  gpus: Record<string, { total: number; busy: number }>;
-  jobs: Record<JobState, number>;
-}
-
-export interface ClusterHistory {
-  from: string;
-  to: string;
-  bucketMs: number;
-  types: Array<{ type: string; capacity: number; busy: number[] }>;
-}
-
-/** GET /api/v1/heterogeneity: one value per sample (plan) in every series. */
-export interface Heterogeneity {
-  from: string;
-  to: string;
-  samples: Array<{ round: number; at: string; end: string }>;
-  byType: Array<{ type: string; capacity: number[]; raw: number[]; effective: number[]; queued: number[] }>;
-  byTenant: Array<{ tenant: string; raw: number[]; effective: number[]; queued: number[] }>;
-  total: { capacity: number[]; raw: number[]; effective: number[]; queued: number[] };
-  jobs: Array<{
-    id: string;
-    name: string | null;
-    tenant: string;
-    gpuType: string;
-    gpus: number;
-    throughput: number | null;
-    source: string | null;
-    bestType: string | null;
-    bestThroughput: number | null;
-    bestSource: string | null;
-    ratio: number | null;
-  }>;
-}
-
-export interface FairnessView {
-  policy: string;
-  at: string;
-  estimatesTruncated: boolean;
-  estimatesSkipped: string | null;
-  jobs: Array<{ id: string; name: string | null; tenant: string; state: JobState; estimatedFinish: string | null; fairSeconds: number | null; rho: number | null; rhoAtLeast: number | null; lengthUnknown: boolean }>;
-  tenants: Array<{ tenant: string; activeJobs: number; gpusHeld: number; gpuShare: number; fairShare: number; meanRho: number | null; maxRho: number | null }>;
-  /** `allowed`: the job's GPU types, null for any (older servers leave it out). */
-  allocation: { gpuTypes: string[]; rows: Array<{ jobId: string; tenant: string; shares: number[]; allowed?: string[] | null }> };
-}
-
-export interface JobDetail {
-  id: string;
-  name: string | null;
-  tenant: string;
-  state: JobState;
-  command: string[];
-  cwd: string;
-  env: Record<string, string>;
-  scaleFactor: number;
-  jobType: string | null;
-  priorityWeight: number;
-  gpuTypes: string[] | null;
-  totalSteps: number | null;
-  stepsDone: number;
-  attempts: number;
-  submittedAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  exitCode: number | null;
-  failure: string | null;
-  cancelRequested: boolean;
-  /** Per GPU type of the live cluster: steps/s the scheduler uses, where it comes from, and its confidence. */
-  throughputs?: Array<{ gpuType: string; value: number; source: 'table' | 'measured' | 'estimated' | 'default'; confidence: number; uncertainty: number }>;
-}
-
-export interface Timeline {
-  jobId: string;
-  state: JobState;
-  submittedAt: string;
-  finishedAt: string | null;
-  throughputs: Record<string, number>;
-  attempts: Array<{
-    id: number;
-    workerId: string;
-    workerName: string;
-    gpuType: string;
-    devices: number[];
-    round: number;
-    state: 'leased' | 'running' | 'ended';
-    endReason: string | null;
-    startedAt: string | null;
-    endedAt: string | null;
-    leaseEnd: string | null;
-    stepsAtStart: number;
-  }>;
-  rounds: Array<{ round: number; start: string; end: string; gpuType: string; workerId: string; leaseExtended: boolean }>;
-}
-
-export interface LogLine {
-  id: number;
-  at: number;
-  attemptId: number | null;
-  stream: 'stdout' | 'stderr' | 'system';
-  text: string;
-}
-
-/** `GET /api/v1/cost` (src/runtime/server/cost.ts). */
-export interface CostLine {
-  readonly usd: number;
-  readonly gpuSeconds: number;
-  readonly spotGpuSeconds: number;
-  readonly revocations: number;
-  readonly lostGpuSeconds: number;
-}
-
-export interface CostData {
-  readonly at: string;
-  readonly prices: { readonly source: string; readonly prices: Record<string, number>; readonly readAt: number | null; readonly error: string | null } | null;
-  readonly total: CostLine;
-  readonly tenants: ReadonlyArray<CostLine & { readonly tenant: string; readonly jobs: number }>;
-  readonly jobs: ReadonlyArray<CostLine & { readonly jobId: string; readonly tenant: string }>;
-  readonly jobCount: number;
 }

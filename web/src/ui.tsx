@@ -105,6 +105,20 @@ export function Truncate(props: { text: string; max?: string; class?: string }) 
   );
 }
 
+/**
+ * A table cell with a tenant's name, cut to `max` with the whole name on hover, the same in every view. `label` names
+ * the cell where a phone shows each row as a card; `row` makes it the row's header; `children` follow the name.
+ */
+export function TenantCell(props: { tenant: string; max: string; label?: string; row?: boolean; children?: ComponentChildren }) {
+  const name = (
+    <>
+      <Truncate text={props.tenant} max={props.max} />
+      {props.children}
+    </>
+  );
+  return props.row ? <th scope="row">{name}</th> : <td data-label={props.label}>{name}</td>;
+}
+
 export function StateBadge(props: { state: JobState; cancelling?: boolean }) {
   const label = props.cancelling && (props.state === 'running' || props.state === 'queued') ? 'cancelling' : props.state;
   return (

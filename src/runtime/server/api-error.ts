@@ -1,10 +1,2 @@
-/** An error with an HTTP status and a stable code; rendered as `{ error: { status, code, message } }`. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+// One class for the server and the dashboard (the browser shows the server's code and message as they come).
+export { ApiError } from '../dashboard-api.js';

@@ -6,39 +6,11 @@
  * since the server does not know when the job last wrote its checkpoint.
  */
 import { isSpotType } from '../../model/index.js';
-import type { LivePrices, PriceStatus } from './prices.js';
+import type { CostLine, CostView, JobCost, TenantCost } from '../dashboard-api.js';
+import type { LivePrices } from './prices.js';
 import type { Store } from './store/index.js';
 
-export interface CostLine {
-  /** Dollars so far (0 without a price source). */
-  readonly usd: number;
-  readonly gpuSeconds: number;
-  readonly spotGpuSeconds: number;
-  readonly revocations: number;
-  /** GPU-seconds of revoked attempts (upper bound of the work lost). */
-  readonly lostGpuSeconds: number;
-}
-
-export interface JobCost extends CostLine {
-  readonly jobId: string;
-  readonly tenant: string;
-}
-
-export interface TenantCost extends CostLine {
-  readonly tenant: string;
-  readonly jobs: number;
-}
-
-export interface CostView {
-  readonly at: string;
-  readonly prices: PriceStatus | null;
-  readonly total: CostLine;
-  readonly tenants: TenantCost[];
-  /** The most expensive jobs first (at most `limit`). */
-  readonly jobs: JobCost[];
-  /** Jobs billed in all (`jobs` may be cut to `limit`). */
-  readonly jobCount: number;
-}
+export type { CostLine, CostView, JobCost, TenantCost };
 
 const zero = (): { usd: number; gpuSeconds: number; spotGpuSeconds: number; revocations: number; lostGpuSeconds: number } => ({ usd: 0, gpuSeconds: 0, spotGpuSeconds: 0, revocations: 0, lostGpuSeconds: 0 });
 

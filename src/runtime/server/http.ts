@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { JobView } from '../dashboard-api.js';
 import { ApiError } from './api-error.js';
 import type { Principal, TokenKind } from './auth.js';
 import type { Scheduler } from './scheduler.js';
@@ -48,6 +49,9 @@ declare module 'fastify' {
 export const USER: readonly TokenKind[] = ['admin', 'tenant'];
 export const ADMIN: readonly TokenKind[] = ['admin'];
 
+/** ISO 8601 of a Unix ms time; null stays null (the overload tells answers' types which fields are always set). */
+export function iso(ms: number): string;
+export function iso(ms: number | null | undefined): string | null;
 export function iso(ms: number | null | undefined): string | null {
   return ms === null || ms === undefined ? null : new Date(ms).toISOString();
 }
@@ -69,7 +73,7 @@ export function visibleActiveIds(store: Store, req: FastifyRequest): Set<string>
   return p.kind === 'tenant' ? new Set(store.listJobs({ tenant: p.tenant, states: ['queued', 'running'] }).map((j) => j.id)) : undefined;
 }
 
-export function jobView(j: JobRow): Record<string, unknown> {
+export function jobView(j: JobRow): JobView {
   return {
     id: j.id,
     name: j.name,

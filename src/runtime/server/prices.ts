@@ -10,6 +10,7 @@ import { parsePrices } from '../../io/prices.js';
 import { RondoError } from '../../model/errors.js';
 import type { GpuType } from '../../model/index.js';
 import type { PriceFeed } from '../../engine/config.js';
+import type { PriceStatus } from '../dashboard-api.js';
 
 export type Prices = Readonly<Record<GpuType, number>>;
 
@@ -28,17 +29,8 @@ export interface PriceSource {
   readonly threshold?: number;
 }
 
-/** What `GET /api/v1/prices` shows. */
-export interface PriceStatus {
-  readonly source: string;
-  readonly prices: Prices;
-  /** When the prices in force were read (ms), null before the first good read. */
-  readonly readAt: number | null;
-  /** The last read's failure (the last good prices stay in force), null when it succeeded. */
-  readonly error: string | null;
-  readonly errorAt: number | null;
-  readonly threshold: number;
-}
+/** What `GET /api/v1/prices` shows: one definition with the dashboard's (dashboard-api.ts). */
+export type { PriceStatus };
 
 interface MetaStore {
   getMeta(key: string): string | undefined;

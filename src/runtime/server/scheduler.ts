@@ -1,11 +1,10 @@
-import { policyJob, type Allocation, type Assignment, type ClusterSpec, type Job, type RoundPlan } from '../../model/index.js';
+import { policyJob, type Assignment, type ClusterSpec, type Job, type RoundPlan } from '../../model/index.js';
 import { shapeProblem, WhyBook } from './why.js';
 import { runEngine, type ClusterView, type EngineConfig, type EnginePersistence, type ExecJob, type RoundReport } from '../../engine/index.js';
-import type { Policy, PolicyJob, PolicyResult, PolicySnapshot } from '../../policies/types.js';
+import type { PolicyJob, PolicySnapshot } from '../../policies/types.js';
 import type { LoadedPolicy } from './policy-source.js';
-import { allocationJson, PolicyThread } from './policy-worker.js';
+import { PolicyRunner } from './policy-runner.js';
 import { commitPlan, planProgress } from './executor.js';
-import { allocateGuarded, allocateGuardedSync } from './quarantine.js';
 import type { JobRow, Store, WorkerRow } from './store/index.js';
 import type { LiveThroughputs, TypeThroughput } from '../../estimate/index.js';
 import { SavedEngineState } from './engine-state.js';
@@ -40,14 +39,9 @@ export { DEFAULT_TIMING, planAheadMs, UNKNOWN_TOTAL_STEPS, type RuntimeTiming } 
  *     attempt ended) is checked again when the plan is committed.
  * Workers pull their leases at each heartbeat (routes/workers.ts `sync`) and stop a process when its lease ends.
  * The pieces live beside this file: timing.ts, live-cluster.ts, job-source.ts, executor.ts (lease commit, progress),
- * engine-state.ts (saved state), scheduler-stats.ts; this class wires them into `runEngine`.
+ * engine-state.ts (saved state), scheduler-stats.ts, policy-runner.ts (calling the policy); this class wires them into
+ * `runEngine`.
  */
-
-/** The allocation when there is no GPU or no job: nothing to divide, no solver call. */
-function nothingToDivide(s: PolicySnapshot): PolicyResult | undefined {
-  if (s.cluster.totalGpus !== 0 && s.jobs.length !== 0) return undefined;
-  return { allocation: { gpuTypes: s.cluster.gpuTypes, shares: new Map<string, readonly number[]>() }, state: s.state };
-}
 
 export class Scheduler {
   private readonly lastSeen = new Map<string, number>();
@@ -68,11 +62,8 @@ export class Scheduler {
   private planStartedAt = 0;
   private planPolicyMs = 0;
   private planCpuAt: NodeJS.CpuUsage = { user: 0, system: 0 };
-  private lastAllocation: Allocation | undefined;
-  /** Allocations as the rounds table records them, encoded once per allocation (most rounds keep the last one). */
-  private readonly allocationJson = new WeakMap<Allocation, string>();
-  /** The policy's thread while the loop runs; undefined when running from TypeScript sources (tests). */
-  private thread: PolicyThread | undefined;
+  /** The policy's calls: on its thread or inline, quarantine, the latest allocation (policy-runner.ts). */
+  private readonly runner: PolicyRunner;
   /** The engine's state in the store, written at most once a heartbeat. */
   private readonly saved: SavedEngineState;
   readonly stats: SchedulerStats = {
@@ -120,6 +111,7 @@ export class Scheduler {
       store.setMeta('epoch_ms', String(this.epochMs));
     } else this.epochMs = Number(e);
     this.saved = new SavedEngineState(store, policy, timing.heartbeatMs, log);
+    this.runner = new PolicyRunner(policy, (jobId, error) => this.quarantine(jobId, error));
   }
 
   /**
@@ -209,7 +201,7 @@ export class Scheduler {
         this.log(`scheduler error: ${(e as Error).stack ?? String(e)}`);
       }
     }, this.timing.heartbeatMs);
-    this.thread = PolicyThread.start(this.policy.name, this.policy.tenants);
+    this.runner.startThread();
     this.loopDone = this.run();
   }
 
@@ -219,7 +211,7 @@ export class Scheduler {
     this.abort.abort();
     this.wake?.();
     await this.loopDone;
-    await this.thread?.close();
+    await this.runner.closeThread();
     this.saved.flush();
   }
 
@@ -278,7 +270,7 @@ export class Scheduler {
     this.received = this.receivedTotals(Date.now());
     return {
       cluster: this.live.cluster,
-      policy: this.enginePolicy(),
+      policy: this.runner.inline(),
       clock: { now: () => this.nowS(Date.now()), sleepUntil: (t) => this.sleepUntilMs(this.epochMs + t * 1000, true) },
       // Each read of the store by the engine (new jobs, jobs that left, the cluster) starts a turn of its own.
       executor: {
@@ -305,7 +297,7 @@ export class Scheduler {
       live: {
         // Requests that arrived during a stage are served before the next one.
         pause: turn,
-        ...(this.thread ? { allocate: (s: PolicySnapshot) => this.allocateOnThread(s) } : {}),
+        ...(this.runner.hasThread ? { allocate: (s: PolicySnapshot) => this.runner.onThread(s) } : {}),
       },
       observer: {
         onAllocation: (_t, _rows, seconds) => {
@@ -321,43 +313,6 @@ export class Scheduler {
         onRound: (info) => this.policy.tenants?.onRound(this.store, this.stats.lastRound, this.epochMs + info.start * 1000, info.end - info.start),
       },
     };
-  }
-
-  /** The server's policy for the engine; with no live GPU or no job there is nothing to divide and no solver call. */
-  private enginePolicy(): Policy {
-    const loaded = this.policy;
-    return {
-      meta: loaded.meta,
-      allocate: (s) => {
-        const r = allocateGuardedSync(s, (p) => nothingToDivide(p) ?? (loaded.allocateLive ?? loaded.allocate)(p), (job, error) => this.quarantine(job.id, error));
-        this.lastAllocation = r.allocation;
-        return r;
-      },
-    };
-  }
-
-  /** The same as `enginePolicy().allocate`, computed on the policy's thread. */
-  private async allocateOnThread(s: PolicySnapshot): Promise<PolicyResult> {
-    const empty = nothingToDivide(s);
-    if (empty) {
-      this.lastAllocation = empty.allocation;
-      return empty;
-    }
-    // The engine built the snapshot (10,000 jobs) in this turn; sending it (a structured clone) gets a turn of its own.
-    await turn();
-    const r = await allocateGuarded(
-      s,
-      async (p) => {
-        const none = nothingToDivide(p);
-        if (none) return none;
-        const t = await this.thread!.allocate(p);
-        this.allocationJson.set(t.allocation, t.allocationJson);
-        return t.state === undefined ? { allocation: t.allocation } : { allocation: t.allocation, state: t.state };
-      },
-      (job, error) => this.quarantine(job.id, error),
-    );
-    this.lastAllocation = r.allocation;
-    return r;
   }
 
   /**
@@ -376,7 +331,7 @@ export class Scheduler {
     return {
       load: () => {
         const state = this.saved.load();
-        if (state) this.lastAllocation = state.allocation;
+        if (state) this.runner.restore(state.allocation);
         return state;
       },
       save: (state) => this.saved.save(state),
@@ -437,15 +392,7 @@ export class Scheduler {
       durationMs: this.timing.roundMs,
       policy: this.policy.name,
       solverMs: this.stats.lastSolverMs,
-      allocationJson: () => {
-        const alloc = this.lastAllocation;
-        let allocJson = alloc && this.allocationJson.get(alloc);
-        if (allocJson === undefined) {
-          allocJson = allocationJson(alloc);
-          if (alloc) this.allocationJson.set(alloc, allocJson);
-        }
-        return allocJson;
-      },
+      allocationJson: () => this.runner.lastJson(),
     });
     this.stats.lastCommitMs = performance.now() - commitAt;
     // GPU use as planned, kept for the heterogeneity view (use-history.ts).

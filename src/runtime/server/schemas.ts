@@ -113,19 +113,14 @@ export const jobSchema = {
   },
 };
 
-export const jobIdParams = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['id'],
-  properties: { id: { type: 'string', pattern: JOB_ID_PATTERN } },
-};
+/** The `{id}` of a route's path, matching `pattern`. */
+function idParams(pattern: string) {
+  return { type: 'object', additionalProperties: false, required: ['id'], properties: { id: { type: 'string', pattern } } };
+}
 
-export const workerIdParams = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['id'],
-  properties: { id: { type: 'string', pattern: WORKER_ID_PATTERN } },
-};
+export const jobIdParams = idParams(JOB_ID_PATTERN);
+
+export const workerIdParams = idParams(WORKER_ID_PATTERN);
 
 export const listJobsQuery = {
   type: 'object',
@@ -160,12 +155,7 @@ export const createTokenBody = {
   else: { not: { required: ['tenant'] }, description: 'must not name a tenant: a worker token has none' },
 };
 
-export const tokenIdParams = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['id'],
-  properties: { id: { type: 'string', pattern: DIGITS } },
-};
+export const tokenIdParams = idParams(DIGITS);
 
 export const registerWorkerBody = {
   type: 'object',

@@ -1,7 +1,7 @@
 import { useEffect } from 'preact/hooks';
-import type { CostData, CostLine } from '../api';
+import type { CostView as CostData, CostLine } from '../api';
 import { duration, num, when } from '../format';
-import { Empty, ErrorBox, Section, useApp, useLive } from '../ui';
+import { Empty, ErrorBox, Section, TenantCell, useApp, useLive } from '../ui';
 
 /** Cost so far grows while jobs run, with no event to say so: refresh on this tick too. */
 const REFRESH_MS = 5000;
@@ -78,7 +78,7 @@ export function CostView() {
                   <tbody>
                     {data.tenants.map((t) => (
                       <tr key={t.tenant}>
-                        <th scope="row">{t.tenant}</th>
+                        <TenantCell tenant={t.tenant} max="12rem" row />
                         <td class="num">{t.jobs}</td>
                         <td class="num">{usd(t.usd)}</td>
                         <td class="num">{duration(t.gpuSeconds)}</td>
@@ -111,7 +111,7 @@ export function CostView() {
                         <th scope="row">
                           <a href={`#/jobs/${encodeURIComponent(j.jobId)}`}>{j.jobId}</a>
                         </th>
-                        {me.kind === 'admin' ? <td>{j.tenant}</td> : null}
+                        {me.kind === 'admin' ? <TenantCell tenant={j.tenant} max="10rem" /> : null}
                         <td class="num">{usd(j.usd)}</td>
                         <td class="num">{duration(j.gpuSeconds)}</td>
                         <td class="num">{duration(j.spotGpuSeconds)}</td>

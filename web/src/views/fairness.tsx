@@ -3,7 +3,7 @@ import type { FairnessView as FairnessData } from '../api';
 import { Chart, type ChartOption } from '../chart';
 import { OKABE_ITO } from '../colors';
 import { num, pct, when } from '../format';
-import { Empty, ErrorBox, Section, StateBadge, Truncate, useApp, useLive } from '../ui';
+import { Empty, ErrorBox, Section, StateBadge, TenantCell, Truncate, useApp, useLive } from '../ui';
 import { TenantQuotas } from './tenant-quotas';
 
 const MAX_BARS = 60;
@@ -141,9 +141,7 @@ export function FairnessView() {
                   <tbody>
                     {data.tenants.map((t) => (
                       <tr>
-                        <td>
-                          <Truncate text={t.tenant} max="14rem" />
-                        </td>
+                        <TenantCell tenant={t.tenant} max="14rem" />
                         <td class="num">{t.activeJobs}</td>
                         <td class="num">{t.gpusHeld}</td>
                         <td>
@@ -224,9 +222,7 @@ export function FairnessView() {
                           <td>
                             <a href={`#/jobs/${j.id}`}>{j.id}</a> {j.name ? <Truncate text={j.name} max="16rem" class="job-name" /> : null}
                           </td>
-                          <td>
-                            <Truncate text={j.tenant} max="10rem" />
-                          </td>
+                          <TenantCell tenant={j.tenant} max="10rem" />
                           <td>
                             <StateBadge state={j.state} />
                           </td>

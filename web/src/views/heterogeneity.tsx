@@ -1,9 +1,9 @@
 import { useMemo } from 'preact/hooks';
-import type { Heterogeneity } from '../api';
+import type { Heterogeneity, UseSeries } from '../api';
 import { Chart, type ChartOption } from '../chart';
 import { STATE_COLOR, typeColor } from '../colors';
 import { num, pct } from '../format';
-import { Empty, ErrorBox, Section, Truncate, useLive } from '../ui';
+import { Empty, ErrorBox, Section, TenantCell, Truncate, useLive } from '../ui';
 import './heterogeneity.css';
 
 /**
@@ -17,12 +17,7 @@ import './heterogeneity.css';
 const TENANT_COLOR = '#44AA99';
 const CAPACITY_COLOR = '#b4b4b4';
 
-interface Series {
-  readonly raw: readonly number[];
-  readonly effective: readonly number[];
-  readonly queued: readonly number[];
-  readonly capacity?: readonly number[];
-}
+type Series = UseSeries & { readonly capacity?: readonly number[] };
 
 function optionOf(h: Heterogeneity, s: Series, color: string): ChartOption {
   const xs = h.samples.map((x) => new Date(x.at).getTime());
@@ -151,9 +146,7 @@ export function HeterogeneityView() {
                       <a href={`#/jobs/${encodeURIComponent(j.id)}`}>{j.id}</a> {j.name ? <Truncate text={j.name} max="12rem" class="muted" /> : null}
                     </span>
                   </td>
-                  <td data-label="Tenant">
-                    <Truncate text={j.tenant} max="10rem" />
-                  </td>
+                  <TenantCell tenant={j.tenant} max="10rem" label="Tenant" />
                   <td data-label="Runs on">
                     <span>
                       <strong style={{ color: typeColor(j.gpuType) }}>{j.gpuType}</strong> ×{j.gpus}

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, JOB_STATES, type JobState, type QueuePage, type QueueRow } from '../api';
 import { typeColor } from '../colors';
 import { int, pct, relative, when } from '../format';
-import { Empty, ErrorBox, navigate, Progress, StateBadge, Truncate, useApp, useLive } from '../ui';
+import { Empty, ErrorBox, navigate, Progress, StateBadge, TenantCell, Truncate, useApp, useLive } from '../ui';
 
 const PAGE = 50;
 
@@ -267,9 +267,7 @@ export function QueueView(props: { params: URLSearchParams }) {
                       </div>
                     </td>
                     {me.kind === 'admin' ? (
-                      <td data-label="Tenant">
-                        <Truncate text={r.tenant} max="8rem" />
-                      </td>
+                      <TenantCell tenant={r.tenant} max="8rem" label="Tenant" />
                     ) : null}
                     <td data-label="State">
                       <StateBadge state={r.state} cancelling={r.cancelRequested} />

@@ -3,7 +3,8 @@ import type { ChartOption } from '../chart';
 import { Chart } from '../chart';
 import { OKABE_ITO } from '../colors';
 import { num, pct, when } from '../format';
-import { ErrorBox, Section, Truncate, useLive } from '../ui';
+import type { TenantHistory, TenantRound, TenantsView } from '../api';
+import { ErrorBox, Section, TenantCell, useLive } from '../ui';
 
 /**
  * The fairness view's tenant quotas (`rondo serve --tenants FILE`, docs/tenants.md): each tenant's guarantee, what
@@ -11,53 +12,18 @@ import { ErrorBox, Section, Truncate, useLive } from '../ui';
  * over the server's per-round history. Nothing shows on a server without a tenant tree.
  */
 
-interface TenantNow {
-  tenant: string;
-  cohorts: string[];
-  weight: number;
-  guarantee: Record<string, number> | null;
-  entitlement: number;
-  received: number;
-  borrowedGpus: number | null;
-  lentGpus: number | null;
-  activeJobs: number;
-  queuedJobs: number;
-  roundsWithDemand: number;
-  roundsBelowGuarantee: number;
-}
-
-interface TenantsData {
-  file: string | null;
-  policy: string;
-  loadedAt?: number;
-  lastError?: string | null;
-  tenants: TenantNow[];
-}
-
-interface HistoryRow {
-  round: number;
-  at: number;
-  tenant: string;
-  entitlement: number;
-  received: number;
-  gpus: number;
-  borrowed: number | null;
-  lent: number | null;
-  activeJobs: number;
-}
-
 /** Charts drawn side by side at most; with more tenants, one picked from a list. */
 const MAX_CHARTS = 8;
 
-function guaranteeText(g: Record<string, number> | null): string {
+function guaranteeText(g: Readonly<Record<string, number>> | null): string {
   if (!g) return 'none';
   if ('normalized' in g) return `${num(g.normalized, 1)} normalised`;
   const parts = Object.entries(g).map(([t, n]) => `${n} ${t}`);
   return parts.length > 0 ? parts.join(', ') : 'none';
 }
 
-function tenantOption(rows: readonly HistoryRow[]): ChartOption {
-  const pts = (f: (r: HistoryRow) => number | null): Array<[number, number | null]> => rows.map((r) => [r.at, f(r)]);
+function tenantOption(rows: readonly TenantRound[]): ChartOption {
+  const pts = (f: (r: TenantRound) => number | null): Array<[number, number | null]> => rows.map((r) => [r.at, f(r)]);
   return {
     animation: false,
     // The legend below the time axis: on a phone it takes two lines, which above would cover the axis names.
@@ -79,11 +45,11 @@ function tenantOption(rows: readonly HistoryRow[]): ChartOption {
 }
 
 export function TenantQuotas() {
-  const now = useLive<TenantsData>('/api/v1/tenants', 2000);
-  const history = useLive<{ rows: HistoryRow[] }>('/api/v1/tenants/history?rounds=240', 2000);
+  const now = useLive<TenantsView>('/api/v1/tenants', 2000);
+  const history = useLive<TenantHistory>('/api/v1/tenants/history?rounds=240', 2000);
   const [picked, setPicked] = useState<string | null>(null);
   const byTenant = useMemo(() => {
-    const m = new Map<string, HistoryRow[]>();
+    const m = new Map<string, TenantRound[]>();
     for (const r of history.data?.rows ?? []) {
       let l = m.get(r.tenant);
       if (!l) m.set(r.tenant, (l = []));
@@ -126,10 +92,9 @@ export function TenantQuotas() {
           <tbody>
             {data.tenants.map((t) => (
               <tr>
-                <td>
-                  <Truncate text={t.tenant} max="12rem" />
+                <TenantCell tenant={t.tenant} max="12rem">
                   {t.cohorts.length > 0 ? <span class="muted small"> in {t.cohorts.join(' / ')}</span> : null}
-                </td>
+                </TenantCell>
                 <td>{guaranteeText(t.guarantee)}</td>
                 <td class="num">{num(t.entitlement)}</td>
                 <td class={`num ${t.activeJobs > 0 && t.entitlement > 0 && t.received < 0.95 * t.entitlement ? 'warn' : ''}`}>{num(t.received)}</td>

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { ClusterView } from '../../dashboard-api.js';
 import { iso, USER, visibleActiveIds, type RouteDeps } from '../http.js';
 import * as S from '../schemas.js';
 
@@ -6,11 +7,11 @@ import * as S from '../schemas.js';
 export async function clusterRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   const { store, scheduler } = deps;
 
-  app.get('/api/v1/cluster', { schema: { querystring: S.emptyQuery }, config: { auth: USER, summary: 'Workers, GPUs and job counts' } }, async (req) => {
+  app.get('/api/v1/cluster', { schema: { querystring: S.emptyQuery }, config: { auth: USER, summary: 'Workers, GPUs and job counts' } }, async (req): Promise<ClusterView> => {
     const open = store.openAttempts();
     const own = visibleActiveIds(store, req);
     const mine = (id: string): boolean => !own || own.has(id);
-    const workers = store.listWorkers().map((w) => ({
+    const workers = store.listWorkers().map((w): ClusterView['workers'][number] => ({
       id: w.id,
       name: w.name,
       gpus: w.gpus,

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import { equalShareThroughput } from '../../../metrics/index.js';
+import type { ClusterHistory, FairnessView, JobWhy, QueuePage, QueueRow, Timeline, WhoAmI } from '../../dashboard-api.js';
 import { ApiError } from '../api-error.js';
 import { iso, ownJob, USER, type RouteDeps } from '../http.js';
 import { buildCluster, type Scheduler } from '../scheduler.js';
@@ -66,44 +67,6 @@ const historyQuery = {
   additionalProperties: false,
   properties: { minutes: { type: 'string', pattern: '^[0-9]{1,4}$', description: 'window length, 1 to 1440 minutes (default 30)' } },
 };
-
-/** One row of the queue view. Shares are fractions of wall time per GPU type (the allocation's units). */
-export interface QueueRow {
-  readonly id: string;
-  readonly name: string | null;
-  readonly tenant: string;
-  readonly state: JobState;
-  readonly cancelRequested: boolean;
-  /** 1-based place among queued jobs by estimated start; null when not queued. */
-  readonly position: number | null;
-  readonly scaleFactor: number;
-  readonly gpuTypes: readonly string[] | null;
-  readonly stepsDone: number;
-  readonly totalSteps: number | null;
-  readonly attempts: number;
-  /** Attempts that ran and were stopped before the job was done (preempted at a lease end, or lost with a worker). */
-  readonly preemptions: number;
-  readonly submittedAt: string;
-  readonly startedAt: string | null;
-  readonly finishedAt: string | null;
-  readonly estimatedStart: string | null;
-  readonly estimatedFinish: string | null;
-  /** The last estimate included this job (false: it is newer than the estimate). */
-  readonly estimated: boolean;
-  /** Some live worker has enough GPUs of an allowed type for the job (false: it cannot start until one joins). */
-  readonly fits: boolean;
-  /** The current allocation's time share per GPU type (`gpuTypes` of the response); null when not in the allocation. */
-  readonly targetShare: readonly number[] | null;
-  /** Time held on each GPU type / time since submission (or until finish). */
-  readonly receivedShare: readonly number[];
-  /** The job is running on these GPUs now. */
-  readonly runningOn: { readonly workerId: string; readonly gpuType: string; readonly devices: readonly number[] } | null;
-  readonly failure: string | null;
-  /** Why a queued job is not running, from the planner's last round (or, before one, a shape no live worker holds). */
-  readonly why: { readonly kind: string; readonly text: string; readonly round: number | null } | null;
-  /** The job's last preemption or move, with the planner's reason. */
-  readonly preemption: { readonly kind: string; readonly text: string; readonly round: number } | null;
-}
 
 /** Above this many active jobs the dashboard shows no estimates (`rondo whatif` still gives them, in its own time). */
 export const MAX_ESTIMATED_JOBS = 2000;
@@ -233,9 +196,10 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
     });
   });
 
-  app.get('/api/v1/whoami', { schema: { querystring: S.emptyQuery }, config: { auth: USER, summary: 'What the token is: admin or a tenant; the server policy and job roots' } }, async (req) => {
+  app.get('/api/v1/whoami', { schema: { querystring: S.emptyQuery }, config: { auth: USER, summary: 'What the token is: admin or a tenant; the server policy and job roots' } }, async (req): Promise<WhoAmI> => {
     const p = req.principal!;
-    return { kind: p.kind, tenant: p.kind === 'tenant' ? p.tenant : null, policy: scheduler.policyName, roundMs: scheduler.timing.roundMs, jobRoots: opts.jobRoots ?? [] };
+    // USER routes admit admin and tenant tokens only.
+    return { kind: p.kind === 'tenant' ? 'tenant' : 'admin', tenant: p.kind === 'tenant' ? p.tenant : null, policy: scheduler.policyName, roundMs: scheduler.timing.roundMs, jobRoots: opts.jobRoots ?? [] };
   });
 
   function scopeTenant(req: FastifyRequest, asked?: string): string | undefined {
@@ -349,7 +313,7 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
   app.get(
     '/api/v1/queue',
     { schema: { querystring: queueQuery }, config: { auth: USER, summary: 'Jobs with position, estimated start, target and received shares, preemptions (one page)' } },
-    async (req) => {
+    async (req): Promise<QueuePage> => {
       const q = req.query as { state?: string; tenant?: string; q?: string; offset?: string; limit?: string };
       const tenant = scopeTenant(req, q.tenant);
       const { jobs: rows, build, gpuTypes, estimates: est } = await queueRows(tenant);
@@ -377,7 +341,7 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
     },
   );
 
-  app.get('/api/v1/jobs/:id/why', { schema: { params: S.jobIdParams }, config: { auth: USER, summary: 'Why a job waits: the planner\'s reason, its place in the queue, the estimated start and finish', responses: { 200: R.jobWhySchema } } }, async (req) => {
+  app.get('/api/v1/jobs/:id/why', { schema: { params: S.jobIdParams }, config: { auth: USER, summary: 'Why a job waits: the planner\'s reason, its place in the queue, the estimated start and finish', responses: { 200: R.jobWhySchema } } }, async (req): Promise<JobWhy> => {
     const id = (req.params as { id: string }).id;
     const job = store.getJob(id);
     const p = req.principal!;
@@ -390,7 +354,7 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
     return { id, state: r.state, position: r.position, queued, estimatedStart: r.estimatedStart, estimatedFinish: r.estimatedFinish, estimated: r.estimated, why: r.why, preemption: r.preemption, preemptions: r.preemptions };
   });
 
-  app.get('/api/v1/jobs/:id/timeline', { schema: { params: S.jobIdParams }, config: { auth: USER, summary: "A job's attempts, rounds placed, and measured throughput per GPU type" } }, async (req) => {
+  app.get('/api/v1/jobs/:id/timeline', { schema: { params: S.jobIdParams }, config: { auth: USER, summary: "A job's attempts, rounds placed, and measured throughput per GPU type" } }, async (req): Promise<Timeline> => {
     const id = (req.params as { id: string }).id;
     const job = ownJob(store, req, id);
     const workers = new Map(store.listWorkers().map((w) => [w.id, w.name]));
@@ -419,7 +383,7 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
     };
   });
 
-  app.get('/api/v1/fairness', { schema: { querystring: S.emptyQuery }, config: { auth: USER, summary: 'Estimated finish-time fairness per job and tenant; the allocation matrix' } }, async (req) => {
+  app.get('/api/v1/fairness', { schema: { querystring: S.emptyQuery }, config: { auth: USER, summary: 'Estimated finish-time fairness per job and tenant; the allocation matrix' } }, async (req): Promise<FairnessView> => {
     const p = req.principal!;
     const tenant = p.kind === 'tenant' ? p.tenant : undefined;
     const live = buildCluster(scheduler.liveWorkers());
@@ -497,7 +461,7 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
     };
   });
 
-  app.get('/api/v1/cluster/history', { schema: { querystring: historyQuery }, config: { auth: USER, summary: 'Busy GPUs per type over time (from the attempts)' } }, async (req) => {
+  app.get('/api/v1/cluster/history', { schema: { querystring: historyQuery }, config: { auth: USER, summary: 'Busy GPUs per type over time (from the attempts)' } }, async (req): Promise<ClusterHistory> => {
     const minutes = Math.min(1440, Math.max(1, Number((req.query as { minutes?: string }).minutes ?? 30)));
     const to = Date.now();
     // A young cluster gets a window from its first worker on, not 30 minutes of nothing.

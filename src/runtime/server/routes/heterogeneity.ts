@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Heterogeneity, UseSeries } from '../../dashboard-api.js';
 import { iso, USER, type RouteDeps } from '../http.js';
 import type { UseFigures, UseSample } from '../store/index.js';
 
@@ -77,7 +78,7 @@ export async function heterogeneityRoutes(app: FastifyInstance, deps: RouteDeps)
   app.get(
     '/api/v1/heterogeneity',
     { schema: { querystring: query }, config: { auth: USER, summary: 'Raw against throughput-weighted GPU use over time, by type and tenant, with queued demand; per running job, its type against its best', responses: { 200: response } } },
-    async (req) => {
+    async (req): Promise<Heterogeneity> => {
       const p = req.principal!;
       const own = p.kind === 'tenant' ? p.tenant : undefined;
       const minutes = Math.min(1440, Math.max(1, Number((req.query as { minutes?: string }).minutes ?? 60)));
@@ -86,12 +87,12 @@ export async function heterogeneityRoutes(app: FastifyInstance, deps: RouteDeps)
       const samples = store.useSamples(from, to);
       const types = [...new Set(samples.flatMap((s) => Object.keys(s.types)))].sort();
       const tenants = [...new Set(samples.flatMap((s) => Object.keys(s.tenants)))].filter((t) => own === undefined || t === own).sort();
-      const fields = ['raw', 'effective', 'queued'] as const;
-      const byType = types.map((t) => ({
-        type: t,
-        capacity: pick(samples, (s) => s.types, t, 'capacity'),
-        ...Object.fromEntries(fields.map((f) => [f, pick(samples, (s) => s.types, t, f)])),
-      }));
+      const series = (of: (s: UseSample) => Readonly<Record<string, unknown>>, key: string): UseSeries => ({
+        raw: pick(samples, of, key, 'raw'),
+        effective: pick(samples, of, key, 'effective'),
+        queued: pick(samples, of, key, 'queued'),
+      });
+      const byType = types.map((t) => ({ type: t, capacity: pick(samples, (s) => s.types, t, 'capacity'), ...series((s) => s.types, t) }));
       const sum = (f: keyof UseFigures | 'capacity'): number[] =>
         samples.map((s) => Math.round(Object.values(s.types).reduce((a, x) => a + (x[f] ?? 0), 0) * 1000) / 1000);
       // Running jobs: where they run against their best allowed type, from the same throughput view as the job page.
@@ -124,7 +125,7 @@ export async function heterogeneityRoutes(app: FastifyInstance, deps: RouteDeps)
         to: iso(to),
         samples: samples.map((s) => ({ round: s.round, at: iso(Math.max(s.at, from)), end: iso(s.end) })),
         byType,
-        byTenant: tenants.map((t) => ({ tenant: t, ...Object.fromEntries(fields.map((f) => [f, pick(samples, (s) => s.tenants, t, f)])) })),
+        byTenant: tenants.map((t) => ({ tenant: t, ...series((s) => s.tenants, t) })),
         total: { capacity: sum('capacity'), raw: sum('raw'), effective: sum('effective'), queued: sum('queued') },
         jobs,
       };

@@ -1,6 +1,7 @@
 import { isAbsolute, normalize, sep } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../api-error.js';
+import type { JobDetail, LogPage } from '../../dashboard-api.js';
 import { iso, jobView, ownJob, USER, type RouteDeps } from '../http.js';
 import * as R from '../response-schemas.js';
 import * as S from '../schemas.js';
@@ -103,7 +104,7 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
     },
   );
 
-  app.get('/api/v1/jobs/:id', { schema: { params: S.jobIdParams }, config: { auth: USER, summary: 'One job, with its attempts', responses: { 200: S.jobSchema } } }, async (req) => {
+  app.get('/api/v1/jobs/:id', { schema: { params: S.jobIdParams }, config: { auth: USER, summary: 'One job, with its attempts', responses: { 200: S.jobSchema } } }, async (req): Promise<JobDetail> => {
     const job = ownJob(store, req, (req.params as { id: string }).id);
     return {
       ...jobView(job),
@@ -132,7 +133,7 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
     return view;
   });
 
-  app.get('/api/v1/jobs/:id/logs', { schema: { params: S.jobIdParams, querystring: S.logsQuery }, config: { auth: USER, summary: 'Captured stdout/stderr of a job' } }, async (req) => {
+  app.get('/api/v1/jobs/:id/logs', { schema: { params: S.jobIdParams, querystring: S.logsQuery }, config: { auth: USER, summary: 'Captured stdout/stderr of a job' } }, async (req): Promise<LogPage> => {
     const job = ownJob(store, req, (req.params as { id: string }).id);
     const q = req.query as { after?: string; limit?: string };
     return { jobId: job.id, lines: store.logs(job.id, { afterId: q.after ? Number(q.after) : 0, limit: q.limit ? Number(q.limit) : 1000 }) };

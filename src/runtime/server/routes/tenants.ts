@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { RondoError } from '../../../model/errors.js';
 import type { TenantNode } from '../../../model/tenants.js';
 import { flattenTenants } from '../../../model/tenants.js';
+import type { TenantHistory, TenantsView } from '../../dashboard-api.js';
 import { ApiError } from '../api-error.js';
 import { ADMIN, USER, type RouteDeps } from '../http.js';
 import * as S from '../schemas.js';
@@ -68,7 +69,7 @@ export async function tenantRoutes(app: FastifyInstance, deps: RouteDeps): Promi
     return asked;
   }
 
-  app.get('/api/v1/tenants', { schema: { querystring: S.emptyQuery }, config: { auth: USER, summary: 'The tenant tree (--tenants): each tenant\'s guarantee, limits and latest figures (a tenant sees its own)' } }, async (req) => {
+  app.get('/api/v1/tenants', { schema: { querystring: S.emptyQuery }, config: { auth: USER, summary: 'The tenant tree (--tenants): each tenant\'s guarantee, limits and latest figures (a tenant sees its own)' } }, async (req): Promise<TenantsView> => {
     const t = live(deps);
     if (!t) return { file: null, policy: deps.scheduler.policyName, tenants: [] };
     const only = scope(req, undefined);
@@ -104,7 +105,7 @@ export async function tenantRoutes(app: FastifyInstance, deps: RouteDeps): Promi
     return { file: t.file, policy: deps.scheduler.policyName, loadedAt: t.loadedAt, reloads: t.reloads, failedReloads: t.failedReloads, lastError: t.lastError ?? null, tenants };
   });
 
-  app.get('/api/v1/tenants/history', { schema: { querystring: historyQuery }, config: { auth: USER, summary: 'Per round, each tenant\'s entitlement, received normalised throughput, GPUs, borrowed and lent (a tenant sees its own)' } }, async (req) => {
+  app.get('/api/v1/tenants/history', { schema: { querystring: historyQuery }, config: { auth: USER, summary: 'Per round, each tenant\'s entitlement, received normalised throughput, GPUs, borrowed and lent (a tenant sees its own)' } }, async (req): Promise<TenantHistory> => {
     const q = req.query as { rounds?: string; tenant?: string };
     const rounds = Math.min(TENANT_ROUNDS_KEPT, Math.max(1, Number(q.rounds ?? 240)));
     const t = live(deps);

@@ -1,3 +1,4 @@
+import type { TenantRound } from '../../dashboard-api.js';
 import type { Row } from './rows.js';
 import type { Sql } from './sql.js';
 
@@ -8,21 +9,8 @@ import type { Sql } from './sql.js';
 
 export const TENANT_ROUNDS_KEPT = 2000;
 
-export interface TenantRoundRow {
-  readonly round: number;
-  /** Round start, ms since the Unix epoch. */
-  readonly at: number;
-  readonly tenant: string;
-  readonly entitlement: number;
-  readonly received: number;
-  /** GPUs held (all types). */
-  readonly gpus: number;
-  readonly borrowed: number | null;
-  readonly lent: number | null;
-  readonly activeJobs: number;
-  readonly queuedJobs: number;
-  readonly queuedGpus: number;
-}
+/** A row as `GET /api/v1/tenants/history` answers it, unchanged (one definition: dashboard-api.ts). */
+export type TenantRoundRow = TenantRound;
 
 /** Records (or replaces: a backfill plan within a round) one round's rows, and drops rounds beyond the bound. */
 export function saveTenantRound(c: Sql, rows: readonly TenantRoundRow[]): void {
