@@ -71,12 +71,15 @@ export async function tenantToken(s: Server, tenant: string): Promise<string> {
 
 export async function launch(profileDir: string, viewport = { width: 1360, height: 900 }): Promise<BrowserContext> {
   const { chromium } = await import('playwright-core');
-  return chromium.launchPersistentContext(profileDir, {
+  const ctx = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport,
   });
+  // Waits are for things that do come; Playwright's 30 s default was tight for a page on a loaded 2-core machine.
+  ctx.setDefaultTimeout(60_000);
+  return ctx;
 }
 
 /** Console errors and uncaught exceptions of a page, plus failed requests. */

@@ -64,5 +64,5 @@ describe.skipIf(!have)('report in a browser', () => {
     } finally {
       await ctx.close();
     }
-  });
+  }, 180_000);
 });

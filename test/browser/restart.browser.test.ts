@@ -38,7 +38,7 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard across a server restart', () => {
 
     s.proc.kill('SIGKILL');
     await s.proc.exited;
-    await page.waitForSelector('[data-testid=stale]', { timeout: 20_000 });
+    await page.waitForSelector('[data-testid=stale]', { timeout: 60_000 });
     for (const size of [{ width: 1440, height: 900 }, { width: 390, height: 844 }]) {
       await page.setViewportSize(size);
       expect(await page.textContent('[data-testid=stale]')).toMatch(/Server unreachable since \d\d:\d\d:\d\d \S+\./);
@@ -48,7 +48,7 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard across a server restart', () => {
     }
 
     s = await serve(dir, flags, { port: Number(port), token: s.token });
-    await page.waitForSelector('[data-testid=stale]', { state: 'detached', timeout: 30_000 });
+    await page.waitForSelector('[data-testid=stale]', { state: 'detached', timeout: 60_000 });
     // The server retires the two old registrations when the same workers register again: two live, never four.
     const after = await waitFor(
       'the workers to register again',
@@ -63,7 +63,7 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard across a server restart', () => {
     expect(after.gpus.k80?.total).toBe(2);
     for (const size of [{ width: 1440, height: 900 }, { width: 390, height: 844 }]) {
       await page.setViewportSize(size);
-      await page.waitForFunction(() => /Workers \(2 live\)/.test(document.body.textContent ?? ''), undefined, { timeout: 20_000 });
+      await page.waitForFunction(() => /Workers \(2 live\)/.test(document.body.textContent ?? ''), undefined, { timeout: 60_000 });
       expect(await page.$$eval('.worker', (ws) => ws.map((w) => w.querySelector('.worker-head strong')?.textContent))).toHaveLength(2);
       expect(await page.textContent('[data-testid=replaced]')).toMatch(/local-1 w-\d+ → w-\d+/);
       // Busy GPUs are counts: the k80 history never exceeds what one job held, whatever the capacity now.

@@ -98,7 +98,10 @@ describe.skipIf(skip !== undefined)(`rondo serve --kube on a real control plane$
       await progress('20 Jobs complete after the restart', 20, 240_000);
       await setNodeReady(kc, 'p100-b', false);
       await waitFor('p100-b NotReady', async () => !nodeIsReady(await core.readNode({ name: 'p100-b' })), 60_000, 250);
-      // Rondo drops the node within a pass; the node lifecycle controller taints it within its monitor period.
+      // Rondo drops the node within a pass; the node lifecycle controller taints it within its monitor period (2 s,
+      // longer on a loaded machine), and from then on the scheduler binds nothing there. A pod bound just before is
+      // seen a little later: 10 s of slack after the taint is seen.
+      await waitFor('p100-b tainted not-ready', async () => (await core.readNode({ name: 'p100-b' })).spec?.taints?.some((t) => t.key === 'node.kubernetes.io/not-ready' && t.effect === 'NoSchedule'), 60_000, 250);
       notReadyFrom = Date.now() + 10_000;
       await progress('30 Jobs complete with p100-b down', 30, 240_000);
       await cp!.restartApiServer();

@@ -55,8 +55,9 @@ describe('kubernetes driver: rounds', () => {
       const admitted = (n: string) => e.api.seen.filter((s) => s.method === 'PATCH' && s.path === `/apis/batch/v1/namespaces/default/jobs/${n}` && (s.body as { spec?: { suspend?: boolean } })?.spec?.suspend === false).length;
       return admitted('a') >= 2 && admitted('b') >= 2;
     }, 45_000);
-    // Writes that took effect (a guarded background write may meet a 409 first and go again).
-    const w = writesTo(e, 'a').filter((s) => s.status === 200);
+    // The writes that took effect: a patch guarded by resourceVersion can meet a 409 when the cluster updated the
+    // Job meanwhile (more often on a loaded machine), and is then computed again and sent after.
+    const w = writesTo(e, 'a').filter((s) => s.status < 300);
     const firstStop = w.findIndex((s) => (s.body as { spec?: { suspend?: boolean } })?.spec?.suspend === true);
     expect(firstStop).toBeGreaterThan(0);
     // After the suspend (the stop ends once its pods are gone), in the background: the /status patch clearing
@@ -96,9 +97,9 @@ describe('kubernetes driver: rounds', () => {
     // (Its finish is beyond the server's estimate horizon, so no estimated-finish annotation is due either.)
     await until('admitted and running', () => {
       const j = e.api.get('jobs', 'default', 'solo');
-      return j?.spec.suspend === false && e.api.list('pods').some((p) => p.status.phase === 'Running');
+      return j?.spec.suspend === false && j.metadata.annotations?.['rondo.dev/job-id'] !== undefined && e.api.list('pods').some((p) => p.status.phase === 'Running');
     });
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 300)); // a write in flight lands
     const before = writesTo(e, 'solo').length;
     const round0 = e.srv.scheduler.stats.rounds;
     await until('three more rounds', () => e.srv.scheduler.stats.rounds >= round0 + 3, 30_000);

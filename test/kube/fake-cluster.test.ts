@@ -39,7 +39,7 @@ describe('fake cluster', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(api.list('pods').find((p) => p.metadata.labels?.['batch.kubernetes.io/job-name'] === 'j2')!.spec.nodeName).toBeUndefined();
     // 500 steps at 10/s of simulated time = 50 s = 5 s real at speedup 10; it then completes once.
-    await until('j1 complete', () => api.get('jobs', 'default', 'j1')!.status?.conditions?.some((c: { type: string }) => c.type === 'Complete'), 20_000);
+    await until('j1 complete', () => api.get('jobs', 'default', 'j1')!.status?.conditions?.some((c: { type: string }) => c.type === 'Complete'), 40_000);
     expect(cluster.now()).toBeGreaterThan(45);
     expect(cluster.violations).toEqual([]);
   });

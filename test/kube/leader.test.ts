@@ -12,26 +12,28 @@ beforeAll(async () => {
 });
 afterAll(async () => api.stop());
 
-function elector(identity: string): LeaderElector {
+function elector(identity: string, leaseSeconds: number): LeaderElector {
   const kc = new KubeConfig();
   kc.loadFromString(api.kubeconfig());
-  return new LeaderElector(kc, { namespace: 'rondo-system', name: 'rondo-leader', identity, leaseSeconds: 2 }, () => {});
+  return new LeaderElector(kc, { namespace: 'rondo-system', name: 'rondo-leader', identity, leaseSeconds }, () => {});
 }
 
 describe('leader election', () => {
   it('elects one of two replicas, and the other takes over when the leader stops', async () => {
-    const a = elector('a');
-    const b = elector('b');
+    // A leader acts for two thirds of the Lease after each renewal: 6 s keeps a renewal delayed by a loaded machine
+    // from ending a's term at the instant it is checked (with 2 s, a stall of 1.3 s would).
+    const a = elector('a', 6);
+    const b = elector('b', 6);
     a.start();
     await until('a leads', () => a.isLeader, 10_000);
     b.start();
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, 1500)); // b has tried (at start and every 2 s) while a holds the Lease
     expect(a.isLeader).toBe(true);
     expect(b.isLeader).toBe(false);
     expect(api.get('leases', 'rondo-system', 'rondo-leader')!.spec.holderIdentity).toBe('a');
     await a.stop();
     expect(a.isLeader).toBe(false);
-    await until('b leads', () => b.isLeader, 10_000);
+    await until('b leads', () => b.isLeader, 20_000);
     const lease = api.get('leases', 'rondo-system', 'rondo-leader')!;
     expect(lease.spec.holderIdentity).toBe('b');
     expect(lease.spec.leaseTransitions).toBe(1);

@@ -32,7 +32,9 @@ describe('work-conserving rounds (real processes)', () => {
     await waitFor('local workers', async () => (await alive(on)) === 2 && (await alive(off)) === 2, 20_000, 100);
     const t0 = Date.now();
     const [onIds, offIds] = await Promise.all([submit(on, dir, 12), submit(off, dir, 12)]);
-    await waitFor('all 12 jobs to complete with backfill', async () => (await completed(on, onIds)) === 12, 30_000, 200);
+    // Six waves of 1 s jobs take seconds. The bound is 30 s; the wait runs to 45 s (the first 60 s round is
+    // still on) so that a miss reports how long the jobs really took.
+    await waitFor('all 12 jobs to complete with backfill', async () => (await completed(on, onIds)) === 12, 45_000, 200);
     const took = (Date.now() - t0) / 1000;
     // The same jobs without backfill: the round that started with the first job still runs, so the other 11 wait.
     const offDone = await completed(off, offIds);

@@ -4,7 +4,7 @@ import { Store } from '../../src/runtime/server/store/index.js';
 import { checkpointStep, counterJob, ensureBuilt, freePort, killAll, startServer, startWorker, stepLog, tempDir, waitFor, type JobView } from './harness.js';
 
 interface JobDetail extends JobView {
-  attemptsDetail: Array<{ id: number; workerId: string; state: string; endReason: string | null }>;
+  attemptsDetail: Array<{ id: number; workerId: string; state: string; endReason: string | null; endedAt: string | null }>;
 }
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, k) => k + 1);
@@ -35,7 +35,7 @@ describe('failures with real processes', () => {
     await waitFor('two jobs to make progress', async () => {
       const jobs = await Promise.all(ids.map((id) => srv.admin.get<JobView>(`/api/v1/jobs/${id}`)));
       return jobs.filter((j) => j.stepsDone > 0).length >= 2;
-    });
+    }, 60_000);
 
     srv.proc.kill('SIGKILL');
     await srv.proc.exited;
@@ -49,7 +49,7 @@ describe('failures with real processes', () => {
         const jobs = await Promise.all(ids.map((id) => srv.admin.get<JobView>(`/api/v1/jobs/${id}`)));
         return jobs.every((j) => j.state === 'completed') ? jobs : undefined;
       },
-      45_000,
+      90_000,
       200,
     );
     const ckpt = `${db}.checkpoints`;
@@ -68,7 +68,7 @@ describe('failures with real processes', () => {
     } finally {
       store.close();
     }
-  }, 90_000);
+  }, 240_000);
 
   it('kill -9 of a worker: its jobs are requeued within about a round and finish on the other worker', async () => {
     const dir = tempDir('wloss');
@@ -78,7 +78,9 @@ describe('failures with real processes', () => {
     await startWorker(srv.url, srv.admin, 'v100:1', 'b');
     const steps = [70, 70];
     const ids: string[] = [];
-    for (const n of steps) ids.push((await srv.admin.post<JobView>('/api/v1/jobs', counterJob(dir, n, 0.03))).id);
+    // 7 s of steps each: the job seen running on worker a is still running there when the test kills a, however
+    // late a loaded machine lets the test see its first step.
+    for (const n of steps) ids.push((await srv.admin.post<JobView>('/api/v1/jobs', counterJob(dir, n, 0.1))).id);
     const onA = await waitFor('a job running on worker a', async () => {
       for (const id of ids) {
         const j = await srv.admin.get<JobDetail>(`/api/v1/jobs/${id}`);
@@ -89,7 +91,7 @@ describe('failures with real processes', () => {
         }
       }
       return undefined;
-    });
+    }, 60_000);
     const ckpt = `${db}.checkpoints`;
     const pids = new Set(
       (await import('node:fs')).readFileSync(join(ckpt, onA.id, 'steps.log'), 'utf8').split('\n').filter(Boolean).map((l) => Number(l.split(' ')[1])),
@@ -99,17 +101,21 @@ describe('failures with real processes', () => {
     await a.exited;
 
     // The job's process dies with its worker (no orphan that could run next to the requeued attempt).
-    await waitFor('the orphaned job process to die', () => [...pids].every((p) => !alive(p)), 3000);
-    const requeued = await waitFor(
+    // (pdeathsig acts in the kernel at once; the bound is generous for a loaded machine, far below the lease.)
+    await waitFor('the orphaned job process to die', () => [...pids].every((p) => !alive(p)), 10_000);
+    const lost = await waitFor(
       'the lost attempt to be closed',
       async () => {
         const j = await srv.admin.get<JobDetail>(`/api/v1/jobs/${onA.id}`);
-        return j.attemptsDetail.find((x) => x.id === onA.attempt)?.endReason === 'lost' ? Date.now() : undefined;
+        const x = j.attemptsDetail.find((y) => y.id === onA.attempt);
+        return x?.endReason === 'lost' ? x : undefined;
       },
-      5000,
+      20_000,
+      100,
     );
-    // Worker timeout (0.8 s) plus at most one round (1 s), with slack for a loaded machine.
-    expect(requeued - killedAt).toBeLessThan(4000);
+    // Worker timeout (0.8 s) plus at most one round (1 s), with slack for a loaded machine; the server's own time of
+    // closing it, so the test's polling does not count.
+    expect(Date.parse(lost.endedAt!) - killedAt).toBeLessThan(4000);
 
     const final = await waitFor(
       'both jobs to complete on worker b',
@@ -117,7 +123,7 @@ describe('failures with real processes', () => {
         const jobs = await Promise.all(ids.map((id) => srv.admin.get<JobDetail>(`/api/v1/jobs/${id}`)));
         return jobs.every((j) => j.state === 'completed') ? jobs : undefined;
       },
-      45_000,
+      90_000,
       200,
     );
     const lostJob = final.find((j) => j.id === onA.id)!;
@@ -134,5 +140,5 @@ describe('failures with real processes', () => {
       expect(log).toEqual([...log].sort((x, y) => x - y));
       expect(steps[i]! - log.length).toBeLessThanOrEqual(j.id === onA.id ? 1 : 0);
     });
-  }, 90_000);
+  }, 240_000);
 });

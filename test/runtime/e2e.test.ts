@@ -45,7 +45,8 @@ describe('rondo serve + 2 rondo workers (real processes)', () => {
         const jobs = await Promise.all(all.map((id) => srv.admin.get<JobView>(`/api/v1/jobs/${id}`)));
         return jobs.every((j) => TERMINAL.includes(j.state)) ? jobs : undefined;
       },
-      60_000,
+      // Well under a minute idle; each preemption restarts a Python process, slow on a loaded machine.
+      150_000,
       200,
     );
     const byId = new Map(final.map((j) => [j.id, j]));
@@ -83,7 +84,7 @@ describe('rondo serve + 2 rondo workers (real processes)', () => {
     } finally {
       store.close();
     }
-  }, 90_000);
+  }, 300_000);
 
   it('embedded mode (serve --local-workers) with the CLI clients: submit, status, logs, cancel', async () => {
     const dir = tempDir('local');
@@ -101,7 +102,7 @@ describe('rondo serve + 2 rondo workers (real processes)', () => {
     expect(sub.code, sub.err).toBe(0);
     const id = sub.out.trim();
     expect(id).toMatch(/^job-\d+$/);
-    await waitFor('the job to complete', async () => (await srv.admin.get<JobView>(`/api/v1/jobs/${id}`)).state === 'completed', 30_000, 100);
+    await waitFor('the job to complete', async () => (await srv.admin.get<JobView>(`/api/v1/jobs/${id}`)).state === 'completed', 60_000, 100);
     const status = await run(['status']);
     expect(status.code).toBe(0);
     expect(status.out).toMatch(new RegExp(`${id}\\s+default\\s+completed\\s+2\\s+15/15`));
@@ -110,7 +111,7 @@ describe('rondo serve + 2 rondo workers (real processes)', () => {
     const long = (await run(['submit', '--cwd', dir, '--', 'python3', EXAMPLE, '--steps', '100000'])).out.trim();
     const cancel = await run(['cancel', long]);
     expect(cancel.code).toBe(0);
-    await waitFor('the cancel to land', async () => (await srv.admin.get<JobView>(`/api/v1/jobs/${long}`)).state === 'cancelled', 20_000, 100);
+    await waitFor('the cancel to land', async () => (await srv.admin.get<JobView>(`/api/v1/jobs/${long}`)).state === 'cancelled', 60_000, 100);
     // User errors: one line, exit 2.
     const noToken = await run(['status'], { RONDO_SERVER: srv.url, RONDO_TOKEN: '' });
     expect(noToken.code).toBe(2);
@@ -118,5 +119,5 @@ describe('rondo serve + 2 rondo workers (real processes)', () => {
     expect(other.code).toBe(2);
     expect(other.err.trim().split('\n')).toHaveLength(1);
     expect(other.err).toMatch(/404: no job job-999999/);
-  }, 120_000);
+  }, 240_000);
 });

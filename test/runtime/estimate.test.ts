@@ -94,5 +94,5 @@ describe('rondo serve: throughputs of unseen and known job types', () => {
       ['k80', 'default', 1],
       ['v100', 'default', 1],
     ]);
-  }, 60_000);
+  }, 180_000); // a server and a worker start, each up to a minute on a loaded machine
 });

@@ -12,7 +12,7 @@ import { KILL_SLACK_MS } from '../../src/runtime/agent/job-rules.js';
 import { autoUid } from '../../src/runtime/agent/sandbox.js';
 import { ApiClient, HttpError } from '../../src/runtime/client/http-client.js';
 import { ensureBuilt, freePort, killAll, rondo, startServer, tempDir, waitFor, type JobView } from './harness.js';
-import { goneWithin, isRoot, procsWith } from './procs.js';
+import { goneWithin, isRoot, KILLED_AT_ONCE_MS, procsWith } from './procs.js';
 
 interface Attempt {
   id: number;
@@ -166,7 +166,7 @@ describe('jobs isolated from each other and from the scheduler (real processes)'
     srv.proc.kill('SIGKILL');
     const killedAt = Date.now();
     await srv.proc.exited;
-    const ms = await goneWithin(marker, killedAt, 1000);
+    const ms = await goneWithin(marker, killedAt, KILLED_AT_ONCE_MS);
     console.log(`kill -9 of rondo serve --local-workers -> all job processes gone: ${ms} ms`);
   }, 120_000);
 
@@ -195,7 +195,7 @@ describe('jobs isolated from each other and from the scheduler (real processes)'
     a.kill('SIGKILL');
     const killedAt = Date.now();
     await a.exited;
-    const ms = await goneWithin(marker, killedAt, 1000);
+    const ms = await goneWithin(marker, killedAt, KILLED_AT_ONCE_MS);
     console.log(`kill -9 of rondo worker -> all job processes gone: ${ms} ms`);
     const attempts = await waitFor('a later attempt to start', async () => {
       const all = await detail();

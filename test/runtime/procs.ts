@@ -24,10 +24,29 @@ export function procsWith(marker: string): number[] {
 
 export const isRoot = process.getuid?.() === 0;
 
+/**
+ * How soon a job's processes must be gone after kill -9 of its agent: pdeathsig acts in the kernel and the warden
+ * wakes on its pipe's end, about 0.1 s idle; a loaded machine can delay the warden's wake-up by seconds. No later
+ * agent or lease end comes within this, so it still tells "killed at once" from "left running".
+ */
+export const KILLED_AT_ONCE_MS = 5000;
+
 /** Polls until no process carries `marker`; returns the ms it took from `since`. */
 export async function goneWithin(marker: string, since: number, limitMs: number): Promise<number> {
+  return (await watchGone(marker, since, limitMs)).ms;
+}
+
+/**
+ * As goneWithin, also returning when the last scan that still found a process began: the processes were provably
+ * alive at or after `lastAliveAt`, which a loaded machine cannot move later (the `ms` seen can lag the true end by a
+ * poll and a slow scan of /proc).
+ */
+export async function watchGone(marker: string, since: number, limitMs: number): Promise<{ ms: number; lastAliveAt: number }> {
+  let lastAliveAt = since;
   while (Date.now() - since < limitMs) {
-    if (procsWith(marker).length === 0) return Date.now() - since;
+    const scanAt = Date.now();
+    if (procsWith(marker).length === 0) return { ms: Date.now() - since, lastAliveAt };
+    lastAliveAt = scanAt;
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`processes with ${marker} still alive ${limitMs} ms later: ${procsWith(marker).join(', ')}`);

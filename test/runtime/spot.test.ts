@@ -119,13 +119,13 @@ describe('live prices re-solve', () => {
       const before = s.scheduler.stats.solverCount;
       // +5%: read, in force, but no re-solve.
       writeFileSync(pricesFile, `${HEADER}0,v100,spot,1.05\n0,v100,on-demand,3.0\n`);
-      await waitFor('the 5% price read', () => s.scheduler.livePrices!.current()['v100-spot'] === 1.05, 10_000);
+      await waitFor('the 5% price read', () => s.scheduler.livePrices!.current()['v100-spot'] === 1.05, 30_000);
       expect(await quiet()).toBe(0);
       expect(s.scheduler.stats.solverCount).toBe(before);
       // +50%: re-solved once.
       writeFileSync(pricesFile, `${HEADER}0,v100,spot,1.5\n0,v100,on-demand,3.0\n`);
-      await waitFor('the 50% price read', () => s.scheduler.livePrices!.current()['v100-spot'] === 1.5, 10_000);
-      await waitFor('a re-solve', () => s.scheduler.stats.solverCount > before, 10_000);
+      await waitFor('the 50% price read', () => s.scheduler.livePrices!.current()['v100-spot'] === 1.5, 30_000);
+      await waitFor('a re-solve', () => s.scheduler.stats.solverCount > before, 30_000);
       expect(await quiet()).toBe(0);
     } finally {
       stop = true;

@@ -22,7 +22,8 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const GRID = ['--policies', 'las,las-aware', '--rates', '1,3', '--seeds', '0-1', '--generate', '--limit', '10', '--cluster', 'v100:2,p100:2,k80:2'];
 
 function rondo(args: string[]) {
-  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000 });
+  // A sweep of LP points on a loaded 2-core machine can take minutes.
+  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 240_000 });
 }
 
 /** Starts a sweep and signals it once `after` points have been reported on stderr; resolves with its exit. */
@@ -68,7 +69,7 @@ describe.skipIf(!fresh)('rondo sweep (built CLI)', () => {
     const bad = rondo(['sweep', ...GRID, '--seeds', '7', '--out', out]);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/^rondo: error: .*different sweep/);
-  });
+  }, 600_000);
 
   it('Ctrl-C stops the sweep with finished points only; a rerun completes it', async () => {
     const out = join(tmp, 'int');
@@ -80,7 +81,7 @@ describe.skipIf(!fresh)('rondo sweep (built CLI)', () => {
     expect(files.every((f) => f.endsWith('.json') && !f.startsWith('.'))).toBe(true);
     const rest = rondo(['sweep', ...GRID, '--out', out]);
     expect(rest.stdout).toMatch(new RegExp(`8 points \\(${8 - files.length} run now, ${files.length} already done\\)`));
-  });
+  }, 300_000);
 
   it('kill -9 mid-sweep leaves only whole point files', async () => {
     const out = join(tmp, 'kill');
@@ -92,5 +93,5 @@ describe.skipIf(!fresh)('rondo sweep (built CLI)', () => {
     expect(rest.status, rest.stderr).toBe(0);
     expect(readdirSync(join(out, 'points')).filter((n) => n.endsWith('.tmp'))).toEqual([]);
     expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'))).toHaveLength(8);
-  });
+  }, 300_000);
 });
