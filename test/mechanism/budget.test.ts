@@ -134,3 +134,18 @@ describe('change budget in a simulation', () => {
     expect(rounds.every((r) => r.changes !== undefined && r.changes <= 2)).toBe(true);
   });
 });
+
+describe('--max-changes', () => {
+  it('takes a positive integer and refuses anything else, naming the flag', async () => {
+    const { buildWorkload } = await import('../../src/sim/index.js');
+    const { maxChangesFlag } = await import('../../src/cli/commands/serve.js');
+    const base = { generate: true, rate: '4', limit: '5', seed: '0', cluster: 'v100:1,k80:1', round: '360', throughputs: 'data/gavel/simulation_throughputs.json' };
+    expect(buildWorkload({ ...base, maxChanges: '12' }).base.maxChanges).toBe(12);
+    expect(buildWorkload(base).base.maxChanges).toBeUndefined();
+    for (const bad of ['0', '-3', '2.5', 'x', '']) {
+      expect(() => buildWorkload({ ...base, maxChanges: bad })).toThrow(/bad --max-changes/);
+      expect(() => maxChangesFlag(bad)).toThrow(/bad --max-changes/);
+    }
+    expect(maxChangesFlag('200')).toBe(200);
+  });
+});
