@@ -57,7 +57,7 @@ function placementsByJob(as: readonly Assignment[]): Map<string, string> {
 export function withinBudget(
   maxChanges: number,
   cluster: ClusterSpec,
-  rows: readonly { readonly jobIds: readonly string[] }[],
+  rows: readonly { readonly key: string; readonly jobIds: readonly string[] }[],
   previous: readonly Assignment[],
   planned: Assignment[],
   placer: BudgetPlacer,
@@ -66,7 +66,7 @@ export function withinBudget(
   for (const r of rows) for (const j of r.jobIds) activeJobs.add(j);
   const changes = countChanges(previous, planned, activeJobs);
   if (changes <= maxChanges) return { assignments: planned, changes };
-  return applyBudget(maxChanges, cluster, previous, planned, activeJobs, placer);
+  return applyBudget(maxChanges, cluster, previous, planned, activeJobs, new Set(rows.map((r) => r.key)), placer);
 }
 
 export function applyBudget(
@@ -75,20 +75,26 @@ export function applyBudget(
   previous: readonly Assignment[],
   planned: readonly Assignment[],
   activeJobs: ReadonlySet<string>,
+  rowKeys: ReadonlySet<string>,
   placer: BudgetPlacer,
 ): BudgetResult {
   // What runs now: last round's assignments of rows whose jobs are all still active, on GPUs the cluster still has.
+  // A row that is no candidate any more (a pair the allocation dropped) or lost its GPUs must stop: its active jobs
+  // count as changes from the start (the only way a round can exceed the budget: when such stops alone do).
   const running = new Map<string, Assignment>();
   const gpuOwner = new Map<number, string>();
+  const changed = new Set<string>();
   for (const a of previous) {
-    if (!a.jobIds.every((j) => activeJobs.has(j))) continue;
-    const serverOf = placer.serverOf(a.gpuType);
-    if (!a.gpus.every((g) => serverOf.has(g) && !gpuOwner.has(g))) continue;
     const key = rowKeyOf(a.jobIds);
+    const serverOf = placer.serverOf(a.gpuType);
+    const stays = a.jobIds.every((j) => activeJobs.has(j)) && rowKeys.has(key) && a.gpus.every((g) => serverOf.has(g) && !gpuOwner.has(g));
+    if (!stays) {
+      for (const j of a.jobIds) if (activeJobs.has(j)) changed.add(j);
+      continue;
+    }
     running.set(key, a);
     for (const g of a.gpus) gpuOwner.set(g, key);
   }
-  const changed = new Set<string>();
   const placed = new Map<string, Assignment>();
   const jobRow = new Map<string, string>();
   for (const [key, a] of running) for (const j of a.jobIds) jobRow.set(j, key);

@@ -133,6 +133,21 @@ describe('change budget in a simulation', () => {
     const rounds = budgeted.result.timeline.filter((r) => r.round >= 0);
     expect(rounds.every((r) => r.changes !== undefined && r.changes <= 2)).toBe(true);
   });
+
+  it('keeps space-sharing pairs whole under a budget, and every job finishes', async () => {
+    const out = await simulate({
+      cluster: parseCluster('v100:2,p100:2,k80:2'),
+      throughputs: readThroughputs('data/gavel/simulation_throughputs.json'),
+      policy: getPolicy('max_min_fairness_packed'),
+      generate: { rate: 4, limit: 30 },
+      seed: 1,
+      maxChanges: 3,
+    });
+    expect(out.result.jobs.every((j) => j.finishTime !== undefined)).toBe(true);
+    const changes = out.result.timeline.filter((r) => r.round >= 0).map((r) => r.changes!);
+    expect(Math.max(...changes)).toBeLessThanOrEqual(3);
+    expect(changes.some((c) => c > 0)).toBe(true);
+  });
 });
 
 describe('--max-changes', () => {
