@@ -208,6 +208,7 @@ export function register(program: Command): void {
             spreadPenalty: workload.base.spreadPenalty,
             reallocWhenIdle: workload.base.recomputeWhenIdle,
             ...(workload.base.backfill ? { backfill: true } : {}),
+            ...(workload.base.maxChanges !== undefined ? { maxChanges: workload.base.maxChanges } : {}),
             prices: workload.base.prices,
             ...(workload.partitions > 1 ? { partitions: workload.partitions } : {}),
             ...(workload.base.estimateThroughputs ? { estimateThroughputs: workload.base.estimateThroughputs } : {}),
