@@ -8,7 +8,7 @@
  * the process's peak memory. Writes bench/results/kube.json (fields: docs/kubernetes.md, "Scale").
  *
  *   npm run bench:kube [-- --nodes 1000 --gpus-per-node 4 --jobs 10000 --round 20 --rounds 5 --policy max_min_fairness_perf
- *                         --out bench/results/kube.json]
+ *                         --max-changes N --out bench/results/kube.json]
  */
 import { fork } from 'node:child_process';
 import Database from 'better-sqlite3';
@@ -38,6 +38,9 @@ const jobCount = Number(flag('jobs', '10000'));
 const roundS = Number(flag('round', '20'));
 const rounds = Number(flag('rounds', '5'));
 const policy = flag('policy', 'max_min_fairness_perf');
+// The change budget (`rondo serve --max-changes`); absent: no limit.
+const maxChanges = process.argv.includes('--max-changes') ? Number(flag('max-changes', '')) : undefined;
+if (maxChanges !== undefined && !(Number.isSafeInteger(maxChanges) && maxChanges >= 1)) throw new Error('bench:kube: --max-changes needs a positive integer');
 for (const [name, v] of Object.entries({ nodes, 'gpus-per-node': gpusPerNode, jobs: jobCount, round: roundS, rounds })) {
   if (!(v > 0) || !Number.isFinite(v)) {
     process.stderr.write(`bench:kube: --${name} must be a positive number\n`);
@@ -100,6 +103,7 @@ async function main(): Promise<void> {
     db: join(dir, 'rondo.db'),
     port: 0,
     policy,
+    ...(maxChanges !== undefined ? { maxChanges } : {}),
     ...(process.env.RONDO_KUBE_DEBUG ? { log } : {}),
     timing: { roundMs: roundS * 1000, heartbeatMs: 1000, graceMs: 1000, workerTimeoutMs: 30_000 },
     throughputs: readThroughputs(join(root, 'data/gavel/simulation_throughputs.json')),
@@ -213,6 +217,7 @@ async function main(): Promise<void> {
       jobs: jobCount,
       roundS,
       policy,
+      maxChanges: maxChanges ?? null,
       heartbeatS: 1,
       fake: 'test/kube fake API server, Job controller, kube-scheduler and kubelets in a child process; grace 0',
       machine: `${process.platform} ${process.arch}, node ${process.version}`,

@@ -23,6 +23,11 @@ export interface EngineConfig {
   /** Seconds per round (Gavel: 360). */
   readonly roundDuration?: number;
   /**
+   * The change budget: at most this many jobs whose placement a round changes (src/mechanism/budget.ts). Undefined:
+   * no limit. For Kubernetes, where every start and stop is API writes (docs/kubernetes.md, "Scale").
+   */
+  readonly maxChanges?: number;
+  /**
    * Isolated, consolidated steps/s of a job on each of `cluster.gpuTypes` (0 = cannot run there). Asked at admission
    * and again for every active job when `Executor.observe` reports a different cluster.
    */

@@ -80,7 +80,7 @@ export function credit(s: RunState, plan: RoundPlan, report: RoundReport): Credi
 }
 
 /** Ends the round: what ran and did not leave is what the next plan may extend; the timeline and observers hear. */
-export function closeRound(s: RunState, plan: RoundPlan, credited: Credited, runningJobs: number): void {
+export function closeRound(s: RunState, plan: RoundPlan, credited: Credited, runningJobs: number, changes?: number): void {
   const left = new Set(credited.leaving);
   s.previous = plan.assignments.filter((a) => !a.jobIds.every((j) => left.has(j)));
   const info: RoundInfo = {
@@ -92,6 +92,7 @@ export function closeRound(s: RunState, plan: RoundPlan, credited: Credited, run
     finishedJobs: s.finishedCount,
     windowFinished: s.cfg.stop ? s.cfg.stop.finished() : 0,
     busyGpuSeconds: credited.busy,
+    ...(changes !== undefined ? { changes } : {}),
   };
   if (s.keepHistory) s.timeline.push(info);
   s.cfg.observer?.onRound?.(info);

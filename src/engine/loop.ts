@@ -67,7 +67,7 @@ export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {
     const { report, runningJobs } = await execute(s, out.plan);
     const credited = credit(s, out.plan, report);
     await retire(s, credited.leaving);
-    closeRound(s, out.plan, credited, runningJobs);
+    closeRound(s, out.plan, credited, runningJobs, out.changes);
     await pause(s, 'booking the round');
     admit(s, await cfg.source.poll(s.now));
     await save(s);

@@ -53,6 +53,7 @@ function mechanism(s: RunState, rows: MechanismRow[], typeOrder: readonly GpuTyp
     previous: s.previous,
     typeOrder,
     skipZeroPriority: s.skipZeroPriority,
+    ...(s.cfg.maxChanges !== undefined ? { maxChanges: s.cfg.maxChanges } : {}),
     ...(s.index ? { index: s.index } : {}),
   });
 }

@@ -148,6 +148,8 @@ export interface RoundInfo {
   readonly windowFinished?: number;
   /** GPU-seconds busy in this round per type, aligned with `cluster.gpuTypes`. */
   readonly busyGpuSeconds: readonly number[];
+  /** With a change budget (`EngineConfig.maxChanges`): the jobs whose placement this round's plan changed. */
+  readonly changes?: number;
 }
 
 export interface EngineObserver {

@@ -21,6 +21,7 @@ import { BinaryHeap } from './heap.js';
 import type { ShareLedger } from './ledger.js';
 import { explainRound, roundExplainer } from './explain.js';
 import { priorityFor, type QueueIndex } from './queue-index.js';
+import { withinBudget, type BudgetPlacer } from './budget.js';
 
 /** A candidate for this round: a single job (key = job id) or a space-sharing pair (key = `pairKey(a, b)`). */
 export interface MechanismRow {
@@ -53,6 +54,11 @@ export interface MechanismInput {
    * round when thousands of rows wait.
    */
   readonly index?: QueueIndex;
+  /**
+   * The change budget: at most this many jobs whose placement the round changes (start, stop or move; see
+   * budget.ts). Undefined: no limit (Gavel's mechanism as is).
+   */
+  readonly maxChanges?: number;
 }
 
 export interface MechanismOutput {
@@ -65,6 +71,8 @@ export interface MechanismOutput {
   /** Rows that ran last round and are still candidates (lease-extension opportunities). */
   readonly leaseOpportunities: number;
   readonly leaseExtensions: number;
+  /** With `maxChanges`: the jobs whose placement this plan changes. */
+  readonly changes?: number;
 }
 
 /** Per row and type (flat, row-major): priority, deficit and share, the three sort keys of Gavel's queues. */
@@ -292,6 +300,15 @@ export function planRound(input: MechanismInput): MechanismOutput {
       });
     }
   }
+  let changes: number | undefined;
+  if (input.maxChanges !== undefined) {
+    const b = withinBudget(input.maxChanges, cluster, rows, input.previous, assignments, budgetPlacer(cluster));
+    changes = b.changes;
+    if (b.assignments !== assignments) {
+      assignments.splice(0, assignments.length, ...b.assignments);
+      leaseExtensions = assignments.filter((a) => a.leaseExtended).length;
+    }
+  }
   let leaseOpportunities = 0;
   if (index) leaseOpportunities = index.countKeys(prevByKey.keys());
   else if (prevByKey.size > 0) for (const r of rows) if (prevByKey.has(r.key)) leaseOpportunities++;
@@ -310,6 +327,24 @@ export function planRound(input: MechanismInput): MechanismOutput {
     priorityOf,
     leaseOpportunities,
     leaseExtensions,
+    ...(changes !== undefined ? { changes } : {}),
+  };
+}
+
+/** Free-GPU tracking for the budget pass (budget.ts), with the same fragmentation rule as the plan's placement. */
+function budgetPlacer(cluster: ClusterSpec): BudgetPlacer {
+  const free = new Map<GpuType, FreeGpus>();
+  return {
+    serverOf: (t) => serverLayout(cluster, t).serverOf,
+    take(t, size, used) {
+      let f = free.get(t);
+      if (!f) {
+        f = new FreeGpus(serverLayout(cluster, t));
+        f.takeExactly([...used].filter((g) => f!.layout.localOf.has(g)));
+        free.set(t, f);
+      }
+      return f.take(size);
+    },
   };
 }
 

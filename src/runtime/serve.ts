@@ -24,6 +24,8 @@ export interface ServeOptions {
   readonly timing?: Partial<RuntimeTiming>;
   /** Work-conserving rounds: idle GPUs go to queued jobs at once, not at the next round (default true). */
   readonly backfill?: boolean;
+  /** Change budget: at most this many jobs whose placement a round changes (EngineConfig.maxChanges). */
+  readonly maxChanges?: number;
   readonly checkpointRoot?: string;
   readonly jobRoots?: readonly string[];
   /** Worker agents to run inside this process (the single-machine mode). */
@@ -98,7 +100,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     writeFileSync(adminTokenFile, adminToken + '\n', { mode: 0o600 });
     chmodSync(adminTokenFile, 0o600);
   }
-  const scheduler = new Scheduler(store, timing, policy, log, opts.throughputs ? new LiveThroughputs(opts.throughputs) : undefined, opts.backfill ?? true);
+  const scheduler = new Scheduler(store, timing, policy, log, opts.throughputs ? new LiveThroughputs(opts.throughputs) : undefined, opts.backfill ?? true, opts.maxChanges);
   if (opts.prices) {
     const prices = new LivePrices(opts.prices, store, log);
     try {

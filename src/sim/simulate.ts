@@ -56,6 +56,8 @@ export interface SimulationInput {
   readonly spreadPenalty?: boolean;
   /** Seconds a (re)started job holds its GPUs without progress (Kubernetes pod start and checkpoint load); 0: none. */
   readonly restartOverhead?: number;
+  /** The change budget per round (`EngineConfig.maxChanges`); undefined: no limit. */
+  readonly maxChanges?: number;
   /**
    * Jobs in `accordion`/`gns` mode change batch size during training (src/sim/dynamic.ts). Default: on when a
    * trace job has such a mode; false runs every job at its initial batch size.
@@ -183,6 +185,7 @@ const stopwatch = (): number => performance.now() / 1000;
 function engineSettings(input: SimulationInput): Partial<EngineConfig> {
   return {
     ...(input.roundDuration !== undefined ? { roundDuration: input.roundDuration } : {}),
+    ...(input.maxChanges !== undefined ? { maxChanges: input.maxChanges } : {}),
     ...(input.minReallocationInterval !== undefined ? { minReallocationInterval: input.minReallocationInterval } : {}),
     ...(input.window ? { stop: new WindowStop(input.window, input.jctCapHours !== undefined ? input.jctCapHours * 3600 : undefined) } : {}),
     ...(input.maxRounds !== undefined ? { maxRounds: input.maxRounds } : {}),

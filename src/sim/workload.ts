@@ -42,6 +42,7 @@ export interface WorkloadFlags extends TenantFlags, SpotFlags {
   skipTooLarge?: boolean;
   spreadPenalty?: boolean;
   restartOverhead?: string;
+  maxChanges?: string;
   reallocInterval?: string;
   reallocWhenIdle?: boolean;
   backfill?: boolean;
@@ -147,6 +148,7 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
     skipTooLarge: !!flags.skipTooLarge,
     spreadPenalty: !!flags.spreadPenalty,
     ...(flags.restartOverhead !== undefined ? { restartOverhead: numFlag('--restart-overhead', flags.restartOverhead, 0, 86_400) } : {}),
+    ...(flags.maxChanges !== undefined ? { maxChanges: intFlag('--max-changes', flags.maxChanges, 1, 1e9) } : {}),
     recomputeWhenIdle: !!flags.reallocWhenIdle,
     ...(flags.backfill ? { backfill: true } : {}),
     ...(window ? { window } : {}),

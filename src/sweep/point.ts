@@ -80,6 +80,7 @@ export async function runPoint(point: SweepPoint, sweepHash: string, opts: { tim
       spreadPenalty: b.spreadPenalty,
       reallocWhenIdle: b.recomputeWhenIdle,
       ...(b.backfill ? { backfill: true } : {}),
+      ...(b.maxChanges !== undefined ? { maxChanges: b.maxChanges } : {}),
       prices: b.prices ?? GCP_PRICES,
       ...(workload.partitions > 1 ? { partitions: workload.partitions } : {}),
       ...(b.estimateThroughputs ? { estimateThroughputs: b.estimateThroughputs } : {}),

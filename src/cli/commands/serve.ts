@@ -39,6 +39,7 @@ interface ServeFlags {
   repriceThreshold: string;
   tenants?: string;
   // Kubernetes driver (src/kube)
+  maxChanges?: string;
   kube?: boolean;
   kubeTypes?: string;
   kubeTypesFile?: string;
@@ -71,6 +72,7 @@ export function register(program: Command): void {
     .option('--pass-env <name...>', 'environment variables of this process the local workers\' jobs also get')
     .option('--throughputs <file>', "throughput table (Gavel JSON): jobs naming a job type it knows get its throughputs, others estimates from it (docs/estimate.md)", DEFAULT_THROUGHPUTS)
     .option('--no-estimate', 'no table and no estimates: a job counts as equally fast on every type it has not run on')
+    .option('--max-changes <n>', 'change budget: at most n jobs whose placement a round changes (starts, stops, moves; default: no limit; docs/kubernetes.md, Scale)')
     .option('--no-backfill', 'keep idle GPUs idle until the next round (default: a job that arrives, or a GPU freed early, is used at once)')
     .option('--rate-limit <n>', 'requests a minute per tenant or job token, 429 beyond (0 = no limit)', '1200')
     .option('--quiet', 'do not log scheduler and worker events')
@@ -105,6 +107,7 @@ export function register(program: Command): void {
           workerTimeoutMs: seconds('--worker-timeout', f.workerTimeout) * 1000,
         },
         backfill: f.backfill,
+        ...(f.maxChanges !== undefined ? { maxChanges: maxChangesFlag(f.maxChanges) } : {}),
         localWorkers: positiveInt('--local-workers', f.localWorkers, 64),
         localGpus: parseGpuSpec(f.localGpus),
         runAs: parseRunAs(f.runAs ?? []),
@@ -144,6 +147,15 @@ export function register(program: Command): void {
         process.once('SIGTERM', () => stop('SIGTERM'));
       });
     });
+}
+
+/** `--max-changes`: a positive integer (0 would freeze every placement, so it is refused). */
+export function maxChangesFlag(v: string): number {
+  const n = Number(v);
+  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < 1) {
+    throw new RondoError({ code: 'E_USAGE', problem: 'bad --max-changes', expected: 'a positive integer: the most jobs whose placement a round may change', found: JSON.stringify(v) });
+  }
+  return n;
 }
 
 function priceOptions(f: ServeFlags): { prices?: PriceSource } {

@@ -107,6 +107,8 @@ export class Scheduler {
      * (finish, failure, cancel), is used at once instead of at the next round. `rondo serve --no-backfill` turns it off.
      */
     private readonly backfill = true,
+    /** Change budget per round (`rondo serve --max-changes`, EngineConfig.maxChanges); undefined: no limit. */
+    private readonly maxChanges?: number,
   ) {
     const e = store.getMeta('epoch_ms');
     if (e === undefined) {
@@ -312,6 +314,7 @@ export class Scheduler {
       minReallocationInterval: 0,
       recomputeWhenIdle: true,
       backfill: this.backfill,
+      ...(this.maxChanges !== undefined ? { maxChanges: this.maxChanges } : {}),
       keepHistory: false,
       persist: this.persistence(),
       ...(this.livePrices ? { priceFeed: this.livePrices.feed() } : {}),
