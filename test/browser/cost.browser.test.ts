@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/runtime/client/http-client.js';
 import { EXAMPLE, waitFor } from '../runtime/harness.js';
 import { browserSuite, CHROMIUM, HAVE_CHROMIUM, launch, login, serve, shot, tenantToken, watch } from './helpers.js';
+import { settleWidth } from './page-checks.js';
 
 if (!HAVE_CHROMIUM) console.warn(`cost browser test skipped: no Chromium at ${CHROMIUM}`);
 
@@ -18,6 +19,7 @@ let ctx: BrowserContext | undefined;
 const tmp = browserSuite('cost', () => ctx);
 
 async function fits(page: Page, where: string): Promise<void> {
+  await settleWidth(page);
   const r = await page.evaluate(() => ({ w: window.innerWidth, scroll: document.documentElement.scrollWidth }));
   expect(r.scroll, `${where}: page is ${r.scroll} px wide in a ${r.w} px window`).toBeLessThanOrEqual(r.w);
 }

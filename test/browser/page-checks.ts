@@ -22,8 +22,17 @@ export async function rgb(page: Page, colours: readonly string[]): Promise<strin
   }, colours);
 }
 
+/**
+ * Charts re-measure on a ResizeObserver after the viewport changes, a frame or more later on a loaded machine: wait
+ * (up to 15 s) for the page to fit before a width check, which still fails for a page that never fits.
+ */
+export async function settleWidth(page: Page): Promise<void> {
+  await page.waitForFunction(() => document.documentElement.scrollWidth <= window.innerWidth, undefined, { timeout: 15_000 }).catch(() => undefined);
+}
+
 /** Nothing wider than the window: the page does not scroll sideways and the header's controls are on screen. */
 export async function expectFits(page: Page, where: string): Promise<void> {
+  await settleWidth(page);
   const r = await page.evaluate(() => {
     const w = window.innerWidth;
     const off = [...document.querySelectorAll<HTMLElement>('header.top > *, header.top nav a')]
