@@ -3,13 +3,20 @@
  * on a fresh GET after a 409), the /status patch that clears startTime, the per-Job Secret with the job's API token,
  * and Events. Each write puts its result into the Job cache at once, so the next pass sees it before the watch does.
  */
-import { BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
-import type { KObj, Reflector } from './reflector.js';
+import { BatchV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import type { KObj, ObjectCache } from './reflector.js';
+import { kindOf, splitKey } from './kinds/index.js';
 import { jobKey, secretName, wantsSecret } from './objects.js';
 import type { Timeline } from './timeline.js';
 import { keepAliveClient } from './client.js';
 
 const PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** The apiVersion and kind an Event or an ownerReference names the workload by. */
+function involved(o: KObj): { apiVersion: string; kind: string } {
+  const k = kindOf(o);
+  return { apiVersion: `${k.group}/${k.version}`, kind: k.kind };
+}
 
 /** Runs `fn` over `items` with at most `n` calls in flight. */
 export async function pool<T>(items: readonly T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
@@ -86,6 +93,8 @@ export interface WriterStats {
 export class JobWriter {
   private readonly batch: BatchV1Api;
   private readonly core: CoreV1Api;
+  /** JobSets and PyTorchJobs (CRDs) are read and patched through the generic custom-objects API. */
+  private readonly custom: CustomObjectsApi;
   readonly stats: WriterStats = { writes: 0, conflicts: 0, events: 0 };
   /**
    * Requests to the API server in flight at once: thousands of writes in a round go out 32 at a time; Events and
@@ -98,10 +107,24 @@ export class JobWriter {
 
   constructor(
     kc: KubeConfig,
-    private readonly cfg: { readonly jobs: Reflector<KObj>; readonly jobServerUrl?: string | undefined; readonly identity: string; readonly log: (m: string) => void; readonly timeline?: Timeline },
+    private readonly cfg: { readonly jobs: ObjectCache; readonly jobServerUrl?: string | undefined; readonly identity: string; readonly log: (m: string) => void; readonly timeline?: Timeline },
   ) {
     this.batch = keepAliveClient(kc, BatchV1Api);
     this.core = keepAliveClient(kc, CoreV1Api);
+    this.custom = keepAliveClient(kc, CustomObjectsApi);
+  }
+
+  /** A merge patch of a workload of any kind (the cache key names the kind). */
+  private patchWorkload(key: string, body: object): Promise<unknown> {
+    const { kind, namespace, name } = splitKey(key);
+    if (kind.id === 'job') return this.batch.patchNamespacedJob({ namespace, name, body }, PATCH);
+    return this.custom.patchNamespacedCustomObject({ group: kind.group, version: kind.version, plural: kind.plural, namespace, name, body }, PATCH);
+  }
+
+  private readWorkload(key: string): Promise<unknown> {
+    const { kind, namespace, name } = splitKey(key);
+    if (kind.id === 'job') return this.batch.readNamespacedJob({ namespace, name });
+    return this.custom.getNamespacedCustomObject({ group: kind.group, version: kind.version, plural: kind.plural, namespace, name });
   }
 
   /** Runs one request through the gate, marking on the timeline when it leaves the queue and when it is done. */
@@ -142,7 +165,7 @@ export class JobWriter {
         this.core.createNamespacedSecret({
           namespace,
           body: {
-            metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'rondo' }, ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: o.metadata!.name!, uid: o.metadata!.uid!, controller: false }] },
+            metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'rondo' }, ownerReferences: [{ ...involved(o), name: o.metadata!.name!, uid: o.metadata!.uid!, controller: false }] },
             stringData,
             type: 'Opaque',
           },
@@ -174,14 +197,13 @@ export class JobWriter {
    * the Job is gone.
    */
   async patchJob(key: string, build: (cur: KObj) => object | undefined, t: WriteTag = { tag: 'patch' }): Promise<boolean> {
-    const [namespace, name] = key.split('/') as [string, string];
     let cur: KObj | undefined = this.cfg.jobs.items.get(key);
     for (let i = 0; i < 5; i++) {
       if (!cur) return false;
       const body = build(cur);
       if (!body) return true;
       try {
-        const res = await this.send(t, () => this.batch.patchNamespacedJob({ namespace, name, body }, PATCH));
+        const res = await this.send(t, () => this.patchWorkload(key, body));
         this.stats.writes++;
         this.cfg.jobs.upsert(res as KObj);
         return true;
@@ -191,7 +213,7 @@ export class JobWriter {
         if (code !== 409) throw e;
         this.stats.conflicts++;
         this.cfg.timeline?.mark('conflict', t.round);
-        cur = (await this.gate.run(() => this.batch.readNamespacedJob({ namespace, name }), t.priority)) as KObj;
+        cur = (await this.gate.run(() => this.readWorkload(key), t.priority)) as KObj;
       }
     }
     throw new Error(`${key}: still conflicting after 5 tries`);
@@ -215,7 +237,7 @@ export class JobWriter {
           namespace,
           body: {
             metadata: { generateName: `${o.metadata?.name}.`, namespace },
-            involvedObject: { apiVersion: 'batch/v1', kind: 'Job', name: o.metadata?.name ?? '', namespace, uid: o.metadata?.uid ?? '' },
+            involvedObject: { ...involved(o), name: o.metadata?.name ?? '', namespace, uid: o.metadata?.uid ?? '' },
             reason,
             message,
             type,
