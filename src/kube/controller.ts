@@ -515,8 +515,9 @@ export class KubeController {
       }
       const pods = podsOf.get(o.metadata?.uid ?? '') ?? [];
       if (a.phase === 'starting') {
-        // Running once every pod of it is (a gang's pods all, or it is still short of its GPUs).
-        if (pods.filter((p) => p.status?.phase === 'Running').length >= podCount(o)) {
+        // Running once every pod of it is (a gang's pods all, or it is still short of its GPUs); a gang's pods that
+        // finished before a preemption are not made again.
+        if (pods.filter((p) => p.status?.phase === 'Running' || p.status?.phase === 'Succeeded').length >= podCount(o)) {
           a.phase = 'running';
           a.startedAt = Date.now();
         } else if (!a.stop && now - (a.admittedAt ?? now) > this.opts.pendingTimeoutMs) {

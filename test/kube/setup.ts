@@ -42,10 +42,14 @@ export async function startEnv(o: {
   jobs?: Obj[];
   /** A tenant tree file (`rondo serve --tenants`): queue labels are its tenants. */
   tenants?: string;
+  /** Custom resources the fake API server serves (default: JobSet and PyTorchJob both). */
+  crds?: readonly string[];
+  /** The driver's log lines (besides RONDO_KUBE_DEBUG's stderr). */
+  log?: (m: string) => void;
 }): Promise<Env> {
   const dir = join(tmpdir(), `rondo-kube-${o.name}-${process.pid}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
-  const api = new FakeApiServer();
+  const api = new FakeApiServer(o.crds ? { crds: o.crds } : {});
   await api.start();
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, api.kubeconfig());
@@ -81,7 +85,14 @@ export async function startEnv(o: {
     },
   };
   async function boot(): Promise<void> {
-    const log = process.env.RONDO_KUBE_DEBUG ? (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`) : undefined;
+    const debug = process.env.RONDO_KUBE_DEBUG ? (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`) : undefined;
+    const log =
+      o.log || debug
+        ? (m: string): void => {
+            o.log?.(m);
+            debug?.(m);
+          }
+        : undefined;
     env.srv = await startServer({
       db,
       port: 0,
