@@ -203,6 +203,8 @@ async function main(): Promise<void> {
     const all = spanOf([...mine.admissions, ...mine.stops]);
     return {
       round: reg.round,
+      // From this round's start to the next regular round's: the round length, longer after a late plan.
+      windowMs: to - w.from,
       // The target: from the round's start to the last admission or stop that carries out this round's plan
       // (attribute.ts), wherever it arrived; negative when all came before the start.
       lastDecisionWriteMs: all.lastMs,
