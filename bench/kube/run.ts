@@ -2,8 +2,9 @@
  * `npm run bench:kube`: `rondo serve --kube` (server and driver in this process, as the CLI runs them) against a fake
  * API server with 1,000 nodes / 4,000 GPUs of three types and 10,000 queued Jobs (bench/kube/fake.ts, a child
  * process, so the CPU and memory measured here are Rondo's). After the Jobs are queued and the nodes registered, it
- * watches `--rounds` rounds and reports per round: the time from the round's start to the last Job write the fake
- * received, the writes (Job patches, /status patches, Events) against the Jobs whose placement changed, writes to
+ * watches `--rounds` rounds and reports per round: the time from the round's start to the last admission or stop
+ * that carries out its plan (attribute.ts: by the plans in the store, not by arrival time), the backfill plans
+ * apart, the last Job write of any kind in the round's window, the writes (Job patches, /status patches, Events), writes to
  * Jobs whose lease was only extended (must be 0), LIST requests (must be 0: the driver reads its watch caches), and
  * the process's peak memory. Writes bench/results/kube.json (fields: docs/kubernetes.md, "Scale").
  *
