@@ -26,7 +26,7 @@ import { RondoClient } from './rondo-client.js';
 import { DEFAULT_SPOT_LABELS, SpotNodes } from './spot.js';
 import { wantsSecret, gpusPerPod, jobFinished, jobKey, nodeOffers, podCount, podJobUid, suspended, workloadGpus, type NodeOffer } from './objects.js';
 import { Workloads } from './workloads.js';
-import { KINDS } from './kinds/index.js';
+import { KINDS, kindOf } from './kinds/index.js';
 import { LeaderElector } from './leader.js';
 import { JobWriter } from './writer.js';
 import { keepAliveClient } from './client.js';
@@ -35,7 +35,7 @@ import { JobIntake } from './intake.js';
 import { endAttempt, type Attempt, type Phase } from './attempt.js';
 import { admit } from './admit.js';
 import { annotateFinish } from './annotations.js';
-import { beginStop, finishStop, live, preemptionReason, Tidier, type WriteContext } from './stop.js';
+import { beginStop, finishStop, preemptionReason, Tidier, type WriteContext } from './stop.js';
 import { Waker } from './waker.js';
 import { Timeline } from './timeline.js';
 
@@ -504,7 +504,7 @@ export class KubeController {
         const other = (open.get(a.kube) ?? 0) > 1;
         // Admit only a suspended Job whose pods are all gone (one suspended by hand or by intake may still have
         // terminating pods): its template may then change once startTime is cleared.
-        const ready = suspended(o) && !(podsOf.get(o.metadata?.uid ?? '') ?? []).some(live);
+        const ready = suspended(o) && !(podsOf.get(o.metadata?.uid ?? '') ?? []).some(kindOf(o).stopWaitsFor);
         const spot = this.spot.placement(a.gpuType, this.nodes.items.values(), this.opts.typeLabel, this.opts.typeMap);
         if (now >= a.startAt && !other && ready) {
           this.tidier.forget(a.kube);
@@ -523,7 +523,7 @@ export class KubeController {
         } else if (!a.stop && now - (a.admittedAt ?? now) > this.opts.pendingTimeoutMs) {
           a.stop = `pending longer than ${Math.round(this.opts.pendingTimeoutMs / 1000)} s: kube-scheduler found no ${a.gpuType} node with free GPUs`;
           const prev = this.short.get(a.gpuType);
-          const gpus = this.podsGpus(pods.filter(live)) || workloadGpus(o) || 1;
+          const gpus = this.podsGpus(pods.filter(kindOf(o).stopWaitsFor)) || workloadGpus(o) || 1;
           this.short.set(a.gpuType, { gpus: (prev && prev.until > now ? prev.gpus : 0) + gpus, until: now + this.opts.shortForMs });
         }
       }

@@ -49,7 +49,7 @@ export async function beginStop(ctx: WriteContext, a: Attempt, o: KObj): Promise
  * may be waiting on this end). Returns true when it ended; the Job is then left to `tidy`.
  */
 export function finishStop(ctx: WriteContext, a: Attempt, o: KObj, pods: readonly KObj[]): boolean {
-  if (pods.some(live)) return false; // the kubelet is still stopping them (SIGTERM, grace period)
+  if (pods.some(kindOf(o).stopWaitsFor)) return false; // the kubelet is still stopping them (SIGTERM, grace period)
   ctx.timeline?.mark('stop.podsGone', a.round, a.suspendedAt === undefined ? undefined : Date.now() - a.suspendedAt);
   const fin = jobFinished(ctx.jobs.items.get(a.kube) ?? o);
   if (fin) {
@@ -60,15 +60,6 @@ export function finishStop(ctx: WriteContext, a: Attempt, o: KObj, pods: readonl
   endAttempt(a, { exitCode: null, signal: a.startedAt !== undefined ? 'SIGTERM' : null, stoppedByWorker: true, spawnError: null });
   ctx.timeline?.mark('stop.ended', a.round);
   return true;
-}
-
-/**
- * A pod that holds its GPUs: not Succeeded or Failed. A gang's finished pods may stay (a JobSet keeps its completed
- * child Jobs' pods) and hold nothing, so a stop does not wait for them.
- */
-export function live(p: KObj): boolean {
-  const phase = p.status?.phase as string | undefined;
-  return phase !== 'Succeeded' && phase !== 'Failed';
 }
 
 /** A Job Rondo suspended and has not restored yet. */

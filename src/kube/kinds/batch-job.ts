@@ -21,6 +21,10 @@ export const BATCH_JOB: WorkloadKind = {
   templates: (o) => [{ name: '', template: o.spec?.template, pods: 1 }],
   templatesSpec: (o, edit) => ({ template: edit({ name: '', template: o.spec?.template, pods: 1 }) }),
   finished: (o) => (hasCondition(o, 'Complete') ? 'Complete' : hasCondition(o, 'Failed') ? 'Failed' : undefined),
+  // Every pod, finished ones too: a pod that succeeded while the Job was being suspended still carries the Job
+  // controller's tracking finalizer until it is counted and the Job marked Complete, which needs status.startTime;
+  // the stop ends (and a tidy may clear startTime) only once the controller is done with it.
+  stopWaitsFor: () => true,
   // The current label, then the older one.
   podOwnerUid: (p) => p.metadata?.labels?.['batch.kubernetes.io/controller-uid'] ?? p.metadata?.labels?.['controller-uid'],
   // A JobSet's (or another controller's) child Job carries the labels of its template: its owner is what Rondo

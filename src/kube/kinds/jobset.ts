@@ -8,7 +8,7 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects are JSON of many kinds; fields are checked where read. */
 import type { KObj } from '../reflector.js';
-import { applyMergePatch, count, hasCondition, type PodTemplateRef, type WorkloadKind } from './kind.js';
+import { applyMergePatch, count, hasCondition, livePod, type PodTemplateRef, type WorkloadKind } from './kind.js';
 
 function replicated(o: KObj): Array<Record<string, any>> {
   const r = o.spec?.replicatedJobs;
@@ -45,6 +45,8 @@ export const JOBSET: WorkloadKind = {
     };
   },
   finished: (o) => (hasCondition(o, 'Completed') ? 'Complete' : hasCondition(o, 'Failed') ? 'Failed' : undefined),
+  // The pods of its completed child Jobs stay until the JobSet goes; they hold no GPU, and no startTime is cleared.
+  stopWaitsFor: livePod,
   podOwnerUid: (p) => p.metadata?.labels?.['jobset.sigs.k8s.io/jobset-uid'],
   unsupported: (o) => (replicated(o).length === 0 ? 'spec.replicatedJobs is empty' : undefined),
 };

@@ -46,12 +46,23 @@ export interface WorkloadKind {
   templatesSpec(o: KObj, edit: (ref: PodTemplateRef) => Record<string, unknown>): Record<string, unknown>;
   /** Finished for good: Complete (succeeded) or Failed; undefined while it may still run. */
   finished(o: KObj): 'Complete' | 'Failed' | undefined;
+  /**
+   * Whether a stop (and the next admission) waits for this pod of the workload to be gone. A pod that holds GPUs
+   * always; a finished one as the kind's controller needs it (kinds differ).
+   */
+  stopWaitsFor(pod: KObj): boolean;
   /** The uid of the workload of this kind that a pod belongs to, if any. */
   podOwnerUid(pod: KObj): string | undefined;
   /** Whether a labelled object of this kind is Rondo's to manage beyond the common label rules (e.g. not a JobSet's child Job). */
   ownedElsewhere?(o: KObj): boolean;
   /** Why Rondo cannot schedule this workload (a shape it does not handle), if it cannot. */
   unsupported?(o: KObj): string | undefined;
+}
+
+/** A pod that holds its GPUs: not Succeeded or Failed. */
+export function livePod(p: KObj): boolean {
+  const phase = p.status?.phase as string | undefined;
+  return phase !== 'Succeeded' && phase !== 'Failed';
 }
 
 export function hasCondition(o: KObj, type: string): boolean {

@@ -7,7 +7,7 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects are JSON of many kinds; fields are checked where read. */
 import type { KObj } from '../reflector.js';
-import { count, hasCondition, type PodTemplateRef, type WorkloadKind } from './kind.js';
+import { count, hasCondition, livePod, type PodTemplateRef, type WorkloadKind } from './kind.js';
 
 function specs(o: KObj): Array<[string, Record<string, any>]> {
   const s = o.spec?.pytorchReplicaSpecs;
@@ -30,6 +30,8 @@ export const PYTORCHJOB: WorkloadKind = {
   // A map, not a list: the merge patch names each replica type's template.
   templatesSpec: (o, edit) => ({ pytorchReplicaSpecs: Object.fromEntries(specs(o).map(([name, r]) => [name, { template: edit({ name, template: r?.template, pods: count(r?.replicas, 1) }) }])) }),
   finished: (o) => (hasCondition(o, 'Succeeded') ? 'Complete' : hasCondition(o, 'Failed') ? 'Failed' : undefined),
+  // Finished replicas' pods may stay (cleanPodPolicy); they hold no GPU, and no startTime is cleared.
+  stopWaitsFor: livePod,
   podOwnerUid: (p) => ((p.metadata?.ownerReferences ?? []) as Array<{ kind?: string; uid?: string; controller?: boolean }>).find((r) => r.controller === true && r.kind === 'PyTorchJob')?.uid,
   unsupported: (o) => (specs(o).length === 0 ? 'spec.pytorchReplicaSpecs is empty' : undefined),
 };
