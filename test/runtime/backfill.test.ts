@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, freePort, killAll, startServer, tempDir, waitFor, type JobView, type ServerHandle } from './harness.js';
+import { ensureBuilt, freePort, killAll, startServer, startWorker, tempDir, waitFor, type JobView, type ServerHandle } from './harness.js';
 
 /** Issue 21, finding 1: GPUs sat idle while jobs waited for the next round. */
 describe('work-conserving rounds (real processes)', () => {
@@ -42,5 +42,38 @@ describe('work-conserving rounds (real processes)', () => {
     if (process.env.RONDO_TEST_VERBOSE) console.log(`backfill: 12 jobs took ${took.toFixed(1)} s; without: ${offDone}/12 done by then`);
     expect(offDone).toBeLessThanOrEqual(2);
     expect(offIds.length - offDone).toBeGreaterThanOrEqual(10);
+  }, 120_000);
+
+  it('with --max-changes 3, 12 idle GPUs fill within 30 s over backfill passes of at most 3 starts each', async () => {
+    const dir = tempDir('budget-backfill');
+    const srv = await startServer(join(dir, 'r.db'), await freePort(), ['--round', '60', '--heartbeat', '0.2', '--worker-timeout', '2', '--max-changes', '3']);
+    // The jobs wait for a worker; the one that registers pokes once. Nothing else pokes after that (no job ends within
+    // the test), so only passes that follow a capped plan can fill the other GPUs before the next round (60 s).
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) ids.push((await srv.admin.post<JobView>('/api/v1/jobs', { command: ['sh', '-c', 'sleep 120'], cwd: dir })).id);
+    await startWorker(srv.url, srv.admin, 'local:12', 'w12');
+    const t0 = Date.now();
+    type Detail = JobView & { attemptsDetail: Array<{ round: number }> };
+    const firstRounds = await waitFor(
+      'all 12 jobs to start',
+      async () => {
+        const rounds: number[] = [];
+        for (const id of ids) {
+          const a = (await srv.admin.get<Detail>(`/api/v1/jobs/${id}`)).attemptsDetail;
+          if (a.length === 0) return false;
+          rounds.push(Math.min(...a.map((x) => x.round)));
+        }
+        return rounds;
+      },
+      45_000,
+      200,
+    );
+    const took = (Date.now() - t0) / 1000;
+    const perPass = new Map<number, number>();
+    for (const r of firstRounds) perPass.set(r, (perPass.get(r) ?? 0) + 1);
+    if (process.env.RONDO_TEST_VERBOSE) console.log(`budget backfill: 12 starts in ${took.toFixed(1)} s, per pass ${JSON.stringify([...perPass])}`);
+    expect(took, `12 starts took ${took} s`).toBeLessThan(30);
+    expect(Math.max(...perPass.values())).toBeLessThanOrEqual(3);
+    expect(perPass.size).toBeGreaterThanOrEqual(4);
   }, 120_000);
 });
