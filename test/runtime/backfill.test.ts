@@ -53,27 +53,38 @@ describe('work-conserving rounds (real processes)', () => {
     for (let i = 0; i < 12; i++) ids.push((await srv.admin.post<JobView>('/api/v1/jobs', { command: ['sh', '-c', 'sleep 120'], cwd: dir })).id);
     await startWorker(srv.url, srv.admin, 'local:12', 'w12');
     const t0 = Date.now();
-    type Detail = JobView & { attemptsDetail: Array<{ round: number }> };
-    const firstRounds = await waitFor(
+    // Each job's first attempt names the plan (a round row: the regular round or a backfill pass) that started it.
+    type Timeline = { attempts: Array<{ round: number }>; rounds: Array<{ round: number; start: string }> };
+    const firstPlans = await waitFor(
       'all 12 jobs to start',
       async () => {
-        const rounds: number[] = [];
+        const plans: Array<{ round: number; start: number }> = [];
         for (const id of ids) {
-          const a = (await srv.admin.get<Detail>(`/api/v1/jobs/${id}`)).attemptsDetail;
-          if (a.length === 0) return false;
-          rounds.push(Math.min(...a.map((x) => x.round)));
+          const tl = await srv.admin.get<Timeline>(`/api/v1/jobs/${id}/timeline`);
+          if (tl.attempts.length === 0) return false;
+          const round = Math.min(...tl.attempts.map((x) => x.round));
+          const r = tl.rounds.find((x) => x.round === round);
+          if (!r) return false;
+          plans.push({ round, start: Date.parse(r.start) });
         }
-        return rounds;
+        return plans;
       },
       45_000,
       200,
     );
     const took = (Date.now() - t0) / 1000;
     const perPass = new Map<number, number>();
-    for (const r of firstRounds) perPass.set(r, (perPass.get(r) ?? 0) + 1);
-    if (process.env.RONDO_TEST_VERBOSE) console.log(`budget backfill: 12 starts in ${took.toFixed(1)} s, per pass ${JSON.stringify([...perPass])}`);
+    const startOf = new Map<number, number>();
+    for (const p of firstPlans) {
+      perPass.set(p.round, (perPass.get(p.round) ?? 0) + 1);
+      startOf.set(p.round, p.start);
+    }
+    if (process.env.RONDO_TEST_VERBOSE) console.log(`budget backfill: 12 starts in ${took.toFixed(1)} s, per pass ${JSON.stringify([...perPass])}, starts ${JSON.stringify([...startOf.values()])}`);
     expect(took, `12 starts took ${took} s`).toBeLessThan(30);
     expect(Math.max(...perPass.values())).toBeLessThanOrEqual(3);
     expect(perPass.size).toBeGreaterThanOrEqual(4);
+    // No busy loop: a pass comes at least the backfill gap (a quarter heartbeat: 50 ms) after the one before.
+    const starts = [...startOf.values()].sort((a, b) => a - b);
+    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(45);
   }, 120_000);
 });
