@@ -184,7 +184,9 @@ async function runPartial(s: RunState, sub: RoundPlan): Promise<RoundReport> {
   const credited = credit(s, sub, report);
   await retire(s, credited.leaving);
   const previous = s.previous;
-  closeRound(s, sub, credited, runningJobs);
+  // With a budget the timeline says what each plan changed; a partial plan's placements are all starts.
+  const changes = s.cfg.maxChanges === undefined ? undefined : sub.assignments.reduce((n, a) => n + a.jobIds.length, 0);
+  closeRound(s, sub, credited, runningJobs, changes);
   // closeRound leaves this partial round's placement as "what ran"; what the full round placed runs on too.
   const keys = new Set(s.previous.map((a) => rowKeyOf(a.jobIds)));
   s.previous = [...previous.filter((a) => !keys.has(rowKeyOf(a.jobIds)) && a.jobIds.every((j) => s.active.has(j))), ...s.previous];

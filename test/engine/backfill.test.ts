@@ -81,6 +81,9 @@ describe('engine backfill (work-conserving rounds)', () => {
     // Every backfill plan of the run: only starts (no lease extended), at most the budget.
     const partials = on.plans.filter((p) => p.backfill);
     expect(partials.every((p) => p.assignments.length <= 3 && p.assignments.every((a) => !a.leaseExtended))).toBe(true);
+    // The timeline counts every plan's changes, the partial ones' too: never more than the budget.
+    expect(on.r.timeline.filter((x) => x.round >= 0).map((x) => x.changes).slice(0, 3)).toEqual([3, 3, 2]);
+    expect(on.r.timeline.every((x) => x.round < 0 || (x.changes !== undefined && x.changes <= 3))).toBe(true);
     // The cluster is full from time 0: every job finishes after 3,600 s of work, as with no budget at all.
     const free = await run(jobs, 8, true);
     expect(free.plans.filter((p) => p.start === 0)).toHaveLength(1);
