@@ -54,18 +54,18 @@ describe('work-conserving rounds (real processes)', () => {
     await startWorker(srv.url, srv.admin, 'local:12', 'w12');
     const t0 = Date.now();
     // Each job's first attempt names the plan (a round row: the regular round or a backfill pass) that started it.
-    type Timeline = { attempts: Array<{ round: number }>; rounds: Array<{ round: number; start: string }> };
+    type Timeline = { attempts: Array<{ round: number }>; rounds: Array<{ round: number; start: string; end: string }> };
     const firstPlans = await waitFor(
       'all 12 jobs to start',
       async () => {
-        const plans: Array<{ round: number; start: number }> = [];
+        const plans: Array<{ round: number; start: number; end: number }> = [];
         for (const id of ids) {
           const tl = await srv.admin.get<Timeline>(`/api/v1/jobs/${id}/timeline`);
           if (tl.attempts.length === 0) return false;
           const round = Math.min(...tl.attempts.map((x) => x.round));
           const r = tl.rounds.find((x) => x.round === round);
           if (!r) return false;
-          plans.push({ round, start: Date.parse(r.start) });
+          plans.push({ round, start: Date.parse(r.start), end: Date.parse(r.end) });
         }
         return plans;
       },
@@ -86,5 +86,9 @@ describe('work-conserving rounds (real processes)', () => {
     // No busy loop: a pass comes at least the backfill gap (a quarter heartbeat: 50 ms) after the one before.
     const starts = [...startOf.values()].sort((a, b) => a - b);
     for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(45);
+    // Every pass ends with the round it fills (the round's rows say so, and the next round starts at the last one's
+    // end: a pass recorded as a round length from its start would push the next round back).
+    const ends = new Set(firstPlans.map((p) => p.end));
+    expect(ends.size, `pass ends ${JSON.stringify([...ends])}`).toBe(1);
   }, 120_000);
 });

@@ -463,7 +463,8 @@ export class Scheduler {
       startMs,
       endMs,
       plannedAt: now,
-      durationMs: this.timing.roundMs,
+      // A backfill row lasts until the round's end, not a round length: the next round starts at the last row's end.
+      durationMs: endMs - startMs,
       policy: this.policy.name,
       solverMs: this.stats.lastSolverMs,
       allocationJson: () => this.runner.lastJson(),
