@@ -12,6 +12,7 @@ import { DEFAULT_KUBE, parseTypeMap, parseTypeMapFile, type KubeOptions } from '
 import { startKube } from '../../kube/serve.js';
 import { parseSpotLabels } from '../../kube/spot.js';
 import type { PriceSource } from '../../runtime/server/prices.js';
+import { checkKeepPlans, DEFAULT_KEEP_PLANS } from '../../runtime/server/store/index.js';
 
 interface ServeFlags {
   db: string;
@@ -38,6 +39,7 @@ interface ServeFlags {
   pricesInterval: string;
   repriceThreshold: string;
   tenants?: string;
+  keepPlans: string;
   // Kubernetes driver (src/kube)
   maxChanges?: string;
   kube?: boolean;
@@ -74,6 +76,7 @@ export function register(program: Command): void {
     .option('--no-estimate', 'no table and no estimates: a job counts as equally fast on every type it has not run on')
     .option('--max-changes <n>', 'change budget: at most n jobs whose placement a round changes (starts, stops, moves; default: no limit; docs/kubernetes.md, Scale)')
     .option('--no-backfill', 'keep idle GPUs idle until the next round (default: a job that arrives, or a GPU freed early, is used at once)')
+    .option('--keep-plans <n>', `rounds whose whole plan and allocation the store keeps; older rounds keep a summary row (~740 KB a round at 10,000 jobs; docs/runtime.md, Store)`, String(DEFAULT_KEEP_PLANS))
     .option('--rate-limit <n>', 'requests a minute per tenant or job token, 429 beyond (0 = no limit)', '1200')
     .option('--quiet', 'do not log scheduler and worker events')
     .option('--prices <file>', 'GPU prices, a price file (docs/formats.md; each type\'s last row is its price now; tier spot prices v100-spot): re-read every --prices-interval; cost so far in the API and dashboard')
@@ -116,6 +119,7 @@ export function register(program: Command): void {
         ...(f.checkpointDir ? { checkpointRoot: f.checkpointDir } : {}),
         ...(f.jobRoot ? { jobRoots: f.jobRoot } : {}),
         limits: { ratePerMinute: positiveInt('--rate-limit', f.rateLimit) },
+        keepPlans: keepPlansFlag(f.keepPlans),
         ...priceOptions(f),
         log,
       });
@@ -156,6 +160,11 @@ export function maxChangesFlag(v: string): number {
     throw new RondoError({ code: 'E_USAGE', problem: 'bad --max-changes', expected: 'a positive integer: the most jobs whose placement a round may change', found: JSON.stringify(v) });
   }
   return n;
+}
+
+/** `--keep-plans`: a whole number of rounds, 1 (the live plan is the last round's) to the summaries kept. */
+export function keepPlansFlag(v: string): number {
+  return checkKeepPlans(/^\s*\d+\s*$/.test(v) ? Number(v) : Number.NaN, JSON.stringify(v));
 }
 
 function priceOptions(f: ServeFlags): { prices?: PriceSource } {
