@@ -104,7 +104,11 @@ export class AutoChangeBudget {
   readonly rate: ChangeRate;
   readonly windowS: number;
 
-  constructor(windowS: number, startPerS = START_CHANGES_PER_S, now: () => number = Date.now) {
+  constructor(
+    windowS: number,
+    startPerS = START_CHANGES_PER_S,
+    private readonly now: () => number = Date.now,
+  ) {
     this.windowS = windowS;
     this.rate = new ChangeRate(windowS, startPerS, now);
   }
@@ -127,7 +131,7 @@ export class AutoChangeBudget {
   /** A log line when the budget differs from the one last reported, at most once every `everyMs` (once a round). */
   report(everyMs: number): string | undefined {
     const v = this.view();
-    const now = Date.now();
+    const now = this.now();
     if (v.budget === this.reported || now - this.reportedAt < everyMs) return undefined;
     const was = this.reported;
     this.reported = v.budget;
