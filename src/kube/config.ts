@@ -128,13 +128,19 @@ export function parseMaxChanges(v: string | undefined, kube: boolean): MaxChange
  * under the automatic budget; default a tenth of the round. Positive and shorter than the round.
  */
 export function parseChangeWindow(v: string | undefined, roundS: number, setting: MaxChangesSetting): number {
-  if (v === undefined) return roundS * CHANGE_WINDOW_SHARE;
+  if (v === undefined) return defaultWindow(roundS);
   if (setting !== 'auto') {
     throw new RondoError({ code: 'E_USAGE', problem: '--change-window applies only to the automatic change budget', hint: 'use it with --kube and --max-changes auto (the default with --kube), or drop it' });
   }
   const s = Number(v);
   if (v.trim() === '' || !Number.isFinite(s) || s <= 0 || s >= roundS) {
-    throw new RondoError({ code: 'E_USAGE', problem: 'bad --change-window', expected: `seconds, more than 0 and less than the round (${roundS} s), e.g. ${roundS * CHANGE_WINDOW_SHARE}`, found: JSON.stringify(v), hint: 'give a shorter window or a longer --round' });
+    throw new RondoError({ code: 'E_USAGE', problem: 'bad --change-window', expected: `seconds, more than 0 and less than the round (${roundS} s), e.g. ${defaultWindow(roundS)}`, found: JSON.stringify(v), hint: 'give a shorter window or a longer --round' });
   }
   return s;
+}
+
+/** A tenth of the round, to the millisecond (0.15, not 0.15000000000000002, in logs and /metrics). */
+function defaultWindow(roundS: number): number {
+  const w = roundS * CHANGE_WINDOW_SHARE;
+  return w >= 0.001 ? Math.round(w * 1000) / 1000 : w;
 }
