@@ -145,7 +145,7 @@ export class AutoChangeBudget {
     return [
       { name: 'rondo_kube_changes_per_second', help: 'Admissions and stops per second the Kubernetes API server completed while decision writes were in flight (smoothed; the automatic change budget follows it).', value: v.changesPerS },
       { name: 'rondo_kube_change_window_seconds', help: 'Time a round\'s admissions and stops should take to reach the API server (--change-window).', value: v.windowS },
-      { name: 'rondo_kube_change_budget', help: 'Automatic change budget a plan made now would get: floor(changes/s x window), at least 8.', value: v.budget },
+      { name: 'rondo_kube_change_budget', help: `Automatic change budget a plan made now would get: floor(changes/s x window), at least ${MIN_CHANGE_BUDGET}.`, value: v.budget },
     ];
   }
 }
