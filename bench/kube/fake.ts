@@ -9,7 +9,11 @@
 import { writeFileSync } from 'node:fs';
 import { FakeApiServer } from '../../test/kube/fake-apiserver.js';
 import { FakeCluster } from '../../test/kube/fake-cluster.js';
-import { BENCH_PRODUCTS, BENCH_SPEEDS, benchJob, type FakeReport, type ReportRequest } from './shared.js';
+import { A_ATTEMPT, A_ROUND } from '../../src/kube/config.js';
+import { BENCH_PRODUCTS, BENCH_SPEEDS, benchJob, type FakeReport, type JobWrite, type ReportRequest } from './shared.js';
+
+/** A Job's path or its /status subresource: /apis/batch/v1/namespaces/<ns>/jobs/<name>[/status]. */
+const JOB_WRITE = /\/jobs\/[^/]+(\/status)?$/;
 
 async function main(): Promise<void> {
   const [nodes, gpusPerNode, jobs] = process.argv.slice(2, 5).map(Number) as [number, number, number];
@@ -18,6 +22,8 @@ async function main(): Promise<void> {
   // 10,000 Jobs' request bodies would be the fake's largest memory: the benchmark needs only times and paths.
   api.keepBodies = false;
   api.historyLimit = 50_000;
+  // What attributes an admission or a stop to the plan it carries out (attribute.ts), kept without bodies.
+  api.recordAnnotations = [A_ATTEMPT, A_ROUND];
   await api.start();
   writeFileSync(kubeconfigPath, api.kubeconfig());
   api.create('namespaces', { metadata: { name: 'default' } });
@@ -31,10 +37,28 @@ async function main(): Promise<void> {
 
   process.on('message', (m: ReportRequest) => {
     if (m.cmd !== 'report') return;
-    const out: FakeReport = { windows: [], violations: cluster.violations.length, podsRunning: api.peek('pods').filter((p) => p.status?.phase === 'Running').length };
+    const num = (v: string | undefined): number | undefined => (v === undefined || !Number.isFinite(Number(v)) ? undefined : Number(v));
+    const jobWrites: JobWrite[] = api.seen
+      .filter((s) => s.method === 'PATCH' && JOB_WRITE.test(s.path))
+      .map((s) => {
+        const attempt = num(s.annotations?.[A_ATTEMPT]);
+        const priorAttempt = num(s.priorAnnotations?.[A_ATTEMPT]);
+        const round = num(s.annotations?.[A_ROUND]);
+        return {
+          at: s.at,
+          job: s.path.split('/')[7]!,
+          status: s.status,
+          ...(s.path.endsWith('/status') ? { sub: true as const } : {}),
+          ...(s.suspend !== undefined ? { suspend: s.suspend } : {}),
+          ...(attempt !== undefined ? { attempt } : {}),
+          ...(priorAttempt !== undefined ? { priorAttempt } : {}),
+          ...(round !== undefined ? { round } : {}),
+        };
+      });
+    const out: FakeReport = { windows: [], jobWrites, violations: cluster.violations.length, podsRunning: api.peek('pods').filter((p) => p.status?.phase === 'Running').length };
     for (const w of m.windows) {
       const seen = api.seen.filter((s) => s.at >= w.from && s.at < w.to);
-      const jobWrites = seen.filter((s) => s.method === 'PATCH' && /\/jobs\/[^/]+(\/status)?$/.test(s.path));
+      const jobWrites = seen.filter((s) => s.method === 'PATCH' && JOB_WRITE.test(s.path));
       out.windows.push({
         from: w.from,
         jobPatches: jobWrites.filter((s) => !s.path.endsWith('/status')).length,
@@ -44,10 +68,6 @@ async function main(): Promise<void> {
         otherWrites: seen.filter((s) => s.method !== 'GET' && !s.path.endsWith('/events') && !jobWrites.includes(s)).length,
         jobsWritten: [...new Set(jobWrites.map((s) => s.path.split('/')[7]!))],
         lastJobWriteAt: jobWrites.length > 0 ? Math.max(...jobWrites.map((s) => s.at)) : null,
-        // The round's decisions: admissions and stops (not the background restores of Jobs stopped a round ago).
-        lastDecisionWriteAt: Math.max(-Infinity, ...jobWrites.filter((s) => s.suspend !== undefined && s.status === 200).map((s) => s.at)),
-        admissions: jobWrites.filter((s) => s.suspend === false && s.status === 200).length,
-        suspends: jobWrites.filter((s) => s.suspend === true && s.status === 200).length,
         lists: seen.filter((s) => s.method === 'GET' && !s.watch && /\/(jobs|pods|nodes)$/.test(s.path)).map((s) => s.path),
         watches: seen.filter((s) => s.watch).length,
       });

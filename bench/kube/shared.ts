@@ -53,16 +53,31 @@ export interface WindowReport {
   readonly otherWrites: number;
   readonly jobsWritten: string[];
   readonly lastJobWriteAt: number | null;
-  /** The last admission or stop (a PATCH setting spec.suspend); -Infinity when none. */
-  readonly lastDecisionWriteAt: number;
-  readonly admissions: number;
-  readonly suspends: number;
   readonly lists: string[];
   readonly watches: number;
 }
 
+/** A Job write the fake accepted or refused (PATCH of the Job or its /status), for the attribution (attribute.ts). */
+export interface JobWrite {
+  /** Arrival, ms since the epoch. */
+  readonly at: number;
+  readonly job: string;
+  readonly status: number;
+  /** A write to the /status subresource. */
+  readonly sub?: true;
+  /** What the write set spec.suspend to (an admission or a stop). */
+  readonly suspend?: boolean;
+  /** The write's `rondo.dev/attempt` annotation, and the Job's before the write. */
+  readonly attempt?: number;
+  readonly priorAttempt?: number;
+  /** The write's `rondo.dev/round` annotation. */
+  readonly round?: number;
+}
+
 export interface FakeReport {
   windows: WindowReport[];
+  /** Every Job write of the run, in arrival order. */
+  jobWrites: JobWrite[];
   violations: number;
   podsRunning: number;
   listsTotal?: string[];

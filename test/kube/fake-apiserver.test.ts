@@ -71,6 +71,27 @@ describe('fake API server', () => {
     expect(res.status).toBe(415);
   });
 
+  it("records chosen annotations of a write and of the object before it, also without bodies", async () => {
+    api.keepBodies = false;
+    api.recordAnnotations = ['rondo.dev/attempt', 'rondo.dev/round'];
+    try {
+      await batch.createNamespacedJob({ namespace: 'default', body: trainingJob('rec', { queue: 'a' }) as never });
+      const from = api.seen.length;
+      await batch.patchNamespacedJob({ namespace: 'default', name: 'rec', body: { metadata: { annotations: { 'rondo.dev/attempt': '7', 'rondo.dev/round': '3', other: 'x' } }, spec: { suspend: false } } }, PATCH);
+      await batch.patchNamespacedJob({ namespace: 'default', name: 'rec', body: { metadata: { annotations: { 'rondo.dev/attempt': null } }, spec: { suspend: true } } }, PATCH);
+      const [admit, stop] = api.seen.slice(from);
+      expect(admit).toMatchObject({ method: 'PATCH', status: 200, suspend: false, annotations: { 'rondo.dev/attempt': '7', 'rondo.dev/round': '3' } });
+      expect(admit!.body).toBeUndefined();
+      expect(admit!.priorAnnotations).toBeUndefined();
+      // A removed annotation (null) is not a value; the stop's attempt is the one the Job carried.
+      expect(stop).toMatchObject({ suspend: true, priorAnnotations: { 'rondo.dev/attempt': '7', 'rondo.dev/round': '3' } });
+      expect(stop!.annotations).toBeUndefined();
+    } finally {
+      api.keepBodies = true;
+      api.recordAnnotations = [];
+    }
+  });
+
   it('enforces KEP-2926: scheduling directives change only while suspended and never started; containers never', async () => {
     const sel = (v: string) => ({ spec: { template: { spec: { nodeSelector: { 'nvidia.com/gpu.product': v } } } } });
     await batch.patchNamespacedJob({ namespace: 'default', name: 'x2', body: sel('A') }, PATCH);

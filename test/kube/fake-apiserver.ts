@@ -67,6 +67,10 @@ export interface Seen {
   readonly at: number;
   /** A write that sets spec.suspend (an admission or a stop), kept also without bodies. */
   readonly suspend?: boolean;
+  /** The `recordAnnotations` keys the write set (string values in its body's metadata), kept also without bodies. */
+  readonly annotations?: Readonly<Record<string, string>>;
+  /** The `recordAnnotations` keys the object carried before a PATCH (which attempt a stop ends). */
+  readonly priorAnnotations?: Readonly<Record<string, string>>;
 }
 
 /** A fault: the next `count` requests matching `match` get `status` instead of being served. */
@@ -161,6 +165,8 @@ export class FakeApiServer {
   readonly seen: Seen[] = [];
   /** Whether `seen` keeps request bodies (a large benchmark turns it off to keep its memory flat). */
   keepBodies = true;
+  /** Annotation keys `seen` records per write, with and without bodies (a benchmark attributes writes by them). */
+  recordAnnotations: readonly string[] = [];
   /** How many history entries to keep (small values make 410s likely). */
   historyLimit = 10_000;
   url = '';
@@ -348,9 +354,21 @@ export class FakeApiServer {
     const path = url.pathname.replace(/\/+$/, '');
     const method = req.method ?? 'GET';
     const isWatch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
-    const record = (s: number, b?: unknown): void => {
+    const record = (s: number, b?: unknown, prior?: Obj): void => {
       const suspend = (b as { spec?: { suspend?: unknown } } | undefined)?.spec?.suspend;
-      this.seen.push({ method, path, watch: isWatch, status: s, at: Date.now(), ...(b !== undefined && this.keepBodies ? { body: b } : {}), ...(typeof suspend === 'boolean' ? { suspend } : {}) });
+      const annotations = this.pick((b as Obj | undefined)?.metadata?.annotations);
+      const priorAnnotations = this.pick(prior?.metadata.annotations);
+      this.seen.push({
+        method,
+        path,
+        watch: isWatch,
+        status: s,
+        at: Date.now(),
+        ...(b !== undefined && this.keepBodies ? { body: b } : {}),
+        ...(typeof suspend === 'boolean' ? { suspend } : {}),
+        ...(annotations ? { annotations } : {}),
+        ...(priorAnnotations ? { priorAnnotations } : {}),
+      });
     };
     const fault = this.faults.find((f) => f.count > 0 && f.match(method, path));
     if (fault) {
@@ -433,7 +451,7 @@ export class FakeApiServer {
         // A resourceVersion in the patch is a precondition: a stale one is a conflict.
         const checkRv = parsed?.metadata?.resourceVersion !== undefined;
         const o = this.update(kind.plural, patched, { checkRv, ...(route.sub === 'status' ? { subresource: 'status' as const } : {}) });
-        record(200, parsed);
+        record(200, parsed, cur);
         return this.send(res, 200, o);
       }
       if (method === 'DELETE' && route.name !== undefined) {
@@ -455,6 +473,17 @@ export class FakeApiServer {
       }
       throw e;
     }
+  }
+
+  /** The `recordAnnotations` keys of an annotation map that hold strings; undefined when none. */
+  private pick(ann: unknown): Record<string, string> | undefined {
+    if (this.recordAnnotations.length === 0 || ann === null || typeof ann !== 'object') return undefined;
+    const out: Record<string, string> = {};
+    for (const k of this.recordAnnotations) {
+      const v = (ann as Record<string, unknown>)[k];
+      if (typeof v === 'string') out[k] = v;
+    }
+    return Object.keys(out).length > 0 ? out : undefined;
   }
 
   private watch(res: ServerResponse, plural: string, ns: string | undefined, sel: (l: Record<string, string> | undefined) => boolean, rvParam: string | null): void {
