@@ -9,7 +9,7 @@ import { loadPolicy } from './server/policy-source.js';
 import { Scheduler, DEFAULT_TIMING, type MaxChanges, type RuntimeTiming } from './server/scheduler.js';
 import { buildServer } from './server/app.js';
 import type { ApiLimits } from './server/http.js';
-import { Store } from './server/store/index.js';
+import { checkKeepPlans, Store } from './server/store/index.js';
 import { WorkerAgent } from './agent/worker.js';
 import type { WorkerGpus } from './protocol.js';
 import type { RunAsMap } from './agent/sandbox.js';
@@ -49,6 +49,8 @@ export interface ServeOptions {
   readonly prices?: PriceSource;
   /** Tenant tree file (`--tenants`): the policy divides by it (default policy tenant_quota); reloadable. */
   readonly tenants?: string;
+  /** Rounds whose whole plan the store keeps (`--keep-plans`; older rounds keep a summary; store/rounds.ts). */
+  readonly keepPlans?: number;
 }
 
 export interface RunningServer {
@@ -87,6 +89,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   if (timing.workerTimeoutMs < 2 * timing.heartbeatMs) {
     throw new RondoError({ code: 'E_USAGE', problem: 'worker timeout must be at least two heartbeats', found: `${timing.workerTimeoutMs} ms < 2 x ${timing.heartbeatMs} ms` });
   }
+  if (opts.keepPlans !== undefined) checkKeepPlans(opts.keepPlans); // before anything is opened or started
   const tenants = opts.tenants ? LiveTenants.load(resolve(opts.tenants), log) : undefined;
   const policy = await loadPolicy(opts.policy ?? (tenants ? 'tenant_quota' : 'max_min_fairness_perf'), tenants);
   const dbPath = resolve(opts.db);
@@ -94,7 +97,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   if (dbPath.startsWith(checkpointRoot.endsWith(sep) ? checkpointRoot : checkpointRoot + sep)) {
     throw new RondoError({ code: 'E_USAGE', problem: `the store ${dbPath} is inside the checkpoint root ${checkpointRoot}, where jobs could reach it`, hint: 'pass a --checkpoint-dir outside the store\'s folder' });
   }
-  const store = new Store(privateStoreFile(dbPath));
+  const store = new Store(privateStoreFile(dbPath), opts.keepPlans !== undefined ? { keepPlans: opts.keepPlans } : {});
   for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) if (existsSync(f)) chmodSync(f, 0o600); // stores made before 0600
   let adminToken: string | undefined;
   const adminTokenFile = `${dbPath}.admin-token`;

@@ -13,6 +13,7 @@ import { kubeChangeBudget } from '../../kube/change-budget.js';
 import { startKube } from '../../kube/serve.js';
 import { parseSpotLabels } from '../../kube/spot.js';
 import type { PriceSource } from '../../runtime/server/prices.js';
+import { checkKeepPlans, DEFAULT_KEEP_PLANS } from '../../runtime/server/store/index.js';
 
 interface ServeFlags {
   db: string;
@@ -39,6 +40,7 @@ interface ServeFlags {
   pricesInterval: string;
   repriceThreshold: string;
   tenants?: string;
+  keepPlans: string;
   maxChanges?: string;
   changeWindow?: string;
   // Kubernetes driver (src/kube)
@@ -77,6 +79,7 @@ export function register(program: Command): void {
     .option('--max-changes <n|auto|none>', 'change budget: at most n jobs whose placement a round changes (starts, stops, moves); auto (the default with --kube): as many as the API server\'s measured write rate completes in --change-window; none: no limit (the default without --kube); docs/kubernetes.md, Scale')
     .option('--change-window <s>', 'with --kube and --max-changes auto: seconds a round\'s admissions and stops should take to reach the API server (default: a tenth of --round)')
     .option('--no-backfill', 'keep idle GPUs idle until the next round (default: a job that arrives, or a GPU freed early, is used at once)')
+    .option('--keep-plans <n>', `rounds whose whole plan and allocation the store keeps; older rounds keep a summary row (~740 KB a round at 10,000 jobs; docs/runtime.md, Store)`, String(DEFAULT_KEEP_PLANS))
     .option('--rate-limit <n>', 'requests a minute per tenant or job token, 429 beyond (0 = no limit)', '1200')
     .option('--quiet', 'do not log scheduler and worker events')
     .option('--prices <file>', 'GPU prices, a price file (docs/formats.md; each type\'s last row is its price now; tier spot prices v100-spot): re-read every --prices-interval; cost so far in the API and dashboard')
@@ -124,6 +127,7 @@ export function register(program: Command): void {
         ...(f.checkpointDir ? { checkpointRoot: f.checkpointDir } : {}),
         ...(f.jobRoot ? { jobRoots: f.jobRoot } : {}),
         limits: { ratePerMinute: positiveInt('--rate-limit', f.rateLimit) },
+        keepPlans: keepPlansFlag(f.keepPlans),
         ...priceOptions(f),
         log,
       });
@@ -155,6 +159,11 @@ export function register(program: Command): void {
         process.once('SIGTERM', () => stop('SIGTERM'));
       });
     });
+}
+
+/** `--keep-plans`: a whole number of rounds, 1 (the live plan is the last round's) to the summaries kept. */
+export function keepPlansFlag(v: string): number {
+  return checkKeepPlans(/^\s*\d+\s*$/.test(v) ? Number(v) : Number.NaN, JSON.stringify(v));
 }
 
 function priceOptions(f: ServeFlags): { prices?: PriceSource } {
