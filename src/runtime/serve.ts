@@ -6,7 +6,7 @@ import { RondoError } from '../model/errors.js';
 import type { ThroughputTable } from '../model/throughput.js';
 import { LiveThroughputs } from '../estimate/index.js';
 import { loadPolicy } from './server/policy-source.js';
-import { Scheduler, DEFAULT_TIMING, type RuntimeTiming } from './server/scheduler.js';
+import { Scheduler, DEFAULT_TIMING, type MaxChanges, type RuntimeTiming } from './server/scheduler.js';
 import { buildServer } from './server/app.js';
 import type { ApiLimits } from './server/http.js';
 import { checkKeepPlans, Store } from './server/store/index.js';
@@ -24,8 +24,11 @@ export interface ServeOptions {
   readonly timing?: Partial<RuntimeTiming>;
   /** Work-conserving rounds: idle GPUs go to queued jobs at once, not at the next round (default true). */
   readonly backfill?: boolean;
-  /** Change budget: at most this many jobs whose placement a round changes (EngineConfig.maxChanges). */
-  readonly maxChanges?: number;
+  /**
+   * Change budget: at most this many jobs whose placement a round changes (EngineConfig.maxChanges); a function is
+   * read at each plan (`serve --kube`'s automatic budget: src/kube/change-budget.ts).
+   */
+  readonly maxChanges?: MaxChanges;
   readonly checkpointRoot?: string;
   readonly jobRoots?: readonly string[];
   /** Worker agents to run inside this process (the single-machine mode). */
