@@ -108,6 +108,8 @@ async function main(): Promise<void> {
     db: join(dir, 'rondo.db'),
     port: 0,
     policy,
+    // The report reads every round's plan from the store, backfill plans included: keep them all (default 100).
+    keepPlans: 10_000,
     ...(budget.maxChanges !== undefined ? { maxChanges: budget.maxChanges } : {}),
     ...(process.env.RONDO_KUBE_DEBUG ? { log } : {}),
     timing: { roundMs: roundS * 1000, heartbeatMs: 1000, graceMs: 1000, workerTimeoutMs: 30_000 },
