@@ -26,6 +26,7 @@
 import { rowKeyOf, type ClusterSpec, type RoundPlan, type Server } from '../model/index.js';
 import { planRound, type MechanismRow } from '../mechanism/index.js';
 import { admit } from './admit.js';
+import { changeBudgetNow } from './config.js';
 import { closeRound, credit } from './credit.js';
 import { execute } from './execute.js';
 import { observe } from './observe.js';
@@ -130,6 +131,7 @@ function partialPlan(s: RunState, t: number, until: number, held: ReadonlySet<nu
   const { rows: all } = candidates(s);
   const rows: MechanismRow[] = all.filter((r) => r.jobIds.every((j) => !busy(j)));
   const free = freeCluster(s.cluster, held);
+  const maxChanges = changeBudgetNow(s.cfg);
   const t0 = s.stopwatch();
   const out =
     rows.length === 0 || free.cluster.totalGpus === 0
@@ -145,7 +147,7 @@ function partialPlan(s: RunState, t: number, until: number, held: ReadonlySet<nu
           previous: [],
           typeOrder: typeOrder(s),
           skipZeroPriority: s.skipZeroPriority,
-          ...(s.cfg.maxChanges !== undefined ? { maxChanges: s.cfg.maxChanges } : {}),
+          ...(maxChanges !== undefined ? { maxChanges } : {}),
         });
   s.mechanismSeconds += s.stopwatch() - t0;
   // The free GPUs are cut into runs of neighbours; a gang is consolidated when its GPUs share a real server.

@@ -8,6 +8,12 @@ import type { KObj, Reflector } from './reflector.js';
 import { jobKey, secretName, wantsSecret } from './objects.js';
 import type { Timeline } from './timeline.js';
 import { keepAliveClient } from './client.js';
+import type { ChangeRate } from './change-budget.js';
+
+/** The writes of a round's decisions: their time in flight is the busy time of the change rate (change-budget.ts). */
+const DECISION_WRITES = new Set(['admit', 'clear', 'secret', 'stop']);
+/** The writes that complete a change: an admission's Job patch, a stop's suspend. */
+const CHANGE_WRITES = new Set(['admit', 'stop']);
 
 const PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -98,20 +104,39 @@ export class JobWriter {
 
   constructor(
     kc: KubeConfig,
-    private readonly cfg: { readonly jobs: Reflector<KObj>; readonly jobServerUrl?: string | undefined; readonly identity: string; readonly log: (m: string) => void; readonly timeline?: Timeline },
+    private readonly cfg: {
+      readonly jobs: Reflector<KObj>;
+      readonly jobServerUrl?: string | undefined;
+      readonly identity: string;
+      readonly log: (m: string) => void;
+      readonly timeline?: Timeline;
+      /** Measures the decision writes for the automatic change budget (change-budget.ts). */
+      readonly rate?: ChangeRate | undefined;
+    },
   ) {
     this.batch = keepAliveClient(kc, BatchV1Api);
     this.core = keepAliveClient(kc, CoreV1Api);
   }
 
+  /** The change rate a write counts toward: a decision write's (not a background one's). */
+  private rateOf(t: WriteTag): ChangeRate | undefined {
+    return t.priority !== 'background' && DECISION_WRITES.has(t.tag) ? this.cfg.rate : undefined;
+  }
+
   /** Runs one request through the gate, marking on the timeline when it leaves the queue and when it is done. */
   private send<T>(t: WriteTag, fn: () => Promise<T>): Promise<T> {
     const queued = Date.now();
+    const rate = this.rateOf(t);
     return this.gate.run(async () => {
       this.cfg.timeline?.mark(`${t.tag}.sent`, t.round, Date.now() - queued);
-      const res = await fn();
-      this.cfg.timeline?.mark(`${t.tag}.done`, t.round);
-      return res;
+      rate?.begin();
+      try {
+        const res = await fn();
+        this.cfg.timeline?.mark(`${t.tag}.done`, t.round);
+        return res;
+      } finally {
+        rate?.end();
+      }
     }, t.priority);
   }
 
@@ -183,6 +208,7 @@ export class JobWriter {
       try {
         const res = await this.send(t, () => this.batch.patchNamespacedJob({ namespace, name, body }, PATCH));
         this.stats.writes++;
+        if (CHANGE_WRITES.has(t.tag)) this.rateOf(t)?.changed();
         this.cfg.jobs.upsert(res as KObj);
         return true;
       } catch (e) {
@@ -191,7 +217,15 @@ export class JobWriter {
         if (code !== 409) throw e;
         this.stats.conflicts++;
         this.cfg.timeline?.mark('conflict', t.round);
-        cur = (await this.gate.run(() => this.batch.readNamespacedJob({ namespace, name }), t.priority)) as KObj;
+        const rate = this.rateOf(t);
+        cur = (await this.gate.run(async () => {
+          rate?.begin(); // the re-read is part of the change's cost
+          try {
+            return await this.batch.readNamespacedJob({ namespace, name });
+          } finally {
+            rate?.end();
+          }
+        }, t.priority)) as KObj;
       }
     }
     throw new Error(`${key}: still conflicting after 5 tries`);

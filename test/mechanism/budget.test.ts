@@ -177,16 +177,26 @@ describe('change budget in a simulation', () => {
 });
 
 describe('--max-changes', () => {
-  it('takes a positive integer and refuses anything else, naming the flag', async () => {
+  it('takes a positive integer or none and refuses anything else, naming the flag; auto only with --kube', async () => {
     const { buildWorkload } = await import('../../src/sim/index.js');
-    const { maxChangesFlag } = await import('../../src/cli/commands/serve.js');
+    const { parseMaxChanges } = await import('../../src/kube/config.js');
     const base = { generate: true, rate: '4', limit: '5', seed: '0', cluster: 'v100:1,k80:1', round: '360', throughputs: 'data/gavel/simulation_throughputs.json' };
     expect(buildWorkload({ ...base, maxChanges: '12' }).base.maxChanges).toBe(12);
     expect(buildWorkload(base).base.maxChanges).toBeUndefined();
+    expect(buildWorkload({ ...base, maxChanges: 'none' }).base.maxChanges).toBeUndefined();
     for (const bad of ['0', '-3', '2.5', 'x', '']) {
       expect(() => buildWorkload({ ...base, maxChanges: bad })).toThrow(/bad --max-changes/);
-      expect(() => maxChangesFlag(bad)).toThrow(/bad --max-changes/);
+      expect(() => parseMaxChanges(bad, true)).toThrow(/bad --max-changes/);
+      expect(() => parseMaxChanges(bad, false)).toThrow(/bad --max-changes/);
     }
-    expect(maxChangesFlag('200')).toBe(200);
+    expect(parseMaxChanges('200', false)).toBe(200);
+    expect(parseMaxChanges('200', true)).toBe(200);
+    // No write rate to measure without a Kubernetes API server: a clear error, not a silent fallback.
+    expect(() => buildWorkload({ ...base, maxChanges: 'auto' })).toThrow(/--max-changes auto is for rondo serve --kube only/);
+    expect(() => parseMaxChanges('auto', false)).toThrow(/--max-changes auto needs --kube/);
+    expect(parseMaxChanges('auto', true)).toBe('auto');
+    expect(parseMaxChanges(undefined, true)).toBe('auto');
+    expect(parseMaxChanges(undefined, false)).toBe('none');
+    expect(parseMaxChanges('none', true)).toBe('none');
   });
 });

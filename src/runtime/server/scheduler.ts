@@ -44,6 +44,9 @@ export { DEFAULT_TIMING, planAheadMs, UNKNOWN_TOTAL_STEPS, type RuntimeTiming } 
  * `runEngine`.
  */
 
+/** A fixed change budget, or one read at each plan (EngineConfig.maxChanges). */
+export type MaxChanges = number | (() => number | undefined);
+
 export class Scheduler {
   private readonly lastSeen = new Map<string, number>();
   private readonly bootAt = Date.now();
@@ -85,6 +88,7 @@ export class Scheduler {
     lastPlanAt: 0,
     quarantined: 0,
     quarantinedJobs: [],
+    changeBudget: null,
   };
   readonly epochMs: number;
   /** The planner's latest reason per waiting job and each job's last preemption (served to the job page). */
@@ -94,6 +98,8 @@ export class Scheduler {
   });
   /** `serve --prices`/`--prices-url` (prices.ts): the policy's prices; a move past the threshold re-solves. */
   livePrices: LivePrices | undefined;
+  /** More gauges for /metrics from parts beside the scheduler (the Kubernetes driver's write rate). */
+  readonly gauges: Array<() => ReadonlyArray<{ readonly name: string; readonly help: string; readonly value: number }>> = [];
 
   constructor(
     private readonly store: Store,
@@ -107,8 +113,11 @@ export class Scheduler {
      * (finish, failure, cancel), is used at once instead of at the next round. `rondo serve --no-backfill` turns it off.
      */
     private readonly backfill = true,
-    /** Change budget per round (`rondo serve --max-changes`, EngineConfig.maxChanges); undefined: no limit. */
-    private readonly maxChanges?: number,
+    /**
+     * Change budget per round (`rondo serve --max-changes`, EngineConfig.maxChanges): a number, or a function read
+     * at each plan (`serve --kube`'s automatic budget, src/kube/change-budget.ts); undefined: no limit.
+     */
+    private readonly maxChanges?: MaxChanges,
   ) {
     const e = store.getMeta('epoch_ms');
     if (e === undefined) {
@@ -268,6 +277,13 @@ export class Scheduler {
     }
   }
 
+  /** The budget for a plan made now, kept in the stats for /metrics. */
+  private changeBudget(): number | undefined {
+    const b = typeof this.maxChanges === 'function' ? this.maxChanges() : this.maxChanges;
+    this.stats.changeBudget = b ?? null;
+    return b;
+  }
+
   private nowS(ms: number): number {
     return (ms - this.epochMs) / 1000;
   }
@@ -314,7 +330,7 @@ export class Scheduler {
       minReallocationInterval: 0,
       recomputeWhenIdle: true,
       backfill: this.backfill,
-      ...(this.maxChanges !== undefined ? { maxChanges: this.maxChanges } : {}),
+      ...(this.maxChanges !== undefined ? { maxChanges: () => this.changeBudget() } : {}),
       keepHistory: false,
       persist: this.persistence(),
       ...(this.livePrices ? { priceFeed: this.livePrices.feed() } : {}),
