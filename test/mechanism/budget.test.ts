@@ -107,6 +107,32 @@ describe('change budget', () => {
     expect(got.get('d') ?? got.get('e')).toBe(2);
     expect(got.size).toBe(3);
   });
+
+  it('caps a plan on free GPUs only (a backfill plan: every placement a start) at N, and marks it when GPUs stay free', () => {
+    const cluster = makeCluster({ v100: 8, k80: 0 }, 4);
+    const rows = Array.from({ length: 8 }, (_, i): MechanismRow => ({ key: `j${i}`, jobIds: [`j${i}`], scaleFactor: 1, throughput: [10, 0] }));
+    const a = alloc(Object.fromEntries(rows.map((r) => [r.key, [1, 0]])));
+    const free = plan(cluster, rows, a, []);
+    expect(free.plan.assignments).toHaveLength(8);
+    expect(free.plan.budgetLimited).toBeUndefined();
+    const three = plan(cluster, rows, a, [], 3);
+    expect(three.plan.assignments).toHaveLength(3);
+    expect(three.changes).toBe(3);
+    expect(three.plan.budgetLimited).toBe(true);
+    // A budget the plan fits in cuts nothing: no mark.
+    expect(plan(cluster, rows, a, [], 8).plan.budgetLimited).toBeUndefined();
+    // A row counts each of its jobs (a space-sharing pair: 2): a budget below that places nothing, and an empty plan
+    // is not marked (a follow-up plan would be cut the same way).
+    const pair = (i: number): MechanismRow => ({ key: `p${i}a+p${i}b`, jobIds: [`p${i}a`, `p${i}b`], scaleFactor: 1, throughput: [10, 0] });
+    const pairs = [pair(0), pair(1), pair(2)];
+    const pa = alloc(Object.fromEntries(pairs.map((r) => [r.key, [1, 0]])));
+    const one = plan(cluster, pairs, pa, [], 1);
+    expect(one.plan.assignments).toHaveLength(0);
+    expect(one.plan.budgetLimited).toBeUndefined();
+    const pairs3 = plan(cluster, pairs, pa, [], 3);
+    expect(pairs3.plan.assignments).toHaveLength(1);
+    expect(pairs3.plan.budgetLimited).toBe(true);
+  });
 });
 
 describe('change budget in a simulation', () => {
