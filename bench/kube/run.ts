@@ -137,7 +137,7 @@ async function main(): Promise<void> {
   // CPU time of this process (server and driver) at each regular round's start, sampled as the start is seen.
   const cpuAt = new Map<number, number>();
   // The change budget the round was planned with and the write rate measured then (auto budget; null: none).
-  const budgetAt = new Map<number, { changeBudget: number | null; changesPerS: number | null }>();
+  const budgetAt = new Map<number, { changeBudget: number | null; changesPerS: number | null; changeLatencyS: number | null }>();
   const live = new Database(join(dir, 'rondo.db'), { readonly: true });
   const starts = live.prepare('SELECT round, start FROM rounds ORDER BY round');
   const placements = live.prepare("SELECT json_array_length(plan, '$.assignments') AS n FROM rounds WHERE round = ?");
@@ -149,7 +149,7 @@ async function main(): Promise<void> {
       regular.push(r.start);
       const c = process.cpuUsage(cpu0);
       cpuAt.set(r.start, (c.user + c.system) / 1000);
-      budgetAt.set(r.start, { changeBudget: srv.scheduler.stats.changeBudget, changesPerS: budget.auto ? Math.round(budget.auto.rate.perSecond * 10) / 10 : null });
+      budgetAt.set(r.start, { changeBudget: srv.scheduler.stats.changeBudget, changesPerS: budget.auto ? Math.round(budget.auto.rate.perSecond * 10) / 10 : null, changeLatencyS: budget.auto ? Math.round(budget.auto.rate.latencyS * 1000) / 1000 : null });
       log(`round ${r.round} planned (starts in ${r.start - Date.now()} ms, ${(placements.get(r.round) as { n: number }).n} placements)`);
     }
     await sleep(100);
@@ -234,7 +234,7 @@ async function main(): Promise<void> {
       unattributedWrites: unattributedAt.filter((t) => t >= w.from && t < to).length,
       // The driver's timeline over this round's window, ms from its start (negative: before it).
       timeline: timelineOf(kube.controller.timeline.marks, reg.round, w.from, to, reg.plannedAt),
-      ...(budgetAt.get(w.from) ?? { changeBudget: null, changesPerS: null }),
+      ...(budgetAt.get(w.from) ?? { changeBudget: null, changesPerS: null, changeLatencyS: null }),
       rondoCpuMs: cpuAt.has(to) && cpuAt.has(w.from) ? Math.round(cpuAt.get(to)! - cpuAt.get(w.from)!) : null,
       admitted: admitted.size,
       stopped: prevFrom === undefined ? null : stopped.size,

@@ -18,7 +18,7 @@ export async function admit(ctx: WriteContext, a: Attempt, o: KObj, product: str
     // The template may change only while suspended and never started (KEP-2926): a Job suspended by us before
     // (its stop not tidied yet, a stop interrupted by a restart, or suspended at intake) may still carry a startTime.
     const round = a.round ?? 0;
-    const t = { tag: 'admit', round: a.round };
+    const t = { tag: 'admit', round: a.round, dueAt: a.startAt };
     let cleared = false;
     // A Job admitted again onto the product its template still names (its last stop not tidied yet) keeps its
     // template as it is: no startTime to clear then.

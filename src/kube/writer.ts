@@ -81,6 +81,8 @@ export interface WriteTag {
   readonly round?: number | undefined;
   /** Default `admit`. */
   readonly priority?: WritePriority;
+  /** For an admission or a stop: when it was due (its lease's start or end), for the change budget's latency. */
+  readonly dueAt?: number | undefined;
 }
 
 export interface WriterStats {
@@ -208,7 +210,7 @@ export class JobWriter {
       try {
         const res = await this.send(t, () => this.batch.patchNamespacedJob({ namespace, name, body }, PATCH));
         this.stats.writes++;
-        if (CHANGE_WRITES.has(t.tag)) this.rateOf(t)?.changed();
+        if (CHANGE_WRITES.has(t.tag)) this.rateOf(t)?.changed(t.dueAt);
         this.cfg.jobs.upsert(res as KObj);
         return true;
       } catch (e) {

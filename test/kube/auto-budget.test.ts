@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { renderMetrics } from '../../src/runtime/server/metrics.js';
-import { MIN_CHANGE_BUDGET, START_CHANGES_PER_S } from '../../src/kube/change-budget.js';
+import { MIN_CHANGE_BUDGET, START_CHANGES_PER_S, TARGET_SHARE } from '../../src/kube/change-budget.js';
 import { startEnv, trainingJob, until, type Env } from './setup.js';
 
 const TPUT = { 'Tesla-V100-SXM2-16GB': { resnet: 10 } };
@@ -27,7 +27,7 @@ interface PlanRow {
 describe('serve --kube: the automatic change budget', () => {
   it('plans each round within the budget read for it, and the budget follows the measured write rate', async () => {
     const roundMs = 1500;
-    const windowS = 1; // a window of 1 s: the start budget is 12 changes (12/s), below the 24 GPUs' demand
+    const windowS = 1; // a window of 1 s: the start budget is 8 changes (12/s x 0.7 s, the floor), below the 24 GPUs' demand
     env = await startEnv({
       name: 'auto-budget',
       throughputs: TPUT,
@@ -80,7 +80,7 @@ describe('serve --kube: the automatic change budget', () => {
       running = new Set([...now, ...all.filter((x) => x.start > r.start && x.start < reg[i + 1]!.start).flatMap((x) => planOf(x).map((a) => a.jobId))]);
     }
     // Before any write the budget is the start rate over the window; the first round is cut to it (24 GPUs free).
-    expect(budgets[0]).toBe(Math.max(MIN_CHANGE_BUDGET, Math.floor(START_CHANGES_PER_S * windowS)));
+    expect(budgets[0]).toBe(Math.max(MIN_CHANGE_BUDGET, Math.floor(START_CHANGES_PER_S * TARGET_SHARE * windowS)));
     expect(planOf(reg[0]!).length).toBe(budgets[0]);
     // The driver measured its admissions and stops (each one change: as many as the fake received)...
     expect(budget.rate.changes).toBeGreaterThan(24);
@@ -91,7 +91,7 @@ describe('serve --kube: the automatic change budget', () => {
     const last = env.budgetReads.at(-1)!;
     expect(last.budget).toBeGreaterThanOrEqual(MIN_CHANGE_BUDGET);
     const view = budget.view();
-    expect(view.budget).toBe(Math.max(MIN_CHANGE_BUDGET, Math.floor(view.changesPerS * windowS)));
+    expect(view.budget).toBe(Math.max(MIN_CHANGE_BUDGET, Math.floor(view.changesPerS * Math.max(0, TARGET_SHARE * windowS - view.latencyS))));
     // Visible in /metrics: the budget the last plan used, and the driver's rate, window and budget.
     const metrics = renderMetrics(env.srv.store, env.srv.scheduler);
     expect(metrics).toMatch(/^rondo_change_budget \d+$/m);
