@@ -9,7 +9,7 @@
  * the process's peak memory. Writes bench/results/kube.json (fields: docs/kubernetes.md, "Scale").
  *
  *   npm run bench:kube [-- --nodes 1000 --gpus-per-node 4 --jobs 10000 --round 20 --rounds 5 --policy max_min_fairness_perf
- *                         --max-changes N --out bench/results/kube.json]
+ *                         --max-changes auto|none|N --change-window S --out bench/results/kube.json]
  */
 import { fork } from 'node:child_process';
 import Database from 'better-sqlite3';
@@ -20,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { readThroughputs, writeFileAtomic } from '../../src/io/index.js';
 import { startServer } from '../../src/runtime/serve.js';
 import { startKube } from '../../src/kube/serve.js';
+import { parseChangeWindow, parseMaxChanges } from '../../src/kube/config.js';
+import { kubeChangeBudget } from '../../src/kube/change-budget.js';
 import { flag, peakMemory, repoRoot } from '../root.js';
 import { BENCH_PRODUCTS, type FakeReport, type ReportRequest } from './shared.js';
 import { attribute, regularRounds, spanOf, type DecisionWrite, type PlanRow } from './attribute.js';
@@ -40,9 +42,10 @@ const jobCount = Number(flag('jobs', '10000'));
 const roundS = Number(flag('round', '20'));
 const rounds = Number(flag('rounds', '5'));
 const policy = flag('policy', 'max_min_fairness_perf');
-// The change budget (`rondo serve --max-changes`); absent: no limit.
-const maxChanges = process.argv.includes('--max-changes') ? Number(flag('max-changes', '')) : undefined;
-if (maxChanges !== undefined && !(Number.isSafeInteger(maxChanges) && maxChanges >= 1)) throw new Error('bench:kube: --max-changes needs a positive integer');
+// The change budget as `rondo serve --kube` takes it: auto (default: measured write rate x --change-window), none, N.
+const maxChangesSetting = parseMaxChanges(process.argv.includes('--max-changes') ? flag('max-changes', '') : undefined, true);
+const changeWindowS = parseChangeWindow(process.argv.includes('--change-window') ? flag('change-window', '') : undefined, roundS, maxChangesSetting);
+const budget = kubeChangeBudget(maxChangesSetting, changeWindowS);
 for (const [name, v] of Object.entries({ nodes, 'gpus-per-node': gpusPerNode, jobs: jobCount, round: roundS, rounds })) {
   if (!(v > 0) || !Number.isFinite(v)) {
     process.stderr.write(`bench:kube: --${name} must be a positive number\n`);
@@ -105,13 +108,15 @@ async function main(): Promise<void> {
     db: join(dir, 'rondo.db'),
     port: 0,
     policy,
-    ...(maxChanges !== undefined ? { maxChanges } : {}),
+    // The report reads every round's plan from the store, backfill plans included: keep them all (default 100).
+    keepPlans: 10_000,
+    ...(budget.maxChanges !== undefined ? { maxChanges: budget.maxChanges } : {}),
     ...(process.env.RONDO_KUBE_DEBUG ? { log } : {}),
     timing: { roundMs: roundS * 1000, heartbeatMs: 1000, graceMs: 1000, workerTimeoutMs: 30_000 },
     throughputs: readThroughputs(join(root, 'data/gavel/simulation_throughputs.json')),
   });
   const debug = process.env.RONDO_KUBE_DEBUG ? log : undefined;
-  const kube = await startKube(srv, { typeLabel: 'nvidia.com/gpu.product', typeMap: BENCH_PRODUCTS, pendingTimeoutMs: 120_000, shortForMs: 600_000, kubeconfig }, debug);
+  const kube = await startKube(srv, { typeLabel: 'nvidia.com/gpu.product', typeMap: BENCH_PRODUCTS, pendingTimeoutMs: 120_000, shortForMs: 600_000, kubeconfig, ...(budget.auto ? { changeBudget: budget.auto } : {}) }, debug);
   // The driver's timeline (src/kube/timeline.ts): what each round's last Job write waited for.
   kube.controller.timeline.enabled = true;
   for (;;) {
@@ -131,6 +136,8 @@ async function main(): Promise<void> {
   const regular: number[] = [];
   // CPU time of this process (server and driver) at each regular round's start, sampled as the start is seen.
   const cpuAt = new Map<number, number>();
+  // The change budget the round was planned with and the write rate measured then (auto budget; null: none).
+  const budgetAt = new Map<number, { changeBudget: number | null; changesPerS: number | null; changeLatencyS: number | null }>();
   const live = new Database(join(dir, 'rondo.db'), { readonly: true });
   const starts = live.prepare('SELECT round, start FROM rounds ORDER BY round');
   const placements = live.prepare("SELECT json_array_length(plan, '$.assignments') AS n FROM rounds WHERE round = ?");
@@ -142,6 +149,7 @@ async function main(): Promise<void> {
       regular.push(r.start);
       const c = process.cpuUsage(cpu0);
       cpuAt.set(r.start, (c.user + c.system) / 1000);
+      budgetAt.set(r.start, { changeBudget: srv.scheduler.stats.changeBudget, changesPerS: budget.auto ? Math.round(budget.auto.rate.perSecond * 10) / 10 : null, changeLatencyS: budget.auto ? Math.round(budget.auto.rate.latencyS * 1000) / 1000 : null });
       log(`round ${r.round} planned (starts in ${r.start - Date.now()} ms, ${(placements.get(r.round) as { n: number }).n} placements)`);
     }
     await sleep(100);
@@ -226,6 +234,7 @@ async function main(): Promise<void> {
       unattributedWrites: unattributedAt.filter((t) => t >= w.from && t < to).length,
       // The driver's timeline over this round's window, ms from its start (negative: before it).
       timeline: timelineOf(kube.controller.timeline.marks, reg.round, w.from, to, reg.plannedAt),
+      ...(budgetAt.get(w.from) ?? { changeBudget: null, changesPerS: null, changeLatencyS: null }),
       rondoCpuMs: cpuAt.has(to) && cpuAt.has(w.from) ? Math.round(cpuAt.get(to)! - cpuAt.get(w.from)!) : null,
       admitted: admitted.size,
       stopped: prevFrom === undefined ? null : stopped.size,
@@ -265,7 +274,8 @@ async function main(): Promise<void> {
       jobs: jobCount,
       roundS,
       policy,
-      maxChanges: maxChanges ?? null,
+      maxChanges: maxChangesSetting === 'none' ? null : maxChangesSetting,
+      ...(maxChangesSetting === 'auto' ? { changeWindowS } : {}),
       heartbeatS: 1,
       fake: 'test/kube fake API server, Job controller, kube-scheduler and kubelets in a child process; grace 0',
       machine: `${process.platform} ${process.arch}, node ${process.version}`,

@@ -11,10 +11,22 @@
  *     through those times (and the arrivals before the round's end) in order;
  *   - a live server (`Executor.observe`): its executor resolves a round early when something changed
  *     (`RoundReport.backfillUntil`), and the phase plans on the GPUs no open lease holds now.
+ *
+ * With a change budget (`EngineConfig.maxChanges`) every partial plan is a plan like any other: it starts at most N
+ * jobs (src/mechanism/budget.ts says why per plan). A plan the budget cut while GPUs stay free
+ * (`RoundPlan.budgetLimited`, a full round's or a partial one's) is followed by another partial plan on what is still
+ * free, until one is not cut or nothing fits:
+ *   - a simulator plans it at once, at the same simulated time (a live server's gap between passes is a fraction of
+ *     a second, nothing at round scale), so the cluster fills in one instant but N starts a plan; the times GPUs free
+ *     up and jobs arrive are stepped through as before;
+ *   - a live server's executor resolves early again after its backfill gap (src/runtime/server/scheduler.ts), so
+ *     passes come at most one a gap and stop before the next round must be planned.
+ * Without a budget no plan carries the mark, and nothing here differs.
  */
 import { rowKeyOf, type ClusterSpec, type RoundPlan, type Server } from '../model/index.js';
 import { planRound, type MechanismRow } from '../mechanism/index.js';
 import { admit } from './admit.js';
+import { changeBudgetNow } from './config.js';
 import { closeRound, credit } from './credit.js';
 import { execute } from './execute.js';
 import { observe } from './observe.js';
@@ -83,13 +95,19 @@ async function simulated(s: RunState, plan: RoundPlan, report: RoundReport): Pro
   };
   note(plan, report);
   let t = plan.start;
+  // The last plan was cut by the change budget while GPUs stay free: plan again at once, at the same time.
+  let again = plan.budgetLimited === true;
   while (!s.cfg.signal?.aborted) {
     // The next moment something may change: a GPU frees up or a job arrives.
     let next = Infinity;
-    for (const v of gpuFree.values()) if (v > t && v < next) next = v;
     const arrival = s.cfg.source.nextArrival();
-    if (arrival !== undefined && arrival > t && arrival < next) next = arrival;
-    for (const a of s.active.values()) if (a.job.arrivalTime > t && a.job.arrivalTime < next) next = a.job.arrivalTime;
+    if (again) next = t;
+    else {
+      for (const v of gpuFree.values()) if (v > t && v < next) next = v;
+      if (arrival !== undefined && arrival > t && arrival < next) next = arrival;
+      for (const a of s.active.values()) if (a.job.arrivalTime > t && a.job.arrivalTime < next) next = a.job.arrivalTime;
+    }
+    again = false;
     if (!(next < end - minSlot)) break;
     t = next;
     if (arrival !== undefined && arrival <= t) admit(s, await s.cfg.source.poll(t));
@@ -104,6 +122,7 @@ async function simulated(s: RunState, plan: RoundPlan, report: RoundReport): Pro
     const sub = partialPlan(s, t, end, held, busy);
     if (sub.assignments.length === 0) continue;
     note(sub, await runPartial(s, sub));
+    again = sub.budgetLimited === true;
   }
 }
 
@@ -112,6 +131,7 @@ function partialPlan(s: RunState, t: number, until: number, held: ReadonlySet<nu
   const { rows: all } = candidates(s);
   const rows: MechanismRow[] = all.filter((r) => r.jobIds.every((j) => !busy(j)));
   const free = freeCluster(s.cluster, held);
+  const maxChanges = changeBudgetNow(s.cfg);
   const t0 = s.stopwatch();
   const out =
     rows.length === 0 || free.cluster.totalGpus === 0
@@ -127,11 +147,12 @@ function partialPlan(s: RunState, t: number, until: number, held: ReadonlySet<nu
           previous: [],
           typeOrder: typeOrder(s),
           skipZeroPriority: s.skipZeroPriority,
+          ...(maxChanges !== undefined ? { maxChanges } : {}),
         });
   s.mechanismSeconds += s.stopwatch() - t0;
   // The free GPUs are cut into runs of neighbours; a gang is consolidated when its GPUs share a real server.
   const assignments = (out?.plan.assignments ?? []).map((a) => ({ ...a, consolidated: new Set(a.gpus.map((g) => free.serverOf.get(g))).size === 1 }));
-  return { round: s.round, start: t, duration: until - t, assignments, backfill: true };
+  return { round: s.round, start: t, duration: until - t, assignments, backfill: true, ...(out?.plan.budgetLimited ? { budgetLimited: true } : {}) };
 }
 
 /** `cluster` without the GPUs in `held`: each server's free GPUs as runs of consecutive ids. */
@@ -165,7 +186,9 @@ async function runPartial(s: RunState, sub: RoundPlan): Promise<RoundReport> {
   const credited = credit(s, sub, report);
   await retire(s, credited.leaving);
   const previous = s.previous;
-  closeRound(s, sub, credited, runningJobs);
+  // With a budget the timeline says what each plan changed; a partial plan's placements are all starts.
+  const changes = s.cfg.maxChanges === undefined ? undefined : sub.assignments.reduce((n, a) => n + a.jobIds.length, 0);
+  closeRound(s, sub, credited, runningJobs, changes);
   // closeRound leaves this partial round's placement as "what ran"; what the full round placed runs on too.
   const keys = new Set(s.previous.map((a) => rowKeyOf(a.jobIds)));
   s.previous = [...previous.filter((a) => !keys.has(rowKeyOf(a.jobIds)) && a.jobIds.every((j) => s.active.has(j))), ...s.previous];

@@ -24,9 +24,11 @@ export interface EngineConfig {
   readonly roundDuration?: number;
   /**
    * The change budget: at most this many jobs whose placement a round changes (src/mechanism/budget.ts). Undefined:
-   * no limit. For Kubernetes, where every start and stop is API writes (docs/kubernetes.md, "Scale").
+   * no limit. For Kubernetes, where every start and stop is API writes (docs/kubernetes.md, "Scale"). A function is
+   * read at every plan (`rondo serve --kube`'s automatic budget follows the API server's measured write rate); it
+   * may answer undefined (no limit for that plan).
    */
-  readonly maxChanges?: number;
+  readonly maxChanges?: number | (() => number | undefined);
   /**
    * Isolated, consolidated steps/s of a job on each of `cluster.gpuTypes` (0 = cannot run there). Asked at admission
    * and again for every active job when `Executor.observe` reports a different cluster.
@@ -104,4 +106,9 @@ export interface EngineConfig {
    * `performance.now() / 1000`); without one those statistics stay 0. Plans never depend on it.
    */
   readonly stopwatch?: () => number;
+}
+
+/** The change budget for a plan made now (`EngineConfig.maxChanges`, read at each plan when it is a function). */
+export function changeBudgetNow(cfg: Pick<EngineConfig, 'maxChanges'>): number | undefined {
+  return typeof cfg.maxChanges === 'function' ? cfg.maxChanges() : cfg.maxChanges;
 }

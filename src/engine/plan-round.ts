@@ -9,6 +9,7 @@ import { planRound, type MechanismOutput, type MechanismRow } from '../mechanism
 import { candidates } from './pairs.js';
 import { reallocate } from './reallocate.js';
 import { pause, type RunState } from './state.js';
+import { changeBudgetNow } from './config.js';
 
 export async function plan(s: RunState): Promise<MechanismOutput> {
   const { cfg } = s;
@@ -42,6 +43,7 @@ export async function plan(s: RunState): Promise<MechanismOutput> {
 }
 
 function mechanism(s: RunState, rows: MechanismRow[], typeOrder: readonly GpuType[]): MechanismOutput {
+  const maxChanges = changeBudgetNow(s.cfg);
   return planRound({
     round: s.round,
     now: s.now,
@@ -53,7 +55,7 @@ function mechanism(s: RunState, rows: MechanismRow[], typeOrder: readonly GpuTyp
     previous: s.previous,
     typeOrder,
     skipZeroPriority: s.skipZeroPriority,
-    ...(s.cfg.maxChanges !== undefined ? { maxChanges: s.cfg.maxChanges } : {}),
+    ...(maxChanges !== undefined ? { maxChanges } : {}),
     ...(s.index ? { index: s.index } : {}),
   });
 }

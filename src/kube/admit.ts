@@ -19,7 +19,7 @@ export async function admit(ctx: WriteContext, a: Attempt, o: KObj, product: str
     // The template may change only while suspended and never started (KEP-2926): a Job suspended by us before
     // (its stop not tidied yet, a stop interrupted by a restart, or suspended at intake) may still carry a startTime.
     const round = a.round ?? 0;
-    const t = { tag: 'admit', round: a.round };
+    const t = { tag: 'admit', round: a.round, dueAt: a.startAt };
     let cleared = false;
     // KEP-2926 is batch/v1's rule: JobSet and the training operator let a suspended workload's templates change.
     const kep2926 = kindOf(o).clearsStartTime;

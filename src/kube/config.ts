@@ -4,6 +4,7 @@
  */
 import { RondoError } from '../model/errors.js';
 import type { KindId } from './kinds/kind.js';
+import { CHANGE_WINDOW_SHARE, type AutoChangeBudget } from './change-budget.js';
 
 /** Label that opts a batch/v1 Job in; its value names the queue (Rondo's tenant). */
 export const QUEUE_LABEL = 'rondo.dev/queue';
@@ -58,6 +59,11 @@ export interface KubeOptions {
    * round: most stopped Jobs are admitted again sooner, with no write to undo first.
    */
   readonly tidyAfterMs?: number;
+  /**
+   * The automatic change budget the server plans with (`--max-changes auto`, the default of `rondo serve --kube`):
+   * the driver measures its decision writes into it (change-budget.ts). Undefined: the driver measures nothing.
+   */
+  readonly changeBudget?: AutoChangeBudget;
 }
 
 export const DEFAULT_KUBE: Omit<KubeOptions, 'typeMap'> = {
@@ -89,4 +95,55 @@ export function parseTypeMap(s: string, where = '--kube-types'): Record<string, 
 export function parseTypeMapFile(text: string, file: string): Record<string, string> {
   const lines = text.split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
   return parseTypeMap(lines.join(','), file);
+}
+
+/** `--max-changes`: a fixed budget, `auto` (measured from the API server's write rate; `serve --kube` only) or `none`. */
+export type MaxChangesSetting = number | 'auto' | 'none';
+
+/**
+ * Parses `--max-changes`: a positive integer, `none` (no budget) or `auto`, which needs a Kubernetes API server to
+ * measure (`kube`); absent: `auto` with --kube, else none. 0 is refused (it would freeze every placement).
+ */
+export function parseMaxChanges(v: string | undefined, kube: boolean): MaxChangesSetting {
+  if (v === undefined) return kube ? 'auto' : 'none';
+  const s = v.trim().toLowerCase();
+  if (s === 'none') return 'none';
+  if (s === 'auto') {
+    if (!kube) {
+      throw new RondoError({
+        code: 'E_USAGE',
+        problem: '--max-changes auto needs --kube',
+        expected: 'the automatic budget follows the write rate of a Kubernetes API server; without --kube there is none to measure',
+        hint: 'give a number (e.g. --max-changes 200), none, or leave the flag out',
+      });
+    }
+    return 'auto';
+  }
+  const n = Number(s);
+  if (!/^\d+$/.test(s) || !Number.isSafeInteger(n) || n < 1) {
+    throw new RondoError({ code: 'E_USAGE', problem: 'bad --max-changes', expected: `a positive integer: the most jobs whose placement a round may change${kube ? ', auto or none' : ', or none'}`, found: JSON.stringify(v) });
+  }
+  return n;
+}
+
+/**
+ * Parses `--change-window S` (seconds): the time a round's admissions and stops should take to reach the API server
+ * under the automatic budget; default a tenth of the round. Positive and shorter than the round.
+ */
+export function parseChangeWindow(v: string | undefined, roundS: number, setting: MaxChangesSetting): number {
+  if (v === undefined) return defaultWindow(roundS);
+  if (setting !== 'auto') {
+    throw new RondoError({ code: 'E_USAGE', problem: '--change-window applies only to the automatic change budget', hint: 'use it with --kube and --max-changes auto (the default with --kube), or drop it' });
+  }
+  const s = Number(v);
+  if (v.trim() === '' || !Number.isFinite(s) || s <= 0 || s >= roundS) {
+    throw new RondoError({ code: 'E_USAGE', problem: 'bad --change-window', expected: `seconds, more than 0 and less than the round (${roundS} s), e.g. ${defaultWindow(roundS)}`, found: JSON.stringify(v), hint: 'give a shorter window or a longer --round' });
+  }
+  return s;
+}
+
+/** A tenth of the round, to the millisecond (0.15, not 0.15000000000000002, in logs and /metrics). */
+function defaultWindow(roundS: number): number {
+  const w = roundS * CHANGE_WINDOW_SHARE;
+  return w >= 0.001 ? Math.round(w * 1000) / 1000 : w;
 }

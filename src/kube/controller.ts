@@ -38,6 +38,7 @@ import { annotateFinish } from './annotations.js';
 import { beginStop, finishStop, preemptionReason, Tidier, type WriteContext } from './stop.js';
 import { Waker } from './waker.js';
 import { Timeline } from './timeline.js';
+import type { ChangeBudgetView } from './change-budget.js';
 
 interface WorkerRecord {
   token: string;
@@ -51,6 +52,8 @@ export interface KubeStats {
   lastPassMs: number;
   /** Batched syncs of all node-workers sent (one per pass). */
   syncs: number;
+  /** The automatic change budget as of the last pass (change-budget.ts); absent without one. */
+  changeBudget?: ChangeBudgetView;
 }
 
 
@@ -124,7 +127,7 @@ export class KubeController {
         if (type === 'DELETED' && this.stopping > 0) this.waker.soon();
       },
     });
-    this.writer = new JobWriter(this.kc, { jobs: this.jobs, jobServerUrl: opts.jobServerUrl, identity: opts.leader?.identity ?? 'rondo', log, timeline: this.timeline });
+    this.writer = new JobWriter(this.kc, { jobs: this.jobs, jobServerUrl: opts.jobServerUrl, identity: opts.leader?.identity ?? 'rondo', log, timeline: this.timeline, rate: opts.changeBudget?.rate });
     this.intake = new JobIntake({ jobs: this.jobs, rondo: this.rondo, writer: this.writer, log });
     this.estimates = new FinishEstimates(this.rondo, opts.roundMs ?? 60_000, log);
     this.ctx = { writer: this.writer, jobs: this.jobs, typeLabel: opts.typeLabel, log, timeline: this.timeline };
@@ -233,6 +236,11 @@ export class KubeController {
       }
       this.stageMs = [t1 - t0, t2 - t1, Date.now() - t2];
       this.stats.passes++;
+      if (this.opts.changeBudget) {
+        this.stats.changeBudget = this.opts.changeBudget.view();
+        const line = this.opts.changeBudget.report(this.opts.roundMs ?? 60_000);
+        if (line) this.log(line);
+      }
     } catch (e) {
       this.log(`pass failed: ${(e as Error).message}`);
     } finally {

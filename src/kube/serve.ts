@@ -30,11 +30,16 @@ export async function startKube(srv: RunningServer, opts: KubeOptions, log?: (m:
     explain: (jobId) => srv.scheduler.why.of(jobId).preemption,
     ...(log ? { log } : {}),
   });
+  // The automatic change budget (change-budget.ts) in /metrics beside the budget the scheduler last planned with.
+  const budget = opts.changeBudget;
+  const gauges = budget ? (): ReturnType<typeof budget.gauges> => budget.gauges() : undefined;
   await controller.start();
+  if (gauges) srv.scheduler.gauges.push(gauges);
   return {
     controller,
     async close() {
       await controller.stop();
+      if (gauges) srv.scheduler.gauges.splice(srv.scheduler.gauges.indexOf(gauges), 1);
     },
   };
 }

@@ -35,7 +35,7 @@ export function preemptionReason(a: Attempt, explain: ((jobId: string) => { read
 export async function beginStop(ctx: WriteContext, a: Attempt, o: KObj): Promise<void> {
   a.phase = 'stopping';
   try {
-    await ctx.writer.patchJob(a.kube, (cur) => (suspended(cur) && cur.metadata?.annotations?.[A_STOPPING] !== undefined ? undefined : suspendPatch(cur, a.stop!)), { tag: 'stop', round: a.round, priority: 'stop' });
+    await ctx.writer.patchJob(a.kube, (cur) => (suspended(cur) && cur.metadata?.annotations?.[A_STOPPING] !== undefined ? undefined : suspendPatch(cur, a.stop!)), { tag: 'stop', round: a.round, priority: 'stop', dueAt: Math.min(a.deadline, Date.now()) });
     a.suspendedAt = Date.now();
     void ctx.writer.event(o, 'Normal', a.stop === 'cancelled' ? 'Cancelled' : 'Preempted', `suspended on ${a.gpuType} after round ${a.round ?? '?'} (attempt ${a.id}): ${a.stop}`);
   } catch (e) {

@@ -9,6 +9,12 @@ import { kindOf, splitKey } from './kinds/index.js';
 import { jobKey, secretName, wantsSecret } from './objects.js';
 import type { Timeline } from './timeline.js';
 import { keepAliveClient } from './client.js';
+import type { ChangeRate } from './change-budget.js';
+
+/** The writes of a round's decisions: their time in flight is the busy time of the change rate (change-budget.ts). */
+const DECISION_WRITES = new Set(['admit', 'clear', 'secret', 'stop']);
+/** The writes that complete a change: an admission's Job patch, a stop's suspend. */
+const CHANGE_WRITES = new Set(['admit', 'stop']);
 
 const PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -82,6 +88,8 @@ export interface WriteTag {
   readonly round?: number | undefined;
   /** Default `admit`. */
   readonly priority?: WritePriority;
+  /** For an admission or a stop: when it was due (its lease's start or end), for the change budget's latency. */
+  readonly dueAt?: number | undefined;
 }
 
 export interface WriterStats {
@@ -107,7 +115,15 @@ export class JobWriter {
 
   constructor(
     kc: KubeConfig,
-    private readonly cfg: { readonly jobs: ObjectCache; readonly jobServerUrl?: string | undefined; readonly identity: string; readonly log: (m: string) => void; readonly timeline?: Timeline },
+    private readonly cfg: {
+      readonly jobs: ObjectCache;
+      readonly jobServerUrl?: string | undefined;
+      readonly identity: string;
+      readonly log: (m: string) => void;
+      readonly timeline?: Timeline;
+      /** Measures the decision writes for the automatic change budget (change-budget.ts). */
+      readonly rate?: ChangeRate | undefined;
+    },
   ) {
     this.batch = keepAliveClient(kc, BatchV1Api);
     this.core = keepAliveClient(kc, CoreV1Api);
@@ -127,14 +143,25 @@ export class JobWriter {
     return this.custom.getNamespacedCustomObject({ group: kind.group, version: kind.version, plural: kind.plural, namespace, name });
   }
 
+  /** The change rate a write counts toward: a decision write's (not a background one's). */
+  private rateOf(t: WriteTag): ChangeRate | undefined {
+    return t.priority !== 'background' && DECISION_WRITES.has(t.tag) ? this.cfg.rate : undefined;
+  }
+
   /** Runs one request through the gate, marking on the timeline when it leaves the queue and when it is done. */
   private send<T>(t: WriteTag, fn: () => Promise<T>): Promise<T> {
     const queued = Date.now();
+    const rate = this.rateOf(t);
     return this.gate.run(async () => {
       this.cfg.timeline?.mark(`${t.tag}.sent`, t.round, Date.now() - queued);
-      const res = await fn();
-      this.cfg.timeline?.mark(`${t.tag}.done`, t.round);
-      return res;
+      rate?.begin();
+      try {
+        const res = await fn();
+        this.cfg.timeline?.mark(`${t.tag}.done`, t.round);
+        return res;
+      } finally {
+        rate?.end();
+      }
     }, t.priority);
   }
 
@@ -205,6 +232,7 @@ export class JobWriter {
       try {
         const res = await this.send(t, () => this.patchWorkload(key, body));
         this.stats.writes++;
+        if (CHANGE_WRITES.has(t.tag)) this.rateOf(t)?.changed(t.dueAt);
         this.cfg.jobs.upsert(res as KObj);
         return true;
       } catch (e) {
@@ -213,7 +241,15 @@ export class JobWriter {
         if (code !== 409) throw e;
         this.stats.conflicts++;
         this.cfg.timeline?.mark('conflict', t.round);
-        cur = (await this.gate.run(() => this.readWorkload(key), t.priority)) as KObj;
+        const rate = this.rateOf(t);
+        cur = (await this.gate.run(async () => {
+          rate?.begin(); // the re-read is part of the change's cost
+          try {
+            return await this.readWorkload(key);
+          } finally {
+            rate?.end();
+          }
+        }, t.priority)) as KObj;
       }
     }
     throw new Error(`${key}: still conflicting after 5 tries`);

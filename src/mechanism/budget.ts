@@ -14,6 +14,14 @@
  * placement, and a waiting row may still take GPUs that are free now (cost: its jobs). Every GPU used is either the
  * plan's (applied only after its occupants stop), a running job's own, or a free one, so capacity is never exceeded,
  * and gangs are placed whole or not at all.
+ *
+ * The budget is per plan, and backfill plans (src/engine/backfill.ts: partial plans on free GPUs between rounds)
+ * are plans too: each starts at most N jobs. A plan the budget cut that places something and leaves GPUs free is
+ * marked (`RoundPlan.budgetLimited`), and the engine's backfill phase follows it with another partial plan, so a
+ * cluster with thousands of free GPUs fills at N starts a plan within one round. Why per plan and not a per-round
+ * remainder: the budget bounds the burst of API writes one plan causes (from its start to its last write) and the
+ * churn it causes; backfill starts are writes too, but stop nobody, so a remainder per round would only keep GPUs
+ * idle (at start-up: for as many rounds as it takes N to cover the cluster) without bounding any burst better.
  */
 import { rowKeyOf, type Assignment, type ClusterSpec, type GpuType } from '../model/index.js';
 
@@ -61,12 +69,17 @@ export function withinBudget(
   previous: readonly Assignment[],
   planned: Assignment[],
   placer: BudgetPlacer,
-): { assignments: Assignment[]; changes: number } {
+): { assignments: Assignment[]; changes: number; limited: boolean } {
   const activeJobs = new Set<string>();
   for (const r of rows) for (const j of r.jobIds) activeJobs.add(j);
   const changes = countChanges(previous, planned, activeJobs);
-  if (changes <= maxChanges) return { assignments: planned, changes };
-  return applyBudget(maxChanges, cluster, previous, planned, activeJobs, new Set(rows.map((r) => r.key)), placer);
+  if (changes <= maxChanges) return { assignments: planned, changes, limited: false };
+  const b = applyBudget(maxChanges, cluster, previous, planned, activeJobs, new Set(rows.map((r) => r.key)), placer);
+  // Worth a follow-up plan only when this one places something (else the next would be cut the same way: a gang
+  // larger than the budget) and GPUs stay free.
+  let used = 0;
+  for (const a of b.assignments) used += a.gpus.length;
+  return { ...b, limited: b.assignments.length > 0 && used < cluster.totalGpus };
 }
 
 export function applyBudget(

@@ -301,9 +301,11 @@ export function planRound(input: MechanismInput): MechanismOutput {
     }
   }
   let changes: number | undefined;
+  let limited = false;
   if (input.maxChanges !== undefined) {
     const b = withinBudget(input.maxChanges, cluster, rows, input.previous, assignments, budgetPlacer(cluster));
     changes = b.changes;
+    limited = b.limited;
     if (b.assignments !== assignments) {
       assignments.splice(0, assignments.length, ...b.assignments);
       leaseExtensions = assignments.filter((a) => a.leaseExtended).length;
@@ -318,7 +320,7 @@ export function planRound(input: MechanismInput): MechanismOutput {
     const i = position.get(key);
     return i === undefined ? undefined : Array.from(tablesNow().priority.subarray(i * T, i * T + T));
   };
-  const plan: RoundPlan = { round: input.round, start: input.now, duration: input.roundDuration, assignments };
+  const plan: RoundPlan = { round: input.round, start: input.now, duration: input.roundDuration, assignments, ...(limited ? { budgetLimited: true } : {}) };
   // Lazy and non-enumerable: a simulation never calls it, and plans compare and serialise as before.
   Object.defineProperty(plan, 'explain', { value: () => explainRound(input, plan), enumerable: false });
   Object.defineProperty(plan, 'explainer', { value: () => roundExplainer(input, plan), enumerable: false });

@@ -49,4 +49,10 @@ export interface RoundPlan {
    * on GPUs no lease holds, until `start + duration`; other leases are left as they are.
    */
   readonly backfill?: boolean;
+  /**
+   * With a change budget (`EngineConfig.maxChanges`): the budget held back part of this plan while it places jobs and
+   * leaves GPUs free. With backfill on, another (partial) plan follows on the free GPUs, again within the budget: at
+   * once in a simulation, after the backfill gap on a live server (src/engine/backfill.ts). Absent without a budget.
+   */
+  readonly budgetLimited?: boolean;
 }

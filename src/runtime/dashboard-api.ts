@@ -268,6 +268,11 @@ export interface Timeline {
     readonly stepsAtStart: number;
   }>;
   readonly rounds: ReadonlyArray<{ readonly round: number; readonly start: string; readonly end: string; readonly gpuType: string; readonly workerId: string; readonly leaseExtended: boolean }>;
+  /**
+   * Rounds since the job's submission whose plans the store no longer keeps (`rondo serve --keep-plans`): `rounds`
+   * cannot list whether they placed the job (its attempts still show where it ran). Null when none were pruned.
+   */
+  readonly roundsPruned: { readonly count: number; readonly last: number } | null;
 }
 
 export interface LogLine {

@@ -6,10 +6,10 @@ import { RondoError } from '../model/errors.js';
 import type { ThroughputTable } from '../model/throughput.js';
 import { LiveThroughputs } from '../estimate/index.js';
 import { loadPolicy } from './server/policy-source.js';
-import { Scheduler, DEFAULT_TIMING, type RuntimeTiming } from './server/scheduler.js';
+import { Scheduler, DEFAULT_TIMING, type MaxChanges, type RuntimeTiming } from './server/scheduler.js';
 import { buildServer } from './server/app.js';
 import type { ApiLimits } from './server/http.js';
-import { Store } from './server/store/index.js';
+import { checkKeepPlans, Store } from './server/store/index.js';
 import { WorkerAgent } from './agent/worker.js';
 import type { WorkerGpus } from './protocol.js';
 import type { RunAsMap } from './agent/sandbox.js';
@@ -24,8 +24,11 @@ export interface ServeOptions {
   readonly timing?: Partial<RuntimeTiming>;
   /** Work-conserving rounds: idle GPUs go to queued jobs at once, not at the next round (default true). */
   readonly backfill?: boolean;
-  /** Change budget: at most this many jobs whose placement a round changes (EngineConfig.maxChanges). */
-  readonly maxChanges?: number;
+  /**
+   * Change budget: at most this many jobs whose placement a round changes (EngineConfig.maxChanges); a function is
+   * read at each plan (`serve --kube`'s automatic budget: src/kube/change-budget.ts).
+   */
+  readonly maxChanges?: MaxChanges;
   readonly checkpointRoot?: string;
   readonly jobRoots?: readonly string[];
   /** Worker agents to run inside this process (the single-machine mode). */
@@ -46,6 +49,8 @@ export interface ServeOptions {
   readonly prices?: PriceSource;
   /** Tenant tree file (`--tenants`): the policy divides by it (default policy tenant_quota); reloadable. */
   readonly tenants?: string;
+  /** Rounds whose whole plan the store keeps (`--keep-plans`; older rounds keep a summary; store/rounds.ts). */
+  readonly keepPlans?: number;
 }
 
 export interface RunningServer {
@@ -84,6 +89,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   if (timing.workerTimeoutMs < 2 * timing.heartbeatMs) {
     throw new RondoError({ code: 'E_USAGE', problem: 'worker timeout must be at least two heartbeats', found: `${timing.workerTimeoutMs} ms < 2 x ${timing.heartbeatMs} ms` });
   }
+  if (opts.keepPlans !== undefined) checkKeepPlans(opts.keepPlans); // before anything is opened or started
   const tenants = opts.tenants ? LiveTenants.load(resolve(opts.tenants), log) : undefined;
   const policy = await loadPolicy(opts.policy ?? (tenants ? 'tenant_quota' : 'max_min_fairness_perf'), tenants);
   const dbPath = resolve(opts.db);
@@ -91,7 +97,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   if (dbPath.startsWith(checkpointRoot.endsWith(sep) ? checkpointRoot : checkpointRoot + sep)) {
     throw new RondoError({ code: 'E_USAGE', problem: `the store ${dbPath} is inside the checkpoint root ${checkpointRoot}, where jobs could reach it`, hint: 'pass a --checkpoint-dir outside the store\'s folder' });
   }
-  const store = new Store(privateStoreFile(dbPath));
+  const store = new Store(privateStoreFile(dbPath), opts.keepPlans !== undefined ? { keepPlans: opts.keepPlans } : {});
   for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) if (existsSync(f)) chmodSync(f, 0o600); // stores made before 0600
   let adminToken: string | undefined;
   const adminTokenFile = `${dbPath}.admin-token`;

@@ -55,6 +55,23 @@ export interface WorkloadFlags extends TenantFlags, SpotFlags {
   quiet?: boolean;
 }
 
+/**
+ * `--max-changes` of simulate, compare and sweep: a positive integer or `none`. `auto` is `rondo serve --kube`'s
+ * (it follows a Kubernetes API server's measured write rate, which a simulation does not have).
+ */
+function maxChangesOf(v: string | undefined): number | undefined {
+  if (v === undefined || v.trim().toLowerCase() === 'none') return undefined;
+  if (v.trim().toLowerCase() === 'auto') {
+    throw new RondoError({
+      code: 'E_USAGE',
+      problem: '--max-changes auto is for rondo serve --kube only',
+      expected: 'it follows the write rate a Kubernetes API server grants, and a simulation has none to measure',
+      hint: 'give the budget as a number (e.g. --max-changes 200; rondo serve --kube logs the one it measured) or none',
+    });
+  }
+  return intFlag('--max-changes', v, 1, 1e9);
+}
+
 function intFlag(name: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(v);
   if (!/^\s*-?\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
@@ -136,6 +153,7 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
         ...(flags.profiledFraction !== undefined ? { profiledFraction: numFlag('--profiled-fraction', flags.profiledFraction, 0, 1) } : {}),
       }
     : undefined;
+  const maxChanges = maxChangesOf(flags.maxChanges);
   const common = {
     cluster,
     throughputs,
@@ -148,7 +166,7 @@ export function buildWorkload(flags: WorkloadFlags): Workload {
     skipTooLarge: !!flags.skipTooLarge,
     spreadPenalty: !!flags.spreadPenalty,
     ...(flags.restartOverhead !== undefined ? { restartOverhead: numFlag('--restart-overhead', flags.restartOverhead, 0, 86_400) } : {}),
-    ...(flags.maxChanges !== undefined ? { maxChanges: intFlag('--max-changes', flags.maxChanges, 1, 1e9) } : {}),
+    ...(maxChanges !== undefined ? { maxChanges } : {}),
     recomputeWhenIdle: !!flags.reallocWhenIdle,
     ...(flags.backfill ? { backfill: true } : {}),
     ...(window ? { window } : {}),

@@ -14,7 +14,7 @@ class Recording implements Executor {
   }
 }
 
-async function run(jobs: Job[], v100: number, backfill: boolean): Promise<{ r: EngineResult; plans: RoundPlan[] }> {
+async function run(jobs: Job[], v100: number, backfill: boolean, maxChanges?: number): Promise<{ r: EngineResult; plans: RoundPlan[] }> {
   const table = smallTable();
   const cluster = makeCluster({ v100 });
   const clock = new SimClock();
@@ -29,6 +29,7 @@ async function run(jobs: Job[], v100: number, backfill: boolean): Promise<{ r: E
     roundDuration: 360,
     minReallocationInterval: 0,
     backfill,
+    ...(maxChanges !== undefined ? { maxChanges } : {}),
   });
   return { r, plans: exec.plans };
 }
@@ -65,6 +66,52 @@ describe('engine backfill (work-conserving rounds)', () => {
     const on = await run(jobs, 3, true);
     expect(finish(off.r, 'd')).toBeCloseTo(360 + 310, 6);
     expect(finish(on.r, 'd')).toBeCloseTo(50 + 310, 6);
+  });
+
+  it('with a change budget, each backfill plan starts at most N jobs, and capped plans are followed until the cluster is full', async () => {
+    // 8 long jobs, 8 idle GPUs, budget 3: the first round starts 3; partial plans at the same time start 3, then 2.
+    const jobs = Array.from({ length: 8 }, (_, i) => job(`j${i}`, { totalSteps: 36000 }));
+    const on = await run(jobs, 8, true, 3);
+    const atStart = on.plans.filter((p) => p.start === 0);
+    expect(atStart.map((p) => [p.backfill === true, p.assignments.length])).toEqual([
+      [false, 3],
+      [true, 3],
+      [true, 2],
+    ]);
+    // Every backfill plan of the run: only starts (no lease extended), at most the budget.
+    const partials = on.plans.filter((p) => p.backfill);
+    expect(partials.every((p) => p.assignments.length <= 3 && p.assignments.every((a) => !a.leaseExtended))).toBe(true);
+    // The timeline counts every plan's changes, the partial ones' too: never more than the budget.
+    expect(on.r.timeline.filter((x) => x.round >= 0).map((x) => x.changes).slice(0, 3)).toEqual([3, 3, 2]);
+    expect(on.r.timeline.every((x) => x.round < 0 || (x.changes !== undefined && x.changes <= 3))).toBe(true);
+    // The cluster is full from time 0: every job finishes after 3,600 s of work, as with no budget at all.
+    const free = await run(jobs, 8, true);
+    expect(free.plans.filter((p) => p.start === 0)).toHaveLength(1);
+    for (const j of jobs) expect(finish(on.r, j.id)).toBeCloseTo(finish(free.r, j.id)!, 6);
+    expect(finish(on.r, 'j7')).toBeCloseTo(3600, 6);
+    // Without backfill the budget leaves 5 GPUs idle until the next round (nothing follows a capped round).
+    const off = await run(jobs, 8, false, 3);
+    expect(off.plans[0]!.assignments).toHaveLength(3);
+    expect(off.plans[1]!.start).toBeCloseTo(360, 6);
+    expect(finish(off.r, 'j7')).toBeGreaterThan(3600);
+  });
+
+  it('fills GPUs freed over time at most N a plan: a burst of finishes is filled over successive plans', async () => {
+    // 6 GPUs: 6 short jobs (100 s) run first; 6 long ones wait. At 100 s all 6 GPUs free up at once.
+    const jobs = [
+      ...Array.from({ length: 6 }, (_, i) => job(`s${i}`, { totalSteps: 1000 })),
+      ...Array.from({ length: 6 }, (_, i) => job(`l${i}`, { totalSteps: 36000 })),
+    ];
+    const on = await run(jobs, 6, true, 2);
+    const at100 = on.plans.filter((p) => Math.abs(p.start - 100) < 1e-9);
+    expect(at100.every((p) => p.backfill)).toBe(true);
+    expect(at100.map((p) => p.assignments.length)).toEqual([2, 2, 2]);
+    expect(on.plans.filter((p) => p.backfill).every((p) => p.assignments.length <= 2)).toBe(true);
+    // No budget: one backfill plan starts all 6 at 100 s, and never carries the budget's mark.
+    const free = await run(jobs, 6, true);
+    const freeAt100 = free.plans.filter((p) => Math.abs(p.start - 100) < 1e-9);
+    expect(freeAt100.map((p) => p.assignments.length)).toEqual([6]);
+    expect(free.plans.some((p) => 'budgetLimited' in p)).toBe(false);
   });
 
   it('changes nothing when off: the plans never carry the backfill mark', async () => {

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../../src/runtime/serve.js';
 import { startKube, type RunningKube } from '../../src/kube/serve.js';
-import type { KubeOptions } from '../../src/kube/config.js';
+import { parseChangeWindow, parseMaxChanges, type KubeOptions } from '../../src/kube/config.js';
+import { kubeChangeBudget, type AutoChangeBudget } from '../../src/kube/change-budget.js';
 import type { ThroughputTable } from '../../src/model/throughput.js';
 import { FakeApiServer, type Obj } from './fake-apiserver.js';
 import { FakeCluster, type FakeClusterOptions } from './fake-cluster.js';
@@ -22,6 +23,10 @@ export interface Env {
   dir: string;
   kubeconfig: string;
   kubeOpts: KubeOptions;
+  /** The automatic change budget of this boot (`budget` option with auto). */
+  budget: AutoChangeBudget | undefined;
+  /** Each read of the automatic budget by the planner: when, and what it answered. */
+  budgetReads: Array<{ at: number; budget: number | undefined }>;
   restart(): Promise<void>;
   close(): Promise<void>;
 }
@@ -46,6 +51,11 @@ export async function startEnv(o: {
   crds?: readonly string[];
   /** The driver's log lines (besides RONDO_KUBE_DEBUG's stderr). */
   log?: (m: string) => void;
+  /**
+   * The change budget as `rondo serve --kube` builds it from `--max-changes` and `--change-window` (undefined: the
+   * flag left out, i.e. auto). Without this option the server plans with no budget, as before the automatic one.
+   */
+  budget?: { maxChanges?: string; changeWindow?: string };
 }): Promise<Env> {
   const dir = join(tmpdir(), `rondo-kube-${o.name}-${process.pid}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
@@ -69,6 +79,8 @@ export async function startEnv(o: {
     dir,
     kubeconfig,
     kubeOpts,
+    budget: undefined,
+    budgetReads: [],
     srv: undefined as unknown as RunningServer,
     kube: undefined as unknown as RunningKube,
     async restart() {
@@ -93,7 +105,24 @@ export async function startEnv(o: {
             debug?.(m);
           }
         : undefined;
+    // As the CLI does (src/cli/commands/serve.ts): parsed flags -> what the server plans with and the driver feeds.
+    const setting = o.budget ? parseMaxChanges(o.budget.maxChanges, true) : 'none';
+    const budget = kubeChangeBudget(setting, parseChangeWindow(o.budget?.changeWindow, roundMs / 1000, setting));
+    env.budget = budget.auto;
+    const provider = budget.maxChanges;
     env.srv = await startServer({
+      // Every budget the planner reads, with when (tests match them to the plans in the store).
+      ...(typeof provider === 'function'
+        ? {
+            maxChanges: () => {
+              const b = provider();
+              env.budgetReads.push({ at: Date.now(), budget: b });
+              return b;
+            },
+          }
+        : provider !== undefined
+          ? { maxChanges: provider }
+          : {}),
       db,
       port: 0,
       policy: o.policy ?? 'max_min_fairness_perf',
@@ -102,7 +131,7 @@ export async function startEnv(o: {
       ...(log ? { log } : {}),
       ...(o.serverThroughputs ? { throughputs: o.serverThroughputs } : {}),
     });
-    env.kube = await startKube(env.srv, { ...kubeOpts, jobServerUrl: env.srv.url }, log);
+    env.kube = await startKube(env.srv, { ...kubeOpts, jobServerUrl: env.srv.url, ...(budget.auto ? { changeBudget: budget.auto } : {}) }, log);
   }
   await boot();
   return env;

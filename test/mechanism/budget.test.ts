@@ -107,6 +107,32 @@ describe('change budget', () => {
     expect(got.get('d') ?? got.get('e')).toBe(2);
     expect(got.size).toBe(3);
   });
+
+  it('caps a plan on free GPUs only (a backfill plan: every placement a start) at N, and marks it when GPUs stay free', () => {
+    const cluster = makeCluster({ v100: 8, k80: 0 }, 4);
+    const rows = Array.from({ length: 8 }, (_, i): MechanismRow => ({ key: `j${i}`, jobIds: [`j${i}`], scaleFactor: 1, throughput: [10, 0] }));
+    const a = alloc(Object.fromEntries(rows.map((r) => [r.key, [1, 0]])));
+    const free = plan(cluster, rows, a, []);
+    expect(free.plan.assignments).toHaveLength(8);
+    expect(free.plan.budgetLimited).toBeUndefined();
+    const three = plan(cluster, rows, a, [], 3);
+    expect(three.plan.assignments).toHaveLength(3);
+    expect(three.changes).toBe(3);
+    expect(three.plan.budgetLimited).toBe(true);
+    // A budget the plan fits in cuts nothing: no mark.
+    expect(plan(cluster, rows, a, [], 8).plan.budgetLimited).toBeUndefined();
+    // A row counts each of its jobs (a space-sharing pair: 2): a budget below that places nothing, and an empty plan
+    // is not marked (a follow-up plan would be cut the same way).
+    const pair = (i: number): MechanismRow => ({ key: `p${i}a+p${i}b`, jobIds: [`p${i}a`, `p${i}b`], scaleFactor: 1, throughput: [10, 0] });
+    const pairs = [pair(0), pair(1), pair(2)];
+    const pa = alloc(Object.fromEntries(pairs.map((r) => [r.key, [1, 0]])));
+    const one = plan(cluster, pairs, pa, [], 1);
+    expect(one.plan.assignments).toHaveLength(0);
+    expect(one.plan.budgetLimited).toBeUndefined();
+    const pairs3 = plan(cluster, pairs, pa, [], 3);
+    expect(pairs3.plan.assignments).toHaveLength(1);
+    expect(pairs3.plan.budgetLimited).toBe(true);
+  });
 });
 
 describe('change budget in a simulation', () => {
@@ -151,16 +177,26 @@ describe('change budget in a simulation', () => {
 });
 
 describe('--max-changes', () => {
-  it('takes a positive integer and refuses anything else, naming the flag', async () => {
+  it('takes a positive integer or none and refuses anything else, naming the flag; auto only with --kube', async () => {
     const { buildWorkload } = await import('../../src/sim/index.js');
-    const { maxChangesFlag } = await import('../../src/cli/commands/serve.js');
+    const { parseMaxChanges } = await import('../../src/kube/config.js');
     const base = { generate: true, rate: '4', limit: '5', seed: '0', cluster: 'v100:1,k80:1', round: '360', throughputs: 'data/gavel/simulation_throughputs.json' };
     expect(buildWorkload({ ...base, maxChanges: '12' }).base.maxChanges).toBe(12);
     expect(buildWorkload(base).base.maxChanges).toBeUndefined();
+    expect(buildWorkload({ ...base, maxChanges: 'none' }).base.maxChanges).toBeUndefined();
     for (const bad of ['0', '-3', '2.5', 'x', '']) {
       expect(() => buildWorkload({ ...base, maxChanges: bad })).toThrow(/bad --max-changes/);
-      expect(() => maxChangesFlag(bad)).toThrow(/bad --max-changes/);
+      expect(() => parseMaxChanges(bad, true)).toThrow(/bad --max-changes/);
+      expect(() => parseMaxChanges(bad, false)).toThrow(/bad --max-changes/);
     }
-    expect(maxChangesFlag('200')).toBe(200);
+    expect(parseMaxChanges('200', false)).toBe(200);
+    expect(parseMaxChanges('200', true)).toBe(200);
+    // No write rate to measure without a Kubernetes API server: a clear error, not a silent fallback.
+    expect(() => buildWorkload({ ...base, maxChanges: 'auto' })).toThrow(/--max-changes auto is for rondo serve --kube only/);
+    expect(() => parseMaxChanges('auto', false)).toThrow(/--max-changes auto needs --kube/);
+    expect(parseMaxChanges('auto', true)).toBe('auto');
+    expect(parseMaxChanges(undefined, true)).toBe('auto');
+    expect(parseMaxChanges(undefined, false)).toBe('none');
+    expect(parseMaxChanges('none', true)).toBe('none');
   });
 });

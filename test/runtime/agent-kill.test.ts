@@ -210,6 +210,8 @@ describe('a job is killed whole (worker agent, real processes)', () => {
       }, 90_000, 50);
       await goneWithin(m, startedAt, 90_000);
       expect(nx.stderr).toMatch(/killed 1 job\(s\) left running by an agent that died/);
+      // Said only once the dead agent's cgroups were empty and removed: no empty folder is left for a later agent.
+      expect(readdirSync(cg).filter((d) => d.startsWith(`rondo-agent-${w.pid}-`))).toEqual([]);
       console.log(`agent and warden killed: ${left} processes left; the next agent killed them ${Date.now() - startedAt} ms after it was started`);
     } finally {
       w.kill('SIGKILL');

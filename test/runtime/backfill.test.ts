@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, freePort, killAll, startServer, tempDir, waitFor, type JobView, type ServerHandle } from './harness.js';
+import { ensureBuilt, freePort, killAll, startServer, startWorker, tempDir, waitFor, type JobView, type ServerHandle } from './harness.js';
 
 /** Issue 21, finding 1: GPUs sat idle while jobs waited for the next round. */
 describe('work-conserving rounds (real processes)', () => {
@@ -42,5 +42,53 @@ describe('work-conserving rounds (real processes)', () => {
     if (process.env.RONDO_TEST_VERBOSE) console.log(`backfill: 12 jobs took ${took.toFixed(1)} s; without: ${offDone}/12 done by then`);
     expect(offDone).toBeLessThanOrEqual(2);
     expect(offIds.length - offDone).toBeGreaterThanOrEqual(10);
+  }, 120_000);
+
+  it('with --max-changes 3, 12 idle GPUs fill within 30 s over backfill passes of at most 3 starts each', async () => {
+    const dir = tempDir('budget-backfill');
+    const srv = await startServer(join(dir, 'r.db'), await freePort(), ['--round', '60', '--heartbeat', '0.2', '--worker-timeout', '2', '--max-changes', '3']);
+    // The jobs wait for a worker; the one that registers pokes once. Nothing else pokes after that (no job ends within
+    // the test), so only passes that follow a capped plan can fill the other GPUs before the next round (60 s).
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) ids.push((await srv.admin.post<JobView>('/api/v1/jobs', { command: ['sh', '-c', 'sleep 120'], cwd: dir })).id);
+    await startWorker(srv.url, srv.admin, 'local:12', 'w12');
+    const t0 = Date.now();
+    // Each job's first attempt names the plan (a round row: the regular round or a backfill pass) that started it.
+    type Timeline = { attempts: Array<{ round: number }>; rounds: Array<{ round: number; start: string; end: string }> };
+    const firstPlans = await waitFor(
+      'all 12 jobs to start',
+      async () => {
+        const plans: Array<{ round: number; start: number; end: number }> = [];
+        for (const id of ids) {
+          const tl = await srv.admin.get<Timeline>(`/api/v1/jobs/${id}/timeline`);
+          if (tl.attempts.length === 0) return false;
+          const round = Math.min(...tl.attempts.map((x) => x.round));
+          const r = tl.rounds.find((x) => x.round === round);
+          if (!r) return false;
+          plans.push({ round, start: Date.parse(r.start), end: Date.parse(r.end) });
+        }
+        return plans;
+      },
+      45_000,
+      200,
+    );
+    const took = (Date.now() - t0) / 1000;
+    const perPass = new Map<number, number>();
+    const startOf = new Map<number, number>();
+    for (const p of firstPlans) {
+      perPass.set(p.round, (perPass.get(p.round) ?? 0) + 1);
+      startOf.set(p.round, p.start);
+    }
+    if (process.env.RONDO_TEST_VERBOSE) console.log(`budget backfill: 12 starts in ${took.toFixed(1)} s, per pass ${JSON.stringify([...perPass])}, starts ${JSON.stringify([...startOf.values()])}`);
+    expect(took, `12 starts took ${took} s`).toBeLessThan(30);
+    expect(Math.max(...perPass.values())).toBeLessThanOrEqual(3);
+    expect(perPass.size).toBeGreaterThanOrEqual(4);
+    // No busy loop: a pass comes at least the backfill gap (a quarter heartbeat: 50 ms) after the one before.
+    const starts = [...startOf.values()].sort((a, b) => a - b);
+    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(45);
+    // Every pass ends with the round it fills (the round's rows say so, and the next round starts at the last one's
+    // end: a pass recorded as a round length from its start would push the next round back).
+    const ends = new Set(firstPlans.map((p) => p.end));
+    expect(ends.size, `pass ends ${JSON.stringify([...ends])}`).toBe(1);
   }, 120_000);
 });

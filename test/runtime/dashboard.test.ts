@@ -53,6 +53,7 @@ beforeAll(async () => {
     localWorkers: 1,
     checkpointRoot: join(dir, 'ck'),
     timing: { roundMs: 500, heartbeatMs: 100, workerTimeoutMs: 5000, graceMs: 300 },
+    keepPlans: 10, // 5 s of rounds: the timeline below meets pruned rounds
   });
   tok.admin = srv.adminToken!;
   for (const t of ['alice', 'bob']) {
@@ -199,6 +200,14 @@ describe('dashboard endpoints', () => {
     expect(tl.attempts.some((a) => a.startedAt !== null)).toBe(true);
     expect(tl.rounds.length).toBeGreaterThan(0);
     expect(tl.rounds.every((r) => r.gpuType === 'local')).toBe(true);
+    // Rounds older than the last 10 keep no plan: the timeline says how many since bob's submission, lists none of them.
+    type Pruned = { rounds: Array<{ round: number }>; roundsPruned: { count: number; last: number } | null };
+    const tp = await waitFor('pruned rounds in bob\'s timeline', async () => {
+      const t = (await get(`/api/v1/jobs/${bobJob}/timeline`, tok.bob)).json as Pruned;
+      return t.roundsPruned ? t : undefined;
+    }, 30_000, 200);
+    expect(tp.roundsPruned!.count).toBeGreaterThan(0);
+    expect(tp.rounds.every((r) => r.round > tp.roundsPruned!.last)).toBe(true);
     expect((await get(`/api/v1/jobs/${bobJob}/timeline`, tok.alice)).status).toBe(404);
     expect((await get('/api/v1/jobs/job-999/timeline', tok.admin)).status).toBe(404);
 

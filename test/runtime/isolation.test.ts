@@ -20,8 +20,12 @@ interface Attempt {
   state: string;
   endReason: string | null;
   startedAt: string | null;
+  endedAt: string | null;
   leaseEnd: string;
 }
+
+/** Round length of the worker-kill scenario: long beside the worker timeout (0.8 s) and the heartbeat (0.1 s). */
+const ROUND_S = 4;
 
 async function logsOf(admin: ApiClient, id: string): Promise<string> {
   const r = await admin.get<{ lines: Array<{ text: string }> }>(`/api/v1/jobs/${id}/logs?limit=1000`);
@@ -171,17 +175,42 @@ describe('jobs isolated from each other and from the scheduler (real processes)'
   }, 120_000);
 
   it.skipIf(!isRoot)('kill -9 of a worker: the job\'s processes die with it, and its next attempt starts only after the old lease plus grace', async () => {
-    const dir = tempDir('iso-fence');
-    const db = join(dir, 'r.db');
-    const srv = await startServer(db, await freePort());
+    // The attempt ends `lost` only if worker a is killed while it still runs the job. If a's lease ran out first (a
+    // round turned and the extension reached a late, on a loaded machine), a stops the job itself and reports it
+    // `preempted` before the kill: then the kill tested nothing (a flake seen once under heavy load; reproduced by
+    // stopping a with SIGSTOP across its lease end). Rounds of 4 s (one turn where the test's 1 s rounds had four) and
+    // a kill only with 1.5 s of the lease left as the server sees it make that rare; when it happens anyway it is seen
+    // (a ended the attempt `preempted` before the kill, and the job's log says the lease ended on a) and the scenario
+    // runs again on a fresh server, at most three times. Any other outcome is checked as before.
+    for (let attempt = 1; ; attempt++) {
+      const r = await workerKillScenario(attempt);
+      if (r === 'done') return;
+      console.warn(`try ${attempt}: ${r}; running the scenario again`);
+      if (attempt >= 3) throw new Error(`worker a ended its attempt before the kill in ${attempt} tries: ${r}`);
+    }
+  }, 400_000);
+});
+
+/**
+ * One run of the worker-kill scenario: a job (with a child in a session of its own) runs on worker a, worker b
+ * joins, a is killed with `kill -9`. Returns 'done' once every check passed, or why the kill came too late to test
+ * anything (a had already ended the attempt itself).
+ */
+async function workerKillScenario(attempt: number): Promise<string> {
+  const dir = tempDir(`iso-fence-${attempt}`);
+  const db = join(dir, 'r.db');
+  const srv = await startServer(db, await freePort(), ['--round', String(ROUND_S)]);
+  const workers: Array<ReturnType<typeof rondo>> = [];
+  try {
     const start = async (name: string) => {
       const { token } = await srv.admin.post<{ token: string }>('/api/v1/tokens', { kind: 'worker', label: name });
       const w = rondo(['worker', '--server', srv.url, '--gpus', 'v100:1', '--name', name, '--quiet'], { RONDO_WORKER_TOKEN: token });
+      workers.push(w);
       await waitFor(`worker ${name}`, () => w.stdout.includes('ready'), 60_000);
       return w;
     };
     const a = await start('a');
-    const marker = `3600.${process.pid}88`;
+    const marker = `3600.${process.pid}88${attempt}`;
     const job = await srv.admin.post<JobView>('/api/v1/jobs', {
       command: ['sh', '-c', `trap "" TERM; sleep ${marker} & setsid sleep ${marker} </dev/null >/dev/null 2>&1 & echo up; sleep ${marker}`],
       cwd: dir,
@@ -190,8 +219,10 @@ describe('jobs isolated from each other and from the scheduler (real processes)'
     const detail = async (): Promise<Attempt[]> => (await srv.admin.get<{ attemptsDetail: Attempt[] }>(`/api/v1/jobs/${job.id}`)).attemptsDetail;
     const aId = (await waitFor('the attempt on a', async () => (await detail()).find((x) => x.state === 'running')))!.workerId;
     await start('b');
-    // On a loaded machine a lease may run out before its extension arrives: kill a while it runs the job.
-    const onA = await waitFor('the job running on a', async () => (await detail()).find((x) => x.state === 'running' && x.workerId === aId), 60_000, 20);
+    // Kill a while it runs the job with time left on its lease: no lease end on a comes between the kill and the
+    // server noticing a's silence (--worker-timeout 0.8 s).
+    const onA = await waitFor('the job running on a, 1.5 s or more before its lease ends', async () =>
+      (await detail()).find((x) => x.state === 'running' && x.workerId === aId && Date.parse(x.leaseEnd) - Date.now() >= 1500), 60_000, 20);
     a.kill('SIGKILL');
     const killedAt = Date.now();
     await a.exited;
@@ -203,6 +234,12 @@ describe('jobs isolated from each other and from the scheduler (real processes)'
     }, 90_000, 100);
     const lost = attempts.find((x) => x.id === onA.id)!;
     const next = attempts.find((x) => x.id > onA.id && x.startedAt)!;
+    if (lost.endReason === 'preempted' && lost.endedAt !== null && Date.parse(lost.endedAt) <= killedAt) {
+      // a ended the attempt (by its own clock) before it was killed. Run again only when its log says the lease ran
+      // out on a (the round turned first); any other early end is a failure below.
+      const why = /rondo: SIGTERM to all processes of the job \(([^)]*)\)/.exec(await logsOf(srv.admin, job.id))?.[1];
+      if (why === 'lease ended') return `attempt ${lost.id}'s lease ran out on worker a, which stopped it ${killedAt - Date.parse(lost.endedAt)} ms before the kill`;
+    }
     expect(lost.endReason).toBe('lost');
     const second = Date.parse(next.startedAt!);
     const fence = Date.parse(lost.leaseEnd) + 500 + KILL_SLACK_MS; // --grace 0.5
@@ -210,5 +247,12 @@ describe('jobs isolated from each other and from the scheduler (real processes)'
     expect(second).toBeGreaterThanOrEqual(fence);
     await srv.admin.post(`/api/v1/jobs/${job.id}/cancel`, {});
     await goneWithin(marker, Date.now(), 10_000);
-  }, 180_000);
-});
+    return 'done';
+  } finally {
+    // A worker that stops kills its jobs (a try that is run again leaves b running the job's next attempt).
+    for (const w of workers) w.kill('SIGTERM');
+    await Promise.all(workers.map((w) => w.exited));
+    srv.proc.kill('SIGTERM');
+    await srv.proc.exited;
+  }
+}

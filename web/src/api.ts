@@ -64,8 +64,10 @@ async function errorOf(res: Response): Promise<ApiError> {
 }
 
 export async function api<T>(method: 'GET' | 'POST', path: string, body?: unknown, token = savedToken()): Promise<T> {
-  const headers: Record<string, string> = {};
-  if (token) headers.authorization = `Bearer ${token}`;
+  // Signed out (every API call needs a token): a view's refresh that was waiting when the user signed out must not
+  // go out without one and come back 401.
+  if (!token) throw new ApiError(401, 'E_SIGNED_OUT', 'signed out');
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
   try {

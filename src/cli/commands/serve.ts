@@ -8,11 +8,13 @@ import { DEFAULT_THROUGHPUTS } from '../../sim/index.js';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { RondoError } from '../../model/errors.js';
-import { DEFAULT_KUBE, parseTypeMap, parseTypeMapFile, type KubeOptions } from '../../kube/config.js';
+import { DEFAULT_KUBE, parseChangeWindow, parseMaxChanges, parseTypeMap, parseTypeMapFile, type KubeOptions } from '../../kube/config.js';
+import { kubeChangeBudget } from '../../kube/change-budget.js';
 import { startKube } from '../../kube/serve.js';
 import { parseSpotLabels } from '../../kube/spot.js';
 import { parseKinds } from '../../kube/kinds/index.js';
 import type { PriceSource } from '../../runtime/server/prices.js';
+import { checkKeepPlans, DEFAULT_KEEP_PLANS } from '../../runtime/server/store/index.js';
 
 interface ServeFlags {
   db: string;
@@ -39,8 +41,10 @@ interface ServeFlags {
   pricesInterval: string;
   repriceThreshold: string;
   tenants?: string;
-  // Kubernetes driver (src/kube)
+  keepPlans: string;
   maxChanges?: string;
+  changeWindow?: string;
+  // Kubernetes driver (src/kube)
   kube?: boolean;
   kubeTypes?: string;
   kubeTypesFile?: string;
@@ -74,8 +78,10 @@ export function register(program: Command): void {
     .option('--pass-env <name...>', 'environment variables of this process the local workers\' jobs also get')
     .option('--throughputs <file>', "throughput table (Gavel JSON): jobs naming a job type it knows get its throughputs, others estimates from it (docs/estimate.md)", DEFAULT_THROUGHPUTS)
     .option('--no-estimate', 'no table and no estimates: a job counts as equally fast on every type it has not run on')
-    .option('--max-changes <n>', 'change budget: at most n jobs whose placement a round changes (starts, stops, moves; default: no limit; docs/kubernetes.md, Scale)')
+    .option('--max-changes <n|auto|none>', 'change budget: at most n jobs whose placement a round changes (starts, stops, moves); auto (the default with --kube): as many as the API server\'s measured write rate completes in --change-window; none: no limit (the default without --kube); docs/kubernetes.md, Scale')
+    .option('--change-window <s>', 'with --kube and --max-changes auto: seconds a round\'s admissions and stops should take to reach the API server (default: a tenth of --round)')
     .option('--no-backfill', 'keep idle GPUs idle until the next round (default: a job that arrives, or a GPU freed early, is used at once)')
+    .option('--keep-plans <n>', `rounds whose whole plan and allocation the store keeps; older rounds keep a summary row (~740 KB a round at 10,000 jobs; docs/runtime.md, Store)`, String(DEFAULT_KEEP_PLANS))
     .option('--rate-limit <n>', 'requests a minute per tenant or job token, 429 beyond (0 = no limit)', '1200')
     .option('--quiet', 'do not log scheduler and worker events')
     .option('--prices <file>', 'GPU prices, a price file (docs/formats.md; each type\'s last row is its price now; tier spot prices v100-spot): re-read every --prices-interval; cost so far in the API and dashboard')
@@ -97,6 +103,11 @@ export function register(program: Command): void {
     .option('--kube-leader-lease <ns/name>', 'leader election through this coordination.k8s.io Lease (for two replicas)')
     .action(async (f: ServeFlags) => {
       const log = f.quiet ? () => {} : (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`);
+      const roundS = seconds('--round', f.round);
+      // The change budget: fixed, none, or (the default with --kube) measured by the driver and read at each plan.
+      const setting = parseMaxChanges(f.maxChanges, !!f.kube);
+      const budget = kubeChangeBudget(setting, parseChangeWindow(f.changeWindow, roundS, setting));
+      const kubeOpts = f.kube ? kubeOptions(f) : undefined;
       const srv = await startServer({
         db: f.db,
         host: f.host,
@@ -104,13 +115,13 @@ export function register(program: Command): void {
         ...(f.policy ? { policy: f.policy } : {}),
         ...(f.tenants ? { tenants: f.tenants } : {}),
         timing: {
-          roundMs: seconds('--round', f.round) * 1000,
+          roundMs: roundS * 1000,
           graceMs: seconds('--grace', f.grace) * 1000,
           heartbeatMs: seconds('--heartbeat', f.heartbeat) * 1000,
           workerTimeoutMs: seconds('--worker-timeout', f.workerTimeout) * 1000,
         },
         backfill: f.backfill,
-        ...(f.maxChanges !== undefined ? { maxChanges: maxChangesFlag(f.maxChanges) } : {}),
+        ...(budget.maxChanges !== undefined ? { maxChanges: budget.maxChanges } : {}),
         localWorkers: positiveInt('--local-workers', f.localWorkers, 64),
         localGpus: parseGpuSpec(f.localGpus),
         runAs: parseRunAs(f.runAs ?? []),
@@ -119,10 +130,11 @@ export function register(program: Command): void {
         ...(f.checkpointDir ? { checkpointRoot: f.checkpointDir } : {}),
         ...(f.jobRoot ? { jobRoots: f.jobRoot } : {}),
         limits: { ratePerMinute: positiveInt('--rate-limit', f.rateLimit) },
+        keepPlans: keepPlansFlag(f.keepPlans),
         ...priceOptions(f),
         log,
       });
-      const kube = f.kube ? await startKube(srv, kubeOptions(f), log) : undefined;
+      const kube = kubeOpts ? await startKube(srv, { ...kubeOpts, ...(budget.auto ? { changeBudget: budget.auto } : {}) }, log) : undefined;
       // One write: a reader that sees the URL also sees the token line.
       process.stdout.write(
         `rondo serve: listening on ${srv.url} (policy ${srv.scheduler.policyName}, store ${srv.store.path})\n` +
@@ -152,13 +164,9 @@ export function register(program: Command): void {
     });
 }
 
-/** `--max-changes`: a positive integer (0 would freeze every placement, so it is refused). */
-export function maxChangesFlag(v: string): number {
-  const n = Number(v);
-  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < 1) {
-    throw new RondoError({ code: 'E_USAGE', problem: 'bad --max-changes', expected: 'a positive integer: the most jobs whose placement a round may change', found: JSON.stringify(v) });
-  }
-  return n;
+/** `--keep-plans`: a whole number of rounds, 1 (the live plan is the last round's) to the summaries kept. */
+export function keepPlansFlag(v: string): number {
+  return checkKeepPlans(/^\s*\d+\s*$/.test(v) ? Number(v) : Number.NaN, JSON.stringify(v));
 }
 
 function priceOptions(f: ServeFlags): { prices?: PriceSource } {

@@ -31,7 +31,7 @@ export function addWorkloadOptions(cmd: Command): Command {
     .option('--skip-too-large', 'skip jobs needing more GPUs than any type has, instead of failing')
     .option('--spread-penalty', 'multi-GPU jobs spread over servers run at their _unconsolidated throughput (Gavel: off)')
     .option('--restart-overhead <seconds>', 'a (re)started job holds its GPUs this long without progress (Kubernetes pod start, checkpoint load; default 0)')
-    .option('--max-changes <n>', 'change budget: at most n jobs whose placement a round changes (starts, stops, moves; default: no limit)')
+    .option('--max-changes <n|none>', 'change budget: at most n jobs whose placement a round changes (starts, stops, moves; default none: no limit)')
     .option('--realloc-interval <seconds>', 'minimum time between allocation recomputes (Gavel: 1920)', '1920')
     .option('--realloc-when-idle', 'recompute at once when waiting jobs cannot run only for lack of an allocation (Gavel: wait)')
     .option('--backfill', 'work-conserving rounds: GPUs idle before a round ends go to queued jobs at once (Gavel: off)')

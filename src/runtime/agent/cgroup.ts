@@ -94,34 +94,66 @@ export function removeCgroup(dir: string): void {
   }
 }
 
+/** How long an agent waits for a killed cgroup to empty before leaving it (only a process in uninterruptible I/O outlives SIGKILL). */
+export const CGROUP_EMPTY_TIMEOUT_MS = 5000;
+
+/**
+ * Kills every process in a job cgroup, waits until the kernel has emptied it, and removes the folder: SIGKILL is
+ * delivered asynchronously, so a folder removed at once after the kill is still busy and would be left behind, empty.
+ * The kill is repeated at each poll while processes remain (without `cgroup.kill`, a process forked between reading
+ * `cgroup.procs` and the signals escapes one round). True once the folder is gone; false after `timeoutMs`.
+ */
+export async function killAndRemoveCgroup(dir: string, hasKill: boolean, timeoutMs = CGROUP_EMPTY_TIMEOUT_MS): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (cgroupPopulated(dir)) signalCgroup(dir, 'SIGKILL', hasKill);
+    else {
+      try {
+        rmdirSync(dir);
+        return true;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') return true;
+        if (code !== 'EBUSY') return false; // not ours to remove (permissions): waiting will not help
+      }
+    }
+    if (Date.now() >= until) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Empties an agent's folder of job cgroups and removes it: every `job-*` cgroup in it is killed, waited for until
+ * empty and removed (all at once, each within `timeoutMs`). Returns how many held processes and the folders left.
+ */
+export async function clearAgentCgroups(agentDir: string, hasKill: boolean, timeoutMs = CGROUP_EMPTY_TIMEOUT_MS): Promise<{ killed: number; left: string[] }> {
+  const jobs = safeReaddir(agentDir).filter((n) => n.startsWith('job-')).map((n) => join(agentDir, n));
+  const killed = jobs.filter((jd) => cgroupPopulated(jd)).length;
+  const gone = await Promise.all(jobs.map((jd) => killAndRemoveCgroup(jd, hasKill, timeoutMs)));
+  const left = jobs.filter((_, i) => !gone[i]);
+  if (left.length === 0) {
+    try {
+      rmdirSync(agentDir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') left.push(agentDir);
+    }
+  } else left.push(agentDir);
+  return { killed, left };
+}
+
 /**
  * Kills the jobs of agents that died without cleaning up (kill -9 of agent and warden together): every
- * `rondo-agent-<pid>-*` folder beside `dir` whose pid is not a live process. Returns how many job cgroups it killed.
+ * `rondo-agent-<pid>-*` folder beside `dir` whose pid is not a live process is emptied and removed. Returns how many
+ * job cgroups held processes, and the folders that could not be removed within the wait.
  */
-export function killLeftoverCgroups(dir: string, hasKill: boolean): number {
+export async function killLeftoverCgroups(dir: string, hasKill: boolean, timeoutMs = CGROUP_EMPTY_TIMEOUT_MS): Promise<{ killed: number; left: string[] }> {
   const parent = join(dir, '..');
-  let killed = 0;
-  let entries: string[];
-  try {
-    entries = readdirSync(parent);
-  } catch {
-    return 0;
-  }
-  for (const name of entries) {
+  const dead = safeReaddir(parent).filter((name) => {
     const m = /^rondo-agent-(\d+)-\d+$/.exec(name);
-    if (!m || join(parent, name) === dir || pidAlive(Number(m[1]))) continue;
-    const agentDir = join(parent, name);
-    for (const job of safeReaddir(agentDir).filter((n) => n.startsWith('job-'))) {
-      const jd = join(agentDir, job);
-      if (cgroupPopulated(jd)) {
-        signalCgroup(jd, 'SIGKILL', hasKill);
-        killed++;
-      }
-      removeCgroup(jd);
-    }
-    removeCgroup(agentDir);
-  }
-  return killed;
+    return m !== null && join(parent, name) !== dir && !pidAlive(Number(m[1]));
+  });
+  const results = await Promise.all(dead.map((name) => clearAgentCgroups(join(parent, name), hasKill, timeoutMs)));
+  return { killed: results.reduce((n, r) => n + r.killed, 0), left: results.flatMap((r) => r.left) };
 }
 
 function safeReaddir(d: string): string[] {

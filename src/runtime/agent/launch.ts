@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroupPopulated, killLeftoverCgroups, removeCgroup, setupCgroups, signalCgroup, type CgroupSupport } from './cgroup.js';
+import { cgroupPopulated, clearAgentCgroups, killLeftoverCgroups, removeCgroup, setupCgroups, signalCgroup, type CgroupSupport } from './cgroup.js';
 import { defaultStateDir, GroupRecord, groupMembers } from './leftovers.js';
 import type { JobIdentity } from './sandbox.js';
 import { Warden } from './warden.js';
@@ -109,10 +109,10 @@ export function releaseJob(g: JobGroup, warden: Warden | undefined): void {
  * An agent's confinement, set up once before its first job: its cgroup folder (killing what dead agents left in
  * theirs), its warden, and its record of process groups (killing the groups dead agents recorded).
  */
-export function setupIsolation(
+export async function setupIsolation(
   opts: { readonly cgroups?: boolean; readonly killOnAgentDeath?: boolean; readonly stateDir?: string },
   log: (m: string) => void,
-): { cgroups: CgroupSupport | undefined; warden: Warden | undefined; record: GroupRecord | undefined } {
+): Promise<{ cgroups: CgroupSupport | undefined; warden: Warden | undefined; record: GroupRecord | undefined }> {
   let cgroups: CgroupSupport | undefined;
   let warden: Warden | undefined;
   let record: GroupRecord | undefined;
@@ -120,8 +120,9 @@ export function setupIsolation(
     const cg = setupCgroups();
     if (cg.ok) {
       cgroups = cg;
-      const killed = killLeftoverCgroups(cg.dir, cg.hasKill);
+      const { killed, left } = await killLeftoverCgroups(cg.dir, cg.hasKill);
       if (killed > 0) log(`killed ${killed} job(s) left running by an agent that died`);
+      if (left.length > 0) log(`warning: cgroups of a dead agent still busy after SIGKILL, left in place: ${left.join(', ')}`);
     } else log(`jobs run without a cgroup of their own (${cg.reason}); a job's processes are tracked by process group`);
   }
   if (opts.killOnAgentDeath ?? true) {
@@ -136,4 +137,15 @@ export function setupIsolation(
     }
   }
   return { cgroups, warden, record };
+}
+
+/**
+ * The agent's last step: kills whatever is left of its jobs (a process that outlived the stop's wait), waits until
+ * their cgroups are empty, and removes them and the agent's folder, so no process and no empty folder outlives it.
+ */
+export async function teardownCgroups(cg: CgroupSupport | undefined, log: (m: string) => void): Promise<void> {
+  if (!cg) return;
+  const { killed, left } = await clearAgentCgroups(cg.dir, cg.hasKill);
+  if (killed > 0) log(`killed ${killed} job(s) still running at shutdown`);
+  if (left.length > 0) log(`warning: job cgroups still busy after SIGKILL, left in place: ${left.join(', ')}`);
 }

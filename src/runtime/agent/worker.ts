@@ -9,7 +9,7 @@ import { parseProgressLine, type LeaseMessage, type SyncEnded, type SyncLogs, ty
 import type { WorkerGpus } from '../protocol.js';
 export { parseGpuSpec } from './gpu-spec.js';
 import type { CgroupSupport } from './cgroup.js';
-import { jobAlive, launchJob, releaseJob, SETPRIV, setupIsolation, signalJob, type JobGroup } from './launch.js';
+import { jobAlive, launchJob, releaseJob, SETPRIV, setupIsolation, signalJob, teardownCgroups, type JobGroup } from './launch.js';
 import { jobEnvironment, mayExecute, prepareCheckpointDir, resolveIdentity, type JobIdentity, type RunAsMap } from './sandbox.js';
 import type { Warden } from './warden.js';
 import type { GroupRecord } from './leftovers.js';
@@ -163,7 +163,7 @@ export class WorkerAgent {
         await new Promise((r) => setTimeout(r, delay));
       }
     }
-    ({ cgroups: this.cgroups, warden: this.warden, record: this.record } = setupIsolation(this.opts, this.log));
+    ({ cgroups: this.cgroups, warden: this.warden, record: this.record } = await setupIsolation(this.opts, this.log));
     if (this.isRoot && !this.opts.runAs?.has('*')) this.log('tenants without a --run-as entry run as a per-tenant uid (auto)');
     this.log(`registered as ${this.id} with ${this.opts.gpus.map((g) => `${g.type}:${g.count}`).join(',')}`);
     this.ticker = setInterval(() => this.tick(), 50);
@@ -180,8 +180,11 @@ export class WorkerAgent {
       await new Promise((r) => setTimeout(r, 50));
     }
     if (this.ticker) clearInterval(this.ticker);
+    // Before the warden goes: what outlived the wait is killed and waited for here, and the cgroups removed.
+    for (const p of this.procs.values()) if (p.group && !p.ended) signalJob(p.group, 'SIGKILL', this.cgroups);
+    await teardownCgroups(this.cgroups, this.log);
     this.warden?.close();
-    if (![...this.procs.values()].some((p) => p.child && !p.ended)) this.record?.close();
+    if (![...this.procs.values()].some((p) => p.child && !p.ended && p.group && jobAlive(p.group))) this.record?.close();
     this.wakeSync?.();
     await this.loop;
     if (this.id) await this.syncOnce().catch(() => undefined); // best effort: report the ends

@@ -51,6 +51,8 @@ export function renderMetrics(store: Store, scheduler: Scheduler): string {
     'The last jobs quarantined by this server process (1 each; the job failed, the policy failed with it).',
     s.quarantinedJobs.map((q) => [{ job: q.jobId, tenant: q.tenant }, 1]),
   );
+  if (s.changeBudget !== null) metric('rondo_change_budget', 'gauge', 'Change budget the last plan was made with: the most jobs whose placement a round may change (--max-changes).', [[{}, s.changeBudget]]);
+  for (const source of scheduler.gauges) for (const g of source()) metric(g.name, 'gauge', g.help, [[{}, g.value]]);
   lines.push(
     '# HELP rondo_solver_seconds Policy (allocation) computation time.',
     '# TYPE rondo_solver_seconds summary',

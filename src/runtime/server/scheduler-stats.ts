@@ -21,4 +21,6 @@ export interface SchedulerStats {
   /** Jobs quarantined by this process (the policy failed with them), and the last 20 of them. */
   quarantined: number;
   quarantinedJobs: ReadonlyArray<{ readonly jobId: string; readonly tenant: string }>;
+  /** The change budget the last plan was made with (null: none; `--max-changes`, src/kube/change-budget.ts). */
+  changeBudget: number | null;
 }

@@ -44,6 +44,9 @@ export { DEFAULT_TIMING, planAheadMs, UNKNOWN_TOTAL_STEPS, type RuntimeTiming } 
  * `runEngine`.
  */
 
+/** A fixed change budget, or one read at each plan (EngineConfig.maxChanges). */
+export type MaxChanges = number | (() => number | undefined);
+
 export class Scheduler {
   private readonly lastSeen = new Map<string, number>();
   private readonly bootAt = Date.now();
@@ -85,6 +88,7 @@ export class Scheduler {
     lastPlanAt: 0,
     quarantined: 0,
     quarantinedJobs: [],
+    changeBudget: null,
   };
   readonly epochMs: number;
   /** The planner's latest reason per waiting job and each job's last preemption (served to the job page). */
@@ -94,6 +98,8 @@ export class Scheduler {
   });
   /** `serve --prices`/`--prices-url` (prices.ts): the policy's prices; a move past the threshold re-solves. */
   livePrices: LivePrices | undefined;
+  /** More gauges for /metrics from parts beside the scheduler (the Kubernetes driver's write rate). */
+  readonly gauges: Array<() => ReadonlyArray<{ readonly name: string; readonly help: string; readonly value: number }>> = [];
 
   constructor(
     private readonly store: Store,
@@ -107,8 +113,11 @@ export class Scheduler {
      * (finish, failure, cancel), is used at once instead of at the next round. `rondo serve --no-backfill` turns it off.
      */
     private readonly backfill = true,
-    /** Change budget per round (`rondo serve --max-changes`, EngineConfig.maxChanges); undefined: no limit. */
-    private readonly maxChanges?: number,
+    /**
+     * Change budget per round (`rondo serve --max-changes`, EngineConfig.maxChanges): a number, or a function read
+     * at each plan (`serve --kube`'s automatic budget, src/kube/change-budget.ts); undefined: no limit.
+     */
+    private readonly maxChanges?: MaxChanges,
   ) {
     const e = store.getMeta('epoch_ms');
     if (e === undefined) {
@@ -268,6 +277,13 @@ export class Scheduler {
     }
   }
 
+  /** The budget for a plan made now, kept in the stats for /metrics. */
+  private changeBudget(): number | undefined {
+    const b = typeof this.maxChanges === 'function' ? this.maxChanges() : this.maxChanges;
+    this.stats.changeBudget = b ?? null;
+    return b;
+  }
+
   private nowS(ms: number): number {
     return (ms - this.epochMs) / 1000;
   }
@@ -314,7 +330,7 @@ export class Scheduler {
       minReallocationInterval: 0,
       recomputeWhenIdle: true,
       backfill: this.backfill,
-      ...(this.maxChanges !== undefined ? { maxChanges: this.maxChanges } : {}),
+      ...(this.maxChanges !== undefined ? { maxChanges: () => this.changeBudget() } : {}),
       keepHistory: false,
       persist: this.persistence(),
       ...(this.livePrices ? { priceFeed: this.livePrices.feed() } : {}),
@@ -448,7 +464,7 @@ export class Scheduler {
     // backfill plan starts now, on GPUs no lease holds, and ends with the current round.
     const startMs = plan.backfill ? now : Math.round(Math.max(this.epochMs + plan.start * 1000, last ? last.start + last.duration : 0));
     const endMs = plan.backfill ? Math.round(this.epochMs + (plan.start + plan.duration) * 1000) : startMs + this.timing.roundMs;
-    if (plan.backfill && plan.assignments.length === 0) return this.awaitRound(plan, jobs, endMs);
+    if (plan.backfill && plan.assignments.length === 0) return this.awaitRound(plan, jobs, endMs, false);
     // The record, the commit and the use history each get a turn of their own (requests are served between them);
     // the commit reads the open attempts in its own turn, and checks each job again as it places it.
     if (!plan.backfill) {
@@ -463,7 +479,8 @@ export class Scheduler {
       startMs,
       endMs,
       plannedAt: now,
-      durationMs: this.timing.roundMs,
+      // A backfill row lasts until the round's end, not a round length: the next round starts at the last row's end.
+      durationMs: endMs - startMs,
       policy: this.policy.name,
       solverMs: this.stats.lastSolverMs,
       allocationJson: () => this.runner.lastJson(),
@@ -484,22 +501,28 @@ export class Scheduler {
     this.stats.lastPlanMs = performance.now() - this.planStartedAt;
     const cpu = process.cpuUsage(this.planCpuAt);
     this.stats.lastPlanCpuMs = (cpu.user + cpu.system) / 1000;
-    return this.awaitRound(plan, jobs, endMs);
+    // The change budget cut this plan while GPUs stay free: another backfill pass follows after the gap (not only at
+    // the next poke), so free GPUs fill at N starts a pass rather than waiting for the next round.
+    return this.awaitRound(plan, jobs, endMs, this.backfill && plan.budgetLimited === true);
   }
 
   /**
    * Waits until the next round must be planned and reports. A slow plan (a large LP) starts earlier next time, so
    * extensions still reach workers before their leases end. With backfill, a poke (a submit, an attempt that ended)
    * ends the wait early: the report then says the round goes on (`backfillUntil`) so the engine can fill idle GPUs.
+   * `followUp` (a plan the change budget cut while GPUs stay free) ends it after the backfill gap without a poke.
+   * Either way passes come at most one a gap, and none once the next round must be planned (`planAt`).
    */
-  private async awaitRound(plan: RoundPlan, jobs: ReadonlyMap<string, ExecJob>, endMs: number): Promise<RoundReport> {
+  private async awaitRound(plan: RoundPlan, jobs: ReadonlyMap<string, ExecJob>, endMs: number, followUp: boolean): Promise<RoundReport> {
     const planAt = endMs - planAheadMs(this.timing, this.stats.lastPlanMs);
     this.yielded('the round wait');
     const waitFrom = Date.now();
-    await this.sleepUntilMs(planAt, this.backfill);
+    if (!followUp) await this.sleepUntilMs(planAt, this.backfill);
     // Poked early (a GPU freed, a job submitted): the next backfill pass comes a little after this one at the soonest.
     const gapEnd = Math.min(planAt, waitFrom + backfillGapMs(this.timing));
     if (this.backfill && !this.stopped && Date.now() < gapEnd) await this.sleepUntilMs(gapEnd, false);
+    // The follow-up pass looks at everything after this point: a poke before it asks for nothing more.
+    if (followUp) this.dirty = false;
     this.resumed();
     const early = this.backfill && !this.stopped && Date.now() < planAt;
     return loopSections.time('scheduler: round report (store reads)', () => this.report(plan, jobs, endMs, early));

@@ -323,6 +323,12 @@ export function JobView(props: { id: string }) {
             <>
               <Chart option={timeline} height={70 + 44 * types.length} label="timeline of the job's attempts and rounds" testId="timeline-chart" />
               <p class="muted small">Thick bars: the process ran; thin grey bars: rounds in which the job held GPUs.</p>
+              {tl.data?.roundsPruned ? (
+                <p class="muted small" data-testid="rounds-pruned">
+                  Rounds up to {tl.data.roundsPruned.last} ({tl.data.roundsPruned.count}) have no grey bars: the server keeps the plans of recent rounds only
+                  (rondo serve --keep-plans).
+                </p>
+              ) : null}
             </>
           ) : tl.data ? (
             <Empty title="Not placed yet.">The job has waited since {when(j.submittedAt)}; it appears here once a round gives it GPUs (why it waits: above).</Empty>

@@ -380,6 +380,7 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
         stepsAtStart: a.stepsAtStart,
       })),
       rounds: rounds.map((r) => ({ round: r.round, start: iso(r.start), end: iso(r.start + r.duration), gpuType: r.gpuType, workerId: r.workerId, leaseExtended: r.leaseExtended })),
+      roundsPruned: store.prunedRoundsSince(job.submittedAt - 1),
     };
   });
 

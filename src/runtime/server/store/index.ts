@@ -12,6 +12,7 @@ import * as tenantRounds from './tenant-rounds.js';
 import type { TenantRoundRow } from './tenant-rounds.js';
 import { schemaVersionOf } from './schema.js';
 import { Sql } from './sql.js';
+import { RondoError } from '../../../model/errors.js';
 
 /**
  * The runtime's durable state: one SQLite file, owned here. Every SQL statement of the runtime lives in this folder,
@@ -27,19 +28,37 @@ export type { QueueJob } from './read-models.js';
 export type { JobShape, UseFigures, UseSample } from './use-history.js';
 export type { TenantRoundRow } from './tenant-rounds.js';
 export { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
+export { DEFAULT_KEEP_PLANS, ROUND_SUMMARIES_KEPT } from './rounds.js';
+
+/** `keepPlans` must leave the last round whole (the live plan is read from it) and stay within the summaries kept. */
+export function checkKeepPlans(n: number, found: string = String(n)): number {
+  if (!Number.isSafeInteger(n) || n < 1 || n > rounds.ROUND_SUMMARIES_KEPT) {
+    throw new RondoError({
+      code: 'E_USAGE',
+      problem: 'bad --keep-plans',
+      expected: `a whole number of rounds from 1 to ${rounds.ROUND_SUMMARIES_KEPT} whose plans the store keeps (default ${rounds.DEFAULT_KEEP_PLANS})`,
+      found,
+    });
+  }
+  return n;
+}
 
 export interface StoreOptions {
   readonly maxLogBytes?: number;
   /** Injectable wall clock (ms since the Unix epoch) so tests of the store are deterministic. */
   readonly now?: () => number;
+  /** Rounds whose whole plan and allocation are kept (`--keep-plans`, default `DEFAULT_KEEP_PLANS`); older keep a summary. */
+  readonly keepPlans?: number;
 }
 
 export class Store {
   private readonly sql: Sql;
   readonly path: string;
+  readonly keepPlans: number;
 
   constructor(path: string, opts: StoreOptions = {}) {
     this.path = path;
+    this.keepPlans = checkKeepPlans(opts.keepPlans ?? rounds.DEFAULT_KEEP_PLANS);
     this.sql = new Sql(path, opts.now ?? Date.now, opts.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES);
   }
 
@@ -153,11 +172,12 @@ export class Store {
   // ---- rounds and scheduler state (rounds.ts) ----
   getMeta(key: string): string | undefined { return rounds.getMeta(this.sql, key); }
   setMeta(key: string, value: string): void { rounds.setMeta(this.sql, key, value); }
-  saveRound(r: Omit<RoundRow, 'allocation'> & ({ readonly allocation: unknown } | { readonly allocationJson: string })): void { rounds.saveRound(this.sql, r); }
+  saveRound(r: Omit<RoundRow, 'allocation'> & ({ readonly allocation: unknown } | { readonly allocationJson: string })): void { rounds.saveRound(this.sql, r, this.keepPlans); }
   lastRoundInfo(): { round: number; start: number; duration: number; assignments: number } | undefined { return rounds.lastRoundInfo(this.sql); }
   lastRound(): RoundRow | undefined { return rounds.lastRound(this.sql); }
   lastRoundText(): rounds.RoundText | undefined { return rounds.lastRoundText(this.sql); }
   lastRoundKey(): string | undefined { return rounds.lastRoundKey(this.sql); }
+  prunedRoundsSince(since: number): { count: number; last: number } | null { return rounds.prunedRoundsSince(this.sql, since); }
   saveUseSample(s: useHistory.UseSample): void { useHistory.saveUseSample(this.sql, s); }
   useSamples(from: number, to: number): useHistory.UseSample[] { return useHistory.useSamples(this.sql, from, to); }
   jobShapes(ids: readonly string[]): useHistory.JobShape[] { return useHistory.jobShapes(this.sql, ids); }

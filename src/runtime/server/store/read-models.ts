@@ -101,7 +101,10 @@ export function tenantNames(c: Sql): string[] {
   return c.q('SELECT DISTINCT tenant FROM jobs ORDER BY tenant').pluck().all() as string[];
 }
 
-/** The rounds kept in the store (the last 1,000) that placed this job, from `since` on, straight from the plans' JSON. */
+/**
+ * The rounds whose plans are kept (the last --keep-plans, rounds.ts) that placed this job, from `since` on, straight
+ * from the plans' JSON; older rounds' plans are pruned (`prunedRoundsSince` says how many).
+ */
 export function roundsOfJob(
   c: Sql,
   jobId: string,
@@ -111,8 +114,8 @@ export function roundsOfJob(
     .q(
       `SELECT r.round, r.start, r.duration, json_extract(a.value, '$.gpuType') AS gpu_type, json_extract(a.value, '$.workerId') AS worker_id,
               json_extract(a.value, '$.leaseExtended') AS extended
-       FROM rounds r, json_each(r.plan, '$.assignments') a
-       WHERE json_extract(a.value, '$.jobId') = ? AND r.start >= ? ORDER BY r.round`,
+       FROM rounds r INDEXED BY rounds_kept, json_each(r.plan, '$.assignments') a
+       WHERE r.plan_pruned = 0 AND json_extract(a.value, '$.jobId') = ? AND r.start >= ? ORDER BY r.round`,
     )
     .all(jobId, since) as Row[];
   return rows.map((r) => ({

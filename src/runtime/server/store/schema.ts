@@ -157,6 +157,14 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (round, tenant)
   );
   `,
+  // 8: plans kept for the last --keep-plans rounds only (rounds.ts): an older round keeps its summary row, with JSON
+  // null in place of its allocation and plan (the columns stay NOT NULL: SQLite cannot relax that without copying
+  // the whole table, up to 1,000 plans of ~740 KB each). Existing rows read the defaults without being rewritten.
+  `
+  ALTER TABLE rounds ADD COLUMN assignments INTEGER;
+  ALTER TABLE rounds ADD COLUMN plan_pruned INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX rounds_kept ON rounds(plan_pruned, round);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
