@@ -4,6 +4,7 @@
  */
 import type { KObj } from './reflector.js';
 import { admitPatch } from './objects.js';
+import { kindOf } from './kinds/index.js';
 import { endAttempt, type Attempt } from './attempt.js';
 import type { WriteContext } from './stop.js';
 
@@ -20,9 +21,11 @@ export async function admit(ctx: WriteContext, a: Attempt, o: KObj, product: str
     const round = a.round ?? 0;
     const t = { tag: 'admit', round: a.round, dueAt: a.startAt };
     let cleared = false;
+    // KEP-2926 is batch/v1's rule: JobSet and the training operator let a suspended workload's templates change.
+    const kep2926 = kindOf(o).clearsStartTime;
     // A Job admitted again onto the product its template still names (its last stop not tidied yet) keeps its
     // template as it is: no startTime to clear then.
-    if (o.status?.startTime && !sameTemplate(o, admitPatch(o, ctx.typeLabel, product, a.gpuType, round, a.id, a.worker, a.jobId, extra))) {
+    if (kep2926 && o.status?.startTime && !sameTemplate(o, admitPatch(o, ctx.typeLabel, product, a.gpuType, round, a.id, a.worker, a.jobId, extra))) {
       await ctx.writer.clearStartTime(o, { tag: 'clear', round: a.round });
       cleared = true;
     }
@@ -34,7 +37,7 @@ export async function admit(ctx: WriteContext, a: Attempt, o: KObj, product: str
     } catch (e) {
       // 422: the template may not change while startTime is set, which the cache did not show yet (the Job
       // controller set it just before the suspend): cleared, and tried once more.
-      if ((e as { code?: unknown }).code !== 422 || cleared) throw e;
+      if ((e as { code?: unknown }).code !== 422 || cleared || !kep2926) throw e;
       await ctx.writer.clearStartTime(ctx.jobs.items.get(a.kube) ?? o, { tag: 'clear', round: a.round });
       written = await patch();
     }
@@ -54,7 +57,7 @@ export async function admit(ctx: WriteContext, a: Attempt, o: KObj, product: str
   }
 }
 
-/** Whether a patch leaves the pod template as it is (every selector key and template annotation it sets already so). */
+/** Whether a batch/v1 Job's admission patch leaves its pod template as it is (every selector key and template annotation it sets already so). */
 export function sameTemplate(o: KObj, patch: object): boolean {
   const tpl = (patch as { spec?: { template?: { metadata?: { annotations?: Record<string, string | null> }; spec?: { nodeSelector?: Record<string, string | null> } } } }).spec?.template;
   const cur = o.spec?.template as { metadata?: { annotations?: Record<string, string> }; spec?: { nodeSelector?: Record<string, string> } } | undefined;

@@ -3,6 +3,7 @@
  * annotation is missing or off by more than a minute and a tenth of its time left gets one patch.
  */
 import { A_ATTEMPT, A_ESTIMATED_FINISH } from './config.js';
+import { suspended } from './objects.js';
 import type { Attempt } from './attempt.js';
 import { finishChanged, finishText, type FinishEstimates } from './estimates.js';
 import type { WriteContext } from './stop.js';
@@ -22,7 +23,7 @@ export async function annotateFinish(ctx: WriteContext, estimates: FinishEstimat
     try {
       // Only while this attempt holds the Job (no resourceVersion: an annotation never conflicts with a stop).
       await ctx.writer.patchJob(a.kube, (cur) =>
-        cur.spec?.suspend === false && cur.metadata?.annotations?.[A_ATTEMPT] === String(a.id) ? { metadata: { annotations: { [A_ESTIMATED_FINISH]: finishText(at) } } } : undefined,
+        !suspended(cur) && cur.metadata?.annotations?.[A_ATTEMPT] === String(a.id) ? { metadata: { annotations: { [A_ESTIMATED_FINISH]: finishText(at) } } } : undefined,
         { tag: 'annotate', priority: 'background' },
       );
     } catch (e) {

@@ -3,6 +3,7 @@
  * command-line forms, validation with errors that name the flag and the fix.
  */
 import { RondoError } from '../model/errors.js';
+import type { KindId } from './kinds/kind.js';
 import { CHANGE_WINDOW_SHARE, type AutoChangeBudget } from './change-budget.js';
 
 /** Label that opts a batch/v1 Job in; its value names the queue (Rondo's tenant). */
@@ -31,6 +32,8 @@ export const A_STOPPING = 'rondo.dev/stopping';
 export const GPU_RESOURCE = 'nvidia.com/gpu';
 
 export interface KubeOptions {
+  /** Workload kinds to admit (`--kube-kinds`; default batch/v1 Jobs only: the others need their CRDs). */
+  readonly kinds?: readonly KindId[];
   /** Node label holding the GPU product (GPU Feature Discovery's default). */
   readonly typeLabel: string;
   /** Node label value (product) -> Rondo GPU type name. Products not listed are not used. */

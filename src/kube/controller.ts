@@ -4,8 +4,9 @@
  * The Kubernetes driver of Rondo's one engine. It runs inside `rondo serve --kube` beside the scheduler and talks
  * to the server through its REST API (plus, in the same process, the planner's why record for Event reasons),
  * playing two roles the runtime already has:
- *   - a job source (intake.ts): labelled batch/v1 Jobs (`rondo.dev/queue`) become Rondo jobs (tenant = queue), and a
- *     deleted Job cancels its Rondo job;
+ *   - a job source (intake.ts): labelled batch/v1 Jobs (`rondo.dev/queue`), and JobSets and PyTorchJobs when
+ *     `--kube-kinds` enables them (workloads.ts, kinds/), become Rondo jobs (tenant = queue), and a deleted Job
+ *     cancels its Rondo job;
  *   - worker agents: every usable Node is a Rondo worker (its GPU type from the node label, its count from
  *     allocatable GPUs minus those of pods Rondo does not manage). Each pass syncs all node-workers in one batched
  *     request (the worker protocol, sending only what changed) and turns the leases into Job writes: a lease
@@ -17,13 +18,15 @@
  * in its store, so a restarted driver rebuilds its view from both. Decisions are Events on the Job.
  */
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
-import { KubeConfig, BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
 import type { BatchSyncEntry, LeaseMessage } from '../runtime/protocol.js';
-import { A_ATTEMPT, A_STOPPING, A_WORKER, QUEUE_LABEL, type KubeOptions } from './config.js';
+import { A_ATTEMPT, A_STOPPING, A_WORKER, type KubeOptions } from './config.js';
 import { Reflector, type KList, type KObj } from './reflector.js';
 import { RondoClient } from './rondo-client.js';
 import { DEFAULT_SPOT_LABELS, SpotNodes } from './spot.js';
-import { wantsSecret, gpusPerPod, jobFinished, jobKey, nodeOffers, podJobUid, type NodeOffer } from './objects.js';
+import { wantsSecret, gpusPerPod, jobFinished, jobKey, nodeOffers, podCount, podJobUid, suspended, workloadGpus, type NodeOffer } from './objects.js';
+import { Workloads } from './workloads.js';
+import { KINDS, kindOf } from './kinds/index.js';
 import { LeaderElector } from './leader.js';
 import { JobWriter } from './writer.js';
 import { keepAliveClient } from './client.js';
@@ -56,9 +59,9 @@ export interface KubeStats {
 
 export class KubeController {
   private readonly kc = new KubeConfig();
-  private readonly batch: BatchV1Api;
   private readonly core: CoreV1Api;
-  readonly jobs: Reflector<KObj>;
+  /** Every enabled workload kind's labelled objects, by `jobKey` (workloads.ts). */
+  readonly jobs: Workloads;
   readonly nodes: Reflector<KObj>;
   readonly pods: Reflector<KObj>;
   private readonly rondo: RondoClient;
@@ -107,19 +110,13 @@ export class KubeController {
   ) {
     if (opts.kubeconfig) this.kc.loadFromFile(opts.kubeconfig);
     else this.kc.loadFromDefault();
-    this.batch = keepAliveClient(this.kc, BatchV1Api);
     this.core = keepAliveClient(this.kc, CoreV1Api);
     this.rondo = new RondoClient(opts.serverUrl, opts.adminToken);
     this.workers = this.loadWorkers();
     const log = (m: string): void => this.log(m);
     this.spot = new SpotNodes(opts.spotLabels ?? DEFAULT_SPOT_LABELS, log);
-    const ns = opts.namespace;
-    this.jobs = new Reflector(
-      this.kc,
-      ns ? `/apis/batch/v1/namespaces/${ns}/jobs` : '/apis/batch/v1/jobs',
-      () => (ns ? this.batch.listNamespacedJob({ namespace: ns, labelSelector: QUEUE_LABEL }) : this.batch.listJobForAllNamespaces({ labelSelector: QUEUE_LABEL })) as unknown as Promise<KList>,
-      { labelSelector: QUEUE_LABEL, log },
-    );
+    const kinds = opts.kinds ?? ['job'];
+    this.jobs = new Workloads(this.kc, KINDS.filter((k) => kinds.includes(k.id)), { namespace: opts.namespace, log });
     this.nodes = new Reflector(this.kc, '/api/v1/nodes', () => this.core.listNode() as unknown as Promise<KList>, { log });
     // All pods: GPUs held by pods Rondo does not manage are subtracted from what a node offers.
     this.pods = new Reflector(this.kc, '/api/v1/pods', () => this.core.listPodForAllNamespaces() as unknown as Promise<KList>, {
@@ -142,8 +139,8 @@ export class KubeController {
   }
 
   async start(): Promise<void> {
-    for (const r of [this.jobs, this.nodes, this.pods]) r.start();
-    await Promise.all([this.jobs.waitSynced(), this.nodes.waitSynced(), this.pods.waitSynced()]);
+    for (const r of [this.nodes, this.pods]) r.start();
+    await Promise.all([this.jobs.start(), this.nodes.waitSynced(), this.pods.waitSynced()]);
     await this.intake.load();
     this.recover();
     // Jobs first, nodes after: a burst of queued Jobs is submitted before any node-worker is live, so the server does
@@ -515,7 +512,7 @@ export class KubeController {
         const other = (open.get(a.kube) ?? 0) > 1;
         // Admit only a suspended Job whose pods are all gone (one suspended by hand or by intake may still have
         // terminating pods): its template may then change once startTime is cleared.
-        const ready = o.spec?.suspend === true && (podsOf.get(o.metadata?.uid ?? '') ?? []).length === 0;
+        const ready = suspended(o) && !(podsOf.get(o.metadata?.uid ?? '') ?? []).some(kindOf(o).stopWaitsFor);
         const spot = this.spot.placement(a.gpuType, this.nodes.items.values(), this.opts.typeLabel, this.opts.typeMap);
         if (now >= a.startAt && !other && ready) {
           this.tidier.forget(a.kube);
@@ -526,14 +523,15 @@ export class KubeController {
       }
       const pods = podsOf.get(o.metadata?.uid ?? '') ?? [];
       if (a.phase === 'starting') {
-        const run = pods.find((p) => p.status?.phase === 'Running');
-        if (run) {
+        // Running once every pod of it is (a gang's pods all, or it is still short of its GPUs); a gang's pods that
+        // finished before a preemption are not made again.
+        if (pods.filter((p) => p.status?.phase === 'Running' || p.status?.phase === 'Succeeded').length >= podCount(o)) {
           a.phase = 'running';
           a.startedAt = Date.now();
         } else if (!a.stop && now - (a.admittedAt ?? now) > this.opts.pendingTimeoutMs) {
           a.stop = `pending longer than ${Math.round(this.opts.pendingTimeoutMs / 1000)} s: kube-scheduler found no ${a.gpuType} node with free GPUs`;
           const prev = this.short.get(a.gpuType);
-          const gpus = this.podsGpus(pods) || gpusPerPod(o.spec?.template) || 1;
+          const gpus = this.podsGpus(pods.filter(kindOf(o).stopWaitsFor)) || workloadGpus(o) || 1;
           this.short.set(a.gpuType, { gpus: (prev && prev.until > now ? prev.gpus : 0) + gpus, until: now + this.opts.shortForMs });
         }
       }

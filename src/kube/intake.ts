@@ -1,11 +1,12 @@
 /**
- * The Kubernetes driver's job source: labelled batch/v1 Jobs (`rondo.dev/queue`) become Rondo jobs (tenant = queue),
+ * The Kubernetes driver's job source: labelled workloads (`rondo.dev/queue`; batch/v1 Jobs, and JobSets and
+ * PyTorchJobs when enabled) become Rondo jobs (tenant = queue, scale factor = all their pods' GPUs),
  * a labelled Job found running without Rondo's admission is suspended, and a deleted Job cancels its Rondo job.
  */
 import { A_ATTEMPT } from './config.js';
-import type { KObj, Reflector } from './reflector.js';
+import type { KObj, ObjectCache } from './reflector.js';
 import { RondoApiError, type RondoClient, type RondoJobView } from './rondo-client.js';
-import { jobFinished, jobKey, managed, submitBody, suspendPatch, uidOfRondoName } from './objects.js';
+import { jobFinished, jobKey, managed, submitBody, suspended, suspendPatch, uidOfRondoName } from './objects.js';
 import { pool, type JobWriter } from './writer.js';
 
 export class JobIntake {
@@ -15,7 +16,7 @@ export class JobIntake {
   /** Jobs we could not submit (uid -> reason), so the Event is sent once. */
   private readonly rejected = new Map<string, string>();
 
-  constructor(private readonly cfg: { readonly jobs: Reflector<KObj>; readonly rondo: RondoClient; readonly writer: JobWriter; readonly log: (m: string) => void }) {}
+  constructor(private readonly cfg: { readonly jobs: ObjectCache; readonly rondo: RondoClient; readonly writer: JobWriter; readonly log: (m: string) => void }) {}
 
   /** Links from the server's jobs (after a restart): the newest open job of each Job uid wins. */
   async load(): Promise<void> {
@@ -50,7 +51,7 @@ export class JobIntake {
       // Running without Rondo's admission (created unsuspended, or resumed by hand): suspend it.
       const live = this.rondoJobs.get(jobId);
       const active = live && (live.state === 'queued' || live.state === 'running');
-      if (o.spec?.suspend === false && !jobFinished(o) && active && o.metadata?.annotations?.[A_ATTEMPT] === undefined && !open.has(jobKey(o))) await this.suspendRogue(o);
+      if (!suspended(o) && !jobFinished(o) && active && o.metadata?.annotations?.[A_ATTEMPT] === undefined && !open.has(jobKey(o))) await this.suspendRogue(o);
     }
     // New Jobs are submitted a few at a time (a burst of thousands must not take one round trip each in turn).
     await pool(fresh, 16, (o) => this.submit(o));
@@ -92,11 +93,11 @@ export class JobIntake {
     // The Rondo job id goes on the Job with its admission (one write fewer per Job than a patch now).
     void this.cfg.writer.event(o, 'Normal', 'Queued', `queued in Rondo as ${j.id} (queue ${req.body.tenant}, ${req.body.scaleFactor} GPU${req.body.scaleFactor > 1 ? 's' : ''})`);
     // Created unsuspended: suspended at once (the next intake would, one pass later).
-    if (o.spec?.suspend === false) await this.suspendRogue(o);
+    if (!suspended(o)) await this.suspendRogue(o);
   }
 
   private async suspendRogue(o: KObj): Promise<void> {
-    await this.cfg.writer.patchJob(jobKey(o), (cur) => (cur.spec?.suspend === false && cur.metadata?.annotations?.[A_ATTEMPT] === undefined ? suspendPatch(cur, 'not admitted') : undefined), { tag: 'suspend-rogue', priority: 'stop' });
+    await this.cfg.writer.patchJob(jobKey(o), (cur) => (!suspended(cur) && cur.metadata?.annotations?.[A_ATTEMPT] === undefined ? suspendPatch(cur, 'not admitted') : undefined), { tag: 'suspend-rogue', priority: 'stop' });
     void this.cfg.writer.event(o, 'Normal', 'Suspended', 'suspended: this Job runs only when Rondo admits it (create it with spec.suspend: true)');
   }
 }

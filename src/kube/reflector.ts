@@ -23,8 +23,14 @@ export interface KList {
   items: KObj[];
 }
 
+/** What the driver's writes need of a cache: its objects by key, and a way to put a written object in at once. */
+export interface ObjectCache {
+  readonly items: ReadonlyMap<string, KObj>;
+  upsert(o: KObj): void;
+}
+
 export class Reflector<T extends KObj> {
-  readonly items = new Map<string, T>();
+  readonly items: Map<string, T>;
   readonly stats: ReflectorStats = { lists: 0, watches: 0, relistsAfterGone: 0, events: 0 };
   private rv = '';
   private stopped = false;
@@ -38,8 +44,23 @@ export class Reflector<T extends KObj> {
     /** Watch path, e.g. /apis/batch/v1/jobs or /apis/batch/v1/namespaces/x/jobs. */
     private readonly path: string,
     private readonly list: () => Promise<{ metadata?: { resourceVersion?: string }; items: T[] }>,
-    private readonly opts: { labelSelector?: string; onChange?: (type: string, obj: T) => void; log?: (m: string) => void; retryMs?: number } = {},
-  ) {}
+    private readonly opts: {
+      labelSelector?: string;
+      onChange?: (type: string, obj: T) => void;
+      log?: (m: string) => void;
+      retryMs?: number;
+      /**
+       * A map shared with other reflectors (one cache of several workload kinds), with the key of an object and which
+       * objects are this reflector's (a relist forgets only its own).
+       */
+      shared?: { readonly items: Map<string, T>; readonly keyOf: (o: KObj) => string; readonly owns: (o: T) => boolean };
+    } = {},
+  ) {
+    this.items = opts.shared?.items ?? new Map<string, T>();
+    this.key = opts.shared?.keyOf ?? Reflector.key;
+  }
+
+  private readonly key: (o: KObj) => string;
 
   static key(o: KObj): string {
     return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
@@ -67,7 +88,7 @@ export class Reflector<T extends KObj> {
 
   /** Puts an object we wrote into the cache at once (the watch event follows and is idempotent). */
   upsert(o: T): void {
-    const k = Reflector.key(o);
+    const k = this.key(o);
     const cur = this.items.get(k);
     if (cur && Number(cur.metadata?.resourceVersion) > Number(o.metadata?.resourceVersion)) return;
     this.items.set(k, o);
@@ -85,13 +106,13 @@ export class Reflector<T extends KObj> {
       const res = await this.list();
       const seen = new Set<string>();
       for (const o of res.items) {
-        const k = Reflector.key(o);
+        const k = this.key(o);
         seen.add(k);
         this.items.set(k, o);
         this.opts.onChange?.('ADDED', o);
       }
       for (const [k, o] of this.items) {
-        if (!seen.has(k)) {
+        if (!seen.has(k) && (this.opts.shared?.owns(o) ?? true)) {
           this.items.delete(k);
           this.opts.onChange?.('DELETED', o);
         }
@@ -128,7 +149,7 @@ export class Reflector<T extends KObj> {
         if (type === 'BOOKMARK') return;
         this.stats.events++;
         const o = obj as T;
-        const k = Reflector.key(o);
+        const k = this.key(o);
         if (type === 'DELETED') this.items.delete(k);
         else this.items.set(k, o);
         this.opts.onChange?.(type, o);

@@ -4,10 +4,12 @@
  * are free before Rondo hands them on. Clearing status.startTime through the /status subresource (the pod template
  * may change only while suspended and never started: KEP-2926) and restoring the original selector come after, in
  * the background (`tidy`): they are on no Job's way to its next admission, which does both itself when it comes first.
+ * JobSets and PyTorchJobs have no startTime to clear (their kinds say so: kinds/); their stops are otherwise the same.
  */
-import type { KObj, Reflector } from './reflector.js';
+import type { KObj, ObjectCache } from './reflector.js';
 import type { JobWriter } from './writer.js';
-import { jobFinished, restorePatch, suspendPatch } from './objects.js';
+import { jobFinished, restorePatch, suspended, suspendPatch } from './objects.js';
+import { kindOf } from './kinds/index.js';
 import { A_STOPPING } from './config.js';
 import type { Timeline } from './timeline.js';
 import { endAttempt, type Attempt } from './attempt.js';
@@ -15,7 +17,8 @@ import { endAttempt, type Attempt } from './attempt.js';
 /** What the admission and stop writes need of the controller. */
 export interface WriteContext {
   readonly writer: JobWriter;
-  readonly jobs: Reflector<KObj>;
+  /** Every workload kind's objects by `jobKey` (workloads.ts). */
+  readonly jobs: ObjectCache;
   readonly typeLabel: string;
   readonly log: (m: string) => void;
   readonly timeline?: Timeline;
@@ -32,7 +35,7 @@ export function preemptionReason(a: Attempt, explain: ((jobId: string) => { read
 export async function beginStop(ctx: WriteContext, a: Attempt, o: KObj): Promise<void> {
   a.phase = 'stopping';
   try {
-    await ctx.writer.patchJob(a.kube, (cur) => (cur.spec?.suspend === true && cur.metadata?.annotations?.[A_STOPPING] !== undefined ? undefined : suspendPatch(cur, a.stop!)), { tag: 'stop', round: a.round, priority: 'stop', dueAt: Math.min(a.deadline, Date.now()) });
+    await ctx.writer.patchJob(a.kube, (cur) => (suspended(cur) && cur.metadata?.annotations?.[A_STOPPING] !== undefined ? undefined : suspendPatch(cur, a.stop!)), { tag: 'stop', round: a.round, priority: 'stop', dueAt: Math.min(a.deadline, Date.now()) });
     a.suspendedAt = Date.now();
     void ctx.writer.event(o, 'Normal', a.stop === 'cancelled' ? 'Cancelled' : 'Preempted', `suspended on ${a.gpuType} after round ${a.round ?? '?'} (attempt ${a.id}): ${a.stop}`);
   } catch (e) {
@@ -46,7 +49,7 @@ export async function beginStop(ctx: WriteContext, a: Attempt, o: KObj): Promise
  * may be waiting on this end). Returns true when it ended; the Job is then left to `tidy`.
  */
 export function finishStop(ctx: WriteContext, a: Attempt, o: KObj, pods: readonly KObj[]): boolean {
-  if (pods.length > 0) return false; // the kubelet is still stopping them (SIGTERM, grace period)
+  if (pods.some(kindOf(o).stopWaitsFor)) return false; // the kubelet is still stopping them (SIGTERM, grace period)
   ctx.timeline?.mark('stop.podsGone', a.round, a.suspendedAt === undefined ? undefined : Date.now() - a.suspendedAt);
   const fin = jobFinished(ctx.jobs.items.get(a.kube) ?? o);
   if (fin) {
@@ -61,7 +64,7 @@ export function finishStop(ctx: WriteContext, a: Attempt, o: KObj, pods: readonl
 
 /** A Job Rondo suspended and has not restored yet. */
 export function untidy(o: KObj): boolean {
-  return o.spec?.suspend === true && o.metadata?.annotations?.[A_STOPPING] !== undefined;
+  return suspended(o) && o.metadata?.annotations?.[A_STOPPING] !== undefined;
 }
 
 /**
@@ -72,8 +75,10 @@ export function untidy(o: KObj): boolean {
 export async function tidy(ctx: WriteContext, key: string): Promise<void> {
   const cur = ctx.jobs.items.get(key);
   if (!cur || !untidy(cur) || jobFinished(cur)) return;
-  if (cur.status?.startTime) await ctx.writer.clearStartTime(cur, { tag: 'tidy-clear', priority: 'background' }, true);
-  await ctx.writer.patchJob(key, (c) => (untidy(c) && !c.status?.startTime ? restorePatch(c, ctx.typeLabel) : undefined), { tag: 'tidy-restore', priority: 'background' });
+  // KEP-2926 (batch/v1 only): the template may change again once startTime is cleared.
+  const kep2926 = kindOf(cur).clearsStartTime;
+  if (kep2926 && cur.status?.startTime) await ctx.writer.clearStartTime(cur, { tag: 'tidy-clear', priority: 'background' }, true);
+  await ctx.writer.patchJob(key, (c) => (untidy(c) && !(kep2926 && c.status?.startTime) ? restorePatch(c, ctx.typeLabel) : undefined), { tag: 'tidy-restore', priority: 'background' });
 }
 
 /**

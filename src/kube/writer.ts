@@ -3,8 +3,9 @@
  * on a fresh GET after a 409), the /status patch that clears startTime, the per-Job Secret with the job's API token,
  * and Events. Each write puts its result into the Job cache at once, so the next pass sees it before the watch does.
  */
-import { BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
-import type { KObj, Reflector } from './reflector.js';
+import { BatchV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import type { KObj, ObjectCache } from './reflector.js';
+import { kindOf, splitKey } from './kinds/index.js';
 import { jobKey, secretName, wantsSecret } from './objects.js';
 import type { Timeline } from './timeline.js';
 import { keepAliveClient } from './client.js';
@@ -16,6 +17,12 @@ const DECISION_WRITES = new Set(['admit', 'clear', 'secret', 'stop']);
 const CHANGE_WRITES = new Set(['admit', 'stop']);
 
 const PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** The apiVersion and kind an Event or an ownerReference names the workload by. */
+function involved(o: KObj): { apiVersion: string; kind: string } {
+  const k = kindOf(o);
+  return { apiVersion: `${k.group}/${k.version}`, kind: k.kind };
+}
 
 /** Runs `fn` over `items` with at most `n` calls in flight. */
 export async function pool<T>(items: readonly T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
@@ -94,6 +101,8 @@ export interface WriterStats {
 export class JobWriter {
   private readonly batch: BatchV1Api;
   private readonly core: CoreV1Api;
+  /** JobSets and PyTorchJobs (CRDs) are read and patched through the generic custom-objects API. */
+  private readonly custom: CustomObjectsApi;
   readonly stats: WriterStats = { writes: 0, conflicts: 0, events: 0 };
   /**
    * Requests to the API server in flight at once: thousands of writes in a round go out 32 at a time; Events and
@@ -107,7 +116,7 @@ export class JobWriter {
   constructor(
     kc: KubeConfig,
     private readonly cfg: {
-      readonly jobs: Reflector<KObj>;
+      readonly jobs: ObjectCache;
       readonly jobServerUrl?: string | undefined;
       readonly identity: string;
       readonly log: (m: string) => void;
@@ -118,6 +127,20 @@ export class JobWriter {
   ) {
     this.batch = keepAliveClient(kc, BatchV1Api);
     this.core = keepAliveClient(kc, CoreV1Api);
+    this.custom = keepAliveClient(kc, CustomObjectsApi);
+  }
+
+  /** A merge patch of a workload of any kind (the cache key names the kind). */
+  private patchWorkload(key: string, body: object): Promise<unknown> {
+    const { kind, namespace, name } = splitKey(key);
+    if (kind.id === 'job') return this.batch.patchNamespacedJob({ namespace, name, body }, PATCH);
+    return this.custom.patchNamespacedCustomObject({ group: kind.group, version: kind.version, plural: kind.plural, namespace, name, body }, PATCH);
+  }
+
+  private readWorkload(key: string): Promise<unknown> {
+    const { kind, namespace, name } = splitKey(key);
+    if (kind.id === 'job') return this.batch.readNamespacedJob({ namespace, name });
+    return this.custom.getNamespacedCustomObject({ group: kind.group, version: kind.version, plural: kind.plural, namespace, name });
   }
 
   /** The change rate a write counts toward: a decision write's (not a background one's). */
@@ -169,7 +192,7 @@ export class JobWriter {
         this.core.createNamespacedSecret({
           namespace,
           body: {
-            metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'rondo' }, ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: o.metadata!.name!, uid: o.metadata!.uid!, controller: false }] },
+            metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'rondo' }, ownerReferences: [{ ...involved(o), name: o.metadata!.name!, uid: o.metadata!.uid!, controller: false }] },
             stringData,
             type: 'Opaque',
           },
@@ -201,14 +224,13 @@ export class JobWriter {
    * the Job is gone.
    */
   async patchJob(key: string, build: (cur: KObj) => object | undefined, t: WriteTag = { tag: 'patch' }): Promise<boolean> {
-    const [namespace, name] = key.split('/') as [string, string];
     let cur: KObj | undefined = this.cfg.jobs.items.get(key);
     for (let i = 0; i < 5; i++) {
       if (!cur) return false;
       const body = build(cur);
       if (!body) return true;
       try {
-        const res = await this.send(t, () => this.batch.patchNamespacedJob({ namespace, name, body }, PATCH));
+        const res = await this.send(t, () => this.patchWorkload(key, body));
         this.stats.writes++;
         if (CHANGE_WRITES.has(t.tag)) this.rateOf(t)?.changed(t.dueAt);
         this.cfg.jobs.upsert(res as KObj);
@@ -223,7 +245,7 @@ export class JobWriter {
         cur = (await this.gate.run(async () => {
           rate?.begin(); // the re-read is part of the change's cost
           try {
-            return await this.batch.readNamespacedJob({ namespace, name });
+            return await this.readWorkload(key);
           } finally {
             rate?.end();
           }
@@ -251,7 +273,7 @@ export class JobWriter {
           namespace,
           body: {
             metadata: { generateName: `${o.metadata?.name}.`, namespace },
-            involvedObject: { apiVersion: 'batch/v1', kind: 'Job', name: o.metadata?.name ?? '', namespace, uid: o.metadata?.uid ?? '' },
+            involvedObject: { ...involved(o), name: o.metadata?.name ?? '', namespace, uid: o.metadata?.uid ?? '' },
             reason,
             message,
             type,

@@ -53,6 +53,10 @@ describe('deploy/kubernetes', () => {
     const verbs = (group: string, res: string): string[] => role.rules.filter((r) => r.apiGroups.includes(group) && r.resources.includes(res)).flatMap((r) => r.verbs).sort();
     expect(verbs('batch', 'jobs')).toEqual(['get', 'list', 'patch', 'watch']);
     expect(verbs('batch', 'jobs/status')).toEqual(['patch']);
+    // The gang kinds of --kube-kinds: read and patched as Jobs are, no /status (no startTime to clear).
+    expect(verbs('jobset.x-k8s.io', 'jobsets')).toEqual(['get', 'list', 'patch', 'watch']);
+    expect(verbs('kubeflow.org', 'pytorchjobs')).toEqual(['get', 'list', 'patch', 'watch']);
+    expect(verbs('jobset.x-k8s.io', 'jobsets/status')).toEqual([]);
     expect(verbs('', 'pods')).toEqual(['get', 'list', 'watch']);
     expect(verbs('', 'nodes')).toEqual(['get', 'list', 'watch']);
     expect(verbs('', 'events')).toEqual(['create']);

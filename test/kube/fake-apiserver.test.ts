@@ -3,8 +3,8 @@
  * library expects, these calls would fail as they would against a real cluster.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchV1Api, CoreV1Api, KubeConfig, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
-import { FakeApiServer, mergePatch, parseSelector } from './fake-apiserver.js';
+import { BatchV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
+import { FakeApiServer, mergePatch, parseSelector, type Obj } from './fake-apiserver.js';
 import { trainingJob } from './setup.js';
 
 const PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -32,7 +32,7 @@ describe('fake API server', () => {
       expect(res.headers.get('content-type'), path).toBe('application/json');
     }
     const groups = (await (await fetch(api.url + '/apis')).json()) as { groups: Array<{ name: string }> };
-    expect(groups.groups.map((g) => g.name)).toEqual(['batch', 'coordination.k8s.io']);
+    expect(groups.groups.map((g) => g.name)).toEqual(['batch', 'coordination.k8s.io', 'jobset.x-k8s.io', 'kubeflow.org']);
     const rl = (await (await fetch(api.url + '/apis/batch/v1')).json()) as { resources: Array<{ name: string }> };
     expect(rl.resources.map((r) => r.name)).toEqual(['jobs', 'jobs/status']);
   });
@@ -151,5 +151,41 @@ describe('fake API server', () => {
     expect(s({ env: 'prod', app: '1', k: 'v', legacy: '' })).toBe(false);
     expect(s({ env: 'test', app: '1', k: 'v' })).toBe(false);
     expect(() => parseSelector('a b c')).toThrow(/bad label selector/);
+  });
+
+  it('serves the JobSet and PyTorchJob CRDs: discovery, list by label, watch from a version, merge-PATCH with 409 and the suspended-only template rule', async () => {
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const rl = (await (await fetch(api.url + '/apis/jobset.x-k8s.io/v1alpha2')).json()) as { resources: Array<{ name: string }> };
+    expect(rl.resources.map((r) => r.name)).toEqual(['jobsets', 'jobsets/status']);
+    const g = { group: 'jobset.x-k8s.io', version: 'v1alpha2', plural: 'jobsets' };
+    const tpl = { spec: { containers: [{ name: 'c', image: 'i' }] } };
+    const js = (s: boolean): Obj => ({ metadata: { name: `js-${s}`, namespace: 'default', labels: s ? { 'rondo.dev/queue': 'q' } : ({} as Record<string, string>) }, spec: { suspend: s, replicatedJobs: [{ name: 'w', replicas: 2, template: { spec: { template: tpl } } }] } });
+    api.create('jobsets', js(true));
+    api.create('jobsets', js(false));
+    const list = (await custom.listClusterCustomObject({ ...g, labelSelector: 'rondo.dev/queue' })) as { metadata: { resourceVersion: string }; items: Array<{ kind: string; apiVersion: string; metadata: { name: string; resourceVersion: string } }> };
+    expect(list.items.map((o) => [o.kind, o.apiVersion, o.metadata.name])).toEqual([['JobSet', 'jobset.x-k8s.io/v1alpha2', 'js-true']]);
+    const seen: string[] = [];
+    const w = await new Watch(kc).watch('/apis/jobset.x-k8s.io/v1alpha2/jobsets', { resourceVersion: list.metadata.resourceVersion, labelSelector: 'rondo.dev/queue' }, (type: string, o: { metadata: { name: string } }) => seen.push(`${type} ${o.metadata.name}`), () => {});
+    const pin = (name: string, rv?: string) => custom.patchNamespacedCustomObject({ ...g, namespace: 'default', name, body: { ...(rv ? { metadata: { resourceVersion: rv } } : {}), spec: { replicatedJobs: [{ name: 'w', replicas: 2, template: { spec: { template: { spec: { ...tpl.spec, nodeSelector: { k: 'v' } } } } } }] } } }, PATCH);
+    // Scheduling directives change while suspended; not while running; anything else never.
+    await pin('js-true', list.items[0]!.metadata.resourceVersion);
+    expect(await code(pin('js-false'))).toBe(422);
+    expect(await code(pin('js-true', list.items[0]!.metadata.resourceVersion))).toBe(409);
+    const image = custom.patchNamespacedCustomObject({ ...g, namespace: 'default', name: 'js-true', body: { spec: { replicatedJobs: [{ name: 'w', replicas: 2, template: { spec: { template: { spec: { containers: [{ name: 'c', image: 'other' }] } } } } }] } } }, PATCH);
+    expect(await code(image)).toBe(422);
+    await new Promise((r) => setTimeout(r, 100));
+    w.abort();
+    expect(seen).toEqual(['MODIFIED js-true']);
+    // Not installed: absent from discovery, and its resources 404 (what the driver's probe reads).
+    const bare = new FakeApiServer({ crds: [] });
+    await bare.start();
+    try {
+      const kc2 = new KubeConfig();
+      kc2.loadFromString(bare.kubeconfig());
+      expect(await code(kc2.makeApiClient(CustomObjectsApi).listClusterCustomObject({ group: 'kubeflow.org', version: 'v1', plural: 'pytorchjobs', limit: 1 }))).toBe(404);
+      expect(((await (await fetch(bare.url + '/apis')).json()) as { groups: Array<{ name: string }> }).groups.map((x) => x.name)).toEqual(['batch', 'coordination.k8s.io']);
+    } finally {
+      await bare.stop();
+    }
   });
 });

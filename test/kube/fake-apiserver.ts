@@ -6,6 +6,9 @@
  * subresource (a main-resource write keeps the stored status; a /status write keeps everything else), label
  * selectors, a Content-Type on every response, and the Job validation of KEP-2926: a pod template's scheduling
  * directives may change only while the Job is suspended and has never started, the rest of it never (422).
+ * Two custom resources as their CRDs define them, each optional (`crds`): JobSet (jobset.x-k8s.io/v1alpha2) and
+ * Kubeflow PyTorchJob (kubeflow.org/v1), with their webhooks' rule that pod templates change only in scheduling
+ * directives and only while suspended; a group whose CRD is not installed is absent from discovery and 404s.
  * In-process controllers (fake-cluster.ts) use `mutate`/`subscribe` directly; faults can be injected per request.
  * Over 500 lines because the object store, its history and the HTTP routes share one versioning rule; split, each
  * half would have to expose the other's internals.
@@ -46,6 +49,12 @@ export const KINDS: readonly Kind[] = [
   { group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true, status: false },
   { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job', namespaced: true, status: true },
   { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true, status: false },
+];
+
+/** Custom resources the fake can serve (as if their CRDs were installed). */
+export const CRD_KINDS: readonly Kind[] = [
+  { group: 'jobset.x-k8s.io', version: 'v1alpha2', plural: 'jobsets', kind: 'JobSet', namespaced: true, status: true },
+  { group: 'kubeflow.org', version: 'v1', plural: 'pytorchjobs', kind: 'PyTorchJob', namespaced: true, status: true },
 ];
 
 export type WatchType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -154,7 +163,9 @@ function withoutSchedulingDirectives(tpl: any): string {
 
 export class FakeApiServer {
   private readonly server: Server;
-  private readonly objects = new Map<string, Map<string, Obj>>(KINDS.map((k) => [k.plural, new Map()]));
+  /** Built-in kinds and the CRDs installed. */
+  private readonly kinds: readonly Kind[];
+  private readonly objects: Map<string, Map<string, Obj>>;
   private rv = 1;
   /** Retained change history (for watches from a resourceVersion); older versions get 410. */
   private history: Change[] = [];
@@ -171,7 +182,11 @@ export class FakeApiServer {
   historyLimit = 10_000;
   url = '';
 
-  constructor() {
+  /** `crds`: plurals of the custom resources installed (default both: jobsets, pytorchjobs). */
+  constructor(opts: { crds?: readonly string[] } = {}) {
+    const crds = opts.crds ?? CRD_KINDS.map((k) => k.plural);
+    this.kinds = [...KINDS, ...CRD_KINDS.filter((k) => crds.includes(k.plural))];
+    this.objects = new Map(this.kinds.map((k) => [k.plural, new Map()]));
     this.server = createServer((req, res) => {
       let body = '';
       req.setEncoding('utf8');
@@ -230,6 +245,11 @@ export class FakeApiServer {
     this.oldestRetained = this.rv + 1;
   }
 
+  /** Whether a resource is served (a CRD's plural only when installed). */
+  serves(plural: string): boolean {
+    return this.objects.has(plural);
+  }
+
   get watchCount(): number {
     return this.watchers.size;
   }
@@ -258,7 +278,7 @@ export class FakeApiServer {
 
   /** Creates an object as a client would (defaults, uid, version). Throws on a duplicate. */
   create(plural: string, obj: Obj): Obj {
-    const kind = kindOf(plural);
+    const kind = this.kindOf(plural);
     const m = this.objects.get(plural)!;
     const o = clone(obj);
     if (!o.metadata.name && o.metadata.generateName) o.metadata.name = o.metadata.generateName + randomUUID().slice(0, 5);
@@ -283,7 +303,7 @@ export class FakeApiServer {
    * 409. `subresource` 'status' keeps the stored spec and metadata; a main write keeps the stored status.
    */
   update(plural: string, obj: Obj, opts: { checkRv?: boolean; subresource?: 'status' } = {}): Obj {
-    const kind = kindOf(plural);
+    const kind = this.kindOf(plural);
     const m = this.objects.get(plural)!;
     const old = m.get(key(kind.namespaced ? obj.metadata.namespace : undefined, obj.metadata.name));
     if (!old) throw new HttpStatus(404, 'NotFound', `${plural} "${obj.metadata.name}" not found`);
@@ -296,6 +316,7 @@ export class FakeApiServer {
       next = { ...clone(obj), metadata: { ...clone(obj.metadata), uid: old.metadata.uid!, creationTimestamp: old.metadata.creationTimestamp! } };
       if (kind.status) next.status = clone(old.status);
       if (plural === 'jobs') validateJobUpdate(old, next);
+      if (plural === 'jobsets' || plural === 'pytorchjobs') validateGangUpdate(kind.kind, old, next);
       if (JSON.stringify(old.spec) !== JSON.stringify(next.spec)) next.metadata.generation = (old.metadata.generation ?? 1) + 1;
     }
     this.commit(plural, 'MODIFIED', next);
@@ -305,7 +326,7 @@ export class FakeApiServer {
   /** Removes an object (the caller decides about grace; the fake kubelet deletes pods only once they stopped). */
   remove(plural: string, ns: string | undefined, name: string): Obj | undefined {
     const m = this.objects.get(plural)!;
-    const k = key(kindOf(plural).namespaced ? ns : undefined, name);
+    const k = key(this.kindOf(plural).namespaced ? ns : undefined, name);
     const old = m.get(k);
     if (!old) return undefined;
     m.delete(k);
@@ -319,6 +340,12 @@ export class FakeApiServer {
     if (!cur) return undefined;
     fn(cur);
     return this.update(plural, cur, subresource ? { subresource } : {});
+  }
+
+  private kindOf(plural: string): Kind {
+    const k = this.kinds.find((x) => x.plural === plural);
+    if (!k) throw new Error(`unknown resource ${plural}`);
+    return k;
   }
 
   private commit(plural: string, type: WatchType, o: Obj, deleted = false): void {
@@ -380,19 +407,19 @@ export class FakeApiServer {
     if (path === '/version') return this.send(res, 200, { major: '1', minor: '30', gitVersion: 'v1.30.0-fake' });
     if (path === '/api') return this.send(res, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] });
     if (path === '/apis') {
-      const groups = [...new Set(KINDS.filter((k) => k.group).map((k) => k.group))].map((g) => {
-        const v = KINDS.find((k) => k.group === g)!.version;
+      const groups = [...new Set(this.kinds.filter((k) => k.group).map((k) => k.group))].map((g) => {
+        const v = this.kinds.find((k) => k.group === g)!.version;
         return { name: g, versions: [{ groupVersion: `${g}/${v}`, version: v }], preferredVersion: { groupVersion: `${g}/${v}`, version: v } };
       });
       return this.send(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups });
     }
-    const route = parsePath(path);
+    const route = parsePath(this.kinds, path);
     if (!route) {
       record(404);
       return this.send(res, 404, status(404, 'NotFound', `the server could not find the requested resource (${path})`));
     }
     if (route.resourceList) {
-      const ks = KINDS.filter((k) => k.group === route.group && k.version === route.version);
+      const ks = this.kinds.filter((k) => k.group === route.group && k.version === route.version);
       return this.send(res, 200, {
         kind: 'APIResourceList',
         groupVersion: route.group ? `${route.group}/${route.version}` : route.version,
@@ -528,10 +555,20 @@ function key(ns: string | undefined, name: string): string {
   return `${ns ?? ''}/${name}`;
 }
 
-function kindOf(plural: string): Kind {
-  const k = KINDS.find((x) => x.plural === plural);
-  if (!k) throw new Error(`unknown resource ${plural}`);
-  return k;
+/**
+ * JobSet's and the training operator's webhooks: a pod template changes only in its scheduling directives, and only
+ * while the workload is suspended (no startTime rule: that one is batch/v1's, KEP-2926).
+ */
+function validateGangUpdate(kind: string, old: Obj, next: Obj): void {
+  const templates = (o: Obj): any[] =>
+    kind === 'JobSet' ? (o.spec?.replicatedJobs ?? []).map((r: any) => r?.template?.spec?.template) : Object.keys(o.spec?.pytorchReplicaSpecs ?? {}).sort().map((k) => o.spec.pytorchReplicaSpecs[k]?.template);
+  const a = templates(old);
+  const b = templates(next);
+  if (JSON.stringify(a) === JSON.stringify(b)) return;
+  const was = kind === 'JobSet' ? old.spec?.suspend === true : old.spec?.runPolicy?.suspend === true;
+  if (a.length !== b.length || a.some((t, i) => withoutSchedulingDirectives(t) !== withoutSchedulingDirectives(b[i])) || !was) {
+    throw new HttpStatus(422, 'Invalid', `${kind} "${old.metadata.name}" is invalid: pod templates: field is immutable (scheduling directives may change only while it is suspended)`);
+  }
 }
 
 /** KEP-2926 and the immutable parts of a Job, as the real validation checks them. */
@@ -558,7 +595,7 @@ interface Route {
   resourceList?: false;
 }
 
-function parsePath(path: string): Route | { resourceList: true; group: string; version: string } | undefined {
+function parsePath(KINDS: readonly Kind[], path: string): Route | { resourceList: true; group: string; version: string } | undefined {
   const seg = path.split('/').filter(Boolean);
   let group: string;
   let version: string;

@@ -9,10 +9,13 @@
  *     table gives for the job type (`rondo.dev/job-type`) on the node's GPU type; progress survives preemption (the
  *     job checkpoints on SIGTERM); when the pod's env comes from a Secret holding RONDO_SERVER and RONDO_TOKEN, the
  *     "training process" reports its steps to Rondo's API as a real job would.
+ * JobSets and PyTorchJobs have controllers of their own (fake-gangs.ts); the scheduler and kubelets serve their pods
+ * alike, a gang pod's work being its workload's steps, checkpointed per replica.
  * Checks the invariants the end-to-end tests assert: per node, GPUs of live pods never exceed the allocatable count;
  * a Job never has two pods at once; every Job completes at most once.
  */
 import type { FakeApiServer, Obj } from './fake-apiserver.js';
+import { FakeGangControllers, gangUidOf } from './fake-gangs.js';
 
 export interface FakeClusterOptions {
   /** Node GPU label value -> throughput per job type (steps per simulated second). */
@@ -54,11 +57,14 @@ export class FakeCluster {
   readonly sigterms: string[] = [];
   private readonly runs = new Map<string, PodRun>();
   private busy = false;
+  private readonly gangs: FakeGangControllers;
 
   constructor(
     private readonly api: FakeApiServer,
     private readonly opts: FakeClusterOptions,
-  ) {}
+  ) {
+    this.gangs = new FakeGangControllers(api, this);
+  }
 
   get typeLabel(): string {
     return this.opts.typeLabel ?? 'nvidia.com/gpu.product';
@@ -100,6 +106,7 @@ export class FakeCluster {
     this.busy = true;
     try {
       this.reconcileJobs();
+      this.gangs.reconcile();
       this.schedule();
       this.runKubelets();
     } finally {
@@ -230,14 +237,18 @@ export class FakeCluster {
     const now = this.now();
     const nodes = new Map(this.api.peek('nodes').map((n) => [n.metadata.name, n]));
     const jobs = new Map(this.api.peek('jobs').map((j) => [j.metadata.uid!, j]));
+    for (const [uid, g] of this.gangs.byUid()) jobs.set(uid, g);
     for (const p of this.api.peek('pods')) {
       const node = p.spec.nodeName ? nodes.get(p.spec.nodeName) : undefined;
       if (!node || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') continue;
       const id = `${p.metadata.namespace}/${p.metadata.name}`;
       const run = this.runs.get(id) ?? {};
       this.runs.set(id, run);
-      const jobUid = p.metadata.labels?.['batch.kubernetes.io/controller-uid'] ?? '';
+      // A gang's pods each do the workload's steps, checkpointed per replica (pods are named by replica).
+      const gang = gangUidOf(p);
+      const jobUid = gang ?? p.metadata.labels?.['batch.kubernetes.io/controller-uid'] ?? '';
       const job = jobs.get(jobUid);
+      const progress = gang === undefined ? jobUid : `${jobUid}/${p.metadata.name}`;
       const ready = (node.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');
       if (!ready) {
         // The node is gone: its pods fail (the node lifecycle controller would evict them).
@@ -276,8 +287,8 @@ export class FakeCluster {
         continue;
       }
       if (dt > 0 && Number.isFinite(dt)) {
-        const done = Math.min(total, (this.stepsDone.get(jobUid) ?? 0) + rate * dt);
-        this.stepsDone.set(jobUid, done);
+        const done = Math.min(total, (this.stepsDone.get(progress) ?? 0) + rate * dt);
+        this.stepsDone.set(progress, done);
         if (done >= total) {
           this.api.mutate('pods', p.metadata.namespace, p.metadata.name, (x) => {
             x.status = { ...x.status, phase: 'Succeeded' };
@@ -288,7 +299,7 @@ export class FakeCluster {
       }
       if (run.lastReport === undefined || Date.now() - run.lastReport >= (this.opts.reportEveryMs ?? 200)) {
         run.lastReport = Date.now();
-        void this.report(p, job, this.stepsDone.get(jobUid) ?? 0, total, rate, false);
+        void this.report(p, job, this.stepsDone.get(progress) ?? 0, total, rate, false);
       }
     }
   }

@@ -47,6 +47,10 @@ export async function startEnv(o: {
   jobs?: Obj[];
   /** A tenant tree file (`rondo serve --tenants`): queue labels are its tenants. */
   tenants?: string;
+  /** Custom resources the fake API server serves (default: JobSet and PyTorchJob both). */
+  crds?: readonly string[];
+  /** The driver's log lines (besides RONDO_KUBE_DEBUG's stderr). */
+  log?: (m: string) => void;
   /**
    * The change budget as `rondo serve --kube` builds it from `--max-changes` and `--change-window` (undefined: the
    * flag left out, i.e. auto). Without this option the server plans with no budget, as before the automatic one.
@@ -55,7 +59,7 @@ export async function startEnv(o: {
 }): Promise<Env> {
   const dir = join(tmpdir(), `rondo-kube-${o.name}-${process.pid}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
-  const api = new FakeApiServer();
+  const api = new FakeApiServer(o.crds ? { crds: o.crds } : {});
   await api.start();
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, api.kubeconfig());
@@ -93,7 +97,14 @@ export async function startEnv(o: {
     },
   };
   async function boot(): Promise<void> {
-    const log = process.env.RONDO_KUBE_DEBUG ? (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`) : undefined;
+    const debug = process.env.RONDO_KUBE_DEBUG ? (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`) : undefined;
+    const log =
+      o.log || debug
+        ? (m: string): void => {
+            o.log?.(m);
+            debug?.(m);
+          }
+        : undefined;
     // As the CLI does (src/cli/commands/serve.ts): parsed flags -> what the server plans with and the driver feeds.
     const setting = o.budget ? parseMaxChanges(o.budget.maxChanges, true) : 'none';
     const budget = kubeChangeBudget(setting, parseChangeWindow(o.budget?.changeWindow, roundMs / 1000, setting));

@@ -12,6 +12,7 @@ import { DEFAULT_KUBE, parseChangeWindow, parseMaxChanges, parseTypeMap, parseTy
 import { kubeChangeBudget } from '../../kube/change-budget.js';
 import { startKube } from '../../kube/serve.js';
 import { parseSpotLabels } from '../../kube/spot.js';
+import { parseKinds } from '../../kube/kinds/index.js';
 import type { PriceSource } from '../../runtime/server/prices.js';
 import { checkKeepPlans, DEFAULT_KEEP_PLANS } from '../../runtime/server/store/index.js';
 
@@ -47,6 +48,7 @@ interface ServeFlags {
   kube?: boolean;
   kubeTypes?: string;
   kubeTypesFile?: string;
+  kubeKinds: string;
   kubeLabel: string;
   kubeNamespace?: string;
   kubeconfig?: string;
@@ -91,6 +93,7 @@ export function register(program: Command): void {
     .option('--kube', 'schedule labelled batch/v1 Jobs (rondo.dev/queue) on this Kubernetes cluster\'s GPU nodes')
     .option('--kube-types <map>', 'node label value -> GPU type, PRODUCT=type[,...] (e.g. Tesla-T4=t4)')
     .option('--kube-types-file <file>', 'the same map, one PRODUCT=type per line (a mounted ConfigMap)')
+    .option('--kube-kinds <list>', 'workload kinds to schedule: job (batch/v1), jobset (JobSet), pytorchjob (Kubeflow PyTorchJob); a kind whose CRD is missing is reported and skipped', 'job')
     .option('--kube-label <label>', 'node label holding the GPU product', DEFAULT_KUBE.typeLabel)
     .option('--kube-namespace <ns>', 'only Jobs of this namespace (default: all)')
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
@@ -202,6 +205,7 @@ function kubeOptions(f: ServeFlags): KubeOptions {
     ...DEFAULT_KUBE,
     typeLabel: f.kubeLabel,
     typeMap,
+    kinds: parseKinds(f.kubeKinds),
     pendingTimeoutMs: seconds('--kube-pending-timeout', f.kubePendingTimeout) * 1000,
     ...(f.kubeNamespace ? { namespace: f.kubeNamespace } : {}),
     ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}),
