@@ -70,6 +70,6 @@ describe('rondo serve: --max-changes and --change-window', () => {
     expect(text).toMatch(/^rondo_kube_change_window_seconds 0\.2$/m);
     expect(text).toMatch(/^rondo_kube_change_budget \d+$/m);
     expect(text).toMatch(/^rondo_kube_changes_per_second /m);
-    await waitFor('the budget in the log', () => /\[kube\] change budget \d+: [\d.]+ changes\/s measured x 0\.2 s window/.test(srv.stderr), 60_000);
+    await waitFor('the budget in the log', () => /\[kube\] change budget \d+: [\d.]+ changes\/s measured x \(0\.7 x 0\.2 s window - [\d.]+ s latency\)/.test(srv.stderr), 60_000);
   }, 300_000);
 });
