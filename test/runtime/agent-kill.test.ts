@@ -5,14 +5,14 @@
  * processes; a fake server decides when leases end.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { setupCgroups } from '../../src/runtime/agent/cgroup.js';
 import { GroupRecord } from '../../src/runtime/agent/leftovers.js';
 import { WorkerAgent } from '../../src/runtime/agent/worker.js';
 import { CLI, ensureBuilt, killAll, Proc, rondo, tempDir, waitFor } from './harness.js';
-import { FakeServer, goneWithin, KILLED_AT_ONCE_MS, procsWith, watchGone } from './procs.js';
+import { FakeServer, goneWithin, KILLED_AT_ONCE_MS, procsWith, watchGone, removeTree } from './procs.js';
 
 const GRACE = 500;
 let n = 0;
@@ -57,17 +57,6 @@ function workerIn(cg: string, args: readonly string[], env: Record<string, strin
     env: { ...process.env, ...env },
   });
   return new Proc(child);
-}
-
-/** Removes an emptied cgroup and the folders below it; true once it is gone. */
-function removeTree(dir: string): boolean {
-  try {
-    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeTree(join(dir, e.name));
-    rmdirSync(dir);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ENOENT';
-  }
 }
 
 function marker(): string {

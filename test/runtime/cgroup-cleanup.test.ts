@@ -6,13 +6,13 @@
  * why, where cgroup v2 is not delegated to this user.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cgroupPids, killLeftoverCgroups, setupCgroups, type CgroupSupport } from '../../src/runtime/agent/cgroup.js';
 import { WorkerAgent } from '../../src/runtime/agent/worker.js';
 import { tempDir, waitFor } from './harness.js';
-import { FakeServer, goneWithin, procsWith } from './procs.js';
+import { FakeServer, goneWithin, procsWith, removeTree } from './procs.js';
 
 const own = setupCgroups();
 const skipWhy = own.ok ? undefined : `no writable cgroup v2 here (${own.reason}): jobs run without cgroups, nothing to clean`;
@@ -37,17 +37,6 @@ async function deadPid(): Promise<number> {
   const p = spawn('true');
   await new Promise((r) => p.on('exit', r));
   return p.pid!;
-}
-
-/** Removes an emptied cgroup and the folders below it; true once it is gone. */
-function removeTree(dir: string): boolean {
-  try {
-    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeTree(join(dir, e.name));
-    rmdirSync(dir);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ENOENT';
-  }
 }
 
 describe('job cgroups are emptied before they are removed (real processes)', () => {

@@ -2,8 +2,9 @@
  * Process helpers for the isolation tests: find a job's processes by a marker in their command line, and a fake
  * server speaking the worker protocol, so a test decides exactly when a lease ends.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { LeaseMessage, SyncEnded, SyncRequest } from '../../src/runtime/protocol.js';
 
 /** Live (non-zombie) processes whose command line contains `marker`. */
@@ -117,5 +118,16 @@ export class FakeServer {
 
   close(): Promise<void> {
     return new Promise((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+}
+
+/** Removes an emptied cgroup and the folders below it; true once it is gone. */
+export function removeTree(dir: string): boolean {
+  try {
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeTree(join(dir, e.name));
+    rmdirSync(dir);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
   }
 }
