@@ -14,20 +14,12 @@ export function getAttempt(c: Sql, id: number): AttemptRow | undefined {
   return r ? attemptFromRow(r) : undefined;
 }
 
-/** The open attempts as last read, per connection, and the attempts table's version then (`Sql.version`). */
-const openCache = new WeakMap<Sql, { version: number; rows: readonly AttemptRow[] }>();
-
 export function openAttempts(c: Sql): AttemptRow[] {
   // Read by every plan, reap, and poll of /metrics and /api/v1/cluster (hundreds of rows with JSON columns): kept
   // until the attempts table is next written.
-  const version = c.version('attempts');
-  const hit = openCache.get(c);
-  if (hit?.version === version) return [...hit.rows];
   // SQLite would rather scan the table in id order than sort the few open attempts; the table holds every
   // attempt ever made, so the partial index is named.
-  const rows = (c.q("SELECT * FROM attempts INDEXED BY attempts_open WHERE state != 'ended' ORDER BY id").all() as Row[]).map(attemptFromRow);
-  openCache.set(c, { version, rows });
-  return [...rows];
+  return c.cachedRows('open attempts', 'attempts', () => (c.q("SELECT * FROM attempts INDEXED BY attempts_open WHERE state != 'ended' ORDER BY id").all() as Row[]).map(attemptFromRow));
 }
 
 export function openAttemptsOfJob(c: Sql, jobId: string): AttemptRow[] {

@@ -75,17 +75,9 @@ export function getWorker(c: Sql, id: string): WorkerRow | undefined {
   return r ? workerFromRow(r) : undefined;
 }
 
-/** The workers as last read, per connection, and the workers table's version then (`Sql.version`). */
-const workersCache = new WeakMap<Sql, { version: number; rows: readonly WorkerRow[] }>();
-
 export function listWorkers(c: Sql): WorkerRow[] {
   // Read by every plan, reap and poll (the live cluster): kept until the workers table is next written.
-  const version = c.version('workers');
-  const hit = workersCache.get(c);
-  if (hit?.version === version) return [...hit.rows];
-  const rows = (c.q('SELECT * FROM workers ORDER BY registered_at, id').all() as Row[]).map(workerFromRow);
-  workersCache.set(c, { version, rows });
-  return [...rows];
+  return c.cachedRows('workers', 'workers', () => (c.q('SELECT * FROM workers ORDER BY registered_at, id').all() as Row[]).map(workerFromRow));
 }
 
 export function setWorkerState(c: Sql, id: string, state: 'alive' | 'gone'): void {

@@ -69,6 +69,22 @@ export class Sql {
     return this.versions.get(table)!;
   }
 
+  /** Rows read from `table`, by `key`, while its version stays (see `version`). */
+  private readonly cachedReads = new Map<string, { version: number; rows: readonly unknown[] }>();
+
+  /**
+   * `read()`'s rows, read again only after `table` was written since the last read under `key` (a copy each call, so
+   * a caller may sort or splice it).
+   */
+  cachedRows<T>(key: string, table: (typeof VERSIONED)[number], read: () => T[]): T[] {
+    const version = this.version(table);
+    const hit = this.cachedReads.get(key);
+    if (hit?.version === version) return [...(hit.rows as readonly T[])];
+    const rows = read();
+    this.cachedReads.set(key, { version, rows });
+    return [...rows];
+  }
+
   private bump(table: string): void {
     this.versions.set(table, this.versions.get(table)! + 1);
   }
