@@ -1,7 +1,7 @@
 /** The workload kinds (src/kube/kinds): what Rondo reads from each and the patches it writes, on plain objects. */
 import { describe, expect, it } from 'vitest';
 import { admitPatch, jobKey, managed, podJobUid, restorePatch, submitBody, suspendPatch, wantsSecret } from '../../src/kube/objects.js';
-import { applyMergePatch } from '../../src/kube/kinds/kind.js';
+import { mergePatch } from './fake-apiserver.js';
 import { kindOf, parseKinds, splitKey } from '../../src/kube/kinds/index.js';
 import type { KObj } from '../../src/kube/reflector.js';
 
@@ -50,15 +50,15 @@ describe('workload kinds', () => {
   it('pins every template of a JobSet, keeps the user\'s selectors per template, and a stop restores them', () => {
     const admit = admitPatch(jobSet, LABEL, V100, 'v100', 3, 11, 'node-a', 'job-1') as { metadata: { annotations: Record<string, string> }; spec: { suspend: boolean } };
     expect(admit.spec.suspend).toBe(false);
-    const running = applyMergePatch(jobSet, admit) as KObj;
+    const running = mergePatch(jobSet, admit) as KObj;
     const sels = running.spec.replicatedJobs.map((r: { template: { spec: { template: { spec: { nodeSelector: Record<string, string> } } } } }) => r.template.spec.template.spec.nodeSelector);
     expect(sels).toEqual([{ [LABEL]: V100 }, { zone: 'z1', [LABEL]: V100 }]);
     expect(running.spec.replicatedJobs[1].replicas).toBe(2);
     expect(running.spec.replicatedJobs[1].template.spec.template.metadata.annotations).toEqual({ 'rondo.dev/gpu-type': 'v100' });
     expect(JSON.parse(admit.metadata.annotations['rondo.dev/original-node-selector']!)).toEqual({ leader: {}, workers: { [LABEL]: 'user-choice' } });
-    const stopped = applyMergePatch(running, suspendPatch(running, 'preempted')) as KObj;
+    const stopped = mergePatch(running, suspendPatch(running, 'preempted')) as KObj;
     expect(stopped.spec.suspend).toBe(true);
-    const restored = applyMergePatch(stopped, restorePatch(stopped, LABEL)) as KObj;
+    const restored = mergePatch(stopped, restorePatch(stopped, LABEL)) as KObj;
     expect(restored.spec.replicatedJobs.map((r: { template: { spec: { template: { spec: { nodeSelector?: Record<string, string> } } } } }) => r.template.spec.template.spec.nodeSelector)).toEqual([{}, { zone: 'z1', [LABEL]: 'user-choice' }]);
     expect(restored.metadata?.annotations?.['rondo.dev/attempt']).toBeUndefined();
   });
@@ -68,10 +68,10 @@ describe('workload kinds', () => {
     expect(admit.spec.runPolicy).toEqual({ suspend: false });
     expect(Object.keys(admit.spec.pytorchReplicaSpecs)).toEqual(['Master', 'Worker']);
     for (const r of Object.values(admit.spec.pytorchReplicaSpecs)) expect(r.template.spec.nodeSelector).toEqual({ pool: 'spot', [LABEL]: V100 });
-    const running = applyMergePatch(pyTorch, admit) as KObj;
+    const running = mergePatch(pyTorch, admit) as KObj;
     expect(running.spec.pytorchReplicaSpecs.Worker.replicas).toBe(3);
     expect((suspendPatch(running, 'x') as { spec: unknown }).spec).toEqual({ runPolicy: { suspend: true } });
-    const restored = applyMergePatch(running, restorePatch(running, LABEL)) as KObj;
+    const restored = mergePatch(running, restorePatch(running, LABEL)) as KObj;
     expect(restored.spec.pytorchReplicaSpecs.Master.template.spec.nodeSelector).toEqual({});
   });
 

@@ -3,22 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { admitPatch, restorePatch, suspendPatch } from '../../src/kube/objects.js';
 import { sameTemplate } from '../../src/kube/admit.js';
 import type { KObj } from '../../src/kube/reflector.js';
+import { mergePatch } from './fake-apiserver.js';
 
 const LABEL = 'nvidia.com/gpu.product';
 const V100 = 'Tesla-V100-SXM2-16GB';
 const K80 = 'Tesla-K80';
 type Patch = { metadata: { annotations: Record<string, string | null> }; spec: { template: { metadata: { annotations: Record<string, string | null> }; spec: { nodeSelector: Record<string, string | null> } } } };
 
-/** A Job as the API server holds it after a merge patch (null removes a key). */
-function merged(o: KObj, p: Patch): KObj {
-  const sel: Record<string, string> = { ...(o.spec?.template?.spec?.nodeSelector ?? {}) };
-  for (const [k, v] of Object.entries(p.spec.template.spec.nodeSelector)) if (v === null) delete sel[k]; else sel[k] = v;
-  const ann: Record<string, string> = { ...(o.metadata?.annotations ?? {}) };
-  for (const [k, v] of Object.entries(p.metadata.annotations)) if (v === null) delete ann[k]; else ann[k] = v;
-  const tplAnn: Record<string, string> = { ...(o.spec?.template?.metadata?.annotations ?? {}) };
-  for (const [k, v] of Object.entries(p.spec.template.metadata.annotations)) if (v === null) delete tplAnn[k]; else tplAnn[k] = v;
-  return { metadata: { ...o.metadata, annotations: ann }, spec: { ...o.spec, template: { metadata: { annotations: tplAnn }, spec: { nodeSelector: sel } } } };
-}
+/** A Job as the API server holds it after a merge patch (the fake API server's RFC 7386 merge). */
+const merged = (o: KObj, p: object): KObj => mergePatch(o, p) as KObj;
 
 describe('admission over a stop not yet restored', () => {
   const user: KObj = { metadata: { resourceVersion: '1', annotations: {} }, spec: { suspend: true, template: { spec: { nodeSelector: { zone: 'z1' } } } } };
@@ -26,8 +19,8 @@ describe('admission over a stop not yet restored', () => {
   it("drops the previous admission's pins the new one does not set, and keeps the user's selector", () => {
     // First on spot V100s (a spot pool key Rondo added), then suspended and never restored.
     const spot = admitPatch(user, LABEL, V100, 'v100-spot', 1, 1, 'n1', 'job-1', { 'example.com/pool': 'spot' }) as Patch;
-    const stopped = merged(user, spot);
-    stopped.metadata!.annotations = { ...stopped.metadata!.annotations, ...(suspendPatch(stopped, 'preempted') as Patch).metadata.annotations } as Record<string, string>;
+    const admitted = merged(user, spot);
+    const stopped = merged(admitted, suspendPatch(admitted, 'preempted'));
     // Then on on-demand K80s: the spot key goes, the product changes, the user's zone stays.
     const next = admitPatch(stopped, LABEL, K80, 'k80', 2, 2, 'n2', 'job-1') as Patch;
     expect(merged(stopped, next).spec.template.spec.nodeSelector).toEqual({ zone: 'z1', [LABEL]: K80 });
