@@ -95,6 +95,16 @@ export class ChangeRate {
     this.inFlight = Math.max(0, this.inFlight - 1);
   }
 
+  /** Runs a decision write (`fn`), its time in flight counted as busy. */
+  async measure<T>(fn: () => Promise<T>): Promise<T> {
+    this.begin();
+    try {
+      return await fn();
+    } finally {
+      this.end();
+    }
+  }
+
   /** One change completed (an admission's Job patch or a stop's suspend); `dueAt`: when it was due (ms). */
   changed(dueAt?: number): void {
     this.advance();
@@ -185,9 +195,10 @@ export class AutoChangeBudget {
 
   /** A log line when the budget differs from the one last reported, at most once every `everyMs` (once a round). */
   report(everyMs: number): string | undefined {
-    const v = this.view();
     const now = this.now();
-    if (v.budget === this.reported || now - this.reportedAt < everyMs) return undefined;
+    if (now - this.reportedAt < everyMs) return undefined;
+    const v = this.view();
+    if (v.budget === this.reported) return undefined;
     const was = this.reported;
     this.reported = v.budget;
     this.reportedAt = now;

@@ -451,7 +451,7 @@ export class KubeController {
       a = { id: l.attempt, jobId: l.jobId, worker: node, gpuType: l.gpuType, kube: o ? jobKey(o) : '', phase: 'pending', startAt: receivedAt + l.startInMs, deadline: receivedAt + l.leaseEndInMs, wantsToken: o !== undefined && wantsSecret(o) };
       this.attempts.set(l.attempt, a);
       this.timeline.mark('lease', l.round);
-      if (!o) a.ended = { attempt: a.id, exitCode: null, signal: null, stoppedByWorker: true, spawnError: 'its Kubernetes Job no longer exists', at: Date.now() };
+      if (!o) endAttempt(a, { exitCode: null, signal: null, stoppedByWorker: true, spawnError: 'its Kubernetes Job no longer exists' });
     } else {
       a.deadline = receivedAt + l.leaseEndInMs;
       a.withdrawn = false;
@@ -513,8 +513,8 @@ export class KubeController {
         // Admit only a suspended Job whose pods are all gone (one suspended by hand or by intake may still have
         // terminating pods): its template may then change once startTime is cleared.
         const ready = suspended(o) && !(podsOf.get(o.metadata?.uid ?? '') ?? []).some(kindOf(o).stopWaitsFor);
-        const spot = this.spot.placement(a.gpuType, this.nodes.items.values(), this.opts.typeLabel, this.opts.typeMap);
         if (now >= a.startAt && !other && ready) {
+          const spot = this.spot.placement(a.gpuType, this.nodes.items.values(), this.opts.typeLabel, this.opts.typeMap);
           this.tidier.forget(a.kube);
           this.timeline.mark('admit.queued', a.round);
           work(a, admit(this.ctx, a, o, spot ? spot.product : productOf.get(a.gpuType), spot?.selector));

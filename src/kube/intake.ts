@@ -12,7 +12,7 @@ import { pool, type JobWriter } from './writer.js';
 export class JobIntake {
   /** Kubernetes Job uid -> Rondo job id. */
   readonly links = new Map<string, string>();
-  readonly rondoJobs = new Map<string, RondoJobView>();
+  private readonly rondoJobs = new Map<string, RondoJobView>();
   /** Jobs we could not submit (uid -> reason), so the Event is sent once. */
   private readonly rejected = new Map<string, string>();
 
@@ -49,16 +49,14 @@ export class JobIntake {
         continue;
       }
       // Running without Rondo's admission (created unsuspended, or resumed by hand): suspend it.
-      const live = this.rondoJobs.get(jobId);
-      const active = live && (live.state === 'queued' || live.state === 'running');
+      const active = this.openJob(uid) !== undefined;
       if (!suspended(o) && !jobFinished(o) && active && o.metadata?.annotations?.[A_ATTEMPT] === undefined && !open.has(jobKey(o))) await this.suspendRogue(o);
     }
     // New Jobs are submitted a few at a time (a burst of thousands must not take one round trip each in turn).
     await pool(fresh, 16, (o) => this.submit(o));
     // A Job deleted from the cluster cancels its Rondo job.
     for (const [uid, jobId] of this.links) {
-      const j = this.rondoJobs.get(jobId);
-      if (present.has(uid) || !j || (j.state !== 'queued' && j.state !== 'running')) continue;
+      if (present.has(uid) || this.openJob(uid) === undefined) continue;
       try {
         this.rondoJobs.set(jobId, await this.cfg.rondo.cancel(jobId));
         this.cfg.log(`${jobId}: its Job was deleted; cancelled`);

@@ -25,6 +25,7 @@ import {
   QUEUE_LABEL,
 } from './config.js';
 import { KINDS, kindOf, type PodTemplateRef } from './kinds/index.js';
+import { hasCondition } from './kinds/kind.js';
 
 const TENANT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const GPU_TYPE = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
@@ -48,10 +49,6 @@ export function uidOfRondoName(name: string | null): string | undefined {
   if (!name?.startsWith('k8s/')) return undefined;
   const parts = name.split('/');
   return parts.length === 4 ? parts[3] : undefined;
-}
-
-export function condition(o: KObj, type: string): boolean {
-  return ((o.status?.conditions ?? []) as Array<{ type: string; status: string }>).some((c) => c.type === type && c.status === 'True');
 }
 
 /** Finished for good (each kind has its own condition names: Job Complete, JobSet Completed, PyTorchJob Succeeded). */
@@ -138,7 +135,7 @@ export interface NodeOffer {
 }
 
 export function nodeReady(n: KObj): boolean {
-  return ((n.status?.conditions ?? []) as Array<{ type: string; status: string }>).some((c) => c.type === 'Ready' && c.status === 'True');
+  return hasCondition(n, 'Ready');
 }
 
 /**

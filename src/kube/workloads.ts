@@ -93,11 +93,6 @@ export class Workloads implements ObjectCache {
     for (const r of this.reflectors.values()) r.stop();
   }
 
-  /** The kinds being watched. */
-  get active(): WorkloadKind[] {
-    return this.kinds.filter((k) => this.reflectors.has(k.id));
-  }
-
   upsert(o: KObj): void {
     this.reflectors.get(kindOf(o).id)?.upsert(o);
   }

@@ -154,14 +154,9 @@ export class JobWriter {
     const rate = this.rateOf(t);
     return this.gate.run(async () => {
       this.cfg.timeline?.mark(`${t.tag}.sent`, t.round, Date.now() - queued);
-      rate?.begin();
-      try {
-        const res = await fn();
-        this.cfg.timeline?.mark(`${t.tag}.done`, t.round);
-        return res;
-      } finally {
-        rate?.end();
-      }
+      const res = await (rate ? rate.measure(fn) : fn());
+      this.cfg.timeline?.mark(`${t.tag}.done`, t.round);
+      return res;
     }, t.priority);
   }
 
@@ -242,14 +237,8 @@ export class JobWriter {
         this.stats.conflicts++;
         this.cfg.timeline?.mark('conflict', t.round);
         const rate = this.rateOf(t);
-        cur = (await this.gate.run(async () => {
-          rate?.begin(); // the re-read is part of the change's cost
-          try {
-            return await this.readWorkload(key);
-          } finally {
-            rate?.end();
-          }
-        }, t.priority)) as KObj;
+        // The re-read is part of the change's cost.
+        cur = (await this.gate.run(() => (rate ? rate.measure(() => this.readWorkload(key)) : this.readWorkload(key)), t.priority)) as KObj;
       }
     }
     throw new Error(`${key}: still conflicting after 5 tries`);

@@ -22,7 +22,7 @@ export function kindOf(o: KObj): WorkloadKind {
 }
 
 /** The kind of a cache key (`jobset:ns/name`; no prefix: a batch/v1 Job). */
-export function kindOfKey(key: string): WorkloadKind {
+function kindOfKey(key: string): WorkloadKind {
   const colon = key.indexOf(':');
   if (colon < 0) return BATCH_JOB;
   const prefix = key.slice(0, colon + 1);

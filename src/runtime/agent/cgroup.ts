@@ -95,7 +95,7 @@ export function removeCgroup(dir: string): void {
 }
 
 /** How long an agent waits for a killed cgroup to empty before leaving it (only a process in uninterruptible I/O outlives SIGKILL). */
-export const CGROUP_EMPTY_TIMEOUT_MS = 5000;
+const CGROUP_EMPTY_TIMEOUT_MS = 5000;
 
 /**
  * Kills every process in a job cgroup, waits until the kernel has emptied it, and removes the folder: SIGKILL is
