@@ -34,7 +34,7 @@ import { createState, pause, type RunState } from './state.js';
 import type { EngineResult, StopReason } from './types.js';
 import { idle, stall } from './wait.js';
 
-export { DEFAULT_MIN_REALLOCATION_INTERVAL_S, DEFAULT_ROUND_DURATION_S, type EngineConfig } from './config.js';
+export { changeBudgetNow, DEFAULT_MIN_REALLOCATION_INTERVAL_S, DEFAULT_ROUND_DURATION_S, type EngineConfig } from './config.js';
 
 /** Runs the scheduler until the source is drained (or a stop rule, `maxRounds` or the signal ends it). */
 export async function runEngine(cfg: EngineConfig): Promise<EngineResult> {

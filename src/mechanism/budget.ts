@@ -36,7 +36,7 @@ export interface BudgetPlacer {
   take(t: GpuType, size: number, used: ReadonlySet<number>): number[] | undefined;
 }
 
-export interface BudgetResult {
+interface BudgetResult {
   readonly assignments: Assignment[];
   /** Jobs whose placement changed (<= maxChanges). */
   readonly changes: number;
@@ -82,7 +82,7 @@ export function withinBudget(
   return { ...b, limited: b.assignments.length > 0 && used < cluster.totalGpus };
 }
 
-export function applyBudget(
+function applyBudget(
   maxChanges: number,
   cluster: ClusterSpec,
   previous: readonly Assignment[],
@@ -116,7 +116,7 @@ export function applyBudget(
   for (const a of planned) {
     const key = rowKeyOf(a.jobIds);
     const cur = running.get(key);
-    if (cur && cur.gpuType === a.gpuType && sameGpus(cur.gpus, a.gpus)) continue; // kept: free
+    if (cur && samePlacement(cur, a)) continue; // kept: free
     // Rows that must stop: those on a GPU this assignment needs, and those holding one of its jobs in another row.
     const stop = new Set<string>();
     for (const g of a.gpus) {
@@ -161,8 +161,8 @@ export function applyBudget(
       changed.add(j);
       jobRow.set(j, key);
     }
-    const serverOf = placer.serverOf(a.gpuType);
-    const b: Assignment = { jobIds: a.jobIds, gpuType: a.gpuType, gpus, consolidated: new Set(gpus.map((g) => serverOf.get(g))).size === 1, leaseExtended: false };
+    // consolidated and leaseExtended are set when the row is emitted.
+    const b: Assignment = { ...a, gpus };
     placed.set(key, b);
     running.set(key, b);
     for (const g of gpus) gpuOwner.set(g, key);
@@ -183,12 +183,12 @@ export function applyBudget(
     const r = running.get(key);
     if (!r) continue;
     const p = prevByKey.get(key);
-    emit(key, r, !!p && p.gpuType === r.gpuType && sameGpus(p.gpus, r.gpus));
+    emit(key, r, !!p && samePlacement(p, r));
   }
   for (const [key, r] of running) {
     if (emitted.has(key)) continue;
     const p = prevByKey.get(key);
-    emit(key, r, !!p && p.gpuType === r.gpuType && sameGpus(p.gpus, r.gpus));
+    emit(key, r, !!p && samePlacement(p, r));
   }
   return { assignments: out, changes: changed.size };
 
@@ -202,8 +202,9 @@ export function applyBudget(
   }
 }
 
-function sameGpus(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  const s = new Set(a);
-  return b.every((g) => s.has(g));
+/** The same GPU type and the same GPUs, in any order: a lease that is extended rather than a change. */
+export function samePlacement(a: { readonly gpuType: GpuType; readonly gpus: readonly number[] }, b: { readonly gpuType: GpuType; readonly gpus: readonly number[] }): boolean {
+  if (a.gpuType !== b.gpuType || a.gpus.length !== b.gpus.length) return false;
+  const s = new Set(a.gpus);
+  return b.gpus.every((g) => s.has(g));
 }

@@ -21,7 +21,7 @@ import { BinaryHeap } from './heap.js';
 import type { ShareLedger } from './ledger.js';
 import { explainRound, roundExplainer } from './explain.js';
 import { priorityFor, type QueueIndex } from './queue-index.js';
-import { withinBudget, type BudgetPlacer } from './budget.js';
+import { samePlacement, withinBudget, type BudgetPlacer } from './budget.js';
 
 /** A candidate for this round: a single job (key = job id) or a space-sharing pair (key = `pairKey(a, b)`). */
 export interface MechanismRow {
@@ -288,7 +288,7 @@ export function planRound(input: MechanismInput): MechanismOutput {
       const p = placed.get(e.key);
       if (!p) continue;
       const prev = prevByKey.get(e.key);
-      const same = !!prev && prev.gpuType === t && sameSet(prev.gpus, p.gpus);
+      const same = !!prev && samePlacement(prev, { gpuType: t, gpus: p.gpus });
       if (same) leaseExtensions++;
       const srv = new Set(p.gpus.map((g) => serverOf.get(g)));
       assignments.push({
@@ -493,8 +493,3 @@ class MinHeap extends BinaryHeap<number> {
   }
 }
 
-function sameSet(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  const s = new Set(a);
-  return b.every((g) => s.has(g));
-}

@@ -1,6 +1,6 @@
 import { policyJob, type Assignment, type ClusterSpec, type Job, type RoundPlan } from '../../model/index.js';
 import { shapeProblem, WhyBook } from './why.js';
-import { runEngine, type ClusterView, type EngineConfig, type EnginePersistence, type ExecJob, type RoundReport } from '../../engine/index.js';
+import { changeBudgetNow, runEngine, type ClusterView, type EngineConfig, type EnginePersistence, type ExecJob, type RoundReport } from '../../engine/index.js';
 import type { PolicyJob, PolicySnapshot } from '../../policies/types.js';
 import type { LoadedPolicy } from './policy-source.js';
 import { PolicyRunner } from './policy-runner.js';
@@ -45,7 +45,7 @@ export { DEFAULT_TIMING, planAheadMs, UNKNOWN_TOTAL_STEPS, type RuntimeTiming } 
  */
 
 /** A fixed change budget, or one read at each plan (EngineConfig.maxChanges). */
-export type MaxChanges = number | (() => number | undefined);
+export type MaxChanges = NonNullable<EngineConfig['maxChanges']>;
 
 export class Scheduler {
   private readonly lastSeen = new Map<string, number>();
@@ -279,7 +279,7 @@ export class Scheduler {
 
   /** The budget for a plan made now, kept in the stats for /metrics. */
   private changeBudget(): number | undefined {
-    const b = typeof this.maxChanges === 'function' ? this.maxChanges() : this.maxChanges;
+    const b = changeBudgetNow({ maxChanges: this.maxChanges });
     this.stats.changeBudget = b ?? null;
     return b;
   }
