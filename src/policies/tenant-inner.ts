@@ -1,4 +1,4 @@
-import { LpBuilder } from '../solver/index.js';
+import { BasisStatus, LpBuilder } from '../solver/index.js';
 import { groupBy, rowKey, zeroShares } from './common.js';
 import type { TenantProblem } from './tenant-model.js';
 import type { Stage1Result } from './tenant-quota.js';
@@ -92,11 +92,7 @@ function innerClasses(tp: TenantProblem, leaf: number, jobs: readonly number[]):
   return cls.members.map((m) => m.map((i) => jobs[i]!));
 }
 
-/** HiGHS' basis statuses (`highs.constants.basisStatus`). */
-const AT_LOWER = 0;
-const BASIC = 1;
-const AT_UPPER = 2;
-const FREE_AT_ZERO = 3;
+const { atLower: AT_LOWER, basic: BASIC, atUpper: AT_UPPER, freeAtZero: FREE_AT_ZERO } = BasisStatus;
 
 /** Solves the leaves' inner LPs as one; false (nothing written) if it fails and `fallback` is false. */
 function fairBlock(tp: TenantProblem, s1: Stage1Result, leaves: readonly number[], jobsOf: ReadonlyMap<number, number[]>, shares: number[][], fallback: boolean): boolean {

@@ -13,6 +13,14 @@ export type LpStatus = 'optimal' | 'infeasible' | 'unbounded' | 'time_limit' | '
 export type LpMethod = 'simplex' | 'ipm' | 'choose';
 
 /** Opaque warm start from an earlier solve of a model with the same columns and rows. */
+/** HiGHS' basis statuses (`highs.constants.basisStatus`), for a `WarmStart` built by hand. */
+export const BasisStatus = { atLower: 0, basic: 1, atUpper: 2, freeAtZero: 3 } as const;
+
+/** HiGHS' `simplex_strategy` for `SolveOptions.simplexStrategy`. */
+export function simplexStrategyCode(s: 'dual' | 'primal'): number {
+  return s === 'primal' ? 4 : 1;
+}
+
 export interface WarmStart {
   readonly colValue?: Float64Array;
   readonly colStatus?: Int32Array;

@@ -12,6 +12,8 @@ import { SolveCache, type CachedSolution, type ModelWords, type SolveCacheStats 
  */
 
 export type { LpMethod, LpResult, LpStatus, SolveOptions, VarOptions, WarmStart } from './lp-types.js';
+export { BasisStatus } from './lp-types.js';
+import { simplexStrategyCode } from './lp-types.js';
 import type { LpResult, LpStatus, SolveOptions, VarOptions, WarmStart } from './lp-types.js';
 
 /** Builds an LP/MILP: named or anonymous columns, sparse rows `lb <= a.x <= ub`. */
@@ -169,7 +171,7 @@ export class LpBuilder {
       options.feasibilityTolerance ?? -1,
       options.ipmTolerance ?? -1,
       options.mipGap ?? -1,
-      options.simplexStrategy === undefined ? -1 : options.simplexStrategy === 'primal' ? 4 : 1,
+      options.simplexStrategy === undefined ? -1 : simplexStrategyCode(options.simplexStrategy),
     ]);
     const basis = options.warmStart?.colStatus && options.warmStart.rowStatus ? [options.warmStart.colStatus, options.warmStart.rowStatus] : [];
     let n = opts.length * 2 + this.integer.length + basis.reduce((s, b) => s + b.length + 1, 0);
@@ -411,7 +413,7 @@ export class Solver {
         opts['dual_feasibility_tolerance'] = options.feasibilityTolerance;
       }
       if (options.ipmTolerance !== undefined) opts['ipm_optimality_tolerance'] = options.ipmTolerance;
-      if (options.simplexStrategy !== undefined) opts['simplex_strategy'] = options.simplexStrategy === 'primal' ? 4 : 1;
+      if (options.simplexStrategy !== undefined) opts['simplex_strategy'] = simplexStrategyCode(options.simplexStrategy);
       if (reused.dirty) model.options.reset();
       reused.dirty = Object.keys(opts).some((k) => !(k in reused.defaults));
       model.options.set({ ...reused.defaults, ...opts });

@@ -1,5 +1,5 @@
 import { RondoError } from '../model/errors.js';
-import { defaultSolver, LpBuilder, type LpResult, type Solver, type SolveOptions, type WarmStart } from './lp.js';
+import { BasisStatus, defaultSolver, LpBuilder, type LpResult, type Solver, type SolveOptions, type WarmStart } from './lp.js';
 
 /**
  * Column generation ("sifting") for LPs with many columns of which few are nonzero at an optimum, such as the
@@ -137,9 +137,7 @@ function restrict(lp: LpBuilder, a: ReturnType<LpBuilder['arrays']>, keep: Uint8
   return { lp: out, cols, rows: Int32Array.from(rows) };
 }
 
-/** HiGHS' basis status of a nonbasic column at its lower bound and of a basic row. */
-const AT_LOWER = 0;
-const BASIC = 1;
+const { atLower: AT_LOWER, basic: BASIC } = BasisStatus;
 
 /** A basis of the whole LP on a restricted one (the same number of basic variables: every row that joined is basic). */
 function restrictBasis(full: { colStatus: Int32Array; rowStatus: Int32Array }, sub: Restricted): WarmStart {

@@ -6,11 +6,9 @@
  * since the server does not know when the job last wrote its checkpoint.
  */
 import { isSpotType } from '../../model/index.js';
-import type { CostLine, CostView, JobCost, TenantCost } from '../dashboard-api.js';
+import type { CostLine, CostView, JobCost } from '../dashboard-api.js';
 import type { LivePrices } from './prices.js';
 import type { Store } from './store/index.js';
-
-export type { CostLine, CostView, JobCost, TenantCost };
 
 const zero = (): { usd: number; gpuSeconds: number; spotGpuSeconds: number; revocations: number; lostGpuSeconds: number } => ({ usd: 0, gpuSeconds: 0, spotGpuSeconds: 0, revocations: 0, lostGpuSeconds: 0 });
 

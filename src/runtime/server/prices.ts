@@ -30,7 +30,6 @@ export interface PriceSource {
 }
 
 /** What `GET /api/v1/prices` shows: one definition with the dashboard's (dashboard-api.ts). */
-export type { PriceStatus };
 
 interface MetaStore {
   getMeta(key: string): string | undefined;

@@ -116,12 +116,11 @@ export function lastRoundText(c: Sql): RoundText | undefined {
 
 /** The last round, parsed once per round: its allocation has a share per active job and is read on every poll. */
 export function lastRound(c: Sql): RoundRow | undefined {
-  const head = c.q('SELECT round, planned_at FROM rounds ORDER BY round DESC LIMIT 1').get() as Row | undefined;
-  if (!head) return undefined;
+  const key = lastRoundKey(c);
+  if (key === undefined) return undefined;
   const cached = lastRoundCache.get(c);
-  const key = `${Number(head.round)}:${Number(head.planned_at)}`;
   if (cached?.key === key) return cached.row;
-  const r = c.q('SELECT * FROM rounds WHERE round = ?').get(head.round) as Row;
+  const r = c.q('SELECT * FROM rounds WHERE round = ?').get(Number(key.split(':')[0])) as Row;
   const row: RoundRow = {
     round: Number(r.round),
     start: Number(r.start),

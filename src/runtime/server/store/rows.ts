@@ -1,10 +1,11 @@
 import type { WorkerGpus } from '../../protocol.js';
+import type { AttemptState, JobState, LogLine } from '../../dashboard-api.js';
 
 /** The store's row types and the mapping from SQLite rows to them (shared by every part of the store). */
 
-export type { WorkerGpus };
+// The states and log lines are what the API serves (dashboard-api.ts): one definition for both.
+export type { AttemptState, JobState, LogLine, WorkerGpus };
 
-export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 export const TERMINAL_STATES: readonly JobState[] = ['completed', 'failed', 'cancelled'];
 
 export interface JobSpec {
@@ -38,7 +39,6 @@ export interface JobRow extends JobSpec {
   readonly cancelRequested: boolean;
 }
 
-export type AttemptState = 'leased' | 'running' | 'ended';
 export type EndReason = 'completed' | 'failed' | 'preempted' | 'lost' | 'cancelled' | 'spawn_failed';
 
 export interface AttemptRow {
@@ -94,14 +94,6 @@ export interface EventRow {
   readonly jobId: string | null;
   readonly workerId: string | null;
   readonly detail: unknown;
-}
-
-export interface LogLine {
-  readonly id: number;
-  readonly at: number;
-  readonly attemptId: number | null;
-  readonly stream: 'stdout' | 'stderr' | 'system';
-  readonly text: string;
 }
 
 /**
