@@ -306,9 +306,7 @@ export class Scheduler {
       // Each read of the store by the engine (new jobs, jobs that left, the cluster) starts a turn of its own.
       executor: {
         observe: async () => {
-          this.yielded('observe');
-          await turn();
-          this.resumed();
+          await this.yieldTurn('observe');
           return loopSections.time('scheduler: observe (store reads)', () => this.observe());
         },
         runRound: (plan, jobs) => this.runRound(plan, jobs),
@@ -318,9 +316,7 @@ export class Scheduler {
         this.store,
         (j) => this.toJob(j),
         async (before) => {
-          this.yielded(before);
-          await turn();
-          this.resumed();
+          await this.yieldTurn(before);
         },
       ),
       roundDuration: this.timing.roundMs / 1000,
@@ -339,9 +335,7 @@ export class Scheduler {
       live: {
         // Requests that arrived during a stage are served before the next one.
         pause: async (after: string) => {
-          this.yielded(`pause after ${after}`);
-          await turn();
-          this.resumed();
+          await this.yieldTurn(`pause after ${after}`);
         },
         ...(this.runner.hasThread
           ? {
@@ -381,6 +375,13 @@ export class Scheduler {
 
   private resumed(): void {
     this.resumedAt ??= performance.now();
+  }
+
+  /** A turn of the event loop for requests that arrived, with the work since the last one timed as `engine: work before <at>`. */
+  private async yieldTurn(at: string): Promise<void> {
+    this.yielded(at);
+    await turn();
+    this.resumed();
   }
 
   /**
@@ -446,18 +447,17 @@ export class Scheduler {
     let longestWhy = 0;
     if (!plan.backfill) {
       let sliceAt = performance.now();
-      await this.why.recordSliced(plan, round, now, async () => {
+      const endSlice = (): void => {
         const ms = performance.now() - sliceAt;
         loopSections.add('round: why record (a slice)', ms);
         longestWhy = Math.max(longestWhy, ms);
-        this.yielded('a slice of the why record');
-        await turn();
-        this.resumed();
+      };
+      await this.why.recordSliced(plan, round, now, async () => {
+        endSlice();
+        await this.yieldTurn('a slice of the why record');
         sliceAt = performance.now();
       });
-      const ms = performance.now() - sliceAt;
-      loopSections.add('round: why record (a slice)', ms);
-      longestWhy = Math.max(longestWhy, ms);
+      endSlice();
     }
     this.stats.lastWhyMs = longestWhy;
     // After a restart the engine plans at once; the round still starts when the one before the restart ends. A
@@ -467,11 +467,7 @@ export class Scheduler {
     if (plan.backfill && plan.assignments.length === 0) return this.awaitRound(plan, jobs, endMs, false);
     // The record, the commit and the use history each get a turn of their own (requests are served between them);
     // the commit reads the open attempts in its own turn, and checks each job again as it places it.
-    if (!plan.backfill) {
-      this.yielded('the why record');
-      await turn();
-      this.resumed();
-    }
+    if (!plan.backfill) await this.yieldTurn('the why record');
     const commitAt = performance.now();
     const open = this.store.openAttempts();
     commitPlan(this.store, this.live, plan, open, {
@@ -487,9 +483,7 @@ export class Scheduler {
     });
     this.stats.lastCommitMs = performance.now() - commitAt;
     loopSections.add(plan.backfill ? 'round: commit (backfill)' : 'round: commit', this.stats.lastCommitMs);
-    this.yielded('the commit');
-    await turn();
-    this.resumed();
+    await this.yieldTurn('the commit');
     // GPU use as planned, kept for the heterogeneity view (use-history.ts).
     loopSections.time('round: use history', () =>
       recordUse(this.store, this.live, { round, startMs, endMs }, { measured: this.measured, known: this.throughputs }, this.log),
