@@ -12,24 +12,9 @@ import { setupCgroups } from '../../src/runtime/agent/cgroup.js';
 import { GroupRecord } from '../../src/runtime/agent/leftovers.js';
 import { WorkerAgent } from '../../src/runtime/agent/worker.js';
 import { CLI, ensureBuilt, killAll, Proc, rondo, tempDir, waitFor } from './harness.js';
-import { FakeServer, goneWithin, KILLED_AT_ONCE_MS, procsWith, watchGone, removeTree } from './procs.js';
+import { FakeServer, goneWithin, hostile, KILLED_AT_ONCE_MS, marker, procsWith, removeTree, watchGone } from './procs.js';
 
 const GRACE = 500;
-let n = 0;
-
-/** A job that forks children ignoring SIGTERM (one in a new session when cgroups can catch it), then waits or exits. */
-function hostile(marker: string, opts: { setsid: boolean; mainExits: boolean }): string[] {
-  const s = `sleep ${marker}`;
-  const script = [
-    'trap "" TERM',
-    `${s} &`,
-    `(${s}; :) &`,
-    ...(opts.setsid ? [`setsid ${s} </dev/null >/dev/null 2>&1 &`] : []),
-    'echo forked',
-    opts.mainExits ? 'exit 0' : s,
-  ].join('\n');
-  return ['sh', '-c', script];
-}
 
 /** `/proc/<pid>/stat` fields after the command name: state, ppid, pgrp, session, ... */
 function statOf(pid: number): string[] | undefined {
@@ -57,10 +42,6 @@ function workerIn(cg: string, args: readonly string[], env: Record<string, strin
     env: { ...process.env, ...env },
   });
   return new Proc(child);
-}
-
-function marker(): string {
-  return `3600.${process.pid}${++n}${Math.floor(Math.random() * 1e6)}`;
 }
 
 describe('a job is killed whole (worker agent, real processes)', () => {

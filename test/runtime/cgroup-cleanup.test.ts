@@ -12,22 +12,17 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { cgroupPids, killLeftoverCgroups, setupCgroups, type CgroupSupport } from '../../src/runtime/agent/cgroup.js';
 import { WorkerAgent } from '../../src/runtime/agent/worker.js';
 import { tempDir, waitFor } from './harness.js';
-import { FakeServer, goneWithin, procsWith, removeTree } from './procs.js';
+import { FakeServer, goneWithin, hostile, marker, procsWith, removeTree } from './procs.js';
 
 const own = setupCgroups();
 const skipWhy = own.ok ? undefined : `no writable cgroup v2 here (${own.reason}): jobs run without cgroups, nothing to clean`;
-let n = 0;
-
-function marker(): string {
-  return `3600.${process.pid}${++n}${Math.floor(Math.random() * 1e6)}`;
-}
 
 /**
  * A hostile job started in cgroup `dir`: its main process forks children that ignore SIGTERM (one in a session of
  * its own, so out of the job's process group) and exits at once, so the children outlive it.
  */
 function orphaningJob(dir: string, m: string): void {
-  const script = `trap "" TERM; sleep ${m} & (sleep ${m}; :) & setsid sleep ${m} </dev/null >/dev/null 2>&1 & exit 0`;
+  const script = hostile(m, { setsid: true, mainExits: true })[2]!;
   const child = spawn('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec /bin/sh -c "$1"', dir, script], { detached: true, stdio: 'ignore' });
   child.unref();
 }
@@ -86,8 +81,7 @@ describe('job cgroups are emptied before they are removed (real processes)', () 
       if (agentDir === undefined) ctx.skip('the agent made no cgroup folder for its jobs');
       const m = marker();
       markers.push(m);
-      const script = `trap "" TERM; sleep ${m} & (sleep ${m}; :) & setsid sleep ${m} </dev/null >/dev/null 2>&1 & sleep ${m}`;
-      fake.leases.set(1, { jobId: 'job-1', command: ['sh', '-c', script], cwd: dir, checkpointDir: join(dir, 'ckpt'), leaseEnd: Date.now() + 60_000 });
+      fake.leases.set(1, { jobId: 'job-1', command: hostile(m, { setsid: true, mainExits: false }), cwd: dir, checkpointDir: join(dir, 'ckpt'), leaseEnd: Date.now() + 60_000 });
       await waitFor('the job and its children', () => procsWith(m).length >= 4 && existsSync(join(agentDir!, 'job-1')), 30_000, 20);
       expect(readFileSync(join(agentDir!, 'job-1', 'cgroup.procs'), 'utf8').trim()).not.toBe('');
       await agent.stop();

@@ -131,3 +131,24 @@ export function removeTree(dir: string): boolean {
     return (e as NodeJS.ErrnoException).code === 'ENOENT';
   }
 }
+
+/** A job that forks children ignoring SIGTERM (one in a new session when cgroups can catch it), then waits or exits. */
+export function hostile(marker: string, opts: { setsid: boolean; mainExits: boolean }): string[] {
+  const s = `sleep ${marker}`;
+  const script = [
+    'trap "" TERM',
+    `${s} &`,
+    `(${s}; :) &`,
+    ...(opts.setsid ? [`setsid ${s} </dev/null >/dev/null 2>&1 &`] : []),
+    'echo forked',
+    opts.mainExits ? 'exit 0' : s,
+  ].join('\n');
+  return ['sh', '-c', script];
+}
+
+let markers = 0;
+
+/** A unique `sleep` argument that names a test's processes in `/proc` (procsWith). */
+export function marker(): string {
+  return `3600.${process.pid}${++markers}${Math.floor(Math.random() * 1e6)}`;
+}
