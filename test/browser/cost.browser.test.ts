@@ -11,18 +11,12 @@ import { describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/runtime/client/http-client.js';
 import { EXAMPLE, waitFor } from '../runtime/harness.js';
 import { browserSuite, CHROMIUM, HAVE_CHROMIUM, launch, login, serve, shot, tenantToken, watch } from './helpers.js';
-import { settleWidth } from './page-checks.js';
+import { expectNoSideScroll } from './page-checks.js';
 
 if (!HAVE_CHROMIUM) console.warn(`cost browser test skipped: no Chromium at ${CHROMIUM}`);
 
 let ctx: BrowserContext | undefined;
 const tmp = browserSuite('cost', () => ctx);
-
-async function fits(page: Page, where: string): Promise<void> {
-  await settleWidth(page);
-  const r = await page.evaluate(() => ({ w: window.innerWidth, scroll: document.documentElement.scrollWidth }));
-  expect(r.scroll, `${where}: page is ${r.scroll} px wide in a ${r.w} px window`).toBeLessThanOrEqual(r.w);
-}
 
 /** The text of a table's body cells, row by row. */
 async function rows(page: Page, testId: string): Promise<string[][]> {
@@ -64,7 +58,7 @@ describe.skipIf(!HAVE_CHROMIUM)('cost view', () => {
       expect(jobs.map((r) => r[0]).sort()).toEqual([a, b].sort());
       expect(jobs.find((r) => r[0] === a)![1]).toBe('alice');
       expect(await page.textContent('.price-line')).toMatch(/v100-spot 0\.92.*v100 3\.06|v100 3\.06.*v100-spot 0\.92/);
-      await fits(page, `cost at ${size.width}x${size.height}`);
+      await expectNoSideScroll(page, `cost at ${size.width}x${size.height}`);
       await shot(page, `cost-${size.name}`);
     }
     expect(seen.errors).toEqual([]);

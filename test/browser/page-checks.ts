@@ -30,19 +30,24 @@ export async function settleWidth(page: Page): Promise<void> {
   await page.waitForFunction(() => document.documentElement.scrollWidth <= window.innerWidth, undefined, { timeout: 15_000 }).catch(() => undefined);
 }
 
+/** The page does not scroll sideways (once its layout has settled). */
+export async function expectNoSideScroll(page: Page, where: string): Promise<void> {
+  await settleWidth(page);
+  const r = await page.evaluate(() => ({ w: window.innerWidth, scroll: document.documentElement.scrollWidth }));
+  expect(r.scroll, `${where}: page is ${r.scroll} px wide in a ${r.w} px window`).toBeLessThanOrEqual(r.w);
+}
+
 /** Nothing wider than the window: the page does not scroll sideways and the header's controls are on screen. */
 export async function expectFits(page: Page, where: string): Promise<void> {
-  await settleWidth(page);
-  const r = await page.evaluate(() => {
+  await expectNoSideScroll(page, where);
+  const off = await page.evaluate(() => {
     const w = window.innerWidth;
-    const off = [...document.querySelectorAll<HTMLElement>('header.top > *, header.top nav a')]
+    return [...document.querySelectorAll<HTMLElement>('header.top > *, header.top nav a')]
       .map((e) => ({ e, b: e.getBoundingClientRect() }))
       .filter(({ e, b }) => (e.closest('nav') ? b.left < 0 || b.right > w + 1 : b.right > w + 1 || b.left < 0))
       .map(({ e }) => e.textContent);
-    return { w, scroll: document.documentElement.scrollWidth, off };
   });
-  expect(r.scroll, `${where}: page is ${r.scroll} px wide in a ${r.w} px window`).toBeLessThanOrEqual(r.w);
-  expect(r.off, `${where}: header items off screen`).toEqual([]);
+  expect(off, `${where}: header items off screen`).toEqual([]);
 }
 
 /** No two text labels of a chart overlap (axis labels, legend, axis names). */

@@ -11,7 +11,7 @@ import type { BrowserContext } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { EXAMPLE, waitFor } from '../runtime/harness.js';
 import { browserSuite, CHROMIUM, HAVE_CHROMIUM, launch, login, serve, shot } from './helpers.js';
-import { settleWidth } from './page-checks.js';
+import { expectNoSideScroll } from './page-checks.js';
 
 if (!HAVE_CHROMIUM) console.warn(`restart browser test skipped: no Chromium at ${CHROMIUM}`);
 
@@ -44,8 +44,7 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard across a server restart', () => {
       await page.setViewportSize(size);
       expect(await page.textContent('[data-testid=stale]')).toMatch(/Server unreachable since \d\d:\d\d:\d\d \S+\./);
       expect(await page.$eval('main.page', (m) => m.classList.contains('stale'))).toBe(true);
-      await settleWidth(page);
-      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(size.width);
+      await expectNoSideScroll(page, `server down at ${size.width}`);
       await shot(page, `restart-down-${size.width}`);
     }
 
@@ -71,8 +70,7 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard across a server restart', () => {
       // Busy GPUs are counts: the k80 history never exceeds what one job held, whatever the capacity now.
       const yLabels = await page.$$eval('[data-testid=utilisation-chart] svg text', (ts) => ts.map((t) => t.textContent ?? ''));
       expect(yLabels.some((t) => /%/.test(t))).toBe(false);
-      await settleWidth(page);
-      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(size.width);
+      await expectNoSideScroll(page, `server back at ${size.width}`);
       await shot(page, `restart-back-${size.width}`);
     }
     await ctx.close();

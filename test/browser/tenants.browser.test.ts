@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/runtime/client/http-client.js';
 import { EXAMPLE, waitFor } from '../runtime/harness.js';
 import { browserSuite, CHROMIUM, HAVE_CHROMIUM, launch, login, serve, shot, tenantToken, watch } from './helpers.js';
-import { settleWidth } from './page-checks.js';
+import { expectNoSideScroll } from './page-checks.js';
 
 if (!HAVE_CHROMIUM) console.warn(`tenant quota browser test skipped: no Chromium at ${CHROMIUM}`);
 
@@ -86,9 +86,7 @@ describe.skipIf(!HAVE_CHROMIUM)('tenant quotas in the fairness view', () => {
         }, `quota-chart-${t}`);
         expect(clashes, `overlapping labels in ${t}'s chart at ${size.width}`).toEqual([]);
       }
-      await settleWidth(page);
-      const fit = await page.evaluate(() => ({ w: window.innerWidth, scroll: document.documentElement.scrollWidth }));
-      expect(fit.scroll, `fairness at ${size.width}x${size.height}`).toBeLessThanOrEqual(fit.w);
+      await expectNoSideScroll(page, `fairness at ${size.width}x${size.height}`);
       await shot(page, `tenants-${size.width}`);
     }
     expect(seen.errors).toEqual([]);
