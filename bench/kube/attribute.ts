@@ -54,7 +54,7 @@ export interface Attribution {
  * before (later after a late plan or a backfill plan); a backfill plan starts inside the current round and ends
  * with it. `toleranceMs` absorbs the store's rounding of starts to whole ms.
  */
-export function regularRounds(rows: readonly PlanRow[], roundMs: number, toleranceMs = 2): Set<number> {
+export function regularRounds(rows: ReadonlyArray<Pick<PlanRow, 'round' | 'start'>>, roundMs: number, toleranceMs = 2): Set<number> {
   const out = new Set<number>();
   let last: number | undefined;
   for (const r of [...rows].sort((a, b) => a.round - b.round)) {

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { renderMetrics } from '../../src/runtime/server/metrics.js';
 import { MIN_CHANGE_BUDGET, START_CHANGES_PER_S, TARGET_SHARE } from '../../src/kube/change-budget.js';
 import { startEnv, trainingJob, until, type Env } from './setup.js';
+import { regularRounds } from '../../bench/kube/attribute.js';
 
 const TPUT = { 'Tesla-V100-SXM2-16GB': { resnet: 10 } };
 let env: Env | undefined;
@@ -52,9 +53,8 @@ describe('serve --kube: the automatic change budget', () => {
       }
     };
     const regular = (rs: PlanRow[]): PlanRow[] => {
-      const out: PlanRow[] = [];
-      for (const r of rs) if (out.length === 0 || r.start >= out[out.length - 1]!.start + roundMs - 2) out.push(r);
-      return out;
+      const set = regularRounds(rs, roundMs);
+      return rs.filter((r) => set.has(r.round));
     };
     await until('seven regular rounds', () => regular(rows()).length >= 7, 120_000);
     const all = rows();
