@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Timeline } from '../../src/runtime/dashboard-api.js';
 import { ensureBuilt, freePort, killAll, startServer, startWorker, tempDir, waitFor, type JobView, type ServerHandle } from './harness.js';
 
 /** Issue 21, finding 1: GPUs sat idle while jobs waited for the next round. */
@@ -54,7 +55,6 @@ describe('work-conserving rounds (real processes)', () => {
     await startWorker(srv.url, srv.admin, 'local:12', 'w12');
     const t0 = Date.now();
     // Each job's first attempt names the plan (a round row: the regular round or a backfill pass) that started it.
-    type Timeline = { attempts: Array<{ round: number }>; rounds: Array<{ round: number; start: string; end: string }> };
     const firstPlans = await waitFor(
       'all 12 jobs to start',
       async () => {

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, ApiError, type JobDetail, type JobWhy, type LogLine, type Timeline } from '../api';
+import { api, ApiError, type JobDetail, type JobWhy, type LogLine, type LogPage, type Timeline } from '../api';
 import { Chart, echarts, type ChartOption } from '../chart';
 import { typeColor } from '../colors';
 import { duration, num, pct, relative, when } from '../format';
@@ -93,7 +93,7 @@ function Logs(props: { id: string; attemptNo: ReadonlyMap<number, number> }) {
     busy.current = true;
     const el = box.current;
     const atEnd = !el || el.scrollTop + el.clientHeight >= el.scrollHeight - 8;
-    api<{ lines: LogLine[] }>('GET', `/api/v1/jobs/${encodeURIComponent(props.id)}/logs?after=${after.current}&limit=2000`)
+    api<LogPage>('GET', `/api/v1/jobs/${encodeURIComponent(props.id)}/logs?after=${after.current}&limit=2000`)
       .then((r) => {
         setError(undefined);
         if (r.lines.length === 0) return;
