@@ -49,3 +49,9 @@ export function peakMemory(): { readonly peakRssMb: number; readonly peakHeapMb:
     },
   };
 }
+
+/** The value at quantile q (0-1) of `xs`: the element at floor(q x n) of the sorted values, 0 when there are none. */
+export function percentile(xs: readonly number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? 0 : s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+}

@@ -13,7 +13,7 @@ import { getPolicy, initSolver } from '../../src/policies/index.js';
 import { countChanges } from '../../src/mechanism/index.js';
 import type { Assignment } from '../../src/model/index.js';
 import { simulate } from '../../src/sim/index.js';
-import { flag, repoRoot } from '../root.js';
+import { flag, percentile, repoRoot } from '../root.js';
 
 const root = repoRoot(dirname(fileURLToPath(import.meta.url)));
 const jobs = Number(flag('jobs', '300'));
@@ -38,11 +38,6 @@ interface Row {
   finished: number;
   cpuSeconds: number;
 }
-
-const pct = (xs: number[], q: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? 0 : s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
-};
 
 async function run(maxChanges: number | undefined): Promise<Row> {
   // Changes per round, counted from the plans themselves (the same rule as the budget: a job that finished or was
@@ -77,7 +72,7 @@ async function run(maxChanges: number | undefined): Promise<Row> {
     avgJctHours: out.metrics.summary.avgJctHours!,
     makespanHours: out.metrics.summary.makespanHours!,
     rounds: perRound.length,
-    changesPerRound: { mean, p50: pct(perRound, 0.5), p95: pct(perRound, 0.95), max: Math.max(0, ...perRound) },
+    changesPerRound: { mean, p50: percentile(perRound, 0.5), p95: percentile(perRound, 0.95), max: Math.max(0, ...perRound) },
     roundsOverBudget: maxChanges === undefined ? 0 : perRound.filter((c) => c > maxChanges).length,
     finished: out.result.jobs.filter((j) => j.finishTime !== undefined).length,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,

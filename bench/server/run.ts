@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../../src/io/index.js';
 import { ApiClient } from '../../src/runtime/client/http-client.js';
 import type { LeaseMessage, SyncEnded, SyncResponse } from '../../src/runtime/protocol.js';
-import { flag, peakMemory, repoRoot } from '../root.js';
+import { flag, peakMemory, percentile, repoRoot } from '../root.js';
 import { seededRandom } from '../../src/model/index.js';
 import { EAGER_WHY } from '../../src/runtime/server/why.js';
 import type { FromServer, LoopDelay, RoundSample, ServerProcessOptions, ToServer } from './server-process.js';
@@ -91,9 +91,7 @@ class Latency {
 }
 
 function pct(xs: readonly number[], p: number): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  return Number(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!.toFixed(2));
+  return Number(percentile(xs, p / 100).toFixed(2));
 }
 
 const round2 = (x: number): number => Number(x.toFixed(2));
