@@ -47,15 +47,20 @@ describe('change budget', () => {
     { minLength: 1, maxLength: 14 },
   );
 
+  /** Last round: the unbudgeted plan of another allocation; then some jobs finish and the allocation changes. */
+  const scenario = (sp: ReadonlyArray<{ sf: number; x0: number; x1: number; y0: number; gone: boolean }>, perServer: number) => {
+    const cluster = makeCluster({ v100: 8, k80: 4 }, perServer);
+    const all = sp.map((s, i): MechanismRow => ({ key: `j${i}`, jobIds: [`j${i}`], scaleFactor: s.sf, throughput: [10, 3] }));
+    const before = plan(cluster, all, alloc(Object.fromEntries(sp.map((s, i) => [`j${i}`, [s.y0, 1 - s.y0]]))), []).plan.assignments;
+    const rows = all.filter((_, i) => !sp[i]!.gone);
+    const a = alloc(Object.fromEntries(sp.map((s, i) => [`j${i}`, [s.x0, s.x1]])));
+    return { cluster, before, rows, a };
+  };
+
   it('never changes more jobs than the budget, never exceeds capacity, keeps gangs whole', () => {
     fc.assert(
       fc.property(specs, fc.constantFrom(1, 2, 4), fc.integer({ min: 1, max: 6 }), (sp, perServer, budget) => {
-        const cluster = makeCluster({ v100: 8, k80: 4 }, perServer);
-        const all = sp.map((s, i): MechanismRow => ({ key: `j${i}`, jobIds: [`j${i}`], scaleFactor: s.sf, throughput: [10, 3] }));
-        // Last round: the unbudgeted plan of another allocation; then some jobs finish and the allocation changes.
-        const before = plan(cluster, all, alloc(Object.fromEntries(sp.map((s, i) => [`j${i}`, [s.y0, 1 - s.y0]]))), []).plan.assignments;
-        const rows = all.filter((_, i) => !sp[i]!.gone);
-        const a = alloc(Object.fromEntries(sp.map((s, i) => [`j${i}`, [s.x0, s.x1]])));
+        const { cluster, before, rows, a } = scenario(sp, perServer);
         const out = plan(cluster, rows, a, [...before], budget);
         checkValid(cluster, rows, out.plan.assignments);
         const active = new Set(rows.map((r) => r.key));
@@ -72,11 +77,7 @@ describe('change budget', () => {
   it('with a budget at least the unbudgeted changes, the plan is the unbudgeted one', () => {
     fc.assert(
       fc.property(specs, fc.constantFrom(1, 2), (sp, perServer) => {
-        const cluster = makeCluster({ v100: 8, k80: 4 }, perServer);
-        const all = sp.map((s, i): MechanismRow => ({ key: `j${i}`, jobIds: [`j${i}`], scaleFactor: s.sf, throughput: [10, 3] }));
-        const before = plan(cluster, all, alloc(Object.fromEntries(sp.map((s, i) => [`j${i}`, [s.y0, 1 - s.y0]]))), []).plan.assignments;
-        const rows = all.filter((_, i) => !sp[i]!.gone);
-        const a = alloc(Object.fromEntries(sp.map((s, i) => [`j${i}`, [s.x0, s.x1]])));
+        const { cluster, before, rows, a } = scenario(sp, perServer);
         const free = plan(cluster, rows, a, [...before]);
         const need = countChanges(before, free.plan.assignments, new Set(rows.map((r) => r.key)));
         const budgeted = plan(cluster, rows, a, [...before], Math.max(1, need));
