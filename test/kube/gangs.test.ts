@@ -5,7 +5,7 @@
  * kind whose CRD is not installed reported at start and skipped.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { startEnv, until, type Env } from './setup.js';
+import { startEnv, trainingJob, until, type Env } from './setup.js';
 import type { Obj } from './fake-apiserver.js';
 
 const V100 = 'Tesla-V100-SXM2-16GB';
@@ -30,8 +30,9 @@ function podTemplate(gpus: number, nodeSelector?: Record<string, string>): Obj['
   };
 }
 
+/** A training Job's metadata (setup.ts): queue label, job type and length. */
 function meta(name: string, queue: string | undefined, steps: number): Obj['metadata'] {
-  return { name, namespace: 'default', labels: queue ? { 'rondo.dev/queue': queue } : {}, annotations: { 'rondo.dev/job-type': 'resnet', 'rondo.dev/total-steps': String(steps) } };
+  return trainingJob(name, { ...(queue !== undefined ? { queue } : {}), steps }).metadata;
 }
 
 /** A JobSet of a leader and two workers (3 pods, 1 GPU each); the workers keep a zone selector of their own. */
