@@ -16,6 +16,11 @@ function specs(o: KObj): Array<[string, Record<string, any>]> {
   return Object.entries(s as Record<string, Record<string, any>>).sort(([a], [b]) => (a === 'Master' ? -1 : b === 'Master' ? 1 : a.localeCompare(b)));
 }
 
+/** Each replica type's pod template and its pod count. */
+function refs(o: KObj): PodTemplateRef[] {
+  return specs(o).map(([name, r]) => ({ name, template: r?.template, pods: count(r?.replicas, 1) }));
+}
+
 export const PYTORCHJOB: WorkloadKind = {
   id: 'pytorchjob',
   kind: 'PyTorchJob',
@@ -26,9 +31,9 @@ export const PYTORCHJOB: WorkloadKind = {
   clearsStartTime: false,
   suspended: (o) => o.spec?.runPolicy?.suspend === true,
   suspendSpec: (suspend) => ({ runPolicy: { suspend } }),
-  templates: (o): PodTemplateRef[] => specs(o).map(([name, r]) => ({ name, template: r?.template, pods: count(r?.replicas, 1) })),
+  templates: (o) => refs(o),
   // A map, not a list: the merge patch names each replica type's template.
-  templatesSpec: (o, edit) => ({ pytorchReplicaSpecs: Object.fromEntries(specs(o).map(([name, r]) => [name, { template: edit({ name, template: r?.template, pods: count(r?.replicas, 1) }) }])) }),
+  templatesSpec: (o, edit) => ({ pytorchReplicaSpecs: Object.fromEntries(refs(o).map((r) => [r.name, { template: edit(r) }])) }),
   finished: (o) => (hasCondition(o, 'Succeeded') ? 'Complete' : hasCondition(o, 'Failed') ? 'Failed' : undefined),
   // Finished replicas' pods may stay (cleanPodPolicy); they hold no GPU, and no startTime is cleared.
   stopWaitsFor: livePod,
