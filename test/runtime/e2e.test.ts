@@ -18,11 +18,12 @@ describe('rondo serve + 2 rondo workers (real processes)', () => {
     await startWorker(srv.url, srv.admin, 'k80:1', 'small');
 
     // Five 1-GPU jobs and one 2-GPU job on 3 GPUs: the policy has to rotate them, so jobs get preempted at lease
-    // ends and resume from their checkpoints, possibly on the other worker.
+    // ends and resume from their checkpoints, possibly on the other worker. Each job needs over a second of work
+    // (1 s rounds): at 0.03 s a step the shorter ones fit in one lease, and a loaded CI run once saw no preemption.
     const steps = [40, 40, 30, 30, 20];
     const ids: string[] = [];
-    for (const n of steps) ids.push((await srv.admin.post<JobView>('/api/v1/jobs', counterJob(dir, n, 0.03))).id);
-    const gang = (await srv.admin.post<JobView>('/api/v1/jobs', { ...counterJob(dir, 20, 0.03), scaleFactor: 2 })).id;
+    for (const n of steps) ids.push((await srv.admin.post<JobView>('/api/v1/jobs', counterJob(dir, n, 0.06))).id);
+    const gang = (await srv.admin.post<JobView>('/api/v1/jobs', { ...counterJob(dir, 20, 0.06), scaleFactor: 2 })).id;
     // Progress by the documented stdout line instead of the client; and the GPUs the worker assigned.
     const printer = (
       await srv.admin.post<JobView>('/api/v1/jobs', {
