@@ -71,6 +71,8 @@ export class KubeController {
   private readonly short = new Map<string, { gpus: number; until: number }>();
   /** Nodes synced in the last pass: an attempt on any other node is stopped (NotReady, cordoned, gone). */
   private offered = new Set<string>();
+  /** Nodes no longer offered whose leaving the server acknowledged with nothing left to report (sent once). */
+  private readonly left = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   /** Passes between ticks (waker.ts). */
@@ -373,15 +375,18 @@ export class KubeController {
         ...(ended.length > 0 ? { ended } : {}),
       });
     }
-    // A registered node that is no longer offered (NotReady, cordoned, gone) but had attempts: its ends are reported
-    // and it leaves the cluster now (while any of its ends is unacked), instead of after the worker timeout.
-    for (const [node, list] of byNode) {
-      const w = this.workers[node];
-      if (!w || this.offered.has(node) || nodeOf.has(w.id)) continue;
+    // A registered node that is no longer offered (NotReady, cordoned, gone) leaves the cluster now, instead of after
+    // the worker timeout: with its attempts' ends once they have ended (sent while any is unacked), at once when it
+    // held none.
+    for (const node of this.offered) this.left.delete(node);
+    for (const [node, w] of Object.entries(this.workers)) {
+      if (this.offered.has(node) || nodeOf.has(w.id) || this.left.has(node)) continue;
+      const list = byNode.get(node) ?? [];
       const ended = list.filter((a) => a.ended).map((a) => a.ended!);
-      if (ended.length === 0) continue;
+      if (ended.length === 0 && list.length > 0) continue; // its stops are still under way
+      if (list.length === 0) this.left.add(node);
       nodeOf.set(w.id, node);
-      entries.push({ id: w.id, leaving: true, ended });
+      entries.push({ id: w.id, leaving: true, ...(ended.length > 0 ? { ended } : {}) });
     }
     if (entries.length === 0) return;
     const receivedAt = Date.now();
