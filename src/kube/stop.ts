@@ -46,12 +46,17 @@ export async function beginStop(ctx: WriteContext, a: Attempt, o: KObj): Promise
 
 /**
  * Once no pod of the Job is left, the attempt ends at once (no write: its GPUs are free, and the job's next lease
- * may be waiting on this end). Returns true when it ended; the Job is then left to `tidy`. A Job that finished
- * during the stop never gets here: the driver's pass ends a finished Job's attempt (as completed or failed) first.
+ * may be waiting on this end). Returns true when it ended; the Job is then left to `tidy`.
  */
 export function finishStop(ctx: WriteContext, a: Attempt, o: KObj, pods: readonly KObj[]): boolean {
   if (pods.some(kindOf(o).stopWaitsFor)) return false; // the kubelet is still stopping them (SIGTERM, grace period)
   ctx.timeline?.mark('stop.podsGone', a.round, a.suspendedAt === undefined ? undefined : Date.now() - a.suspendedAt);
+  const fin = jobFinished(ctx.jobs.items.get(a.kube) ?? o);
+  if (fin) {
+    // It finished during the stop: that is its end, not a preemption.
+    endAttempt(a, { exitCode: fin === 'Complete' ? 0 : 1, signal: null, stoppedByWorker: false, spawnError: null });
+    return true;
+  }
   endAttempt(a, { exitCode: null, signal: a.startedAt !== undefined ? 'SIGTERM' : null, stoppedByWorker: true, spawnError: null });
   ctx.timeline?.mark('stop.ended', a.round);
   return true;
